@@ -1,0 +1,45 @@
+"""searcher: embedded Chinese full-text search for folders of Markdown/HTML articles.
+
+Public API::
+
+    from searcher import SearchEngine
+    engine = SearchEngine("index_data")
+    report = engine.index(["sample_docs"])
+    results = engine.search("认证认可")
+"""
+
+from __future__ import annotations
+
+from .config import Settings, load_settings
+from .engine import SearchEngine
+from .errors import (
+    ConfigError,
+    DocumentError,
+    IndexLockedError,
+    IndexNotFoundError,
+    QueryError,
+    SearcherError,
+    SourceNotFoundError,
+)
+from .indexing import IndexReport
+from .results import DocumentView, Hit, SearchResults
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DocumentError",
+    "DocumentView",
+    "Hit",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexReport",
+    "QueryError",
+    "SearchEngine",
+    "SearchResults",
+    "SearcherError",
+    "Settings",
+    "SourceNotFoundError",
+    "__version__",
+    "load_settings",
+]

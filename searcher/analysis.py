@@ -1,0 +1,234 @@
+"""Analysis: folded text → index terms with consecutive positions.
+
+The pipeline is a Whoosh tokenizer composed with filters, like Whoosh's own
+``analysis`` package::
+
+    analyzer = SearcherTokenizer() | StopFilter(stoplist=STOP_WORDS, renumber=False)
+
+:class:`SearcherTokenizer` folds the text (:mod:`searcher.normalize`), then
+splits it into runs: Han runs are segmented by jieba's precise mode (HMM on,
+so names are kept whole), Latin/digit runs become whole tokens (``a320``,
+``covid-19``, ``c++``, ``3.6.3``), kana runs become character bigrams and
+Hangul runs stay whole.  Each main token takes the next position, so phrase
+queries line up.  In index mode, words of three or more characters also emit
+the dictionary words inside them (``监管局`` → ``监管``) *at the same position*,
+which keeps recall for sub-words without breaking phrases; hyphenated Latin
+tokens emit their parts the same way (``covid-19`` → ``covid``, ``19``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh.analysis import StopFilter, Token, Tokenizer
+
+from .normalize import fold
+
+log = logging.getLogger(__name__)
+
+_RUNS = re.compile(
+    r"(?P<han>[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+)"
+    r"|(?P<latin>[a-z0-9\u00c0-\u024f]+(?:[.\-_'+#&][a-z0-9\u00c0-\u024f]+)*[+#]*)"
+    r"|(?P<kana>[\u3040-\u30ff\u31f0-\u31ff]+)"
+    r"|(?P<hangul>[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+)"
+)
+_SPLIT_PARTS = re.compile(r"[-_'&]")
+
+
+def _load_stop_words() -> frozenset[str]:
+    import stopwordsiso
+
+    words = {fold(w) for w in stopwordsiso.stopwords("zh")}
+    # Numerals are content in news ("三星堆" is one token anyway, but "三" alone is a query).
+    words -= {w for w in words if any(ch.isdigit() for ch in w)}
+    return frozenset(w for w in words if w.strip())
+
+
+#: Chinese stop words (stopwords-iso, 794 entries) used for ranking; positions are kept.
+STOP_WORDS: frozenset[str] = _load_stop_words()
+
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+_userdict_loaded: str | None = None
+
+
+def _jieba():
+    """Import jieba quietly and load its dictionary once per process."""
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba_ready = True
+    return jieba
+
+
+def load_userdict(path: str | Path | None) -> None:
+    """Add a jieba user dictionary (``word [freq] [tag]`` per line) to this process."""
+    global _userdict_loaded
+    if not path:
+        return
+    key = str(Path(path).resolve())
+    if _userdict_loaded == key:
+        return
+    jieba = _jieba()
+    with _jieba_lock:
+        jieba.load_userdict(key)
+        _userdict_loaded = key
+
+
+def jieba_version() -> str:
+    import jieba
+
+    return getattr(jieba, "__version__", "unknown")
+
+
+def file_digest(path: str | Path | None) -> str:
+    """Short content hash of a dictionary or synonyms file (empty string for none)."""
+    if not path:
+        return ""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def segment_han(run: str) -> list[str]:
+    """jieba precise-mode words of a run of Han characters."""
+    jieba = _jieba()
+    cut_dag = getattr(jieba.dt, "_Tokenizer__cut_DAG", None)
+    if cut_dag is None:  # pragma: no cover - only if jieba's internals change
+        return [w for w in jieba.cut(run, HMM=True) if w.strip()]
+    return list(cut_dag(run))
+
+
+def sub_words(word: str) -> list[str]:
+    """Dictionary words of two and three characters inside a longer word (jieba's search mode)."""
+    freq = _jieba().dt.FREQ
+    found: list[str] = []
+    n = len(word)
+    for size in (2, 3):
+        if n <= size:
+            break
+        for i in range(n - size + 1):
+            gram = word[i : i + size]
+            if freq.get(gram):
+                found.append(gram)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One analysed term: its text, position, span in the folded text, and whether it is
+    an extra (sub-word or part) sharing the position of the token before it."""
+
+    text: str
+    pos: int
+    start: int
+    end: int
+    extra: bool = False
+
+
+def iter_terms(folded: str, *, extras: bool = True) -> Iterator[Term]:
+    """Terms of already-folded text; *extras* adds sub-words and Latin parts (index mode)."""
+    pos = 0
+    for match in _RUNS.finditer(folded):
+        kind = match.lastgroup
+        run = match.group()
+        start = match.start()
+        if kind == "han":
+            offset = start
+            for word in segment_han(run):
+                end = offset + len(word)
+                yield Term(word, pos, offset, end)
+                if extras and len(word) > 2:
+                    for sub in sub_words(word):
+                        yield Term(sub, pos, offset, end, True)
+                pos += 1
+                offset = end
+        elif kind == "latin":
+            word = run.strip("'")
+            yield Term(word, pos, start, start + len(run))
+            if extras and _SPLIT_PARTS.search(word):
+                for part in _SPLIT_PARTS.split(word):
+                    if part and part != word:
+                        yield Term(part, pos, start, start + len(run), True)
+            pos += 1
+        elif kind == "kana":
+            if len(run) == 1:
+                yield Term(run, pos, start, start + 1)
+                pos += 1
+            for i in range(len(run) - 1):
+                yield Term(run[i : i + 2], pos, start + i, start + i + 2)
+                pos += 1
+        else:  # hangul
+            yield Term(run, pos, start, start + len(run))
+            pos += 1
+
+
+def query_terms(text: str) -> list[str]:
+    """The main (non-extra) terms of a query word, folded: what must be found."""
+    return [t.text for t in iter_terms(fold(text), extras=False)]
+
+
+class SearcherTokenizer(Tokenizer):
+    """Whoosh tokenizer: fold, then segment (see module docstring).
+
+    In ``mode="query"`` no extras are produced, so a query word is matched by
+    its own segmentation while documents carry both the word and its parts.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(  # noqa: PLR0913 - Whoosh's tokenizer protocol
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        folded = fold(value)
+        if not tokenize:
+            token.original = token.text = folded
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        for term in iter_terms(folded, extras=mode != "query"):
+            token.text = term.text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = term.text
+            if positions:
+                token.pos = start_pos + term.pos
+            if chars:
+                token.startchar = start_char + term.start
+                token.endchar = start_char + term.end
+            yield token
+
+
+def ChineseAnalyzer(stoplist: frozenset[str] = STOP_WORDS):  # noqa: N802 - Whoosh naming style
+    """The analyzer for title and body: fold, segment, drop stop words but keep positions."""
+    return SearcherTokenizer() | StopFilter(stoplist=stoplist, minsize=1, renumber=False)

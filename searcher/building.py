@@ -1,0 +1,155 @@
+"""Build one Whoosh segment from a batch of files (runs inside a worker process).
+
+Parsing, segmenting with jieba and writing postings are the expensive parts
+of indexing, and all three happen here, so N worker processes use N cores.
+Each task writes a complete segment into its own staging folder; the parent
+process moves the finished segment into the index and commits it
+(:mod:`searcher.indexing`).  Nothing here touches the live index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from .analysis import load_userdict
+from .config import Settings
+from .dates import to_utc
+from .documents import Document, load_document
+from .errors import DocumentError
+from .normalize import squeeze
+from .schema import SEP, build_schema
+from .sources import SourceFile
+
+log = logging.getLogger(__name__)
+
+#: Separates title from body in the squeezed text so no match spans both.
+FIELD_BREAK = "\x1e"
+#: Memory for a worker's posting pool before it spills to disk.
+POOL_MB = 128
+
+
+@dataclass
+class BuildTask:
+    files: list[SourceFile]
+    staging_root: str
+    settings: Settings
+
+
+@dataclass
+class BuildResult:
+    staging: str | None = None
+    segment: Any = None
+    added: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+_progress: Any = None
+
+
+def init_worker(settings: Settings, counter: Any = None) -> None:
+    """Pool initializer: load the user dictionary and remember the shared progress counter."""
+    global _progress
+    _progress = counter
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    load_userdict(settings.userdict)
+
+
+def document_fields(doc: Document) -> dict[str, Any]:
+    """The values Whoosh stores and analyses for one document."""
+    return {
+        "id": doc.id,
+        "relpath": doc.relpath,
+        "path": doc.path,
+        "source": doc.source,
+        "title": doc.title,
+        "body": doc.body,
+        "author": doc.author,
+        "author_key": doc.author,
+        "category": SEP.join(doc.categories),
+        "tag": SEP.join(doc.tags),
+        "date": _naive_utc(doc.date),
+        "meta": {
+            "categories": doc.categories,
+            "tags": doc.tags,
+            "updated": doc.updated.isoformat() if doc.updated else None,
+            "date": doc.date.isoformat() if doc.date else None,
+            "images": doc.images,
+            "extra": doc.extra,
+            "size": doc.size,
+            "mtime_ns": doc.mtime_ns,
+            "digest": doc.digest,
+            "warnings": doc.warnings,
+        },
+        "text": doc.body.encode("utf-8", "surrogatepass"),
+        "squeezed": (squeeze(doc.title) + FIELD_BREAK + squeeze(doc.body)).encode(
+            "utf-8", "surrogatepass"
+        ),
+    }
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return to_utc(value).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return None
+
+
+def build_segment(task: BuildTask) -> BuildResult:
+    """Load, analyse and write *task.files* into a fresh segment in a staging folder."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.writing import SegmentWriter
+
+    result = BuildResult()
+    staging = tempfile.mkdtemp(prefix="stage-", dir=task.staging_root)
+    ix = FileStorage(staging).create_index(build_schema())
+    writer = SegmentWriter(ix, _lk=False, limitmb=POOL_MB)
+    settings = task.settings
+    try:
+        for source_file in task.files:
+            try:
+                doc = load_document(
+                    source_file.path, source_file.source,
+                    tz=settings.timezone, max_bytes=settings.max_bytes,
+                )
+                writer.add_document(**document_fields(doc))
+            except DocumentError as exc:
+                result.failed.append((source_file.path, str(exc)))
+            except Exception as exc:  # one bad file must never stop the run
+                log.exception("unexpected error indexing %s", source_file.path)
+                result.failed.append((source_file.path, f"internal error: {exc!r}"))
+            else:
+                result.added.append(doc.id)
+                result.warnings.extend((source_file.path, w) for w in doc.warnings)
+            finally:
+                if _progress is not None:
+                    with _progress.get_lock():
+                        _progress.value += 1
+        if result.added:
+            result.segment = writer._finalize_segment()
+            writer._tempstorage.destroy()
+            result.staging = staging
+        else:
+            writer.cancel()
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        writer.cancel()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """fork where available (workers inherit imports), spawn elsewhere."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix"
+                                       else "spawn")

@@ -1,0 +1,206 @@
+"""Files → documents: everything searcher knows about one article.
+
+This is the only place that reads article files.  It combines decoding,
+front matter, date parsing and HTML/Markdown stripping into a
+:class:`Document`, recording non-fatal problems as warnings and raising
+:class:`DocumentError` only when the file cannot be indexed at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import metadata as fm
+from . import textify
+from .dates import DateParseError, parse_date
+from .decoding import decode
+from .errors import DocumentError
+
+#: File name endings that are loaded as articles.
+EXTENSIONS = (".md", ".markdown", ".html", ".htm")
+#: Files larger than this are reported instead of indexed (a body this big is
+#: almost always a data dump or a mistake, and would dominate memory).
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+IMAGE_KEYS = ("headimg", "thumbnail", "cover", "image", "banner", "img", "top_img", "photo")
+_KNOWN = {"title", "categories", "category", "tags", "tag", "author", "date", "updated"}
+
+
+@dataclass
+class Document:
+    """One article, ready to be analysed and indexed."""
+
+    id: str
+    path: str
+    relpath: str
+    source: str
+    title: str
+    body: str
+    author: str = ""
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    date: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    images: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    size: int = 0
+    mtime_ns: int = 0
+    digest: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def document_id(relpath: str) -> str:
+    """A stable id from the path relative to the source folder (survives moving the folder)."""
+    return hashlib.sha1(relpath.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def content_digest(data: bytes) -> str:
+    """Hash used to tell a really changed file from one that was merely touched."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def load_document(
+    path: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    *,
+    tz: dt.tzinfo | str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Document:
+    """Read one article file into a :class:`Document`.
+
+    Raises :class:`DocumentError` (with a reason a person can act on) when the
+    file cannot be read, is binary, empty, too large, or cannot be decoded.
+    """
+    path = Path(path)
+    source = Path(source)
+    try:
+        stat = path.stat()
+        if stat.st_size > max_bytes:
+            raise DocumentError(
+                f"file is {stat.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
+            )
+        data = path.read_bytes()
+    except DocumentError:
+        raise
+    except FileNotFoundError:
+        raise DocumentError("file disappeared before it could be read") from None
+    except PermissionError:
+        raise DocumentError("permission denied") from None
+    except OSError as exc:
+        raise DocumentError(f"cannot read: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise DocumentError("empty file")
+    text, _encoding = decode(data)
+    relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
+    doc = parse_article(text, name=path.stem, tz=tz, is_html=path.suffix.lower() in (".html", ".htm"))
+    doc.id = document_id(relpath)
+    doc.path = str(path.absolute())
+    doc.relpath = relpath
+    doc.source = str(source.absolute())
+    doc.size = stat.st_size
+    doc.mtime_ns = stat.st_mtime_ns
+    doc.digest = content_digest(data)
+    return doc
+
+
+def parse_article(
+    text: str, *, name: str = "", tz: dt.tzinfo | str | None = None, is_html: bool = False
+) -> Document:
+    """Parse decoded article text (front matter + body) into a Document without id or path."""
+    head = fm.parse(text)
+    meta = head.metadata
+    warnings = list(head.warnings)
+    body_text = textify.html_to_text(head.body) if is_html else textify.body_to_text(head.body)
+
+    title = _title(meta.get("title"), head.raw.get("title"))
+    if not title:
+        heading = textify.first_heading(head.body)
+        title = heading or name.strip() or "(untitled)"
+        if head.present and "title" in meta:
+            warnings.append(f"title is empty; using {title!r}")
+
+    date = _date(meta, "date", tz, warnings)
+    updated = _date(meta, "updated", tz, warnings)
+    return Document(
+        id="",
+        path="",
+        relpath="",
+        source="",
+        title=title,
+        body=body_text,
+        author=_text(meta.get("author")),
+        categories=_list(meta.get("categories", meta.get("category"))),
+        tags=_list(meta.get("tags", meta.get("tag"))),
+        date=date,
+        updated=updated,
+        images={k: _text(meta[k]) for k in IMAGE_KEYS if _text(meta.get(k))},
+        extra={k: _jsonable(v) for k, v in meta.items() if k not in _KNOWN and k not in IMAGE_KEYS},
+        warnings=warnings,
+    )
+
+
+def _title(value: Any, raw: str | None) -> str:
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if value is None:
+        return ""
+    # YAML turned the title into a number, bool or date (``title: 12_00``): keep what was written.
+    raw_text = fm.unquote(raw or "")
+    return " ".join(raw_text.split()) if raw_text else str(value)
+
+
+def _date(meta: dict[str, Any], key: str, tz: Any, warnings: list[str]) -> dt.datetime | None:
+    value = meta.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return parse_date(value, tz)
+    except DateParseError:
+        warnings.append(f"{key} {str(value)!r} is not a date I can read; indexed without {key}")
+        return None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value if v is not None)
+    return " ".join(str(value).split())
+
+
+def _list(value: Any) -> list[str]:
+    """Categories and tags come as a string, a list, or nested lists (Hexo hierarchies)."""
+    if value is None:
+        return []
+    items: list[str] = []
+    stack = [value]
+    while stack:
+        current = stack.pop(0)
+        if isinstance(current, (list, tuple)):
+            stack[0:0] = list(current)
+        elif isinstance(current, str) and ("," in current or "，" in current):
+            items.extend(part.strip() for part in current.replace("，", ",").split(","))
+        elif current is not None:
+            items.append(_text(current))
+    seen: dict[str, None] = {}
+    for item in items:
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,39 @@
+"""Exceptions a caller can act on.
+
+Every failure the user can fix (a bad query, a missing folder, an index that
+is locked or missing) is a :class:`SearcherError` subclass whose message says
+what to do; the CLI turns them into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class SearcherError(Exception):
+    """Base class for all errors raised on purpose by searcher."""
+
+    #: Exit code the CLI uses for this error (2: the run could not proceed).
+    exit_code: int = 2
+
+
+class QueryError(SearcherError, ValueError):
+    """The query string cannot be parsed; the message says where and why."""
+
+
+class IndexNotFoundError(SearcherError):
+    """There is no index at the given location yet (run ``searcher index``)."""
+
+
+class IndexLockedError(SearcherError):
+    """Another process is writing to the index."""
+
+
+class SourceNotFoundError(SearcherError):
+    """A source folder given for indexing does not exist or is not a folder."""
+
+
+class DocumentError(SearcherError):
+    """One file cannot be turned into a document; indexing reports and skips it."""
+
+
+class ConfigError(SearcherError):
+    """A configuration file, dictionary or synonyms file is unusable."""

@@ -1,0 +1,329 @@
+"""Incremental, parallel, crash-safe indexing of source folders.
+
+One run: take the writer lock, compare the files on disk with what the index
+holds (size and mtime, confirmed by a content hash), build segments for new
+and changed files in worker processes (:mod:`searcher.building`), and commit
+each finished segment together with the deletions it implies.  Commits are
+Whoosh TOC swaps, so a killed run leaves the last commit intact; the next run
+simply sees the remaining files as still new or changed.
+
+Full rebuilds (``full=True`` or a changed analysis fingerprint) write a new
+generation and publish it at the end (:mod:`searcher.storage`); an
+interrupted full rebuild is resumed by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .building import BuildResult, BuildTask, build_segment, init_worker, pool_context
+from .config import Settings
+from .documents import content_digest
+from .locking import writer_lock
+from .schema import build_schema, fingerprint
+from .sources import SourceFile, check_sources, scan
+from .storage import Generation, IndexDir
+
+log = logging.getLogger(__name__)
+
+#: Most documents one worker puts into one segment (and so between two commits).
+SEGMENT_DOCS = 10_000
+#: An incremental run with fewer new/changed files than this stays in-process.
+INPROCESS_BELOW = 200
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did.  ``failed`` lists ``(path, reason)``."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    full: bool = False
+    documents: int = 0
+    duration: float = 0.0
+    index_bytes: int = 0
+    generation: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "moved": self.moved,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "warnings": [{"path": p, "warning": w} for p, w in self.warnings],
+            "full": self.full,
+            "documents": self.documents,
+            "duration": round(self.duration, 3),
+            "index_bytes": self.index_bytes,
+            "generation": self.generation,
+        }
+
+
+def analysis_fingerprint(settings: Settings) -> dict[str, Any]:
+    from .analysis import file_digest
+
+    return fingerprint(file_digest(settings.userdict))
+
+
+def index_sources(
+    root: IndexDir,
+    sources: Iterable[str | os.PathLike[str]] | None,
+    settings: Settings,
+    *,
+    full: bool = False,
+    jobs: int | None = None,
+    wait: float = 0.0,
+    progress: ProgressCallback | None = None,
+) -> IndexReport:
+    """Bring the index at *root* up to date with *sources*; see the module docstring."""
+    started = time.monotonic()
+    source_list = list(sources or [])
+    if not source_list:
+        current = root.current()
+        source_list = list((current.info().get("sources") if current else None) or [])
+    source_paths = check_sources(source_list)
+    report = IndexReport()
+    with writer_lock(root.root, wait):
+        fp = analysis_fingerprint(settings)
+        target, rebuilding = _choose_generation(root, fp, full)
+        report.full = rebuilding
+        root.remove_stale(keep={target.name})
+        info = target.info()
+        info.update(fingerprint=fp, sources=[str(p) for p in source_paths])
+        target.write_info(info)
+
+        from whoosh import index as whoosh_index
+
+        ix = whoosh_index.open_dir(str(target.path))
+        manifest = _manifest(ix)
+        plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
+        _apply(ix, target, plan, settings, jobs, report, progress)
+
+        with ix.searcher() as searcher:
+            report.documents = searcher.doc_count()
+        ix.close()
+        info.update(state="ready", updated=time.time(), documents=report.documents)
+        target.write_info(info)
+        if rebuilding:
+            root.publish(target)
+        report.generation = target.name
+        report.index_bytes = root.size_bytes()
+    report.duration = time.monotonic() - started
+    return report
+
+
+def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[Generation, bool]:
+    """The generation to write into, and whether it is a rebuild to publish at the end."""
+    from whoosh import index as whoosh_index
+
+    current = root.current()
+    if current is not None and not full and current.info().get("fingerprint") == fp:
+        return current, False
+    if current is not None and not full:
+        log.warning("analysis settings changed since the index was built: rebuilding it in full")
+    for gen in reversed(root.generations()):
+        info = gen.info()
+        if (gen != current and info.get("state") == "building"
+                and info.get("fingerprint") == fp and whoosh_index.exists_in(str(gen.path))):
+            log.info("resuming the interrupted rebuild in %s", gen.name)
+            return gen, True
+    gen = root.new_generation()
+    whoosh_index.create_in(str(gen.path), build_schema())
+    gen.write_info({"state": "building", "fingerprint": fp, "created": time.time()})
+    return gen, True
+
+
+def _manifest(ix) -> dict[str, dict[str, Any]]:
+    """id → what the index knows about the file it came from."""
+    result = {}
+    with ix.reader() as reader:
+        for _docnum, stored in reader.iter_docs():
+            meta = stored.get("meta") or {}
+            result[stored["id"]] = {
+                "path": stored.get("path"),
+                "source": stored.get("source"),
+                "size": meta.get("size"),
+                "mtime_ns": meta.get("mtime_ns"),
+                "digest": meta.get("digest"),
+            }
+    return result
+
+
+@dataclass
+class _Plan:
+    build: list[SourceFile] = field(default_factory=list)
+    existing: set[str] = field(default_factory=set)  # ids in the index that build replaces
+    delete: set[str] = field(default_factory=set)
+
+
+def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
+          report: IndexReport) -> _Plan:
+    plan = _Plan()
+    report.failed.extend(found.problems)
+    problem_paths = {p for p, _ in found.problems}
+    seen: dict[str, SourceFile] = {}
+    for f in found.files:
+        if f.id in seen:
+            report.failed.append((f.path, f"same relative path as {seen[f.id].path}; skipped"))
+            continue
+        seen[f.id] = f
+        old = manifest.get(f.id)
+        if old is None:
+            plan.build.append(f)
+        elif old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and old["path"] == f.path:
+            report.unchanged += 1
+        elif old["path"] == f.path and old["size"] == f.size and _digest(f) == old["digest"]:
+            report.unchanged += 1  # touched, not changed
+        else:
+            plan.build.append(f)
+            plan.existing.add(f.id)
+    for doc_id, old in manifest.items():
+        if doc_id in seen or old["source"] not in sources:
+            continue
+        if old["path"] in problem_paths:
+            continue  # cannot be read tonight: keep what we have
+        plan.delete.add(doc_id)
+    if plan.delete:
+        gone = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
+        for f in plan.build:
+            if f.id not in plan.existing and any(size == f.size for size, _ in gone) \
+                    and (f.size, _digest(f)) in gone:
+                report.moved += 1
+    return plan
+
+
+def _digest(f: SourceFile) -> str | None:
+    try:
+        with open(f.path, "rb") as handle:
+            return content_digest(handle.read())
+    except OSError:
+        return None
+
+
+def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | None,
+           report: IndexReport, progress: ProgressCallback | None) -> None:
+    staging_root = gen.path / "staging"
+    shutil.rmtree(staging_root, ignore_errors=True)  # left by a killed run
+    staging_root.mkdir()
+    pending_deletes = set(plan.delete)
+    total = len(plan.build)
+    try:
+        if not plan.build:
+            if pending_deletes:
+                _commit(ix, [], pending_deletes)
+        else:
+            for result in _run_tasks(plan.build, staging_root, settings, jobs, progress):
+                report.failed.extend(result.failed)
+                report.warnings.extend(result.warnings)
+                replaced = {i for i in result.added if i in plan.existing}
+                _commit(ix, [result] if result.segment is not None else [],
+                        pending_deletes | replaced)
+                pending_deletes = set()
+                report.added += len(result.added) - len(replaced)
+                report.updated += len(replaced)
+            if pending_deletes:
+                _commit(ix, [], pending_deletes)
+        report.deleted = len(plan.delete)
+        report.added -= report.moved
+        failed_paths = {p for p, _ in report.failed}
+        for f in plan.build:
+            if f.id in plan.existing and f.path in failed_paths:
+                _annotate(report, f.path, "kept the previously indexed version")
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+    if progress:
+        progress(total, total)
+
+
+def _annotate(report: IndexReport, path: str, note: str) -> None:
+    report.failed = [(p, f"{r}; {note}" if p == path else r) for p, r in report.failed]
+
+
+def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
+               jobs: int | None, progress: ProgressCallback | None):
+    """Yield BuildResults as segments finish, using *jobs* worker processes."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    total = len(files)
+    per_task = min(SEGMENT_DOCS, math.ceil(total / jobs))
+    chunks = [files[i : i + per_task] for i in range(0, total, per_task)]
+    tasks = [BuildTask(chunk, str(staging_root), settings) for chunk in chunks]
+    if jobs == 1 or total < INPROCESS_BELOW:
+        init_worker(settings)
+        done = 0
+        for task in tasks:
+            result = build_segment(task)
+            done += len(task.files)
+            if progress:
+                progress(done, total)
+            yield result
+        return
+    ctx = pool_context()
+    counter = ctx.Value("i", 0)
+    stop = threading.Event()
+    if progress:
+        threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
+                         daemon=True).start()
+    try:
+        with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
+                      initargs=(settings, counter), maxtasksperchild=4) as pool:
+            yield from pool.imap_unordered(build_segment, tasks)
+    finally:
+        stop.set()
+
+
+def _report_progress(counter, total: int, progress: ProgressCallback,
+                     stop: threading.Event) -> None:
+    while not stop.wait(0.25):
+        progress(min(counter.value, total), total)
+
+
+def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
+    """One atomic commit: delete *delete_ids*, then add the finished staged segments."""
+    from whoosh.writing import SegmentWriter
+
+    writer = SegmentWriter(ix)
+    try:
+        for doc_id in delete_ids:
+            writer.delete_by_term("id", doc_id)
+        new_segments = []
+        for result in results:
+            for name in os.listdir(result.staging):
+                if result.segment.segid in name:
+                    os.replace(os.path.join(result.staging, name),
+                               os.path.join(ix.storage.folder, name))
+            new_segments.append(result.segment)
+        segments = writer._merge_segments(None, False, True)
+        if writer._added:
+            segments.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        writer._commit_toc(segments + new_segments)
+        writer._finish()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        for result in results:
+            shutil.rmtree(result.staging, ignore_errors=True)

@@ -1,0 +1,229 @@
+"""The query language: parse a query string into a small syntax tree.
+
+Grammar (case-sensitive keywords, like most engines)::
+
+    query   := or ( "OR" | "|" ) or ...
+    or      := unary unary ...              (all required: implicit AND; "AND" allowed)
+    unary   := ("-" | "NOT") unary | atom
+    atom    := "(" query ")" | [field ":"] ( '"' phrase '"' | word )
+    field   := title | body | author | category | tag
+
+Words are segmented later (:mod:`searcher.search`); this module only knows
+structure.  Every malformed input raises :class:`~searcher.errors.QueryError`
+with the position of the problem — never another exception.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import QueryError
+
+FIELDS = {
+    "title": "title",
+    "body": "body",
+    "author": "author",
+    "category": "category",
+    "categories": "category",
+    "cat": "category",
+    "tag": "tag",
+    "tags": "tag",
+}
+MAX_QUERY_CHARS = 1000
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+Node = Word | Phrase | And | Or | Not
+
+_TOKEN = re.compile(
+    r'(?P<ws>\s+)|(?P<lp>\()|(?P<rp>\))|(?P<quote>"[^"]*"?)|(?P<bar>\|)'
+    r'|(?P<word>[^\s()"|]+)'
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "ws":
+            continue
+        if kind == "quote" and (len(match.group()) < 2 or not match.group().endswith('"')):
+            raise QueryError(f'unclosed quote at character {match.start() + 1}: add a closing "')
+        tokens.append(_Tok(kind, match.group(), match.start()))
+    return tokens
+
+
+def parse_query(text: str) -> Node:
+    """Parse *text* into a syntax tree, or raise QueryError."""
+    if not isinstance(text, str):
+        raise QueryError("the query must be a string")
+    text = _CONTROL.sub(" ", text).strip()
+    if not text:
+        raise QueryError("empty query: give at least one word")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+    parser = _Parser(_tokenize(text))
+    node = parser.parse_or(0)
+    if parser.i < len(parser.tokens):
+        tok = parser.tokens[parser.i]
+        raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}")
+    if node is None:
+        raise QueryError("the query has no words to search for")
+    if not has_positive(node):
+        raise QueryError("the query only excludes words; add at least one word to search for")
+    return node
+
+
+def has_positive(node: Node) -> bool:
+    """Whether *node* can match anything on its own (pure negations cannot)."""
+    if isinstance(node, (Word, Phrase)):
+        return True
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(has_positive(i) for i in node.items)
+    return all(has_positive(i) for i in node.items)
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Tok]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> _Tok | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def parse_or(self, depth: int) -> Node | None:
+        if depth > MAX_DEPTH:
+            raise QueryError("query is nested too deeply")
+        items = []
+        first = self.parse_and(depth)
+        if first is not None:
+            items.append(first)
+        while (tok := self.peek()) is not None and (
+            tok.kind == "bar" or (tok.kind == "word" and tok.text == "OR")
+        ):
+            self.i += 1
+            item = self.parse_and(depth)
+            if item is None:
+                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides")
+            if not items:
+                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides")
+            items.append(item)
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def parse_and(self, depth: int) -> Node | None:
+        items = []
+        while (tok := self.peek()) is not None:
+            if tok.kind == "rp" or tok.kind == "bar" or (tok.kind == "word" and tok.text == "OR"):
+                break
+            if tok.kind == "word" and tok.text == "AND":
+                self.i += 1
+                continue
+            item = self.parse_unary(depth)
+            if item is not None:
+                items.append(item)
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def parse_unary(self, depth: int) -> Node | None:
+        tok = self.peek()
+        assert tok is not None
+        if tok.kind == "word" and tok.text == "NOT":
+            self.i += 1
+            if self.peek() is None:
+                raise QueryError(f"NOT at character {tok.pos + 1} needs a word after it")
+            inner = self.parse_unary(depth + 1)
+            return Not(inner) if inner is not None else None
+        if tok.kind == "word" and tok.text.startswith("-") and len(tok.text) > 1:
+            self.tokens[self.i] = _Tok("word", tok.text[1:], tok.pos + 1)
+            inner = self.parse_unary(depth + 1)
+            return Not(inner) if inner is not None else None
+        return self.parse_atom(depth)
+
+    def parse_atom(self, depth: int) -> Node | None:
+        tok = self.peek()
+        assert tok is not None
+        self.i += 1
+        if tok.kind == "lp":
+            inner = self.parse_or(depth + 1)
+            closing = self.peek()
+            if closing is None or closing.kind != "rp":
+                raise QueryError(f"unclosed '(' at character {tok.pos + 1}: add a ')'")
+            self.i += 1
+            return inner
+        if tok.kind == "rp":
+            raise QueryError(f"unexpected ')' at character {tok.pos + 1}")
+        if tok.kind == "quote":
+            return _phrase(tok.text[1:-1], None)
+        # word, possibly field:value or field:"phrase"
+        name, sep, rest = tok.text.partition(":")
+        if sep and name.lower() in FIELDS:
+            field = FIELDS[name.lower()]
+            if rest:
+                return Word(rest, field)
+            nxt = self.peek()
+            if nxt is not None and nxt.kind == "quote" and nxt.pos == tok.pos + len(tok.text):
+                self.i += 1
+                return _phrase(nxt.text[1:-1], field)
+            raise QueryError(f"{name}: at character {tok.pos + 1} needs a value after the colon")
+        return Word(tok.text)
+
+
+def _phrase(text: str, field: str | None) -> Node | None:
+    text = " ".join(text.split())
+    return Phrase(text, field) if text else None
+
+
+def positive_literals(node: Node) -> list[tuple[str, bool]]:
+    """``(text, is_phrase)`` of every non-negated word and phrase (used for highlights)."""
+    out: list[tuple[str, bool]] = []
+    if isinstance(node, Word):
+        if node.field in (None, "title", "body"):
+            out.append((node.text, False))
+    elif isinstance(node, Phrase):
+        if node.field in (None, "title", "body"):
+            out.append((node.text, True))
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            out.extend(positive_literals(item))
+    return out

@@ -1,0 +1,98 @@
+"""What a search returns: plain, typed, JSON-ready data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Hit:
+    """One ranked document.  ``snippet`` is plain text; ``highlights`` are its
+    ``[start, end)`` character spans that matched the query."""
+
+    id: str
+    path: str
+    title: str
+    author: str
+    categories: list[str]
+    tags: list[str]
+    date: dt.datetime | None
+    score: float
+    snippet: str
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    title_highlights: list[tuple[int, int]] = field(default_factory=list)
+    rank: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "path": self.path,
+            "title": self.title,
+            "author": self.author,
+            "categories": self.categories,
+            "tags": self.tags,
+            "date": self.date.isoformat() if self.date else None,
+            "score": round(self.score, 6),
+            "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+            "title_highlights": [list(span) for span in self.title_highlights],
+        }
+
+
+@dataclass
+class SearchResults:
+    """A page of hits.  ``relaxed`` is True when no document had every word and
+    the hits are the best partial matches instead."""
+
+    query: str
+    total: int
+    page: int
+    limit: int
+    hits: list[Hit]
+    relaxed: bool = False
+    sort: str = "relevance"
+    elapsed: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.limit - 1) // self.limit if self.limit else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "pages": self.pages,
+            "limit": self.limit,
+            "sort": self.sort,
+            "relaxed": self.relaxed,
+            "elapsed_ms": round(self.elapsed * 1000, 2),
+            "hits": [h.as_dict() for h in self.hits],
+        }
+
+
+@dataclass
+class DocumentView:
+    """Everything stored about one document (``searcher show``)."""
+
+    id: str
+    path: str
+    relpath: str
+    title: str
+    author: str
+    categories: list[str]
+    tags: list[str]
+    date: dt.datetime | None
+    updated: str | None
+    images: dict[str, str]
+    extra: dict[str, Any]
+    warnings: list[str]
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["date"] = self.date.isoformat() if self.date else None
+        return data

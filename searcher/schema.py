@@ -1,0 +1,97 @@
+"""The Whoosh schema and the analysis fingerprint that must match it.
+
+Postings are the expensive part of a Whoosh build, so each field's format is
+chosen deliberately:
+
+* ``title`` and ``body`` — jieba terms with positions (phrase and proximity
+  scoring), title boosted.
+* ``author``/``category``/``tag`` — whole folded values as single terms
+  (exact filters); ``author`` also gets segmented terms for ``author:`` words.
+* ``text`` (display text) and ``squeezed`` (folded, whitespace-free text for
+  exact substring matching) live in compressed *columns*: one blob per
+  document, no postings at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from whoosh import columns, fields
+from whoosh.analysis import Tokenizer
+
+from .analysis import ChineseAnalyzer, SearcherTokenizer, jieba_version
+from .normalize import fold
+
+TITLE_BOOST = 3.0
+#: Bump when analysis or the schema change in a way that needs a rebuild.
+SCHEMA_VERSION = 1
+#: Separator for multi-valued keyword fields (never appears in real values).
+SEP = "\x1f"
+
+
+class WholeValueTokenizer(Tokenizer):
+    """Each ``SEP``-separated value, folded, becomes one term (exact-match filters)."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
+                 **kwargs):
+        from whoosh.analysis import Token
+
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        values = value.split(SEP) if tokenize else [value]
+        for i, item in enumerate(values):
+            text = " ".join(fold(item).split())
+            if not text:
+                continue
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + i
+            yield token
+
+
+def build_schema() -> fields.Schema:
+    """The schema every index is created with."""
+    whole = WholeValueTokenizer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        relpath=fields.ID(stored=True),
+        path=fields.STORED(),
+        source=fields.ID(stored=True),
+        title=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=True, stored=True,
+                          field_boost=TITLE_BOOST),
+        body=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=True),
+        author=fields.TEXT(analyzer=SearcherTokenizer(), phrase=False, stored=True),
+        author_key=fields.KEYWORD(analyzer=whole),
+        category=fields.KEYWORD(analyzer=whole, scorable=False),
+        tag=fields.KEYWORD(analyzer=whole, scorable=False),
+        date=fields.DATETIME(stored=True, sortable=True),
+        meta=fields.STORED(),
+        text=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
+        squeezed=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
+    )
+
+
+def fingerprint(userdict_digest: str = "", options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What determines the terms in the index; a mismatch means ``searcher index --full``."""
+    import opencc
+
+    return {
+        "schema": SCHEMA_VERSION,
+        "jieba": jieba_version(),
+        "opencc": getattr(opencc, "__version__", "unknown"),
+        "userdict": userdict_digest,
+        "options": options or {},
+    }
+
+
+def fingerprint_text(fp: dict[str, Any]) -> str:
+    return json.dumps(fp, sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,249 @@
+"""Query syntax tree → Whoosh query → ranked, highlighted results.
+
+How each node is matched:
+
+* a word: its jieba terms must all appear in title or body (BM25F, title
+  boosted), with a bonus when they appear next to each other; when the word
+  contains Chinese, documents containing it verbatim also match, scored far
+  below any word match (so they only fill in what segmentation missed);
+  synonyms and, for Latin words, pinyin readings are alternatives;
+* a quoted phrase: exact substring of the folded, whitespace-free title or
+  body (:mod:`searcher.substrings`);
+* ``field:value``: title/body terms, or the exact folded author, category or tag.
+
+When no document has every word, the query is relaxed to "any word" and the
+results say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+
+from .analysis import STOP_WORDS, query_terms
+from .dates import parse_date, to_utc
+from .highlight import highlight_all, make_snippet, needles_for
+from .normalize import fold, squeeze
+from .query import And, Node, Not, Phrase, Word, positive_literals
+from .results import Hit, SearchResults
+from .substrings import SubstringQuery
+
+#: Verbatim-only (n-gram) matches are scaled so they always rank below word matches.
+VERBATIM_SCALE = 1e-4
+PINYIN_BOOST = 0.3
+PROXIMITY_BOOST = 1.0
+SORTS = ("relevance", "date", "oldest")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"^[a-z]+$")
+
+
+@dataclass
+class QueryContext:
+    """Query-time resources: synonym groups and the pinyin lookup."""
+
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    pinyin: Callable[[str], list[str]] | None = None
+
+
+@dataclass
+class _Built:
+    query: wq.Query
+    terms: set[str] = field(default_factory=set)
+
+
+class QueryBuilder:
+    """Turns syntax-tree nodes into Whoosh queries (``relaxed`` ORs the words)."""
+
+    def __init__(self, context: QueryContext, relaxed: bool = False) -> None:
+        self.context = context
+        self.relaxed = relaxed
+        self.terms: set[str] = set()
+
+    def build(self, node: Node) -> wq.Query:
+        if isinstance(node, Word):
+            return self.word(node)
+        if isinstance(node, Phrase):
+            return self.phrase(node)
+        if isinstance(node, Not):
+            return wq.Not(self.build(node.item))
+        if isinstance(node, And):
+            items = [self.build(i) for i in node.items]
+            if self.relaxed:
+                positives = [q for q, n in zip(items, node.items, strict=True)
+                             if not isinstance(n, Not)]
+                negatives = [q for q, n in zip(items, node.items, strict=True)
+                             if isinstance(n, Not)]
+                return wq.And([wq.Or(positives), *negatives]) if negatives else wq.Or(positives)
+            return wq.And(items)
+        return wq.Or([self.build(i) for i in node.items])
+
+    # -- words -------------------------------------------------------------
+    def word(self, node: Word) -> wq.Query:
+        if node.field in ("author", "category", "tag"):
+            return self.keyword(node.field, node.text)
+        fields = ("title",) if node.field == "title" else (
+            ("body",) if node.field == "body" else ("title", "body"))
+        alternatives = [self.word_query(alt, fields, verbatim=node.field is None)
+                        for alt in self.context.synonyms.get(fold(node.text), [node.text])]
+        if node.field is None and self.context.pinyin and _LATIN_WORD.match(fold(node.text)):
+            for word in self.context.pinyin(fold(node.text)):
+                self.terms.add(word)
+                alternatives.append(wq.Or([wq.Term(f, word) for f in fields],
+                                          boost=PINYIN_BOOST))
+        alternatives = [a for a in alternatives if a is not None]
+        if not alternatives:
+            return wq.NullQuery
+        return alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives)
+
+    def word_query(self, text: str, fields: tuple[str, ...], verbatim: bool) -> wq.Query | None:
+        terms = query_terms(text)
+        kept = [t for t in terms if t not in STOP_WORDS] or terms
+        self.terms.update(kept)
+        if not kept:
+            return SubstringQuery(squeeze(text)) if verbatim and squeeze(text) else None
+        clauses = [wq.Or([wq.Term(f, t) for f in fields]) if len(fields) > 1
+                   else wq.Term(fields[0], t) for t in kept]
+        if len(clauses) == 1:
+            matched: wq.Query = clauses[0]
+        else:
+            matched = (wq.Or if self.relaxed else wq.And)(clauses)
+            near = wq.Or([wq.Phrase(f, kept, slop=2, boost=PROXIMITY_BOOST) for f in fields])
+            matched = wq.AndMaybe(matched, near)
+        needle = squeeze(text)
+        if verbatim and _HAN.search(needle) and len(needle) >= 2:
+            matched = wq.Or([matched, SubstringQuery(needle, scale=VERBATIM_SCALE)])
+        return matched
+
+    def keyword(self, field_name: str, text: str) -> wq.Query:
+        value = " ".join(fold(text).split())
+        if field_name == "author":
+            parts = [t for t in query_terms(text)]
+            alts: list[wq.Query] = [wq.Term("author_key", value)]
+            if parts:
+                alts.append(wq.And([wq.Term("author", t) for t in parts]))
+            return wq.Or(alts)
+        return wq.Term(field_name, value)
+
+    # -- phrases -----------------------------------------------------------
+    def phrase(self, node: Phrase) -> wq.Query:
+        if node.field in ("author", "category", "tag"):
+            return self.keyword(node.field, node.text)
+        if node.field in ("title", "body"):
+            terms = query_terms(node.text)
+            self.terms.update(terms)
+            if not terms:
+                return wq.NullQuery
+            if len(terms) == 1:
+                return wq.Term(node.field, terms[0])
+            return wq.Phrase(node.field, terms)
+        return SubstringQuery(squeeze(node.text))
+
+
+def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:
+    """A naive-UTC bound for the date filter; a bare date as *until* means the whole day."""
+    if value is None or value == "":
+        return None
+    whole_day = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", value):
+        whole_day = True
+    parsed = parse_date(value, tz)
+    if end and whole_day:
+        parsed = parsed + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    return to_utc(parsed).replace(tzinfo=None)
+
+
+def build_filter(author: str | None, category: str | None, tag: str | None,
+                 since: dt.datetime | None, until: dt.datetime | None) -> wq.Query | None:
+    parts: list[wq.Query] = []
+    if author:
+        parts.append(wq.Term("author_key", " ".join(fold(author).split())))
+    if category:
+        parts.append(wq.Term("category", " ".join(fold(category).split())))
+    if tag:
+        parts.append(wq.Term("tag", " ".join(fold(tag).split())))
+    if since or until:
+        parts.append(wq.DateRange("date", since, until))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int, page: int,
+            filter_query: wq.Query | None, sort: str, snippet_width: int = 120) -> SearchResults:
+    """Run *node* against a Whoosh searcher and build the results page."""
+    started = time.perf_counter()
+    relaxed = False
+    builder = QueryBuilder(context)
+    results = _run(searcher, builder.build(node), limit, page, filter_query, sort)
+    if results.total == 0 and _can_relax(node):
+        builder = QueryBuilder(context, relaxed=True)
+        results = _run(searcher, builder.build(node), limit, page, filter_query, sort)
+        relaxed = results.total > 0
+    needles = needles_for(positive_literals(node), builder.terms)
+    hits = []
+    text_column = None
+    for rank, hit in enumerate(results.hits, start=(page - 1) * limit + 1):
+        stored = hit.fields()
+        if text_column is None:
+            text_column = searcher.reader().column_reader("text")
+        body = bytes(text_column[hit.docnum] or b"").decode("utf-8", "surrogatepass")
+        snippet = make_snippet(body, needles, snippet_width)
+        meta = stored.get("meta") or {}
+        hits.append(Hit(
+            id=stored["id"],
+            path=stored.get("path", ""),
+            title=stored.get("title", ""),
+            author=stored.get("author", ""),
+            categories=list(meta.get("categories") or []),
+            tags=list(meta.get("tags") or []),
+            date=_hit_date(meta.get("date"), stored.get("date")),
+            score=float(hit.score or 0.0),
+            snippet=snippet.text,
+            highlights=snippet.highlights,
+            title_highlights=highlight_all(stored.get("title", ""), needles),
+            rank=rank,
+        ))
+    return SearchResults(query=raw, total=results.total, page=page, limit=limit, hits=hits,
+                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started)
+
+
+@dataclass
+class _Page:
+    hits: list
+    total: int
+
+
+def _run(searcher, q: wq.Query, limit: int, page: int, filter_query, sort: str) -> _Page:
+    kwargs = {}
+    if sort in ("date", "oldest"):
+        kwargs["sortedby"] = "date"
+        kwargs["reverse"] = sort == "date"
+    results = searcher.search(q, limit=page * limit, filter=filter_query, **kwargs)
+    start = (page - 1) * limit
+    hits = [results[i] for i in range(start, min(start + limit, results.scored_length()))]
+    return _Page(hits, len(results))
+
+
+def _can_relax(node: Node) -> bool:
+    if isinstance(node, Word):
+        return node.field is None and len(query_terms(node.text)) > 1
+    if isinstance(node, And):
+        return sum(1 for i in node.items if not isinstance(i, Not)) > 1 or any(
+            _can_relax(i) for i in node.items)
+    return False
+
+
+def _hit_date(iso: str | None, stored: dt.datetime | None) -> dt.datetime | None:
+    if iso:
+        try:
+            return dt.datetime.fromisoformat(iso)
+        except ValueError:
+            pass
+    if stored is not None:
+        return stored.replace(tzinfo=dt.timezone.utc)
+    return None
