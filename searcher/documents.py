@@ -97,7 +97,8 @@ def load_document(
         raise DocumentError("empty file")
     text, _encoding = decode(data)
     relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
-    doc = parse_article(text, name=path.stem, tz=tz, is_html=path.suffix.lower() in (".html", ".htm"))
+    is_html = path.suffix.lower() in (".html", ".htm")
+    doc = parse_article(text, name=path.stem, tz=tz, is_html=is_html)
     doc.id = document_id(relpath)
     doc.path = str(path.absolute())
     doc.relpath = relpath

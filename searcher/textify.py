@@ -17,7 +17,9 @@ from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, Navigable
 warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 BLOCK_TAGS = frozenset(
-    ["address", "article", "aside", "blockquote", "body", "br", "dd", "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "title", "caption"]
+    "address article aside blockquote body br caption dd details dialog div dl dt fieldset "
+    "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section "
+    "summary table tbody td tfoot th thead title tr ul".split()
 )
 DROP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "svg", "object")
 
