@@ -21,12 +21,13 @@ from .errors import (
     SearcherError,
     SourceNotFoundError,
 )
-from .indexing import IndexReport
+from .reports import CheckReport, IndexReport
 from .results import DocumentView, Hit, SearchResults
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckReport",
     "ConfigError",
     "DocumentError",
     "DocumentView",

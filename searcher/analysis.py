@@ -22,7 +22,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +87,13 @@ def load_userdict(path: str | Path | None) -> None:
 
 
 def jieba_version() -> str:
-    import jieba
+    """jieba's version, read from package metadata (importing jieba costs 0.2 s)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return getattr(jieba, "__version__", "unknown")
+    try:
+        return version("jieba")
+    except PackageNotFoundError:  # pragma: no cover - vendored copies
+        return "unknown"
 
 
 def file_digest(path: str | Path | None) -> str:
@@ -135,8 +139,14 @@ class Term:
     extra: bool = False
 
 
-def iter_terms(folded: str, *, extras: bool = True) -> Iterator[Term]:
-    """Terms of already-folded text; *extras* adds sub-words and Latin parts (index mode)."""
+def iter_terms(folded: str, *, extras: bool = True,
+               cut: Callable[[str], list[str]] | None = None) -> Iterator[Term]:
+    """Terms of already-folded text; *extras* adds sub-words and Latin parts (index mode).
+
+    *cut* segments Han runs (default: jieba); queries pass the frozen-dictionary
+    segmenter, which gives the same words without loading jieba.
+    """
+    cut = cut or segment_han
     pos = 0
     for match in _RUNS.finditer(folded):
         kind = match.lastgroup
@@ -144,7 +154,7 @@ def iter_terms(folded: str, *, extras: bool = True) -> Iterator[Term]:
         start = match.start()
         if kind == "han":
             offset = start
-            for word in segment_han(run):
+            for word in cut(run):
                 end = offset + len(word)
                 yield Term(word, pos, offset, end)
                 if extras and len(word) > 2:
@@ -172,9 +182,9 @@ def iter_terms(folded: str, *, extras: bool = True) -> Iterator[Term]:
             pos += 1
 
 
-def query_terms(text: str) -> list[str]:
+def query_terms(text: str, cut: Callable[[str], list[str]] | None = None) -> list[str]:
     """The main (non-extra) terms of a query word, folded: what must be found."""
-    return [t.text for t in iter_terms(fold(text), extras=False)]
+    return [t.text for t in iter_terms(fold(text), extras=False, cut=cut)]
 
 
 class SearcherTokenizer(Tokenizer):

@@ -24,13 +24,11 @@ from .dates import to_utc
 from .documents import Document, load_document
 from .errors import DocumentError
 from .normalize import squeeze
-from .schema import SEP, build_schema
+from .schema import FIELD_BREAK, SEP, build_schema
 from .sources import SourceFile
 
 log = logging.getLogger(__name__)
 
-#: Separates title from body in the squeezed text so no match spans both.
-FIELD_BREAK = "\x1e"
 #: Memory for a worker's posting pool before it spills to disk.
 POOL_MB = 128
 

@@ -13,13 +13,17 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .indexing import ProgressCallback
+    from .reports import CheckReport, IndexReport
 
 from .config import Settings, load_settings
 from .errors import IndexNotFoundError, QueryError, SearcherError
-from .indexing import IndexReport, ProgressCallback, analysis_fingerprint, index_sources
 from .query import parse_query
 from .results import DocumentView, SearchResults
+from .schema import analysis_fingerprint, fingerprint_text
 from .search import SORTS, QueryContext, build_filter, date_bound, execute
 from .storage import Generation, IndexDir
 
@@ -58,6 +62,8 @@ class SearchEngine:
 
         Without *sources*, re-indexes the folders the index was last built from.
         """
+        from .indexing import index_sources
+
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
                              wait=wait, progress=progress)
 
@@ -113,6 +119,13 @@ class SearchEngine:
             extra=dict(meta.get("extra") or {}), warnings=list(meta.get("warnings") or []),
             text=text,
         )
+
+    def check(self, sources: list[str | os.PathLike[str]] | None = None) -> CheckReport:
+        """Compare the index with *sources* (default: the folders it was built from)."""
+        from .checking import check_index
+
+        marker, gen, ix = self._index()
+        return check_index(ix, sources or gen.info().get("sources") or [])
 
     def stats(self) -> dict[str, Any]:
         """Document count, size on disk, last update and fields of the current index."""
@@ -171,6 +184,7 @@ class SearchEngine:
                     "rebuild it with 'searcher index --full'") from None
             self._check_fingerprint(gen)
             self._opened = (marker, gen, ix)
+            self._context = None
             return self._opened
 
     def _searcher(self):
@@ -198,11 +212,17 @@ class SearchEngine:
                 "'searcher index --full'", gen.path)
 
     def _query_context(self) -> QueryContext:
-        if self._context is None:
+        context = self._context
+        if context is None:
             from .lexicon import load_synonyms, pinyin_lookup
+            from .segmenter import open_segmenter
 
-            self._context = QueryContext(
+            gen = self._index()[1]
+            segmenter = open_segmenter(
+                gen.path, fingerprint_text(analysis_fingerprint(self.settings)))
+            context = self._context = QueryContext(
                 synonyms=load_synonyms(self.settings.synonyms),
                 pinyin=pinyin_lookup(self) if self.settings.pinyin else None,
+                cut=segmenter.cut if segmenter else None,
             )
-        return self._context
+        return context

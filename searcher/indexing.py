@@ -29,7 +29,9 @@ from .building import BuildResult, BuildTask, build_segment, init_worker, pool_c
 from .config import Settings
 from .documents import content_digest
 from .locking import writer_lock
-from .schema import build_schema, fingerprint
+from .reports import IndexReport
+from .schema import analysis_fingerprint, build_schema, fingerprint_text
+from .segmenter import FILE_NAME, dictionary_fingerprint, write_dictionary
 from .sources import SourceFile, check_sources, scan
 from .storage import Generation, IndexDir
 
@@ -41,50 +43,6 @@ SEGMENT_DOCS = 10_000
 INPROCESS_BELOW = 200
 
 ProgressCallback = Callable[[int, int], None]
-
-
-@dataclass
-class IndexReport:
-    """What one indexing run did.  ``failed`` lists ``(path, reason)``."""
-
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    moved: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
-    full: bool = False
-    documents: int = 0
-    duration: float = 0.0
-    index_bytes: int = 0
-    generation: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "unchanged": self.unchanged,
-            "moved": self.moved,
-            "failed": [{"path": p, "reason": r} for p, r in self.failed],
-            "warnings": [{"path": p, "warning": w} for p, w in self.warnings],
-            "full": self.full,
-            "documents": self.documents,
-            "duration": round(self.duration, 3),
-            "index_bytes": self.index_bytes,
-            "generation": self.generation,
-        }
-
-
-def analysis_fingerprint(settings: Settings) -> dict[str, Any]:
-    from .analysis import file_digest
-
-    return fingerprint(file_digest(settings.userdict))
 
 
 def index_sources(
@@ -116,8 +74,9 @@ def index_sources(
 
         from whoosh import index as whoosh_index
 
+        _ensure_query_dictionary(target, fp, settings)
         ix = whoosh_index.open_dir(str(target.path))
-        manifest = _manifest(ix)
+        manifest = read_manifest(ix)
         plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
         _apply(ix, target, plan, settings, jobs, report, progress)
 
@@ -132,6 +91,23 @@ def index_sources(
         report.index_bytes = root.size_bytes()
     report.duration = time.monotonic() - started
     return report
+
+
+def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Settings) -> None:
+    """Freeze jieba's dictionary into the generation for fast query segmentation."""
+    text = fingerprint_text(fp)
+    path = gen.path / FILE_NAME
+    if dictionary_fingerprint(path) != text:
+        _load_jieba(settings)
+        write_dictionary(path, text)
+
+
+def _load_jieba(settings: Settings) -> None:
+    """Load jieba (and the user dictionary) in this process."""
+    from .analysis import _jieba
+
+    init_worker(settings)
+    _jieba()
 
 
 def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[Generation, bool]:
@@ -155,7 +131,7 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     return gen, True
 
 
-def _manifest(ix) -> dict[str, dict[str, Any]]:
+def read_manifest(ix) -> dict[str, dict[str, Any]]:
     """id → what the index knows about the file it came from."""
     result = {}
     with ix.reader() as reader:
@@ -215,8 +191,13 @@ def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
 
 
 def _digest(f: SourceFile) -> str | None:
+    return file_digest(f.path)
+
+
+def file_digest(path: str) -> str | None:
+    """Content hash of the file at *path*, or None when it cannot be read."""
     try:
-        with open(f.path, "rb") as handle:
+        with open(path, "rb") as handle:
             return content_digest(handle.read())
     except OSError:
         return None
@@ -266,11 +247,11 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
     """Yield BuildResults as segments finish, using *jobs* worker processes."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     total = len(files)
-    per_task = min(SEGMENT_DOCS, math.ceil(total / jobs))
+    in_process = jobs == 1 or total < INPROCESS_BELOW
+    per_task = SEGMENT_DOCS if in_process else min(SEGMENT_DOCS, math.ceil(total / jobs))
     chunks = [files[i : i + per_task] for i in range(0, total, per_task)]
     tasks = [BuildTask(chunk, str(staging_root), settings) for chunk in chunks]
-    if jobs == 1 or total < INPROCESS_BELOW:
-        init_worker(settings)
+    if in_process:
         done = 0
         for task in tasks:
             result = build_segment(task)
@@ -279,6 +260,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
                 progress(done, total)
             yield result
         return
+    _load_jieba(settings)  # once here; forked workers inherit it
     ctx = pool_context()
     counter = ctx.Value("i", 0)
     stop = threading.Event()

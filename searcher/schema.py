@@ -28,6 +28,8 @@ TITLE_BOOST = 3.0
 SCHEMA_VERSION = 1
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
+#: Separates title from body in the squeezed text so no match spans both.
+FIELD_BREAK = "\x1e"
 
 
 class WholeValueTokenizer(Tokenizer):
@@ -82,12 +84,12 @@ def build_schema() -> fields.Schema:
 
 def fingerprint(userdict_digest: str = "", options: dict[str, Any] | None = None) -> dict[str, Any]:
     """What determines the terms in the index; a mismatch means ``searcher index --full``."""
-    import opencc
+    from importlib.metadata import version
 
     return {
         "schema": SCHEMA_VERSION,
         "jieba": jieba_version(),
-        "opencc": getattr(opencc, "__version__", "unknown"),
+        "opencc": version("opencc"),
         "userdict": userdict_digest,
         "options": options or {},
     }
@@ -95,3 +97,10 @@ def fingerprint(userdict_digest: str = "", options: dict[str, Any] | None = None
 
 def fingerprint_text(fp: dict[str, Any]) -> str:
     return json.dumps(fp, sort_keys=True, ensure_ascii=False)
+
+
+def analysis_fingerprint(settings: Any) -> dict[str, Any]:
+    """The fingerprint for *settings* (its user dictionary's content hash included)."""
+    from .analysis import file_digest
+
+    return fingerprint(file_digest(settings.userdict))

@@ -48,6 +48,8 @@ class QueryContext:
 
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     pinyin: Callable[[str], list[str]] | None = None
+    #: Segments Han runs of query words (a frozen-dictionary segmenter; None: jieba).
+    cut: Callable[[str], list[str]] | None = None
 
 
 @dataclass
@@ -101,7 +103,7 @@ class QueryBuilder:
         return alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives)
 
     def word_query(self, text: str, fields: tuple[str, ...], verbatim: bool) -> wq.Query | None:
-        terms = query_terms(text)
+        terms = query_terms(text, self.context.cut)
         kept = [t for t in terms if t not in STOP_WORDS] or terms
         self.terms.update(kept)
         if not kept:
@@ -122,7 +124,7 @@ class QueryBuilder:
     def keyword(self, field_name: str, text: str) -> wq.Query:
         value = " ".join(fold(text).split())
         if field_name == "author":
-            parts = [t for t in query_terms(text)]
+            parts = query_terms(text, self.context.cut)
             alts: list[wq.Query] = [wq.Term("author_key", value)]
             if parts:
                 alts.append(wq.And([wq.Term("author", t) for t in parts]))
@@ -134,7 +136,7 @@ class QueryBuilder:
         if node.field in ("author", "category", "tag"):
             return self.keyword(node.field, node.text)
         if node.field in ("title", "body"):
-            terms = query_terms(node.text)
+            terms = query_terms(node.text, self.context.cut)
             self.terms.update(terms)
             if not terms:
                 return wq.NullQuery

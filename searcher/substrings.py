@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.query import Query
 
-from .building import FIELD_BREAK
+from .schema import FIELD_BREAK
 
 SEPARATOR = "\x00"
 K1 = 1.2

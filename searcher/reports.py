@@ -1,0 +1,71 @@
+"""What indexing and checking return: plain, JSON-ready reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did.  ``failed`` lists ``(path, reason)``."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    full: bool = False
+    documents: int = 0
+    duration: float = 0.0
+    index_bytes: int = 0
+    generation: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "moved": self.moved,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "warnings": [{"path": p, "warning": w} for p, w in self.warnings],
+            "full": self.full,
+            "documents": self.documents,
+            "duration": round(self.duration, 3),
+            "index_bytes": self.index_bytes,
+            "generation": self.generation,
+        }
+
+
+@dataclass
+class CheckReport:
+    """Paths on disk but not indexed (missing), indexed but gone (extra), changed (stale)."""
+
+    indexed: int = 0
+    on_disk: int = 0
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.stale)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "indexed": self.indexed,
+            "on_disk": self.on_disk,
+            "missing": self.missing,
+            "extra": self.extra,
+            "stale": self.stale,
+            "problems": [{"path": p, "reason": r} for p, r in self.problems],
+        }

@@ -1,0 +1,163 @@
+"""Query-time segmentation without loading jieba's dictionary.
+
+Loading jieba's dictionary costs about a second, which would dominate every
+``searcher search`` from the command line.  Queries are short, so instead the
+index keeps a frozen copy of jieba's dictionary (word → frequency, including
+the prefix entries jieba's DAG walk relies on) in an SQLite file, and this
+module runs jieba's own precise-mode algorithm (word graph, maximum
+probability route, HMM for unknown runs) looking up only the substrings of
+the query.  The result is identical to ``jieba.cut(text, HMM=True)`` on a
+Han run — the tests check this on real text — so query terms always line up
+with the terms the index was built with.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+FILE_NAME = "querydict.sqlite"
+
+
+def write_dictionary(path: Path, fingerprint: str) -> None:
+    """Freeze the (already initialised) jieba dictionary of this process into *path*."""
+    import jieba
+
+    tokenizer = jieba.dt
+    tokenizer.check_initialized()
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    try:
+        con.execute("CREATE TABLE freq (word TEXT PRIMARY KEY, f INTEGER) WITHOUT ROWID")
+        con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        con.executemany("INSERT INTO freq VALUES (?, ?)", tokenizer.FREQ.items())
+        from jieba import finalseg
+
+        con.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("total", str(tokenizer.total)),
+            ("fingerprint", fingerprint),
+            ("force_split", "\n".join(sorted(finalseg.Force_Split_Words))),
+        ])
+        con.commit()
+    finally:
+        con.close()
+    os.replace(tmp, path)
+
+
+def dictionary_fingerprint(path: Path) -> str | None:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+        return row[0] if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+
+
+class QuerySegmenter:
+    """jieba's precise mode over a frozen dictionary file (see module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        con = self._con()
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        self.total = float(meta["total"])
+        self.logtotal = math.log(self.total)
+        self.force_split = set(filter(None, meta.get("force_split", "").split("\n")))
+        self.max_len = con.execute("SELECT max(length(word)) FROM freq").fetchone()[0] or 1
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                  check_same_thread=False)
+            self._local.con = con
+        return con
+
+    def _lookup(self, sentence: str) -> dict[str, int]:
+        n = len(sentence)
+        subs = {sentence[i:j] for i in range(n) for j in range(i + 1, min(n, i + self.max_len) + 1)}
+        found: dict[str, int] = {}
+        items = list(subs)
+        con = self._con()
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(con.execute(f"SELECT word, f FROM freq WHERE word IN ({marks})", chunk))
+        return found
+
+    def cut(self, sentence: str) -> list[str]:
+        """Words of a run of Han characters, exactly as jieba's ``__cut_DAG`` gives them."""
+        freq = self._lookup(sentence)
+        n = len(sentence)
+        dag: dict[int, list[int]] = {}
+        for k in range(n):
+            ends = []
+            i = k
+            frag = sentence[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = sentence[k : i + 1]
+            dag[k] = ends or [k]
+        route: dict[int, tuple[float, int]] = {n: (0, 0)}
+        logtotal = self.logtotal
+        for idx in range(n - 1, -1, -1):
+            route[idx] = max((math.log(freq.get(sentence[idx : x + 1]) or 1) - logtotal
+                              + route[x + 1][0], x) for x in dag[idx])
+        words: list[str] = []
+        x = 0
+        buf = ""
+        while x < n:
+            y = route[x][1] + 1
+            word = sentence[x:y]
+            if y - x == 1:
+                buf += word
+            else:
+                if buf:
+                    words.extend(self._flush(buf, freq))
+                    buf = ""
+                words.append(word)
+            x = y
+        if buf:
+            words.extend(self._flush(buf, freq))
+        return words
+
+    def _flush(self, buf: str, freq: dict[str, int]) -> list[str]:
+        if len(buf) == 1:
+            return [buf]
+        if freq.get(buf):
+            return list(buf)
+        from jieba import finalseg  # only for unknown multi-character runs (names)
+
+        finalseg.Force_Split_Words.update(self.force_split)
+        return list(finalseg.cut(buf))
+
+
+_cache: dict[str, QuerySegmenter] = {}
+_cache_lock = threading.Lock()
+
+
+def open_segmenter(folder: Path, fingerprint: str) -> QuerySegmenter | None:
+    """The segmenter for an index generation, or None when its dictionary is missing/stale."""
+    path = folder / FILE_NAME
+    key = f"{path}:{fingerprint}"
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    if not path.exists() or dictionary_fingerprint(path) != fingerprint:
+        return None
+    seg = QuerySegmenter(path)
+    with _cache_lock:
+        _cache[key] = seg
+    return seg
