@@ -84,6 +84,8 @@ def index(
         "--jobs", "-j", min=1, help="Worker processes (default: all cores).")] = None,
     wait: Annotated[float, typer.Option(
         "--wait", min=0, help="Seconds to wait for another writer to finish.")] = 0.0,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", min=1, help="Documents per commit (default 10000).")] = None,
     userdict: Annotated[Path | None, typer.Option(
         "--userdict", help="jieba user dictionary (word [freq] [tag] per line).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
@@ -96,7 +98,8 @@ def index(
         engine = _engine(userdict=userdict)
         progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
         with progress_cm as progress:
-            report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress)
+            report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
+                                  batch_size=batch_size)
     except SearcherError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -57,15 +57,17 @@ class SearchEngine:
     # -- writing -----------------------------------------------------------
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
               jobs: int | None = None, wait: float = 0.0,
-              progress: ProgressCallback | None = None) -> IndexReport:
+              progress: ProgressCallback | None = None,
+              batch_size: int | None = None) -> IndexReport:
         """Bring the index up to date with *sources* (incremental unless *full*).
 
         Without *sources*, re-indexes the folders the index was last built from.
+        *batch_size* caps the documents per commit (progress survives a crash).
         """
-        from .indexing import index_sources
+        from .indexing import SEGMENT_DOCS, index_sources
 
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
-                             wait=wait, progress=progress)
+                             wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,

@@ -54,6 +54,7 @@ def index_sources(
     jobs: int | None = None,
     wait: float = 0.0,
     progress: ProgressCallback | None = None,
+    batch_size: int = SEGMENT_DOCS,
 ) -> IndexReport:
     """Bring the index at *root* up to date with *sources*; see the module docstring."""
     started = time.monotonic()
@@ -78,7 +79,7 @@ def index_sources(
         ix = whoosh_index.open_dir(str(target.path))
         manifest = read_manifest(ix)
         plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
-        _apply(ix, target, plan, settings, jobs, report, progress)
+        _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()
@@ -204,7 +205,7 @@ def file_digest(path: str) -> str | None:
 
 
 def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | None,
-           report: IndexReport, progress: ProgressCallback | None) -> None:
+           report: IndexReport, progress: ProgressCallback | None, batch_size: int) -> None:
     staging_root = gen.path / "staging"
     shutil.rmtree(staging_root, ignore_errors=True)  # left by a killed run
     staging_root.mkdir()
@@ -215,7 +216,8 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
             if pending_deletes:
                 _commit(ix, [], pending_deletes)
         else:
-            for result in _run_tasks(plan.build, staging_root, settings, jobs, progress):
+            for result in _run_tasks(plan.build, staging_root, settings, jobs, progress,
+                                     batch_size):
                 report.failed.extend(result.failed)
                 report.warnings.extend(result.warnings)
                 replaced = {i for i in result.added if i in plan.existing}
@@ -243,12 +245,13 @@ def _annotate(report: IndexReport, path: str, note: str) -> None:
 
 
 def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
-               jobs: int | None, progress: ProgressCallback | None):
+               jobs: int | None, progress: ProgressCallback | None, batch_size: int):
     """Yield BuildResults as segments finish, using *jobs* worker processes."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     total = len(files)
     in_process = jobs == 1 or total < INPROCESS_BELOW
-    per_task = SEGMENT_DOCS if in_process else min(SEGMENT_DOCS, math.ceil(total / jobs))
+    batch_size = max(1, batch_size)
+    per_task = batch_size if in_process else min(batch_size, math.ceil(total / jobs))
     chunks = [files[i : i + per_task] for i in range(0, total, per_task)]
     tasks = [BuildTask(chunk, str(staging_root), settings) for chunk in chunks]
     if in_process:

@@ -1,0 +1,60 @@
+"""Shared fixtures: the sample documents, the ../shared data, small article factories."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DOCS = ROOT / "sample_docs"
+SHARED = ROOT.parent / "shared"
+SEED_RELPATH = "seed/liaocheng-world-accreditation-day.md"
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "corpus" / "rsshub").is_dir(),
+    reason="../shared (real corpora) is not present beside the repo; CI provides it",
+)
+
+
+def article(title: str, body: str, *, author: str = "测试", date: str = "2021-06-16 10:00:00",
+            categories: str | list[str] = "测试", tags: list[str] | None = None) -> str:
+    """A Hexo-style article with YAML front matter and an HTML body."""
+    cats = categories if isinstance(categories, list) else [categories]
+    lines = ["---", f"title: '{title}'", "categories:"] + [f" - {c}" for c in cats]
+    if tags:
+        lines += ["tags:"] + [f" - {t}" for t in tags]
+    lines += [f"author: {author}", f"date: {date}", "---", "", f"<div><p>{body}</p></div>", ""]
+    return "\n".join(lines)
+
+
+def write(folder: Path, relpath: str, text: str) -> Path:
+    path = folder / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """A writable copy of sample_docs."""
+    target = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory):
+    """sample_docs indexed once (read-only use), as (engine, docs folder)."""
+    from searcher import SearchEngine
+
+    base = tmp_path_factory.mktemp("sample")
+    target = base / "docs"
+    shutil.copytree(SAMPLE_DOCS, target)
+    engine = SearchEngine(base / "index")
+    report = engine.index([target])
+    assert not report.failed, report.failed
+    yield engine, target
+    engine.close()
