@@ -82,7 +82,8 @@ def load_document(
         stat = path.stat()
         if stat.st_size > max_bytes:
             raise DocumentError(
-                f"file is {stat.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
+                f"file is {stat.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit "
+                "(raise max_bytes in searcher.toml to index it)"
             )
         data = path.read_bytes()
     except DocumentError:

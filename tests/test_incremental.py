@@ -1,0 +1,117 @@
+"""Incremental indexing: new, changed, touched, deleted and renamed files."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from conftest import article, write
+
+from searcher import SearchEngine
+
+
+def all_ids(engine: SearchEngine) -> list[str]:
+    searcher = engine._searcher()
+    return [stored["id"] for _, stored in searcher.reader().iter_docs()]
+
+
+def make_source(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    write(src, "a.md", article("长江汛期", "长江进入主汛期，防汛形势严峻。"))
+    write(src, "b.md", article("黄河调水", "黄河小浪底开始调水调沙。"))
+    write(src, "sub/c.md", article("珠江口", "珠江口的航运十分繁忙。"))
+    return src
+
+
+def test_first_run_builds_then_nothing_changes(tmp_path):
+    src = make_source(tmp_path)
+    engine = SearchEngine(tmp_path / "ix")
+    first = engine.index([src])
+    assert (first.added, first.updated, first.deleted, first.unchanged) == (3, 0, 0, 0)
+    assert first.full
+    second = engine.index([src])
+    assert (second.added, second.updated, second.deleted, second.unchanged) == (0, 0, 0, 3)
+    assert not second.full
+    assert first.generation == second.generation
+
+
+def test_add_edit_delete(tmp_path):
+    src = make_source(tmp_path)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src])
+    write(src, "d.md", article("松花江", "松花江畔的哈尔滨。"))
+    path_b = src / "b.md"
+    path_b.write_text(article("黄河调水", "黄河调水调沙结束，水位回落。"), encoding="utf-8")
+    os.utime(path_b, ns=(time.time_ns(), time.time_ns() + 10**9))
+    (src / "sub/c.md").unlink()
+    report = engine.index([src])
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (1, 1, 1, 1)
+    assert engine.search("哈尔滨").total == 1
+    assert engine.search("水位回落").total == 1
+    assert engine.search("小浪底").total == 0  # the old text of b.md is gone
+    assert engine.search("珠江口").total == 0
+    ids = all_ids(engine)
+    assert len(ids) == len(set(ids)) == 3
+
+
+def test_touched_file_is_not_reindexed(tmp_path):
+    src = make_source(tmp_path)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src])
+    future = time.time_ns() + 5 * 10**9
+    os.utime(src / "a.md", ns=(future, future))
+    report = engine.index([src])
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 3)
+
+
+def test_rename_moves_without_duplicates(tmp_path):
+    src = make_source(tmp_path)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src])
+    (src / "a.md").rename(src / "renamed.md")
+    report = engine.index([src])
+    assert report.moved == 1 and report.deleted == 1 and report.added == 0
+    hits = engine.search("长江").hits
+    assert [Path(h.path).name for h in hits] == ["renamed.md"]
+    assert len(all_ids(engine)) == 3
+
+
+def test_rerun_without_sources_uses_remembered_folders(tmp_path):
+    src = make_source(tmp_path)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src])
+    write(src, "e.md", article("淮河", "淮河流域降雨。"))
+    report = engine.index()
+    assert report.added == 1 and report.unchanged == 3
+
+
+def test_other_sources_are_left_alone(tmp_path):
+    src = make_source(tmp_path)
+    other = tmp_path / "other"
+    write(other, "x.md", article("海河", "海河之滨天津。"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src])
+    engine.index([other])
+    assert engine.search("天津").total == 1
+    assert engine.search("长江").total == 1
+
+
+def test_full_rebuild_and_parallel_build_agree(tmp_path):
+    src = tmp_path / "src"
+    for i in range(240):
+        body = f"编号{i}的新闻讲述长江第{i}段。"
+        write(src, f"d{i // 50}/n{i}.md", article(f"第{i}号新闻", body))
+    serial = SearchEngine(tmp_path / "serial")
+    serial.index([src], jobs=1)
+    parallel = SearchEngine(tmp_path / "parallel")
+    report = parallel.index([src], jobs=2, batch_size=70)
+    assert report.added == 240 and not report.failed
+    assert parallel.stats()["segments"] >= 2
+    for query in ["长江", '"第17段"', "编号 新闻"]:
+        a, b = serial.search(query, limit=300), parallel.search(query, limit=300)
+        assert a.total == b.total
+        assert sorted(h.id for h in a.hits) == sorted(h.id for h in b.hits)
+    rebuilt = parallel.index([src], full=True, jobs=2)
+    assert rebuilt.full and rebuilt.added == 240 and rebuilt.generation != report.generation
+    assert parallel.search("长江").total == 240
