@@ -46,7 +46,7 @@ def _load_stop_words() -> frozenset[str]:
 
     words = {fold(w) for w in stopwordsiso.stopwords("zh")}
     # Numerals are content in news ("三星堆" is one token anyway, but "三" alone is a query).
-    words -= {w for w in words if any(ch.isdigit() for ch in w)}
+    words -= {w for w in words if any(ch.isnumeric() for ch in w)}
     return frozenset(w for w in words if w.strip())
 
 

@@ -18,7 +18,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _CJK_DATE = re.compile(
     r"^\s*(\d{4})\s*[年/.-]\s*(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*日?"
-    r"(?:[ T]*(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:\.\d+)?)?秒?)?\s*$"
+    r"(?:[ T]*(\d{1,2})[:时点](\d{1,2})分?(?::?(\d{1,2})(?:\.\d+)?秒?)?)?\s*$"
 )
 
 
@@ -90,9 +90,11 @@ def _build(groups: tuple[str | None, ...]) -> dt.datetime | None:
 
 def _parse_rfc2822(text: str) -> dt.datetime | None:
     try:
-        return parsedate_to_datetime(text)
+        parsed = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
+    # "-0000" means UTC with no local zone known (RFC 2822 §3.3); Python returns it naive.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def to_utc(value: dt.datetime) -> dt.datetime:

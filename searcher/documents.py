@@ -94,9 +94,9 @@ def load_document(
         raise DocumentError("permission denied") from None
     except OSError as exc:
         raise DocumentError(f"cannot read: {exc.strerror or exc}") from None
-    if not data.strip():
-        raise DocumentError("empty file")
     text, _encoding = decode(data)
+    if not text.strip():
+        raise DocumentError("empty file")
     relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
     is_html = path.suffix.lower() in (".html", ".htm")
     doc = parse_article(text, name=path.stem, tz=tz, is_html=is_html)
@@ -180,13 +180,13 @@ def _list(value: Any) -> list[str]:
     if value is None:
         return []
     items: list[str] = []
-    stack = [value]
+    if isinstance(value, str):  # "a, b" is a list; inside a YAML list, commas are text
+        items = [part.strip() for part in value.replace("，", ",").split(",")]
+    stack = [] if isinstance(value, str) else [value]
     while stack:
         current = stack.pop(0)
         if isinstance(current, (list, tuple)):
             stack[0:0] = list(current)
-        elif isinstance(current, str) and ("," in current or "，" in current):
-            items.extend(part.strip() for part in current.replace("，", ",").split(","))
         elif current is not None:
             items.append(_text(current))
     seen: dict[str, None] = {}

@@ -193,10 +193,10 @@ class SearchEngine:
         marker, gen, ix = self._index()
         local = self._local
         searcher = getattr(local, "searcher", None)
-        if searcher is not None and getattr(local, "marker", None) == marker:
-            if not searcher.up_to_date():
-                searcher = searcher.refresh()
-                local.searcher = searcher
+        # A stale searcher is replaced, not refresh()ed: Whoosh's refresh reuses readers of
+        # segments whose id is unchanged, and those keep their old deletions.
+        if (searcher is not None and getattr(local, "marker", None) == marker
+                and searcher.up_to_date()):
             return searcher
         if searcher is not None:
             searcher.close()

@@ -55,30 +55,33 @@ def highlight_all(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
 
 
 def make_snippet(text: str, needles: Iterable[str], width: int = DEFAULT_WIDTH) -> Snippet:
-    """The *width*-character window with the most distinct needles, and its spans."""
+    """The *width*-character window with the most distinct needles, and its spans.
+
+    Each candidate window starts a little before a match (after a sentence
+    break when one is near); it is scored on exactly the text it would show.
+    """
     needles = [n for n in needles if n]
-    spans = find_spans(text, needles)
-    if not spans:
-        end = min(len(text), width)
-        return Snippet(_trim(text[:end], 0, end < len(text)), [])
-    spans.sort()
-    best_start, best_score = 0, (-1, 0)
-    for i, (start, _end, _needle) in enumerate(spans):
-        window_end = start + width
-        distinct = {n for s, e, n in spans[i:] if s < window_end and e <= window_end + 20}
-        score = (len(distinct), sum(len(n) for n in distinct))
-        if score > best_score:
-            best_start, best_score = start, score
-    lead = min(20, best_start)
-    start = _soft_start(text, best_start - lead, best_start)
-    end = min(len(text), start + width)
-    window = text[start:end]
+    spans = sorted(find_spans(text, needles))
+    if len(text) <= width:
+        start, end = 0, len(text)
+    elif not spans:
+        start, end = 0, width
+    else:
+        best, best_score = 0, (-1, 0, 0)
+        for s, _e, _n in spans:
+            for ws in (_soft_start(text, s - 20, s), s):
+                we = ws + width
+                distinct = {n for s2, e2, n in spans if s2 >= ws and e2 <= we}
+                score = (len(distinct), sum(len(n) for n in distinct), -ws)
+                if score > best_score:
+                    best, best_score = ws, score
+        start, end = best, min(len(text), best + width)
     inside = merge((max(s, start) - start, min(e, end) - start)
                    for s, e, _ in spans if s < end and e > start)
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
     shift = len(prefix)
-    return Snippet(prefix + window.replace("\n", " ") + suffix,
+    return Snippet(prefix + text[start:end].replace("\n", " ") + suffix,
                    [(s + shift, e + shift) for s, e in inside])
 
 
@@ -89,10 +92,6 @@ def _soft_start(text: str, lo: int, hi: int) -> int:
         if text[i] in "。！？；\n!?;":
             return i + 1
     return lo
-
-
-def _trim(text: str, _start: int, more: bool) -> str:
-    return text.replace("\n", " ") + ("…" if more else "")
 
 
 def needles_for(literals: Iterable[tuple[str, bool]], terms: Iterable[str]) -> list[str]:

@@ -31,7 +31,7 @@ from .documents import content_digest
 from .locking import writer_lock
 from .reports import IndexReport
 from .schema import analysis_fingerprint, build_schema, fingerprint_text
-from .segmenter import FILE_NAME, dictionary_fingerprint, write_dictionary
+from .segmenter import FILE_NAME, install_dictionary
 from .sources import SourceFile, check_sources, scan
 from .storage import Generation, IndexDir
 
@@ -96,11 +96,7 @@ def index_sources(
 
 def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Settings) -> None:
     """Freeze jieba's dictionary into the generation for fast query segmentation."""
-    text = fingerprint_text(fp)
-    path = gen.path / FILE_NAME
-    if dictionary_fingerprint(path) != text:
-        _load_jieba(settings)
-        write_dictionary(path, text)
+    install_dictionary(gen.path / FILE_NAME, fingerprint_text(fp), lambda: _load_jieba(settings))
 
 
 def _load_jieba(settings: Settings) -> None:

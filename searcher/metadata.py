@@ -12,13 +12,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 _OPEN = re.compile(r"\A\s*---[ \t]*\r?\n")
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
 _ITEM = re.compile(r"^[ \t]*-[ \t]+(.*?)[ \t]*$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as text: ``date: 2021-02-30`` must not sink the
+    whole block, and :mod:`searcher.dates` reads (and reports) dates itself."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
+class _Handler(YAMLHandler):
+    def load(self, fm: str, **kwargs: Any) -> Any:
+        return yaml.load(fm, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+_HANDLER = _Handler()
 
 
 @dataclass
@@ -51,17 +67,19 @@ def parse(text: str) -> FrontMatter:
     if block is None:
         return FrontMatter(metadata={}, body=text)
     raw = lenient_pairs(block)
+    warnings: list[str] = []
     try:
-        post = frontmatter.loads(f"---\n{block}\n---\n")
-        metadata = dict(post.metadata)
-        warnings: list[str] = []
+        metadata = _HANDLER.load(block)
     except yaml.YAMLError as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         metadata = lenient_metadata(block)
         warnings = [f"front matter is not valid YAML ({problem}); salvaged {len(metadata)} keys"]
-    if not isinstance(metadata, dict):
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
         metadata = lenient_metadata(block)
         warnings = ["front matter is not a mapping; salvaged key: value lines"]
+    metadata = {str(key): value for key, value in metadata.items()}
     return FrontMatter(metadata=metadata, body=body, raw=raw, warnings=warnings, present=True)
 
 

@@ -42,29 +42,47 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _fold_char(ch: str) -> str:
-    return fold(ch)
+def _nfkc_lower(unit: str) -> str:
+    return unicodedata.normalize("NFKC", unit).lower()
+
+
+def _units(text: str) -> list[tuple[int, str]]:
+    """(start, unit) for each base character with its combining marks attached."""
+    units: list[tuple[int, str]] = []
+    for index, ch in enumerate(text):
+        if units and unicodedata.combining(ch):
+            start, unit = units[-1]
+            units[-1] = (start, unit + ch)
+        else:
+            units.append((index, ch))
+    return units
 
 
 def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int]]:
     """Fold *text* and map each folded character back to its index in *text*.
 
     With ``drop_space`` whitespace is removed, which is how phrases are matched
-    ("whitespace ignored").  When folding keeps the length (the usual case) the
-    whole string is folded at once so OpenCC can use its phrase tables; else it
-    falls back to character-by-character folding to keep the map exact.
+    ("whitespace ignored").  NFKC and case folding are applied per character
+    (with its combining marks) so the map is exact even where they change
+    lengths; OpenCC then runs on the whole string, keeping its phrase tables,
+    and only falls back to per-character conversion in the rare case that a
+    phrase conversion changes the length.
     """
-    folded = fold(text)
-    if len(folded) == len(text):
+    if text.isascii() or (unicodedata.is_normalized("NFKC", text) and
+                          len(text.lower()) == len(text)):
+        nfkc = text.lower()
         mapping = list(range(len(text)))
     else:
         parts: list[str] = []
         mapping = []
-        for index, ch in enumerate(text):
-            piece = _fold_char(ch)
+        for start, unit in _units(text):
+            piece = _nfkc_lower(unit)
             parts.append(piece)
-            mapping.extend([index] * len(piece))
-        folded = "".join(parts)
+            mapping.extend([start] * len(piece))
+        nfkc = "".join(parts)
+    folded = to_simplified(nfkc)
+    if len(folded) != len(nfkc):
+        folded = "".join(to_simplified(ch) if len(to_simplified(ch)) == 1 else ch for ch in nfkc)
     if drop_space:
         keep = [i for i, ch in enumerate(folded) if not ch.isspace()]
         folded = "".join(folded[i] for i in keep)

@@ -64,7 +64,7 @@ class Not:
 Node = Word | Phrase | And | Or | Not
 
 _TOKEN = re.compile(
-    r'(?P<ws>\s+)|(?P<lp>\()|(?P<rp>\))|(?P<quote>"[^"]*"?)|(?P<bar>\|)'
+    r'(?P<ws>\s+)|(?P<minus>-(?=["(]))|(?P<lp>\()|(?P<rp>\))|(?P<quote>"[^"]*"?)|(?P<bar>\|)'
     r'|(?P<word>[^\s()"|]+)'
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -168,6 +168,12 @@ class _Parser:
     def parse_unary(self, depth: int) -> Node | None:
         tok = self.peek()
         assert tok is not None
+        if tok.kind == "minus":
+            self.i += 1
+            if self.peek() is None:  # pragma: no cover - the lookahead guarantees a token
+                raise QueryError(f"'-' at character {tok.pos + 1} needs a word after it")
+            inner = self.parse_unary(depth + 1)
+            return Not(inner) if inner is not None else None
         if tok.kind == "word" and tok.text == "NOT":
             self.i += 1
             if self.peek() is None:

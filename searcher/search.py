@@ -104,10 +104,13 @@ class QueryBuilder:
 
     def word_query(self, text: str, fields: tuple[str, ...], verbatim: bool) -> wq.Query | None:
         terms = query_terms(text, self.context.cut)
-        kept = [t for t in terms if t not in STOP_WORDS] or terms
-        self.terms.update(kept)
+        kept = [t for t in terms if t not in STOP_WORDS]
+        self.terms.update(kept or terms)
         if not kept:
-            return SubstringQuery(squeeze(text)) if verbatim and squeeze(text) else None
+            # Only stop words (or symbols): they are not indexed, so match the text itself.
+            needle = squeeze(text)
+            field = fields[0] if len(fields) == 1 else None
+            return SubstringQuery(needle, field=field) if needle else None
         clauses = [wq.Or([wq.Term(f, t) for f in fields]) if len(fields) > 1
                    else wq.Term(fields[0], t) for t in kept]
         if len(clauses) == 1:
@@ -117,7 +120,7 @@ class QueryBuilder:
             near = wq.Or([wq.Phrase(f, kept, slop=2, boost=PROXIMITY_BOOST) for f in fields])
             matched = wq.AndMaybe(matched, near)
         needle = squeeze(text)
-        if verbatim and _HAN.search(needle) and len(needle) >= 2:
+        if verbatim and _HAN.search(needle):
             matched = wq.Or([matched, SubstringQuery(needle, scale=VERBATIM_SCALE)])
         return matched
 

@@ -99,8 +99,10 @@ class SubstringQuery(Query):
     quoted phrases or trail far behind word matches (small *scale*).
     """
 
-    def __init__(self, needle: str, scale: float = 1.0, title_weight: float = 3.0) -> None:
+    def __init__(self, needle: str, scale: float = 1.0, title_weight: float = 3.0,
+                 field: str | None = None) -> None:
         self.needle = needle
+        self.field = field  # "title" or "body" to look in one of them only
         self.scale = scale
         self.title_weight = title_weight
         self.boost = 1.0
@@ -111,10 +113,10 @@ class SubstringQuery(Query):
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, SubstringQuery) and other.needle == self.needle
-                and other.scale == self.scale)
+                and other.scale == self.scale and other.field == self.field)
 
     def __hash__(self) -> int:
-        return hash((self.needle, self.scale))
+        return hash((self.needle, self.scale, self.field))
 
     def is_leaf(self) -> bool:
         return True
@@ -153,6 +155,12 @@ class SubstringQuery(Query):
             if reader.is_deleted(docnum):
                 continue
             title, body = found[docnum]
+            if self.field == "title":
+                body = 0
+            elif self.field == "body":
+                title = 0
+            if not (title or body):
+                continue
             tf = title * self.title_weight + body
             norm = K1 * (1 - B + B * seg.length(docnum) / seg.avg_len)
             ids.append(docnum)

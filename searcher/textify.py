@@ -65,18 +65,19 @@ _MD_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links -> label
     (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
     (re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$", re.M), ""),  # link definitions
-    (re.compile(r"^\s{0,3}#{1,6}\s*(.*?)\s*#*\s*$", re.M), r"\1"),  # headings
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]*(.*?)[ \t]*#*[ \t]*$", re.M), r"\1"),  # headings
     (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # blockquotes
     (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M), ""),  # list markers
     (re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$", re.M), ""),  # rules
     (re.compile(r"^\s*\|?(?:\s*:?-{2,}:?\s*\|)+\s*:?-*:?\s*$", re.M), ""),  # table rules
     (re.compile(r"\|"), " "),  # table cells
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # strong
-    (re.compile(r"(?<![\w*])([*_])(?!\s)(.+?)(?<!\s)\1(?![\w*])"), r"\2"),  # emphasis
+    (re.compile(r"(?<![A-Za-z0-9*_])([*_])(?!\s)(.+?)(?<!\s)\1(?![A-Za-z0-9*_])"),
+     r"\2"),  # emphasis (CJK neighbours allowed: 这是*强调*文字)
     (re.compile(r"~~(.+?)~~"), r"\1"),  # strikethrough
-    (re.compile(r"`([^`]*)`"), r"\1"),  # inline code
+    (re.compile(r"`([^`]*)`"), lambda m: html.escape(m.group(1), quote=False)),  # code
 ]
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 
 
 def markdown_to_text(markdown: str) -> str:

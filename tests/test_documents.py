@@ -1,0 +1,767 @@
+"""Article files → Document: front matter forms, encodings, failures, ids and bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from searcher.documents import (
+    DEFAULT_MAX_BYTES,
+    Document,
+    content_digest,
+    document_id,
+    load_document,
+    parse_article,
+)
+from searcher.errors import DocumentError, SearcherError
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DOCS = REPO / "sample_docs"
+SHARED = REPO.parent / "shared"
+RSSHUB = SHARED / "corpus" / "rsshub"
+SEED = SHARED / "seeds" / "000_e5eed83beac8a15d.txt"
+
+UTC = dt.timezone.utc
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def load(folder: Path, name: str, content: str | bytes, **kwargs: object) -> Document:
+    return load_document(write(folder, name, content), folder, **kwargs)  # type: ignore[arg-type]
+
+
+def article(front: str, body: str = "<p>正文</p>") -> str:
+    return f"---\n{front.strip()}\n---\n\n{body}\n"
+
+
+# --- front matter: categories and tags -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [
+        ("categories: 科技", ["科技"]),
+        ("categories: [科技, 新闻]", ["科技", "新闻"]),
+        ("categories:\n  - 科技\n  - 新闻", ["科技", "新闻"]),
+        ("categories:\n - 新媒体\n - 趣头条\n - 分类", ["新媒体", "趣头条", "分类"]),
+        ("categories: 科技, 新闻", ["科技", "新闻"]),
+        ("categories: 科技，新闻 ,  国际", ["科技", "新闻", "国际"]),
+        ("categories: [科技, [新闻, 国际]]", ["科技", "新闻", "国际"]),  # Hexo hierarchy
+        ("categories: [科技, 科技, 新闻]", ["科技", "新闻"]),  # de-duplicated, order kept
+        ("category: 科技", ["科技"]),
+        ("categories: 2021", ["2021"]),
+        ("categories:", []),
+        ("categories: []", []),
+        ("categories: ''", []),
+        ("title: 无分类", []),
+    ],
+)
+def test_categories_forms(front: str, expected: list[str]) -> None:
+    assert parse_article(article(front)).categories == expected
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [
+        ("tags: C++", ["C++"]),
+        ("tags: [iPhone 13, 5G]", ["iPhone 13", "5G"]),
+        ("tags:\n  - COVID-19\n  - A320", ["COVID-19", "A320"]),
+        ("tags: 垃圾分类, 环保，城市管理", ["垃圾分类", "环保", "城市管理"]),
+        ("tag: 单个", ["单个"]),
+        ("tags: [3.6, true]", ["3.6", "True"]),
+    ],
+)
+def test_tags_forms(front: str, expected: list[str]) -> None:
+    doc = parse_article(article(front))
+    assert doc.tags == expected
+    assert doc.categories == []
+
+
+def test_categories_win_over_category() -> None:
+    doc = parse_article(article("categories: [甲]\ncategory: 乙"))
+    assert doc.categories == ["甲"]
+
+
+# --- front matter: other keys --------------------------------------------------------------------
+
+
+def test_full_hexo_front_matter() -> None:
+    doc = parse_article(
+        article(
+            """
+title: '聊城市市场监管局组织开展丰富多彩的_世界认可日_主题宣传活动'
+categories:
+ - 新媒体
+ - 趣头条
+author: 趣头条
+comments: false
+date: Wed, 16 Jun 2021 02:23:51 GMT
+updated: 2021-06-17 10:00:00
+headimg: 'https://example.com/head.jpg'
+thumbnail: 'https://example.com/thumb.jpg'
+cover: ''
+top_img:
+layout: post
+toc: {enable: true, depth: 3}
+series: [一, 二]
+published_on: 2021-06-09
+""",
+        )
+    )
+    assert doc.title == "聊城市市场监管局组织开展丰富多彩的_世界认可日_主题宣传活动"
+    assert doc.author == "趣头条"
+    assert doc.categories == ["新媒体", "趣头条"]
+    assert doc.date == dt.datetime(2021, 6, 16, 2, 23, 51, tzinfo=UTC)
+    assert doc.updated == dt.datetime(2021, 6, 17, 10, tzinfo=SHANGHAI)
+    # Empty image keys are left out.
+    assert doc.images == {
+        "headimg": "https://example.com/head.jpg",
+        "thumbnail": "https://example.com/thumb.jpg",
+    }
+    # Unknown keys are kept, converted to JSON-friendly values.
+    assert doc.extra == {
+        "comments": False,
+        "layout": "post",
+        "toc": {"enable": True, "depth": 3},
+        "series": ["一", "二"],
+        "published_on": "2021-06-09",
+    }
+    assert doc.warnings == []
+
+
+@pytest.mark.parametrize(
+    "key", ["headimg", "thumbnail", "cover", "image", "banner", "img", "top_img", "photo"]
+)
+def test_every_image_key_goes_to_images(key: str) -> None:
+    doc = parse_article(article(f"title: t\n{key}: https://example.com/{key}.png"))
+    assert doc.images == {key: f"https://example.com/{key}.png"}
+    assert key not in doc.extra
+
+
+def test_author_list_and_whitespace() -> None:
+    assert parse_article(article("author: [新华社, 央视网]")).author == "新华社, 央视网"
+    assert parse_article(article("author: '  央视网   记者 '")).author == "央视网 记者"
+    assert parse_article(article("title: t")).author == ""
+
+
+# --- titles --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [
+        ("title: 普通标题", "普通标题"),
+        ("title: '单引号：标题'", "单引号：标题"),
+        ('title: "双引号 \\"转义\\" 标题"', '双引号 "转义" 标题'),
+        ("title: \"''南京胖哥''首露面\"", "''南京胖哥''首露面"),
+        ("title: 12_00", "12_00"),  # YAML 1.1 would make this the integer 1200
+        ("title: 2019", "2019"),
+        ("title: '2019'", "2019"),
+        ("title: 3.6.3", "3.6.3"),
+        ("title: 1.10", "1.10"),  # not the float 1.1
+        ("title: 2021-06-09", "2021-06-09"),  # not a date object
+        ("title: yes", "yes"),  # not True
+        ("title: null", "正文标题"),
+        ("title: >\n  折叠的\n  长标题", "折叠的 长标题"),
+        ("title: '  多余   空白  '", "多余 空白"),
+    ],
+)
+def test_title_forms(front: str, expected: str) -> None:
+    doc = parse_article(article(front, "# 正文标题\n\n内容"), name="file-name")
+    assert doc.title == expected
+
+
+def test_title_hash_falls_back_to_first_heading_with_warning() -> None:
+    # ``title: #`` is an empty value followed by a YAML comment.
+    doc = parse_article(
+        article("title: #", "<div><h2>正文里的标题</h2><p>内容</p></div>"), name="011"
+    )
+    assert doc.title == "正文里的标题"
+    assert doc.warnings == ["title is empty; using '正文里的标题'"]
+
+
+def test_empty_title_without_heading_falls_back_to_file_name() -> None:
+    doc = parse_article(article("title: #", "<div><img src='x.jpg'></div>"), name="011")
+    assert doc.title == "011"
+    assert len(doc.warnings) == 1 and "title is empty" in doc.warnings[0]
+
+
+def test_missing_title_key_uses_heading_without_warning() -> None:
+    doc = parse_article(article("author: 某人", "## 小标题\n\n内容"), name="x")
+    assert doc.title == "小标题"
+    assert doc.warnings == []
+
+
+def test_no_front_matter_title_from_first_heading(tmp_path: Path) -> None:
+    doc = load(
+        tmp_path, "notes.md", "# 读书笔记：**人类简史**\n\n正文第一段。\n\n## 第二节\n\n更多。"
+    )
+    assert doc.title == "读书笔记：人类简史"
+    assert doc.author == "" and doc.categories == [] and doc.tags == []
+    assert doc.date is None and doc.updated is None
+    assert doc.images == {} and doc.extra == {} and doc.warnings == []
+    assert "正文第一段。" in doc.body
+    assert "#" not in doc.body and "**" not in doc.body
+
+
+def test_no_front_matter_and_no_heading_uses_file_name(tmp_path: Path) -> None:
+    doc = load(tmp_path, "随手记 2021.md", "今天天气很好，没有标题。")
+    assert doc.title == "随手记 2021"
+    assert doc.body == "今天天气很好，没有标题。"
+
+
+def test_untitled_when_nothing_else(tmp_path: Path) -> None:
+    assert parse_article("没有标题的正文", name="").title == "(untitled)"
+
+
+def test_dashes_without_closing_are_not_front_matter() -> None:
+    doc = parse_article("---\ntitle: 不是头部\n\n正文没有结束分隔线", name="n")
+    assert doc.title == "n"
+    assert "title: 不是头部" in doc.body
+
+
+def test_front_matter_with_crlf_and_leading_blank_lines() -> None:
+    text = "\r\n\r\n---\r\ntitle: Windows 换行\r\ntags: [a, b]\r\n---\r\n<p>正文</p>\r\n"
+    doc = parse_article(text)
+    assert doc.title == "Windows 换行"
+    assert doc.tags == ["a", "b"]
+    assert doc.body == "正文"
+
+
+# --- invalid YAML is salvaged --------------------------------------------------------------------
+
+
+def test_unbalanced_quote_in_title_is_salvaged() -> None:
+    doc = parse_article(
+        article(
+            'title: "未闭合的引号\ncategories:\n  - 生活\n  - 社区\nauthor: 某人\n'
+            "date: 2024-01-10 12:00:00"
+        )
+    )
+    assert doc.title == "未闭合的引号"
+    assert doc.categories == ["生活", "社区"]
+    assert doc.author == "某人"
+    assert doc.date == dt.datetime(2024, 1, 10, 12, tzinfo=SHANGHAI)
+    assert len(doc.warnings) == 1
+    assert doc.warnings[0].startswith("front matter is not valid YAML")
+    assert "salvaged 4 keys" in doc.warnings[0]
+
+
+def test_multi_line_title_is_salvaged() -> None:
+    doc = parse_article(
+        article(
+            "title: 2021年04月18日 割引終了\n      \n\nDLsite専売\n      アールグレイ\n"
+            "categories:\n    - 二次元\nauthor: DLsite"
+        )
+    )
+    assert doc.title == "2021年04月18日 割引終了 DLsite専売 アールグレイ"
+    assert doc.categories == ["二次元"]
+    assert doc.author == "DLsite"
+    assert any("not valid YAML" in w for w in doc.warnings)
+
+
+def test_runs_of_quotes_are_salvaged() -> None:
+    doc = parse_article(article('title: """""\'すごい！\'"""""\ncategories:\n    - 社交媒体'))
+    assert doc.title == "すごい！"
+    assert doc.categories == ["社交媒体"]
+    assert len(doc.warnings) == 1
+
+
+def test_leading_quoted_phrase_is_salvaged() -> None:
+    doc = parse_article(article("title: 'We are not the virus'_ Hundreds rally\nauthor: Boston"))
+    assert "We are not the virus" in doc.title
+    assert doc.title.endswith("Hundreds rally")
+    assert doc.author == "Boston"
+    assert len(doc.warnings) == 1
+
+
+def test_front_matter_that_is_not_a_mapping_is_ignored() -> None:
+    doc = parse_article(article("- 一\n- 二"), name="list-head")
+    assert doc.title == "list-head"
+    assert doc.categories == [] and doc.extra == {}
+
+
+# --- dates inside documents ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [
+        ("date: Wed, 16 Jun 2021 02:23:51 GMT", dt.datetime(2021, 6, 16, 2, 23, 51, tzinfo=UTC)),
+        ("date: 2021-06-17T09:22:00+08:00", dt.datetime(2021, 6, 17, 1, 22, tzinfo=UTC)),
+        ("date: 2020-04-15T10:00:00Z", dt.datetime(2020, 4, 15, 10, tzinfo=UTC)),
+        ("date: 2019-07-01 08:30:00", dt.datetime(2019, 7, 1, 0, 30, tzinfo=UTC)),
+        ("date: '2019-07-01 08:30:00'", dt.datetime(2019, 7, 1, 0, 30, tzinfo=UTC)),
+        ("date: 2020-07-12", dt.datetime(2020, 7, 11, 16, tzinfo=UTC)),
+        ("date: 2021年6月9日", dt.datetime(2021, 6, 8, 16, tzinfo=UTC)),
+        ("date: 1623810231", dt.datetime(2021, 6, 16, 2, 23, 51, tzinfo=UTC)),
+    ],
+)
+def test_date_forms(front: str, expected: dt.datetime) -> None:
+    doc = parse_article(article(front))
+    assert doc.date == expected
+    assert doc.date is not None and doc.date.tzinfo is not None
+    assert doc.warnings == []
+
+
+def test_naive_dates_use_the_given_zone() -> None:
+    doc = parse_article(article("date: 2019-07-01 08:30:00\nupdated: 2019-07-02"), tz="UTC")
+    assert doc.date == dt.datetime(2019, 7, 1, 8, 30, tzinfo=UTC)
+    assert doc.updated == dt.datetime(2019, 7, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", ["Invalid Date", "不是日期", "'2021-13-45'", "'2021-02-30'"])
+def test_unreadable_date_warns_and_document_still_loads(tmp_path: Path, value: str) -> None:
+    doc = load(tmp_path, "d.md", article(f"title: 有坏日期的文章\ndate: {value}\nupdated: 也不对"))
+    assert doc.title == "有坏日期的文章"
+    assert doc.body == "正文"
+    assert doc.date is None and doc.updated is None
+    assert len(doc.warnings) == 2
+    assert doc.warnings[0].startswith("date ") and "indexed without date" in doc.warnings[0]
+    assert doc.warnings[1].startswith("updated ")
+
+
+def test_empty_date_is_silently_absent() -> None:
+    doc = parse_article(article("title: t\ndate:\nupdated: ''"))
+    assert doc.date is None and doc.updated is None
+    assert doc.warnings == []
+
+
+def test_impossible_unquoted_yaml_date_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    doc = load(tmp_path, "feb30.md", article("title: 二月三十日\ndate: 2021-02-30"))
+    assert doc.title == "二月三十日"
+    assert doc.date is None
+    assert doc.warnings
+
+
+def test_numeric_front_matter_key_does_not_crash(tmp_path: Path) -> None:
+    doc = load(tmp_path, "numkey.md", article("title: 数字键\n1: 第一"))
+    assert doc.title == "数字键"
+
+
+# --- decoding and unreadable files ---------------------------------------------------------------
+
+
+def test_utf8_bom(tmp_path: Path) -> None:
+    data = "\ufeff" + article("title: 带 BOM 的文件\ntags: [编码]")
+    doc = load(tmp_path, "bom.md", data.encode("utf-8"))
+    assert doc.title == "带 BOM 的文件"
+    assert doc.tags == ["编码"]
+    assert doc.warnings == []
+
+
+def test_gb18030_legacy_file(tmp_path: Path) -> None:
+    text = article(
+        "title: 旧编码文章\ncategories: 新闻\nauthor: 新华社", "<p>長江流域防汛，认证认可。</p>"
+    )
+    data = text.encode("gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    doc = load(tmp_path, "legacy.md", data)
+    assert doc.title == "旧编码文章"
+    assert doc.categories == ["新闻"]
+    assert doc.author == "新华社"
+    assert doc.body == "長江流域防汛，认证认可。"
+
+
+def test_utf16_with_bom(tmp_path: Path) -> None:
+    doc = load(tmp_path, "u16.md", article("title: UTF-16 文件").encode("utf-16"))
+    assert doc.title == "UTF-16 文件"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("bad.md", b"---\ntitle: x\n---\n\xff\xfe\xff broken", "not UTF-8"),
+        ("bad-after-bom.md", b"\xef\xbb\xbftitle \xff\xff", "invalid UTF-8 after BOM"),
+        ("image.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        ("nul.md", "正文\x00更多".encode(), "binary file"),
+        ("empty.md", b"", "empty file"),
+        ("blank.md", b"  \n\t\r\n  ", "empty file"),
+    ],
+)
+def test_unloadable_files_raise_document_error(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    path = write(tmp_path, name, data)
+    with pytest.raises(DocumentError, match=message) as info:
+        load_document(path, tmp_path)
+    assert isinstance(info.value, SearcherError)
+
+
+def test_bom_and_blanks_only_is_an_empty_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "bom-only.md", b"\xef\xbb\xbf\n  \n")
+    with pytest.raises(DocumentError, match="empty file"):
+        load_document(path, tmp_path)
+
+
+def test_file_over_max_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.md", article("title: 大文件", "正文" * 1000))
+    size = path.stat().st_size
+    with pytest.raises(DocumentError, match="over the"):
+        load_document(path, tmp_path, max_bytes=size - 1)
+    assert load_document(path, tmp_path, max_bytes=size).title == "大文件"
+    assert DEFAULT_MAX_BYTES == 20 * 1024 * 1024
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError, match="disappeared"):
+        load_document(tmp_path / "gone.md", tmp_path)
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    (tmp_path / "folder.md").mkdir()
+    with pytest.raises(DocumentError, match="cannot read"):
+        load_document(tmp_path / "folder.md", tmp_path)
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="needs a non-root POSIX user for permission checks",
+)
+def test_permission_denied(tmp_path: Path) -> None:
+    path = write(tmp_path, "locked.md", article("title: 锁住"))
+    path.chmod(0)
+    try:
+        with pytest.raises(DocumentError, match="permission denied"):
+            load_document(path, tmp_path)
+    finally:
+        path.chmod(0o644)
+
+
+# --- identity and file facts ---------------------------------------------------------------------
+
+
+def test_id_derives_from_relative_path_and_survives_moving(tmp_path: Path) -> None:
+    first = tmp_path / "old-place" / "blog"
+    write(first, "2021/06/post.md", article("title: 同一篇"))
+    doc = load_document(first / "2021/06/post.md", first)
+    assert doc.relpath == "2021/06/post.md"
+    assert doc.id == document_id("2021/06/post.md")
+    assert len(doc.id) == 16 and int(doc.id, 16) >= 0
+
+    moved = tmp_path / "new" / "place"
+    moved.parent.mkdir(parents=True)
+    shutil.move(str(first), str(moved))
+    again = load_document(moved / "2021/06/post.md", moved)
+    assert again.id == doc.id
+    assert again.relpath == doc.relpath
+    assert again.path != doc.path
+    assert again.source == str(moved.absolute())
+
+
+def test_different_relative_paths_give_different_ids(tmp_path: Path) -> None:
+    a = load(tmp_path, "a/post.md", article("title: 同名"))
+    b = load(tmp_path, "b/post.md", article("title: 同名"))
+    assert a.id != b.id
+    assert document_id("a/post.md") != document_id("a/Post.md")
+
+
+def test_file_facts(tmp_path: Path) -> None:
+    data = article("title: 事实").encode()
+    doc = load(tmp_path, "sub/facts.md", data)
+    path = tmp_path / "sub" / "facts.md"
+    assert doc.path == str(path.absolute())
+    assert doc.source == str(tmp_path.absolute())
+    assert doc.size == len(data)
+    assert doc.mtime_ns == path.stat().st_mtime_ns
+    assert doc.digest == content_digest(data)
+    assert content_digest(data) != content_digest(data + b" ")
+
+
+def test_relative_paths_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "src/x/y.md", article("title: 相对路径"))
+    monkeypatch.chdir(tmp_path)
+    doc = load_document("src/x/y.md", "src")
+    assert doc.relpath == "x/y.md"
+    assert doc.id == document_id("x/y.md")
+    assert doc.path == str(tmp_path / "src" / "x" / "y.md")
+
+
+# --- bodies --------------------------------------------------------------------------------------
+
+
+def test_html_body_to_text(tmp_path: Path) -> None:
+    body = (
+        "<div>\n<p>世界<b>认证</b>认可日</p><p>第二段&amp;结尾</p>"
+        "<script>alert('x')</script><style>.a{}</style>"
+        '<p><img src="a.jpg" alt="现场照片"></p><ul><li>一</li><li>二</li></ul>\n</div>'
+    )
+    doc = load(tmp_path, "h.md", article("title: t", body))
+    assert doc.body.split("\n\n") == ["世界认证认可日", "第二段&结尾", "现场照片", "一", "二"]
+
+
+def test_escaped_script_is_text(tmp_path: Path) -> None:
+    doc = load(
+        tmp_path, "x.md", article("title: t", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>")
+    )
+    assert doc.body == "<script>alert(1)</script>"
+
+
+def test_html_file_without_front_matter(tmp_path: Path) -> None:
+    page = (
+        "<!DOCTYPE html><html><head><title>页面标题</title><style>h1{}</style></head>"
+        "<body><h1>正文标题</h1><p>第一段</p><script>track()</script></body></html>"
+    )
+    doc = load(tmp_path, "page.html", page)
+    assert doc.title == "页面标题"
+    assert doc.body == "正文标题\n\n第一段"
+
+
+def test_html_file_body_is_always_parsed_as_html(tmp_path: Path) -> None:
+    # In a .html file "**" and "# " are literal text, not Markdown.
+    doc = load(tmp_path, "lit.html", article("title: HTML", "# 不是标题 **星号**"))
+    assert doc.title == "HTML"
+    assert doc.body == "# 不是标题 **星号**"
+
+
+def test_markdown_body_to_text(tmp_path: Path) -> None:
+    body = (
+        "## 升级步骤\n\n1. 安装 **Python 3.6.3**\n2. 阅读 [更新日志](https://docs.python.org/)\n\n"
+        "- 支持 `C++` 扩展\n- 使用 _iPhone 13_ 测试\n\n> 总结：__按部就班__。\n"
+    )
+    doc = load(tmp_path, "m.md", article("title: 笔记", body))
+    assert doc.body.splitlines() == [
+        "升级步骤",
+        "安装 Python 3.6.3",
+        "阅读 更新日志",
+        "支持 C++ 扩展",
+        "使用 iPhone 13 测试",
+        "总结：按部就班。",
+    ]
+
+
+def test_front_matter_only_has_empty_body(tmp_path: Path) -> None:
+    doc = load(tmp_path, "only.md", "---\ntitle: 只有头部\n---\n")
+    assert doc.title == "只有头部"
+    assert doc.body == ""
+
+
+# --- sample_docs ---------------------------------------------------------------------------------
+
+
+def sample(rel: str) -> Document:
+    return load_document(SAMPLE_DOCS / rel, SAMPLE_DOCS)
+
+
+def all_samples() -> list[Document]:
+    paths = sorted(p for p in SAMPLE_DOCS.rglob("*") if p.suffix in (".md", ".html"))
+    return [load_document(p, SAMPLE_DOCS) for p in paths]
+
+
+def test_seed_is_copied_byte_for_byte() -> None:
+    if not SEED.exists():
+        pytest.skip(f"{SEED} is absent (../shared not mounted)")
+    copy = SAMPLE_DOCS / "seed" / "liaocheng-world-accreditation-day.md"
+    assert copy.read_bytes() == SEED.read_bytes()
+
+
+def test_seed_article() -> None:
+    doc = sample("seed/liaocheng-world-accreditation-day.md")
+    assert doc.title == "聊城市市场监管局组织开展丰富多彩的_世界认可日_主题宣传活动"
+    assert doc.categories == ["新媒体", "趣头条", "分类"]
+    assert doc.author == "趣头条"
+    assert doc.date == dt.datetime(2021, 6, 16, 2, 23, 51, tzinfo=UTC)
+    assert set(doc.images) == {"headimg", "thumbnail"}
+    assert doc.extra == {"comments": False}
+    assert doc.warnings == []
+    assert doc.body.startswith("齐鲁晚报•齐鲁壹点 记者 侯梦茹 通讯员 李兆敏\n")
+    assert doc.body.count("认证认可") >= 5
+    assert "<p>" not in doc.body and "referrerpolicy" not in doc.body
+
+
+def test_all_samples_load() -> None:
+    docs = all_samples()
+    assert len(docs) == 14
+    assert all(doc.title and doc.body for doc in docs)
+    assert len({doc.id for doc in docs}) == 14
+    # Only the deliberately broken one carries a warning.
+    assert [doc.relpath for doc in docs if doc.warnings] == ["misc/broken-front-matter.md"]
+
+
+def test_samples_give_filters_and_sorting_something_to_do() -> None:
+    docs = all_samples()
+    authors = {doc.author for doc in docs}
+    assert {"新华社", "央视网", "趣头条"} <= authors
+    categories = {c for doc in docs for c in doc.categories}
+    assert {"科技", "新闻", "国际"} <= categories
+    years = {doc.date.year for doc in docs if doc.date}
+    assert len(years) >= 5
+    # Only the seed mentions 认证认可; only one other article mentions 聊城, once.
+    assert [d.relpath for d in docs if "认证认可" in d.body + d.title] == [
+        "seed/liaocheng-world-accreditation-day.md"
+    ]
+    others = [d for d in docs if "聊城" in d.body + d.title and not d.relpath.startswith("seed/")]
+    assert [d.body.count("聊城") for d in others] == [1]
+
+
+def test_sample_features() -> None:
+    broken = sample("misc/broken-front-matter.md")
+    assert broken.title == "社区图书馆周末开放时间调整"
+    assert broken.categories == ["生活", "社区"]
+    assert "not valid YAML" in broken.warnings[0]
+
+    notes = sample("misc/reading-notes-without-front-matter.md")
+    assert notes.title == "读书笔记：《人类简史》"
+    assert notes.date is None
+
+    page = sample("misc/tea-garden-visit.html")
+    assert page.title == "龙井茶园一日游"
+    assert "明前龙井" in page.body and "雨后的茶园" in page.body
+    assert "analytics" not in page.body and "font-family" not in page.body
+
+    xss = sample("tech/escaping-user-input.md")
+    assert "<script>alert(1)</script>" in xss.body
+    assert "console.log" not in xss.body
+
+    english = sample("misc/afternoon-tea-history.md")
+    assert english.title == "A Short History of Afternoon Tea"
+    assert english.categories == ["Culture"]
+
+    traditional = sample("news/yangtze-flood-season.md")
+    assert traditional.categories == ["新聞"]
+    assert traditional.date == dt.datetime(2020, 7, 12, tzinfo=SHANGHAI)
+    assert "長江" in traditional.body
+
+    assert "智慧城市场景" in sample("tech/5g-smart-city.md").body
+    assert sample("tech/5g-smart-city.md").date == dt.datetime(2022, 4, 12, 2, 15, tzinfo=UTC)
+    assert sample("tech/iphone-13-hands-on.md").tags == ["iPhone 13", "苹果", "手机评测"]
+    assert sample("tech/cpp-modules-build-time.md").tags == ["C++"]
+    assert sample("news/a320-flights-covid.md").date == dt.datetime(2020, 4, 15, 10, tzinfo=UTC)
+    md = sample("tech/python-3.6.3-upgrade-notes.md")
+    assert "Python 3.6.3" in md.body and "官方更新日志" in md.body and "](" not in md.body
+
+
+# --- the real feed (../shared/corpus/rsshub) -----------------------------------------------------
+
+needs_feed = pytest.mark.skipif(
+    not RSSHUB.is_dir(), reason=f"real feed {RSSHUB} is absent (../shared not mounted)"
+)
+
+
+def feed(number: int) -> Document:
+    return load_document(RSSHUB / f"{number:03d}.md", RSSHUB)
+
+
+@needs_feed
+@pytest.mark.shared
+def test_every_feed_file_loads() -> None:
+    paths = sorted(RSSHUB.glob("*.md"))
+    assert len(paths) == 70
+    docs = [load_document(p, RSSHUB) for p in paths]
+    assert all(doc.title.strip() for doc in docs)
+    assert all(doc.categories for doc in docs)
+    assert len({doc.id for doc in docs}) == 70
+    for doc in docs:
+        assert "<div" not in doc.body and "referrerpolicy" not in doc.body, doc.relpath
+
+
+@needs_feed
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("number", "title"),
+    [
+        (9, "すごい！"),
+        (66, "肉じゃがもいいね〜♡"),
+        (15, "2021年04月18日 割引終了 DLsite専売 アールグレイ・『恋』パックVol.1"),
+    ],
+)
+def test_feed_salvaged_titles(number: int, title: str) -> None:
+    doc = feed(number)
+    assert doc.title == title
+    assert len(doc.warnings) == 1
+    assert doc.warnings[0].startswith("front matter is not valid YAML")
+    assert doc.date is not None
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_021_salvaged() -> None:
+    doc = feed(21)
+    assert "We are not the virus" in doc.title
+    assert doc.title.endswith("Hundreds rally against anti-Asian racism in Atlanta")
+    assert doc.author == "Boston.com - 新闻"
+    assert doc.categories == ["传统媒体", "Boston.com - 新闻"]
+    assert doc.date == dt.datetime(2021, 3, 21, 0, 3, tzinfo=UTC)
+    assert len(doc.warnings) == 1 and "not valid YAML" in doc.warnings[0]
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_009_salvaged_metadata() -> None:
+    doc = feed(9)
+    assert doc.categories == ["社交媒体", "755 - 用户时间线"]
+    assert doc.author == "755 - 用户时间线"
+    assert doc.date == dt.datetime(2020, 12, 7, 16, 54, 6, tzinfo=UTC)
+    assert doc.images == {}  # thumbnail: ''
+    assert doc.body.split() == ["すごい！", "驚異のオムライス率😳"]
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_017_title_stays_text() -> None:
+    doc = feed(17)
+    assert doc.title == "12_00"
+    assert doc.warnings == []
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_011_title_falls_back() -> None:
+    doc = feed(11)
+    assert doc.title == "011"
+    assert any("title is empty" in w for w in doc.warnings)
+    assert doc.date == dt.datetime(2021, 3, 21, 12, 25, 14, tzinfo=UTC)
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_invalid_dates_load_without_date() -> None:
+    invalid = [
+        p
+        for p in sorted(RSSHUB.glob("*.md"))
+        if "date: Invalid Date" in p.read_text(encoding="utf-8")
+    ]
+    assert [p.name for p in invalid] == ["040.md", "042.md", "043.md"]
+    for path in invalid:
+        doc = load_document(path, RSSHUB)
+        assert doc.date is None
+        assert doc.title
+        assert doc.warnings == [
+            "date 'Invalid Date' is not a date I can read; indexed without date"
+        ]
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_naive_dates_are_shanghai() -> None:
+    doc = feed(1)  # date: 2021-10-21 14:08:08
+    assert doc.date == dt.datetime(2021, 10, 21, 6, 8, 8, tzinfo=UTC)
+    assert doc.title == "十大Kubernetes CI_CD工具"
+
+
+@needs_feed
+@pytest.mark.shared
+def test_feed_059_list_item_with_comma_stays_one_category() -> None:
+    doc = feed(59)
+    assert doc.author == "Hi, DIYgod - DIYgod 的可爱的手办们"
+    assert doc.categories == ["博客", "Hi, DIYgod - DIYgod 的可爱的手办们"]
+
+
+def test_list_item_with_comma_stays_one_category() -> None:
+    doc = parse_article(article("categories:\n  - 博客\n  - Hi, DIYgod - 手办"))
+    assert doc.categories == ["博客", "Hi, DIYgod - 手办"]

@@ -1,0 +1,148 @@
+"""Unit tests for searcher.normalize: fold, fold_with_map, squeeze."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from searcher.normalize import fold, fold_with_map, squeeze, to_simplified
+
+# -- fold ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＡＢＣ１２３", "abc123"),  # NFKC full-width → half-width, then lower case
+        ("ABC", "abc"),  # ASCII fast path still lowers
+        ("iPhone", "iphone"),
+        ("認證認可", "认证认可"),  # traditional → simplified
+        ("頭髮", "头发"),
+        ("认证认可", "认证认可"),  # simplified unchanged
+        ("Ｃ＋＋", "c++"),
+        ("\u3000", " "),  # ideographic space → ASCII space
+        ("㈱", "(株)"),  # NFKC expands
+        ("ﬁ", "fi"),
+        ("", ""),
+    ],
+)
+def test_fold(text: str, expected: str) -> None:
+    assert fold(text) == expected
+
+
+def test_fold_keeps_other_scripts() -> None:
+    assert fold("こんにちは") == "こんにちは"
+    assert fold("한국어") == "한국어"
+    assert to_simplified("abc") == "abc"
+    assert to_simplified("") == ""
+
+
+def test_fold_is_idempotent() -> None:
+    for text in ("ＡＢＣ１２３", "認證認可", "㈱ﬁ", "Hello 世界"):
+        once = fold(text)
+        assert fold(once) == once
+
+
+# -- fold_with_map ---------------------------------------------------------
+
+
+def _check_map(text: str, folded: str, mapping: list[int]) -> None:
+    """Every folded char comes from the original char the map points to."""
+    assert len(mapping) == len(folded)
+    assert mapping == sorted(mapping)
+    for i, ch in enumerate(folded):
+        assert 0 <= mapping[i] < len(text)
+        assert ch in fold(text[mapping[i]]), (i, ch, text[mapping[i]])
+
+
+def test_fold_with_map_same_length_is_identity() -> None:
+    folded, mapping = fold_with_map("認證ＡＢ")
+    assert folded == "认证ab"
+    assert mapping == [0, 1, 2, 3]
+
+
+def test_fold_with_map_length_changing_chars() -> None:
+    text = "a㈱bﬁc"
+    folded, mapping = fold_with_map(text)
+    assert folded == "a(株)bfic"
+    assert mapping == [0, 1, 1, 1, 2, 3, 3, 4]
+    _check_map(text, folded, mapping)
+    # "b" and "c" land on their own original index even after the expansions.
+    assert text[mapping[folded.index("b")]] == "b"
+    assert text[mapping[folded.index("c")]] == "c"
+
+
+def test_fold_with_map_drop_space() -> None:
+    text = "認 證㈱ ﬁ"
+    folded, mapping = fold_with_map(text, drop_space=True)
+    assert folded == "认证(株)fi"
+    assert mapping == [0, 2, 3, 3, 3, 5, 5]
+    _check_map(text, folded, mapping)
+
+
+def test_fold_with_map_drop_space_same_length() -> None:
+    text = "智慧城 市场\t景\u3000应用"
+    folded, mapping = fold_with_map(text, drop_space=True)
+    assert folded == "智慧城市场景应用"
+    assert [text[i] for i in mapping] == list("智慧城市场景应用")
+
+
+def test_fold_with_map_without_drop_space_keeps_spaces() -> None:
+    folded, mapping = fold_with_map("Ａ Ｂ")
+    assert folded == "a b"
+    assert mapping == [0, 1, 2]
+
+
+def test_fold_with_map_empty() -> None:
+    assert fold_with_map("") == ("", [])
+    assert fold_with_map("   ", drop_space=True) == ("", [])
+
+
+_SAFE = st.text(
+    alphabet=st.sampled_from(list("abcXYZ 019ＡＢＣ１２　\t\n認證认证城市頭髮㈱ﬁ①…")),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SAFE, st.booleans())
+def test_fold_with_map_property(text: str, drop_space: bool) -> None:
+    folded, mapping = fold_with_map(text, drop_space=drop_space)
+    _check_map(text, folded, mapping)
+    if drop_space:
+        assert folded == squeeze(text)
+    else:
+        assert folded == fold(text)
+
+
+def test_fold_with_map_expansion_and_contraction_cancel_out() -> None:
+    text = "ﬁe\u0301x"  # 4 chars; folds to "fiéx", also 4 chars
+    folded, mapping = fold_with_map(text)
+    assert folded == "fi\u00e9x"
+    # "f" and "i" both come from "ﬁ" (index 0); "é" starts at index 1; "x" is index 3.
+    assert mapping == [0, 0, 1, 3]
+
+
+def test_fold_with_map_fallback_agrees_with_fold() -> None:
+    text = "乾隆㈱"  # "乾隆" is kept by OpenCC's phrase table; "乾" alone becomes "干"
+    folded, _mapping = fold_with_map(text)
+    assert folded == fold(text) == "乾隆(株)"
+
+
+# -- squeeze ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" 认 证\t认可\n ", "认证认可"),
+        ("智慧城 市场景", "智慧城市场景"),
+        ("Ａ Ｂ\u3000Ｃ", "abc"),
+        ("認 證", "认证"),
+        ("a\r\n\u00a0b", "ab"),
+        ("   ", ""),
+    ],
+)
+def test_squeeze(text: str, expected: str) -> None:
+    assert squeeze(text) == expected

@@ -1,0 +1,234 @@
+"""HTML and Markdown bodies → plain text that keeps words and phrases intact."""
+
+from __future__ import annotations
+
+import pytest
+
+from searcher.textify import (
+    body_to_text,
+    first_heading,
+    first_html_heading,
+    first_markdown_heading,
+    html_to_text,
+    looks_like_html,
+    markdown_to_text,
+    tidy,
+)
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+
+def test_inline_tags_do_not_split_words() -> None:
+    assert html_to_text("<b>认证</b>认可") == "认证认可"
+    assert (
+        html_to_text("<p>开展<span>认证</span><a href='#'>认可</a>活动</p>") == "开展认证认可活动"
+    )
+    assert html_to_text("<em>Hello</em><strong>World</strong>") == "HelloWorld"
+
+
+@pytest.mark.parametrize(
+    ("markup", "lines"),
+    [
+        ("<p>第一段</p><p>第二段</p>", ["第一段", "第二段"]),
+        ("<div>甲</div><div>乙</div>", ["甲", "乙"]),
+        ("第一行<br>第二行<br/>第三行", ["第一行", "第二行", "第三行"]),
+        ("<ul><li>苹果</li><li>香蕉</li></ul>", ["苹果", "香蕉"]),
+        ("<table><tr><td>单元一</td><td>单元二</td></tr></table>", ["单元一", "单元二"]),
+        ("<h2>标题</h2>正文", ["标题", "正文"]),
+        ("<blockquote>引用</blockquote>之后", ["引用", "之后"]),
+    ],
+)
+def test_block_elements_become_line_breaks(markup: str, lines: list[str]) -> None:
+    text = html_to_text(markup)
+    assert [line for line in text.splitlines() if line] == lines
+    # Neighbouring blocks never run together into one word.
+    assert "".join(lines) not in text
+
+
+def test_script_style_and_friends_are_dropped() -> None:
+    markup = (
+        "<p>正文</p><script>var secret = 1;</script><style>p { color: red }</style>"
+        "<noscript>请启用脚本</noscript><iframe src='x'>框架</iframe><template>模板</template>"
+        "<!-- 注释内容 --><p>结尾</p>"
+    )
+    text = html_to_text(markup)
+    assert text.split() == ["正文", "结尾"]
+    for gone in ("secret", "color", "请启用脚本", "框架", "模板", "注释内容"):
+        assert gone not in text
+
+
+def test_head_is_dropped_from_full_pages() -> None:
+    page = (
+        "<html><head><title>页面标题</title><meta charset=utf-8></head>"
+        "<body><p>正文</p></body></html>"
+    )
+    assert html_to_text(page) == "正文"
+
+
+def test_entities_are_decoded() -> None:
+    text = html_to_text("<p>AT&amp;T &copy; 2021 &#20013;&#25991; &#x4E2D; 5&nbsp;G</p>")
+    assert text == "AT&T © 2021 中文 中 5 G"
+
+
+def test_escaped_markup_stays_as_text() -> None:
+    text = html_to_text("<p>输入 &lt;script&gt;alert(1)&lt;/script&gt; 测试</p>")
+    assert text == "输入 <script>alert(1)</script> 测试"
+
+
+def test_image_alt_text_is_kept_and_title_is_the_fallback() -> None:
+    text = html_to_text(
+        '<p>前<img src="a.jpg" alt="雨后的茶园">后</p><img src="b.jpg" title="图注">'
+    )
+    assert "雨后的茶园" in text
+    assert "图注" in text
+    assert "a.jpg" not in text and "b.jpg" not in text
+    assert html_to_text('<p><img src="c.jpg"></p>') == ""
+
+
+def test_whitespace_is_tidied() -> None:
+    text = html_to_text("<p>  多个   空格\u3000全角\t制表 </p>\n\n\n\n<p>下一段</p>")
+    assert text == "多个 空格 全角 制表\n\n下一段"
+
+
+def test_tidy_squeezes_blank_lines_and_trims() -> None:
+    assert tidy("  a  b  \n\n\n\n  c\n") == "a b\n\nc"
+    assert tidy("\n\n") == ""
+
+
+def test_looks_like_html() -> None:
+    assert looks_like_html("<p>x</p>")
+    assert looks_like_html("a <br/> b")
+    assert looks_like_html("AT&amp;T")
+    assert not looks_like_html("3 < 4 and 5 > 2")
+    assert not looks_like_html("纯文本，没有标签")
+
+
+# --- Markdown ------------------------------------------------------------------------------------
+
+MARKDOWN = """\
+# 一级标题
+## 小节 ##
+
+正文有 **粗体**、__也是粗体__、*斜体* 和 _强调_，还有 ~~删除线~~ 与 `行内代码`。
+
+- 第一项
+* 第二项
++ 第三项
+
+1. 有序一
+2) 有序二
+
+> 引用的一句话
+
+请看 [官方文档](https://example.com/docs "说明") 和 ![示意图](https://example.com/a.png)。
+参考 [链接文字][ref]。
+
+[ref]: https://example.com/ref
+
+---
+
+| 列一 | 列二 |
+| --- | :---: |
+| 值一 | 值二 |
+
+```python
+print("hello")
+```
+
+变量 snake_case_name 与 2 * 3 * 4 保持原样。
+"""
+
+
+def test_markdown_syntax_is_stripped() -> None:
+    text = markdown_to_text(MARKDOWN)
+    lines = [line for line in text.splitlines() if line]
+    assert lines[0] == "一级标题"
+    assert lines[1] == "小节"
+    assert "正文有 粗体、也是粗体、斜体 和 强调，还有 删除线 与 行内代码。" in lines
+    for item in ("第一项", "第二项", "第三项", "有序一", "有序二", "引用的一句话"):
+        assert item in lines
+    assert "请看 官方文档 和 示意图 。" in text
+    assert "参考 链接文字。" in text
+    assert 'print("hello")' in lines
+    assert "变量 snake_case_name 与 2 * 3 * 4 保持原样。" in lines
+    for leftover in ("#", "**", "__", "~~", "`", "](", "https://", "---", "```", ">"):
+        assert leftover not in text, leftover
+    assert "列一" in text and "值二" in text and "|" not in text
+
+
+def test_markdown_with_inline_html_goes_through_html() -> None:
+    text = markdown_to_text("## 标题\n\n一段 <b>认证</b>认可 文字 &amp; 更多")
+    assert text.splitlines()[0] == "标题"
+    assert "认证认可" in text
+    assert "&amp;" not in text and "& 更多" in text
+
+
+def test_headings_separated_by_a_blank_line_stay_apart() -> None:
+    text = markdown_to_text("# 标题\n\n## 第一节\n\n正文")
+    assert [line for line in text.splitlines() if line] == ["标题", "第一节", "正文"]
+
+
+def test_star_emphasis_inside_chinese_text_is_stripped() -> None:
+    assert markdown_to_text("这是*强调*文字。") == "这是强调文字。"
+
+
+def test_angle_brackets_in_code_spans_survive() -> None:
+    text = markdown_to_text("## 用法\n\n使用 `std::vector<int>` 存储数据")
+    assert "std::vector<int>" in text
+
+
+def test_first_markdown_heading() -> None:
+    assert first_markdown_heading("前言\n\n## 第二节 **重点**\n\n# 第一\n") == "第二节 重点"
+    assert first_markdown_heading("#没有空格不是标题\n") is None
+    assert first_markdown_heading("    # 缩进四格是代码\n") is None
+    assert first_markdown_heading("纯文本") is None
+
+
+def test_first_html_heading() -> None:
+    assert first_html_heading("<div><p>x</p><h2>二级 <b>标题</b></h2><h1>后面</h1></div>") == (
+        "二级 标题"
+    )
+    assert (
+        first_html_heading("<html><head><title>页面</title></head><body></body></html>") == "页面"
+    )
+    assert first_html_heading("<h4>四级不算</h4>") is None
+    assert first_html_heading("<h1>   </h1>") is None
+
+
+def test_first_heading_prefers_markdown_then_html() -> None:
+    assert first_heading("# Markdown 标题\n\n<h1>HTML 标题</h1>") == "Markdown 标题"
+    assert first_heading("<div><h1>HTML 标题</h1></div>") == "HTML 标题"
+    assert first_heading("<div><img src='x.jpg'></div>") is None
+    assert first_heading("") is None
+
+
+# --- choosing between HTML and Markdown ----------------------------------------------------------
+
+
+def test_body_to_text_html_body() -> None:
+    body = "<div>\n<p>齐鲁晚报<b>记者</b></p><p>世界<i>认可</i>日</p>\n</div>"
+    assert body_to_text(body) == "齐鲁晚报记者\n\n世界认可日"
+
+
+def test_body_to_text_markdown_body() -> None:
+    body = "## 升级步骤\n\n1. 安装 **Python 3.6.3**\n2. 运行 [测试](https://x.org)\n"
+    assert body_to_text(body).splitlines() == ["升级步骤", "安装 Python 3.6.3", "运行 测试"]
+
+
+def test_body_with_block_html_is_not_treated_as_markdown() -> None:
+    # Block HTML wins even if a line starts with "- ": it stays literal text.
+    body = "<p>第一段</p>\n- 不是列表\n<p>**不是粗体**</p>"
+    text = body_to_text(body)
+    assert "- 不是列表" in text
+    assert "**不是粗体**" in text
+
+
+def test_body_to_text_plain_text_and_empty() -> None:
+    assert body_to_text("纯文本 AT&amp;T   多空格") == "纯文本 AT&T 多空格"
+    assert body_to_text("   \n\n ") == ""
+    assert body_to_text("") == ""
+
+
+def test_mixed_terms_survive() -> None:
+    body = "<p>A320 与 5G、COVID-19、C++ 以及 iPhone 13，版本 3.6.3</p>"
+    assert body_to_text(body) == "A320 与 5G、COVID-19、C++ 以及 iPhone 13，版本 3.6.3"
