@@ -100,8 +100,8 @@ def pinyin_words(text: str, has_prefix: Callable[[str], bool],
     table = syllable_chars()
     found: list[str] = []
     for syllables in syllabify(text):
-        if len(syllables) < 2 and len(text) < 3:
-            continue
+        if len(syllables) < 2:
+            continue  # one syllable is too ambiguous (liao: 了 聊 辽 料 ...)
         prefixes = [""]
         for i, syllable in enumerate(syllables):
             last = i == len(syllables) - 1

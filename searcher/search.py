@@ -74,15 +74,42 @@ class QueryBuilder:
         if isinstance(node, Not):
             return wq.Not(self.build(node.item))
         if isinstance(node, And):
-            items = [self.build(i) for i in node.items]
+            items = self.and_items(node.items)
             if self.relaxed:
-                positives = [q for q, n in zip(items, node.items, strict=True)
-                             if not isinstance(n, Not)]
-                negatives = [q for q, n in zip(items, node.items, strict=True)
-                             if isinstance(n, Not)]
+                positives = [q for q in items if not isinstance(q, wq.Not)]
+                negatives = [q for q in items if isinstance(q, wq.Not)]
                 return wq.And([wq.Or(positives), *negatives]) if negatives else wq.Or(positives)
             return wq.And(items)
         return wq.Or([self.build(i) for i in node.items])
+
+    def and_items(self, nodes: tuple[Node, ...]) -> list[wq.Query]:
+        """Build AND-ed items; a run of Latin words may also be one pinyin word (liao cheng)."""
+        built: list[wq.Query] = []
+        i = 0
+        while i < len(nodes):
+            end = i
+            while end < len(nodes) and self._is_latin_word(nodes[end]):
+                end += 1
+            if end - i >= 2 and self.context.pinyin:
+                run = nodes[i:end]
+                words = self.context.pinyin("".join(fold(n.text) for n in run))  # type: ignore[union-attr]
+                if words:
+                    literal = wq.And([self.build(n) for n in run])
+                    built.append(wq.Or([literal, self.pinyin_query(words, ("title", "body"))]))
+                    i = end
+                    continue
+            built.append(self.build(nodes[i]))
+            i += 1
+        return built
+
+    @staticmethod
+    def _is_latin_word(node: Node) -> bool:
+        return isinstance(node, Word) and node.field is None and bool(
+            _LATIN_WORD.match(fold(node.text)))
+
+    def pinyin_query(self, words: list[str], fields: tuple[str, ...]) -> wq.Query:
+        self.terms.update(words)
+        return wq.Or([wq.Term(f, w) for w in words for f in fields], boost=PINYIN_BOOST)
 
     # -- words -------------------------------------------------------------
     def word(self, node: Word) -> wq.Query:
@@ -93,10 +120,9 @@ class QueryBuilder:
         alternatives = [self.word_query(alt, fields, verbatim=node.field is None)
                         for alt in self.context.synonyms.get(fold(node.text), [node.text])]
         if node.field is None and self.context.pinyin and _LATIN_WORD.match(fold(node.text)):
-            for word in self.context.pinyin(fold(node.text)):
-                self.terms.add(word)
-                alternatives.append(wq.Or([wq.Term(f, word) for f in fields],
-                                          boost=PINYIN_BOOST))
+            words = self.context.pinyin(fold(node.text))
+            if words:
+                alternatives.append(self.pinyin_query(words, fields))
         alternatives = [a for a in alternatives if a is not None]
         if not alternatives:
             return wq.NullQuery

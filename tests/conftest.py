@@ -58,3 +58,23 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory):
     assert not report.failed, report.failed
     yield engine, target
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_2k(tmp_path_factory):
+    """make_corpus.py --limit 2000 output indexed once, as (engine, corpus folder, report)."""
+    import subprocess
+    import sys
+
+    if not (SHARED / "tools" / "make_corpus.py").is_file():
+        pytest.skip("../shared/tools/make_corpus.py is not present beside the repo")
+    from searcher import SearchEngine
+
+    base = tmp_path_factory.mktemp("corpus2k")
+    out = base / "corpus"
+    subprocess.run([sys.executable, str(SHARED / "tools" / "make_corpus.py"), str(out),
+                    "--limit", "2000"], check=True, capture_output=True)
+    engine = SearchEngine(base / "ix")
+    report = engine.index([out], jobs=2)
+    yield engine, out, report
+    engine.close()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
@@ -32,15 +29,10 @@ def test_rsshub_feed_every_file_indexes_or_is_reported(tmp_path):
     assert engine.search("5G").total >= 1
 
 
-@pytest.mark.slow
-def test_make_corpus_sample(tmp_path):
-    out = tmp_path / "corpus"
-    subprocess.run([sys.executable, str(SHARED / "tools" / "make_corpus.py"), str(out),
-                    "--limit", "2000"], check=True, capture_output=True)
+def test_make_corpus_sample(corpus_2k):
+    engine, out, report = corpus_2k
     files = sorted(out.rglob("*.md"))
     assert len(files) == 2000
-    engine = SearchEngine(tmp_path / "ix")
-    report = engine.index([out], jobs=2)
     assert report.added + len(report.failed) == 2000
     assert not report.failed, report.failed[:5]
     assert engine.stats()["documents"] == 2000
