@@ -73,16 +73,24 @@ def _jieba():
 
 
 def load_userdict(path: str | Path | None) -> None:
-    """Add a jieba user dictionary (``word [freq] [tag]`` per line) to this process."""
+    """Make jieba in this process use exactly this user dictionary (or none).
+
+    jieba's dictionary is process-global, so switching to another dictionary
+    (or back to none) starts again from a fresh copy of the main dictionary:
+    words of one index's user dictionary never leak into another's.
+    """
     global _userdict_loaded
-    if not path:
-        return
-    key = str(Path(path).resolve())
+    key = str(Path(path).resolve()) if path else None
     if _userdict_loaded == key:
         return
     jieba = _jieba()
     with _jieba_lock:
-        jieba.load_userdict(key)
+        if _userdict_loaded is not None:
+            fresh = jieba.Tokenizer()
+            fresh.initialize()
+            jieba.dt = fresh
+        if key is not None:
+            jieba.dt.load_userdict(key)
         _userdict_loaded = key
 
 

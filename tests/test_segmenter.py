@@ -1,0 +1,65 @@
+"""The frozen-dictionary query segmenter must cut exactly like jieba."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from conftest import SAMPLE_DOCS, SHARED
+
+from searcher.analysis import load_userdict, segment_han
+from searcher.documents import load_document
+from searcher.normalize import fold
+from searcher.segmenter import QuerySegmenter, install_dictionary
+
+HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory) -> QuerySegmenter:
+    path = tmp_path_factory.mktemp("dict") / "querydict.sqlite"
+    install_dictionary(path, "test-fingerprint", lambda: segment_han("初始化"))
+    return QuerySegmenter(path)
+
+
+def han_runs(folders) -> list[str]:
+    runs: list[str] = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.md")):
+            doc = load_document(path, folder)
+            runs.extend(HAN_RUN.findall(fold(doc.title + "\n" + doc.body)))
+    return runs
+
+
+def test_identical_to_jieba_on_sample_docs(segmenter):
+    runs = han_runs([SAMPLE_DOCS])
+    assert len(runs) > 100
+    for run in runs:
+        assert segmenter.cut(run) == segment_han(run), run
+
+
+def test_identical_to_jieba_on_query_sized_pieces(segmenter):
+    folders = [SAMPLE_DOCS] + ([SHARED / "corpus" / "rsshub"]
+                               if (SHARED / "corpus" / "rsshub").is_dir() else [])
+    text = "".join(han_runs(folders))
+    rng = random.Random(5)
+    for _ in range(3000):
+        size = rng.randint(1, 12)
+        start = rng.randrange(0, len(text) - size)
+        piece = text[start : start + size]
+        assert segmenter.cut(piece) == segment_han(piece), piece
+
+
+def test_unknown_names_go_through_the_hmm(segmenter):
+    for name in ["记者侯梦茹通讯员李兆敏", "袁荣谦带领认证认可科", "茌平区东昌府区"]:
+        assert segmenter.cut(name) == segment_han(name)
+
+
+def test_user_dictionary_words_are_frozen_too(tmp_path):
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("蓝鲸云盘 100 n\n", encoding="utf-8")
+    load_userdict(userdict)
+    path = tmp_path / "querydict.sqlite"
+    install_dictionary(path, "with-userdict", lambda: None)
+    assert QuerySegmenter(path).cut("蓝鲸云盘很好用")[0] == "蓝鲸云盘"
