@@ -224,7 +224,7 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                 report.updated += len(replaced)
             if pending_deletes:
                 _commit(ix, [], pending_deletes)
-        report.deleted = len(plan.delete)
+        report.deleted = len(plan.delete) - report.moved
         report.added -= report.moved
         failed_paths = {p for p, _ in report.failed}
         for f in plan.build:

@@ -42,17 +42,18 @@ class SegmentText:
     def find(self, needle: str) -> dict[int, tuple[int, int]]:
         """docnum → (occurrences in title, occurrences in body)."""
         found: dict[int, tuple[int, int]] = {}
-        blob, starts = self.blob, self.starts
+        blob, starts, title_ends = self.blob, self.starts, self.title_ends
+        last = len(starts) - 1
         i = blob.find(needle)
         while i >= 0:
+            # Count per document, then jump to the next one: cost grows with the
+            # number of matching documents, not with the number of occurrences.
             doc = bisect_right(starts, i) - 1
-            title, body = found.get(doc, (0, 0))
-            if i < self.title_ends[doc]:
-                title += 1
-            else:
-                body += 1
+            end = starts[doc + 1] if doc < last else len(blob)
+            title = blob.count(needle, i, title_ends[doc]) if i < title_ends[doc] else 0
+            body = blob.count(needle, max(i, title_ends[doc]), end)
             found[doc] = (title, body)
-            i = blob.find(needle, i + 1)
+            i = blob.find(needle, end)
         return found
 
     def length(self, docnum: int) -> int:

@@ -12,7 +12,15 @@ import html
 import re
 import warnings
 
-from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, NavigableString
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Declaration,
+    Doctype,
+    MarkupResemblesLocatorWarning,
+    NavigableString,
+    ProcessingInstruction,
+)
 
 warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
@@ -21,7 +29,9 @@ BLOCK_TAGS = frozenset(
     "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section "
     "summary table tbody td tfoot th thead title tr ul".split()
 )
-DROP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "svg", "object")
+DROP_TAGS = frozenset(("script", "style", "noscript", "template", "head", "iframe", "svg",
+                       "object"))
+_SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 _HTML_HINT = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>|&[#a-zA-Z0-9]+;")
 _BLANKS = re.compile(r"[ \t\u00a0\u3000]+")
@@ -34,19 +44,34 @@ def looks_like_html(body: str) -> bool:
 
 
 def html_to_text(markup: str) -> str:
-    """Return the readable text of an HTML fragment or page."""
+    """Return the readable text of an HTML fragment or page (one pass over the tree)."""
     soup = BeautifulSoup(markup, "lxml")
-    for tag in soup(DROP_TAGS):
-        tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    for img in soup.find_all("img"):
-        alt = (img.get("alt") or img.get("title") or "").strip()
-        img.replace_with(NavigableString(f" {alt} " if alt else ""))
-    for tag in soup.find_all(BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    return tidy(soup.get_text())
+    out: list[str] = []
+    stack: list[object] = [iter(soup.contents)]
+    while stack:
+        item = next(stack[-1], None)  # type: ignore[call-overload]
+        if item is None:
+            stack.pop()
+            continue
+        if isinstance(item, NavigableString):
+            if not isinstance(item, _SKIPPED_STRINGS):
+                out.append(str(item))
+        elif isinstance(item, str):  # the line break that closes a block element
+            out.append(item)
+        else:
+            name = item.name
+            if name in DROP_TAGS:
+                continue
+            if name == "img":
+                alt = (item.get("alt") or item.get("title") or "").strip()
+                if alt:
+                    out.append(f" {alt} ")
+                continue
+            if name in BLOCK_TAGS:
+                out.append("\n")
+                stack.append(iter(("\n",)))
+            stack.append(iter(item.contents))
+    return tidy("".join(out))
 
 
 def first_html_heading(markup: str) -> str | None:

@@ -71,7 +71,7 @@ def test_rename_moves_without_duplicates(tmp_path):
     engine.index([src])
     (src / "a.md").rename(src / "renamed.md")
     report = engine.index([src])
-    assert report.moved == 1 and report.deleted == 1 and report.added == 0
+    assert (report.moved, report.deleted, report.added) == (1, 0, 0)
     hits = engine.search("长江").hits
     assert [Path(h.path).name for h in hits] == ["renamed.md"]
     assert len(all_ids(engine)) == 3
