@@ -7,9 +7,11 @@ run (bad arguments or query, missing index or folder, lock held).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -65,10 +67,16 @@ def _engine(**overrides: Any) -> SearchEngine:
     return SearchEngine(settings=settings)
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    code = getattr(exc, "exit_code", EXIT_FAILED)
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code)
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the library's expected errors into one line on stderr and exit code 2."""
+    from .errors import SearcherError
+
+    try:
+        yield
+    except SearcherError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(getattr(exc, "exit_code", EXIT_FAILED)) from None
 
 
 def _print_json(data: Any) -> None:
@@ -92,16 +100,12 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
 ) -> None:
     """Index SOURCES: the first run builds, later runs apply only what changed."""
-    from .errors import SearcherError
-
-    try:
+    with _user_errors():
         engine = _engine(userdict=userdict)
         progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
         with progress_cm as progress:
             report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
                                   batch_size=batch_size)
-    except SearcherError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json(report.as_dict())
     else:
@@ -166,17 +170,13 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the index; prints rank, title, date, path and a highlighted snippet."""
-    from .errors import SearcherError
-
-    try:
+    with _user_errors():
         overrides: dict[str, Any] = {"synonyms": synonyms}
         if no_pinyin:
             overrides["pinyin"] = False
         engine = _engine(**overrides)
         results = engine.search(query, limit=limit, page=page, author=author,
                                 category=category, tag=tag, since=since, until=until, sort=sort)
-    except SearcherError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json(results.as_dict())
         return
@@ -220,12 +220,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one document's metadata and text."""
-    from .errors import SearcherError
-
-    try:
+    with _user_errors():
         doc = _engine().get(doc_id)
-    except SearcherError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json(doc.as_dict())
         return
@@ -243,12 +239,8 @@ def show(
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Document count, index size, last update and fields."""
-    from .errors import SearcherError
-
-    try:
+    with _user_errors():
         data = _engine().stats()
-    except SearcherError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json(data)
         return
@@ -267,12 +259,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    from .errors import SearcherError
-
-    try:
+    with _user_errors():
         report = _engine().check(sources)
-    except SearcherError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json(report.as_dict())
     else:
