@@ -216,7 +216,7 @@ class SearchEngine:
     def _query_context(self) -> QueryContext:
         context = self._context
         if context is None:
-            from .lexicon import load_synonyms, pinyin_lookup
+            from .lexicon import PINYIN_FILE, PinyinTable, load_synonyms
             from .segmenter import open_segmenter
 
             gen = self._index()[1]
@@ -224,7 +224,7 @@ class SearchEngine:
                 gen.path, fingerprint_text(analysis_fingerprint(self.settings)))
             context = self._context = QueryContext(
                 synonyms=load_synonyms(self.settings.synonyms),
-                pinyin=pinyin_lookup(self) if self.settings.pinyin else None,
+                pinyin=PinyinTable(gen.path / PINYIN_FILE) if self.settings.pinyin else None,
                 cut=segmenter.cut if segmenter else None,
             )
         return context

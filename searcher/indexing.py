@@ -28,6 +28,7 @@ from typing import Any
 from .building import BuildResult, BuildTask, build_segment, init_worker, pool_context
 from .config import Settings
 from .documents import content_digest
+from .lexicon import PINYIN_FILE, write_pinyin_table
 from .locking import writer_lock
 from .reports import IndexReport
 from .schema import analysis_fingerprint, build_schema, fingerprint_text
@@ -83,6 +84,9 @@ def index_sources(
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()
+            pinyin_path = target.path / PINYIN_FILE
+            if report.added or report.updated or report.deleted or not pinyin_path.exists():
+                write_pinyin_table(searcher.reader(), pinyin_path)
         ix.close()
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)

@@ -1,19 +1,20 @@
 """Query-time vocabularies: synonym groups and pinyin → indexed Chinese words.
 
-Pinyin works on the index's own vocabulary: a Latin query such as
-``liaocheng`` is split into whole toneless syllables (every possible way),
-each syllable expands to the characters that can be read that way, and only
-sequences that are *whole words present in the index* are kept (``聊城``).
-Nothing fuzzy: partial syllables, initials or near-spellings never match, and
+Pinyin works on the index's own vocabulary: after each indexing run every
+Chinese word of two or more characters in the index is written to a table
+under each of its toneless spellings (``聊城`` → ``liaocheng``; polyphonic
+characters give several).  A Latin query matches the words it spells
+*exactly*: partial syllables, initials or near-spellings never match, and
 Chinese queries never go through pinyin (so ``景点`` can not match ``经典``).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import sqlite3
 import threading
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from typing import Any
 from .errors import ConfigError
 from .normalize import fold
 
-MAX_SYLLABLES = 6
-MAX_CANDIDATES = 50_000
+PINYIN_FILE = "pinyin.sqlite"
+MAX_READINGS = 16
+_HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
 _lock = threading.Lock()
 
 
@@ -48,20 +50,23 @@ def load_synonyms(path: str | Path | None) -> dict[str, list[str]]:
 
 
 @lru_cache(maxsize=1)
-def syllable_chars() -> dict[str, str]:
-    """Toneless syllable → all characters with that reading (built once, ~0.5 s)."""
+def char_readings() -> dict[str, tuple[str, ...]]:
+    """Character → its toneless readings (``长`` → ``zhang``, ``chang``); ü also as v."""
     from pypinyin.pinyin_dict import pinyin_dict
 
-    table: dict[str, list[str]] = defaultdict(list)
+    table: dict[str, tuple[str, ...]] = {}
     for code, readings in pinyin_dict.items():
-        char = chr(code)
+        plain: list[str] = []
         for reading in readings.split(","):
-            plain = _toneless(reading)
-            if plain:
-                table[plain].append(char)
-                if "ü" in reading:
-                    table[plain.replace("u", "v")].append(char)
-    return {k: "".join(v) for k, v in table.items()}
+            toneless = _toneless(reading)
+            if toneless and toneless not in plain:
+                plain.append(toneless)
+            if "u\u0308" in unicodedata.normalize("NFKD", reading):  # ü: typed as v too
+                v_form = toneless.replace("u", "v")
+                if v_form not in plain:
+                    plain.append(v_form)
+        table[chr(code)] = tuple(plain)
+    return table
 
 
 def _toneless(reading: str) -> str:
@@ -69,68 +74,53 @@ def _toneless(reading: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
-def syllabify(text: str) -> list[list[str]]:
-    """Every way to split *text* into whole pinyin syllables (at most MAX_SYLLABLES)."""
-    table = syllable_chars()
-    longest = max(map(len, table))
-    results: list[list[str]] = []
-
-    def walk(start: int, acc: list[str]) -> None:
-        if len(acc) > MAX_SYLLABLES:
-            return
-        if start == len(text):
-            results.append(list(acc))
-            return
-        for end in range(min(len(text), start + longest), start, -1):
-            piece = text[start:end]
-            if piece in table:
-                acc.append(piece)
-                walk(end, acc)
-                acc.pop()
-
-    walk(0, [])
-    return results
+def word_pinyins(word: str) -> set[str]:
+    """Every toneless spelling of *word* (polyphonic characters give several)."""
+    table = char_readings()
+    spellings = [""]
+    for ch in word:
+        readings = table.get(ch)
+        if not readings:
+            return set()
+        spellings = [s + r for s in spellings for r in readings][:MAX_READINGS]
+    return set(spellings)
 
 
-def pinyin_words(text: str, has_prefix: Callable[[str], bool],
-                 is_word: Callable[[str], bool]) -> list[str]:
-    """Indexed words whose toneless pinyin is exactly *text* (see module docstring)."""
-    if not text.isascii() or not text.isalpha() or len(text) < 2:
-        return []
-    table = syllable_chars()
-    found: list[str] = []
-    for syllables in syllabify(text):
-        if len(syllables) < 2:
-            continue  # one syllable is too ambiguous (liao: 了 聊 辽 料 ...)
-        prefixes = [""]
-        for i, syllable in enumerate(syllables):
-            last = i == len(syllables) - 1
-            grown = [p + ch for p in prefixes for ch in table[syllable]]
-            if len(grown) > MAX_CANDIDATES:
-                grown = grown[:MAX_CANDIDATES]
-            prefixes = [g for g in grown if (is_word(g) if last else has_prefix(g))]
-            if not prefixes:
-                break
-        found.extend(prefixes)
-    return sorted(set(found))
+def write_pinyin_table(reader: Any, path: Path, fields: tuple[str, ...] = ("title", "body")) -> int:
+    """Write pinyin → word for every Chinese word of two or more characters in the index."""
+    rows: set[tuple[str, str]] = set()
+    for field in fields:
+        for term in reader.lexicon(field):
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            if _HAN_WORD.match(word):
+                rows.update((py, word) for py in word_pinyins(word))
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    try:
+        con.execute("CREATE TABLE pinyin (py TEXT, word TEXT, PRIMARY KEY (py, word)) "
+                    "WITHOUT ROWID")
+        con.executemany("INSERT INTO pinyin VALUES (?, ?)", sorted(rows))
+        con.commit()
+    finally:
+        con.close()
+    os.replace(tmp, path)
+    return len(rows)
 
 
-def pinyin_lookup(engine: Any) -> Callable[[str], list[str]]:
-    """A function from a Latin query word to the matching words in *engine*'s index."""
+class PinyinTable:
+    """Looks up the indexed words a toneless pinyin string spells exactly."""
 
-    def lookup(text: str) -> list[str]:
-        reader = engine._searcher().reader()
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
 
-        def is_word(word: str) -> bool:
-            return reader.frequency("body", word) > 0 or reader.frequency("title", word) > 0
-
-        def has_prefix(prefix: str) -> bool:
-            for field in ("body", "title"):
-                for _term in reader.expand_prefix(field, prefix):
-                    return True
-            return False
-
-        with _lock:
-            return pinyin_words(text, has_prefix, is_word)
-
-    return lookup
+    def __call__(self, text: str) -> list[str]:
+        if not text.isascii() or not text.isalpha() or len(text) < 4:
+            return []
+        if not self.path.exists():
+            return []
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return [w for (w,) in con.execute("SELECT word FROM pinyin WHERE py = ?", (text,))]
