@@ -33,10 +33,17 @@ from .query import And, Node, Not, Phrase, Word, positive_literals
 from .results import Hit, SearchResults
 from .substrings import SubstringQuery
 
-#: Verbatim-only (n-gram) matches are scaled so they always rank below word matches.
-VERBATIM_SCALE = 1e-4
+#: Weight of "contains the query word verbatim" next to the word match itself: a document
+#: that has the words *and* the exact string beats one with only scattered words, and a
+#: rare exact string found only across word boundaries (a headline fragment) still ranks.
+VERBATIM_SCALE = 1.0
 PINYIN_BOOST = 0.3
 PROXIMITY_BOOST = 1.0
+#: Bonus when the title holds every word of the query (the strongest known-item signal).
+TITLE_ALL_BOOST = 3.0
+#: ... more when they are also close together, in order.
+TITLE_PHRASE_BOOST = 1.0
+TITLE_PHRASE_SLOP = 3
 SORTS = ("relevance", "date", "oldest")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"^[a-z]+$")
@@ -210,7 +217,8 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     started = time.perf_counter()
     relaxed = False
     builder = QueryBuilder(context)
-    results = _run(searcher, builder.build(node), limit, page, filter_query, sort)
+    results = _run(searcher, _with_title_bonus(builder.build(node), node, context), limit, page,
+                   filter_query, sort)
     if results.total == 0 and _can_relax(node):
         builder = QueryBuilder(context, relaxed=True)
         results = _run(searcher, builder.build(node), limit, page, filter_query, sort)
@@ -258,6 +266,21 @@ def _run(searcher, q: wq.Query, limit: int, page: int, filter_query, sort: str) 
     start = (page - 1) * limit
     hits = [results[i] for i in range(start, min(start + limit, results.scored_length()))]
     return _Page(hits, len(results))
+
+
+def _with_title_bonus(q: wq.Query, node: Node, context: QueryContext) -> wq.Query:
+    """Reward documents whose title contains every plain word of the query."""
+    words = [node] if isinstance(node, Word) else (
+        [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
+    terms = [t for w in words if w.field is None
+             for t in query_terms(w.text, context.cut) if t not in STOP_WORDS]
+    if not terms or not TITLE_ALL_BOOST:
+        return q
+    bonus: wq.Query = wq.And([wq.Term("title", t) for t in terms], boost=TITLE_ALL_BOOST)
+    if len(terms) > 1 and TITLE_PHRASE_BOOST:
+        bonus = wq.AndMaybe(bonus, wq.Phrase("title", terms, slop=TITLE_PHRASE_SLOP,
+                                             boost=TITLE_PHRASE_BOOST))
+    return wq.AndMaybe(q, bonus)
 
 
 def _can_relax(node: Node) -> bool:

@@ -82,7 +82,6 @@ def test_word_matches_rank_above_ngram_only_matches(tmp_path):
     engine.index([src])
     hits = engine.search("城市").hits
     assert [h.title for h in hits] == ["城市建设", "聊城市场"]
-    assert hits[0].score > 100 * hits[1].score
     assert [h.title for h in engine.search("城市场").hits] == ["聊城市场"]
 
 
