@@ -146,13 +146,20 @@ class QueryBuilder:
             return SubstringQuery(needle, field=field) if needle else None
         clauses = [wq.Or([wq.Term(f, t) for f in fields]) if len(fields) > 1
                    else wq.Term(fields[0], t) for t in kept]
+        needle = squeeze(text)
+        if any(ch.isdigit() for ch in needle) and (
+                len(terms) > 1 or len("".join(terms)) < len(needle)):
+            # Quantities (30%, 4万, 2.1%, G20峰会): the parts mean nothing apart ("30" is
+            # everywhere), so the exact string is required and the terms only add score.
+            field = fields[0] if len(fields) == 1 else None
+            exact = SubstringQuery(needle, field=field, whole_numbers=True)
+            return wq.AndMaybe(exact, wq.And(clauses))
         if len(clauses) == 1:
             matched: wq.Query = clauses[0]
         else:
             matched = (wq.Or if self.relaxed else wq.And)(clauses)
             near = wq.Or([wq.Phrase(f, kept, slop=2, boost=PROXIMITY_BOOST) for f in fields])
             matched = wq.AndMaybe(matched, near)
-        needle = squeeze(text)
         if verbatim and _HAN.search(needle):
             matched = wq.Or([matched, SubstringQuery(needle, scale=VERBATIM_SCALE)])
         return matched

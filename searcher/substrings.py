@@ -39,8 +39,14 @@ class SegmentText:
     title_ends: list[int]
     avg_len: float
 
-    def find(self, needle: str) -> dict[int, tuple[int, int]]:
-        """docnum → (occurrences in title, occurrences in body)."""
+    def find(self, needle: str, whole_numbers: bool = False) -> dict[int, tuple[int, int]]:
+        """docnum → (occurrences in title, occurrences in body).
+
+        With *whole_numbers*, a needle starting or ending with a digit only matches
+        where the number is not part of a longer one (``4万`` is not in ``14万``).
+        """
+        if whole_numbers and (needle[:1].isdigit() or needle[-1:].isdigit()):
+            return self._find_numbers(needle)
         found: dict[int, tuple[int, int]] = {}
         blob, starts, title_ends = self.blob, self.starts, self.title_ends
         last = len(starts) - 1
@@ -54,6 +60,27 @@ class SegmentText:
             body = blob.count(needle, max(i, title_ends[doc]), end)
             found[doc] = (title, body)
             i = blob.find(needle, end)
+        return found
+
+    def _find_numbers(self, needle: str) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        blob, starts, title_ends = self.blob, self.starts, self.title_ends
+        check_left, check_right = needle[0].isdigit(), needle[-1].isdigit()
+        size = len(needle)
+        i = blob.find(needle)
+        while i >= 0:
+            before = blob[i - 1] if i else ""
+            after = blob[i + size] if i + size < len(blob) else ""
+            if not ((check_left and (before.isdigit() or before == "."))
+                    or (check_right and (after.isdigit() or after == "."))):
+                doc = bisect_right(starts, i) - 1
+                title, body = found.get(doc, (0, 0))
+                if i < title_ends[doc]:
+                    title += 1
+                else:
+                    body += 1
+                found[doc] = (title, body)
+            i = blob.find(needle, i + 1)
         return found
 
     def length(self, docnum: int) -> int:
@@ -101,8 +128,9 @@ class SubstringQuery(Query):
     """
 
     def __init__(self, needle: str, scale: float = 1.0, title_weight: float = 3.0,
-                 field: str | None = None) -> None:
+                 field: str | None = None, whole_numbers: bool = False) -> None:
         self.needle = needle
+        self.whole_numbers = whole_numbers
         self.field = field  # "title" or "body" to look in one of them only
         self.scale = scale
         self.title_weight = title_weight
@@ -134,7 +162,8 @@ class SubstringQuery(Query):
     def matches_in(self, reader) -> dict[int, tuple[int, int]]:
         key = id(reader)
         if key not in self._per_leaf:
-            self._per_leaf[key] = segment_text(reader).find(self.needle) if self.needle else {}
+            self._per_leaf[key] = (segment_text(reader).find(self.needle, self.whole_numbers)
+                                   if self.needle else {})
         return self._per_leaf[key]
 
     def matcher(self, searcher, context=None):

@@ -234,3 +234,18 @@ def test_synonyms_expand_queries(sample_index, tmp_path):
     hits = with_synonyms.search("新冠").hits
     assert hits and "A320" in hits[0].title
     assert any(hits[0].snippet[s:e].upper() == "COVID-19" for s, e in hits[0].highlights)
+
+
+def test_quantities_need_the_exact_number(tmp_path):
+    src = tmp_path / "src"
+    write(src, "pct.md", article("增长", "同比增长30%，达到4万人。"))
+    write(src, "day.md", article("日期", "3月30日，有14万人参加，占比 2.1%。"))
+    write(src, "spaced.md", article("间隔", "增幅为 30 % 左右。"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src])
+    assert sorted(titles(engine.search("30%"))) == ["增长", "间隔"]
+    assert titles(engine.search("4万")) == ["增长"]  # not 14万
+    assert titles(engine.search("14万")) == ["日期"]
+    assert titles(engine.search("2.1%")) == ["日期"]
+    assert titles(engine.search("30")) != []
+    assert set(titles(engine.search('"4万"'))) == {"增长", "日期"}  # a phrase is a substring
