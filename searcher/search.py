@@ -68,9 +68,10 @@ class _Built:
 class QueryBuilder:
     """Turns syntax-tree nodes into Whoosh queries (``relaxed`` ORs the words)."""
 
-    def __init__(self, context: QueryContext, relaxed: bool = False) -> None:
+    def __init__(self, context: QueryContext, relaxed: bool = False, reader=None) -> None:
         self.context = context
         self.relaxed = relaxed
+        self.reader = reader  # for document frequencies (pinyin homophones)
         self.terms: set[str] = set()
 
     def build(self, node: Node) -> wq.Query:
@@ -115,8 +116,15 @@ class QueryBuilder:
             _LATIN_WORD.match(fold(node.text)))
 
     def pinyin_query(self, words: list[str], fields: tuple[str, ...]) -> wq.Query:
+        """Words spelled by a pinyin query; common homophones first (长江 before 昌江)."""
         self.terms.update(words)
-        return wq.Or([wq.Term(f, w) for w in words for f in fields], boost=PINYIN_BOOST)
+        weights = {w: 1.0 for w in words}
+        if self.reader is not None and len(words) > 1:
+            freq = {w: sum(self.reader.doc_frequency(f, w) for f in fields) for w in words}
+            top = max(freq.values()) or 1
+            weights = {w: (freq[w] / top) ** 0.5 for w in words}
+        return wq.Or([wq.Term(f, w, boost=PINYIN_BOOST * weights[w])
+                      for w in words for f in fields if weights[w] > 0])
 
     # -- words -------------------------------------------------------------
     def word(self, node: Word) -> wq.Query:
@@ -223,11 +231,11 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     """Run *node* against a Whoosh searcher and build the results page."""
     started = time.perf_counter()
     relaxed = False
-    builder = QueryBuilder(context)
+    builder = QueryBuilder(context, reader=searcher.reader())
     results = _run(searcher, _with_title_bonus(builder.build(node), node, context), limit, page,
                    filter_query, sort)
     if results.total == 0 and _can_relax(node):
-        builder = QueryBuilder(context, relaxed=True)
+        builder = QueryBuilder(context, relaxed=True, reader=searcher.reader())
         results = _run(searcher, builder.build(node), limit, page, filter_query, sort)
         relaxed = results.total > 0
     needles = needles_for(positive_literals(node), builder.terms)
