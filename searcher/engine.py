@@ -24,7 +24,7 @@ from .errors import IndexNotFoundError, QueryError, SearcherError
 from .query import parse_query
 from .results import DocumentView, SearchResults
 from .schema import analysis_fingerprint, fingerprint_text
-from .search import SORTS, QueryContext, build_filter, date_bound, execute
+from .search import SORTS, Filters, QueryContext, date_bound, execute
 from .storage import Generation, IndexDir
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class SearchEngine:
             raise QueryError(f"bad date filter: {exc}") from None
         searcher = self._searcher()
         return execute(searcher, node, query, self._query_context(), limit=limit, page=page,
-                       filter_query=build_filter(author, category, tag, start, end), sort=sort)
+                       filters=Filters(author, category, tag, start, end), sort=sort)
 
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by id or by path of its source file."""

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 _local = threading.local()
 _SPACE = re.compile(r"\s+")
+_NON_SPACE = re.compile(r"\S+")
 
 
 def _converter():
@@ -46,6 +47,25 @@ def _nfkc_lower(unit: str) -> str:
     return unicodedata.normalize("NFKC", unit).lower()
 
 
+def _one_to_one(text: str) -> dict[int, str] | None:
+    """A translate() table when NFKC + lower case map every character to exactly one
+    (true of CJK text with full-width punctuation), else None.
+
+    Per-character folding equals whole-string folding only without combining marks
+    and conjoining jamo, which compose across characters; those take the slow path.
+    """
+    table: dict[int, str] = {}
+    for ch in set(text):
+        folded = _nfkc_lower(ch)
+        code = ord(ch)
+        if len(folded) != 1 or unicodedata.combining(ch) or 0x1100 <= code <= 0x11FF \
+                or 0xA960 <= code <= 0xA97F or 0xD7B0 <= code <= 0xD7FF:
+            return None
+        if folded != ch:
+            table[code] = folded
+    return table
+
+
 def _units(text: str) -> list[tuple[int, str]]:
     """(start, unit) for each base character with its combining marks attached."""
     units: list[tuple[int, str]] = []
@@ -68,9 +88,9 @@ def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int
     and only falls back to per-character conversion in the rare case that a
     phrase conversion changes the length.
     """
-    if text.isascii() or (unicodedata.is_normalized("NFKC", text) and
-                          len(text.lower()) == len(text)):
-        nfkc = text.lower()
+    table = _one_to_one(text)
+    if table is not None:
+        nfkc = text.translate(table)
         mapping = list(range(len(text)))
     else:
         parts: list[str] = []
@@ -83,10 +103,10 @@ def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int
     folded = to_simplified(nfkc)
     if len(folded) != len(nfkc):
         folded = "".join(to_simplified(ch) if len(to_simplified(ch)) == 1 else ch for ch in nfkc)
-    if drop_space:
-        keep = [i for i, ch in enumerate(folded) if not ch.isspace()]
-        folded = "".join(folded[i] for i in keep)
-        mapping = [mapping[i] for i in keep]
+    if drop_space and _SPACE.search(folded):
+        parts = [m.span() for m in _NON_SPACE.finditer(folded)]
+        mapping = [mapping[i] for start, end in parts for i in range(start, end)]
+        folded = "".join(folded[start:end] for start, end in parts)
     return folded, mapping
 
 

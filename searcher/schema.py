@@ -3,8 +3,10 @@
 Postings are the expensive part of a Whoosh build, so each field's format is
 chosen deliberately:
 
-* ``title`` and ``body`` — jieba terms with positions (phrase and proximity
-  scoring), title boosted.
+* ``title`` and ``body`` — jieba terms with frequencies but *no positions*:
+  exact phrases are answered by substring matching (below), which is exact
+  where positional phrase queries over jieba terms are not, so positions
+  would only cost postings bytes and build time.  Title boosted.
 * ``author``/``category``/``tag`` — whole folded values as single terms
   (exact filters); ``author`` also gets segmented terms for ``author:`` words.
 * ``text`` (display text) and ``squeezed`` (folded, whitespace-free text for
@@ -25,7 +27,7 @@ from .normalize import fold
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
 #: Separates title from body in the squeezed text so no match spans both.
@@ -68,9 +70,9 @@ def build_schema() -> fields.Schema:
         relpath=fields.ID(stored=True),
         path=fields.STORED(),
         source=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=True, stored=True,
+        title=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False, stored=True,
                           field_boost=TITLE_BOOST),
-        body=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=True),
+        body=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False),
         author=fields.TEXT(analyzer=SearcherTokenizer(), phrase=False, stored=True),
         author_key=fields.KEYWORD(analyzer=whole),
         category=fields.KEYWORD(analyzer=whole, scorable=False),
