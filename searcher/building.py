@@ -112,6 +112,7 @@ def build_segment(task: BuildTask) -> BuildResult:
     ix = FileStorage(staging).create_index(build_schema())
     writer = SegmentWriter(ix, _lk=False, limitmb=POOL_MB)
     settings = task.settings
+    squeezed: list[str] = []
     try:
         for source_file in task.files:
             try:
@@ -119,7 +120,9 @@ def build_segment(task: BuildTask) -> BuildResult:
                     source_file.path, source_file.source,
                     tz=settings.timezone, max_bytes=settings.max_bytes,
                 )
-                writer.add_document(**document_fields(doc))
+                values = document_fields(doc)
+                writer.add_document(**values)
+                squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
             except DocumentError as exc:
                 result.failed.append((source_file.path, str(exc)))
             except Exception as exc:  # one bad file must never stop the run
@@ -136,6 +139,7 @@ def build_segment(task: BuildTask) -> BuildResult:
             _cache_field_lengths(writer)
             result.segment = writer._finalize_segment()
             writer._tempstorage.destroy()
+            _write_sidecars(ix, result.segment, squeezed)
             result.staging = staging
         else:
             writer.cancel()
@@ -145,6 +149,22 @@ def build_segment(task: BuildTask) -> BuildResult:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def _write_sidecars(ix: Any, segment: Any, squeezed: list[str]) -> None:
+    """Arrays the searcher needs per segment, so it never rebuilds them (see sidecar.py)."""
+    from whoosh.reading import SegmentReader
+
+    from . import scoring, substrings
+    from .sidecar import save_arrays
+
+    folder, segment_id = ix.storage.folder, segment.segment_id()
+    save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_arrays(squeezed))
+    reader = SegmentReader(ix.storage, ix.schema, segment)
+    try:
+        save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
+    finally:
+        reader.close()
 
 
 def _cache_field_lengths(writer: Any) -> None:

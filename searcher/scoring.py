@@ -32,7 +32,10 @@ import numpy as np
 from .analysis import STOP_WORDS, query_terms
 from .normalize import fold, squeeze
 from .query import And, Node, Not, Phrase, Word
+from .sidecar import load_arrays
 from .substrings import Found, segment_text
+
+SIDECAR = "data"
 
 K1 = 1.2
 B = 0.75
@@ -90,25 +93,34 @@ def _segment_key(reader) -> tuple[str, str]:
             reader.segment().segment_id())
 
 
-def segment_data(reader) -> SegmentData:
+def data_arrays(reader) -> dict[str, np.ndarray]:
+    """Field lengths and dates of every document of a segment, from Whoosh's columns."""
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
     from whoosh.util.numeric import byte_to_length
 
+    count = reader.doc_count_all()
+    table = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
+    arrays = {}
+    for name in TEXT_FIELDS:
+        column = reader._perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
+        raw = np.fromiter(column, dtype=np.uint8, count=count) if column is not None \
+            else np.zeros(count, dtype=np.uint8)
+        arrays[name] = table[raw]
+    arrays["dates"] = np.fromiter(reader.column_reader("date", translate=False),
+                                  dtype=np.uint64, count=count)
+    return arrays
+
+
+def segment_data(reader) -> SegmentData:
     key = _segment_key(reader)
     with _segments_lock:
         cached = _segments.get(key)
         if cached is not None:
             return cached
-    table = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
-    lengths = {}
-    for name in TEXT_FIELDS:
-        column = reader._perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
-        raw = np.fromiter(column, dtype=np.uint8, count=reader.doc_count_all()) \
-            if column is not None else np.zeros(reader.doc_count_all(), dtype=np.uint8)
-        lengths[name] = table[raw]
-    dates = np.fromiter(reader.column_reader("date", translate=False), dtype=np.uint64,
-                        count=reader.doc_count_all())
-    data = SegmentData(lengths, dates)
+    arrays = load_arrays(reader, SIDECAR)
+    if arrays is None:
+        arrays = data_arrays(reader)
+    data = SegmentData({name: arrays[name] for name in TEXT_FIELDS}, arrays["dates"])
     with _segments_lock:
         _segments[key] = data
         while len(_segments) > 256:

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .schema import FIELD_BREAK
+from .sidecar import load_arrays
+
+SIDECAR = "text"
 
 SEPARATOR = "\x00"
 _cache: OrderedDict[tuple[str, str], SegmentText] = OrderedDict()
@@ -44,7 +47,13 @@ class Found:
 
 @dataclass
 class SegmentText:
-    """All squeezed texts of one segment as code points, with document boundaries."""
+    """All squeezed texts of one segment as code points, with document boundaries.
+
+    The first searches scan the code points linearly (a few milliseconds per
+    segment); meanwhile a background thread sorts the positions by character,
+    after which a search only visits the occurrences of the needle's rarest
+    character.  A one-shot command line search never waits for that sort.
+    """
 
     codes: np.ndarray  # code points, documents separated by SEPARATOR
     starts: np.ndarray  # start offset of each document
@@ -52,6 +61,32 @@ class SegmentText:
     lengths: np.ndarray  # characters of each document
     histogram: np.ndarray  # occurrences of each code point (BMP; astral share one bin)
     avg_len: float
+    by_char: np.ndarray | None = None  # positions sorted by (clipped) code point
+    char_offsets: np.ndarray | None = None  # where each code point's positions start
+    _sorting: bool = False
+
+    def _positions_of(self, code: int) -> np.ndarray:
+        """Positions of one code point: from the sorted index if ready, else by scanning."""
+        if self.by_char is not None and self.char_offsets is not None:
+            clipped = min(code, 0xFFFF)
+            return self.by_char[self.char_offsets[clipped] : self.char_offsets[clipped + 1]]
+        self._sort_in_background()
+        return np.flatnonzero(self.codes == code)
+
+    def _sort_in_background(self) -> None:
+        with _cache_lock:
+            if self._sorting:
+                return
+            self._sorting = True
+
+        def build() -> None:
+            clipped = np.minimum(self.codes, 0xFFFF) if self.codes.dtype != np.uint16 \
+                else self.codes
+            order = np.argsort(clipped, kind="stable").astype(np.int64)
+            offsets = np.concatenate(([0], np.cumsum(self.histogram))).astype(np.int64)
+            self.char_offsets, self.by_char = offsets, order
+
+        threading.Thread(target=build, name="searcher-char-index", daemon=True).start()
 
     def find(self, needle: str, whole_numbers: bool = False) -> Found:
         """Documents containing *needle*, with occurrences in title and body.
@@ -66,10 +101,10 @@ class SegmentText:
         wanted = np.array([ord(c) for c in needle], dtype=np.uint32)
         rarest = int(np.argmin(self.histogram[np.minimum(wanted, 0xFFFF)]))
         last = len(codes) - size
-        at = np.flatnonzero(codes == wanted[rarest]) - rarest
+        at = self._positions_of(int(wanted[rarest])) - rarest
         at = at[(at >= 0) & (at <= last)]
         for k in range(size):
-            if k != rarest and len(at):
+            if len(at) and (k != rarest or wanted[k] > 0xFFFF):
                 at = at[codes[at + k] == wanted[k]]
         if whole_numbers and len(at):
             if needle[0].isdigit():
@@ -92,6 +127,21 @@ def _empty() -> Found:
     return Found(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
 
 
+def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
+    """The arrays behind a SegmentText, from each document's squeezed text."""
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])).astype(np.int64) \
+        if len(texts) else lengths
+    cuts = np.array([max(t.find(FIELD_BREAK), 0) for t in texts], dtype=np.int64)
+    blob = SEPARATOR.join(texts) + SEPARATOR
+    codes = np.frombuffer(blob.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if len(codes) and int(codes.max()) <= 0xFFFF:
+        codes = codes.astype(np.uint16)
+    histogram = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000).astype(np.int64)
+    return {"codes": codes, "starts": starts, "title_ends": starts + cuts, "lengths": lengths,
+            "histogram": histogram}
+
+
 def segment_text(reader) -> SegmentText:
     """The (cached) SegmentText of a leaf reader's segment."""
     segment = reader.segment()
@@ -101,19 +151,15 @@ def segment_text(reader) -> SegmentText:
         if cached is not None:
             _cache.move_to_end(key)
             return cached
-    column = reader.column_reader("squeezed")
-    texts = [bytes(column[docnum] or b"").decode("utf-8", "surrogatepass")
-             for docnum in range(reader.doc_count_all())]
-    lengths = np.array([len(t) for t in texts], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])) if len(texts) else lengths
-    cuts = np.array([max(t.find(FIELD_BREAK), 0) for t in texts], dtype=np.int64)
-    blob = SEPARATOR.join(texts) + SEPARATOR
-    codes = np.frombuffer(blob.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if len(codes) and int(codes.max()) <= 0xFFFF:
-        codes = codes.astype(np.uint16)
-    histogram = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
+    arrays = load_arrays(reader, SIDECAR)
+    if arrays is None:
+        column = reader.column_reader("squeezed")
+        arrays = text_arrays([bytes(column[docnum] or b"").decode("utf-8", "surrogatepass")
+                              for docnum in range(reader.doc_count_all())])
+    lengths = arrays["lengths"]
     avg = float(lengths.mean()) if len(lengths) else 1.0
-    seg = SegmentText(codes, starts, starts + cuts, lengths, histogram, max(avg, 1.0))
+    seg = SegmentText(arrays["codes"], arrays["starts"], arrays["title_ends"], lengths,
+                      arrays["histogram"], max(avg, 1.0))
     with _cache_lock:
         _cache[key] = seg
         while len(_cache) > MAX_CACHED_SEGMENTS:
