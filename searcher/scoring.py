@@ -32,7 +32,7 @@ import numpy as np
 from .analysis import STOP_WORDS, query_terms
 from .normalize import fold, squeeze
 from .query import And, Node, Not, Phrase, Word
-from .sidecar import load_arrays
+from .sidecar import load_arrays, segment_key
 from .substrings import Found, segment_text
 
 SIDECAR = "data"
@@ -88,11 +88,6 @@ _postings_lock = threading.Lock()
 MAX_CACHED_POSTINGS = 4096
 
 
-def _segment_key(reader) -> tuple[str, str]:
-    return (str(getattr(reader.storage(), "folder", id(reader.storage()))),
-            reader.segment().segment_id())
-
-
 def data_arrays(reader) -> dict[str, np.ndarray]:
     """Field lengths and dates of every document of a segment, from Whoosh's columns."""
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
@@ -112,7 +107,7 @@ def data_arrays(reader) -> dict[str, np.ndarray]:
 
 
 def segment_data(reader) -> SegmentData:
-    key = _segment_key(reader)
+    key = segment_key(reader)
     with _segments_lock:
         cached = _segments.get(key)
         if cached is not None:
@@ -158,7 +153,7 @@ class Evaluator:
 
         Segments never change, so recently used postings are kept (warm queries).
         """
-        key = (_segment_key(reader), fieldname, term)
+        key = (segment_key(reader), fieldname, term)
         with _postings_lock:
             cached = _postings.get(key)
             if cached is not None:

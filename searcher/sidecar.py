@@ -29,9 +29,28 @@ def save_arrays(folder: str | os.PathLike[str], segment_id: str, name: str,
     os.replace(tmp, path)
 
 
+def segment_folder(reader) -> str | None:
+    """The index folder of a leaf reader (compound segments wrap it in an overlay)."""
+    storage = reader.storage()
+    for _ in range(4):
+        folder = getattr(storage, "folder", None)
+        if folder is not None:
+            return str(folder)
+        storage = getattr(storage, "b", None)  # OverlayStorage(compound file, folder)
+        if storage is None:
+            return None
+    return None
+
+
+def segment_key(reader) -> tuple[str, str]:
+    """Identifies a segment across searchers and processes: (folder, segment id)."""
+    return (segment_folder(reader) or f"memory:{id(reader.storage())}",
+            reader.segment().segment_id())
+
+
 def load_arrays(reader, name: str) -> dict[str, np.ndarray] | None:
     """The arrays saved for *reader*'s segment, or None when there are none."""
-    folder = getattr(reader.storage(), "folder", None)
+    folder = segment_folder(reader)
     if folder is None:
         return None
     path = sidecar_path(folder, reader.segment().segment_id(), name)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .schema import FIELD_BREAK
-from .sidecar import load_arrays
+from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
 
@@ -144,8 +144,7 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
 
 def segment_text(reader) -> SegmentText:
     """The (cached) SegmentText of a leaf reader's segment."""
-    segment = reader.segment()
-    key = (str(getattr(reader.storage(), "folder", id(reader.storage()))), segment.segment_id())
+    key = segment_key(reader)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
