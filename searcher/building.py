@@ -30,7 +30,7 @@ from .sources import SourceFile
 log = logging.getLogger(__name__)
 
 #: Memory for a worker's posting pool before it spills to disk.
-POOL_MB = 256
+POOL_MB = 128
 
 
 @dataclass
