@@ -1,0 +1,393 @@
+"""Performance benchmark: searcher vs the jieba+Whoosh recipe, side by side, in one run.
+
+Why: the README's speed claims must come from one command anyone can re-run
+on the same corpus.  Each build runs in a fresh temp index dir inside its own
+subprocess, so build time, peak memory (the whole process tree) and import
+costs are measured the way a user would pay them.  Query latency is measured
+in-process after a warm-up pass; cold CLI time is a fresh ``python -m searcher``.
+
+    python bench/perf.py --corpus /tmp/corpus_full --out bench/out/perf.json
+    python bench/perf.py --limit 2000
+    python bench/perf.py --synthetic 100000 --skip-recipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib  # noqa: E402
+
+HERE = Path(__file__).resolve()
+SEED = 20240601
+CLI_RUNS = 5
+
+
+# -- child processes: one build / re-run each, reporting their own rusage ---------------
+def _child(argv: list[str]) -> None:
+    """Run one build in this (fresh) process and print a JSON line with its cost."""
+    import resource
+
+    kind, corpus, index_dir, jobs = argv[0], argv[1], argv[2], int(argv[3])
+    started = time.perf_counter()
+    out: dict[str, Any] = {}
+    if kind in ("searcher", "searcher-incremental"):
+        from searcher import SearchEngine
+
+        engine = SearchEngine(index_dir)
+        report = engine.index([corpus], full=kind == "searcher", jobs=jobs or None)
+        out.update(documents=report.documents, failed=len(report.failed),
+                   added=report.added, unchanged=report.unchanged, updated=report.updated)
+    else:
+        import recipe
+
+        rep = recipe.build(corpus, index_dir)
+        out.update(documents=rep.added, failed=rep.failed)
+    out["seconds"] = time.perf_counter() - started
+    out["maxrss_self_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["maxrss_children_kb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print("RESULT " + json.dumps(out))
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                kids = Path(f"/proc/{p}/task/{task}/children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except OSError:
+            pass
+    return pids
+
+
+def _mem_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in kB; PSS shares forked copy-on-write pages fairly."""
+    pss = rss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss = int(line.split()[1])
+    except OSError:
+        pass
+    return pss, rss
+
+
+@dataclass
+class BuildRun:
+    seconds: float = 0.0  # inside the child, from first import to done
+    wall: float = 0.0  # including interpreter start-up
+    documents: int = 0
+    failed: int = 0
+    index_bytes: int = 0
+    peak_tree_pss_mb: float = 0.0
+    peak_tree_rss_mb: float = 0.0
+    maxrss_self_mb: float = 0.0
+    maxrss_child_mb: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
+    """Run one build in a subprocess while sampling the memory of its process tree."""
+    cmd = [sys.executable, str(HERE), "_child", kind, str(corpus), str(index_dir), str(jobs)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            pss = rss = 0
+            for pid in _tree(proc.pid):
+                p, r = _mem_kb(pid)
+                pss += p
+                rss += r
+            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
+            stop.wait(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{kind} build failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    data = json.loads(lines[-1][7:])
+    return BuildRun(
+        seconds=data.pop("seconds"), wall=wall, documents=data.pop("documents"),
+        failed=data.pop("failed"), index_bytes=benchlib.dir_bytes(index_dir),
+        peak_tree_pss_mb=peak[0] / 1024, peak_tree_rss_mb=peak[1] / 1024,
+        maxrss_self_mb=data.pop("maxrss_self_kb") / 1024,
+        maxrss_child_mb=data.pop("maxrss_children_kb") / 1024, extra=data,
+    )
+
+
+# -- the query mix ----------------------------------------------------------------------
+@dataclass
+class Query:
+    kind: str
+    text: str
+    category: str | None = None
+    since: str | None = None
+
+
+def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
+    """~200 queries from the corpus itself: words, word pairs, quoted fragments, filtered."""
+    rng = random.Random(seed)
+    files = benchlib.article_files(corpus)
+    sample = rng.sample(files, min(len(files), 600))
+    docs = benchlib.load_docs(corpus, sample)
+    rng.shuffle(docs)
+    words = [w for d in docs for w in benchlib.headline_words(d.title)[:3]]
+    cats = sorted({c for d in docs for c in d.categories[1:]}) or sorted(
+        {c for d in docs for c in d.categories})
+    dates = sorted(d.date for d in docs if d.date)
+    n_word, n_pair, n_phrase = n * 35 // 100, n * 25 // 100, n * 20 // 100
+    n_filter = n - n_word - n_pair - n_phrase
+    out = [Query("word", w) for w in rng.sample(words, min(n_word, len(words)))]
+    out += [Query("two words", " ".join(rng.sample(words, 2))) for _ in range(n_pair)]
+    phrases = []
+    for d in docs:
+        if len(phrases) >= n_phrase:
+            break
+        frag = benchlib.boundary_fragment(d.sq_body, rng, 3, 4)
+        if frag:
+            phrases.append(Query("phrase", f'"{frag}"'))
+    out += phrases
+    for i in range(n_filter):
+        word = rng.choice(words)
+        if i % 2 == 0 and cats:
+            out.append(Query("filtered", word, category=rng.choice(cats)))
+        else:
+            out.append(Query("filtered", word, since=dates[len(dates) // 2] if dates else None))
+    return out
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in milliseconds."""
+    if not values:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000,
+            "mean": statistics.fmean(values) * 1000}
+
+
+def time_searcher(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+    """Warm in-process latency of SearchEngine.search (top 10, with snippets)."""
+    from searcher import SearchEngine
+    from searcher.errors import QueryError
+
+    engine = SearchEngine(index_dir)
+
+    def run(q: Query) -> int:
+        try:
+            return engine.search(q.text, limit=10, category=q.category, since=q.since).total
+        except QueryError:
+            return -1
+
+    for q in queries:  # warm-up pass: caches, jieba, pinyin tables, segment texts
+        run(q)
+    times: dict[str, list[float]] = {}
+    errors = 0
+    for q in queries:
+        t = time.perf_counter()
+        errors += run(q) < 0
+        times.setdefault(q.kind, []).append(time.perf_counter() - t)
+    engine.close()
+    return _latency(times, errors)
+
+
+def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+    """Warm in-process latency of the recipe's MultifieldParser search (top 10 ids)."""
+    import datetime as dt
+
+    import recipe
+
+    engine = recipe.RecipeSearcher(index_dir)
+
+    def run(q: Query) -> int:
+        since = dt.datetime.fromisoformat(q.since) if q.since else None
+        try:
+            return len(engine.search(q.text, 10, since=since))  # no category field in recipe
+        except Exception:  # noqa: BLE001 - count parser failures, keep timing
+            return -1
+
+    for q in queries:
+        run(q)
+    times: dict[str, list[float]] = {}
+    errors = 0
+    for q in queries:
+        t = time.perf_counter()
+        errors += run(q) < 0
+        times.setdefault(q.kind, []).append(time.perf_counter() - t)
+    engine.close()
+    return _latency(times, errors)
+
+
+def _latency(times: dict[str, list[float]], errors: int) -> dict[str, Any]:
+    every = [t for ts in times.values() for t in ts]
+    return {"all": percentiles(every), "by_kind": {k: percentiles(v) for k, v in times.items()},
+            "queries": len(every), "errors": errors}
+
+
+def cold_cli(cmd: list[str]) -> float | None:
+    """Median wall time of CLI_RUNS fresh processes, or None when the command fails."""
+    runs = []
+    for _ in range(CLI_RUNS):
+        t = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=benchlib.REPO)
+        runs.append(time.perf_counter() - t)
+        if done.returncode != 0:
+            print(f"cold CLI failed: {' '.join(cmd)}\n{done.stderr[-800:]}", file=sys.stderr)
+            return None
+    return statistics.median(runs)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- report -----------------------------------------------------------------------------
+def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:{spec}}{unit}"
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    width = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return "\n".join(f"{a:<{width}}  {b:>{w1}}  {c:>12}" for a, b, c in rows)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        _child(sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, help="article folder (default: generate one)")
+    ap.add_argument("--limit", type=int, default=0,
+                    help="real articles to generate (0: all ~19,900) when no --corpus")
+    ap.add_argument("--synthetic", type=int, default=0,
+                    help="extra synthetic articles to generate (100k/200k scale runs)")
+    ap.add_argument("--jobs", type=int, default=0, help="searcher worker processes (0: nproc)")
+    ap.add_argument("--skip-recipe", action="store_true", help="benchmark searcher only")
+    ap.add_argument("--queries", type=int, default=200, help="size of the query mix")
+    ap.add_argument("--out", help="write all numbers as JSON here")
+    args = ap.parse_args()
+
+    info = benchlib.machine()
+    print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}")
+    print(f"         {info['platform']}; load average at start {_load()}")
+    generated = args.corpus is None
+    corpus = benchlib.make_corpus(args.limit, args.synthetic) if generated else args.corpus
+    corpus = corpus.absolute()
+    files = benchlib.article_files(corpus)
+    corpus_bytes = sum(f.stat().st_size for f in files)
+    jobs = args.jobs or os.cpu_count() or 1
+    print(f"corpus: {corpus} ({len(files)} files, {corpus_bytes / 1e6:.1f} MB); "
+          f"searcher jobs={jobs}\n", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-perf-"))
+    result: dict[str, Any] = {"machine": info, "corpus": str(corpus), "files": len(files),
+                              "corpus_bytes": corpus_bytes, "jobs": jobs}
+    try:
+        queries = query_mix(corpus, args.queries)
+        result["query_mix"] = [q.__dict__ for q in queries]
+
+        s_dir = work / "searcher"
+        print("building with searcher ...", file=sys.stderr, flush=True)
+        s_build = run_build("searcher", corpus, s_dir, jobs)
+        print("re-running searcher (no change) ...", file=sys.stderr, flush=True)
+        s_incr = run_build("searcher-incremental", corpus, s_dir, jobs)
+        print("timing searcher queries ...", file=sys.stderr, flush=True)
+        s_lat = time_searcher(s_dir, queries)
+        first_word = next(q.text for q in queries if q.kind == "word")
+        s_cold = cold_cli([sys.executable, "-m", "searcher", "--index-dir", str(s_dir),
+                           "search", first_word, "--limit", "10"])
+        result["searcher"] = {"build": s_build.__dict__, "incremental": s_incr.__dict__,
+                              "latency": s_lat, "cold_cli_s": s_cold}
+        shutil.rmtree(s_dir, ignore_errors=True)
+
+        r_build = r_lat = r_cold = None
+        if not args.skip_recipe:
+            r_dir = work / "recipe"
+            print("building with the recipe ...", file=sys.stderr, flush=True)
+            r_build = run_build("recipe", corpus, r_dir, 1)
+            print("timing recipe queries ...", file=sys.stderr, flush=True)
+            r_lat = time_recipe(r_dir, queries)
+            r_cold = cold_cli([sys.executable, str(HERE.parent / "recipe.py"), "search",
+                               str(r_dir), first_word, "--limit", "10"])
+            result["recipe"] = {"build": r_build.__dict__, "latency": r_lat, "cold_cli_s": r_cold}
+            shutil.rmtree(r_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if generated:
+            shutil.rmtree(corpus, ignore_errors=True)
+
+    def both(fn) -> tuple[str, str]:
+        return fn(s_build, s_lat, s_cold, "s"), (
+            fn(r_build, r_lat, r_cold, "r") if r_build is not None else "n/a")
+
+    rows: list[tuple[str, str, str]] = [("", "searcher", "recipe")]
+
+    def add(label: str, fn) -> None:
+        rows.append((label, *both(fn)))
+
+    add("full build (s)", lambda b, _l, _c, _k: f"{b.seconds:.1f}")
+    add("full build incl. start-up (s)", lambda b, _l, _c, _k: f"{b.wall:.1f}")
+    add("articles/s", lambda b, _l, _c, _k: f"{b.documents / b.seconds:.0f}")
+    add("documents indexed", lambda b, _l, _c, _k: f"{b.documents} ({b.failed} failed)")
+    add("index size (MB)", lambda b, _l, _c, _k: f"{b.index_bytes / 1e6:.1f}")
+    add("peak memory, tree PSS (MB)", lambda b, _l, _c, _k: f"{b.peak_tree_pss_mb:.0f}")
+    add("peak memory, tree RSS sum (MB)", lambda b, _l, _c, _k: f"{b.peak_tree_rss_mb:.0f}")
+    add("ru_maxrss self / child (MB)",
+        lambda b, _l, _c, _k: f"{b.maxrss_self_mb:.0f} / {b.maxrss_child_mb:.0f}")
+    rows.append(("no-change re-run (s)", f"{s_incr.seconds:.2f}", "n/a"))
+    for p in ("p50", "p95", "p99"):
+        add(f"warm query {p} (ms)",
+            lambda _b, lat, _c, _k, p=p: f"{lat['all'][p]:.1f}")
+    add("query errors", lambda _b, lat, _c, _k: f"{lat['errors']}/{lat['queries']}")
+    add("cold CLI search, median of 5 (s)", lambda _b, _l, cold, _k: _fmt(cold, ".2f"))
+    ratio = r_build.seconds / s_build.seconds if r_build else None
+    rows.append(("build time ratio recipe/searcher", "", _fmt(ratio, ".2f", "x")))
+    result["build_ratio_recipe_over_searcher"] = ratio
+    print(table(rows))
+    print(f"(load average at end {_load()}: other processes on the machine skew every number)")
+    result["load_end"] = _load()
+    print("\nwarm latency by query kind, p50 / p95 (ms):")
+    kinds = list(s_lat["by_kind"])
+    krows = [("", "searcher", "recipe")]
+    for kind in kinds:
+        s = s_lat["by_kind"][kind]
+        r = r_lat["by_kind"].get(kind) if r_lat else None
+        n = sum(1 for q in queries if q.kind == kind)
+        krows.append((f"{kind} ({n})", f"{s['p50']:.1f} / {s['p95']:.1f}",
+                      f"{r['p50']:.1f} / {r['p95']:.1f}" if r else "n/a"))
+    print(table(krows))
+    print("\n(searcher latency includes snippets and highlights; the recipe returns ids only "
+          "and has no category field, so its filtered queries use the date filter alone)")
+    benchlib.dump(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
