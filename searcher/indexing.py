@@ -288,7 +288,7 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
     """One atomic commit: delete *delete_ids*, then add the finished staged segments."""
     from whoosh.writing import SegmentWriter
 
-    writer = SegmentWriter(ix)
+    writer = SegmentWriter(ix, compound=False)
     try:
         for doc_id in delete_ids:
             writer.delete_by_term("id", doc_id)

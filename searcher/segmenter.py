@@ -43,6 +43,7 @@ def write_dictionary(path: Path, fingerprint: str) -> None:
 
         con.executemany("INSERT INTO meta VALUES (?, ?)", [
             ("total", str(tokenizer.total)),
+            ("max_len", str(max(map(len, tokenizer.FREQ), default=1))),
             ("fingerprint", fingerprint),
             ("force_split", "\n".join(sorted(finalseg.Force_Split_Words))),
         ])
@@ -75,16 +76,26 @@ def install_dictionary(target: Path, fingerprint: str, load_jieba: Callable[[], 
     Freezing costs jieba's dictionary load plus writing ~350,000 rows (about
     1.5 s), so it is done once per machine and fingerprint and then copied.
     """
-    if dictionary_fingerprint(target) == fingerprint:
+    if dictionary_fingerprint(target) == fingerprint and _has_max_len(target):
         return
     digest = hashlib.sha1(fingerprint.encode("utf-8")).hexdigest()[:16]
-    cached = cache_dir() / f"querydict-{digest}.sqlite"
+    cached = cache_dir() / f"querydict-v2-{digest}.sqlite"
     if dictionary_fingerprint(cached) != fingerprint:
         load_jieba()
         write_dictionary(cached, fingerprint)
     tmp = target.with_suffix(".copy")
     shutil.copyfile(cached, tmp)
     os.replace(tmp, target)
+
+
+def _has_max_len(path: Path) -> bool:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM meta WHERE key='max_len'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
 
 
 def dictionary_fingerprint(path: Path) -> str | None:
@@ -114,7 +125,8 @@ class QuerySegmenter:
         self.total = float(meta["total"])
         self.logtotal = math.log(self.total)
         self.force_split = set(filter(None, meta.get("force_split", "").split("\n")))
-        self.max_len = con.execute("SELECT max(length(word)) FROM freq").fetchone()[0] or 1
+        self.max_len = int(meta.get("max_len") or con.execute(
+            "SELECT max(length(word)) FROM freq").fetchone()[0] or 1)
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
