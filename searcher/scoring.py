@@ -73,6 +73,20 @@ class Match:
         return Match(self.mask & other.mask, self.score + other.score)
 
 
+def all_of(matches: list[Match], n: int) -> Match:
+    result = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
+    for match in matches:
+        result = result.intersect(match)
+    return result
+
+
+def any_of(matches: list[Match], n: int) -> Match:
+    result = Match.empty(n)
+    for match in matches:
+        result = result.union(match)
+    return result
+
+
 @dataclass
 class SegmentData:
     """Per-segment arrays that never change: field lengths and dates."""
@@ -254,28 +268,22 @@ class Evaluator:
             return Match(~inner.mask, np.zeros_like(inner.score))
         if isinstance(node, And):
             return self.conjunction(node.items, leaf)
-        result = Match.empty(leaf.reader().doc_count_all())
-        for item in node.items:
-            result = result.union(self.evaluate(item, leaf))
-        return result
+        return any_of([self.evaluate(item, leaf) for item in node.items],
+                      leaf.reader().doc_count_all())
 
     def conjunction(self, items: tuple[Node, ...], leaf) -> Match:
         n = leaf.reader().doc_count_all()
         positives = [i for i in items if not isinstance(i, Not)]
         negatives = [i.item for i in items if isinstance(i, Not)]
         groups = self._pinyin_runs(positives)
-        matches = [self._group(g, leaf) for g in groups]
-        if self.relaxed:
-            result = Match.empty(n)
-            for m in matches:
-                result = result.union(m)
-        else:
-            result = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
-            for m in matches:
-                result = result.intersect(m)
+        result = self._combine([self._group(g, leaf) for g in groups], n)
         for neg in negatives:
             result.mask &= ~self.evaluate(neg, leaf).mask
         return result
+
+    def _combine(self, matches: list[Match], n: int) -> Match:
+        """AND of *matches*, or OR when the query has been relaxed."""
+        return any_of(matches, n) if self.relaxed else all_of(matches, n)
 
     def _pinyin_runs(self, nodes: list[Node]) -> list[list[Node]]:
         """Group consecutive plain Latin words that together spell a pinyin word (liao cheng)."""
@@ -297,10 +305,8 @@ class Evaluator:
     def _group(self, group: list[Node], leaf) -> Match:
         if len(group) == 1:
             return self.evaluate(group[0], leaf)
-        n = leaf.reader().doc_count_all()
-        literal = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
-        for node in group:
-            literal = literal.intersect(self.evaluate(node, leaf))
+        literal = all_of([self.evaluate(node, leaf) for node in group],
+                         leaf.reader().doc_count_all())
         joined = "".join(fold(n.text) for n in group)
         return literal.union(self.pinyin(joined, TEXT_FIELDS, leaf))
 
@@ -326,15 +332,7 @@ class Evaluator:
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: not indexed, match the text itself
             return self.substring(leaf, needle, single)
-        per_term = [self.any_field(t, fields, leaf) for t in kept]
-        if self.relaxed:
-            words = Match.empty(n)
-            for m in per_term:
-                words = words.union(m)
-        else:
-            words = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
-            for m in per_term:
-                words = words.intersect(m)
+        words = self._combine([self.any_field(t, fields, leaf) for t in kept], n)
         if any(ch.isdigit() for ch in needle) and (
                 len(terms) > 1 or len("".join(terms)) < len(needle)):
             # Quantities (30%, 4万, G20峰会): the parts mean nothing apart ("30" is
@@ -372,11 +370,8 @@ class Evaluator:
             result = self.term(leaf, "author_key", value)
             parts = query_terms(text, self.context.cut)
             if parts:
-                n = leaf.reader().doc_count_all()
-                words = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
-                for part in parts:
-                    words = words.intersect(self.term(leaf, "author", part))
-                result = result.union(words)
+                result = result.union(all_of([self.term(leaf, "author", p) for p in parts],
+                                             leaf.reader().doc_count_all()))
             return Match(result.mask, np.zeros_like(result.score))
         return self.term(leaf, field_name, value)
 
@@ -397,9 +392,7 @@ class Evaluator:
         n = leaf.reader().doc_count_all()
         if not terms or not TITLE_ALL_BOOST:
             return np.zeros(n)
-        combined = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
-        for term in terms:
-            combined = combined.intersect(self.term(leaf, "title", term))
+        combined = all_of([self.term(leaf, "title", term) for term in terms], n)
         return np.where(combined.mask, TITLE_ALL_BOOST * combined.score, 0.0)
 
 
