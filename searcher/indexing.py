@@ -230,18 +230,13 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                 _commit(ix, [], pending_deletes)
         report.deleted = len(plan.delete) - report.moved
         report.added -= report.moved
-        failed_paths = {p for p, _ in report.failed}
-        for f in plan.build:
-            if f.id in plan.existing and f.path in failed_paths:
-                _annotate(report, f.path, "kept the previously indexed version")
+        kept = {f.path for f in plan.build if f.id in plan.existing}
+        report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
+                         for p, r in report.failed]
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     if progress:
         progress(total, total)
-
-
-def _annotate(report: IndexReport, path: str, note: str) -> None:
-    report.failed = [(p, f"{r}; {note}" if p == path else r) for p, r in report.failed]
 
 
 def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
