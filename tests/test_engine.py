@@ -230,3 +230,13 @@ def test_library_never_prints(tmp_path, capsys, caplog):
         engine.search("正文")
     out, err = capsys.readouterr()
     assert out == "" and err == ""
+
+
+def test_total_is_exact_across_pages(sample_index):
+    engine, _ = sample_index
+    for query in ["的", "聊城 OR 长江 OR 5G", "新闻"]:
+        first = engine.search(query, limit=3)
+        seen = []
+        for page in range(1, first.pages + 1):
+            seen += [h.id for h in engine.search(query, limit=3, page=page).hits]
+        assert len(seen) == len(set(seen)) == first.total, query
