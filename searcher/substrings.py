@@ -82,7 +82,7 @@ class SegmentText:
         def build() -> None:
             clipped = np.minimum(self.codes, 0xFFFF) if self.codes.dtype != np.uint16 \
                 else self.codes
-            order = np.argsort(clipped, kind="stable").astype(np.int64)
+            order = np.argsort(clipped, kind="stable").astype(np.int32)  # 4 bytes/char
             offsets = np.concatenate(([0], np.cumsum(self.histogram))).astype(np.int64)
             self.char_offsets, self.by_char = offsets, order
 
