@@ -30,6 +30,9 @@ SEPARATOR = "\x00"
 _cache: OrderedDict[tuple[str, str], SegmentText] = OrderedDict()
 _cache_lock = threading.Lock()
 MAX_CACHED_SEGMENTS = 256
+#: Linear scans of a segment before its character index is built (a one-shot CLI
+#: search never pays for the sort; a server does after its first few queries).
+SORT_AFTER_SCANS = 3
 _NUMBER_CHARS = np.array([ord(c) for c in "0123456789."], dtype=np.uint32)
 
 
@@ -50,9 +53,9 @@ class SegmentText:
     """All squeezed texts of one segment as code points, with document boundaries.
 
     The first searches scan the code points linearly (a few milliseconds per
-    segment); meanwhile a background thread sorts the positions by character,
+    segment); after a few, a background thread sorts the positions by character,
     after which a search only visits the occurrences of the needle's rarest
-    character.  A one-shot command line search never waits for that sort.
+    character.  A one-shot command line search never pays for that sort.
     """
 
     codes: np.ndarray  # code points, documents separated by SEPARATOR
@@ -64,13 +67,16 @@ class SegmentText:
     by_char: np.ndarray | None = None  # positions sorted by (clipped) code point
     char_offsets: np.ndarray | None = None  # where each code point's positions start
     _sorting: bool = False
+    _scans: int = 0
 
     def _positions_of(self, code: int) -> np.ndarray:
         """Positions of one code point: from the sorted index if ready, else by scanning."""
         if self.by_char is not None and self.char_offsets is not None:
             clipped = min(code, 0xFFFF)
             return self.by_char[self.char_offsets[clipped] : self.char_offsets[clipped + 1]]
-        self._sort_in_background()
+        self._scans += 1
+        if self._scans >= SORT_AFTER_SCANS:  # a long-lived process: worth indexing
+            self._sort_in_background()
         return np.flatnonzero(self.codes == code)
 
     def _sort_in_background(self) -> None:
