@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,16 +206,10 @@ def time_searcher(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
         except QueryError:
             return -1
 
-    for q in queries:  # warm-up pass: caches, jieba, pinyin tables, segment texts
-        run(q)
-    times: dict[str, list[float]] = {}
-    errors = 0
-    for q in queries:
-        t = time.perf_counter()
-        errors += run(q) < 0
-        times.setdefault(q.kind, []).append(time.perf_counter() - t)
-    engine.close()
-    return _latency(times, errors)
+    try:
+        return _timed(run, queries)
+    finally:
+        engine.close()
 
 
 def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
@@ -232,6 +227,14 @@ def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - count parser failures, keep timing
             return -1
 
+    try:
+        return _timed(run, queries)
+    finally:
+        engine.close()
+
+
+def _timed(run: Callable[[Query], int], queries: list[Query]) -> dict[str, Any]:
+    """One warm-up pass (caches, dictionaries, segment texts), then a timed pass."""
     for q in queries:
         run(q)
     times: dict[str, list[float]] = {}
@@ -240,7 +243,6 @@ def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
         t = time.perf_counter()
         errors += run(q) < 0
         times.setdefault(q.kind, []).append(time.perf_counter() - t)
-    engine.close()
     return _latency(times, errors)
 
 
