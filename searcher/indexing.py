@@ -171,7 +171,8 @@ def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
             plan.build.append(f)
         elif old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and old["path"] == f.path:
             report.unchanged += 1
-        elif old["path"] == f.path and old["size"] == f.size and _digest(f) == old["digest"]:
+        elif (old["path"] == f.path and old["size"] == f.size
+              and file_digest(f.path) == old["digest"]):
             report.unchanged += 1  # touched, not changed
         else:
             plan.build.append(f)
@@ -186,13 +187,9 @@ def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
         gone = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
         for f in plan.build:
             if f.id not in plan.existing and any(size == f.size for size, _ in gone) \
-                    and (f.size, _digest(f)) in gone:
+                    and (f.size, file_digest(f.path)) in gone:
                 report.moved += 1
     return plan
-
-
-def _digest(f: SourceFile) -> str | None:
-    return file_digest(f.path)
 
 
 def file_digest(path: str) -> str | None:

@@ -25,7 +25,6 @@ from .normalize import fold
 PINYIN_FILE = "pinyin.sqlite"
 MAX_READINGS = 16
 _HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
-_lock = threading.Lock()
 
 
 def load_synonyms(path: str | Path | None) -> dict[str, list[str]]:

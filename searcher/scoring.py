@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .analysis import STOP_WORDS, query_terms
+from .caching import LRUCache
 from .normalize import fold, squeeze
 from .query import And, Node, Not, Phrase, Word
 from .sidecar import load_arrays, segment_key
@@ -95,11 +94,9 @@ class SegmentData:
     dates: np.ndarray
 
 
-_segments: OrderedDict[tuple[str, str], SegmentData] = OrderedDict()
-_segments_lock = threading.Lock()
-_postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-_postings_lock = threading.Lock()
 MAX_CACHED_POSTINGS = 4096
+_segments: LRUCache[SegmentData] = LRUCache(256)
+_postings: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(MAX_CACHED_POSTINGS)
 
 
 def data_arrays(reader) -> dict[str, np.ndarray]:
@@ -122,19 +119,14 @@ def data_arrays(reader) -> dict[str, np.ndarray]:
 
 def segment_data(reader) -> SegmentData:
     key = segment_key(reader)
-    with _segments_lock:
-        cached = _segments.get(key)
-        if cached is not None:
-            return cached
+    cached = _segments.get(key)
+    if cached is not None:
+        return cached
     arrays = load_arrays(reader, SIDECAR)
     if arrays is None:
         arrays = data_arrays(reader)
-    data = SegmentData({name: arrays[name] for name in TEXT_FIELDS}, arrays["dates"])
-    with _segments_lock:
-        _segments[key] = data
-        while len(_segments) > 256:
-            _segments.popitem(last=False)
-    return data
+    return _segments.put(key, SegmentData({name: arrays[name] for name in TEXT_FIELDS},
+                                          arrays["dates"]))
 
 
 @dataclass
@@ -168,17 +160,10 @@ class Evaluator:
         Segments never change, so recently used postings are kept (warm queries).
         """
         key = (segment_key(reader), fieldname, term)
-        with _postings_lock:
-            cached = _postings.get(key)
-            if cached is not None:
-                _postings.move_to_end(key)
-                return cached
-        result = self._read_postings(reader, fieldname, term)
-        with _postings_lock:
-            _postings[key] = result
-            while len(_postings) > MAX_CACHED_POSTINGS:
-                _postings.popitem(last=False)
-        return result
+        cached = _postings.get(key)
+        if cached is not None:
+            return cached
+        return _postings.put(key, self._read_postings(reader, fieldname, term))
 
     def _read_postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         from whoosh.reading import TermNotFound

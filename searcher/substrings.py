@@ -16,20 +16,20 @@ per segment and shared by every searcher and thread.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
+from .caching import LRUCache
 from .schema import FIELD_BREAK
 from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
 
 SEPARATOR = "\x00"
-_cache: OrderedDict[tuple[str, str], SegmentText] = OrderedDict()
-_cache_lock = threading.Lock()
 MAX_CACHED_SEGMENTS = 256
+_cache: LRUCache[SegmentText] = LRUCache(MAX_CACHED_SEGMENTS)
+_sort_lock = threading.Lock()
 #: Linear scans of a segment before its character index is built (a one-shot CLI
 #: search never pays for the sort; a server does after its first few queries).
 SORT_AFTER_SCANS = 3
@@ -80,7 +80,7 @@ class SegmentText:
         return np.flatnonzero(self.codes == code)
 
     def _sort_in_background(self) -> None:
-        with _cache_lock:
+        with _sort_lock:
             if self._sorting:
                 return
             self._sorting = True
@@ -151,11 +151,9 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
 def segment_text(reader) -> SegmentText:
     """The (cached) SegmentText of a leaf reader's segment."""
     key = segment_key(reader)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-            return cached
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
     arrays = load_arrays(reader, SIDECAR)
     if arrays is None:
         column = reader.column_reader("squeezed")
@@ -165,8 +163,4 @@ def segment_text(reader) -> SegmentText:
     avg = float(lengths.mean()) if len(lengths) else 1.0
     seg = SegmentText(arrays["codes"], arrays["starts"], arrays["title_ends"], lengths,
                       arrays["histogram"], max(avg, 1.0))
-    with _cache_lock:
-        _cache[key] = seg
-        while len(_cache) > MAX_CACHED_SEGMENTS:
-            _cache.popitem(last=False)
-    return seg
+    return _cache.put(key, seg)
