@@ -214,6 +214,18 @@ def _raw_terms(folded: str, extras: bool,
             pos += 1
 
 
+def index_terms(value: str, stoplist: frozenset[str] = frozenset()) -> list[str]:
+    """The term texts the analyzer yields for *value* in index mode, without ``Token`` objects.
+
+    ``ChineseAnalyzer`` is ``SearcherTokenizer | StopFilter(minsize=1)``; the
+    tokenizer never yields an empty term, so dropping *stoplist* is the whole
+    filter.  Building a segment calls this for every title and body
+    (:mod:`searcher.postings`); tests compare it with the Whoosh analyzer.
+    """
+    return [item[0] for item in _raw_terms(fold(value), True, segment_han)
+            if item[0] not in stoplist]
+
+
 def query_terms(text: str, cut: Callable[[str], list[str]] | None = None) -> list[str]:
     """The main (non-extra) terms of a query word, folded: what must be found."""
     return [t.text for t in iter_terms(fold(text), extras=False, cut=cut)]

@@ -24,14 +24,11 @@ from .dates import to_utc
 from .documents import Document, load_document
 from .errors import DocumentError
 from .normalize import squeeze
-from .schema import FIELD_BREAK, SEP, build_schema
+from .postings import SegmentBuilder
+from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
 from .sources import SourceFile
 
 log = logging.getLogger(__name__)
-
-#: Memory for a worker's posting pool before it spills to disk.
-POOL_MB = 128
-
 
 @dataclass
 class BuildTask:
@@ -112,7 +109,8 @@ def build_segment(task: BuildTask) -> BuildResult:
     ix = FileStorage(staging).create_index(build_schema())
     # compound=False: Whoosh opens the parts of a compound segment by copying them into
     # memory (over 100 ms per search process at 20,000 articles); plain files are mmap'ed.
-    writer = SegmentWriter(ix, _lk=False, limitmb=POOL_MB, compound=False)
+    writer = SegmentWriter(ix, _lk=False, compound=False)
+    builder = SegmentBuilder(writer, index_term_functions())
     settings = task.settings
     squeezed: list[str] = []
     try:
@@ -123,7 +121,7 @@ def build_segment(task: BuildTask) -> BuildResult:
                     tz=settings.timezone, max_bytes=settings.max_bytes,
                 )
                 values = document_fields(doc)
-                writer.add_document(**values)
+                builder.add_document(values)
                 squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
             except DocumentError as exc:
                 result.failed.append((source_file.path, str(exc)))
@@ -138,16 +136,15 @@ def build_segment(task: BuildTask) -> BuildResult:
                     with _progress.get_lock():
                         _progress.value += 1
         if result.added:
-            _cache_field_lengths(writer)
-            result.segment = writer._finalize_segment()
+            result.segment = builder.finish()
             writer._tempstorage.destroy()
             _write_sidecars(ix, result.segment, squeezed)
             result.staging = staging
         else:
-            writer.cancel()
+            builder.cancel()
             shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
-        writer.cancel()
+        builder.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
@@ -167,34 +164,6 @@ def _write_sidecars(ix: Any, segment: Any, squeezed: list[str]) -> None:
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
     finally:
         reader.close()
-
-
-def _cache_field_lengths(writer: Any) -> None:
-    """Read each document's field lengths once, not once per posting.
-
-    Whoosh looks up a document's field length for every posting it writes
-    (about a sixth of a build's time); the lengths are read here in one pass
-    per field and served from memory, with identical values.
-    """
-    original = writer.per_document_reader
-
-    def per_document_reader():
-        reader = original()
-        lengths: dict[str, list[int]] = {}
-        lookup = reader.doc_field_length
-        count = reader.doc_count_all()
-
-        def doc_field_length(docnum: int, fieldname: str, default: int = 0) -> int:
-            column = lengths.get(fieldname)
-            if column is None:
-                column = lengths[fieldname] = [lookup(d, fieldname, default)
-                                               for d in range(count)]
-            return column[docnum]
-
-        reader.doc_field_length = doc_field_length
-        return reader
-
-    writer.per_document_reader = per_document_reader
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
