@@ -35,8 +35,13 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
+@lru_cache(maxsize=64)
 def fold(text: str) -> str:
-    """NFKC + lower case + simplified Chinese: the form every match is made on."""
+    """NFKC + lower case + simplified Chinese: the form every match is made on.
+
+    Memoised for the last few texts: indexing folds each title and body twice
+    (for terms and for the substring column), and OpenCC is the costly part.
+    """
     if text.isascii():
         return text.lower()
     return to_simplified(unicodedata.normalize("NFKC", text).lower())
