@@ -10,6 +10,7 @@ process moves the finished segment into the index and commits it
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import multiprocessing
 import os
@@ -23,6 +24,7 @@ from .config import Settings
 from .dates import to_utc
 from .documents import Document, load_document
 from .errors import DocumentError
+from .lexicon import pinyin_rows
 from .normalize import squeeze
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
@@ -44,6 +46,8 @@ class BuildResult:
     added: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: (pinyin, word) rows for the Chinese words of the segment's titles and bodies.
+    pinyin: set[tuple[str, str]] = field(default_factory=set)
 
 
 _progress: Any = None
@@ -136,6 +140,8 @@ def build_segment(task: BuildTask) -> BuildResult:
                     with _progress.get_lock():
                         _progress.value += 1
         if result.added:
+            result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
+                                                        builder.terms("body")))
             result.segment = builder.finish()
             writer._tempstorage.destroy()
             _write_sidecars(ix, result.segment, squeezed)

@@ -28,7 +28,7 @@ from typing import Any
 from .building import BuildResult, BuildTask, build_segment, init_worker, pool_context
 from .config import Settings
 from .documents import content_digest
-from .lexicon import PINYIN_FILE, write_pinyin_table
+from .lexicon import PINYIN_FILE, add_pinyin_rows, write_pinyin_table
 from .locking import writer_lock
 from .reports import IndexReport
 from .schema import analysis_fingerprint, build_schema, fingerprint_text
@@ -84,9 +84,8 @@ def index_sources(
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()
-            pinyin_path = target.path / PINYIN_FILE
-            if report.added or report.updated or report.deleted or not pinyin_path.exists():
-                write_pinyin_table(searcher.reader(), pinyin_path)
+            if not (target.path / PINYIN_FILE).exists():
+                write_pinyin_table(searcher.reader(), target.path / PINYIN_FILE)
         ix.close()
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
@@ -218,6 +217,8 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                 report.failed.extend(result.failed)
                 report.warnings.extend(result.warnings)
                 replaced = {i for i in result.added if i in plan.existing}
+                if result.pinyin:  # before the commit: a crash may leave rows, never lose them
+                    add_pinyin_rows(gen.path / PINYIN_FILE, result.pinyin)
                 _commit(ix, [result] if result.segment is not None else [],
                         pending_deletes | replaced)
                 pending_deletes = set()

@@ -1,7 +1,7 @@
 """Query-time vocabularies: synonym groups and pinyin → indexed Chinese words.
 
-Pinyin works on the index's own vocabulary: after each indexing run every
-Chinese word of two or more characters in the index is written to a table
+Pinyin works on the index's own vocabulary: every Chinese word of two or
+more characters that indexing sees in a title or body is written to a table
 under each of its toneless spellings (``聊城`` → ``liaocheng``; polyphonic
 characters give several).  A Latin query matches the words it spells
 *exactly*: partial syllables, initials or near-spellings never match, and
@@ -15,6 +15,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -85,24 +86,46 @@ def word_pinyins(word: str) -> set[str]:
     return set(spellings)
 
 
-def write_pinyin_table(reader: Any, path: Path, fields: tuple[str, ...] = ("title", "body")) -> int:
-    """Write pinyin → word for every Chinese word of two or more characters in the index."""
+def pinyin_rows(words: Iterable[str]) -> set[tuple[str, str]]:
+    """(spelling, word) for each Chinese word of two or more characters among *words*."""
     rows: set[tuple[str, str]] = set()
-    for field in fields:
-        for term in reader.lexicon(field):
-            word = term.decode("utf-8") if isinstance(term, bytes) else term
-            if _HAN_WORD.match(word):
-                rows.update((py, word) for py in word_pinyins(word))
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
+    for word in words:
+        if _HAN_WORD.match(word):
+            rows.update((py, word) for py in word_pinyins(word))
+    return rows
+
+
+def add_pinyin_rows(path: Path, rows: Iterable[tuple[str, str]]) -> None:
+    """Add *rows* to the table at *path* (created if missing), in one transaction.
+
+    Indexing workers compute the rows of the words in their segments and the
+    indexing process adds them here before committing the segment, so a run
+    only pays for the words it saw.  Words of deleted documents stay: a
+    spelling then finds a word with no postings, which matches nothing.
+    """
+    con = sqlite3.connect(path, timeout=30)
     try:
-        con.execute("CREATE TABLE pinyin (py TEXT, word TEXT, PRIMARY KEY (py, word)) "
-                    "WITHOUT ROWID")
-        con.executemany("INSERT INTO pinyin VALUES (?, ?)", sorted(rows))
-        con.commit()
+        with con:
+            con.execute("CREATE TABLE IF NOT EXISTS pinyin (py TEXT, word TEXT, "
+                        "PRIMARY KEY (py, word)) WITHOUT ROWID")
+            con.executemany("INSERT OR IGNORE INTO pinyin VALUES (?, ?)", sorted(rows))
     finally:
         con.close()
+
+
+def write_pinyin_table(reader: Any, path: Path, fields: tuple[str, ...] = ("title", "body")) -> int:
+    """Write the table afresh from every title and body word in the index.
+
+    Only needed when the table is missing (an index written before it
+    existed); normal runs use :func:`add_pinyin_rows`.
+    """
+    rows: set[tuple[str, str]] = set()
+    for field in fields:
+        words = (t.decode("utf-8") if isinstance(t, bytes) else t for t in reader.lexicon(field))
+        rows |= pinyin_rows(words)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    add_pinyin_rows(tmp, rows)
     os.replace(tmp, path)
     return len(rows)
 

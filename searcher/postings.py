@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from whoosh import formats
@@ -59,6 +59,10 @@ class SegmentBuilder:
     @property
     def doc_count(self) -> int:
         return self._writer.docnum
+
+    def terms(self, name: str) -> Iterable[str | bytes]:
+        """The distinct terms added so far to field *name* (before :meth:`finish`)."""
+        return self._postings[name].keys()
 
     def add_document(self, values: dict[str, Any]) -> None:
         """Add one document; like ``SegmentWriter.add_document(**values)``."""

@@ -163,6 +163,27 @@ def test_pinyin_can_be_switched_off(pinyin_engine):
     assert engine.search("changjiang").total == 0
 
 
+def test_pinyin_learns_the_words_of_new_documents(pinyin_engine):
+    engine, base = pinyin_engine
+    assert titles(engine.search("shanghai")) == []
+    write(base / "src", "new.md", article("上海", "上海举办进博会。"))
+    report = engine.index([base / "src"])
+    assert report.added == 1 and report.unchanged == 4
+    assert titles(engine.search("shanghai")) == ["上海"]
+    assert "聊城新闻" in titles(engine.search("liaocheng"))  # older rows kept
+
+
+def test_a_missing_pinyin_table_is_rebuilt_from_the_index(pinyin_engine):
+    from searcher.lexicon import PINYIN_FILE
+
+    engine, base = pinyin_engine
+    table = engine.root.current().path / PINYIN_FILE
+    table.unlink()
+    report = engine.index([base / "src"])
+    assert report.added == 0 and table.exists()
+    assert "聊城新闻" in titles(SearchEngine(base / "ix").search("liaocheng"))
+
+
 # -- Latin letters, digits and symbols ------------------------------------------------------
 
 
