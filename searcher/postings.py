@@ -21,13 +21,22 @@ writer, so the segment is byte-for-byte what ``add_document`` would write
 
 from __future__ import annotations
 
+import itertools
+import sys
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pickle import dumps
 from typing import Any
 
 from whoosh import formats
-from whoosh.system import pack_uint
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.util.numeric import length_to_byte
+
+#: Blocks whose pickle is smaller than this are stored uncompressed (see _write_blocks).
+COMPRESS_FROM = 96
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 class SegmentBuilder:
@@ -145,42 +154,80 @@ class SegmentBuilder:
 
 def _write_field(fieldwriter: Any, fmt: Any, terms: dict[str | bytes, array],
                  lengths: list[int] | None) -> None:
-    """Each term's postings through the codec's block writer, terms in byte order.
+    """Each term's postings through the codec's writer, terms in byte order.
 
     A field's terms are all ``str`` or all ``bytes``; UTF-8 keeps code-point
     order, so sorting ``str`` terms sorts their encoded bytes too.
     """
     boost = float(fmt.field_boost)
     frequency = isinstance(fmt, formats.Frequency)
-    postwriter_limit = None
     for term in sorted(terms):
         flat = terms[term]
-        ids, freqs = flat[0::2], flat[1::2]
         fieldwriter.start_term(term.encode("utf-8") if isinstance(term, str) else term)
-        postwriter = fieldwriter._postwriter
-        if postwriter_limit is None:
-            postwriter_limit = postwriter._blocklimit
-        count = len(ids)
-        for start in range(0, count, postwriter_limit):
-            end = start + postwriter_limit
-            block_ids = ids[start:end]
-            block_freqs = freqs[start:end]
-            if frequency:
-                weights = array("f", [f * boost for f in block_freqs])
-                postwriter._values = [pack_uint(f) for f in block_freqs]
-            else:
-                weights = array("f", [boost]) * len(block_ids)
-                postwriter._values = []
-            postwriter._ids = block_ids
-            postwriter._weights = weights
-            postwriter._maxweight = max(weights)
-            if lengths is not None:
-                block_lengths = [lengths[d] for d in block_ids]
-                nonzero = [n for n in block_lengths if n]
-                postwriter._minlength = min(nonzero) if nonzero else None
-                postwriter._maxlength = max(block_lengths)
-            else:
-                postwriter._minlength, postwriter._maxlength = None, 0
-            if end < count:
-                postwriter._write_block()
+        _write_blocks(fieldwriter._postwriter, flat[0::2], flat[1::2], boost, frequency, lengths)
         fieldwriter.finish_term()
+
+
+def _write_blocks(postwriter: Any, ids: array, freqs: array, boost: float, frequency: bool,
+                  lengths: list[int] | None) -> None:
+    """Write one term's postings as W3 blocks: ``W3PostingsWriter._write_block``'s format.
+
+    Whoosh builds each block posting by posting in Python; here every list is
+    made with one C-level call per block.  One deliberate difference: blocks
+    whose pickle is under :data:`COMPRESS_FROM` bytes are stored uncompressed
+    (the block header says so, and Whoosh's reader honours it).  Whoosh's own
+    code means to skip compressing tiny blocks but a bug makes it compress
+    every block, and zlib's per-call set-up cost more than all the rest of
+    writing a rare term.
+    """
+    postfile = postwriter._postfile
+    terminfo = postwriter._terminfo
+    limit = postwriter._blocklimit
+    compression = postwriter._compression
+    count = len(ids)
+    postfile.write(WHOOSH3_HEADER_MAGIC)
+    for start in range(0, count, limit):
+        block_ids = ids[start : start + limit]
+        size = len(block_ids)
+        if frequency:
+            block_freqs = freqs[start : start + limit]
+            weights = array("f", block_freqs if boost == 1.0 else [f * boost for f in block_freqs])
+            packed = array("I", block_freqs)
+            if _LITTLE_ENDIAN:
+                packed.byteswap()
+            values: bytes | None = packed.tobytes()  # Frequency: big-endian uint32 each
+        else:
+            weights = array("f", [boost]) * size
+            values = None  # Existence stores no values
+        postwriter._ids = block_ids
+        postwriter._weights = weights
+        postwriter._maxweight = max(weights)
+        if lengths is not None:
+            block_lengths = [lengths[d] for d in block_ids]
+            nonzero = [n for n in block_lengths if n]
+            postwriter._minlength = min(nonzero) if nonzero else None
+            postwriter._maxlength = max(block_lengths)
+        else:
+            postwriter._minlength, postwriter._maxlength = None, 0
+        terminfo.add_block(postwriter)
+
+        first = weights[0]
+        if weights.count(first) == size:
+            mini_weights: float | tuple[float, ...] | None = None if first == 1.0 else first
+        else:
+            mini_weights = tuple(weights)
+        previous = itertools.chain((0,), block_ids)
+        deltas = tuple([b - a for a, b in zip(previous, block_ids, strict=False)])
+        data = dumps((deltas, mini_weights, values), 2)
+        comp = compression if len(data) >= COMPRESS_FROM else 0
+        if comp:
+            data = zlib.compress(data, comp)
+        info = dumps((size, block_ids[-1], postwriter._maxweight, comp,
+                      length_to_byte(postwriter._minlength),
+                      length_to_byte(postwriter._maxlength)), 2)
+        block_length = len(info) + len(data)
+        postfile.write_int(-block_length if start + limit >= count else block_length)
+        postfile.write(info)
+        postfile.write(data)
+        postwriter._blockcount += 1
+    postwriter._new_block()  # nothing left for finish_postings to write

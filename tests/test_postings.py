@@ -1,8 +1,11 @@
-"""SegmentBuilder writes exactly the segment Whoosh's own add_document writes.
+"""SegmentBuilder writes the segment Whoosh's own add_document writes.
 
 The builder bypasses Whoosh's posting pool for speed; these tests build the
-same real articles both ways and compare every segment file byte for byte,
-so any difference in terms, postings, weights, lengths or stored fields fails.
+same real articles both ways.  With every block compressed (as Whoosh does)
+every segment file must be identical byte for byte, so any difference in
+terms, postings, weights, lengths or stored fields fails; with small blocks
+left uncompressed (the default) Whoosh's reader must read back exactly the
+same terms, term statistics and postings.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from conftest import SAMPLE_DOCS, SHARED, needs_shared
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
+from searcher import postings
 from searcher.building import document_fields
 from searcher.documents import load_document
 from searcher.postings import SegmentBuilder
@@ -35,7 +39,7 @@ def _documents(folder: Path, limit: int | None = None) -> list[dict]:
 
 
 def _segment_files(folder: Path, documents: list[dict], *, fast: bool) -> dict[str, bytes]:
-    folder.mkdir()
+    folder.mkdir(parents=True)
     ix = FileStorage(str(folder)).create_index(build_schema())
     writer = SegmentWriter(ix, _lk=False, compound=False)
     if fast:
@@ -61,20 +65,66 @@ def _assert_same_segment(tmp_path: Path, documents: list[dict]) -> None:
         assert ours[name] == reference[name], f"segment file {name} differs"
 
 
-def test_sample_docs_segment_is_identical_to_whoosh(tmp_path: Path) -> None:
-    _assert_same_segment(tmp_path, _documents(SAMPLE_DOCS))
+def _postings(folder: Path) -> dict:
+    """Every term's statistics and postings, as Whoosh's reader returns them."""
+    from whoosh import index
+
+    out = {}
+    with index.open_dir(str(folder)).reader() as reader:
+        for fieldname, term in reader.all_terms():
+            info = reader.term_info(fieldname, term)
+            matcher = reader.postings(fieldname, term)
+            items = []
+            while matcher.is_active():
+                items.append((matcher.id(), matcher.weight(), matcher.value()))
+                matcher.next()
+            out[fieldname, term] = (info.weight(), info.doc_frequency(), info.min_length(),
+                                    info.max_length(), info.max_weight(), info.min_id(),
+                                    info.max_id(), items)
+    return out
+
+
+def _commit(folder: Path, documents: list[dict], *, fast: bool) -> None:
+    folder.mkdir()
+    ix = FileStorage(str(folder)).create_index(build_schema())
+    writer = SegmentWriter(ix, _lk=False, compound=False)
+    if fast:
+        builder = SegmentBuilder(writer, index_term_functions())
+        for values in documents:
+            builder.add_document(values)
+        segment = builder.finish()
+    else:
+        for values in documents:
+            writer.add_document(**values)
+        segment = writer._finalize_segment()
+    writer._commit_toc([segment])
+    writer._finish()
+
+
+def _check(tmp_path: Path, documents: list[dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    _commit(tmp_path / "whoosh", documents, fast=False)
+    _commit(tmp_path / "builder", documents, fast=True)
+    reference = _postings(tmp_path / "whoosh")
+    assert len(reference) > 100
+    assert _postings(tmp_path / "builder") == reference
+    monkeypatch.setattr(postings, "COMPRESS_FROM", 0)
+    _assert_same_segment(tmp_path / "bytes", documents)
+
+
+def test_sample_docs_segment_is_identical_to_whoosh(tmp_path: Path, monkeypatch) -> None:
+    _check(tmp_path, _documents(SAMPLE_DOCS), monkeypatch)
 
 
 @needs_shared
-def test_real_feed_segment_is_identical_to_whoosh(tmp_path: Path) -> None:
-    _assert_same_segment(tmp_path, _documents(SHARED / "corpus" / "rsshub"))
+def test_real_feed_segment_is_identical_to_whoosh(tmp_path: Path, monkeypatch) -> None:
+    _check(tmp_path, _documents(SHARED / "corpus" / "rsshub"), monkeypatch)
 
 
-def test_long_posting_lists_span_several_blocks(tmp_path: Path) -> None:
+def test_long_posting_lists_span_several_blocks(tmp_path: Path, monkeypatch) -> None:
     """300 documents share terms, so postings cross the codec's 128-posting blocks."""
     base = _documents(SAMPLE_DOCS)
     documents = [dict(base[i % len(base)], id=f"doc-{i}") for i in range(300)]
-    _assert_same_segment(tmp_path, documents)
+    _check(tmp_path, documents, monkeypatch)
 
 
 def test_term_functions_match_the_analyzers() -> None:
