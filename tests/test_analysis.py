@@ -223,3 +223,31 @@ def test_stop_word_gap_breaks_phrase(searcher) -> None:
 def test_chinese_numerals_are_not_stop_words() -> None:
     assert not set("一二三四五六七八九零") & STOP_WORDS
     assert analyze("买 三 个") == [("买", 0), ("三", 1)]
+
+
+def test_fast_dictionary_load_gives_jiebas_own_dictionary() -> None:
+    import jieba
+
+    from searcher.analysis import _initialize
+
+    reference = jieba.Tokenizer()
+    reference.initialize()  # jieba's own path (writes its cache if missing)
+    fast = jieba.Tokenizer()
+    _initialize(fast)
+    assert fast.initialized
+    assert fast.total == reference.total
+    assert fast.FREQ == reference.FREQ
+
+
+def test_a_corrupt_jieba_cache_falls_back_to_jieba(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    import jieba
+
+    from searcher.analysis import _initialize
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (tmp_path / "jieba.cache").write_bytes(b"not a marshal stream")
+    tokenizer = jieba.Tokenizer()
+    _initialize(tokenizer)
+    assert tokenizer.initialized and tokenizer.FREQ.get("聊城") and tokenizer.total > 0
