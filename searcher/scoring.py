@@ -122,7 +122,7 @@ def segment_data(reader) -> SegmentData:
     cached = _segments.get(key)
     if cached is not None:
         return cached
-    arrays = load_arrays(reader, SIDECAR)
+    arrays = load_arrays(reader, SIDECAR, (*TEXT_FIELDS, "dates"))
     if arrays is None:
         arrays = data_arrays(reader)
     return _segments.put(key, SegmentData({name: arrays[name] for name in TEXT_FIELDS},

@@ -25,6 +25,7 @@ from .schema import FIELD_BREAK
 from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
+SIDECAR_KEYS = ("codes", "starts", "title_ends", "lengths", "histogram")
 
 SEPARATOR = "\x00"
 MAX_CACHED_SEGMENTS = 256
@@ -154,7 +155,7 @@ def segment_text(reader) -> SegmentText:
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    arrays = load_arrays(reader, SIDECAR)
+    arrays = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
     if arrays is None:
         column = reader.column_reader("squeezed")
         arrays = text_arrays([bytes(column[docnum] or b"").decode("utf-8", "surrogatepass")

@@ -24,16 +24,18 @@ def test_every_segment_has_sidecars_equal_to_recomputed_arrays(tmp_path):
     searcher = engine._searcher()
     for leaf, _ in searcher.leaf_searchers():
         reader = leaf.reader()
-        text = load_arrays(reader, substrings.SIDECAR)
-        data = load_arrays(reader, scoring.SIDECAR)
+        text = load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS)
+        data = load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates"))
         assert text is not None and data is not None
         column = reader.column_reader("squeezed")
+        assert sorted(text) == sorted(substrings.SIDECAR_KEYS)
         recomputed = substrings.text_arrays(
             [bytes(column[d]).decode() for d in range(reader.doc_count_all())])
         for key, value in recomputed.items():
             assert np.array_equal(text[key], value), key
         for key, value in scoring.data_arrays(reader).items():
             assert np.array_equal(data[key], value), key
+        assert sorted(data) == sorted(scoring.data_arrays(reader))
 
 
 def test_search_without_sidecars_gives_the_same_results(tmp_path):
@@ -41,7 +43,9 @@ def test_search_without_sidecars_gives_the_same_results(tmp_path):
     queries = ['"城市场"', "认证认可", "增长7%", "聊城"]
     before = {q: [(h.id, round(h.score, 6)) for h in engine.search(q, limit=50).hits]
               for q in queries}
-    for path in (tmp_path / "ix").glob("gen-*/*.npz"):
+    sidecars = list((tmp_path / "ix").glob("gen-*/*.npy"))
+    assert sidecars
+    for path in sidecars:
         path.unlink()
     substrings._cache.clear()
     scoring._segments.clear()
