@@ -144,7 +144,7 @@ def build_segment(task: BuildTask) -> BuildResult:
                                                         builder.terms("body")))
             result.segment = builder.finish()
             writer._tempstorage.destroy()
-            _write_sidecars(ix, result.segment, squeezed)
+            write_sidecars(ix, result.segment, squeezed)
             result.staging = staging
         else:
             builder.cancel()
@@ -156,17 +156,25 @@ def build_segment(task: BuildTask) -> BuildResult:
     return result
 
 
-def _write_sidecars(ix: Any, segment: Any, squeezed: list[str]) -> None:
-    """Arrays the searcher needs per segment, so it never rebuilds them (see sidecar.py)."""
+def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None) -> None:
+    """Arrays the searcher needs per segment, so it never rebuilds them (see sidecar.py).
+
+    *squeezed* is each document's squeezed text when the caller has it (a new
+    segment); otherwise (a segment Whoosh merged) it is read from the column.
+    """
     from whoosh.reading import SegmentReader
 
     from . import scoring, substrings
     from .sidecar import save_arrays
 
     folder, segment_id = ix.storage.folder, segment.segment_id()
-    save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_arrays(squeezed))
     reader = SegmentReader(ix.storage, ix.schema, segment)
     try:
+        if squeezed is None:
+            column = reader.column_reader("squeezed")
+            squeezed = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
+                        for d in range(reader.doc_count_all())]
+        save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_arrays(squeezed))
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
     finally:
         reader.close()

@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .building import BuildResult, BuildTask, build_segment, init_worker, pool_context
+from .building import (
+    BuildResult,
+    BuildTask,
+    build_segment,
+    init_worker,
+    pool_context,
+    write_sidecars,
+)
 from .config import Settings
 from .documents import content_digest
 from .lexicon import PINYIN_FILE, add_pinyin_rows, write_pinyin_table
@@ -313,7 +320,9 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
             new_segments.append(result.segment)
         segments = writer._merge_segments(None, False, True)
         if writer._added:
-            segments.append(writer._finalize_segment())
+            merged = writer._finalize_segment()
+            write_sidecars(ix, merged)  # else every search process recomputes them
+            segments.append(merged)
         else:
             writer._close_segment()
         writer._commit_toc(segments + new_segments)

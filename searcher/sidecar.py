@@ -8,8 +8,8 @@ file per array named ``MAIN_<segment id>.<name>.<array>.npy``.  Searches map
 them into memory instead of reading them (a ``.npz`` archive had to be read
 and checksummed whole: 90 ms of a cold search at 20,000 articles).  The names
 match Whoosh's own segment file pattern, so Whoosh deletes the files together
-with their segment after a merge.  Segments without them (made by merging)
-fall back to computing the arrays.
+with their segment after a merge; the indexer writes them for the merged
+segment too.  A segment without them falls back to computing the arrays.
 """
 
 from __future__ import annotations

@@ -54,3 +54,18 @@ def test_search_without_sidecars_gives_the_same_results(tmp_path):
              for q in queries}
     assert before == after
     assert all(before[q] for q in queries)
+
+
+def test_segments_merged_by_nightly_runs_get_sidecars_too(tmp_path):
+    engine = build(tmp_path)
+    src = tmp_path / "src"
+    for i in range(12):  # one small segment per run until Whoosh merges them
+        write(src, f"new{i}.md", article(f"新增{i} 聊城", f"第{i}次增量。"))
+        engine.index([src], jobs=1)
+    searcher = engine._searcher()
+    leaves = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+    assert len(leaves) < 13  # some were merged
+    for reader in leaves:
+        assert load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS) is not None
+        assert load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates")) is not None
+    assert engine.search("聊城").total == 42
