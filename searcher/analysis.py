@@ -23,6 +23,7 @@ import logging
 import marshal
 import math
 import re
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -62,17 +63,37 @@ _jieba_ready = False
 _userdict_loaded: str | None = None
 
 
+def _import_jieba():
+    """``import jieba``, without the 0.2 s import of ``pkg_resources`` it does not need.
+
+    jieba uses ``pkg_resources`` only to open its own bundled files and falls
+    back to ``open()`` when it is missing; importing it scans every installed
+    distribution.  Hiding it for the duration of jieba's import takes the
+    fallback (unless something already imported it, which then costs nothing).
+    """
+    if "jieba" in sys.modules or "pkg_resources" in sys.modules:
+        import jieba
+
+        return jieba
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import jieba
+    finally:
+        del sys.modules["pkg_resources"]
+    return jieba
+
+
 def _jieba():
     """Import jieba quietly and load its dictionary once per process."""
     global _jieba_ready
-    import jieba
-
-    if not _jieba_ready:
-        with _jieba_lock:
-            if not _jieba_ready:
-                jieba.setLogLevel(logging.WARNING)
-                _initialize(jieba.dt)
-                _jieba_ready = True
+    if _jieba_ready:
+        return sys.modules["jieba"]
+    jieba = _import_jieba()
+    with _jieba_lock:
+        if not _jieba_ready:
+            jieba.setLogLevel(logging.WARNING)
+            _initialize(jieba.dt)
+            _jieba_ready = True
     return jieba
 
 
