@@ -274,12 +274,11 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
         threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
                          daemon=True).start()
     try:
-        # A fresh forked worker per segment: memory never accumulates across segments (at
-        # 200,000 articles long-lived workers grew by 150 MB each), and forking is cheap
-        # since the parent has loaded everything.  Spawned workers would reload it all.
-        fresh = 1 if ctx.get_start_method() == "fork" else None
+        # Workers live for the whole run: the pool forks them once, here, from this thread.
+        # (Replacing workers mid-run forks from the pool's own thread while others run, and
+        # a child can inherit a lock held by another thread: a build hung that way in tests.)
         with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
-                      initargs=(settings, counter), maxtasksperchild=fresh) as pool:
+                      initargs=(settings, counter)) as pool:
             yield from pool.imap_unordered(build_segment, tasks)
     finally:
         stop.set()
