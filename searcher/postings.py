@@ -65,10 +65,6 @@ class SegmentBuilder:
                 raise TypeError(f"field {name!r}: term vectors and spelling are not supported")
             self._postings[name] = {}
 
-    @property
-    def doc_count(self) -> int:
-        return self._writer.docnum
-
     def terms(self, name: str) -> Iterable[str | bytes]:
         """The distinct terms added so far to field *name* (before :meth:`finish`)."""
         return self._postings[name].keys()

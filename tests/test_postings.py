@@ -38,7 +38,11 @@ def _documents(folder: Path, limit: int | None = None) -> list[dict]:
     return out
 
 
-def _segment_files(folder: Path, documents: list[dict], *, fast: bool) -> dict[str, bytes]:
+def _build(folder: Path, documents: list[dict], *, fast: bool):
+    """One segment of *documents* in a new index at *folder*: (writer, segment).
+
+    *fast* writes it with SegmentBuilder, otherwise with Whoosh's own add_document.
+    """
     folder.mkdir(parents=True)
     ix = FileStorage(str(folder)).create_index(build_schema())
     writer = SegmentWriter(ix, _lk=False, compound=False)
@@ -46,11 +50,14 @@ def _segment_files(folder: Path, documents: list[dict], *, fast: bool) -> dict[s
         builder = SegmentBuilder(writer, index_term_functions())
         for values in documents:
             builder.add_document(values)
-        segment = builder.finish()
-    else:
-        for values in documents:
-            writer.add_document(**values)
-        segment = writer._finalize_segment()
+        return writer, builder.finish()
+    for values in documents:
+        writer.add_document(**values)
+    return writer, writer._finalize_segment()
+
+
+def _segment_files(folder: Path, documents: list[dict], *, fast: bool) -> dict[str, bytes]:
+    writer, segment = _build(folder, documents, fast=fast)
     writer._tempstorage.destroy()
     prefix = segment.make_filename("")
     return {p.name.removeprefix(prefix): p.read_bytes()
@@ -85,18 +92,7 @@ def _postings(folder: Path) -> dict:
 
 
 def _commit(folder: Path, documents: list[dict], *, fast: bool) -> None:
-    folder.mkdir()
-    ix = FileStorage(str(folder)).create_index(build_schema())
-    writer = SegmentWriter(ix, _lk=False, compound=False)
-    if fast:
-        builder = SegmentBuilder(writer, index_term_functions())
-        for values in documents:
-            builder.add_document(values)
-        segment = builder.finish()
-    else:
-        for values in documents:
-            writer.add_document(**values)
-        segment = writer._finalize_segment()
+    writer, segment = _build(folder, documents, fast=fast)
     writer._commit_toc([segment])
     writer._finish()
 
