@@ -10,9 +10,9 @@ the same codec, but
 * counts each analysed field's terms itself (``Counter`` over the terms of
   :func:`searcher.schema.index_terms`, no ``Token`` objects), and appends
   ``(docnum, freq)`` to an in-memory array per term (8 bytes a posting);
-* writes each term's postings through Whoosh's own ``W3PostingsWriter``
-  block encoder, a block of up to 128 postings at a time, terms in the
-  sorted order the terms table needs.
+* writes each term's postings in the blocks of up to 128 postings that
+  Whoosh's ``W3PostingsWriter`` writes, and its row in the terms table,
+  terms in sorted order, with one write per term.
 
 Stored fields, lengths and columns still go through Whoosh's per-document
 writer, so the segment is byte-for-byte what ``add_document`` would write
@@ -22,6 +22,7 @@ writer, so the segment is byte-for-byte what ``add_document`` would write
 from __future__ import annotations
 
 import itertools
+import struct
 import sys
 import zlib
 from array import array
@@ -32,9 +33,10 @@ from typing import Any
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 
-#: Blocks whose pickle is smaller than this are stored uncompressed (see _write_blocks).
+#: Blocks whose pickle is smaller than this are stored uncompressed (see _encode_postings).
 COMPRESS_FROM = 96
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
@@ -150,38 +152,58 @@ class SegmentBuilder:
 
 def _write_field(fieldwriter: Any, fmt: Any, terms: dict[str | bytes, array],
                  lengths: list[int] | None) -> None:
-    """Each term's postings through the codec's writer, terms in byte order.
+    """Each term's postings and term-table row, terms in byte order.
 
-    A field's terms are all ``str`` or all ``bytes``; UTF-8 keeps code-point
-    order, so sorting ``str`` terms sorts their encoded bytes too.
+    This is ``start_term``/``finish_term`` of Whoosh's ``W3FieldWriter``
+    without a ``W3PostingsWriter`` and ``W3TermInfo`` object per term (most
+    terms have one tiny block, so that bookkeeping cost more than the
+    postings): each term's blocks are encoded into one string, written with
+    one call, and its term info packed directly.  A field's terms are all
+    ``str`` or all ``bytes``; UTF-8 keeps code-point order, so sorting ``str``
+    terms sorts their encoded bytes too.
     """
+    postwriter = fieldwriter._postwriter
+    limit, compression = postwriter._blocklimit, postwriter._compression
+    postfile, table = fieldwriter._postfile, fieldwriter._tindex
+    prefix = pack_ushort(fieldwriter._fieldid)
     boost = float(fmt.field_boost)
     frequency = isinstance(fmt, formats.Frequency)
+    offset = postfile.tell()
     for term in sorted(terms):
         flat = terms[term]
-        fieldwriter.start_term(term.encode("utf-8") if isinstance(term, str) else term)
-        _write_blocks(fieldwriter._postwriter, flat[0::2], flat[1::2], boost, frequency, lengths)
-        fieldwriter.finish_term()
+        data, stats = _encode_postings(flat[0::2], flat[1::2], limit, compression, boost,
+                                       frequency, lengths)
+        postfile.write(data)
+        table.add(prefix + (term.encode("utf-8") if isinstance(term, str) else term),
+                  _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
+        offset += len(data)
 
 
-def _write_blocks(postwriter: Any, ids: array, freqs: array, boost: float, frequency: bool,
-                  lengths: list[int] | None) -> None:
-    """Write one term's postings as W3 blocks: ``W3PostingsWriter._write_block``'s format.
+#: W3TermInfo's fixed part: flags, weight, doc freq, min/max length byte, max weight,
+#: first and last id.
+_TERM_INFO = struct.Struct("!BfIBBfII")
 
-    Whoosh builds each block posting by posting in Python; here every list is
-    made with one C-level call per block.  One deliberate difference: blocks
-    whose pickle is under :data:`COMPRESS_FROM` bytes are stored uncompressed
-    (the block header says so, and Whoosh's reader honours it).  Whoosh's own
-    code means to skip compressing tiny blocks but a bug makes it compress
-    every block, and zlib's per-call set-up cost more than all the rest of
-    writing a rare term.
+
+def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
+                     frequency: bool, lengths: list[int] | None) -> tuple[bytes, tuple]:
+    """One term's postings in W3 format, and its term info fields.
+
+    The bytes are what ``W3PostingsWriter._write_block`` writes block by
+    block; the statistics are accumulated exactly as ``W3TermInfo.add_block``
+    does.  Whoosh builds each block posting by posting in Python; here every
+    list is made with one C-level call per block.  One deliberate difference:
+    blocks whose pickle is under :data:`COMPRESS_FROM` bytes are stored
+    uncompressed (the block header says so, and Whoosh's reader honours it).
+    Whoosh's own code means to skip compressing tiny blocks but a bug makes
+    it compress every block, and zlib's per-call set-up cost more than all
+    the rest of writing a rare term.
     """
-    postfile = postwriter._postfile
-    terminfo = postwriter._terminfo
-    limit = postwriter._blocklimit
-    compression = postwriter._compression
     count = len(ids)
-    postfile.write(WHOOSH3_HEADER_MAGIC)
+    parts = [WHOOSH3_HEADER_MAGIC]
+    total_weight: float = 0
+    term_min: int | None = None
+    term_max = 0
+    term_maxweight: float = 0
     for start in range(0, count, limit):
         block_ids = ids[start : start + limit]
         size = len(block_ids)
@@ -195,17 +217,18 @@ def _write_blocks(postwriter: Any, ids: array, freqs: array, boost: float, frequ
         else:
             weights = array("f", [boost]) * size
             values = None  # Existence stores no values
-        postwriter._ids = block_ids
-        postwriter._weights = weights
-        postwriter._maxweight = max(weights)
+        maxweight = max(weights)
         if lengths is not None:
             block_lengths = [lengths[d] for d in block_ids]
             nonzero = [n for n in block_lengths if n]
-            postwriter._minlength = min(nonzero) if nonzero else None
-            postwriter._maxlength = max(block_lengths)
+            minlength = min(nonzero) if nonzero else None
+            maxlength = max(block_lengths)
         else:
-            postwriter._minlength, postwriter._maxlength = None, 0
-        terminfo.add_block(postwriter)
+            minlength, maxlength = None, 0
+        total_weight += sum(weights)
+        term_min = minlength if term_min is None else min(term_min, minlength)
+        term_max = max(term_max, maxlength)
+        term_maxweight = max(term_maxweight, maxweight)
 
         first = weights[0]
         if weights.count(first) == size:
@@ -218,12 +241,12 @@ def _write_blocks(postwriter: Any, ids: array, freqs: array, boost: float, frequ
         comp = compression if len(data) >= COMPRESS_FROM else 0
         if comp:
             data = zlib.compress(data, comp)
-        info = dumps((size, block_ids[-1], postwriter._maxweight, comp,
-                      length_to_byte(postwriter._minlength),
-                      length_to_byte(postwriter._maxlength)), 2)
+        info = dumps((size, block_ids[-1], maxweight, comp, length_to_byte(minlength),
+                      length_to_byte(maxlength)), 2)
         block_length = len(info) + len(data)
-        postfile.write_int(-block_length if start + limit >= count else block_length)
-        postfile.write(info)
-        postfile.write(data)
-        postwriter._blockcount += 1
-    postwriter._new_block()  # nothing left for finish_postings to write
+        parts.append(pack_int(-block_length if start + limit >= count else block_length))
+        parts.append(info)
+        parts.append(data)
+    stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
+             length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
+    return b"".join(parts), stats
