@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from conftest import SAMPLE_DOCS, SHARED, needs_shared
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from searcher.textify import (
     body_to_text,
@@ -12,6 +17,8 @@ from searcher.textify import (
     html_to_text,
     looks_like_html,
     markdown_to_text,
+    simple_html_to_text,
+    soup_to_text,
     tidy,
 )
 
@@ -232,3 +239,116 @@ def test_body_to_text_plain_text_and_empty() -> None:
 def test_mixed_terms_survive() -> None:
     body = "<p>A320 与 5G、COVID-19、C++ 以及 iPhone 13，版本 3.6.3</p>"
     assert body_to_text(body) == "A320 与 5G、COVID-19、C++ 以及 iPhone 13，版本 3.6.3"
+
+
+# --- the fast path for plain markup must give BeautifulSoup's text -------------------------------
+
+_PIECES = st.sampled_from([
+    "<p>", "</p>", "<div>", "</div>", "<span>", "</span>", "<strong>", "</strong>", "<b>", "</b>",
+    "<a href='x?a=1&b=2'>", "</a>", "<h2>", "</h2>", "<section class=\"c\">", "</section>",
+    "<blockquote>", "</blockquote>", "<br>", "<br/>", "</br>", "<BR >", "<P>", "</P>",
+    "<li>", "</li>", "<ul>", "<img src='a.png' alt='图'>", "<hr>", "<script>", "</script>",
+    "<title>", "</title>", "<pre>", "</pre>", "<table>", "<td>", "<!-- c -->", "<!DOCTYPE html>",
+    "<div/>", "<span title='a>b'>", "<p class=x>",
+    "认证", "认可", "abc", " ", "  ", "\n", "\t", "\r\n", "\u3000", "&amp;", "&lt;", "&gt;",
+    "&nbsp;", "&quot;", "&apos;", "&copy;", "&#20013;", "&#x4E2D;", "&#128;", "&#0;", "&",
+    "& ", "<", ">", "a<b", "\x00", "\x0c", "&amp", "𠮷",
+])
+
+
+_TEXTS = st.sampled_from([
+    "认证", "a b", " ", "\n", "\n\n", "\r\n", "\r", "\t", "\u3000", "\x85", "&amp;", "&lt;", "&gt;",
+    "&nbsp;", "&#32;", "&#x4E2D;", "&#128;", ">", "𠮷",
+])
+
+
+def _element(names: list[str], content: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    attributes = st.sampled_from(["", " class='x'", ' href="a?b=1&c=2"', " data-x"])
+    return st.tuples(st.sampled_from(names), attributes, st.lists(content, max_size=3)).map(
+        lambda t: f"<{t[0]}{t[1]}>{''.join(t[2])}</{t[0]}>")
+
+
+_INLINE_MARKUP = st.recursive(
+    _TEXTS | st.sampled_from(["<br>", "<br/>", "<BR />"]),
+    lambda inner: _element(["span", "strong", "b", "em", "font", "code"], inner),
+    max_leaves=6)
+_BLOCK_MARKUP = st.recursive(
+    _element(["p", "h2", "figcaption"], _INLINE_MARKUP),
+    lambda inner: _element(["div", "section", "blockquote"], inner | _TEXTS),
+    max_leaves=6)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_PIECES, max_size=14))
+def test_fast_path_gives_the_soup_text_or_declines(pieces: list[str]) -> None:
+    markup = "".join(pieces)
+    fast = simple_html_to_text(markup)
+    if fast is not None:
+        assert fast == soup_to_text(markup), markup
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_BLOCK_MARKUP, min_size=1, max_size=3), st.sampled_from(["", "\n", " "]))
+def test_fast_path_gives_the_soup_text_of_nested_markup(blocks: list[str], gap: str) -> None:
+    markup = gap.join(blocks)
+    fast = simple_html_to_text(markup)
+    if "&#128;" not in markup:
+        assert fast is not None, markup
+    if fast is not None:
+        assert fast == soup_to_text(markup), markup
+
+
+@pytest.mark.parametrize("markup", [
+    "<div>\n<p><strong>央视网消息</strong>（新闻联播）：<br></p><p>正文&nbsp;一</p></div>",
+    "<p>AT&amp;T &#20013;&#x4E2D; <span class='k'>5G</span></p>",
+    "<section><h2>标题</h2><blockquote><p>引用</p></blockquote></section>",
+])
+def test_fast_path_takes_plain_markup(markup: str) -> None:
+    assert simple_html_to_text(markup) is not None
+    assert simple_html_to_text(markup) == soup_to_text(markup)
+
+
+@pytest.mark.parametrize("markup", [
+    "前言<p>正文</p>",  # text outside any block: lxml wraps it in a <p>
+    "<p>甲<div>乙</div></p>",  # lxml closes the <p> first
+    "<p>甲<p>乙</p></p>", "<span><div>甲</div></span>", "<div>甲</span>", "<div>甲",
+    "<p>甲<img src='a.jpg' alt='图'></p>", "<ul><li>甲</li></ul>", "<p>a &copy b</p>",
+    "<p>3 < 4</p>", "<!-- x --><p>甲</p>", "<p>&#128;</p>", "<br>甲",
+    "<p><a href='#'>甲<a>乙</a></a></p>",  # lxml closes the first link
+])
+def test_fast_path_declines_what_it_cannot_mirror(markup: str) -> None:
+    assert simple_html_to_text(markup) is None
+    assert html_to_text(markup) == soup_to_text(markup)
+
+
+def _bodies(folder: Path) -> list[str]:
+    from searcher.metadata import parse
+
+    return [parse(p.read_text(encoding="utf-8", errors="replace")).body
+            for p in sorted(folder.rglob("*")) if p.suffix in (".md", ".html")]
+
+
+def _assert_fast_path_agrees(bodies: list[str]) -> int:
+    taken = 0
+    for body in bodies:
+        fast = simple_html_to_text(body)
+        if fast is not None:
+            taken += 1
+            assert fast == soup_to_text(body)
+    return taken
+
+
+def test_fast_path_agrees_with_soup_on_sample_docs() -> None:
+    assert _assert_fast_path_agrees(_bodies(SAMPLE_DOCS)) >= 1
+
+
+@needs_shared
+def test_fast_path_agrees_with_soup_on_the_real_feed() -> None:
+    _assert_fast_path_agrees(_bodies(SHARED / "corpus" / "rsshub"))
+
+
+def test_fast_path_agrees_with_soup_on_news_articles(corpus_2k) -> None:
+    _, corpus, _ = corpus_2k
+    bodies = _bodies(corpus)
+    # The transcripts are plain <div>/<p>/<strong>/<br> markup: all of it takes the fast path.
+    assert _assert_fast_path_agrees(bodies) == len(bodies) >= 1900
