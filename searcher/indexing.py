@@ -270,15 +270,16 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
     ctx = pool_context()
     counter = ctx.Value("i", 0)
     stop = threading.Event()
-    if progress:
-        threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
-                         daemon=True).start()
     try:
-        # Workers live for the whole run: the pool forks them once, here, from this thread.
-        # (Replacing workers mid-run forks from the pool's own thread while others run, and
-        # a child can inherit a lock held by another thread: a build hung that way in tests.)
+        # Workers live for the whole run: the pool forks them once, here, from this thread,
+        # before the progress thread starts.  (Replacing workers mid-run forks from the pool's
+        # own thread while others run, and a child can inherit a lock held by another thread:
+        # a build hung that way in tests.)
         with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
                       initargs=(settings, counter)) as pool:
+            if progress:
+                threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
+                                 daemon=True).start()
             yield from pool.imap_unordered(build_segment, tasks)
     finally:
         stop.set()
