@@ -8,21 +8,11 @@ decoded, and image ``alt`` text kept because feeds often caption with it.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import warnings
-
-from bs4 import (
-    BeautifulSoup,
-    Comment,
-    Declaration,
-    Doctype,
-    MarkupResemblesLocatorWarning,
-    NavigableString,
-    ProcessingInstruction,
-)
-
-warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
+from typing import Any
 
 BLOCK_TAGS = frozenset(
     "address article aside blockquote body br caption dd details dialog div dl dt fieldset "
@@ -31,7 +21,6 @@ BLOCK_TAGS = frozenset(
 )
 DROP_TAGS = frozenset(("script", "style", "noscript", "template", "head", "iframe", "svg",
                        "object"))
-_SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 
 _HTML_HINT = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>|&[#a-zA-Z0-9]+;")
 _BLANKS = re.compile(r"[ \t\u00a0\u3000]+")
@@ -54,9 +43,21 @@ def html_to_text(markup: str) -> str:
     return text if text is not None else soup_to_text(markup)
 
 
+@functools.cache
+def _bs4() -> Any:
+    """bs4, imported on first use: a run that meets only plain markup (or nothing to index,
+    as on most nights) never pays its 0.2 s import."""
+    import bs4
+
+    warnings.filterwarnings("ignore", category=bs4.MarkupResemblesLocatorWarning)
+    return bs4
+
+
 def soup_to_text(markup: str) -> str:
     """:func:`html_to_text` by BeautifulSoup (lxml), which copes with any HTML soup."""
-    soup = BeautifulSoup(markup, "lxml")
+    bs4 = _bs4()
+    soup = bs4.BeautifulSoup(markup, "lxml")
+    skipped = (bs4.Comment, bs4.Declaration, bs4.Doctype, bs4.ProcessingInstruction)
     out: list[str] = []
     stack: list[object] = [iter(soup.contents)]
     while stack:
@@ -64,8 +65,8 @@ def soup_to_text(markup: str) -> str:
         if item is None:
             stack.pop()
             continue
-        if isinstance(item, NavigableString):
-            if not isinstance(item, _SKIPPED_STRINGS):
+        if isinstance(item, bs4.NavigableString):
+            if not isinstance(item, skipped):
                 out.append(str(item))
         elif isinstance(item, str):  # the line break that closes a block element
             out.append(item)
@@ -180,7 +181,7 @@ def _string(raw: str) -> str | None:
 
 def first_html_heading(markup: str) -> str | None:
     """The text of the first ``<h1>``–``<h3>`` (or ``<title>``), if any."""
-    soup = BeautifulSoup(markup, "lxml")
+    soup = _bs4().BeautifulSoup(markup, "lxml")
     tag = soup.find(["h1", "h2", "h3", "title"])
     if tag is None:
         return None

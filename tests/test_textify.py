@@ -352,3 +352,17 @@ def test_fast_path_agrees_with_soup_on_news_articles(corpus_2k) -> None:
     bodies = _bodies(corpus)
     # The transcripts are plain <div>/<p>/<strong>/<br> markup: all of it takes the fast path.
     assert _assert_fast_path_agrees(bodies) == len(bodies) >= 1900
+
+
+def test_plain_markup_is_read_without_importing_bs4() -> None:
+    """An indexing run over plain markup (or with nothing to index) never pays bs4's import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import searcher.indexing; from searcher.textify import html_to_text; "
+            "assert html_to_text('<div><p>正文</p></div>') == '正文'; "
+            "assert 'bs4' not in sys.modules; "
+            "assert html_to_text('前言<p>正文</p>') == '前言\\n正文'; "
+            "assert 'bs4' in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
