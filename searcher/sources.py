@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,8 @@ def _walk(source: Path, out: Scan) -> None:
             continue
         seen_dirs.add(key)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_prefix = "" if rel_dir == "." else rel_dir + "/"
         for name in filenames:
             if name.startswith(".") or not name.lower().endswith(EXTENSIONS):
                 continue
@@ -94,7 +97,7 @@ def _walk(source: Path, out: Scan) -> None:
                     "broken symlink" if os.path.islink(path) else f"cannot stat: {exc.strerror}")
                 out.problems.append((path, reason))
                 continue
-            if not os.path.isfile(path):
+            if not stat.S_ISREG(fst.st_mode):  # what os.path.isfile says, without a second stat
                 continue
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            out.files.append(SourceFile(path, rel, root, fst.st_size, fst.st_mtime_ns))
+            out.files.append(SourceFile(path, rel_prefix + name, root, fst.st_size,
+                                        fst.st_mtime_ns))
