@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import manifest
 from .analysis import load_userdict
 from .config import Settings
 from .dates import to_utc
@@ -117,6 +118,7 @@ def build_segment(task: BuildTask) -> BuildResult:
     builder = SegmentBuilder(writer, index_term_functions())
     settings = task.settings
     squeezed: list[str] = []
+    records: list[manifest.Record] = []
     try:
         for source_file in task.files:
             try:
@@ -127,6 +129,7 @@ def build_segment(task: BuildTask) -> BuildResult:
                 values = document_fields(doc)
                 builder.add_document(values)
                 squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
+                records.append(manifest.record(values))
             except DocumentError as exc:
                 result.failed.append((source_file.path, str(exc)))
             except Exception as exc:  # one bad file must never stop the run
@@ -144,7 +147,7 @@ def build_segment(task: BuildTask) -> BuildResult:
                                                         builder.terms("body")))
             result.segment = builder.finish()
             writer._tempstorage.destroy()
-            write_sidecars(ix, result.segment, squeezed)
+            write_sidecars(ix, result.segment, squeezed, records)
             result.staging = staging
         else:
             builder.cancel()
@@ -156,11 +159,14 @@ def build_segment(task: BuildTask) -> BuildResult:
     return result
 
 
-def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None) -> None:
-    """Arrays the searcher needs per segment, so it never rebuilds them (see sidecar.py).
+def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
+                   records: list[manifest.Record] | None = None) -> None:
+    """Arrays the searcher and the next run need per segment, so they never rebuild them
+    (see sidecar.py and manifest.py).
 
-    *squeezed* is each document's squeezed text when the caller has it (a new
-    segment); otherwise (a segment Whoosh merged) it is read from the column.
+    *squeezed* and *records* are each document's squeezed text and manifest
+    record when the caller has them (a new segment); otherwise (a segment
+    Whoosh merged) they are read from the column and the stored fields.
     """
     from whoosh.reading import SegmentReader
 
@@ -175,6 +181,9 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None) -> 
             squeezed = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
                         for d in range(reader.doc_count_all())]
         save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_arrays(squeezed))
+        if records is None:
+            records = manifest.stored_records(reader)
+        save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
     finally:
         reader.close()

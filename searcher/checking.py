@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .indexing import file_digest, read_manifest
+from .indexing import file_digest
+from .manifest import read_manifest
 from .reports import CheckReport
 from .sources import check_sources, scan
 

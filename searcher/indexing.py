@@ -37,6 +37,7 @@ from .config import Settings
 from .documents import content_digest
 from .lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, write_pinyin_table
 from .locking import writer_lock
+from .manifest import read_manifest
 from .reports import IndexReport
 from .schema import analysis_fingerprint, build_schema, fingerprint_text
 from .segmenter import FILE_NAME, install_dictionary
@@ -136,22 +137,6 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     whoosh_index.create_in(str(gen.path), build_schema())
     gen.write_info({"state": "building", "fingerprint": fp, "created": time.time()})
     return gen, True
-
-
-def read_manifest(ix) -> dict[str, dict[str, Any]]:
-    """id → what the index knows about the file it came from."""
-    result = {}
-    with ix.reader() as reader:
-        for _docnum, stored in reader.iter_docs():
-            meta = stored.get("meta") or {}
-            result[stored["id"]] = {
-                "path": stored.get("path"),
-                "source": stored.get("source"),
-                "size": meta.get("size"),
-                "mtime_ns": meta.get("mtime_ns"),
-                "digest": meta.get("digest"),
-            }
-    return result
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import article, write
 
-from searcher import SearchEngine, scoring, substrings
+from searcher import SearchEngine, manifest, scoring, substrings
 from searcher.sidecar import load_arrays
 
 
@@ -36,6 +36,7 @@ def test_every_segment_has_sidecars_equal_to_recomputed_arrays(tmp_path):
         for key, value in scoring.data_arrays(reader).items():
             assert np.array_equal(data[key], value), key
         assert sorted(data) == sorted(scoring.data_arrays(reader))
+        assert manifest._sidecar_records(reader) == manifest.stored_records(reader)
 
 
 def test_search_without_sidecars_gives_the_same_results(tmp_path):
@@ -68,4 +69,38 @@ def test_segments_merged_by_nightly_runs_get_sidecars_too(tmp_path):
     for reader in leaves:
         assert load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS) is not None
         assert load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates")) is not None
+        assert load_arrays(reader, manifest.SIDECAR, manifest.SIDECAR_KEYS) is not None
     assert engine.search("聊城").total == 42
+
+
+def _stored_manifest(ix) -> dict:
+    """The manifest as it was read before it had a sidecar: from every live stored document."""
+    with ix.reader() as reader:
+        return {stored["id"]: {"path": stored["path"], "source": stored["source"],
+                               "size": stored["meta"]["size"],
+                               "mtime_ns": stored["meta"]["mtime_ns"],
+                               "digest": stored["meta"]["digest"]}
+                for _docnum, stored in reader.iter_docs()}
+
+
+def test_manifest_sidecar_equals_the_stored_fields_and_is_optional(tmp_path):
+    from whoosh import index
+
+    engine = build(tmp_path)
+    src = tmp_path / "src"
+    (src / "d3.md").unlink()
+    write(src, "d4.md", article("改过的第4篇", "内容变了。"))
+    write(src, "odd name 文件\u00e9.md", article("新的一篇", "怪文件名。"))
+    engine.index([src], jobs=1)  # a deletion, an update and an addition: two segments
+    ix = index.open_dir(str(engine.root.current().path))
+    expected = _stored_manifest(ix)
+    assert len(expected) == 30 and "d3.md" not in {m["path"].rsplit("/", 1)[-1]
+                                                   for m in expected.values()}
+    assert manifest.read_manifest(ix) == expected
+    for path in (tmp_path / "ix").glob("gen-*/*.manifest.*.npy"):
+        path.unlink()  # an index written before the sidecar existed
+    assert manifest.read_manifest(ix) == expected
+    ix.close()
+    write(src, "d5.md", article("再改第5篇", "又变了。"))
+    report = engine.index([src], jobs=1)
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 1, 0, 29)
