@@ -65,6 +65,10 @@ class SegmentBuilder:
                                 "is not supported by SegmentBuilder")
             if field.vector or field.separate_spelling():
                 raise TypeError(f"field {name!r}: term vectors and spelling are not supported")
+            boost = field.format.field_boost if field.indexed else 1.0
+            if array("f", [boost])[0] != boost:
+                # Whoosh keeps such a boost unrounded in block headers; we write float32 weights.
+                raise TypeError(f"field {name!r}: boost {boost} is not exact in single precision")
             self._postings[name] = {}
 
     def terms(self, name: str) -> Iterable[str | bytes]:
@@ -163,6 +167,8 @@ def _write_field(fieldwriter: Any, fmt: Any, terms: dict[str | bytes, array],
     terms sorts their encoded bytes too.
     """
     postwriter = fieldwriter._postwriter
+    if postwriter._inlinelimit > 1:  # Whoosh's default codec never inlines postings
+        raise NotImplementedError("a codec that inlines postings in the term table")
     limit, compression = postwriter._blocklimit, postwriter._compression
     postfile, table = fieldwriter._postfile, fieldwriter._tindex
     prefix = pack_ushort(fieldwriter._fieldid)

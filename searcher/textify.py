@@ -99,16 +99,22 @@ _CONTAINERS = frozenset("div section article aside header footer nav main blockq
 _LEAF_BLOCKS = frozenset("p h1 h2 h3 h4 h5 h6 figcaption".split())
 _INLINE = frozenset("a abbr b big cite code del em font i ins mark q s small span strike "
                     "strong sub sup u".split())
+# Only HTML's own blanks separate a tag's name and attributes (Python's \s would also take
+# "\u3000" and friends, which lxml reads as part of an unknown tag name).
 _TAG = re.compile(
     r"<(/?)([a-zA-Z][a-zA-Z0-9]*)"
-    r"((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))?)*)\s*(/?)>"
+    r"((?:[ \t\n\x0c]+[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+    r"(?:[ \t\n\x0c]*=[ \t\n\x0c]*(?:\"[^\"<>]*\"|'[^'<>]*'))?)*)[ \t\n\x0c]*(/?)>"
 )
 _UNSAFE_TEXT = re.compile(r"[<\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|nbsp);|#([0-9]{1,7});|#[xX]([0-9a-fA-F]{1,6});)?")
 
 
 def simple_html_to_text(markup: str) -> str | None:
     """:func:`soup_to_text`'s result for plain, well-nested markup; None for anything else."""
+    if _SURROGATES.search(markup):
+        return None  # lxml cannot take them, not even inside a tag
     if "\r" in markup:  # line ends as libxml2 reads them
         markup = markup.replace("\r\n", "\n").replace("\r", "\n")
     out: list[str] = []

@@ -140,3 +140,10 @@ def test_rejects_formats_it_cannot_rebuild(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="body"):
         SegmentBuilder(writer, {})
     writer.cancel()
+    (tmp_path / "b").mkdir()
+    inexact = FileStorage(str(tmp_path / "b")).create_index(
+        fields.Schema(title=fields.TEXT(phrase=False, field_boost=1.1)))
+    writer = SegmentWriter(inexact, _lk=False)
+    with pytest.raises(TypeError, match="title.*single precision"):
+        SegmentBuilder(writer, {})
+    writer.cancel()

@@ -253,6 +253,8 @@ _PIECES = st.sampled_from([
     "认证", "认可", "abc", " ", "  ", "\n", "\t", "\r\n", "\u3000", "&amp;", "&lt;", "&gt;",
     "&nbsp;", "&quot;", "&apos;", "&copy;", "&#20013;", "&#x4E2D;", "&#128;", "&#0;", "&",
     "& ", "<", ">", "a<b", "\x00", "\x0c", "&amp", "𠮷",
+    "<p\u3000>", "</p\u3000>", "<br\xa0/>", "<div\x0b>", "<p\tclass='x'\n>", "</div\x0c>",
+    "<span x='\ud800'>",
 ])
 
 
@@ -315,6 +317,8 @@ def test_fast_path_takes_plain_markup(markup: str) -> None:
     "<p>甲<img src='a.jpg' alt='图'></p>", "<ul><li>甲</li></ul>", "<p>a &copy b</p>",
     "<p>3 < 4</p>", "<!-- x --><p>甲</p>", "<p>&#128;</p>", "<br>甲",
     "<p><a href='#'>甲<a>乙</a></a></p>",  # lxml closes the first link
+    "<p>a<br\xa0>b</p>", "<div>x<p\u3000>a</p>y</div>",  # not blanks to lxml: unknown tags
+    "<div>x<p>a</p\u3000>y</div>",
 ])
 def test_fast_path_declines_what_it_cannot_mirror(markup: str) -> None:
     assert simple_html_to_text(markup) is None
