@@ -106,7 +106,8 @@ _TAG = re.compile(
     r"((?:[ \t\n\x0c]+[a-zA-Z_:][-a-zA-Z0-9_:.]*"
     r"(?:[ \t\n\x0c]*=[ \t\n\x0c]*(?:\"[^\"<>]*\"|'[^'<>]*'))?)*)[ \t\n\x0c]*(/?)>"
 )
-_UNSAFE_TEXT = re.compile(r"[<\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+#: Characters lxml reads differently from the text (lone surrogates are refused up front).
+_UNSAFE_TEXT = re.compile(r"[<\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|nbsp);|#([0-9]{1,7});|#[xX]([0-9a-fA-F]{1,6});)?")
 
