@@ -95,9 +95,9 @@ class Doc:
 
 
 def _load(args: tuple[str, str]) -> Doc | None:
-    from searcher.documents import load_document
+    from searcher.analysis.normalize import squeeze
     from searcher.errors import DocumentError
-    from searcher.normalize import squeeze
+    from searcher.ingest.documents import load_document
 
     path, corpus = args
     try:
@@ -110,7 +110,7 @@ def _load(args: tuple[str, str]) -> Doc | None:
 
 
 def load_docs(corpus: Path, files: list[Path] | None = None, jobs: int | None = None) -> list[Doc]:
-    """Title/body of *files* (default: all) via searcher.documents.load_document, in parallel."""
+    """Title/body of *files* (default: all) via ingest.documents.load_document, in parallel."""
     import multiprocessing
 
     files = article_files(corpus) if files is None else files
@@ -135,7 +135,7 @@ def _jieba():
 
 def headline_words(title: str) -> list[str]:
     """Whole jieba words of a headline: Han only, 2+ characters, not stop words, unique."""
-    from searcher.analysis import STOP_WORDS
+    from searcher.analysis.tokens import STOP_WORDS
 
     jieba = _jieba()
 

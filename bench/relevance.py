@@ -84,7 +84,7 @@ def recipe_engine(index_dir: Path) -> tuple[Search, Callable[[], None]]:
     """The recipe's MultifieldParser search, its relpath ids mapped to searcher's ids."""
     import recipe
 
-    from searcher.documents import document_id
+    from searcher.ingest.documents import document_id
 
     engine = recipe.RecipeSearcher(index_dir)
 
@@ -114,7 +114,7 @@ class Judged:
 
 def tie_ceiling(parts: list[str], docs: list[Doc]) -> float:
     """Expected reciprocal rank when all docs whose titles hold every part come first, shuffled."""
-    from searcher.normalize import squeeze
+    from searcher.analysis.normalize import squeeze
 
     needles = [squeeze(p) for p in parts]
     n = sum(1 for d in docs if all(x in d.sq_title for x in needles))
@@ -195,7 +195,7 @@ def pinyin_set(docs: list[Doc], rng: random.Random, n: int) -> list[tuple[Judged
 
 def latin_set(docs: list[Doc], rng: random.Random, n: int) -> list[tuple[Judged, str]]:
     """(f): letter+digit tokens, years and numbers with units that occur in 3+ documents."""
-    from searcher.normalize import fold
+    from searcher.analysis.normalize import fold
 
     counts: dict[str, Counter[str]] = {"mixed": Counter(), "year": Counter(), "unit": Counter()}
     folded = [(d.id, fold(d.title + "\n" + d.body)) for d in docs]

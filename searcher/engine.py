@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .indexing import ProgressCallback
+    from .local.indexing import ProgressCallback
     from .reports import CheckReport, IndexReport
 
 from .config import Settings, load_settings
 from .errors import IndexNotFoundError, QueryError, SearcherError
+from .local.schema import analysis_fingerprint, fingerprint_text
+from .local.search import SORTS, Filters, QueryContext, date_bound, execute
+from .local.storage import Generation, IndexDir
 from .query import parse_query
 from .results import DocumentView, SearchResults
-from .schema import analysis_fingerprint, fingerprint_text
-from .search import SORTS, Filters, QueryContext, date_bound, execute
-from .storage import Generation, IndexDir
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class SearchEngine:
         Without *sources*, re-indexes the folders the index was last built from.
         *batch_size* caps the documents per commit (progress survives a crash).
         """
-        from .indexing import SEGMENT_DOCS, index_sources
+        from .local.indexing import SEGMENT_DOCS, index_sources
 
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
                              wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS)
@@ -124,7 +124,7 @@ class SearchEngine:
 
     def check(self, sources: list[str | os.PathLike[str]] | None = None) -> CheckReport:
         """Compare the index with *sources* (default: the folders it was built from)."""
-        from .checking import check_index
+        from .local.checking import check_index
 
         marker, gen, ix = self._index()
         return check_index(ix, sources or gen.info().get("sources") or [])
@@ -216,8 +216,8 @@ class SearchEngine:
     def _query_context(self) -> QueryContext:
         context = self._context
         if context is None:
-            from .lexicon import PINYIN_FILE, PinyinTable, load_synonyms
-            from .segmenter import open_segmenter
+            from .analysis.lexicon import PINYIN_FILE, PinyinTable, load_synonyms
+            from .analysis.segmenter import open_segmenter
 
             gen = self._index()[1]
             segmenter = open_segmenter(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .normalize import fold_with_map, squeeze
+from .analysis.normalize import fold_with_map, squeeze
 
 DEFAULT_WIDTH = 120
 

@@ -8,7 +8,7 @@ Grammar (case-sensitive keywords, like most engines)::
     atom    := "(" query ")" | [field ":"] ( '"' phrase '"' | word )
     field   := title | body | author | category | tag
 
-Words are segmented later (:mod:`searcher.search`); this module only knows
+Words are segmented later (:mod:`searcher.local.search`); this module only knows
 structure.  Every malformed input raises :class:`~searcher.errors.QueryError`
 with the position of the problem — never another exception.
 """

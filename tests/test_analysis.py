@@ -1,4 +1,4 @@
-"""Unit tests for searcher.analysis: the Whoosh analyzer and iter_terms."""
+"""Unit tests for searcher.analysis.tokens: the Whoosh analyzer and iter_terms."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from whoosh import fields
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
-from searcher.analysis import STOP_WORDS, ChineseAnalyzer, iter_terms, query_terms
-from searcher.normalize import fold
+from searcher.analysis.normalize import fold
+from searcher.analysis.tokens import STOP_WORDS, ChineseAnalyzer, iter_terms, query_terms
 
 
 def terms(text: str, extras: bool = True) -> list[tuple[str, int, bool]]:
@@ -228,7 +228,7 @@ def test_chinese_numerals_are_not_stop_words() -> None:
 def test_fast_dictionary_load_gives_jiebas_own_dictionary() -> None:
     import jieba
 
-    from searcher.analysis import _initialize
+    from searcher.analysis.tokens import _initialize
 
     reference = jieba.Tokenizer()
     reference.initialize()  # jieba's own path (writes its cache if missing)
@@ -244,7 +244,7 @@ def test_a_corrupt_jieba_cache_falls_back_to_jieba(tmp_path, monkeypatch) -> Non
 
     import jieba
 
-    from searcher.analysis import _initialize
+    from searcher.analysis.tokens import _initialize
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     (tmp_path / "jieba.cache").write_bytes(b"not a marshal stream")
@@ -258,7 +258,7 @@ def test_jieba_loads_without_importing_pkg_resources() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from searcher.analysis import segment_han; "
+    code = ("import sys; from searcher.analysis.tokens import segment_han; "
             "assert segment_han('聊城市召开会议') == ['聊城市', '召开', '会议']; "
             "assert 'pkg_resources' not in sys.modules; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -130,7 +130,7 @@ def test_index_exit_codes_json_and_quiet(tmp_path):
 
 
 def test_locked_index_exit_code(tmp_path):
-    from searcher.locking import writer_lock
+    from searcher.local.locking import writer_lock
 
     src = tmp_path / "src"
     write(src, "a.md", article("标题", "正文"))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from searcher.dates import DEFAULT_TIMEZONE, DateParseError, parse_date, to_utc, zone
+from searcher.ingest.dates import DEFAULT_TIMEZONE, DateParseError, parse_date, to_utc, zone
 
 UTC = dt.timezone.utc
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from searcher.documents import (
+from searcher.errors import DocumentError, SearcherError
+from searcher.ingest.documents import (
     DEFAULT_MAX_BYTES,
     Document,
     content_digest,
@@ -18,7 +19,6 @@ from searcher.documents import (
     load_document,
     parse_article,
 )
-from searcher.errors import DocumentError, SearcherError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DOCS = REPO / "sample_docs"

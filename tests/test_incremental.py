@@ -122,7 +122,7 @@ def test_parallel_build_reports_progress_and_forks_before_any_thread(tmp_path, m
     another thread holds a lock can inherit it locked and hang."""
     import threading
 
-    import searcher.indexing as indexing
+    import searcher.local.indexing as indexing
 
     src = tmp_path / "src"
     for i in range(230):
@@ -153,8 +153,8 @@ def test_parallel_build_reports_progress_and_forks_before_any_thread(tmp_path, m
 
 
 def test_build_work_is_split_by_bytes_not_files():
-    from searcher.indexing import split_by_size
-    from searcher.sources import SourceFile
+    from searcher.ingest.sources import SourceFile
+    from searcher.local.indexing import split_by_size
 
     files = [SourceFile(f"/s/{i:03d}.md", f"{i:03d}.md", "/s", 100 if i < 50 else 1000, 0)
              for i in range(100)]  # 50 small files, then 50 ten times larger

@@ -11,7 +11,7 @@ import pytest
 from conftest import article, write
 
 from searcher import SearchEngine
-from searcher.normalize import squeeze
+from searcher.analysis.normalize import squeeze
 
 
 def texts(engine: SearchEngine) -> dict[str, tuple[str, str]]:
@@ -174,7 +174,7 @@ def test_pinyin_learns_the_words_of_new_documents(pinyin_engine):
 
 
 def test_a_missing_pinyin_table_is_rebuilt_from_the_index(pinyin_engine):
-    from searcher.lexicon import PINYIN_FILE
+    from searcher.analysis.lexicon import PINYIN_FILE
 
     engine, base = pinyin_engine
     table = engine.root.current().path / PINYIN_FILE

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, article, write
 
 from searcher import IndexLockedError, SearchEngine
-from searcher.locking import writer_lock
+from searcher.local.locking import writer_lock
 
 
 def many_articles(folder: Path, count: int, word: str = "长江") -> None:
@@ -54,7 +54,8 @@ def test_second_writer_is_refused_or_waits(tmp_path):
 
 
 def test_lock_of_a_killed_process_is_cleared(tmp_path):
-    code = ("import sys, time; from pathlib import Path; from searcher.locking import writer_lock\n"
+    code = ("import sys, time; from pathlib import Path\n"
+            "from searcher.local.locking import writer_lock\n"
             "with writer_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "ix")],
                             stdout=subprocess.PIPE, text=True)
@@ -267,7 +268,7 @@ def test_unreadable_file_keeps_previous_version(good_and, monkeypatch):
 def test_file_deleted_mid_run(good_and, monkeypatch):
     src, run = good_and
     write(src, "vanishing.md", article("将要消失", "马上就被删除"))
-    import searcher.indexing as indexing
+    import searcher.local.indexing as indexing
 
     real_scan = indexing.scan
 

@@ -1,4 +1,4 @@
-"""Unit tests for searcher.normalize: fold, fold_with_map, squeeze."""
+"""Unit tests for searcher.analysis.normalize: fold, fold_with_map, squeeze."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searcher.normalize import fold, fold_with_map, squeeze, to_simplified
+from searcher.analysis.normalize import fold, fold_with_map, squeeze, to_simplified
 
 # -- fold ------------------------------------------------------------------
 

@@ -18,11 +18,11 @@ from conftest import SAMPLE_DOCS, SHARED, needs_shared
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
-from searcher import postings
-from searcher.building import document_fields
-from searcher.documents import load_document
-from searcher.postings import SegmentBuilder
-from searcher.schema import build_schema, index_term_functions
+from searcher.ingest.documents import load_document
+from searcher.local import postings
+from searcher.local.building import document_fields
+from searcher.local.postings import SegmentBuilder
+from searcher.local.schema import build_schema, index_term_functions
 
 
 def _documents(folder: Path, limit: int | None = None) -> list[dict]:

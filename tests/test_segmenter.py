@@ -9,10 +9,10 @@ import re
 import pytest
 from conftest import SAMPLE_DOCS, SHARED, needs_shared
 
-from searcher.analysis import load_userdict, segment_han
-from searcher.documents import load_document
-from searcher.normalize import fold
-from searcher.segmenter import QuerySegmenter, install_dictionary
+from searcher.analysis.normalize import fold
+from searcher.analysis.segmenter import QuerySegmenter, install_dictionary
+from searcher.analysis.tokens import load_userdict, segment_han
+from searcher.ingest.documents import load_document
 
 HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from conftest import article, write
 
-from searcher import SearchEngine, manifest, scoring, substrings
-from searcher.sidecar import load_arrays
+from searcher import SearchEngine
+from searcher.local import manifest, scoring, substrings
+from searcher.local.sidecar import load_arrays
 
 
 def build(tmp_path):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from searcher.documents import document_id, load_document
 from searcher.errors import SourceNotFoundError
-from searcher.sources import Scan, check_sources, scan
+from searcher.ingest.documents import document_id, load_document
+from searcher.ingest.sources import Scan, check_sources, scan
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DOCS = REPO / "sample_docs"

@@ -9,7 +9,7 @@ from conftest import SAMPLE_DOCS, SHARED, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searcher.textify import (
+from searcher.ingest.textify import (
     body_to_text,
     first_heading,
     first_html_heading,
@@ -326,7 +326,7 @@ def test_fast_path_declines_what_it_cannot_mirror(markup: str) -> None:
 
 
 def _bodies(folder: Path) -> list[str]:
-    from searcher.metadata import parse
+    from searcher.ingest.metadata import parse
 
     return [parse(p.read_text(encoding="utf-8", errors="replace")).body
             for p in sorted(folder.rglob("*")) if p.suffix in (".md", ".html")]
@@ -363,7 +363,8 @@ def test_plain_markup_is_read_without_importing_bs4() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import searcher.indexing; from searcher.textify import html_to_text; "
+    code = ("import sys; import searcher.local.indexing; "
+            "from searcher.ingest.textify import html_to_text; "
             "assert html_to_text('<div><p>正文</p></div>') == '正文'; "
             "assert 'bs4' not in sys.modules; "
             "assert html_to_text('前言<p>正文</p>') == '前言\\n正文'; "

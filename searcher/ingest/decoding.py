@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import codecs
 
-from .errors import DocumentError
+from ..errors import DocumentError
 
 
 def decode(data: bytes) -> tuple[str, str]:

@@ -4,7 +4,7 @@ Parsing, segmenting with jieba and writing postings are the expensive parts
 of indexing, and all three happen here, so N worker processes use N cores.
 Each task writes a complete segment into its own staging folder; the parent
 process moves the finished segment into the index and commits it
-(:mod:`searcher.indexing`).  Nothing here touches the live index.
+(:mod:`searcher.local.indexing`).  Nothing here touches the live index.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..analysis.lexicon import pinyin_rows
+from ..analysis.normalize import squeeze
+from ..analysis.tokens import load_userdict
+from ..config import Settings
+from ..errors import DocumentError
+from ..ingest.dates import to_utc
+from ..ingest.documents import Document, load_document
+from ..ingest.sources import SourceFile
 from . import manifest
-from .analysis import load_userdict
-from .config import Settings
-from .dates import to_utc
-from .documents import Document, load_document
-from .errors import DocumentError
-from .lexicon import pinyin_rows
-from .normalize import squeeze
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
-from .sources import SourceFile
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@
 
 One run: take the writer lock, compare the files on disk with what the index
 holds (size and mtime, confirmed by a content hash), build segments for new
-and changed files in worker processes (:mod:`searcher.building`), and commit
+and changed files in worker processes (:mod:`searcher.local.building`), and commit
 each finished segment together with the deletions it implies.  Commits are
 Whoosh TOC swaps, so a killed run leaves the last commit intact; the next run
 simply sees the remaining files as still new or changed.
 
 Full rebuilds (``full=True`` or a changed analysis fingerprint) write a new
-generation and publish it at the end (:mod:`searcher.storage`); an
+generation and publish it at the end (:mod:`searcher.local.storage`); an
 interrupted full rebuild is resumed by the next run.
 """
 
@@ -25,6 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, write_pinyin_table
+from ..analysis.segmenter import FILE_NAME, install_dictionary
+from ..config import Settings
+from ..ingest.documents import content_digest
+from ..ingest.sources import SourceFile, check_sources, scan
+from ..reports import IndexReport
 from .building import (
     BuildResult,
     BuildTask,
@@ -33,15 +39,9 @@ from .building import (
     pool_context,
     write_sidecars,
 )
-from .config import Settings
-from .documents import content_digest
-from .lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, write_pinyin_table
 from .locking import writer_lock
 from .manifest import read_manifest
-from .reports import IndexReport
 from .schema import analysis_fingerprint, build_schema, fingerprint_text
-from .segmenter import FILE_NAME, install_dictionary
-from .sources import SourceFile, check_sources, scan
 from .storage import Generation, IndexDir
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Sett
 
 def _load_jieba(settings: Settings) -> None:
     """Load jieba (and the user dictionary) in this process."""
-    from .analysis import _jieba
+    from ..analysis.tokens import _jieba
 
     init_worker(settings)
     _jieba()

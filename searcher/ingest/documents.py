@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import DocumentError
 from . import metadata as fm
 from . import textify
 from .dates import DateParseError, parse_date
 from .decoding import decode
-from .errors import DocumentError
 
 #: File name endings that are loaded as articles.
 EXTENSIONS = (".md", ".markdown", ".html", ".htm")

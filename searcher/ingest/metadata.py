@@ -26,7 +26,7 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x f
 
 class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that leaves timestamps as text: ``date: 2021-02-30`` must not sink the
-    whole block, and :mod:`searcher.dates` reads (and reports) dates itself."""
+    whole block, and :mod:`searcher.ingest.dates` reads (and reports) dates itself."""
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)

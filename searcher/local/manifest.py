@@ -3,7 +3,7 @@
 Incremental runs compare every file on disk with this (path, size, mtime,
 content digest).  Reading it from Whoosh's stored fields means unpickling
 every document's stored values: 6 s of a no-change run at 200,000 articles.
-So each segment also gets a sidecar (see :mod:`searcher.sidecar`) with just
+So each segment also gets a sidecar (see :mod:`searcher.local.sidecar`) with just
 these values, written when the segment is built or merged; a segment without
 one (built by an older version) is read from its stored fields instead.
 """
@@ -81,7 +81,7 @@ def read_manifest(ix: Any) -> dict[str, dict[str, Any]]:
 
 
 def record(values: dict[str, Any]) -> Record:
-    """The record of a document as :func:`searcher.building.document_fields` gives it."""
+    """The record of a document as :func:`searcher.local.building.document_fields` gives it."""
     return _record(values, values["meta"])
 
 

@@ -8,7 +8,7 @@ goes").  :class:`SegmentBuilder` keeps the same Whoosh segment format and
 the same codec, but
 
 * counts each analysed field's terms itself (``Counter`` over the terms of
-  :func:`searcher.schema.index_terms`, no ``Token`` objects), and appends
+  :func:`searcher.local.schema.index_terms`, no ``Token`` objects), and appends
   ``(docnum, freq)`` to an in-memory array per term (8 bytes a posting);
 * writes each term's postings in the blocks of up to 128 postings that
   Whoosh's ``W3PostingsWriter`` writes, and its row in the terms table,

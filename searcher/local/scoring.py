@@ -11,7 +11,7 @@ not to Python calls per matching document.
 Scoring is BM25 per field (title postings carry the title boost in their
 weights), summed over fields and terms, plus:
 
-* "contains the query word verbatim" (:mod:`searcher.substrings`), weighted
+* "contains the query word verbatim" (:mod:`searcher.local.substrings`), weighted
   like a word match (``VERBATIM_SCALE``), which also returns documents that
   contain the word only across jieba word boundaries;
 * a bonus for titles that hold every plain query word (``TITLE_ALL_BOOST``);
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import STOP_WORDS, query_terms
+from ..analysis.normalize import fold, squeeze
+from ..analysis.tokens import STOP_WORDS, query_terms
+from ..query import And, Node, Not, Phrase, Word
 from .caching import LRUCache
-from .normalize import fold, squeeze
-from .query import And, Node, Not, Phrase, Word
 from .sidecar import load_arrays, segment_key
 from .substrings import Found, segment_text
 

@@ -24,8 +24,14 @@ from typing import Any
 from whoosh import columns, fields
 from whoosh.analysis import Tokenizer
 
-from .analysis import STOP_WORDS, ChineseAnalyzer, SearcherTokenizer, index_terms, jieba_version
-from .normalize import fold
+from ..analysis.normalize import fold
+from ..analysis.tokens import (
+    STOP_WORDS,
+    ChineseAnalyzer,
+    SearcherTokenizer,
+    index_terms,
+    jieba_version,
+)
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
@@ -116,6 +122,6 @@ def fingerprint_text(fp: dict[str, Any]) -> str:
 
 def analysis_fingerprint(settings: Any) -> dict[str, Any]:
     """The fingerprint for *settings* (its user dictionary's content hash included)."""
-    from .analysis import file_digest
+    from ..analysis.tokens import file_digest
 
     return fingerprint(file_digest(settings.userdict))

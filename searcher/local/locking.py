@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import IndexLockedError
+from ..errors import IndexLockedError
 
 try:
     import fcntl

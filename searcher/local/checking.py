@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from ..ingest.sources import check_sources, scan
+from ..reports import CheckReport
 from .indexing import file_digest
 from .manifest import read_manifest
-from .reports import CheckReport
-from .sources import check_sources, scan
 
 
 def check_index(ix, sources: Iterable[str | os.PathLike[str]]) -> CheckReport:

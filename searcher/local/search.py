@@ -1,13 +1,13 @@
-"""Run a parsed query: rank with :mod:`searcher.scoring`, then build hits and snippets.
+"""Run a parsed query: rank with :mod:`searcher.local.scoring`, then build hits and snippets.
 
-How each node matches (details and weights in :mod:`searcher.scoring`):
+How each node matches (details and weights in :mod:`searcher.local.scoring`):
 
 * a word: its jieba terms must all appear in title or body (BM25, title
   boosted); documents containing the word verbatim also match, even across
   jieba word boundaries; synonyms and, for Latin words, pinyin readings are
   alternatives; quantities such as ``30%`` or ``4万`` need the exact string;
 * a quoted phrase: exact substring of the folded, whitespace-free title or
-  body (:mod:`searcher.substrings`);
+  body (:mod:`searcher.local.substrings`);
 * ``field:value``: title/body only, or the exact folded author, category or tag.
 
 When no document has every word, the query is relaxed to "any word" and the
@@ -20,11 +20,11 @@ import datetime as dt
 import re
 import time
 
-from .analysis import query_terms
-from .dates import parse_date, to_utc
-from .highlight import highlight_all, make_snippet, needles_for
-from .query import And, Node, Not, Word, positive_literals
-from .results import Hit, SearchResults
+from ..analysis.tokens import query_terms
+from ..highlight import highlight_all, make_snippet, needles_for
+from ..ingest.dates import parse_date, to_utc
+from ..query import And, Node, Not, Word, positive_literals
+from ..results import Hit, SearchResults
 from .scoring import Filters, QueryContext, rank
 
 SORTS = ("relevance", "date", "oldest")

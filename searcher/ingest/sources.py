@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import SourceNotFoundError
 from .documents import EXTENSIONS, document_id
-from .errors import SourceNotFoundError
 
 
 @dataclass(frozen=True)

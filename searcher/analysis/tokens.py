@@ -5,7 +5,7 @@ The pipeline is a Whoosh tokenizer composed with filters, like Whoosh's own
 
     analyzer = SearcherTokenizer() | StopFilter(stoplist=STOP_WORDS, renumber=False)
 
-:class:`SearcherTokenizer` folds the text (:mod:`searcher.normalize`), then
+:class:`SearcherTokenizer` folds the text (:mod:`searcher.analysis.normalize`), then
 splits it into runs: Han runs are segmented by jieba's precise mode (HMM on,
 so names are kept whole), Latin/digit runs become whole tokens (``a320``,
 ``covid-19``, ``c++``, ``3.6.3``), kana runs become character bigrams and
@@ -170,7 +170,7 @@ def segment_han(run: str) -> list[str]:
     Runs are clauses between punctuation; about a fifth of them repeat across
     news articles (and far more in recombined text), so results are memoised
     per process (cleared when full, and whenever the dictionary changes).
-    The words come from :func:`searcher.segmenter.precise_cut` over jieba's
+    The words come from :func:`searcher.analysis.segmenter.precise_cut` over jieba's
     own dictionary: jieba's algorithm, 1.6× faster than jieba's code.
     """
     cached = _run_cache.get(run)
@@ -280,7 +280,7 @@ def index_terms(value: str, stoplist: frozenset[str] = frozenset()) -> list[str]
     ``ChineseAnalyzer`` is ``SearcherTokenizer | StopFilter(minsize=1)``; the
     tokenizer never yields an empty term, so dropping *stoplist* is the whole
     filter.  Building a segment calls this for every title and body
-    (:mod:`searcher.postings`); tests compare it with the Whoosh analyzer.
+    (:mod:`searcher.local.postings`); tests compare it with the Whoosh analyzer.
     """
     return [item[0] for item in _raw_terms(fold(value), True, segment_han)
             if item[0] not in stoplist]

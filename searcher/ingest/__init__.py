@@ -1,0 +1,1 @@
+"""Files to documents: finding sources, decoding bytes, front matter, dates, HTML to text."""
