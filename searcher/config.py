@@ -43,6 +43,9 @@ class Settings:
     pinyin: bool = True
     #: Files larger than this are reported and skipped.
     max_bytes: int = 20 * 1024 * 1024
+    #: Upper bound, in bytes, on what one process keeps in its search caches (postings,
+    #: segment arrays, segment texts): a long-lived server must not grow without limit.
+    cache_bytes: int = 256 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:
