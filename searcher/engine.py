@@ -176,10 +176,10 @@ class SearchEngine:
             if gen is None:
                 raise IndexNotFoundError(
                     f"no index in {self.root.root} yet: run 'searcher index SOURCE' first")
-            from whoosh import index as whoosh_index
+            from .local.whoosh_adapter import open_index
 
             try:
-                ix = whoosh_index.open_dir(str(gen.path))
+                ix = open_index(str(gen.path))
             except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
                 raise IndexNotFoundError(
                     f"index in {gen.path} cannot be opened ({exc}); "

@@ -21,17 +21,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from whoosh import columns, fields
-from whoosh.analysis import Tokenizer
-
 from ..analysis.normalize import fold
 from ..analysis.tokens import (
     STOP_WORDS,
     ChineseAnalyzer,
     SearcherTokenizer,
     index_terms,
-    jieba_version,
 )
+from .whoosh_adapter import Token, Tokenizer, columns, fields
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
@@ -54,8 +51,6 @@ class WholeValueTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
                  **kwargs):
-        from whoosh.analysis import Token
-
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         values = value.split(SEP) if tokenize else [value]
         for i, item in enumerate(values):
@@ -109,7 +104,7 @@ def fingerprint(userdict_digest: str = "", options: dict[str, Any] | None = None
 
     return {
         "schema": SCHEMA_VERSION,
-        "jieba": jieba_version(),
+        "jieba": version("jieba"),
         "opencc": version("opencc"),
         "userdict": userdict_digest,
         "options": options or {},
