@@ -41,7 +41,7 @@ from .building import (
 )
 from .locking import writer_lock
 from .manifest import read_manifest
-from .schema import analysis_fingerprint, build_schema, fingerprint_text
+from .schema import analysis_fingerprint, build_schema, describe_change, dictionary_key
 from .storage import Generation, IndexDir
 from .whoosh_adapter import (
     commit_segments,
@@ -114,7 +114,7 @@ def index_sources(
 
 def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Settings) -> None:
     """Freeze jieba's dictionary into the generation for fast query segmentation."""
-    install_dictionary(gen.path / FILE_NAME, fingerprint_text(fp), lambda: _load_jieba(settings))
+    install_dictionary(gen.path / FILE_NAME, dictionary_key(fp), lambda: _load_jieba(settings))
 
 
 def _load_jieba(settings: Settings) -> None:
@@ -131,7 +131,8 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     if current is not None and not full and current.info().get("fingerprint") == fp:
         return current, False
     if current is not None and not full:
-        log.warning("analysis settings changed since the index was built: rebuilding it in full")
+        log.warning("analysis changed (%s): rebuilding the index in full",
+                    describe_change(current.info().get("fingerprint"), fp))
     for gen in reversed(root.generations()):
         info = gen.info()
         if (gen != current and info.get("state") == "building"
