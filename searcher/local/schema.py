@@ -156,10 +156,22 @@ def package_version(name: str) -> str:
     return found
 
 
+_stop_digest: tuple[frozenset[str], str] | None = None
+
+
 def stop_words_digest(words: frozenset[str] | None = None) -> str:
-    """Short content hash of the stop-word list (default: the one the analyzers use)."""
-    text = "\n".join(sorted(STOP_WORDS if words is None else words))
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    """Short content hash of the stop-word list (default: the one the analyzers use).
+
+    Remembered for the last list (0.6 ms to compute; engines ask on every reopen).
+    """
+    global _stop_digest
+    words = STOP_WORDS if words is None else words
+    if _stop_digest is not None and _stop_digest[0] is words:
+        return _stop_digest[1]
+    text = "\n".join(sorted(words))
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    _stop_digest = (words, digest)
+    return digest
 
 
 def analysis_fingerprint(settings: Any) -> dict[str, Any]:
