@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 from .config import Settings, load_settings
 from .errors import IndexNotFoundError, QueryError, SearcherError
-from .local.schema import analysis_fingerprint, fingerprint_text
+from .local.schema import analysis_fingerprint, describe_change, dictionary_key
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
 from .query import parse_query
@@ -176,10 +176,10 @@ class SearchEngine:
             if gen is None:
                 raise IndexNotFoundError(
                     f"no index in {self.root.root} yet: run 'searcher index SOURCE' first")
-            from whoosh import index as whoosh_index
+            from .local.whoosh_adapter import open_index
 
             try:
-                ix = whoosh_index.open_dir(str(gen.path))
+                ix = open_index(str(gen.path))
             except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
                 raise IndexNotFoundError(
                     f"index in {gen.path} cannot be opened ({exc}); "
@@ -206,12 +206,13 @@ class SearchEngine:
 
     def _check_fingerprint(self, gen: Generation) -> None:
         built = gen.info().get("fingerprint")
-        if built and built != analysis_fingerprint(self.settings) and not self._fingerprint_warned:
+        current = analysis_fingerprint(self.settings)
+        if built and built != current and not self._fingerprint_warned:
             self._fingerprint_warned = True
             log.warning(
-                "the index in %s was built with different analysis settings (jieba, "
-                "dictionary or options changed); results may be incomplete until you run "
-                "'searcher index --full'", gen.path)
+                "the index in %s was built with different analysis settings (%s); results "
+                "may be incomplete until you run 'searcher index --full'",
+                gen.path, describe_change(built, current))
 
     def _query_context(self) -> QueryContext:
         context = self._context
@@ -221,7 +222,7 @@ class SearchEngine:
 
             gen = self._index()[1]
             segmenter = open_segmenter(
-                gen.path, fingerprint_text(analysis_fingerprint(self.settings)))
+                gen.path, dictionary_key(analysis_fingerprint(self.settings)))
             context = self._context = QueryContext(
                 synonyms=load_synonyms(self.settings.synonyms),
                 pinyin=PinyinTable(gen.path / PINYIN_FILE) if self.settings.pinyin else None,

@@ -37,3 +37,19 @@ class DocumentError(SearcherError):
 
 class ConfigError(SearcherError):
     """A configuration file, dictionary or synonyms file is unusable."""
+
+
+class UnsupportedWhooshError(SearcherError, ImportError):
+    """The installed Whoosh is a version searcher's segment code was not tested against.
+
+    Raised when :mod:`searcher.local.whoosh_adapter` is imported; *version* is
+    the version found, *supported* the range searcher works with.
+    """
+
+    def __init__(self, version: str, supported: str) -> None:
+        super().__init__(
+            f"whoosh {version} is not supported: searcher writes Whoosh segments with its own "
+            f"code, tested with whoosh-reloaded {supported}; install a supported version "
+            f"(pip install 'whoosh-reloaded{supported}')")
+        self.version = version
+        self.supported = supported

@@ -30,8 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from whoosh.analysis import StopFilter, Token, Tokenizer
-
+from ..local.whoosh_adapter import StopFilter, Token, Tokenizer
 from .normalize import fold
 from .segmenter import precise_cut
 
@@ -141,16 +140,6 @@ def load_userdict(path: str | Path | None) -> None:
             jieba.dt.load_userdict(key)
         _userdict_loaded = key
         _run_cache.clear()
-
-
-def jieba_version() -> str:
-    """jieba's version, read from package metadata (importing jieba costs 0.2 s)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("jieba")
-    except PackageNotFoundError:  # pragma: no cover - vendored copies
-        return "unknown"
 
 
 def file_digest(path: str | Path | None) -> str:

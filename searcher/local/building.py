@@ -30,6 +30,7 @@ from ..ingest.sources import SourceFile
 from . import manifest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
+from .whoosh_adapter import discard_temp_files, index_folder, segment_reader, staging_writer
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +107,9 @@ def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def build_segment(task: BuildTask) -> BuildResult:
     """Load, analyse and write *task.files* into a fresh segment in a staging folder."""
-    from whoosh.filedb.filestore import FileStorage
-    from whoosh.writing import SegmentWriter
-
     result = BuildResult()
     staging = tempfile.mkdtemp(prefix="stage-", dir=task.staging_root)
-    ix = FileStorage(staging).create_index(build_schema())
-    # compound=False: Whoosh opens the parts of a compound segment by copying them into
-    # memory (over 100 ms per search process at 20,000 articles); plain files are mmap'ed.
-    writer = SegmentWriter(ix, _lk=False, compound=False)
+    ix, writer = staging_writer(staging, build_schema())
     builder = SegmentBuilder(writer, index_term_functions())
     settings = task.settings
     squeezed: list[str] = []
@@ -146,7 +141,7 @@ def build_segment(task: BuildTask) -> BuildResult:
             result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
                                                         builder.terms("body")))
             result.segment = builder.finish()
-            writer._tempstorage.destroy()
+            discard_temp_files(writer)
             write_sidecars(ix, result.segment, squeezed, records)
             result.staging = staging
         else:
@@ -168,13 +163,11 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
     record when the caller has them (a new segment); otherwise (a segment
     Whoosh merged) they are read from the column and the stored fields.
     """
-    from whoosh.reading import SegmentReader
-
     from . import scoring, substrings
     from .sidecar import save_arrays
 
-    folder, segment_id = ix.storage.folder, segment.segment_id()
-    reader = SegmentReader(ix.storage, ix.schema, segment)
+    folder, segment_id = index_folder(ix), segment.segment_id()
+    reader = segment_reader(ix, segment)
     try:
         if squeezed is None:
             column = reader.column_reader("squeezed")

@@ -41,8 +41,17 @@ from .building import (
 )
 from .locking import writer_lock
 from .manifest import read_manifest
-from .schema import analysis_fingerprint, build_schema, fingerprint_text
+from .schema import analysis_fingerprint, build_schema, describe_change, dictionary_key
 from .storage import Generation, IndexDir
+from .whoosh_adapter import (
+    commit_segments,
+    commit_writer,
+    create_index,
+    index_exists,
+    index_folder,
+    is_segment_file,
+    open_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +91,8 @@ def index_sources(
         info.update(fingerprint=fp, sources=[str(p) for p in source_paths])
         target.write_info(info)
 
-        from whoosh import index as whoosh_index
-
         _ensure_query_dictionary(target, fp, settings)
-        ix = whoosh_index.open_dir(str(target.path))
+        ix = open_index(str(target.path))
         manifest = read_manifest(ix)
         plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
@@ -107,7 +114,7 @@ def index_sources(
 
 def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Settings) -> None:
     """Freeze jieba's dictionary into the generation for fast query segmentation."""
-    install_dictionary(gen.path / FILE_NAME, fingerprint_text(fp), lambda: _load_jieba(settings))
+    install_dictionary(gen.path / FILE_NAME, dictionary_key(fp), lambda: _load_jieba(settings))
 
 
 def _load_jieba(settings: Settings) -> None:
@@ -120,21 +127,20 @@ def _load_jieba(settings: Settings) -> None:
 
 def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[Generation, bool]:
     """The generation to write into, and whether it is a rebuild to publish at the end."""
-    from whoosh import index as whoosh_index
-
     current = root.current()
     if current is not None and not full and current.info().get("fingerprint") == fp:
         return current, False
     if current is not None and not full:
-        log.warning("analysis settings changed since the index was built: rebuilding it in full")
+        log.warning("analysis changed (%s): rebuilding the index in full",
+                    describe_change(current.info().get("fingerprint"), fp))
     for gen in reversed(root.generations()):
         info = gen.info()
         if (gen != current and info.get("state") == "building"
-                and info.get("fingerprint") == fp and whoosh_index.exists_in(str(gen.path))):
+                and info.get("fingerprint") == fp and index_exists(str(gen.path))):
             log.info("resuming the interrupted rebuild in %s", gen.name)
             return gen, True
     gen = root.new_generation()
-    whoosh_index.create_in(str(gen.path), build_schema())
+    create_index(str(gen.path), build_schema())
     gen.write_info({"state": "building", "fingerprint": fp, "created": time.time()})
     return gen, True
 
@@ -295,28 +301,20 @@ def _report_progress(counter, total: int, progress: ProgressCallback,
 
 def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
     """One atomic commit: delete *delete_ids*, then add the finished staged segments."""
-    from whoosh.writing import SegmentWriter
-
-    writer = SegmentWriter(ix, compound=False)
+    writer = commit_writer(ix)
     try:
         for doc_id in delete_ids:
             writer.delete_by_term("id", doc_id)
         new_segments = []
         for result in results:
             for name in os.listdir(result.staging):
-                if result.segment.segid in name:
+                if is_segment_file(name, result.segment):
                     os.replace(os.path.join(result.staging, name),
-                               os.path.join(ix.storage.folder, name))
+                               os.path.join(index_folder(ix), name))
             new_segments.append(result.segment)
-        segments = writer._merge_segments(None, False, True)
-        if writer._added:
-            merged = writer._finalize_segment()
-            write_sidecars(ix, merged)  # else every search process recomputes them
-            segments.append(merged)
-        else:
-            writer._close_segment()
-        writer._commit_toc(segments + new_segments)
-        writer._finish()
+        # A segment Whoosh merges gets its sidecars too, else every search process
+        # recomputes them.
+        commit_segments(writer, new_segments, lambda merged: write_sidecars(ix, merged))
     except BaseException:
         writer.cancel()
         raise

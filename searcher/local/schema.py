@@ -16,22 +16,23 @@ chosen deliberately:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import unicodedata
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-
-from whoosh import columns, fields
-from whoosh.analysis import Tokenizer
 
 from ..analysis.normalize import fold
 from ..analysis.tokens import (
     STOP_WORDS,
     ChineseAnalyzer,
     SearcherTokenizer,
+    file_digest,
     index_terms,
-    jieba_version,
 )
+from . import whoosh_adapter
+from .whoosh_adapter import Token, Tokenizer, columns, fields
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
@@ -54,8 +55,6 @@ class WholeValueTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
                  **kwargs):
-        from whoosh.analysis import Token
-
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         values = value.split(SEP) if tokenize else [value]
         for i, item in enumerate(values):
@@ -103,16 +102,94 @@ def index_term_functions() -> dict[str, Callable[[str], list[str]]]:
     return {"title": stop, "body": stop, "author": index_terms}
 
 
-def fingerprint(userdict_digest: str = "", options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What determines the terms in the index; a mismatch means ``searcher index --full``."""
-    from importlib.metadata import version
+# -- the analysis fingerprint ------------------------------------------------------------
 
+#: What decides the terms, stored dates or pinyin rows an index holds for the same files,
+#: in the order a change is reported.  Each is recorded in the index (``info.json``); a
+#: change makes searches warn and ``searcher index`` rebuild in full.
+COMPONENTS: dict[str, str] = {
+    "schema": "schema version",
+    "whoosh": "whoosh-reloaded",  # the segment format searcher writes itself
+    "jieba": "jieba",  # its dictionary and HMM decide the words
+    "opencc": "OpenCC",  # traditional → simplified folding
+    "unicode": "Unicode data",  # NFKC, lower case and character classes of folding
+    "stopwords": "stop-word list",  # content hash: stop words are not indexed
+    "pypinyin": "pypinyin",  # the pinyin rows written at index time
+    "userdict": "user dictionary",  # content hash
+    "timezone": "time zone",  # the stored instant of dates written without a zone
+}
+
+#: Settings that change what is indexed, and so are in the fingerprint (see COMPONENTS).
+ANALYSIS_SETTINGS = ("timezone", "userdict")
+#: Settings that leave the index as it is, and why (tests check every setting is in one
+#: of the two lists, so a new setting must be classified).
+NON_ANALYSIS_SETTINGS: dict[str, str] = {
+    "index_dir": "where the index lives",
+    "synonyms": "applied at query time",
+    "pinyin": "query time only: the pinyin table is written whatever the setting",
+    "max_bytes": "decides which files are read, not their terms: files skipped as too large "
+                 "are not in the index, so every run tries them again and a raised limit "
+                 "indexes them incrementally; a lowered one keeps what was already indexed",
+    "follow_links": "decides which files are found, not their terms: the next incremental "
+                    "run adds the files newly found and deletes those no longer found",
+    "cache_bytes": "memory of search caches",
+    "extra": "free-form settings of applications, never read by the indexer",
+}
+
+_versions: dict[str, str] = {}
+
+
+def package_version(name: str) -> str:
+    """Installed version of distribution *name*, from package metadata (once per process).
+
+    Importing jieba or pypinyin to ask costs 0.2 s; the metadata costs ~1 ms.
+    """
+    found = _versions.get(name)
+    if found is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(name)
+        except PackageNotFoundError:  # pragma: no cover - vendored copies
+            found = "unknown"
+        _versions[name] = found
+    return found
+
+
+_stop_digest: tuple[frozenset[str], str] | None = None
+
+
+def stop_words_digest(words: frozenset[str] | None = None) -> str:
+    """Short content hash of the stop-word list (default: the one the analyzers use).
+
+    Remembered for the last list (0.6 ms to compute; engines ask on every reopen).
+    """
+    global _stop_digest
+    words = STOP_WORDS if words is None else words
+    if _stop_digest is not None and _stop_digest[0] is words:
+        return _stop_digest[1]
+    text = "\n".join(sorted(words))
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    _stop_digest = (words, digest)
+    return digest
+
+
+def analysis_fingerprint(settings: Any) -> dict[str, Any]:
+    """What determines the contents of an index built with *settings* (see COMPONENTS).
+
+    A mismatch with the fingerprint an index records means ``searcher index --full``
+    (which ``searcher index`` does by itself).
+    """
     return {
         "schema": SCHEMA_VERSION,
-        "jieba": jieba_version(),
-        "opencc": version("opencc"),
-        "userdict": userdict_digest,
-        "options": options or {},
+        "whoosh": whoosh_adapter.installed_version(),
+        "jieba": package_version("jieba"),
+        "opencc": package_version("opencc"),
+        "unicode": unicodedata.unidata_version,
+        "stopwords": stop_words_digest(),
+        "pypinyin": package_version("pypinyin"),
+        "userdict": file_digest(settings.userdict),
+        "timezone": str(settings.timezone),
     }
 
 
@@ -120,8 +197,36 @@ def fingerprint_text(fp: dict[str, Any]) -> str:
     return json.dumps(fp, sort_keys=True, ensure_ascii=False)
 
 
-def analysis_fingerprint(settings: Any) -> dict[str, Any]:
-    """The fingerprint for *settings* (its user dictionary's content hash included)."""
-    from ..analysis.tokens import file_digest
+def dictionary_key(fp: dict[str, Any]) -> str:
+    """The part of fingerprint *fp* that decides the frozen query dictionary (jieba's words).
 
-    return fingerprint(file_digest(settings.userdict))
+    Frozen dictionaries are cached per machine under this key (8 MB each), so
+    it leaves out what does not change them (time zone, stop words, ...).
+    """
+    return fingerprint_text({key: fp.get(key) for key in ("jieba", "userdict")})
+
+
+def describe_change(built: Any, current: dict[str, Any]) -> str:
+    """Which components differ between the fingerprint an index records and *current*.
+
+    For messages: ``time zone Asia/Shanghai → UTC``.  An index that records an
+    older kind of fingerprint (before a component was tracked) or none is said so.
+    """
+    if not isinstance(built, dict):
+        return "the index records no analysis fingerprint"
+    untracked = [label for key, label in COMPONENTS.items() if key not in built]
+    if untracked:
+        return ("the index records an older fingerprint, without "
+                + ", ".join(untracked))
+    changes = [f"{label} {_shown(key, built[key])} → {_shown(key, current.get(key))}"
+               for key, label in COMPONENTS.items() if built[key] != current.get(key)]
+    extra = sorted(set(built) - set(COMPONENTS))
+    if extra:
+        changes.append(f"fingerprint entries {', '.join(extra)} no longer used")
+    return "; ".join(changes) or "no difference"
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "userdict" and not value:
+        return "none"
+    return str(value)

@@ -33,6 +33,7 @@ from ..query import And, Node, Not, Phrase, Word
 from .caching import LRUCache
 from .sidecar import load_arrays, segment_key
 from .substrings import Found, segment_text
+from .whoosh_adapter import BYTE_TO_LENGTH, datetime_to_long, length_bytes, term_postings
 
 SIDECAR = "data"
 
@@ -101,14 +102,11 @@ _postings: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(MAX_CACHED_POSTING
 
 def data_arrays(reader) -> dict[str, np.ndarray]:
     """Field lengths and dates of every document of a segment, from Whoosh's columns."""
-    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-    from whoosh.util.numeric import byte_to_length
-
     count = reader.doc_count_all()
-    table = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
+    table = np.array(BYTE_TO_LENGTH, dtype=np.float64)
     arrays = {}
     for name in TEXT_FIELDS:
-        column = reader._perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
+        column = length_bytes(reader, name)
         raw = np.fromiter(column, dtype=np.uint8, count=count) if column is not None \
             else np.zeros(count, dtype=np.uint8)
         arrays[name] = table[raw]
@@ -166,21 +164,7 @@ class Evaluator:
         return _postings.put(key, self._read_postings(reader, fieldname, term))
 
     def _read_postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        from whoosh.reading import TermNotFound
-
-        try:
-            matcher = reader._terms.matcher(fieldname, term.encode("utf-8"),
-                                            reader.schema[fieldname].format)
-        except TermNotFound:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        ids: list[int] = []
-        weights: list[float] = []
-        while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.extend(matcher._ids)
-            weights.extend(matcher._weights)
-            matcher._next_block()
+        ids, weights = term_postings(reader, fieldname, term)
         return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
 
     def df(self, fieldname: str, term: str) -> int:
@@ -404,8 +388,6 @@ class Filters:
                 m = evaluator.term(leaf, name, " ".join(fold(value).split())).mask
                 result = m if result is None else result & m
         if self.since is not None or self.until is not None:
-            from whoosh.util.times import datetime_to_long
-
             dates = segment_data(leaf.reader()).dates
             m = dates != NO_DATE
             if self.since is not None:

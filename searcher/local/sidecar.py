@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .whoosh_adapter import reader_folder, reader_segment_id, segment_file_name
+
 
 def sidecar_path(folder: str | os.PathLike[str], segment_id: str, name: str, key: str) -> Path:
-    return Path(folder) / f"{segment_id}.{name}.{key}.npy"
+    return Path(folder) / segment_file_name(segment_id, f"{name}.{key}.npy")
 
 
 def save_arrays(folder: str | os.PathLike[str], segment_id: str, name: str,
@@ -35,21 +37,13 @@ def save_arrays(folder: str | os.PathLike[str], segment_id: str, name: str,
 
 def segment_folder(reader) -> str | None:
     """The index folder of a leaf reader (compound segments wrap it in an overlay)."""
-    storage = reader.storage()
-    for _ in range(4):
-        folder = getattr(storage, "folder", None)
-        if folder is not None:
-            return str(folder)
-        storage = getattr(storage, "b", None)  # OverlayStorage(compound file, folder)
-        if storage is None:
-            return None
-    return None
+    return reader_folder(reader)
 
 
 def segment_key(reader) -> tuple[str, str]:
     """Identifies a segment across searchers and processes: (folder, segment id)."""
     return (segment_folder(reader) or f"memory:{id(reader.storage())}",
-            reader.segment().segment_id())
+            reader_segment_id(reader))
 
 
 def load_arrays(reader, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
@@ -57,7 +51,7 @@ def load_arrays(reader, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarra
     folder = segment_folder(reader)
     if folder is None:
         return None
-    segment_id = reader.segment().segment_id()
+    segment_id = reader_segment_id(reader)
     try:
         return {key: np.load(sidecar_path(folder, segment_id, name, key), mmap_mode="r")
                 for key in keys}

@@ -1,0 +1,375 @@
+"""Every use of Whoosh's internals, in one module, checked against the versions it was tested on.
+
+searcher writes Whoosh segments with its own code (:mod:`searcher.local.postings`
+encodes the postings blocks and term-table rows of Whoosh's ``W3`` codec),
+commits staged segments by driving ``SegmentWriter``'s commit steps one by
+one, reads postings block by block and field lengths straight from the
+codec's columns, and names its sidecar files so that Whoosh's own clean-up
+deletes them with their segment.  None of that is Whoosh's public API: a
+Whoosh release may change any of it and silently corrupt or misread an index.
+So all of it lives here, and importing this module refuses a Whoosh version
+outside :data:`SUPPORTED` (:class:`~searcher.errors.UnsupportedWhooshError`).
+Raising the upper bound means re-running the test suite (``tests/test_postings.py``
+compares the segments written here with Whoosh's own byte for byte), then
+changing :data:`SUPPORTED` here and the pin in ``pyproject.toml`` together.
+
+Whoosh's public API (schemas, analyzers, opening an index) is re-exported
+from here too, so the rest of the package imports Whoosh from one place;
+``tests/test_whoosh_adapter.py`` checks that no other module imports
+Whoosh's internal modules or private names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Callable, Iterable
+from pickle import dumps
+from typing import Any
+
+import whoosh
+
+from ..errors import UnsupportedWhooshError
+
+#: The whoosh-reloaded versions this module's use of internals is tested against
+#: (lowest supported, first unsupported); keep in step with pyproject.toml.
+SUPPORTED: tuple[tuple[int, ...], tuple[int, ...]] = ((2, 7, 5), (2, 7, 6))
+SUPPORTED_TEXT = ">=2.7.5,<2.7.6"
+
+
+def installed_version() -> str:
+    """The version of the ``whoosh`` package actually imported (``whoosh.__version__``).
+
+    The imported module is what matters, whatever distribution provided it
+    (whoosh-reloaded, the original Whoosh or a vendored copy).
+    """
+    return ".".join(str(part) for part in whoosh.__version__)
+
+
+def check_version(version: str | None = None) -> str:
+    """*version* (default: the installed one) if it is supported, else raise.
+
+    Raises :class:`~searcher.errors.UnsupportedWhooshError` (an ``ImportError``
+    too) naming the version found and the supported range.
+    """
+    found = installed_version() if version is None else version
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", found)
+    numbers = tuple(int(n) for n in match.groups()) if match else None
+    low, high = SUPPORTED
+    if numbers is None or not low <= numbers < high:
+        raise UnsupportedWhooshError(found, SUPPORTED_TEXT)
+    return found
+
+
+check_version()
+
+# Public API, re-exported so the package imports Whoosh from one place.
+from whoosh import columns, fields, formats  # noqa: E402
+from whoosh import index as _index  # noqa: E402
+from whoosh.analysis import StopFilter, Token, Tokenizer  # noqa: E402
+
+# Internals.  (whoosh.writing is imported where used: searches never need it.)
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield  # noqa: E402
+from whoosh.filedb.filestore import FileStorage  # noqa: E402
+from whoosh.reading import SegmentReader, TermNotFound  # noqa: E402
+from whoosh.system import pack_int, pack_long, pack_ushort  # noqa: E402
+from whoosh.util.numeric import byte_to_length, length_to_byte  # noqa: E402
+from whoosh.util.times import datetime_to_long  # noqa: E402
+
+__all__ = [
+    "SUPPORTED", "SUPPORTED_TEXT", "StopFilter", "Token", "Tokenizer", "check_version",
+    "columns", "datetime_to_long", "fields", "formats", "installed_version",
+]
+
+# -- opening and creating indexes --------------------------------------------------------
+
+
+def open_index(folder: str) -> Any:
+    """The Whoosh index in *folder* (``whoosh.index.open_dir``)."""
+    return _index.open_dir(folder)
+
+
+def index_exists(folder: str) -> bool:
+    return _index.exists_in(folder)
+
+
+def create_index(folder: str, schema: Any) -> Any:
+    return _index.create_in(folder, schema)
+
+
+def index_folder(ix: Any) -> str:
+    """The folder a file-based Whoosh index lives in."""
+    return ix.storage.folder
+
+
+# -- segment files ------------------------------------------------------------------------
+
+
+def segment_file_name(segment_id: str, suffix: str) -> str:
+    """A file name Whoosh treats as part of segment *segment_id*.
+
+    Whoosh's clean-up after a commit deletes every file matching its segment
+    pattern (``<index>_<id>.<ext>``) whose segment is gone, so sidecar files
+    named this way are deleted together with their segment after a merge.
+    """
+    return f"{segment_id}.{suffix}"
+
+
+def is_segment_file(name: str, segment: Any) -> bool:
+    """Whether the file *name* belongs to *segment* (its id, then a dot)."""
+    return name.startswith(f"{segment.segment_id()}.")
+
+
+def reader_segment_id(reader: Any) -> str:
+    """The id of a leaf reader's segment (``MAIN_<random id>``)."""
+    return reader.segment().segment_id()
+
+
+def reader_folder(reader: Any) -> str | None:
+    """The index folder of a leaf reader (compound segments wrap it in an overlay)."""
+    storage = reader.storage()
+    for _ in range(4):
+        folder = getattr(storage, "folder", None)
+        if folder is not None:
+            return str(folder)
+        storage = getattr(storage, "b", None)  # OverlayStorage(compound file, folder)
+        if storage is None:
+            return None
+    return None
+
+
+# -- writing segments ----------------------------------------------------------------------
+
+
+def staging_writer(folder: str, schema: Any) -> tuple[Any, Any]:
+    """A new index in *folder* and an unlocked writer for one non-compound segment.
+
+    ``compound=False``: Whoosh opens the parts of a compound segment by copying
+    them into memory (over 100 ms per search process at 20,000 articles);
+    plain files are mmap'ed.
+    """
+    from whoosh.writing import SegmentWriter
+
+    ix = FileStorage(folder).create_index(schema)
+    return ix, SegmentWriter(ix, _lk=False, compound=False)
+
+
+def discard_temp_files(writer: Any) -> None:
+    """Delete the writer's temporary storage (its posting pool), once the segment is built."""
+    writer._tempstorage.destroy()
+
+
+def segment_reader(ix: Any, segment: Any) -> Any:
+    """A reader of one segment of *ix* (committed or not)."""
+    return SegmentReader(ix.storage, ix.schema, segment)
+
+
+def commit_writer(ix: Any) -> Any:
+    """A locked writer on *ix* for :func:`commit_segments` (``compound=False``, see above)."""
+    from whoosh.writing import SegmentWriter
+
+    return SegmentWriter(ix, compound=False)
+
+
+def commit_segments(writer: Any, new_segments: list[Any],
+                    on_merged: Callable[[Any], None]) -> None:
+    """``writer.commit()``, with *new_segments* (finished elsewhere) added to the TOC.
+
+    The documents added to *writer* itself (none here) and any merge Whoosh's
+    policy makes become a segment first; *on_merged* is called on it before
+    the TOC names it.  The TOC swap is the atomic step.
+    """
+    segments = writer._merge_segments(None, False, True)
+    if writer._added:
+        merged = writer._finalize_segment()
+        on_merged(merged)
+        segments.append(merged)
+    else:
+        writer._close_segment()
+    writer._commit_toc(segments + new_segments)
+    writer._finish()
+
+
+def start_document(writer: Any) -> tuple[Any, int]:
+    """(per-document writer, number) for the next document of *writer*, started."""
+    perdoc = writer.perdocwriter
+    perdoc.start_doc(writer.docnum)
+    return perdoc, writer.docnum
+
+
+def document_added(writer: Any) -> None:
+    """Account for one document written through :func:`start_document`."""
+    writer._added = True
+    writer.docnum += 1
+
+
+def document_lengths(writer: Any, names: Iterable[str]) -> dict[str, list[int]]:
+    """Each document's stored length of each field in *names* (closes the per-doc writer)."""
+    writer.perdocwriter.close()
+    reader = writer.per_document_reader()
+    try:
+        return {name: [reader.doc_field_length(d, name, 0) for d in range(writer.docnum)]
+                for name in names}
+    finally:
+        reader.close()
+
+
+def finish_segment(writer: Any) -> Any:
+    """Close the segment's files and return Whoosh's segment object."""
+    writer._close_segment()
+    writer._assemble_segment()
+    return writer.get_segment()
+
+
+# -- the W3 codec's postings blocks and term table ---------------------------------------
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
+#: W3TermInfo's fixed part: flags, weight, doc freq, min/max length byte, max weight,
+#: first and last id.
+_TERM_INFO = struct.Struct("!BfIBBfII")
+
+
+def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | bytes, array],
+                         lengths: list[int] | None, compress_from: int) -> None:
+    """Each term's postings and term-table row of field *name*, terms in byte order.
+
+    *terms* maps each term to a flat array ``docnum, freq, docnum, freq, ...``.
+    This is ``start_term``/``finish_term`` of Whoosh's ``W3FieldWriter``
+    without a ``W3PostingsWriter`` and ``W3TermInfo`` object per term (most
+    terms have one tiny block, so that bookkeeping cost more than the
+    postings): each term's blocks are encoded into one string, written with
+    one call, and its term info packed directly.  A field's terms are all
+    ``str`` or all ``bytes``; UTF-8 keeps code-point order, so sorting ``str``
+    terms sorts their encoded bytes too.
+    """
+    fieldwriter = writer.fieldwriter
+    fmt = field.format
+    fieldwriter.start_field(name, field)
+    postwriter = fieldwriter._postwriter
+    if postwriter._inlinelimit > 1:  # Whoosh's default codec never inlines postings
+        raise NotImplementedError("a codec that inlines postings in the term table")
+    limit, compression = postwriter._blocklimit, postwriter._compression
+    postfile, table = fieldwriter._postfile, fieldwriter._tindex
+    prefix = pack_ushort(fieldwriter._fieldid)
+    boost = float(fmt.field_boost)
+    frequency = isinstance(fmt, formats.Frequency)
+    offset = postfile.tell()
+    for term in sorted(terms):
+        flat = terms[term]
+        data, stats = _encode_postings(flat[0::2], flat[1::2], limit, compression, boost,
+                                       frequency, lengths, compress_from)
+        postfile.write(data)
+        table.add(prefix + (term.encode("utf-8") if isinstance(term, str) else term),
+                  _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
+        offset += len(data)
+    fieldwriter.finish_field()
+
+
+def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
+                     frequency: bool, lengths: list[int] | None,
+                     compress_from: int) -> tuple[bytes, tuple]:
+    """One term's postings in W3 format, and its term info fields.
+
+    The bytes are what ``W3PostingsWriter._write_block`` writes block by
+    block; the statistics are accumulated exactly as ``W3TermInfo.add_block``
+    does.  Whoosh builds each block posting by posting in Python; here every
+    list is made with one C-level call per block.  One deliberate difference:
+    blocks whose pickle is under *compress_from* bytes are stored
+    uncompressed (the block header says so, and Whoosh's reader honours it).
+    Whoosh's own code means to skip compressing tiny blocks but a bug makes
+    it compress every block, and zlib's per-call set-up cost more than all
+    the rest of writing a rare term.
+    """
+    count = len(ids)
+    parts = [WHOOSH3_HEADER_MAGIC]
+    total_weight: float = 0
+    term_min: int | None = None
+    term_max = 0
+    term_maxweight: float = 0
+    for start in range(0, count, limit):
+        block_ids = ids[start : start + limit]
+        size = len(block_ids)
+        if frequency:
+            block_freqs = freqs[start : start + limit]
+            weights = array("f", block_freqs if boost == 1.0 else [f * boost for f in block_freqs])
+            packed = array("I", block_freqs)
+            if _LITTLE_ENDIAN:
+                packed.byteswap()
+            values: bytes | None = packed.tobytes()  # Frequency: big-endian uint32 each
+        else:
+            weights = array("f", [boost]) * size
+            values = None  # Existence stores no values
+        maxweight = max(weights)
+        if lengths is not None:
+            block_lengths = [lengths[d] for d in block_ids]
+            nonzero = [n for n in block_lengths if n]
+            minlength = min(nonzero) if nonzero else None
+            maxlength = max(block_lengths)
+        else:
+            minlength, maxlength = None, 0
+        total_weight += sum(weights)
+        term_min = minlength if term_min is None else min(term_min, minlength)
+        term_max = max(term_max, maxlength)
+        term_maxweight = max(term_maxweight, maxweight)
+
+        first = weights[0]
+        if weights.count(first) == size:
+            mini_weights: float | tuple[float, ...] | None = None if first == 1.0 else first
+        else:
+            mini_weights = tuple(weights)
+        previous = itertools.chain((0,), block_ids)
+        deltas = tuple([b - a for a, b in zip(previous, block_ids, strict=False)])
+        data = dumps((deltas, mini_weights, values), 2)
+        comp = compression if len(data) >= compress_from else 0
+        if comp:
+            data = zlib.compress(data, comp)
+        info = dumps((size, block_ids[-1], maxweight, comp, length_to_byte(minlength),
+                      length_to_byte(maxlength)), 2)
+        block_length = len(info) + len(data)
+        parts.append(pack_int(-block_length if start + limit >= count else block_length))
+        parts.append(info)
+        parts.append(data)
+    stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
+             length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
+    return b"".join(parts), stats
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def term_postings(reader: Any, fieldname: str, term: str) -> tuple[list[int], list[float]]:
+    """Doc ids and weights of *term* in one segment, deleted documents included.
+
+    Reads the matcher's blocks whole instead of stepping posting by posting.
+    A term (or field) not in the segment gives two empty lists.
+    """
+    try:
+        matcher = reader._terms.matcher(fieldname, term.encode("utf-8"),
+                                        reader.schema[fieldname].format)
+    except TermNotFound:
+        return [], []
+    ids: list[int] = []
+    weights: list[float] = []
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_weights()
+        ids.extend(matcher._ids)
+        weights.extend(matcher._weights)
+        matcher._next_block()
+    return ids, weights
+
+
+def length_bytes(reader: Any, fieldname: str) -> Any:
+    """The column of one byte per document encoding *fieldname*'s length (None: no column).
+
+    Decode with :data:`BYTE_TO_LENGTH`.
+    """
+    return reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+
+
+#: Field length of each length byte (Whoosh stores lengths in one lossy byte).
+BYTE_TO_LENGTH: tuple[int, ...] = tuple(byte_to_length(i) for i in range(256))

@@ -1,0 +1,216 @@
+"""searcher.local.whoosh_adapter: the one module that touches Whoosh's internals.
+
+It must refuse Whoosh versions its segment code was not tested against, be the only module
+that imports Whoosh's internal modules or private names, and read what Whoosh's public API
+reads.  Also here: every package the code imports is declared in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import whoosh
+from conftest import ROOT
+
+from searcher.errors import SearcherError, UnsupportedWhooshError
+from searcher.local import whoosh_adapter as adapter
+
+PACKAGE = ROOT / "searcher"
+ADAPTER = PACKAGE / "local" / "whoosh_adapter.py"
+#: Whoosh modules that are implementation, not API.
+INTERNAL = ("whoosh.codec", "whoosh.filedb", "whoosh.reading", "whoosh.writing", "whoosh.util",
+            "whoosh.system", "whoosh.matching", "whoosh.support", "whoosh.automata")
+
+
+# -- the version check ------------------------------------------------------------------
+
+
+def test_installed_version_is_supported():
+    assert adapter.check_version() == adapter.installed_version() == "2.7.5"
+
+
+@pytest.mark.parametrize("version", [(2, 7, 4), (2, 7, 6), (2, 8, 0), (3, 0, 0), (1, 0)])
+def test_refuses_a_version_it_does_not_know(monkeypatch, version):
+    monkeypatch.setattr(whoosh, "__version__", version)  # what the check reads
+    text = ".".join(map(str, version))
+    with pytest.raises(UnsupportedWhooshError) as caught:
+        adapter.check_version()
+    error = caught.value
+    assert isinstance(error, SearcherError) and isinstance(error, ImportError)
+    assert error.version == text and error.supported == ">=2.7.5,<2.7.6"
+    assert f"whoosh {text} is not supported" in str(error)
+    assert "whoosh-reloaded>=2.7.5,<2.7.6" in str(error)
+
+
+def test_import_fails_loudly_on_an_unknown_version():
+    """A process whose Whoosh reports 2.8.0 cannot import searcher at all."""
+    script = "import whoosh\nwhoosh.__version__ = (2, 8, 0)\nimport searcher\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=120)
+    assert result.returncode != 0
+    assert "UnsupportedWhooshError: whoosh 2.8.0 is not supported" in result.stderr
+    assert ">=2.7.5,<2.7.6" in result.stderr
+
+
+def test_pyproject_pins_the_supported_range():
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'"whoosh-reloaded{adapter.SUPPORTED_TEXT}"' in text
+    low, high = (".".join(map(str, bound)) for bound in adapter.SUPPORTED)
+    assert f">={low},<{high}" == adapter.SUPPORTED_TEXT
+
+
+# -- one module for the internals -------------------------------------------------------
+
+
+def _whoosh_internals(path: Path) -> list[str]:
+    """Imports of Whoosh's internal modules or private names in one source file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [(node.module, [alias.name for alias in node.names])]
+        else:
+            continue
+        for module, names in modules:
+            if not (module == "whoosh" or module.startswith("whoosh.")):
+                continue
+            if module.startswith(INTERNAL) or any(part.startswith("_")
+                                                   for part in module.split(".")):
+                found.append(f"line {node.lineno}: {module}")
+            found.extend(f"line {node.lineno}: {module}.{name}" for name in names
+                         if name.startswith("_") or f"{module}.{name}".startswith(INTERNAL))
+    return found
+
+
+def _whoosh_private_attributes() -> set[str]:
+    """Underscore names Whoosh's own code defines (methods and attributes)."""
+    names: set[str] = set()
+    for path in Path(whoosh.__file__).parent.rglob("*.py"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        names.update(re.findall(r"(?:def |self\.)(_[a-z][a-z0-9_]*)\b", text))
+    return names
+
+
+def test_only_the_adapter_imports_whoosh_internals():
+    offenders = {str(path.relative_to(ROOT)): found
+                 for path in PACKAGE.rglob("*.py") if path != ADAPTER
+                 for found in [_whoosh_internals(path)] if found}
+    assert offenders == {}
+    assert _whoosh_internals(ADAPTER)  # the check does see them where they are
+
+
+def test_only_the_adapter_touches_whoosh_private_attributes():
+    """``x._name`` where Whoosh defines ``_name`` and searcher itself does not."""
+    whoosh_private = _whoosh_private_attributes()
+    own: set[str] = set()
+    used: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                own.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                own.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                own.add(node.id)
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__") and path != ADAPTER:
+                used.setdefault(node.attr, []).append(
+                    f"{path.relative_to(ROOT)}:{node.lineno}")
+    offenders = {name: where for name, where in used.items()
+                 if name in whoosh_private and name not in own}
+    assert offenders == {}
+    assert {"_perdoc", "_terms", "_added", "_commit_toc"} <= whoosh_private
+
+
+# -- the adapter reads what Whoosh's public API reads -----------------------------------
+
+
+def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
+    engine, _docs = sample_index
+    ix = adapter.open_index(str(engine.root.current().path))
+    with ix.reader() as top:
+        for reader, _offset in top.leaf_readers():
+            checked = 0
+            for fieldname, term in reader.all_terms():
+                if fieldname not in ("title", "body", "tag"):
+                    continue
+                matcher = reader.postings(fieldname, term)
+                expected = ([], [])
+                while matcher.is_active():
+                    expected[0].append(matcher.id())
+                    expected[1].append(matcher.weight())
+                    matcher.next()
+                ids, weights = adapter.term_postings(reader, fieldname, term.decode("utf-8"))
+                assert (ids, pytest.approx(weights)) == expected, (fieldname, term)
+                checked += 1
+            assert checked > 500
+            assert adapter.term_postings(reader, "body", "没有这个词的词") == ([], [])
+            for name in ("title", "body"):
+                raw = np.fromiter(adapter.length_bytes(reader, name), dtype=np.uint8)
+                decoded = [adapter.BYTE_TO_LENGTH[b] for b in raw]
+                assert decoded == [reader.doc_field_length(d, name, 0)
+                                   for d in range(reader.doc_count_all())]
+            folder = adapter.reader_folder(reader)
+            assert folder == str(engine.root.current().path)
+            segment_id = adapter.reader_segment_id(reader)
+            name = adapter.segment_file_name(segment_id, "text.codes.npy")
+            assert (Path(folder) / name).is_file()  # the sidecar written beside the segment
+            assert adapter.is_segment_file(name, reader.segment())
+            assert not adapter.is_segment_file("MAIN_other.text.codes.npy", reader.segment())
+    ix.close()
+
+
+def test_datetime_to_long_orders_like_dates():
+    import datetime as dt
+
+    earlier = adapter.datetime_to_long(dt.datetime(2021, 6, 16, 2, 23, 51))
+    later = adapter.datetime_to_long(dt.datetime(2021, 6, 16, 2, 23, 52))
+    assert 0 < earlier < later
+
+
+# -- declared dependencies --------------------------------------------------------------
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_imported_package_is_declared():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {_normalise(re.match(r"[A-Za-z0-9_.\-]+", spec).group())
+                for spec in project["dependencies"]}
+    distributions = packages_distributions()
+    imported: dict[str, str] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "searcher":
+                    imported.setdefault(top, str(path.relative_to(ROOT)))
+    assert {"whoosh", "jieba", "yaml", "rich", "numpy"} <= set(imported)
+    missing = {}
+    for module, where in imported.items():
+        names = distributions.get(module) or [module]  # tomli: only installed on 3.10
+        if not any(_normalise(n) in declared for n in names):
+            missing[module] = where
+    assert missing == {}
