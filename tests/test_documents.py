@@ -685,6 +685,9 @@ def test_samples_give_filters_and_sorting_something_to_do() -> None:
     assert categories == expected
     assert {"科技", "新闻", "国际"} <= {c for cats in categories.values() for c in cats}
     assert sum(len(cats) > 1 for cats in categories.values()) >= 5
+    for doc in docs:  # tags: the same forms (a "，"-separated string in garbage-sorting-rules)
+        if doc.relpath != "misc/broken-front-matter.md":
+            assert doc.tags == listed_in_front_matter(SAMPLE_DOCS / doc.relpath, "tags")
     years = {doc.date.year for doc in docs if doc.date}
     assert len(years) >= 5
     # Only the seed mentions 认证认可; only one other article mentions 聊城, once.
