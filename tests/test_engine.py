@@ -191,7 +191,8 @@ def test_missing_index_and_source(tmp_path):
 RACE_QUERIES = [
     ("聊城", {}), ("liaocheng", {}), ("認證認可", {}), ('"城市场"', {}), ("认证 OR 长江", {}),
     ("长江 -洪水", {}), ("title:聊城", {}), ("5G", {}), ("iphone 13", {}), ("的", {"limit": 50}),
-    ("新闻", {"sort": "date"}), ("监管局", {"category": "新媒体"}), ("航天员", {"since": "2021-01-01"}),
+    ("新闻", {"sort": "date"}), ("监管局", {"category": "新媒体"}),
+    ("航天员", {"since": "2021-01-01"}),
 ]
 
 _REFERENCE = """
