@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Frozen dictionaries go to a fresh folder per test, never to the real ~/.cache
     (a dictionary left there by an earlier run would hide a missing rebuild)."""
     cache = tmp_path / "cache"
