@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import re
 import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +17,6 @@ from searcher.ingest.documents import (
     DEFAULT_MAX_BYTES,
     Document,
     content_digest,
-    document_id,
     load_document,
     parse_article,
 )
@@ -429,18 +430,52 @@ def test_directory_instead_of_file(tmp_path: Path) -> None:
         load_document(tmp_path / "folder.md", tmp_path)
 
 
-@pytest.mark.skipif(
-    os.name != "posix" or os.geteuid() == 0,
-    reason="needs a non-root POSIX user for permission checks",
-)
-def test_permission_denied(tmp_path: Path) -> None:
+def deny_reading(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Opening *path* fails the way the OS fails for a file without read permission.
+
+    ``chmod 0`` does not stop root (CI runs as root), so the refusal is simulated where
+    Python asks the OS to open the file; every other file opens normally.
+    """
+    import builtins
+    import io
+
+    real_open = io.open
+    denied = os.path.realpath(path)
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, (str, bytes, os.PathLike)) and \
+                os.path.realpath(os.fsdecode(file)) == denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", guarded_open)
+    monkeypatch.setattr(builtins, "open", guarded_open)
+
+
+def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "locked.md", article("title: 锁住"))
-    path.chmod(0)
-    try:
-        with pytest.raises(DocumentError, match="permission denied"):
-            load_document(path, tmp_path)
-    finally:
-        path.chmod(0o644)
+    deny_reading(monkeypatch, path)
+    with pytest.raises(DocumentError, match="permission denied"):
+        load_document(path, tmp_path)
+    with pytest.raises(PermissionError):  # the simulation really refuses this file...
+        path.read_bytes()
+    assert load(tmp_path, "open.md", article("title: 没锁")).title == "没锁"  # ...only this one
+
+
+def test_permission_denied_is_reported_with_the_file_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from searcher import SearchEngine
+
+    src = tmp_path / "src"
+    locked = write(src, "sub/locked.md", article("title: 锁住", "<p>看不到的正文</p>"))
+    write(src, "open.md", article("title: 没锁", "<p>看得到的正文</p>"))
+    deny_reading(monkeypatch, locked)
+    report = SearchEngine(tmp_path / "ix").index([src], jobs=1)
+    assert report.added == 1
+    assert [(Path(p).resolve(), reason) for p, reason in report.failed] == [
+        (locked.resolve(), "permission denied")
+    ]
 
 
 # --- identity and file facts ---------------------------------------------------------------------
@@ -451,8 +486,8 @@ def test_id_derives_from_relative_path_and_survives_moving(tmp_path: Path) -> No
     write(first, "2021/06/post.md", article("title: 同一篇"))
     doc = load_document(first / "2021/06/post.md", first)
     assert doc.relpath == "2021/06/post.md"
-    assert doc.id == document_id("2021/06/post.md")
-    assert len(doc.id) == 16 and int(doc.id, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{16}", doc.id)  # short, and safe in a URL or a file name
+    assert load_document(first / "2021/06/post.md", first).id == doc.id  # stable
 
     moved = tmp_path / "new" / "place"
     moved.parent.mkdir(parents=True)
@@ -465,10 +500,22 @@ def test_id_derives_from_relative_path_and_survives_moving(tmp_path: Path) -> No
 
 
 def test_different_relative_paths_give_different_ids(tmp_path: Path) -> None:
-    a = load(tmp_path, "a/post.md", article("title: 同名"))
-    b = load(tmp_path, "b/post.md", article("title: 同名"))
-    assert a.id != b.id
-    assert document_id("a/post.md") != document_id("a/Post.md")
+    names = ["a/post.md", "b/post.md", "a/Post.md", "a/post.html", "a/post.md.md", "post.md",
+             "a/b/post.md", "a b/post.md", "文章/帖子.md", "a/po st.md"]
+    docs = [load(tmp_path, name, article("title: 同名")) for name in names]
+    assert [d.relpath for d in docs] == names
+    assert len({d.id for d in docs}) == len(names)  # same content, different files
+    assert all(re.fullmatch(r"[0-9a-f]{16}", d.id) for d in docs)
+
+
+def test_id_is_the_file_not_its_content(tmp_path: Path) -> None:
+    """An edited file keeps its id (an update, not a new document), and two files with
+    the same content keep theirs apart."""
+    before = load(tmp_path, "news/post.md", article("title: 初稿", "<p>第一版</p>"))
+    after = load(tmp_path, "news/post.md", article("title: 定稿", "<p>完全不同的第二版</p>"))
+    assert after.id == before.id and after.digest != before.digest
+    twin = load(tmp_path, "news/copy.md", article("title: 定稿", "<p>完全不同的第二版</p>"))
+    assert twin.digest == after.digest and twin.id != after.id
 
 
 def test_file_facts(tmp_path: Path) -> None:
@@ -488,7 +535,7 @@ def test_relative_paths_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.chdir(tmp_path)
     doc = load_document("src/x/y.md", "src")
     assert doc.relpath == "x/y.md"
-    assert doc.id == document_id("x/y.md")
+    assert doc.id == load_document(tmp_path / "src/x/y.md", tmp_path / "src").id
     assert doc.path == str(tmp_path / "src" / "x" / "y.md")
 
 
@@ -593,12 +640,54 @@ def test_all_samples_load() -> None:
     assert [doc.relpath for doc in docs if doc.warnings] == ["misc/broken-front-matter.md"]
 
 
+def listed_in_front_matter(path: Path, key: str) -> list[str] | None:
+    """The values of *key* as the raw front matter lists them, read with PyYAML alone
+    (None when the front matter is not valid YAML): a string is split at commas, lists
+    (also nested ones) are flattened, repeats dropped."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8-sig")
+    head = re.match(r"\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", text, re.S)
+    if not head:
+        return []
+    try:
+        meta = yaml.safe_load(head.group(1))
+    except yaml.YAMLError:
+        return None
+    if not isinstance(meta, dict):
+        return []
+    value = meta.get(key)
+    flat: list[str] = []
+
+    def walk(item: object) -> None:
+        if isinstance(item, list):
+            for sub in item:
+                walk(sub)
+        elif item is not None:
+            flat.append(" ".join(str(item).split()))
+
+    if isinstance(value, str):
+        flat = [part.strip() for part in re.split("[,，]", value)]
+    else:
+        walk(value)
+    return list(dict.fromkeys(v for v in flat if v))
+
+
 def test_samples_give_filters_and_sorting_something_to_do() -> None:
     docs = all_samples()
     authors = {doc.author for doc in docs}
     assert {"新华社", "央视网", "趣头条"} <= authors
-    categories = {c for doc in docs for c in doc.categories}
-    assert {"科技", "新闻", "国际"} <= categories
+    categories = {doc.relpath: doc.categories for doc in docs}
+    expected = {doc.relpath: listed_in_front_matter(SAMPLE_DOCS / doc.relpath, "categories")
+                for doc in docs}
+    assert expected.pop("misc/broken-front-matter.md") is None  # salvaged, checked below
+    assert categories.pop("misc/broken-front-matter.md") == ["生活", "社区"]
+    assert categories == expected
+    assert {"科技", "新闻", "国际"} <= {c for cats in categories.values() for c in cats}
+    assert sum(len(cats) > 1 for cats in categories.values()) >= 5
+    for doc in docs:  # tags: the same forms (a "，"-separated string in garbage-sorting-rules)
+        if doc.relpath != "misc/broken-front-matter.md":
+            assert doc.tags == listed_in_front_matter(SAMPLE_DOCS / doc.relpath, "tags")
     years = {doc.date.year for doc in docs if doc.date}
     assert len(years) >= 5
     # Only the seed mentions 认证认可; only one other article mentions 聊城, once.
@@ -665,6 +754,13 @@ def test_every_feed_file_loads() -> None:
     docs = [load_document(p, RSSHUB) for p in paths]
     assert all(doc.title.strip() for doc in docs)
     assert all(doc.categories for doc in docs)
+    checked = 0
+    for path, doc in zip(paths, docs, strict=True):
+        expected = listed_in_front_matter(path, "categories")
+        if expected is not None:  # salvaged front matter is checked file by file below
+            assert doc.categories == expected, path.name
+            checked += 1
+    assert checked >= 60
     assert len({doc.id for doc in docs}) == 70
     for doc in docs:
         assert "<div" not in doc.body and "referrerpolicy" not in doc.body, doc.relpath

@@ -186,25 +186,64 @@ def test_missing_index_and_source(tmp_path):
         engine.index([tmp_path / "missing"])
 
 
-def test_threads_share_one_engine(sample_index):
-    engine, _ = sample_index
-    expected = {q: ids(engine.search(q)) for q in ["聊城", "长江", '"认证认可"', "认证 OR 长江"]}
-    errors: list[BaseException] = []
+#: Queries that exercise every lazily built piece: the Whoosh index, the query context
+#: (frozen dictionary, pinyin table), per-segment arrays, postings, substrings, filters.
+RACE_QUERIES = [
+    ("聊城", {}), ("liaocheng", {}), ("認證認可", {}), ('"城市场"', {}), ("认证 OR 长江", {}),
+    ("长江 -洪水", {}), ("title:聊城", {}), ("5G", {}), ("iphone 13", {}), ("的", {"limit": 50}),
+    ("新闻", {"sort": "date"}), ("监管局", {"category": "新媒体"}),
+    ("航天员", {"since": "2021-01-01"}),
+]
 
-    def worker() -> None:
-        try:
-            for _ in range(10):
-                for query, want in expected.items():
-                    assert ids(engine.search(query)) == want
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+_REFERENCE = """
+import json, sys
+from searcher import SearchEngine
+engine = SearchEngine(sys.argv[1])
+out = []
+for query, options in json.loads(sys.argv[2]):
+    result = engine.search(query, **options).as_dict()
+    result.pop("elapsed_ms")
+    out.append(result)
+print(json.dumps(out, ensure_ascii=False))
+"""
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+
+def test_threads_race_on_a_cold_engine(tmp_path, docs):
+    """Threads released at once on a fresh engine over a fresh index (nothing opened,
+    no cache warm) get exactly what one thread in a fresh process gets afterwards."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = SearchEngine(tmp_path / "ix").index([docs], jobs=1)
+    assert report.added == 14 and not report.failed
+    engine = SearchEngine(tmp_path / "ix")  # cold: no search has run on this index
+    threads = 8
+    barrier = threading.Barrier(threads)
+
+    def worker(k: int) -> list[dict]:
+        order = list(range(k, len(RACE_QUERIES))) + list(range(k))  # each starts elsewhere
+        barrier.wait(timeout=60)
+        got: list[dict] = [{}] * len(RACE_QUERIES)
+        for i in order:
+            query, options = RACE_QUERIES[i]
+            result = engine.search(query, **options).as_dict()
+            result.pop("elapsed_ms")
+            got[i] = json.loads(json.dumps(result, ensure_ascii=False))
+        return got
+
+    with ThreadPoolExecutor(threads) as pool:
+        per_thread = list(pool.map(worker, range(threads)))  # re-raises a thread's error
+
+    done = subprocess.run([sys.executable, "-c", _REFERENCE, str(tmp_path / "ix"),
+                           json.dumps(RACE_QUERIES, ensure_ascii=False)],
+                          capture_output=True, text=True, check=True)
+    reference = json.loads(done.stdout)
+    assert all(r["total"] for r in reference)
+    assert "聊城市市场监管局" in reference[1]["hits"][0]["title"]  # the pinyin match
+    for k, got in enumerate(per_thread):
+        for (query, _), want, have in zip(RACE_QUERIES, reference, got, strict=True):
+            assert have == want, (k, query)
 
 
 def test_long_lived_engine_sees_new_commits(tmp_path):

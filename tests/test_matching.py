@@ -4,34 +4,39 @@ Latin tokens, user dictionaries and synonyms — on sample_docs and the real cor
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
+from pathlib import Path
 
 import pytest
 from conftest import article, write
+from rawtext import raw_title_body, squeezed
 
 from searcher import SearchEngine
-from searcher.analysis.normalize import squeeze
 
 
-def texts(engine: SearchEngine) -> dict[str, tuple[str, str]]:
-    """id → (squeezed title, squeezed body) of every document, for ground truth."""
-    reader = engine._searcher().reader()
+def texts(engine: SearchEngine, folder: Path) -> dict[str, tuple[str, str]]:
+    """path → (squeezed title, squeezed body) of every article under *folder*: the ground
+    truth, read from the raw files by tests/rawtext.py (PyYAML, BeautifulSoup or a tag
+    regex, markdown-it, unicodedata + OpenCC), never from the index or searcher's folding."""
     out = {}
-    for _, stored in reader.iter_docs():
-        doc = engine.get(stored["id"])
-        out[doc.id] = (squeeze(doc.title), squeeze(doc.text))
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".md", ".html"):
+            title, body = raw_title_body(path)
+            out[os.path.realpath(path)] = (squeezed(title), squeezed(body))
+    assert engine.stats()["documents"] == len(out)  # every file is indexed, nothing else
     return out
 
 
 def containing(truth: dict[str, tuple[str, str]], needle: str) -> set[str]:
-    needle = squeeze(needle)
+    needle = squeezed(needle)
     return {i for i, (t, b) in truth.items() if needle in t or needle in b}
 
 
 def all_ids(engine: SearchEngine, query: str) -> set[str]:
     results = engine.search(query, limit=1000)
-    ids = {h.id for h in results.hits}
+    ids = {os.path.realpath(h.path) for h in results.hits}
     assert results.total == len(ids) or len(ids) == 1000
     return ids
 
@@ -39,7 +44,7 @@ def all_ids(engine: SearchEngine, query: str) -> set[str]:
 def assert_same(engine: SearchEngine, query: str, expected: set[str]) -> None:
     results = engine.search(query, limit=1000)
     assert results.total == len(expected), query
-    assert {h.id for h in results.hits} <= expected, query
+    assert {os.path.realpath(h.path) for h in results.hits} <= expected, query
 
 
 def random_substrings(truth, rng: random.Random, count: int) -> list[str]:
@@ -59,15 +64,15 @@ def random_substrings(truth, rng: random.Random, count: int) -> list[str]:
 
 
 def test_quoted_phrases_equal_a_substring_scan(sample_index):
-    engine, _ = sample_index
-    truth = texts(engine)
+    engine, docs = sample_index
+    truth = texts(engine, docs)
     for needle in random_substrings(truth, random.Random(7), 150) + ["城市场", "认证认可检验"]:
         assert all_ids(engine, f'"{needle}"') == containing(truth, needle), needle
 
 
 def test_unquoted_queries_keep_every_verbatim_match(sample_index):
-    engine, _ = sample_index
-    truth = texts(engine)
+    engine, docs = sample_index
+    truth = texts(engine, docs)
     for needle in random_substrings(truth, random.Random(11), 150):
         if not re.fullmatch(r"[\u4e00-\u9fff]+", needle):
             continue
@@ -87,8 +92,8 @@ def test_word_matches_rank_above_ngram_only_matches(tmp_path):
 
 @pytest.mark.slow
 def test_phrase_recall_and_precision_on_real_corpus(corpus_2k):
-    engine, _, _ = corpus_2k
-    truth = texts(engine)
+    engine, corpus, _ = corpus_2k
+    truth = texts(engine, corpus)
     for needle in random_substrings(truth, random.Random(3), 60):
         assert_same(engine, f'"{needle}"', containing(truth, needle))
 

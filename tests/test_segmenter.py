@@ -5,22 +5,50 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DOCS, SHARED, needs_shared
+from conftest import SAMPLE_DOCS, SHARED, article, needs_shared, write
 
+from searcher import SearchEngine
 from searcher.analysis.normalize import fold
-from searcher.analysis.segmenter import QuerySegmenter, install_dictionary
-from searcher.analysis.tokens import load_userdict, segment_han
+from searcher.analysis.segmenter import (
+    FILE_NAME,
+    QuerySegmenter,
+    dictionary_fingerprint,
+    install_dictionary,
+)
+from searcher.analysis.tokens import file_digest, load_userdict, segment_han
 from searcher.ingest.documents import load_document
+from searcher.local.schema import fingerprint, fingerprint_text
 
 HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Frozen dictionaries go to a fresh folder per test, never to the real ~/.cache
+    (a dictionary left there by an earlier run would hide a missing rebuild)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SEARCHER_CACHE_DIR", str(cache))
+    yield cache
+    load_userdict(None)  # jieba is process-global: leave it without a user dictionary
+
+
+def frozen(cache: Path) -> list[Path]:
+    return sorted(cache.glob("querydict-*.sqlite"))
+
+
 @pytest.fixture(scope="module")
 def segmenter(tmp_path_factory) -> QuerySegmenter:
-    path = tmp_path_factory.mktemp("dict") / "querydict.sqlite"
-    install_dictionary(path, "test-fingerprint", lambda: segment_han("初始化"))
+    base = tmp_path_factory.mktemp("dict")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEARCHER_CACHE_DIR", str(base / "cache"))
+        load_userdict(None)
+        path = base / FILE_NAME
+        install_dictionary(path, fingerprint_text(fingerprint()), lambda: segment_han("初始化"))
+        assert len(frozen(base / "cache")) == 1  # frozen here, not copied from elsewhere
     return QuerySegmenter(path)
 
 
@@ -75,10 +103,63 @@ def test_unknown_names_go_through_the_hmm(segmenter):
         assert segmenter.cut(name) == segment_han(name) == jieba_cut(name)
 
 
-def test_user_dictionary_words_are_frozen_too(tmp_path):
+def test_frozen_dictionaries_are_cached_per_fingerprint(tmp_path, isolated_cache):
+    """A user dictionary's words are frozen too; another fingerprint freezes again, and
+    an earlier one is copied from the cache, never re-frozen."""
     userdict = tmp_path / "userdict.txt"
     userdict.write_text("蓝鲸云盘 100 n\n", encoding="utf-8")
-    load_userdict(userdict)
-    path = tmp_path / "querydict.sqlite"
-    install_dictionary(path, "with-userdict", lambda: None)
-    assert QuerySegmenter(path).cut("蓝鲸云盘很好用")[0] == "蓝鲸云盘"
+    plain, with_word = fingerprint_text(fingerprint()), \
+        fingerprint_text(fingerprint(file_digest(userdict)))
+    assert plain != with_word
+    loads: list[str] = []
+
+    def loader(words: Path | None):
+        return lambda: (loads.append(str(words)), load_userdict(words))
+
+    target = tmp_path / FILE_NAME
+    install_dictionary(target, plain, loader(None))
+    assert QuerySegmenter(target).cut("蓝鲸云盘") != ["蓝鲸云盘"]
+    install_dictionary(target, with_word, loader(userdict))
+    assert dictionary_fingerprint(target) == with_word
+    assert QuerySegmenter(target).cut("蓝鲸云盘") == ["蓝鲸云盘"]
+    assert loads == ["None", str(userdict)] and len(frozen(isolated_cache)) == 2
+
+    def must_not_freeze():
+        raise AssertionError("the frozen dictionary of this fingerprint is cached")
+
+    install_dictionary(target, plain, must_not_freeze)  # jieba still has the user word
+    assert dictionary_fingerprint(target) == plain
+    assert QuerySegmenter(target).cut("蓝鲸云盘") != ["蓝鲸云盘"]
+
+
+def test_an_edited_user_dictionary_rebuilds_the_query_dictionary(tmp_path, isolated_cache):
+    """Editing the user dictionary in place changes the fingerprint: the next index run
+    rebuilds, freezes a new query dictionary, and queries segment the new word whole."""
+    src = tmp_path / "src"
+    write(src, "cloud.md", article("产品发布", "今天讨论蓝鲸云盘的发布，赤焰数据湖也上线了。"))
+    write(src, "other.md", article("别的", "蓝色的鲸鱼，红色的火焰，数据和湖泊。"))
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("蓝鲸云盘 100 n\n", encoding="utf-8")
+
+    def query_cut(text: str) -> list[str]:
+        engine = SearchEngine(tmp_path / "ix", userdict=userdict)  # a new process, in effect
+        cut = engine._query_context().cut
+        assert cut is not None  # the frozen dictionary matches the index's fingerprint
+        return cut(text)
+
+    SearchEngine(tmp_path / "ix", userdict=userdict).index([src], jobs=1)
+    first = SearchEngine(tmp_path / "ix").root.current().path / FILE_NAME
+    assert query_cut("蓝鲸云盘") == ["蓝鲸云盘"]
+    assert query_cut("赤焰数据湖") != ["赤焰数据湖"]
+
+    userdict.write_text("蓝鲸云盘 100 n\n赤焰数据湖 100 n\n", encoding="utf-8")
+    report = SearchEngine(tmp_path / "ix", userdict=userdict).index([src], jobs=1)
+    assert report.full  # the fingerprint changed with the dictionary's content
+    second = SearchEngine(tmp_path / "ix").root.current().path / FILE_NAME
+    assert second != first
+    assert dictionary_fingerprint(second) == fingerprint_text(fingerprint(file_digest(userdict)))
+    assert query_cut("赤焰数据湖") == ["赤焰数据湖"]
+    assert query_cut("蓝鲸云盘") == ["蓝鲸云盘"]
+    assert len(frozen(isolated_cache)) == 2
+    hits = SearchEngine(tmp_path / "ix", userdict=userdict).search("赤焰数据湖").hits
+    assert [h.title for h in hits] == ["产品发布"]

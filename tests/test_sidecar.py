@@ -1,43 +1,118 @@
-"""Per-segment sidecar arrays: written by the indexer, equivalent to recomputing them."""
+"""Per-segment sidecar arrays: written by the indexer, equal to what the raw files and
+Whoosh's own reader say (never to the functions that wrote them)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+from pathlib import Path
+
 import numpy as np
 from conftest import article, write
+from rawtext import raw_date, raw_title_body, squeezed
 
 from searcher import SearchEngine
+from searcher.ingest.documents import content_digest
 from searcher.local import manifest, scoring, substrings
 from searcher.local.sidecar import load_arrays
+
+#: Every form of date the front matter may hold (naive ones are Asia/Shanghai) and none.
+DATES = ["2021-06-16 10:00:00", "2021-06-16T10:00:00+08:00", "Wed, 16 Jun 2021 02:23:51 GMT",
+         None, "2019-07-01", "'2020-02-29 23:59:59'"]
+
+
+def raw_article(i: int) -> str:
+    """Articles whose squeezed text needs every folding step: traditional script, full-width
+    forms, upper case, blanks of every kind, entities, several paragraphs."""
+    title = [f"第{i}篇 聊城市場", f"認證認可 ＡＢＣ{i}", f"COVID-19  Ｎｅｗｓ\u3000{i}"][i % 3]
+    body = (f"<div>\n<p>正文{i}：認證認可檢驗檢測，增長{i}%。</p>\n"
+            f"<p>ＡＢＣ １２３ and MiXeD Case\ttext &amp; 龍井茶 {'長江' * (i % 4)}</p>"
+            + "<p>第三段。</p>" * (i % 5) + "\n</div>")
+    lines = ["---", f"title: '{title}'", "categories:", " - 测试", "author: 测试"]
+    if DATES[i % len(DATES)] is not None:
+        lines.append(f"date: {DATES[i % len(DATES)]}")
+    return "\n".join([*lines, "---", "", body, ""])
 
 
 def build(tmp_path):
     src = tmp_path / "src"
     for i in range(30):
-        body = f"正文{i}：认证认可检验检测，增长{i}%。"
-        write(src, f"d{i}.md", article(f"第{i}篇 聊城市场", body))
+        write(src, f"d{i}.md", raw_article(i))
     engine = SearchEngine(tmp_path / "ix")
     engine.index([src], jobs=1)
     return engine
 
 
-def test_every_segment_has_sidecars_equal_to_recomputed_arrays(tmp_path):
+def posting_lengths(reader, field: str) -> np.ndarray:
+    """Each document's number of terms in *field*, summed from its postings."""
+    lengths = np.zeros(reader.doc_count_all(), dtype=np.int64)
+    for term in list(reader.lexicon(field)):
+        postings = reader.postings(field, term)
+        while postings.is_active():
+            lengths[postings.id()] += postings.value_as("frequency")
+            postings.next()
+    return lengths
+
+
+def check_segment(reader, src: Path) -> list[Path]:
+    """The sidecars of one segment against the raw files in *src* and Whoosh's reader;
+    returns the segment's files."""
+    from whoosh.util.numeric import byte_to_length, length_to_byte
+    from whoosh.util.times import datetime_to_long
+
+    count = reader.doc_count_all()
+    stored = [reader.stored_fields(d) for d in range(count)]
+    files = [Path(s["path"]) for s in stored]  # each is checked against its content below
+    assert all(path.parent == src.absolute() for path in files)
+
+    text = load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS)
+    assert text is not None
+    codes, starts, lengths = text["codes"], text["starts"], text["lengths"]
+    for d, path in enumerate(files):
+        title, body = map(squeezed, raw_title_body(path))
+        held = "".join(map(chr, codes[starts[d]: starts[d] + lengths[d]].tolist()))
+        assert held == title + "\x1e" + body, path.name
+        assert text["title_ends"][d] - starts[d] == len(title)
+        assert codes[starts[d] + lengths[d]] == 0  # documents are NUL-separated
+    assert len(codes) == int(lengths.sum()) + count
+    histogram = np.bincount(np.minimum(np.asarray(codes, dtype=np.int64), 0xFFFF),
+                            minlength=0x10000)
+    assert np.array_equal(text["histogram"], histogram)
+
+    data = load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates"))
+    assert data is not None
+    for field in scoring.TEXT_FIELDS:
+        counted = posting_lengths(reader, field)
+        assert counted.min() > 0
+        quantised = [byte_to_length(length_to_byte(int(n))) for n in counted]
+        assert data[field].tolist() == quantised, field
+        assert data[field].tolist() == [reader.doc_field_length(d, field) for d in range(count)]
+    for d, path in enumerate(files):
+        date = raw_date(path)
+        expected = scoring.NO_DATE if date is None else datetime_to_long(
+            date.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        assert int(data["dates"][d]) == expected, path.name
+
+    records = manifest._sidecar_records(reader)
+    assert records is not None
+    for d, (path, record) in enumerate(zip(files, records, strict=True)):
+        facts = os.stat(path)
+        assert record == (stored[d]["id"], str(path), str(src.absolute()), content_digest(
+            path.read_bytes()), facts.st_size, facts.st_mtime_ns), path.name
+    return files
+
+
+def test_every_segment_has_sidecars_equal_to_the_raw_files(tmp_path):
     engine = build(tmp_path)
     searcher = engine._searcher()
-    for leaf, _ in searcher.leaf_searchers():
-        reader = leaf.reader()
-        text = load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS)
-        data = load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates"))
-        assert text is not None and data is not None
-        column = reader.column_reader("squeezed")
-        assert sorted(text) == sorted(substrings.SIDECAR_KEYS)
-        recomputed = substrings.text_arrays(
-            [bytes(column[d]).decode() for d in range(reader.doc_count_all())])
-        for key, value in recomputed.items():
-            assert np.array_equal(text[key], value), key
-        for key, value in scoring.data_arrays(reader).items():
-            assert np.array_equal(data[key], value), key
-        assert sorted(data) == sorted(scoring.data_arrays(reader))
-        assert manifest._sidecar_records(reader) == manifest.stored_records(reader)
+    assert searcher.doc_count() == 30
+    files = [f for leaf, _ in searcher.leaf_searchers()
+             for f in check_segment(leaf.reader(), tmp_path / "src")]
+    assert sorted(files) == sorted((tmp_path / "src").absolute().glob("*.md"))
+    hits = engine.search("聊城 OR covid", limit=50).hits
+    assert {h.date for h in hits if h.date} >= {
+        dt.datetime(2021, 6, 16, 2, tzinfo=dt.timezone.utc),
+        dt.datetime(2021, 6, 16, 2, 23, 51, tzinfo=dt.timezone.utc)}
 
 
 def test_search_without_sidecars_gives_the_same_results(tmp_path):
@@ -67,11 +142,9 @@ def test_segments_merged_by_nightly_runs_get_sidecars_too(tmp_path):
     searcher = engine._searcher()
     leaves = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
     assert len(leaves) < 13  # some were merged
-    for reader in leaves:
-        assert load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS) is not None
-        assert load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates")) is not None
-        assert load_arrays(reader, manifest.SIDECAR, manifest.SIDECAR_KEYS) is not None
-    assert engine.search("聊城").total == 42
+    files = [f for reader in leaves for f in check_segment(reader, src)]
+    assert sorted(files) == sorted(src.absolute().glob("*.md"))
+    assert engine.search("聊城").total == 22
 
 
 def _stored_manifest(ix) -> dict:

@@ -124,10 +124,13 @@ def load_userdict(path: str | Path | None) -> None:
 
     jieba's dictionary is process-global, so switching to another dictionary
     (or back to none) starts again from a fresh copy of the main dictionary:
-    words of one index's user dictionary never leak into another's.
+    words of one index's user dictionary never leak into another's.  The same
+    file edited since it was loaded counts as another dictionary (its content
+    hash is part of the key), so a long-lived process never keeps stale words.
     """
     global _userdict_loaded
-    key = str(Path(path).resolve()) if path else None
+    resolved = str(Path(path).resolve()) if path else None
+    key = f"{resolved}#{file_digest(resolved)}" if resolved else None
     if _userdict_loaded == key:
         return
     jieba = _jieba()
@@ -136,8 +139,8 @@ def load_userdict(path: str | Path | None) -> None:
             fresh = jieba.Tokenizer()
             _initialize(fresh)
             jieba.dt = fresh
-        if key is not None:
-            jieba.dt.load_userdict(key)
+        if resolved is not None:
+            jieba.dt.load_userdict(resolved)
         _userdict_loaded = key
         _run_cache.clear()
 
