@@ -380,7 +380,7 @@ def load_settings(config: str | os.PathLike[str] | None = None, *,
                           source=str(path), key=None, value=None, expected="a TOML file")
     values: dict[str, Any] = {}
     if path.is_file():
-        origin = _Origin(str(path), base=path.parent, from_text=False)
+        origin = _Origin(str(path), base=path.absolute().parent, from_text=False)
         for key, raw in _read_toml(path).items():
             values[key] = _option(key, origin).check(raw, origin, key)
     environment = _Origin("environment", base=None, from_text=True)
