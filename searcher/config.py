@@ -389,8 +389,11 @@ def load_settings(config: str | os.PathLike[str] | None = None, *,
         if raw.strip():
             values[name] = option.check(raw, environment, option.env)
     _warn_unknown_environment()
-    settings = Settings(**values)
-    return settings._apply(overrides, source)
+    settings = Settings(**values)._apply(overrides, source)
+    log.info("settings (%s, environment, %s): %s",
+             path if path.is_file() else "no settings file", source,
+             ", ".join(f"{name}={_show(getattr(settings, name))}" for name in OPTIONS))
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,9 @@ class StorageError(SearcherError):
 
 #: errno values that mean "the disk is full" (EFBIG: a file size limit, e.g. ulimit -f).
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+#: numpy's message for a short write (``ndarray.tofile``), which carries no errno: what a
+#: full disk looks like when the sidecar arrays are written.
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 #: errno values that mean "you may not write (or read) here".
 _NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -105,12 +109,23 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
     bug it probably is.
     """
     root = Path(index_dir) if index_dir is not None else None
-    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        where = f" writing {exc.filename}" if exc.filename else ""
+    if isinstance(exc, OSError) and exc.errno is None and _SHORT_WRITE.search(str(exc)):
         return StorageError(
-            f"no space left{where} ({exc.strerror}): free some disk space and run the "
-            "command again; the index keeps its last complete commit",
+            f"cannot write: the disk took only part of a write ({exc}); free some disk space "
+            "and run the command again (the index keeps its last complete commit)")
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        where = f" {_name(exc.filename)}" if exc.filename else ""
+        return StorageError(
+            f"cannot write{where}: {exc.strerror}; free some disk space and run the command "
+            "again (the index keeps its last complete commit)",
             path=_name(exc.filename), errno=exc.errno)
+    if _is_sqlite(exc) and "disk is full" in str(exc):
+        return StorageError(
+            f"cannot write: {exc}; free some disk space and run the command again "
+            "(the index keeps its last complete commit)")
+    if _is_sqlite(exc) and "readonly database" in str(exc):
+        return StorageError(f"cannot use the index folder {root}: {exc}; check its owner and "
+                            "permissions, or pass --index-dir", path=str(root))
     if isinstance(exc, OSError) and exc.errno in _NO_PERMISSION:
         name = _name(exc.filename)
         inside = root is not None and name is not None and _is_within(Path(name), root)
@@ -127,6 +142,11 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
             "run 'searcher index SOURCE' to build it again",
             path=str(root), errno=getattr(exc, "errno", None))
     return None
+
+
+def _is_sqlite(exc: BaseException) -> bool:
+    """An error of the sqlite3 module (the pinyin table and the query dictionary)."""
+    return type(exc).__module__ == "sqlite3" and hasattr(exc, "sqlite_errorcode")
 
 
 def _name(filename: Any) -> str | None:
