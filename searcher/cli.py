@@ -5,7 +5,7 @@ files failed (``index``) or the index disagrees with the sources
 (``check``); 2 the command could not run (bad arguments, query or setting,
 missing index or folder, lock held, disk full, no permission); 3 an
 unexpected error, i.e. a bug (one line on stderr says where the traceback
-is); 130 interrupted.
+is); 130 interrupted; 141 the output pipe was closed.
 
 Subcommands are declared with :func:`command` instead of ``app.command``:
 it adds the global options (``--index-dir``, ``--config``, ``--verbose``)
@@ -42,7 +42,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
 
 IndexDirOption = Annotated[Path | None, typer.Option(
     "--index-dir", "-d", help="Index location (default: $SEARCHER_INDEX_DIR or ./index_data).")]
@@ -150,10 +150,10 @@ def _guarded() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except BrokenPipeError:  # `searcher search ... | head`: nobody reads any more
-        with contextlib.suppress(OSError):
+    except BrokenPipeError:  # `searcher search ... | head`: nobody reads any more; not 0 or 1,
+        with contextlib.suppress(OSError, ValueError):  # which would hide the run's outcome
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(EXIT_OK) from None
+        raise typer.Exit(EXIT_PIPE_CLOSED) from None
     except Exception as exc:  # noqa: BLE001 - the point: nothing escapes unexplained
         explained = storage_error(exc, state.used_index_dir, state.index_existed)
         if explained is not None:

@@ -575,3 +575,20 @@ def test_sqlite_on_a_full_disk_is_explained(tmp_path):
     assert str(storage_error(caught.value, tmp_path)) == (
         "cannot write: database or disk is full; free some disk space and run the command "
         "again (the index keeps its last complete commit)")
+
+
+def test_a_closed_output_pipe_is_not_success(indexed):
+    """`searcher index --json | head`: exit 141 like a shell, never 0 or 1 (which would hide
+    the outcome of the run)."""
+    import os
+
+    index_dir, _ = indexed
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "searcher", "search", "城市", "-d",
+                               str(index_dir), "--json"], cwd=ROOT, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == ""
