@@ -45,7 +45,9 @@ EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
 
 IndexDirOption = Annotated[Path | None, typer.Option(
-    "--index-dir", "-d", help="Index location (default: $SEARCHER_INDEX_DIR or ./index_data).")]
+    "--index-dir", "-d",
+    help="Index location (default: $SEARCHER_INDEX_DIR, index_dir in the settings file, "
+         "./index_data).")]
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Settings file (default: ./searcher.toml if present).")]
 VerboseOption = Annotated[bool, typer.Option(
@@ -441,8 +443,14 @@ def check(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (errors outside a subcommand are bugs too: exit 3)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - subcommands handle their own; this is the rest
+        try:
+            _internal_error(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ variable; it never reaches the indexer, where it would fail every file.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import math
@@ -242,6 +241,7 @@ def _parse_timezone(value: Any, origin: _Origin) -> str:
 
 
 def _suggest_zone(name: str) -> str:
+    import difflib
     from zoneinfo import available_timezones
 
     zones = {zone.lower(): zone for zone in available_timezones()}
@@ -354,6 +354,8 @@ def _option(key: str, origin: _Origin) -> Option:
     option = OPTIONS.get(key)
     if option is not None:
         return option
+    import difflib
+
     close = difflib.get_close_matches(key, OPTIONS, n=1, cutoff=0.5)
     hint = f" (did you mean {_show(close[0])}?)" if close else ""
     expected = "one of " + ", ".join(OPTIONS)
@@ -429,6 +431,8 @@ def _warn_unknown_environment() -> None:
     known = [*ENV.values(), *OTHER_ENV]
     for name in os.environ:
         if name.startswith("SEARCHER_") and name not in known:
+            import difflib
+
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
             if close:
                 log.warning("environment variable %s is not used by searcher "
