@@ -575,6 +575,14 @@ def test_sqlite_on_a_full_disk_is_explained(tmp_path):
     assert str(storage_error(caught.value, tmp_path)) == (
         "cannot write: database or disk is full; free some disk space and run the command "
         "again (the index keeps its last complete commit)")
+    readonly = sqlite3.connect(f"file:{tmp_path / 't.sqlite'}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.Error) as caught:
+        readonly.execute("INSERT INTO t VALUES ('x')")
+    readonly.close()
+    assert str(storage_error(caught.value, tmp_path)) == (
+        f"cannot use the index folder {tmp_path}: attempt to write a readonly database; check "
+        "its owner and permissions, or pass --index-dir")
+    assert storage_error(sqlite3.OperationalError("no such table: t"), tmp_path) is None
 
 
 def test_a_closed_output_pipe_is_not_success(indexed):
