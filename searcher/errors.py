@@ -129,7 +129,8 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
     if isinstance(exc, OSError) and exc.errno in _NO_PERMISSION:
         name = _name(exc.filename)
         inside = root is not None and name is not None and _is_within(Path(name), root)
-        what = f"the index folder {root}" if inside or name is None else name
+        what = (name if not inside and name is not None
+                else f"the index folder {root}" if root is not None else "a file")
         return StorageError(
             f"cannot use {what}: {exc.strerror}"
             + (f" ({name})" if inside and name != str(root) else "")
