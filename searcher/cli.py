@@ -1,17 +1,31 @@
 """The ``searcher`` command: a thin layer over :class:`searcher.SearchEngine`.
 
-Exit codes: 0 success; 1 the run finished but some files failed (``index``)
-or the index disagrees with the sources (``check``); 2 the command could not
-run (bad arguments or query, missing index or folder, lock held).
+Exit codes (README, "Exit codes"): 0 success; 1 the run finished but some
+files failed (``index``) or the index disagrees with the sources
+(``check``); 2 the command could not run (bad arguments, query or setting,
+missing index or folder, lock held, disk full, no permission); 3 an
+unexpected error, i.e. a bug (one line on stderr says where the traceback
+is); 130 interrupted; 141 the output pipe was closed.
+
+Subcommands are declared with :func:`command` instead of ``app.command``:
+it adds the global options (``--index-dir``, ``--config``, ``--verbose``)
+to the subcommand too, so they work on both sides of its name, and runs it
+under the error handling that turns failures into the codes above.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
+import inspect
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,63 +41,219 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
+EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
+
+IndexDirOption = Annotated[Path | None, typer.Option(
+    "--index-dir", "-d",
+    help="Index location (default: $SEARCHER_INDEX_DIR, index_dir in the settings file, "
+         "./index_data).")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Settings file (default: ./searcher.toml if present).")]
+VerboseOption = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Log what happens; print the traceback of an unexpected error.")]
 
 
 class _State:
-    index_dir: Path | None = None
-    config: Path | None = None
-    verbose: bool = False
+    """The global options of this invocation and what the error handler needs to know."""
+
+    def __init__(self) -> None:
+        self.index_dir: Path | None = None
+        self.config: Path | None = None
+        self.verbose: bool = False
+        #: The index folder the command opened, and whether it held an index then.
+        self.used_index_dir: Path | None = None
+        self.index_existed: bool = False
 
 
 state = _State()
 
 
 @app.callback()
-def main_options(
-    index_dir: Annotated[Path | None, typer.Option(
-        "--index-dir", "-d", help="Index location (default: $SEARCHER_INDEX_DIR or ./index_data).",
-    )] = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="Settings file (default: ./searcher.toml if present).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
-) -> None:
+def main_options(index_dir: IndexDirOption = None, config: ConfigOption = None,
+                 verbose: VerboseOption = False) -> None:
     """Chinese full-text search for folders of Markdown/HTML articles."""
+    state.__init__()
     state.index_dir, state.config, state.verbose = index_dir, config, verbose
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s: %(message)s" if verbose else "warning: %(message)s",
-        stream=sys.stderr,
-    )
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``app.command(...)`` for a subcommand that also takes the global options.
+
+    ``searcher search 聊城 --index-dir DIR`` works like ``searcher --index-dir DIR
+    search 聊城`` (given on both sides, the one after the subcommand wins), and
+    the subcommand runs under :func:`_guarded`.
+    """
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(func, eval_str=True)
+        extra = [
+            inspect.Parameter("cli_index_dir", inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=IndexDirOption),
+            inspect.Parameter("cli_config", inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=ConfigOption),
+            inspect.Parameter("cli_verbose", inspect.Parameter.KEYWORD_ONLY, default=False,
+                              annotation=VerboseOption),
+        ]
+
+        @functools.wraps(func)
+        def wrapper(*call_args: Any, cli_index_dir: Path | None = None,
+                    cli_config: Path | None = None, cli_verbose: bool = False,
+                    **call_kwargs: Any) -> Any:
+            state.index_dir = cli_index_dir or state.index_dir
+            state.config = cli_config or state.config
+            state.verbose = cli_verbose or state.verbose
+            with _logging(state.verbose), _guarded():
+                return func(*call_args, **call_kwargs)
+
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), *extra])
+        return app.command(*args, **kwargs)(wrapper)
+    return decorate
+
+
+@contextlib.contextmanager
+def _logging(verbose: bool) -> Iterator[None]:
+    """Log records of ``searcher`` to stderr for this command (INFO with --verbose)."""
+    logger = logging.getLogger("searcher")
+    jieba_logger = logging.getLogger("jieba")
+    saved = logger.level, jieba_logger.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        "%(levelname)s: %(message)s" if verbose else "warning: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
-        logging.getLogger("jieba").setLevel(logging.ERROR)
+        jieba_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        jieba_logger.setLevel(saved[1])
+
+
+@contextlib.contextmanager
+def _guarded() -> Iterator[None]:
+    """Turn every failure into one line on stderr and an honest exit code.
+
+    Expected errors (the library's :class:`SearcherError`, and a full disk,
+    a refused permission or a vanished index folder) exit 2 with
+    ``error: ...``.  Anything else is a bug: exit 3, and the traceback goes
+    to stderr with --verbose, else to a log file whose path is printed.
+    """
+    from .errors import SearcherError, storage_error
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort, typer.BadParameter):
+        raise
+    except SearcherError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:  # `searcher search ... | head`: nobody reads any more; not 0 or 1,
+        with contextlib.suppress(OSError, ValueError):  # which would hide the run's outcome
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_PIPE_CLOSED) from None
+    except Exception as exc:  # noqa: BLE001 - the point: nothing escapes unexplained
+        explained = storage_error(exc, state.used_index_dir, state.index_existed)
+        if explained is not None:
+            _fail(str(explained), explained.exit_code)
+        _internal_error(exc)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _internal_error(exc: BaseException) -> None:
+    """Report a bug: the traceback on stderr (--verbose) or in a log file, then exit 3."""
+    text = "".join(traceback.format_exception(exc))
+    summary = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    if state.verbose:
+        typer.echo(text, err=True, nl=False)
+        typer.echo(f"internal error: {summary} (a bug in searcher; the traceback is above)",
+                   err=True)
+        raise typer.Exit(EXIT_INTERNAL)
+    log_path = _write_crash_log(text)
+    if log_path is None:  # not even the log could be written: the traceback is the record
+        typer.echo(text, err=True, nl=False)
+        where = "the traceback is above"
+    else:
+        where = f"traceback in {log_path}"
+    typer.echo(f"internal error: {summary} (a bug in searcher; {where}; "
+               "--verbose prints it)", err=True)
+    raise typer.Exit(EXIT_INTERNAL)
+
+
+def _write_crash_log(text: str) -> Path | None:
+    """Write *text* to a new file in the cache folder (or the temp folder); its path."""
+    from . import __version__
+
+    try:
+        from .analysis.segmenter import cache_dir
+
+        folders = [cache_dir() / "errors"]
+    except Exception:  # noqa: BLE001 - the cache folder itself may be the problem
+        folders = []
+    folders.append(Path(tempfile.gettempdir()))
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    header = (f"searcher {__version__}, Python {sys.version.split()[0]}, {stamp}\n"
+              f"argv: {sys.argv!r}\n\n")
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"searcher-error-{stamp}-{os.getpid()}.log"
+            path.write_text(header + text, encoding="utf-8", errors="backslashreplace")
+            return path
+        except OSError:
+            continue
+    return None
 
 
 def _engine(**overrides: Any) -> SearchEngine:
     from .config import load_settings
     from .engine import SearchEngine
+    from .local.storage import IndexDir
 
-    settings = load_settings(state.config, index_dir=state.index_dir, **overrides)
+    settings = load_settings(state.config, source="command line", index_dir=state.index_dir,
+                             **overrides)
+    state.used_index_dir = settings.index_dir
+    state.index_existed = IndexDir(settings.index_dir).current() is not None
     return SearchEngine(settings=settings)
 
 
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn the library's expected errors into one line on stderr and exit code 2."""
-    from .errors import SearcherError
+def _text_argument(value: str | None, name: str) -> str | None:
+    """*value* as text, when the terminal sent bytes that are not UTF-8.
 
+    Python turns argument bytes it cannot decode into lone surrogates
+    (``surrogateescape``).  A terminal set to GBK sends ``长江`` as
+    ``b3 a4 bd ad``: bytes that are valid GB18030 are read as GB18030 (and
+    stderr says so); any other undecodable bytes are an error (exit 2).
+    """
+    if value is None or not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    from .errors import QueryError
+
+    raw = os.fsencode(value)
     try:
-        yield
-    except SearcherError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", EXIT_FAILED)) from None
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        shown = raw.hex(" ") if len(raw) <= 24 else raw[:24].hex(" ") + " …"
+        raise QueryError(
+            f"{name} is neither UTF-8 nor GB18030 text (bytes {shown}): set the terminal "
+            "to UTF-8 and type it again", argument=name.lstrip("-"), value=value) from None
+    typer.echo(f"note: {name} was not UTF-8; read it as GB18030: {text}", err=True)
+    return text
 
 
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-@app.command()
+@command()
 def index(
     sources: Annotated[list[Path] | None, typer.Argument(
         help="Source folders (default: the folders the index was built from).")] = None,
@@ -100,12 +270,11 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
 ) -> None:
     """Index SOURCES: the first run builds, later runs apply only what changed."""
-    with _user_errors():
-        engine = _engine(userdict=userdict)
-        progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
-        with progress_cm as progress:
-            report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
-                                  batch_size=batch_size)
+    engine = _engine(userdict=userdict)
+    progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
+    with progress_cm as progress:
+        report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
+                              batch_size=batch_size)
     if as_json:
         _print_json(report.as_dict())
     else:
@@ -153,7 +322,7 @@ class _progress:
             self._bar.stop()
 
 
-@app.command()
+@command()
 def search(
     query: Annotated[str, typer.Argument(help='Query, e.g. 认证认可, "exact phrase", a OR b -c.')],
     author: Annotated[str | None, typer.Option(help="Only this author.")] = None,
@@ -170,13 +339,16 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the index; prints rank, title, date, path and a highlighted snippet."""
-    with _user_errors():
-        overrides: dict[str, Any] = {"synonyms": synonyms}
-        if no_pinyin:
-            overrides["pinyin"] = False
-        engine = _engine(**overrides)
-        results = engine.search(query, limit=limit, page=page, author=author,
-                                category=category, tag=tag, since=since, until=until, sort=sort)
+    query, author, category, tag, since, until, sort = (
+        _text_argument(value, name) for name, value in (
+            ("query", query), ("--author", author), ("--category", category), ("--tag", tag),
+            ("--since", since), ("--until", until), ("--sort", sort)))
+    overrides: dict[str, Any] = {"synonyms": synonyms}
+    if no_pinyin:
+        overrides["pinyin"] = False
+    engine = _engine(**overrides)
+    results = engine.search(query, limit=limit, page=page, author=author,
+                            category=category, tag=tag, since=since, until=until, sort=sort)
     if as_json:
         _print_json(results.as_dict())
         return
@@ -214,14 +386,13 @@ def _print_results(results) -> None:
         console.print(Text("     ").append_text(snippet))
 
 
-@app.command()
+@command()
 def show(
     doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (or source path).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one document's metadata and text."""
-    with _user_errors():
-        doc = _engine().get(doc_id)
+    doc = _engine().get(doc_id)
     if as_json:
         _print_json(doc.as_dict())
         return
@@ -236,11 +407,10 @@ def show(
     typer.echo(doc.text)
 
 
-@app.command()
+@command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Document count, index size, last update and fields."""
-    with _user_errors():
-        data = _engine().stats()
+    data = _engine().stats()
     if as_json:
         _print_json(data)
         return
@@ -252,15 +422,14 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     typer.echo(f"fields:      {', '.join(data['fields'])}")
 
 
-@app.command()
+@command()
 def check(
     sources: Annotated[list[Path] | None, typer.Argument(
         help="Source folders (default: the folders the index was built from).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    with _user_errors():
-        report = _engine().check(sources)
+    report = _engine().check(sources)
     if as_json:
         _print_json(report.as_dict())
     else:
@@ -274,8 +443,14 @@ def check(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (errors outside a subcommand are bugs too: exit 3)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - subcommands handle their own; this is the rest
+        try:
+            _internal_error(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

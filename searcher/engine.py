@@ -30,6 +30,47 @@ from .results import DocumentView, SearchResults
 log = logging.getLogger(__name__)
 
 
+def _is_text(value: str) -> bool:
+    """True when *value* is encodable text (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(value: Any, name: str, *, optional: bool) -> None:
+    """Raise QueryError unless *value* is a str of real characters (or None if *optional*).
+
+    Lone surrogates (what Python makes of undecodable bytes) cannot be folded,
+    segmented or stored; they would fail deep inside the search.
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        if name in ("since", "until") and isinstance(value, (dt.date, int, float)):
+            return
+        raise QueryError(f"{name} must be a string, not {type(value).__name__}",
+                         argument=name, value=value)
+    if _is_text(value):
+        return
+    for position, char in enumerate(value, start=1):
+        if "\ud800" <= char <= "\udfff":
+            raise QueryError(
+                f"{name} is not valid text: a lone surrogate (U+{ord(char):04X}) at character "
+                f"{position}, which is what undecodable bytes become; decode the bytes with "
+                "their real encoding first", argument=name, value=value, position=position)
+
+
+def _check_whole(value: Any, name: str, low: int, high: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise QueryError(f"{name} must be a whole number, not {value!r}", argument=name,
+                         value=value)
+    if value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"{low} or more"
+        raise QueryError(f"{name} must be {span}, not {value}", argument=name, value=value)
+
+
 class SearchEngine:
     """Index and search one index directory.
 
@@ -80,26 +121,37 @@ class SearchEngine:
         first) or ``oldest``.  Raises QueryError for malformed queries or
         options and IndexNotFoundError before the first ``index`` run.
         """
-        if limit < 1 or limit > 1000:
-            raise QueryError("limit must be between 1 and 1000")
-        if page < 1:
-            raise QueryError("page must be 1 or more")
+        _check_whole(limit, "limit", 1, 1000)
+        _check_whole(page, "page", 1, None)
+        for name, value in (("query", query), ("author", author), ("category", category),
+                            ("tag", tag), ("since", since), ("until", until), ("sort", sort)):
+            _check_text(value, name, optional=name != "query")
         if sort not in SORTS:
-            raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}",
+                             argument="sort", value=sort)
         node = parse_query(query)
         try:
             start = date_bound(since, self.settings.timezone, end=False)
             end = date_bound(until, self.settings.timezone, end=True)
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError, OSError) as exc:
             raise QueryError(f"bad date filter: {exc}") from None
         searcher = self._searcher()
         return execute(searcher, node, query, self._query_context(), limit=limit, page=page,
                        filters=Filters(author, category, tag, start, end), sort=sort)
 
     def get(self, doc_id: str) -> DocumentView:
-        """Everything stored for one document, by id or by path of its source file."""
+        """Everything stored for one document, by id or by path of its source file.
+
+        A path may hold the lone surrogates Python uses for file-name bytes that
+        are not UTF-8 (U+DC80..U+DCFF); any other non-text raises QueryError.
+        """
+        if not isinstance(doc_id, str) or not doc_id:
+            raise QueryError("the document id must be a non-empty string", argument="doc_id",
+                             value=doc_id)
+        if any("\ud800" <= c <= "\udfff" and not "\udc80" <= c <= "\udcff" for c in doc_id):
+            _check_text(doc_id, "doc_id", optional=False)
         searcher = self._searcher()
-        docnum = searcher.document_number(id=doc_id)
+        docnum = searcher.document_number(id=doc_id) if _is_text(doc_id) else None
         if docnum is None:
             path = str(Path(doc_id).absolute())
             for num, stored in searcher.reader().iter_docs():

@@ -1,11 +1,18 @@
 """Exceptions a caller can act on.
 
 Every failure the user can fix (a bad query, a missing folder, an index that
-is locked or missing) is a :class:`SearcherError` subclass whose message says
-what to do; the CLI turns them into one line and an exit code.
+is locked or missing, a bad setting, a full disk) is a :class:`SearcherError`
+subclass whose message says what to do; the CLI turns them into one line and
+exit code 2.  Anything else escaping the library is a bug (exit code 3).
 """
 
 from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+from typing import Any
 
 
 class SearcherError(Exception):
@@ -16,7 +23,19 @@ class SearcherError(Exception):
 
 
 class QueryError(SearcherError, ValueError):
-    """The query string cannot be parsed; the message says where and why."""
+    """The query (or a search option) cannot be used; the message says where and why.
+
+    *argument* names the offending argument (``query``, ``author``, ``limit``...)
+    when the error is about one, *value* is what was passed and *position* the
+    1-based character where the problem is, when known.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None, value: Any = None,
+                 position: int | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.value = value
+        self.position = position
 
 
 class IndexNotFoundError(SearcherError):
@@ -36,7 +55,123 @@ class DocumentError(SearcherError):
 
 
 class ConfigError(SearcherError):
-    """A configuration file, dictionary or synonyms file is unusable."""
+    """A setting, configuration file, dictionary or synonyms file is unusable.
+
+    For a bad setting, *source* is where the value came from (the settings
+    file's path, ``environment`` or ``argument``), *key* the name it was given
+    under there (``timezone``, ``SEARCHER_TIMEZONE``), *value* the value as
+    read and *expected* what would have been accepted.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None,
+                 value: Any = None, expected: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+        self.key = key
+        self.value = value
+        self.expected = expected
+
+
+class StorageError(SearcherError):
+    """The operating system refused to read or write the index or a file it needs.
+
+    Raised for what the user has to fix outside searcher: no space left,
+    no permission, a read-only file system, an index folder removed while
+    it was in use.  *path* is the file concerned (when known) and *errno*
+    the operating system's error number (None when the index vanished).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None,
+                 errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+
+#: errno values that mean "the disk is full" (EFBIG: a file size limit, e.g. ulimit -f).
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+#: numpy's message for a short write (``ndarray.tofile``), which carries no errno: what a
+#: full disk looks like when the sidecar arrays are written.
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+#: errno values that mean "you may not write (or read) here".
+_NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
+                  index_existed: bool = False) -> StorageError | None:
+    """The :class:`StorageError` that explains *exc*, or None when it is not one we expect.
+
+    *exc* escaped an operation on the index in *index_dir*.  Three situations
+    are expected and explained: the disk is full, permission is denied (or
+    the file system is read-only), and the index folder, which existed when
+    the operation started (*index_existed*), is gone.  Anything else, for
+    example an ``OSError`` with another errno, is left to the caller as the
+    bug it probably is.
+    """
+    root = Path(index_dir) if index_dir is not None else None
+    if isinstance(exc, OSError) and exc.errno is None and _SHORT_WRITE.search(str(exc)):
+        return StorageError(
+            f"cannot write: the disk took only part of a write ({exc}); free some disk space "
+            "and run the command again (the index keeps its last complete commit)")
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        where = f" {_name(exc.filename)}" if exc.filename else ""
+        return StorageError(
+            f"cannot write{where}: {exc.strerror}; free some disk space and run the command "
+            "again (the index keeps its last complete commit)",
+            path=_name(exc.filename), errno=exc.errno)
+    if _is_sqlite(exc) and "disk is full" in str(exc):
+        return StorageError(
+            f"cannot write: {exc}; free some disk space and run the command again "
+            "(the index keeps its last complete commit)")
+    if _is_sqlite(exc) and "readonly database" in str(exc):
+        return StorageError(f"cannot use the index folder {root}: {exc}; check its owner and "
+                            "permissions, or pass --index-dir", path=str(root))
+    if isinstance(exc, OSError) and exc.errno in _NO_PERMISSION:
+        name = _name(exc.filename)
+        inside = root is not None and name is not None and _is_within(Path(name), root)
+        what = (name if not inside and name is not None
+                else f"the index folder {root}" if root is not None else "a file")
+        return StorageError(
+            f"cannot use {what}: {exc.strerror}"
+            + (f" ({name})" if inside and name != str(root) else "")
+            + ("; check its owner and permissions, or pass --index-dir" if inside
+               else "; check its owner and permissions"),
+            path=name, errno=exc.errno)
+    if index_existed and root is not None and _vanished(root):
+        return StorageError(
+            f"the index folder {root} was removed while the command was using it: "
+            "run 'searcher index SOURCE' to build it again",
+            path=str(root), errno=getattr(exc, "errno", None))
+    return None
+
+
+def _is_sqlite(exc: BaseException) -> bool:
+    """An error of the sqlite3 module (the pinyin table and the query dictionary)."""
+    return type(exc).__module__ == "sqlite3" and hasattr(exc, "sqlite_errorcode")
+
+
+def _name(filename: Any) -> str | None:
+    if filename is None:
+        return None
+    return os.fsdecode(filename) if isinstance(filename, (bytes, os.PathLike)) else str(filename)
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.absolute().relative_to(root.absolute())
+    except ValueError:
+        return False
+    return True
+
+
+def _vanished(root: Path) -> bool:
+    """True when *root* no longer holds a usable index (folder, CURRENT or generation gone)."""
+    from .local.storage import IndexDir
+
+    try:
+        return IndexDir(root).current() is None
+    except OSError:
+        return True
 
 
 class UnsupportedWhooshError(SearcherError, ImportError):

@@ -270,8 +270,9 @@ def test_every_setting_is_classified():
         changed = {"timezone": "UTC", "userdict": SAMPLE_DOCS / SEED_RELPATH}[name]
         assert schema.analysis_fingerprint(dataclasses.replace(Settings(), **{name: changed})) \
             != fp, name
-    for name, value in (("pinyin", False), ("max_bytes", 1000), ("cache_bytes", 1),
-                        ("synonyms", Path("syn.txt")), ("index_dir", Path("elsewhere"))):
+    for name, value in (("pinyin", False), ("max_bytes", 1_000_000), ("cache_bytes", 1),
+                        ("synonyms", SAMPLE_DOCS / SEED_RELPATH),
+                        ("index_dir", Path("elsewhere"))):
         assert schema.analysis_fingerprint(dataclasses.replace(Settings(), **{name: value})) \
             == fp, name
 
@@ -286,15 +287,21 @@ def test_pinyin_setting_is_query_time_only(index):
     assert on.search("liaocheng").hits[0].path.endswith(SEED_RELPATH)
 
 
-def test_max_bytes_takes_effect_incrementally(base, tmp_path):
+def test_max_bytes_takes_effect_incrementally(tmp_path):
     """A raised limit indexes the files it skipped on the next ordinary run, no rebuild."""
-    docs = base[0]
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    seed = (SAMPLE_DOCS / SEED_RELPATH).read_text(encoding="utf-8")
+    for n in range(2):  # real articles, their bodies repeated past the smallest allowed limit
+        (docs / f"long-{n}.md").write_text(seed + f"\n\n第{n}篇" + seed.split("---", 2)[2] * 20,
+                                          encoding="utf-8")
     sizes = sorted(p.stat().st_size for p in docs.rglob("*") if p.is_file())
-    limit = sizes[len(sizes) // 2]
+    limit = 64 * 1024
+    assert sizes[-1] > limit > sizes[0]
     small = SearchEngine(tmp_path / "ix", max_bytes=limit)
     first = small.index([docs])
     skipped = [path for path, reason in first.failed if "limit" in reason]
-    assert skipped and first.documents < len(sizes)
+    assert len(skipped) == 2 and first.documents < len(sizes)
     second = SearchEngine(tmp_path / "ix").index()
     assert not second.full and second.added == len(skipped) and not second.failed
     assert second.documents == first.documents + len(skipped)

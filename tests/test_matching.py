@@ -242,6 +242,8 @@ def test_user_dictionary_from_config_file_and_environment(tmp_path, monkeypatch)
     from searcher import load_settings
 
     (tmp_path / "words.txt").write_text("蓝鲸云盘\n", encoding="utf-8")
+    (tmp_path / "syn.txt").write_text("新冠,新型冠状病毒\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("蓝鲸网盘\n", encoding="utf-8")  # settings are checked
     (tmp_path / "searcher.toml").write_text(
         '[searcher]\nuserdict = "words.txt"\nsynonyms = "syn.txt"\n', encoding="utf-8")
     settings = load_settings(tmp_path / "searcher.toml")
