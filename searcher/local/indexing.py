@@ -261,7 +261,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
         # own thread while others run, and a child can inherit a lock held by another thread:
         # a build hung that way in tests.)
         with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
-                      initargs=(settings, counter)) as pool:
+                      initargs=(settings, counter, os.getpid())) as pool:
             if progress:
                 threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
                                  daemon=True).start()
