@@ -58,16 +58,20 @@ class SearchEngine:
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
               jobs: int | None = None, wait: float = 0.0,
               progress: ProgressCallback | None = None,
-              batch_size: int | None = None) -> IndexReport:
+              batch_size: int | None = None,
+              follow_links: bool | None = None) -> IndexReport:
         """Bring the index up to date with *sources* (incremental unless *full*).
 
         Without *sources*, re-indexes the folders the index was last built from.
         *batch_size* caps the documents per commit (progress survives a crash).
+        Links leading out of a source folder are skipped (``report.skipped``)
+        unless *follow_links* (default: the ``follow_links`` setting).
         """
         from .local.indexing import SEGMENT_DOCS, index_sources
 
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
-                             wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS)
+                             wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS,
+                             follow_links=follow_links)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,
@@ -122,12 +126,17 @@ class SearchEngine:
             text=text,
         )
 
-    def check(self, sources: list[str | os.PathLike[str]] | None = None) -> CheckReport:
-        """Compare the index with *sources* (default: the folders it was built from)."""
+    def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
+              follow_links: bool | None = None) -> CheckReport:
+        """Compare the index with *sources* (default: the folders it was built from).
+
+        *follow_links* (default: the setting) must match how the index was built.
+        """
         from .local.checking import check_index
 
         marker, gen, ix = self._index()
-        return check_index(ix, sources or gen.info().get("sources") or [])
+        follow = self.settings.follow_links if follow_links is None else follow_links
+        return check_index(ix, sources or gen.info().get("sources") or [], follow_links=follow)
 
     def stats(self) -> dict[str, Any]:
         """Document count, size on disk, last update and fields of the current index."""

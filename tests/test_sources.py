@@ -155,7 +155,13 @@ def test_symlink_loop_to_the_parent_of_the_source_terminates(tmp_path: Path) -> 
     source = tmp_path / "src"
     touch(source / "doc.md")
     os.symlink("..", source / "loop")  # src/loop -> tmp_path, which contains src again
+    # Outside the source folder: not followed unless asked for.
     result = scan([source])
+    assert relpaths(result) == ["doc.md"] and result.problems == []
+    assert [(p, "outside the source folder" in r) for p, r in result.skipped] == [
+        (str(source / "loop"), True)
+    ]
+    result = scan([source], follow_links=True)
     assert "doc.md" in relpaths(result)
     assert any("symlink loop" in reason for _, reason in result.problems)
     assert len(result.files) == len({f.path for f in result.files})
@@ -184,15 +190,20 @@ def test_file_symlink_loop_is_reported(tmp_path: Path) -> None:
 
 
 @needs_symlinks
-def test_symlinked_folder_is_followed(tmp_path: Path) -> None:
+def test_symlinked_outside_folder_is_followed_only_when_asked(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     touch(outside / "linked.md")
     source = tmp_path / "src"
     touch(source / "own.md")
     os.symlink(outside, source / "shortcut")
     result = scan([source])
+    assert relpaths(result) == ["own.md"]
+    assert result.skipped == [(str(source / "shortcut"),
+                               f"link to folder {outside} outside the source folder; "
+                               "not followed (follow_links to index it)")]
+    result = scan([source], follow_links=True)
     assert relpaths(result) == ["own.md", "shortcut/linked.md"]
-    assert result.problems == []
+    assert result.problems == [] and result.skipped == []
 
 
 # --- check_sources -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from ..config import Settings
 from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
-from ..ingest.sources import SourceFile
+from ..ingest.sources import SourceFile, inside
 from . import manifest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
@@ -158,6 +159,8 @@ def build_segment(task: BuildTask) -> BuildResult:
             if _parent is not None and os.getppid() != _parent:
                 raise ParentGone(f"indexing process {_parent} ended")
             try:
+                if not settings.follow_links and _link_out(source_file):
+                    raise DocumentError("became a link out of the source folder; not followed")
                 doc = load_document(
                     source_file.path, source_file.source,
                     tz=settings.timezone, max_bytes=settings.max_bytes,
@@ -195,6 +198,17 @@ def build_segment(task: BuildTask) -> BuildResult:
             os._exit(1)  # nobody is left to take the result
         raise
     return result
+
+
+def _link_out(source_file: SourceFile) -> bool:
+    """Whether the file is now a link leading out of its source folder (it may have been
+    replaced by one since the scan, which follows no such link); one lstat when it is not."""
+    try:
+        if not stat.S_ISLNK(os.lstat(source_file.path).st_mode):
+            return False
+    except OSError:
+        return False  # load_document reports what is wrong with it
+    return not inside(source_file.path, source_file.source)
 
 
 def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,

@@ -11,12 +11,15 @@ from .indexing import file_digest
 from .manifest import read_manifest
 
 
-def check_index(ix, sources: Iterable[str | os.PathLike[str]]) -> CheckReport:
-    """Report how the index at *ix* differs from the files under *sources*."""
+def check_index(ix, sources: Iterable[str | os.PathLike[str]], *,
+                follow_links: bool = False) -> CheckReport:
+    """Report how the index at *ix* differs from the files under *sources*
+    (walked as ``index`` walks them, *follow_links* included)."""
     paths = check_sources(sources)
     manifest = read_manifest(ix)
-    found = scan(paths)
-    report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems)
+    found = scan(paths, follow_links=follow_links)
+    report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems,
+                         skipped=found.skipped)
     roots = {str(p) for p in paths}
     seen = set()
     for f in found.files:

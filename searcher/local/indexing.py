@@ -64,9 +64,16 @@ def index_sources(
     wait: float = 0.0,
     progress: ProgressCallback | None = None,
     batch_size: int = SEGMENT_DOCS,
+    follow_links: bool | None = None,
 ) -> IndexReport:
-    """Bring the index at *root* up to date with *sources*; see the module docstring."""
+    """Bring the index at *root* up to date with *sources*; see the module docstring.
+
+    *follow_links* (default: ``settings.follow_links``) also indexes what links
+    leading out of a source folder point to; otherwise they are skipped and
+    listed in ``report.skipped``.
+    """
     started = time.monotonic()
+    settings = settings.with_overrides(follow_links=follow_links)
     source_list = list(sources or [])
     if not source_list:
         current = root.current()
@@ -87,7 +94,9 @@ def index_sources(
         _ensure_query_dictionary(target, fp, settings)
         ix = whoosh_index.open_dir(str(target.path))
         manifest = read_manifest(ix)
-        plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
+        found = scan(source_paths, follow_links=settings.follow_links)
+        report.skipped = found.skipped
+        plan = _plan(manifest, found, {str(p) for p in source_paths}, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
 
         with ix.searcher() as searcher:
