@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -101,15 +100,22 @@ class SearchEngine:
                        filters=Filters(author, category, tag, start, end), sort=sort)
 
     def get(self, doc_id: str) -> DocumentView:
-        """Everything stored for one document, by id or by path of its source file."""
+        """Everything stored for one document, by its id or by the path of its source file.
+
+        *doc_id* is looked up as an id first, then as a path (relative to the
+        current folder, links resolved).  Every document has its own id and
+        path, even when two source folders hold the same relative path, so
+        either names one document; a path that names several (one file reached
+        from two nested source folders) raises SearcherError listing their ids.
+        """
         searcher = self._searcher()
         docnum = searcher.document_number(id=doc_id)
         if docnum is None:
-            path = str(Path(doc_id).absolute())
-            for num, stored in searcher.reader().iter_docs():
-                if stored.get("path") == path:
-                    docnum = num
-                    break
+            found = self._ids_by_path(doc_id)
+            if len(found) > 1:
+                raise SearcherError(f"{doc_id} is indexed as {len(found)} documents "
+                                    f"({', '.join(sorted(found))}): give one of these ids")
+            docnum = searcher.document_number(id=found[0]) if found else None
         if docnum is None:
             raise SearcherError(f"no document with id or path {doc_id!r}")
         stored = searcher.stored_fields(docnum)
@@ -136,7 +142,9 @@ class SearchEngine:
 
         marker, gen, ix = self._index()
         follow = self.settings.follow_links if follow_links is None else follow_links
-        return check_index(ix, sources or gen.info().get("sources") or [], follow_links=follow)
+        info = gen.info()
+        return check_index(ix, sources or info.get("sources") or [], follow_links=follow,
+                           labels=info.get("labels"))
 
     def stats(self) -> dict[str, Any]:
         """Document count, size on disk, last update and fields of the current index."""
@@ -175,6 +183,22 @@ class SearchEngine:
         self.close()
 
     # -- internals ---------------------------------------------------------
+    def _ids_by_path(self, path: str) -> list[str]:
+        """Ids of the documents whose source file is *path* (exactly, else after resolving
+        links), from the manifest sidecars rather than every stored document."""
+        from .local.manifest import read_manifest
+
+        manifest = read_manifest(self._index()[2])
+        wanted = os.path.abspath(path)
+        found = [i for i, rec in manifest.items() if rec["path"] == wanted]
+        if not found:
+            real = os.path.realpath(wanted)
+            name = os.path.basename(real)
+            found = [i for i, rec in manifest.items() if rec["path"]
+                     and os.path.basename(rec["path"]) == name
+                     and os.path.realpath(rec["path"]) == real]
+        return found
+
     def _index(self):
         """The Whoosh index of the current generation, reopened when CURRENT changes."""
         marker = self.root.current_marker()

@@ -30,10 +30,12 @@ class SourceFile:
     source: str
     size: int
     mtime_ns: int
+    #: The source folder's label, part of the id (given by the indexer).
+    label: str = ""
 
     @property
     def id(self) -> str:
-        return document_id(self.relpath)
+        return document_id(self.relpath, self.label)
 
 
 @dataclass
@@ -60,6 +62,25 @@ def check_sources(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     if not result:
         raise SourceNotFoundError("no source folder given (e.g. searcher index sample_docs)")
     return result
+
+
+def new_label(source: str | os.PathLike[str], taken: Iterable[str]) -> str:
+    """The label for a source folder seen for the first time: its name, else the shortest
+    tail of its path that no other folder has (``site2/content`` beside ``content``).
+
+    Labels go into document ids, so they hold no absolute path: the same folder
+    gives the same ids wherever it is.
+    """
+    taken = set(taken)
+    parts = [p for p in Path(source).parts if p not in ("/", "\\")] or [str(source)]
+    for start in range(len(parts) - 1, -1, -1):
+        label = "/".join(parts[start:])
+        if label not in taken:
+            return label
+    count = 2
+    while f"{parts[-1]}~{count}" in taken:
+        count += 1
+    return f"{parts[-1]}~{count}"
 
 
 def scan(sources: Iterable[Path], *, follow_links: bool = False) -> Scan:

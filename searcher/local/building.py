@@ -163,7 +163,7 @@ def build_segment(task: BuildTask) -> BuildResult:
                     raise DocumentError("became a link out of the source folder; not followed")
                 doc = load_document(
                     source_file.path, source_file.source,
-                    tz=settings.timezone, max_bytes=settings.max_bytes,
+                    tz=settings.timezone, max_bytes=settings.max_bytes, label=source_file.label,
                 )
                 values = document_fields(doc)
                 builder.add_document(values)

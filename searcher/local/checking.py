@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
 
 from ..ingest.sources import check_sources, scan
 from ..reports import CheckReport
-from .indexing import file_digest
+from .indexing import file_digest, label_sources
 from .manifest import read_manifest
 
 
-def check_index(ix, sources: Iterable[str | os.PathLike[str]], *,
-                follow_links: bool = False) -> CheckReport:
-    """Report how the index at *ix* differs from the files under *sources*
-    (walked as ``index`` walks them, *follow_links* included)."""
+def check_index(ix: Any, sources: Iterable[str | os.PathLike[str]], *,
+                follow_links: bool = False, labels: dict[str, str] | None = None) -> CheckReport:
+    """Report how the index at *ix* differs from the files under *sources*.
+
+    The folders are walked and labelled as ``index`` would (*follow_links*,
+    and *labels*, the generation's labels of the folders it knows), without
+    writing anything.
+    """
     paths = check_sources(sources)
     manifest = read_manifest(ix)
     found = scan(paths, follow_links=follow_links)
+    labeling = label_sources(labels or {}, paths, found, manifest)
     report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems,
                          skipped=found.skipped)
-    roots = {str(p) for p in paths}
     seen = set()
     for f in found.files:
+        f = replace(f, label=labeling.label(f.source))
         seen.add(f.id)
         old = manifest.get(f.id)
         if old is None:
@@ -31,7 +39,8 @@ def check_index(ix, sources: Iterable[str | os.PathLike[str]], *,
             old["path"] != f.path or file_digest(f.path) != old["digest"]
         ):
             report.stale.append(f.path)
+    real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
     for doc_id, old in manifest.items():
-        if doc_id not in seen and old["source"] in roots:
+        if doc_id not in seen and old["source"] and labeling.pruned(real_of(old["source"])):
             report.extra.append(old["path"])
     return report

@@ -14,6 +14,7 @@ interrupted full rebuild is resumed by the next run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -21,7 +22,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, writ
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
 from ..ingest.documents import content_digest
-from ..ingest.sources import SourceFile, check_sources, scan
+from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
 from ..reports import IndexReport
 from .building import (
     BuildResult,
@@ -85,10 +86,6 @@ def index_sources(
         target, rebuilding = _choose_generation(root, fp, full)
         report.full = rebuilding
         root.remove_stale(keep={target.name})
-        info = target.info()
-        info.update(fingerprint=fp, sources=[str(p) for p in source_paths])
-        target.write_info(info)
-
         from whoosh import index as whoosh_index
 
         _ensure_query_dictionary(target, fp, settings)
@@ -96,7 +93,16 @@ def index_sources(
         manifest = read_manifest(ix)
         found = scan(source_paths, follow_links=settings.follow_links)
         report.skipped = found.skipped
-        plan = _plan(manifest, found, {str(p) for p in source_paths}, report)
+        # A rebuild starts empty: the folders' history (which one moved where) is in the
+        # generation being served.
+        current = root.current()
+        history = manifest if not rebuilding or current is None else _manifest_of(current)
+        labeling = label_sources(_labels_of(target, current), source_paths, found, history)
+        info = target.info()
+        info.update(fingerprint=fp, sources=[str(p) for p in source_paths],
+                    labels=labeling.labels)
+        target.write_info(info)
+        plan = _plan(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
 
         with ix.searcher() as searcher:
@@ -135,7 +141,8 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     if current is not None and not full and current.info().get("fingerprint") == fp:
         return current, False
     if current is not None and not full:
-        log.warning("analysis settings changed since the index was built: rebuilding it in full")
+        log.warning("rebuilding the index in full: %s",
+                    why_rebuild(current.info().get("fingerprint") or {}, fp))
     for gen in reversed(root.generations()):
         info = gen.info()
         if (gen != current and info.get("state") == "building"
@@ -148,22 +155,160 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     return gen, True
 
 
+#: What each index format (the fingerprint's ``schema``) changed, for the rebuild message.
+FORMAT_CHANGES = {
+    3: "document ids now include the source folder, so files with the same relative path "
+       "in two source folders are both kept",
+}
+
+
+def why_rebuild(built: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """Why an index built with fingerprint *built* must be rebuilt for *wanted*, in words."""
+    reasons = []
+    for key in sorted(set(built) | set(wanted), key=lambda k: (k != "schema", k)):
+        old, new = built.get(key), wanted.get(key)
+        if old == new:
+            continue
+        if key == "schema":
+            change = FORMAT_CHANGES.get(new) if isinstance(new, int) else None
+            reasons.append(f"the index format changed ({old} → {new})"
+                           + (f": {change}" if change else ""))
+        elif key == "userdict":
+            reasons.append("the user dictionary changed")
+        elif isinstance(old, str) and isinstance(new, str):
+            reasons.append(f"{key} {old} → {new}")
+        else:
+            reasons.append(f"the {key} setting changed")
+    return "; ".join(reasons) or "the analysis settings changed"
+
+
+@dataclass
+class Labeling:
+    """Which label each source folder has, and which vanished folders moved where.
+
+    ``labels`` maps the real path of every source folder the index has known to
+    its label (stored in the generation's ``searcher.json``; labels are never
+    reused by another folder while documents carry them).  ``run`` maps each
+    source folder of this run, as scanned, to its real path; ``merged`` maps a
+    vanished folder to the folder of this run it moved to (its documents are
+    updated and pruned as that folder's); ``gone`` lists the other vanished
+    folders that still have documents.
+    """
+
+    labels: dict[str, str]
+    run: dict[str, str]
+    merged: dict[str, str] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+
+    def label(self, source: str) -> str:
+        return self.labels[self.run[source]]
+
+    def pruned(self, real_source: str) -> bool:
+        """Whether documents of the folder at *real_source* are compared with this run."""
+        return real_source in self.merged or real_source in self.run.values()
+
+
+def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
+                  manifest: dict[str, dict[str, Any]]) -> Labeling:
+    """Give every source folder of this run its label (see :class:`Labeling`).
+
+    A folder keeps the label it had.  A folder seen for the first time takes over
+    the label of a folder that no longer exists when it holds, at the same
+    relative paths, the same content for at least half of that folder's
+    documents: the folder was moved or renamed, and its documents keep their
+    ids.  Otherwise it gets a new label, distinct from every label in use.
+    """
+    labels = dict(known)
+    run = {str(p): os.path.realpath(p) for p in sources}
+    result = Labeling(labels, run)
+    run_real = set(run.values())
+    docs: dict[str, list[dict[str, Any]]] = {}
+    real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
+    for old in manifest.values():
+        if old["source"] and old["path"]:
+            docs.setdefault(real_of(old["source"]), []).append(old)
+    vanished = {real for real in set(labels) | set(docs)
+                if real not in run_real and not os.path.isdir(real)}
+    for real in vanished - set(docs):
+        labels.pop(real, None)  # nothing carries its label any more
+    files = {(run[f.source], f.relpath): f for f in found.files}
+    digests: dict[str, str | None] = {}
+    moves: dict[str, dict[str, int]] = {}  # new folder -> {vanished folder: matches}
+    for gone in sorted(vanished & set(docs)):
+        matches: dict[str, int] = {}
+        for old in docs[gone]:
+            relpath = Path(os.path.relpath(old["path"], old["source"])).as_posix()
+            for new in run_real:
+                f = files.get((new, relpath))
+                if f is not None and f.size == old["size"]:
+                    if f.path not in digests:
+                        digests[f.path] = file_digest(f.path)
+                    if digests[f.path] == old["digest"]:
+                        matches[new] = matches.get(new, 0) + 1
+        best = max(sorted(matches), key=matches.__getitem__, default=None)
+        if best is not None and 2 * matches[best] >= len(docs[gone]):
+            result.merged[gone] = best
+            moves.setdefault(best, {})[gone] = matches[best]
+        else:
+            result.gone.add(gone)
+    for source in sources:
+        real = run[str(source)]
+        if real in labels:
+            continue
+        heirs = [g for g in sorted(moves.get(real, {}), key=lambda g: -moves[real][g])
+                 if g in labels]
+        if heirs:
+            labels[real] = labels.pop(heirs[0])
+            log.info("%s was moved to %s: its documents keep their ids", heirs[0], real)
+        else:
+            labels[real] = new_label(real, labels.values())
+    for gone in result.merged:
+        labels.pop(gone, None)  # its documents are pruned with the folder it moved to
+    return result
+
+
+def _labels_of(target: Generation, current: Generation | None) -> dict[str, str]:
+    """The labels known so far: the target's, else (a new rebuild) the served generation's."""
+    info = target.info()
+    if "labels" not in info and current is not None:
+        info = current.info()
+    return dict(info.get("labels") or {})
+
+
+def _manifest_of(gen: Generation) -> dict[str, dict[str, Any]]:
+    from whoosh import index as whoosh_index
+
+    try:
+        ix = whoosh_index.open_dir(str(gen.path))
+    except Exception:  # noqa: BLE001 - an unreadable old index just has no history
+        return {}
+    try:
+        return read_manifest(ix)
+    finally:
+        ix.close()
+
+
 @dataclass
 class _Plan:
     build: list[SourceFile] = field(default_factory=list)
     existing: set[str] = field(default_factory=set)  # ids in the index that build replaces
+    #: ids of *existing* whose file only moved (same content at another path)
+    relocated: set[str] = field(default_factory=set)
     delete: set[str] = field(default_factory=set)
+    moved: int = 0  # new files that replace a deleted document with the same content
 
 
-def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
+def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
           report: IndexReport) -> _Plan:
     plan = _Plan()
     report.failed.extend(found.problems)
     problem_paths = {p for p, _ in found.problems}
+    real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
     seen: dict[str, SourceFile] = {}
     for f in found.files:
-        if f.id in seen:
-            report.failed.append((f.path, f"same relative path as {seen[f.id].path}; skipped"))
+        f = replace(f, label=labeling.label(f.source))
+        if f.id in seen:  # cannot happen unless two label/path pairs share a hash
+            report.failed.append((f.path, f"same id as {seen[f.id].path}; skipped"))
             continue
         seen[f.id] = f
         old = manifest.get(f.id)
@@ -171,24 +316,39 @@ def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
             plan.build.append(f)
         elif old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and old["path"] == f.path:
             report.unchanged += 1
-        elif (old["path"] == f.path and old["size"] == f.size
-              and file_digest(f.path) == old["digest"]):
-            report.unchanged += 1  # touched, not changed
+        elif old["size"] == f.size and file_digest(f.path) == old["digest"]:
+            if old["path"] == f.path:
+                report.unchanged += 1  # touched, not changed
+            else:  # its folder was moved
+                plan.build.append(f)
+                plan.existing.add(f.id)
+                plan.relocated.add(f.id)
         else:
             plan.build.append(f)
             plan.existing.add(f.id)
+    vanished: dict[tuple[Any, Any], list[str]] = {}  # content -> ids, folder no longer exists
     for doc_id, old in manifest.items():
-        if doc_id in seen or old["source"] not in sources:
+        if doc_id in seen:
             continue
-        if old["path"] in problem_paths:
-            continue  # cannot be read tonight: keep what we have
-        plan.delete.add(doc_id)
-    if plan.delete:
-        gone = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
+        real = real_of(old["source"]) if old["source"] else None
+        if real is not None and labeling.pruned(real):
+            if old["path"] in problem_paths:
+                continue  # cannot be read tonight: keep what we have
+            plan.delete.add(doc_id)
+        elif real in labeling.gone:
+            vanished.setdefault((old["size"], old["digest"]), []).append(doc_id)
+    sizes = {manifest[d]["size"] for d in plan.delete} | {size for size, _ in vanished}
+    if sizes:
+        deleted = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
         for f in plan.build:
-            if f.id not in plan.existing and any(size == f.size for size, _ in gone) \
-                    and (f.size, file_digest(f.path)) in gone:
-                report.moved += 1
+            if f.id in plan.existing or f.size not in sizes:
+                continue
+            content = (f.size, file_digest(f.path))
+            if content in deleted:
+                plan.moved += 1
+            elif vanished.get(content):  # renamed from a folder that is gone: no duplicate
+                plan.delete.add(vanished[content].pop())
+                plan.moved += 1
     return plan
 
 
@@ -224,11 +384,13 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                         pending_deletes | replaced)
                 pending_deletes = set()
                 report.added += len(result.added) - len(replaced)
-                report.updated += len(replaced)
+                report.updated += len(replaced - plan.relocated)
+                report.moved += len(replaced & plan.relocated)
             if pending_deletes:
                 _commit(ix, [], pending_deletes)
-        report.deleted = len(plan.delete) - report.moved
-        report.added -= report.moved
+        report.deleted = len(plan.delete) - plan.moved
+        report.added -= plan.moved
+        report.moved += plan.moved
         kept = {f.path for f in plan.build if f.id in plan.existing}
         report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
                          for p, r in report.failed]

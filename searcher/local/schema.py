@@ -35,7 +35,7 @@ from ..analysis.tokens import (
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
 #: Separates title from body in the squeezed text so no match spans both.
