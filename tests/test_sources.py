@@ -217,6 +217,14 @@ def test_check_sources_returns_absolute_folders(
     assert check_sources(["docs"]) == [tmp_path / "docs"]
 
 
+@needs_symlinks
+def test_check_sources_keeps_a_folder_given_twice_once(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    os.symlink("docs", tmp_path / "alias")
+    assert check_sources([tmp_path / "docs", tmp_path / "alias", tmp_path / "docs/"]) == [
+        tmp_path / "docs"]
+
+
 def test_check_sources_rejects_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(SourceNotFoundError, match="does not exist"):
         check_sources([tmp_path / "missing"])

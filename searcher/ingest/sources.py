@@ -50,15 +50,21 @@ class Scan:
 
 
 def check_sources(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Absolute source folders, or SourceNotFoundError naming the first bad one."""
+    """Absolute source folders, or SourceNotFoundError naming the first bad one.
+
+    A folder given twice (under two names, e.g. through a link) is kept once.
+    """
     result = []
+    real_paths = set()
     for src in sources:
         path = Path(src).expanduser()
         if not path.exists():
             raise SourceNotFoundError(f"source folder {src} does not exist")
         if not path.is_dir():
             raise SourceNotFoundError(f"source {src} is not a folder")
-        result.append(path.absolute())
+        if os.path.realpath(path) not in real_paths:
+            real_paths.add(os.path.realpath(path))
+            result.append(path.absolute())
     if not result:
         raise SourceNotFoundError("no source folder given (e.g. searcher index sample_docs)")
     return result

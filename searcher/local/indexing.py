@@ -307,7 +307,7 @@ def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
     seen: dict[str, SourceFile] = {}
     for f in found.files:
         f = replace(f, label=labeling.label(f.source))
-        if f.id in seen:  # cannot happen unless two label/path pairs share a hash
+        if f.id in seen:  # only if two (label, relative path) pairs share a hash
             report.failed.append((f.path, f"same id as {seen[f.id].path}; skipped"))
             continue
         seen[f.id] = f
