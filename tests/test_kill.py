@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SHARED, needs_shared
 
-from searcher import SearchEngine
+from searcher import IndexLockedError, SearchEngine
+from searcher.local.locking import writer_lock
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
 #: Enough files for a parallel build (runs under 200 files stay in one process).
@@ -114,3 +115,40 @@ def test_rerun_right_after_kill_starts_at_once_and_completes(tmp_path, xwlb_copy
     check = engine.check([xwlb_copy])
     assert check.ok, (check.missing[:3], check.extra[:3], check.stale[:3])
     assert not list(ix.glob("gen-*/staging/*"))
+
+
+LOCK_THEN_FORK = """
+import os, sys, time
+from pathlib import Path
+from searcher.local.locking import writer_lock
+with writer_lock(Path(sys.argv[1])):
+    child = os.fork()
+    if child == 0:  # a worker that outlives its parent (no PR_SET_PDEATHSIG here)
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_lock_belongs_to_the_process_that_took_it(tmp_path):
+    """A child forked while the lock is held does not keep it once the taker is killed."""
+    proc = subprocess.Popen([sys.executable, "-c", LOCK_THEN_FORK, str(tmp_path / "ix")],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = int(proc.stdout.readline())
+    try:
+        with pytest.raises(IndexLockedError, match=f"pid {proc.pid}"), \
+                writer_lock(tmp_path / "ix"):
+            pass
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert alive(child)  # still running, still holding its copy of everything else
+        with writer_lock(tmp_path / "ix"):  # taken at once: no --wait
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,8 @@ def test_scan_records_path_source_size_and_mtime(tree: Path) -> None:
 def test_scan_ids_match_loaded_document_ids(tree: Path) -> None:
     for entry in scan([tree]).files:
         assert load_document(entry.path, entry.source).id == entry.id
+        labelled = replace(entry, label="docs")
+        assert load_document(entry.path, entry.source, label="docs").id == labelled.id != entry.id
 
 
 def test_files_are_sorted_by_path_across_sources(tmp_path: Path) -> None:

@@ -99,6 +99,8 @@ def scan(sources: Iterable[Path], *, follow_links: bool = False) -> Scan:
     for source in sources:
         _walk(Path(source), out, follow_links)
     out.files.sort(key=lambda f: f.path)
+    out.problems.sort()
+    out.skipped.sort()
     return out
 
 
@@ -127,9 +129,7 @@ def _walk(source: Path, out: Scan, follow_links: bool) -> None:
     seen_files: set[tuple[int, int]] = set()
     links: deque[tuple[str, str]] = deque()  # (path, relpath) of every link met
 
-    def add_file(path: str, relpath: str, st: os.stat_result) -> None:
-        seen_files.add((st.st_dev, st.st_ino))
-        out.files.append(SourceFile(path, relpath, root, st.st_size, st.st_mtime_ns))
+    files, problems = out.files, out.problems
 
     def walk(top: str, top_rel: str) -> None:
         stack = [(top, top_rel)]
@@ -147,27 +147,30 @@ def _walk(source: Path, out: Scan, follow_links: bool) -> None:
             seen_dirs.add(key)
             try:
                 with os.scandir(folder) as listing:
-                    entries = sorted(listing, key=lambda e: e.name)
+                    entries = list(listing)
             except OSError as exc:
-                out.problems.append((folder, f"cannot list folder: {exc.strerror}"))
+                problems.append((folder, f"cannot list folder: {exc.strerror}"))
                 continue
             for entry in entries:
                 name = entry.name
                 if name.startswith("."):
                     continue
                 try:
-                    if entry.is_symlink():
-                        links.append((entry.path, rel + name))
-                    elif entry.is_dir(follow_symlinks=False):
+                    if entry.is_dir(follow_symlinks=False):
                         stack.append((entry.path, rel + name + "/"))
+                    elif entry.is_symlink():
+                        links.append((entry.path, rel + name))
                     elif name.lower().endswith(EXTENSIONS):
                         fst = entry.stat(follow_symlinks=False)
                         if stat.S_ISREG(fst.st_mode):
-                            add_file(entry.path, rel + name, fst)
+                            seen_files.add((fst.st_dev, fst.st_ino))
+                            files.append(SourceFile(entry.path, rel + name, root, fst.st_size,
+                                                    fst.st_mtime_ns))
                 except OSError as exc:
-                    out.problems.append((entry.path, f"cannot stat: {exc.strerror}"))
+                    problems.append((entry.path, f"cannot stat: {exc.strerror}"))
 
     walk(root, "")
+    links = deque(sorted(links))  # which of two links to one target is used: the first by path
     while links:
         path, relpath = links.popleft()
         is_article = relpath.lower().endswith(EXTENSIONS)
@@ -195,6 +198,10 @@ def _walk(source: Path, out: Scan, follow_links: bool) -> None:
                                       "not followed (follow_links to index it)"))
             continue
         if is_dir:
+            before = len(links)
             walk(path, relpath + "/")
+            new = sorted(links.pop() for _ in range(len(links) - before))
+            links.extend(new)
         else:
-            add_file(path, relpath, st)
+            seen_files.add(key)
+            files.append(SourceFile(path, relpath, root, st.st_size, st.st_mtime_ns))

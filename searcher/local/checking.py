@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
+from ..ingest.documents import document_id
 from ..ingest.sources import check_sources, scan
 from ..reports import CheckReport
 from .indexing import file_digest, label_sources
@@ -29,10 +29,11 @@ def check_index(ix: Any, sources: Iterable[str | os.PathLike[str]], *,
     report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems,
                          skipped=found.skipped)
     seen = set()
+    labels = {source: labeling.label(source) for source in labeling.run}
     for f in found.files:
-        f = replace(f, label=labeling.label(f.source))
-        seen.add(f.id)
-        old = manifest.get(f.id)
+        doc_id = document_id(f.relpath, labels[f.source])
+        seen.add(doc_id)
+        old = manifest.get(doc_id)
         if old is None:
             report.missing.append(f.path)
         elif (old["size"], old["mtime_ns"], old["path"]) != (f.size, f.mtime_ns, f.path) and (

@@ -29,7 +29,7 @@ from typing import Any
 from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, write_pinyin_table
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
-from ..ingest.documents import content_digest
+from ..ingest.documents import content_digest, document_id
 from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
 from ..reports import IndexReport
 from .building import (
@@ -304,28 +304,30 @@ def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
     report.failed.extend(found.problems)
     problem_paths = {p for p, _ in found.problems}
     real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
-    seen: dict[str, SourceFile] = {}
+    seen: dict[str, str] = {}  # id -> path
+    labels = {source: labeling.label(source) for source in labeling.run}
     for f in found.files:
-        f = replace(f, label=labeling.label(f.source))
-        if f.id in seen:  # only if two (label, relative path) pairs share a hash
-            report.failed.append((f.path, f"same id as {seen[f.id].path}; skipped"))
+        label = labels[f.source]
+        doc_id = document_id(f.relpath, label)  # f.id once labelled; no copy of f per file
+        if doc_id in seen:  # only if two (label, relative path) pairs share a hash
+            report.failed.append((f.path, f"same id as {seen[doc_id]}; skipped"))
             continue
-        seen[f.id] = f
-        old = manifest.get(f.id)
+        seen[doc_id] = f.path
+        old = manifest.get(doc_id)
         if old is None:
-            plan.build.append(f)
+            plan.build.append(replace(f, label=label))
         elif old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and old["path"] == f.path:
             report.unchanged += 1
         elif old["size"] == f.size and file_digest(f.path) == old["digest"]:
             if old["path"] == f.path:
                 report.unchanged += 1  # touched, not changed
             else:  # its folder was moved
-                plan.build.append(f)
-                plan.existing.add(f.id)
-                plan.relocated.add(f.id)
+                plan.build.append(replace(f, label=label))
+                plan.existing.add(doc_id)
+                plan.relocated.add(doc_id)
         else:
-            plan.build.append(f)
-            plan.existing.add(f.id)
+            plan.build.append(replace(f, label=label))
+            plan.existing.add(doc_id)
     vanished: dict[tuple[Any, Any], list[str]] = {}  # content -> ids, folder no longer exists
     for doc_id, old in manifest.items():
         if doc_id in seen:
