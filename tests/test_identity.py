@@ -241,3 +241,21 @@ def test_existing_index_is_rebuilt_with_a_reason(tmp_path, site):
     assert result.stdout.startswith(f"rebuilt {ix}: 3 added, 0 updated, 0 deleted")
     engine = SearchEngine(ix)
     assert engine.stats()["generation"] != gen.name and len(all_docs(engine)) == 3
+
+
+def test_source_behind_a_link_repointed_at_each_deploy(tmp_path):
+    """``current -> releases/N``: the folder as given is the source, whatever it points to."""
+    releases = tmp_path / "releases"
+    shutil.copytree(SAMPLE_DOCS, releases / "1" / "content")
+    os.symlink(releases / "1", tmp_path / "current")
+    source = tmp_path / "current" / "content"
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([source], jobs=1)
+    before = all_docs(engine)
+    shutil.copytree(releases / "1", releases / "2", symlinks=True)  # the next deploy
+    (releases / "2" / "content" / FLOOD).unlink()
+    os.unlink(tmp_path / "current")
+    os.symlink(releases / "2", tmp_path / "current")
+    report = engine.index([source], jobs=1)
+    assert (report.unchanged, report.deleted, report.added, report.moved) == (13, 1, 0, 0)
+    assert all_docs(engine) == {i: p for i, p in before.items() if not p.endswith(FLOOD)}

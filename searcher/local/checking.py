@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -40,8 +39,7 @@ def check_index(ix: Any, sources: Iterable[str | os.PathLike[str]], *,
             old["path"] != f.path or file_digest(f.path) != old["digest"]
         ):
             report.stale.append(f.path)
-    real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
     for doc_id, old in manifest.items():
-        if doc_id not in seen and old["source"] and labeling.pruned(real_of(old["source"])):
+        if doc_id not in seen and labeling.pruned(old["source"]):
             report.extra.append(old["path"])
     return report

@@ -14,7 +14,6 @@ interrupted full rebuild is resumed by the next run.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -186,26 +185,28 @@ def why_rebuild(built: dict[str, Any], wanted: dict[str, Any]) -> str:
 class Labeling:
     """Which label each source folder has, and which vanished folders moved where.
 
-    ``labels`` maps the real path of every source folder the index has known to
-    its label (stored in the generation's ``searcher.json``; labels are never
-    reused by another folder while documents carry them).  ``run`` maps each
-    source folder of this run, as scanned, to its real path; ``merged`` maps a
-    vanished folder to the folder of this run it moved to (its documents are
-    updated and pruned as that folder's); ``gone`` lists the other vanished
-    folders that still have documents.
+    Folders are named by their absolute path as given (not resolved: a nightly
+    job indexing ``/srv/site/current/content``, a link re-pointed at every
+    deploy, keeps one folder and one label).  ``labels`` maps every source
+    folder the index has known to its label (stored in the generation's
+    ``searcher.json``; a label is never given to another folder while
+    documents carry it).  ``run`` lists the source folders of this run;
+    ``merged`` maps a vanished folder to the folder of this run it moved to (its
+    documents are updated and pruned as that folder's); ``gone`` lists the
+    other vanished folders that still have documents.
     """
 
     labels: dict[str, str]
-    run: dict[str, str]
+    run: set[str]
     merged: dict[str, str] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
 
     def label(self, source: str) -> str:
-        return self.labels[self.run[source]]
+        return self.labels[source]
 
-    def pruned(self, real_source: str) -> bool:
-        """Whether documents of the folder at *real_source* are compared with this run."""
-        return real_source in self.merged or real_source in self.run.values()
+    def pruned(self, source: str) -> bool:
+        """Whether documents of the folder *source* are compared with this run's files."""
+        return source in self.run or source in self.merged
 
 
 def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
@@ -219,26 +220,24 @@ def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
     ids.  Otherwise it gets a new label, distinct from every label in use.
     """
     labels = dict(known)
-    run = {str(p): os.path.realpath(p) for p in sources}
-    result = Labeling(labels, run)
-    run_real = set(run.values())
+    run = [str(p) for p in sources]
+    result = Labeling(labels, set(run))
     docs: dict[str, list[dict[str, Any]]] = {}
-    real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
     for old in manifest.values():
         if old["source"] and old["path"]:
-            docs.setdefault(real_of(old["source"]), []).append(old)
-    vanished = {real for real in set(labels) | set(docs)
-                if real not in run_real and not os.path.isdir(real)}
-    for real in vanished - set(docs):
-        labels.pop(real, None)  # nothing carries its label any more
-    files = {(run[f.source], f.relpath): f for f in found.files}
+            docs.setdefault(old["source"], []).append(old)
+    vanished = {folder for folder in set(labels) | set(docs)
+                if folder not in result.run and not os.path.isdir(folder)}
+    for folder in vanished - set(docs):
+        labels.pop(folder, None)  # nothing carries its label any more
+    files = {(f.source, f.relpath): f for f in found.files}
     digests: dict[str, str | None] = {}
     moves: dict[str, dict[str, int]] = {}  # new folder -> {vanished folder: matches}
     for gone in sorted(vanished & set(docs)):
         matches: dict[str, int] = {}
         for old in docs[gone]:
             relpath = Path(os.path.relpath(old["path"], old["source"])).as_posix()
-            for new in run_real:
+            for new in run:
                 f = files.get((new, relpath))
                 if f is not None and f.size == old["size"]:
                     if f.path not in digests:
@@ -251,17 +250,16 @@ def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
             moves.setdefault(best, {})[gone] = matches[best]
         else:
             result.gone.add(gone)
-    for source in sources:
-        real = run[str(source)]
-        if real in labels:
+    for source in run:
+        if source in labels:
             continue
-        heirs = [g for g in sorted(moves.get(real, {}), key=lambda g: -moves[real][g])
+        heirs = [g for g in sorted(moves.get(source, {}), key=lambda g: -moves[source][g])
                  if g in labels]
         if heirs:
-            labels[real] = labels.pop(heirs[0])
-            log.info("%s was moved to %s: its documents keep their ids", heirs[0], real)
+            labels[source] = labels.pop(heirs[0])
+            log.info("%s was moved to %s: its documents keep their ids", heirs[0], source)
         else:
-            labels[real] = new_label(real, labels.values())
+            labels[source] = new_label(source, labels.values())
     for gone in result.merged:
         labels.pop(gone, None)  # its documents are pruned with the folder it moved to
     return result
@@ -303,7 +301,6 @@ def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
     plan = _Plan()
     report.failed.extend(found.problems)
     problem_paths = {p for p, _ in found.problems}
-    real_of = functools.lru_cache(maxsize=None)(os.path.realpath)
     seen: dict[str, str] = {}  # id -> path
     labels = {source: labeling.label(source) for source in labeling.run}
     for f in found.files:
@@ -332,12 +329,11 @@ def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
     for doc_id, old in manifest.items():
         if doc_id in seen:
             continue
-        real = real_of(old["source"]) if old["source"] else None
-        if real is not None and labeling.pruned(real):
+        if labeling.pruned(old["source"]):
             if old["path"] in problem_paths:
                 continue  # cannot be read tonight: keep what we have
             plan.delete.add(doc_id)
-        elif real in labeling.gone:
+        elif old["source"] in labeling.gone:
             vanished.setdefault((old["size"], old["digest"]), []).append(doc_id)
     sizes = {manifest[d]["size"] for d in plan.delete} | {size for size, _ in vanished}
     if sizes:
