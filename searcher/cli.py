@@ -268,19 +268,23 @@ def index(
         "--userdict", help="jieba user dictionary (word [freq] [tag] per line).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
+    follow_links: Annotated[bool, typer.Option(
+        "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
 ) -> None:
     """Index SOURCES: the first run builds, later runs apply only what changed."""
     engine = _engine(userdict=userdict)
     progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
     with progress_cm as progress:
         report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
-                              batch_size=batch_size)
+                              batch_size=batch_size, follow_links=follow_links or None)
     if as_json:
         _print_json(report.as_dict())
     else:
         for path, reason in report.failed:
             typer.echo(f"failed: {path}: {reason}", err=quiet)
         if not quiet:
+            for path, reason in report.skipped:
+                typer.echo(f"skipped: {path}: {reason}")
             if state.verbose:
                 for path, warning in report.warnings:
                     typer.echo(f"warning: {path}: {warning}", err=True)
@@ -288,7 +292,8 @@ def index(
                 f"{'rebuilt' if report.full else 'updated'} {engine.settings.index_dir}: "
                 f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
                 f"{report.unchanged} unchanged, {report.moved} moved, "
-                f"{len(report.failed)} failed, {len(report.warnings)} warnings; "
+                f"{len(report.failed)} failed, {len(report.skipped)} skipped, "
+                f"{len(report.warnings)} warnings; "
                 f"{report.documents} documents, {report.index_bytes / 1e6:.1f} MB, "
                 f"{report.duration:.1f} s"
             )
@@ -427,15 +432,17 @@ def check(
     sources: Annotated[list[Path] | None, typer.Argument(
         help="Source folders (default: the folders the index was built from).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    follow_links: Annotated[bool, typer.Option(
+        "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    report = _engine().check(sources)
+    report = _engine().check(sources, follow_links=follow_links or None)
     if as_json:
         _print_json(report.as_dict())
     else:
-        for kind in ("missing", "extra", "stale"):
-            for path in getattr(report, kind):
-                typer.echo(f"{kind}: {path}")
+        for kind in ("missing", "extra", "stale", "skipped"):
+            for item in getattr(report, kind):
+                typer.echo(f"{kind}: {item if isinstance(item, str) else ': '.join(item)}")
         typer.echo(f"{report.indexed} indexed, {report.on_disk} on disk: "
                    f"{len(report.missing)} missing, {len(report.extra)} extra, "
                    f"{len(report.stale)} stale" + (" — index is up to date" if report.ok else ""))

@@ -63,7 +63,7 @@ class Settings:
     #: Upper bound, in bytes, on what one process keeps in its search caches (postings,
     #: segment arrays, segment texts): a long-lived server must not grow without limit.
     cache_bytes: int = 256 * 1024 * 1024
-    #: Follow symbolic links to files and folders inside the source folders.
+    #: Follow links that lead out of a source folder (off: such links are skipped and reported).
     follow_links: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -99,16 +98,20 @@ class SearchEngine:
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
               jobs: int | None = None, wait: float = 0.0,
               progress: ProgressCallback | None = None,
-              batch_size: int | None = None) -> IndexReport:
+              batch_size: int | None = None,
+              follow_links: bool | None = None) -> IndexReport:
         """Bring the index up to date with *sources* (incremental unless *full*).
 
         Without *sources*, re-indexes the folders the index was last built from.
         *batch_size* caps the documents per commit (progress survives a crash).
+        Links leading out of a source folder are skipped (``report.skipped``)
+        unless *follow_links* (default: the ``follow_links`` setting).
         """
         from .local.indexing import SEGMENT_DOCS, index_sources
 
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
-                             wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS)
+                             wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS,
+                             follow_links=follow_links)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,
@@ -140,8 +143,13 @@ class SearchEngine:
                        filters=Filters(author, category, tag, start, end), sort=sort)
 
     def get(self, doc_id: str) -> DocumentView:
-        """Everything stored for one document, by id or by path of its source file.
+        """Everything stored for one document, by its id or by the path of its source file.
 
+        *doc_id* is looked up as an id first, then as a path (relative to the
+        current folder, links resolved).  Every document has its own id and
+        path, even when two source folders hold the same relative path, so
+        either names one document; a path that names several (one file reached
+        from two nested source folders) raises SearcherError listing their ids.
         A path may hold the lone surrogates Python uses for file-name bytes that
         are not UTF-8 (U+DC80..U+DCFF); any other non-text raises QueryError.
         """
@@ -153,11 +161,11 @@ class SearchEngine:
         searcher = self._searcher()
         docnum = searcher.document_number(id=doc_id) if _is_text(doc_id) else None
         if docnum is None:
-            path = str(Path(doc_id).absolute())
-            for num, stored in searcher.reader().iter_docs():
-                if stored.get("path") == path:
-                    docnum = num
-                    break
+            found = self._ids_by_path(doc_id)
+            if len(found) > 1:
+                raise SearcherError(f"{doc_id} is indexed as {len(found)} documents "
+                                    f"({', '.join(sorted(found))}): give one of these ids")
+            docnum = searcher.document_number(id=found[0]) if found else None
         if docnum is None:
             raise SearcherError(f"no document with id or path {doc_id!r}")
         stored = searcher.stored_fields(docnum)
@@ -174,12 +182,19 @@ class SearchEngine:
             text=text,
         )
 
-    def check(self, sources: list[str | os.PathLike[str]] | None = None) -> CheckReport:
-        """Compare the index with *sources* (default: the folders it was built from)."""
+    def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
+              follow_links: bool | None = None) -> CheckReport:
+        """Compare the index with *sources* (default: the folders it was built from).
+
+        *follow_links* (default: the setting) must match how the index was built.
+        """
         from .local.checking import check_index
 
         marker, gen, ix = self._index()
-        return check_index(ix, sources or gen.info().get("sources") or [])
+        follow = self.settings.follow_links if follow_links is None else follow_links
+        info = gen.info()
+        return check_index(ix, sources or info.get("sources") or [], follow_links=follow,
+                           labels=info.get("labels"))
 
     def stats(self) -> dict[str, Any]:
         """Document count, size on disk, last update and fields of the current index."""
@@ -218,6 +233,22 @@ class SearchEngine:
         self.close()
 
     # -- internals ---------------------------------------------------------
+    def _ids_by_path(self, path: str) -> list[str]:
+        """Ids of the documents whose source file is *path* (exactly, else after resolving
+        links), from the manifest sidecars rather than every stored document."""
+        from .local.manifest import read_manifest
+
+        manifest = read_manifest(self._index()[2])
+        wanted = os.path.abspath(path)
+        found = [i for i, rec in manifest.items() if rec["path"] == wanted]
+        if not found:
+            real = os.path.realpath(wanted)
+            name = os.path.basename(real)
+            found = [i for i, rec in manifest.items() if rec["path"]
+                     and os.path.basename(rec["path"]) == name
+                     and os.path.realpath(rec["path"]) == real]
+        return found
+
     def _index(self):
         """The Whoosh index of the current generation, reopened when CURRENT changes."""
         marker = self.root.current_marker()

@@ -8,7 +8,11 @@ from typing import Any
 
 @dataclass
 class IndexReport:
-    """What one indexing run did.  ``failed`` lists ``(path, reason)``."""
+    """What one indexing run did.  ``failed`` and ``skipped`` list ``(path, reason)``.
+
+    ``skipped`` holds links not followed on purpose (they lead out of their
+    source folder); unlike ``failed`` they do not make the run unsuccessful.
+    """
 
     added: int = 0
     updated: int = 0
@@ -17,6 +21,7 @@ class IndexReport:
     moved: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     full: bool = False
     documents: int = 0
     duration: float = 0.0
@@ -36,6 +41,7 @@ class IndexReport:
             "moved": self.moved,
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "warnings": [{"path": p, "warning": w} for p, w in self.warnings],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "full": self.full,
             "documents": self.documents,
             "duration": round(self.duration, 3),
@@ -54,6 +60,8 @@ class CheckReport:
     extra: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: (path, reason): links not followed because they lead out of their source folder.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -68,4 +76,5 @@ class CheckReport:
             "extra": self.extra,
             "stale": self.stale,
             "problems": [{"path": p, "reason": r} for p, r in self.problems],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
         }

@@ -382,8 +382,8 @@ def test_unwritable_index_folder_really_refused(docs):
 
 
 def _refuse_writes(monkeypatch, folder: Path, error: int, skip: tuple[str, ...] = ()):
-    """Make ``open()`` for writing inside *folder* fail with *error*, as the kernel would
-    for a folder the user may not write to (EACCES) or a full disk (ENOSPC)."""
+    """Make ``open()`` and ``os.open()`` for writing inside *folder* fail with *error*, as the
+    kernel would for a folder the user may not write to (EACCES) or a full disk (ENOSPC)."""
     import builtins
     import errno as errno_module
     import os
@@ -397,7 +397,17 @@ def _refuse_writes(monkeypatch, folder: Path, error: int, skip: tuple[str, ...] 
             raise OSError(error, os.strerror(error), str(path))
         return real_open(file, mode, *args, **kwargs)
 
+    real_os_open = os.open
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+    def guarded_os_open(file, flags, *args, **kwargs):
+        path = Path(os.fsdecode(file))
+        if flags & writing and folder in path.absolute().parents and path.name not in skip:
+            raise OSError(error, os.strerror(error), str(path))
+        return real_os_open(file, flags, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
     return errno_module
 
 

@@ -238,7 +238,8 @@ def test_index_with_the_old_fingerprint_format_is_rebuilt(base, index, caplog):
     expected = ("the index records an older fingerprint, without whoosh-reloaded, "
                 "Unicode data, stop-word list, pypinyin, time zone")
     assert expected in warning
-    assert f"analysis changed ({expected}): rebuilding" in message
+    assert f"schema version 2 → {schema.SCHEMA_VERSION}: " in message
+    assert f"{expected}): rebuilding" in message
     assert terms(index) == before
     engine = SearchEngine(index)
     assert engine.get(str(base[0] / NAIVE_DATED)).date == dt.datetime(

@@ -272,8 +272,8 @@ def test_file_deleted_mid_run(good_and, monkeypatch):
 
     real_scan = indexing.scan
 
-    def scan_then_delete(paths):
-        found = real_scan(paths)
+    def scan_then_delete(paths, **kwargs):
+        found = real_scan(paths, **kwargs)
         (src / "vanishing.md").unlink()
         return found
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,8 @@ def test_scan_records_path_source_size_and_mtime(tree: Path) -> None:
 def test_scan_ids_match_loaded_document_ids(tree: Path) -> None:
     for entry in scan([tree]).files:
         assert load_document(entry.path, entry.source).id == entry.id
+        labelled = replace(entry, label="docs")
+        assert load_document(entry.path, entry.source, label="docs").id == labelled.id != entry.id
 
 
 def test_files_are_sorted_by_path_across_sources(tmp_path: Path) -> None:
@@ -155,7 +158,13 @@ def test_symlink_loop_to_the_parent_of_the_source_terminates(tmp_path: Path) -> 
     source = tmp_path / "src"
     touch(source / "doc.md")
     os.symlink("..", source / "loop")  # src/loop -> tmp_path, which contains src again
+    # Outside the source folder: not followed unless asked for.
     result = scan([source])
+    assert relpaths(result) == ["doc.md"] and result.problems == []
+    assert [(p, "outside the source folder" in r) for p, r in result.skipped] == [
+        (str(source / "loop"), True)
+    ]
+    result = scan([source], follow_links=True)
     assert "doc.md" in relpaths(result)
     assert any("symlink loop" in reason for _, reason in result.problems)
     assert len(result.files) == len({f.path for f in result.files})
@@ -184,15 +193,20 @@ def test_file_symlink_loop_is_reported(tmp_path: Path) -> None:
 
 
 @needs_symlinks
-def test_symlinked_folder_is_followed(tmp_path: Path) -> None:
+def test_symlinked_outside_folder_is_followed_only_when_asked(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     touch(outside / "linked.md")
     source = tmp_path / "src"
     touch(source / "own.md")
     os.symlink(outside, source / "shortcut")
     result = scan([source])
+    assert relpaths(result) == ["own.md"]
+    assert result.skipped == [(str(source / "shortcut"),
+                               f"link to folder {outside} outside the source folder; "
+                               "not followed (follow_links to index it)")]
+    result = scan([source], follow_links=True)
     assert relpaths(result) == ["own.md", "shortcut/linked.md"]
-    assert result.problems == []
+    assert result.problems == [] and result.skipped == []
 
 
 # --- check_sources -------------------------------------------------------------------------------
@@ -204,6 +218,14 @@ def test_check_sources_returns_absolute_folders(
     (tmp_path / "docs").mkdir()
     monkeypatch.chdir(tmp_path)
     assert check_sources(["docs"]) == [tmp_path / "docs"]
+
+
+@needs_symlinks
+def test_check_sources_keeps_a_folder_given_twice_once(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    os.symlink("docs", tmp_path / "alias")
+    assert check_sources([tmp_path / "docs", tmp_path / "alias", tmp_path / "docs/"]) == [
+        tmp_path / "docs"]
 
 
 def test_check_sources_rejects_missing_folder(tmp_path: Path) -> None:

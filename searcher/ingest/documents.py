@@ -54,9 +54,17 @@ class Document:
     warnings: list[str] = field(default_factory=list)
 
 
-def document_id(relpath: str) -> str:
-    """A stable id from the path relative to the source folder (survives moving the folder)."""
-    return hashlib.sha1(relpath.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+def document_id(relpath: str, label: str = "") -> str:
+    """A stable id from the source folder's *label* and the path relative to it.
+
+    The label (see :func:`searcher.ingest.sources.new_label`) tells apart
+    source folders holding the same relative path (every Hugo page bundle has an
+    ``index.md``), so both documents are kept.  It is the folder's name, not
+    its absolute path, so ids survive moving the folder and are the same on
+    every machine; without a label the id depends on the relative path alone.
+    """
+    key = f"{label}\0{relpath}" if label else relpath
+    return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def content_digest(data: bytes) -> str:
@@ -70,8 +78,12 @@ def load_document(
     *,
     tz: dt.tzinfo | str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    label: str = "",
 ) -> Document:
     """Read one article file into a :class:`Document`.
+
+    *label* names the source folder in the id (:func:`document_id`); the
+    indexer always gives it.
 
     Raises :class:`DocumentError` (with a reason a person can act on) when the
     file cannot be read, is binary, empty, too large, or cannot be decoded.
@@ -100,7 +112,7 @@ def load_document(
     relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
     is_html = path.suffix.lower() in (".html", ".htm")
     doc = parse_article(text, name=path.stem, tz=tz, is_html=is_html)
-    doc.id = document_id(relpath)
+    doc.id = document_id(relpath, label)
     doc.path = str(path.absolute())
     doc.relpath = relpath
     doc.source = str(source.absolute())

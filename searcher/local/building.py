@@ -15,6 +15,9 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import stat
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +29,7 @@ from ..config import Settings
 from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
-from ..ingest.sources import SourceFile
+from ..ingest.sources import SourceFile, inside
 from . import manifest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
@@ -53,14 +56,46 @@ class BuildResult:
 
 
 _progress: Any = None
+#: The pid of the indexing process that started this worker (None when not a pool worker).
+_parent: int | None = None
+#: prctl option: the signal the kernel sends this process when its parent ends (Linux).
+PR_SET_PDEATHSIG = 1
 
 
-def init_worker(settings: Settings, counter: Any = None) -> None:
-    """Pool initializer: load the user dictionary and remember the shared progress counter."""
-    global _progress
+class ParentGone(Exception):
+    """The indexing process that started this worker has ended; its work is abandoned."""
+
+
+def init_worker(settings: Settings, counter: Any = None, parent: int | None = None) -> None:
+    """Pool initializer: end with *parent*, load the user dictionary, remember the counter.
+
+    When the indexing process is killed (``kill -9`` from cron kills it alone, not its
+    process group), its workers must not live on: the kernel kills them with it on Linux
+    (``PR_SET_PDEATHSIG``), and elsewhere :func:`build_segment` stops at the next file
+    when its parent has changed.
+    """
+    global _progress, _parent
     _progress = counter
+    if parent is not None:
+        _parent = parent
+        _die_with_parent()
+        if os.getppid() != parent:  # the parent died before the kernel was told
+            os._exit(1)
     logging.getLogger("jieba").setLevel(logging.WARNING)
     load_userdict(settings.userdict)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no usable libc: the parent-pid check still applies
+        log.debug("prctl(PR_SET_PDEATHSIG) unavailable")
 
 
 def document_fields(doc: Document) -> dict[str, Any]:
@@ -116,10 +151,14 @@ def build_segment(task: BuildTask) -> BuildResult:
     records: list[manifest.Record] = []
     try:
         for source_file in task.files:
+            if _parent is not None and os.getppid() != _parent:
+                raise ParentGone(f"indexing process {_parent} ended")
             try:
+                if not settings.follow_links and _link_out(source_file):
+                    raise DocumentError("became a link out of the source folder; not followed")
                 doc = load_document(
                     source_file.path, source_file.source,
-                    tz=settings.timezone, max_bytes=settings.max_bytes,
+                    tz=settings.timezone, max_bytes=settings.max_bytes, label=source_file.label,
                 )
                 values = document_fields(doc)
                 builder.add_document(values)
@@ -147,11 +186,24 @@ def build_segment(task: BuildTask) -> BuildResult:
         else:
             builder.cancel()
             shutil.rmtree(staging, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         builder.cancel()
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, ParentGone):
+            os._exit(1)  # nobody is left to take the result
         raise
     return result
+
+
+def _link_out(source_file: SourceFile) -> bool:
+    """Whether the file is now a link leading out of its source folder (it may have been
+    replaced by one since the scan, which follows no such link); one lstat when it is not."""
+    try:
+        if not stat.S_ISLNK(os.lstat(source_file.path).st_mode):
+            return False
+    except OSError:
+        return False  # load_document reports what is wrong with it
+    return not inside(source_file.path, source_file.source)
 
 
 def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,

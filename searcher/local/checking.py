@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
+from ..ingest.documents import document_id
 from ..ingest.sources import check_sources, scan
 from ..reports import CheckReport
-from .indexing import file_digest
+from .indexing import file_digest, label_sources
 from .manifest import read_manifest
 
 
-def check_index(ix, sources: Iterable[str | os.PathLike[str]]) -> CheckReport:
-    """Report how the index at *ix* differs from the files under *sources*."""
+def check_index(ix: Any, sources: Iterable[str | os.PathLike[str]], *,
+                follow_links: bool = False, labels: dict[str, str] | None = None) -> CheckReport:
+    """Report how the index at *ix* differs from the files under *sources*.
+
+    The folders are walked and labelled as ``index`` would (*follow_links*,
+    and *labels*, the generation's labels of the folders it knows), without
+    writing anything.
+    """
     paths = check_sources(sources)
     manifest = read_manifest(ix)
-    found = scan(paths)
-    report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems)
-    roots = {str(p) for p in paths}
+    found = scan(paths, follow_links=follow_links)
+    labeling = label_sources(labels or {}, paths, found, manifest)
+    report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems,
+                         skipped=found.skipped)
     seen = set()
+    labels = {source: labeling.label(source) for source in labeling.run}
     for f in found.files:
-        seen.add(f.id)
-        old = manifest.get(f.id)
+        doc_id = document_id(f.relpath, labels[f.source])
+        seen.add(doc_id)
+        old = manifest.get(doc_id)
         if old is None:
             report.missing.append(f.path)
         elif (old["size"], old["mtime_ns"], old["path"]) != (f.size, f.mtime_ns, f.path) and (
@@ -29,6 +40,6 @@ def check_index(ix, sources: Iterable[str | os.PathLike[str]]) -> CheckReport:
         ):
             report.stale.append(f.path)
     for doc_id, old in manifest.items():
-        if doc_id not in seen and old["source"] in roots:
+        if doc_id not in seen and labeling.pruned(old["source"]):
             report.extra.append(old["path"])
     return report

@@ -21,15 +21,15 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, write_pinyin_table
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
-from ..ingest.documents import content_digest
-from ..ingest.sources import SourceFile, check_sources, scan
+from ..ingest.documents import content_digest, document_id
+from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
 from ..reports import IndexReport
 from .building import (
     BuildResult,
@@ -73,9 +73,16 @@ def index_sources(
     wait: float = 0.0,
     progress: ProgressCallback | None = None,
     batch_size: int = SEGMENT_DOCS,
+    follow_links: bool | None = None,
 ) -> IndexReport:
-    """Bring the index at *root* up to date with *sources*; see the module docstring."""
+    """Bring the index at *root* up to date with *sources*; see the module docstring.
+
+    *follow_links* (default: ``settings.follow_links``) also indexes what links
+    leading out of a source folder point to; otherwise they are skipped and
+    listed in ``report.skipped``.
+    """
     started = time.monotonic()
+    settings = settings.with_overrides(follow_links=follow_links)
     source_list = list(sources or [])
     if not source_list:
         current = root.current()
@@ -87,14 +94,22 @@ def index_sources(
         target, rebuilding = _choose_generation(root, fp, full)
         report.full = rebuilding
         root.remove_stale(keep={target.name})
-        info = target.info()
-        info.update(fingerprint=fp, sources=[str(p) for p in source_paths])
-        target.write_info(info)
 
         _ensure_query_dictionary(target, fp, settings)
         ix = open_index(str(target.path))
         manifest = read_manifest(ix)
-        plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
+        found = scan(source_paths, follow_links=settings.follow_links)
+        report.skipped = found.skipped
+        # A rebuild starts empty: the folders' history (which one moved where) is in the
+        # generation being served.
+        current = root.current()
+        history = manifest if not rebuilding or current is None else _manifest_of(current)
+        labeling = label_sources(_labels_of(target, current), source_paths, found, history)
+        info = target.info()
+        info.update(fingerprint=fp, sources=[str(p) for p in source_paths],
+                    labels=labeling.labels)
+        target.write_info(info)
+        plan = _plan(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
 
         with ix.searcher() as searcher:
@@ -145,47 +160,173 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     return gen, True
 
 
+#: What each index format (the fingerprint's ``schema``) changed, for the rebuild message.
+@dataclass
+class Labeling:
+    """Which label each source folder has, and which vanished folders moved where.
+
+    Folders are named by their absolute path as given (not resolved: a nightly
+    job indexing ``/srv/site/current/content``, a link re-pointed at every
+    deploy, keeps one folder and one label).  ``labels`` maps every source
+    folder the index has known to its label (stored in the generation's
+    ``searcher.json``; a label is never given to another folder while
+    documents carry it).  ``run`` lists the source folders of this run;
+    ``merged`` maps a vanished folder to the folder of this run it moved to (its
+    documents are updated and pruned as that folder's); ``gone`` lists the
+    other vanished folders that still have documents.
+    """
+
+    labels: dict[str, str]
+    run: set[str]
+    merged: dict[str, str] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+
+    def label(self, source: str) -> str:
+        return self.labels[source]
+
+    def pruned(self, source: str) -> bool:
+        """Whether documents of the folder *source* are compared with this run's files."""
+        return source in self.run or source in self.merged
+
+
+def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
+                  manifest: dict[str, dict[str, Any]]) -> Labeling:
+    """Give every source folder of this run its label (see :class:`Labeling`).
+
+    A folder keeps the label it had.  A folder seen for the first time takes over
+    the label of a folder that no longer exists when it holds, at the same
+    relative paths, the same content for at least half of that folder's
+    documents: the folder was moved or renamed, and its documents keep their
+    ids.  Otherwise it gets a new label, distinct from every label in use.
+    """
+    labels = dict(known)
+    run = [str(p) for p in sources]
+    result = Labeling(labels, set(run))
+    docs: dict[str, list[dict[str, Any]]] = {}
+    for old in manifest.values():
+        if old["source"] and old["path"]:
+            docs.setdefault(old["source"], []).append(old)
+    vanished = {folder for folder in set(labels) | set(docs)
+                if folder not in result.run and not os.path.isdir(folder)}
+    for folder in vanished - set(docs):
+        labels.pop(folder, None)  # nothing carries its label any more
+    files = {(f.source, f.relpath): f for f in found.files}
+    digests: dict[str, str | None] = {}
+    moves: dict[str, dict[str, int]] = {}  # new folder -> {vanished folder: matches}
+    for gone in sorted(vanished & set(docs)):
+        matches: dict[str, int] = {}
+        for old in docs[gone]:
+            relpath = Path(os.path.relpath(old["path"], old["source"])).as_posix()
+            for new in run:
+                f = files.get((new, relpath))
+                if f is not None and f.size == old["size"]:
+                    if f.path not in digests:
+                        digests[f.path] = file_digest(f.path)
+                    if digests[f.path] == old["digest"]:
+                        matches[new] = matches.get(new, 0) + 1
+        best = max(sorted(matches), key=matches.__getitem__, default=None)
+        if best is not None and 2 * matches[best] >= len(docs[gone]):
+            result.merged[gone] = best
+            moves.setdefault(best, {})[gone] = matches[best]
+        else:
+            result.gone.add(gone)
+    for source in run:
+        if source in labels:
+            continue
+        heirs = [g for g in sorted(moves.get(source, {}), key=lambda g: -moves[source][g])
+                 if g in labels]
+        if heirs:
+            labels[source] = labels.pop(heirs[0])
+            log.info("%s was moved to %s: its documents keep their ids", heirs[0], source)
+        else:
+            labels[source] = new_label(source, labels.values())
+    for gone in result.merged:
+        labels.pop(gone, None)  # its documents are pruned with the folder it moved to
+    return result
+
+
+def _labels_of(target: Generation, current: Generation | None) -> dict[str, str]:
+    """The labels known so far: the target's, else (a new rebuild) the served generation's."""
+    info = target.info()
+    if "labels" not in info and current is not None:
+        info = current.info()
+    return dict(info.get("labels") or {})
+
+
+def _manifest_of(gen: Generation) -> dict[str, dict[str, Any]]:
+    from whoosh import index as whoosh_index
+
+    try:
+        ix = whoosh_index.open_dir(str(gen.path))
+    except Exception:  # noqa: BLE001 - an unreadable old index just has no history
+        return {}
+    try:
+        return read_manifest(ix)
+    finally:
+        ix.close()
+
+
 @dataclass
 class _Plan:
     build: list[SourceFile] = field(default_factory=list)
     existing: set[str] = field(default_factory=set)  # ids in the index that build replaces
+    #: ids of *existing* whose file only moved (same content at another path)
+    relocated: set[str] = field(default_factory=set)
     delete: set[str] = field(default_factory=set)
+    moved: int = 0  # new files that replace a deleted document with the same content
 
 
-def _plan(manifest: dict[str, dict[str, Any]], found, sources: set[str],
+def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
           report: IndexReport) -> _Plan:
     plan = _Plan()
     report.failed.extend(found.problems)
     problem_paths = {p for p, _ in found.problems}
-    seen: dict[str, SourceFile] = {}
+    seen: dict[str, str] = {}  # id -> path
+    labels = {source: labeling.label(source) for source in labeling.run}
     for f in found.files:
-        if f.id in seen:
-            report.failed.append((f.path, f"same relative path as {seen[f.id].path}; skipped"))
+        label = labels[f.source]
+        doc_id = document_id(f.relpath, label)  # f.id once labelled; no copy of f per file
+        if doc_id in seen:  # only if two (label, relative path) pairs share a hash
+            report.failed.append((f.path, f"same id as {seen[doc_id]}; skipped"))
             continue
-        seen[f.id] = f
-        old = manifest.get(f.id)
+        seen[doc_id] = f.path
+        old = manifest.get(doc_id)
         if old is None:
-            plan.build.append(f)
+            plan.build.append(replace(f, label=label))
         elif old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and old["path"] == f.path:
             report.unchanged += 1
-        elif (old["path"] == f.path and old["size"] == f.size
-              and file_digest(f.path) == old["digest"]):
-            report.unchanged += 1  # touched, not changed
+        elif old["size"] == f.size and file_digest(f.path) == old["digest"]:
+            if old["path"] == f.path:
+                report.unchanged += 1  # touched, not changed
+            else:  # its folder was moved
+                plan.build.append(replace(f, label=label))
+                plan.existing.add(doc_id)
+                plan.relocated.add(doc_id)
         else:
-            plan.build.append(f)
-            plan.existing.add(f.id)
+            plan.build.append(replace(f, label=label))
+            plan.existing.add(doc_id)
+    vanished: dict[tuple[Any, Any], list[str]] = {}  # content -> ids, folder no longer exists
     for doc_id, old in manifest.items():
-        if doc_id in seen or old["source"] not in sources:
+        if doc_id in seen:
             continue
-        if old["path"] in problem_paths:
-            continue  # cannot be read tonight: keep what we have
-        plan.delete.add(doc_id)
-    if plan.delete:
-        gone = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
+        if labeling.pruned(old["source"]):
+            if old["path"] in problem_paths:
+                continue  # cannot be read tonight: keep what we have
+            plan.delete.add(doc_id)
+        elif old["source"] in labeling.gone:
+            vanished.setdefault((old["size"], old["digest"]), []).append(doc_id)
+    sizes = {manifest[d]["size"] for d in plan.delete} | {size for size, _ in vanished}
+    if sizes:
+        deleted = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
         for f in plan.build:
-            if f.id not in plan.existing and any(size == f.size for size, _ in gone) \
-                    and (f.size, file_digest(f.path)) in gone:
-                report.moved += 1
+            if f.id in plan.existing or f.size not in sizes:
+                continue
+            content = (f.size, file_digest(f.path))
+            if content in deleted:
+                plan.moved += 1
+            elif vanished.get(content):  # renamed from a folder that is gone: no duplicate
+                plan.delete.add(vanished[content].pop())
+                plan.moved += 1
     return plan
 
 
@@ -221,11 +362,13 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                         pending_deletes | replaced)
                 pending_deletes = set()
                 report.added += len(result.added) - len(replaced)
-                report.updated += len(replaced)
+                report.updated += len(replaced - plan.relocated)
+                report.moved += len(replaced & plan.relocated)
             if pending_deletes:
                 _commit(ix, [], pending_deletes)
-        report.deleted = len(plan.delete) - report.moved
-        report.added -= report.moved
+        report.deleted = len(plan.delete) - plan.moved
+        report.added -= plan.moved
+        report.moved += plan.moved
         kept = {f.path for f in plan.build if f.id in plan.existing}
         report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
                          for p, r in report.failed]
@@ -267,7 +410,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
         # own thread while others run, and a child can inherit a lock held by another thread:
         # a build hung that way in tests.)
         with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
-                      initargs=(settings, counter)) as pool:
+                      initargs=(settings, counter, os.getpid())) as pool:
             if progress:
                 threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
                                  daemon=True).start()

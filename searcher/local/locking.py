@@ -1,8 +1,18 @@
-"""One writer per index, enforced with an OS file lock.
+"""One writer per index, enforced with an OS file lock that belongs to one process.
 
 ``fcntl.flock`` locks die with their process, so a writer killed with SIGKILL
 never leaves a stale lock behind; the file keeps the holder's pid only so the
 error message can name it.
+
+A flock belongs to the open file, and a forked child shares its parent's open
+files: worker processes forked while the lock is held would keep it alive
+after the parent is killed (they finish their batch first), and a re-run
+started at once would be refused, naming the dead parent.  So the lock is
+taken on a raw descriptor that every forked child closes right after the fork
+(``os.register_at_fork``; closing a shared descriptor in the child does not
+unlock it for the parent) and that an ``exec`` closes too (Python opens it
+non-inheritable).  The lock is then held by the process that took it and by
+nothing else.
 """
 
 from __future__ import annotations
@@ -22,19 +32,36 @@ except ImportError:  # pragma: no cover - Windows
 
 LOCK_NAME = "write.lock"
 
+#: Descriptors of the writer locks this process holds.
+_held: set[int] = set()
+
+
+def _close_in_child() -> None:
+    """In every forked child: drop the parent's lock descriptors (the parent keeps its lock)."""
+    for fd in list(_held):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_in_child)
+
 
 @contextlib.contextmanager
 def writer_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the index's writer lock; wait up to *wait* seconds, else raise IndexLockedError."""
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK_NAME
-    handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
+    owner = os.getpid()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    _held.add(fd)
     try:
         deadline = time.monotonic() + max(wait, 0.0)
         while True:
             try:
                 if fcntl is not None:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -44,13 +71,16 @@ def writer_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
                         "try again later or pass --wait SECONDS"
                     ) from None
                 time.sleep(0.2)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{owner}\n".encode())
         yield
     finally:
-        handle.close()
+        # Only the process that opened it closes it: a forked child already dropped it, and
+        # its number may since belong to another file there.
+        if os.getpid() == owner and fd in _held:
+            _held.discard(fd)
+            os.close(fd)
 
 
 def _holder(path: Path) -> str:

@@ -36,7 +36,7 @@ from .whoosh_adapter import Token, Tokenizer, columns, fields
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
 #: Separates title from body in the squeezed text so no match spans both.
@@ -206,6 +206,13 @@ def dictionary_key(fp: dict[str, Any]) -> str:
     return fingerprint_text({key: fp.get(key) for key in ("jieba", "userdict")})
 
 
+#: What each schema version changed, for the message that says why an index is rebuilt.
+FORMAT_CHANGES = {
+    3: "document ids now include the source folder, so files with the same relative path "
+       "in two source folders are both kept",
+}
+
+
 def describe_change(built: Any, current: dict[str, Any]) -> str:
     """Which components differ between the fingerprint an index records and *current*.
 
@@ -214,12 +221,18 @@ def describe_change(built: Any, current: dict[str, Any]) -> str:
     """
     if not isinstance(built, dict):
         return "the index records no analysis fingerprint"
+    changes = []
+    old_schema, new_schema = built.get("schema"), current.get("schema")
+    if old_schema != new_schema:
+        why = FORMAT_CHANGES.get(new_schema) if isinstance(new_schema, int) else None
+        changes.append(f"schema version {old_schema} → {new_schema}" + (f": {why}" if why else ""))
     untracked = [label for key, label in COMPONENTS.items() if key not in built]
     if untracked:
-        return ("the index records an older fingerprint, without "
-                + ", ".join(untracked))
-    changes = [f"{label} {_shown(key, built[key])} → {_shown(key, current.get(key))}"
-               for key, label in COMPONENTS.items() if built[key] != current.get(key)]
+        return "; ".join(changes + ["the index records an older fingerprint, without "
+                                    + ", ".join(untracked)])
+    changes += [f"{label} {_shown(key, built[key])} → {_shown(key, current.get(key))}"
+                for key, label in COMPONENTS.items()
+                if key != "schema" and built[key] != current.get(key)]
     extra = sorted(set(built) - set(COMPONENTS))
     if extra:
         changes.append(f"fingerprint entries {', '.join(extra)} no longer used")
