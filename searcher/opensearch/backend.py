@@ -58,16 +58,19 @@ class OpenSearchBackend:
 
     # -- writing -----------------------------------------------------------
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
-              wait: float = 0.0) -> IndexReport:
-        """Bring the cluster index up to date with *sources* (incremental unless *full*)."""
-        return sync(self.client, self.url, self.name, sources, self.settings, full=full,
-                    wait=wait, shards=self.shards, replicas=self.replicas)
+              wait: float = 0.0, jobs: int | None = None) -> IndexReport:
+        """Bring the cluster index up to date with *sources* (incremental unless *full*).
 
-    def export(self, sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str]
-               ) -> IndexReport:
+        *jobs* processes analyse the documents (default: all cores).
+        """
+        return sync(self.client, self.url, self.name, sources, self.settings, full=full,
+                    wait=wait, shards=self.shards, replicas=self.replicas, jobs=jobs)
+
+    def export(self, sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
+               jobs: int | None = None) -> IndexReport:
         """Write settings + mapping JSON and bulk NDJSON for *sources* into *out_dir*."""
         return export(sources, out_dir, self.settings, name=self.name, shards=self.shards,
-                      replicas=self.replicas)
+                      replicas=self.replicas, jobs=jobs)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,

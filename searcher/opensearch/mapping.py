@@ -26,9 +26,11 @@ The document ``_id`` is the document id (the hash of its relative path).
 from __future__ import annotations
 
 import datetime as dt
+import re
+from functools import lru_cache
 from typing import Any
 
-from ..analysis.lexicon import pinyin_rows
+from ..analysis.lexicon import word_pinyins
 from ..analysis.normalize import fold, squeeze
 from ..analysis.tokens import STOP_WORDS, index_terms
 from ..ingest.dates import to_utc
@@ -101,7 +103,8 @@ def document_source(doc: Document) -> dict[str, Any]:
     """The JSON source of one document: every field the mapping declares."""
     title_terms = index_terms(doc.title, STOP_WORDS)
     body_terms = index_terms(doc.body, STOP_WORDS)
-    spellings = sorted({py for py, _word in pinyin_rows({*title_terms, *body_terms})})
+    spellings = sorted({py for word in {*title_terms, *body_terms} if _HAN_WORD.match(word)
+                        for py in _spellings(word)})
     return {
         "id": doc.id,
         "path": doc.path,
@@ -135,6 +138,16 @@ def document_source(doc: Document) -> dict[str, Any]:
             "warnings": doc.warnings,
         },
     }
+
+
+#: The words the pinyin table holds (searcher.analysis.lexicon): Chinese, two characters or more.
+_HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
+
+
+@lru_cache(maxsize=200_000)
+def _spellings(word: str) -> frozenset[str]:
+    """Toneless spellings of one word, memoised: articles repeat most of their words."""
+    return frozenset(word_pinyins(word))
 
 
 def _utc_iso(value: dt.datetime | None) -> str | None:

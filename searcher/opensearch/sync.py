@@ -56,6 +56,8 @@ BULK_DOCS = 500
 BULK_BYTES = 20 * 1024 * 1024
 #: Manifest fields read back from the index by an incremental run.
 MANIFEST_FIELDS = ["id", "path", "source", "size", "mtime_ns", "digest"]
+#: Analyse in worker processes when a run has at least this many files to send.
+PARALLEL_FROM = 200
 
 
 def lock_index(name: str) -> str:
@@ -193,23 +195,55 @@ def read_manifest(client: Any, index: str, page: int = 2000) -> dict[str, dict[s
             client.delete_pit(body={"pit_id": [pit]})
 
 
-def _actions(files: Iterable[SourceFile], index: str, settings: Settings,
-             report: IndexReport, paths: dict[str, str]) -> Iterator[dict[str, Any]]:
-    for f in files:
-        try:
-            doc = load_document(f.path, f.source, tz=settings.timezone,
-                                max_bytes=settings.max_bytes)
-            source = document_source(doc)
-        except DocumentError as exc:
-            report.failed.append((f.path, str(exc)))
+def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, Any] | None,
+                                                       str, list[str]]:
+    """(file, JSON source or None, failure reason, warnings): runs in worker processes."""
+    f, settings = task
+    try:
+        doc = load_document(f.path, f.source, tz=settings.timezone, max_bytes=settings.max_bytes)
+        return f, document_source(doc), "", list(doc.warnings)
+    except DocumentError as exc:
+        return f, None, str(exc), []
+    except Exception as exc:  # one bad file must never stop the run
+        log.exception("unexpected error indexing %s", f.path)
+        return f, None, f"internal error: {exc!r}", []
+
+
+def _init_worker(settings: Settings) -> None:
+    from ..analysis.lexicon import char_readings
+    from ..analysis.tokens import _jieba
+    from ..local.building import init_worker
+
+    init_worker(settings)
+    _jieba()
+    char_readings()
+
+
+def _actions(files: list[SourceFile], index: str, settings: Settings, report: IndexReport,
+             paths: dict[str, str], jobs: int = 1) -> Iterator[dict[str, Any]]:
+    """Bulk actions for *files*, analysed by *jobs* processes (failures go to *report*)."""
+    tasks = [(f, settings) for f in files]
+    if jobs > 1 and len(files) >= PARALLEL_FROM:
+        from ..local.building import pool_context
+
+        _init_worker(settings)  # jieba loaded once here; forked workers inherit it
+        with pool_context().Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
+            yield from _collect(pool.imap(_analyse, tasks, chunksize=8), index, report, paths)
+    else:
+        _init_worker(settings)
+        yield from _collect(map(_analyse, tasks), index, report, paths)
+
+
+def _collect(results: Iterable[tuple[SourceFile, dict[str, Any] | None, str, list[str]]],
+             index: str, report: IndexReport, paths: dict[str, str]
+             ) -> Iterator[dict[str, Any]]:
+    for f, source, failure, warnings in results:
+        if source is None:
+            report.failed.append((f.path, failure))
             continue
-        except Exception as exc:  # one bad file must never stop the run
-            log.exception("unexpected error indexing %s", f.path)
-            report.failed.append((f.path, f"internal error: {exc!r}"))
-            continue
-        report.warnings.extend((f.path, w) for w in doc.warnings)
-        paths[doc.id] = f.path
-        yield {"_op_type": "index", "_index": index, "_id": doc.id, "_source": source}
+        report.warnings.extend((f.path, w) for w in warnings)
+        paths[source["id"]] = f.path
+        yield {"_op_type": "index", "_index": index, "_id": source["id"], "_source": source}
 
 
 def _bulk(client: Any, actions: Iterable[dict[str, Any]], report: IndexReport,
@@ -238,7 +272,7 @@ def _bulk(client: Any, actions: Iterable[dict[str, Any]], report: IndexReport,
 
 def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]] | None,
          settings: Settings, *, full: bool = False, wait: float = 0.0, shards: int = 1,
-         replicas: int = 1) -> IndexReport:
+         replicas: int = 1, jobs: int | None = None) -> IndexReport:
     """Bring alias *name* up to date with *sources*; see the module docstring."""
     from opensearchpy.exceptions import OpenSearchException
 
@@ -273,7 +307,8 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
                 manifest = read_manifest(client, target)
             plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
             paths = {f.id: f.path for f in plan.build}
-            accepted = _bulk(client, _actions(plan.build, target, settings, report, paths),
+            jobs = max(1, jobs or os.cpu_count() or 1)
+            accepted = _bulk(client, _actions(plan.build, target, settings, report, paths, jobs),
                              report, paths)
             replaced = accepted & plan.existing
             report.added = len(accepted) - len(replaced) - report.moved
@@ -314,7 +349,7 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
 
 def export(sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
            settings: Settings, *, name: str = "searcher", shards: int = 1,
-           replicas: int = 1) -> IndexReport:
+           replicas: int = 1, jobs: int | None = None) -> IndexReport:
     """Write ``index.json`` (settings + mappings) and ``bulk.ndjson`` into *out_dir*.
 
     Load them into any cluster with::
@@ -341,7 +376,8 @@ def export(sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str
     seen: set[str] = set()
     tmp = out / "bulk.ndjson.tmp"
     with tmp.open("w", encoding="utf-8") as handle:
-        for action in _actions(found.files, name, settings, report, {}):
+        for action in _actions(found.files, name, settings, report, {},
+                               max(1, jobs or os.cpu_count() or 1)):
             if action["_id"] in seen:
                 continue
             seen.add(action["_id"])
