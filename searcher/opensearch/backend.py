@@ -120,7 +120,8 @@ class OpenSearchBackend:
             "query": {"more_like_this": {
                 "fields": ["title_terms", "body_terms"],
                 "like": [{"_index": self.name, "_id": doc_id}],
-                "min_term_freq": 1, "min_doc_freq": 2, "max_query_terms": 40}},
+                "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40,
+                "minimum_should_match": "10%"}},
             "size": limit, "_source": HIT_FIELDS, "track_total_hits": True,
         }
         response = self._search(body)
