@@ -273,6 +273,45 @@ def check(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PARTIAL)
 
 
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Folder to write index.json and bulk.ndjson into.")],
+    sources: Annotated[list[Path] | None, typer.Argument(
+        help="Source folders (default: the folders the local index was built from).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Export format: opensearch.")] = "opensearch",
+    shards: Annotated[int, typer.Option("--shards", min=1, help="Primary shards.")] = 1,
+    replicas: Annotated[int, typer.Option("--replicas", min=0, help="Replicas per shard.")] = 1,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (default: all cores).")] = None,
+) -> None:
+    """Write SOURCES as an OpenSearch index: settings + mapping JSON and bulk NDJSON."""
+    from .config import load_settings
+    from .errors import SearcherError
+
+    try:
+        if fmt != "opensearch":
+            raise typer.BadParameter(f"unknown format {fmt!r} (supported: opensearch)")
+        settings = load_settings()
+        if not sources:
+            from .engine import SearchEngine
+
+            sources = [Path(p) for p in SearchEngine(settings=settings).stats()["sources"]]
+        from .opensearch.sync import export as export_opensearch
+
+        report = export_opensearch(sources, out, settings, shards=shards, replicas=replicas,
+                                   jobs=jobs)
+    except SearcherError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+    for path, reason in report.failed:
+        typer.echo(f"failed: {path}: {reason}")
+    typer.echo(f"exported {report.added} documents to {out / 'bulk.ndjson'} "
+               f"(settings and mapping: {out / 'index.json'}), {len(report.failed)} failed; "
+               f"load: curl -XPUT $URL/NAME -H 'Content-Type: application/json' "
+               f"--data-binary @{out / 'index.json'}")
+    raise typer.Exit(1 if report.failed else 0)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
