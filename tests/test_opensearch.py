@@ -116,7 +116,8 @@ def test_index_and_search_sample_docs(sample_cluster):
 QUERIES = ["认证认可", "聊城", '"城市场"', "城市场", "liaocheng", "tea", "上海 OR 北京",
            "title:聊城", "长江 -洪水", "30%", "4万", "A320", "C++", "iPhone 13", "3.6.3",
            '"世界认可日"', "body:垃圾", "author:趣头条", "tag:5G", "category:科技", "的",
-           "xss OR 空间站", "COVID-19", "(上海 | 北京) 垃圾", '-"聊城" 城市']
+           "xss OR 空间站", "COVID-19", "(上海 | 北京) 垃圾", '-"聊城" 城市',
+           '"<script>alert(1)</script>"', '"c++"', '"3.6"', '"。"', '"a"', "title:\"5g\""]
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -133,6 +134,19 @@ def test_same_results_as_local_on_sample_docs(sample_cluster, query):
         by_id = {h.id: h for h in local.hits}
         for hit in cluster.hits:  # same snippet code, same text: same spans
             assert hit.highlights == by_id[hit.id].highlights or query in ("liaocheng",)
+
+
+def test_substrings_at_the_edges(docs, tmp_path, backends):
+    write(docs, "edge/one.md", article("标题尾", "正文开头在这里，结尾是罕"))
+    write(docs, "edge/two.md", article("另一篇", "鑫*?\\[x](y)|{z}^$ 结束"))
+    backend, engine = backends(), SearchEngine(tmp_path / "ix")
+    backend.index([docs])
+    engine.index([docs])
+    for query in ['"罕"', '"是罕"', '"尾正"', '"标题尾"', '"鑫"', '"*?\\[x](y)|{z}^$"',
+                  '"x](y"', "title:\"尾\"", 'body:"尾"', '"4"', "4万"]:
+        assert all_ids(backend, query) == all_ids(engine, query), query
+    assert backend.search('"罕"').total == 1
+    assert backend.search('"尾正"').total == 0  # never across the title/body break
 
 
 def test_filters_and_sorting_match_local(sample_cluster):
@@ -440,7 +454,7 @@ def test_cli_export_writes_settings_and_bulk_files(docs, tmp_path):
     assert f"failed: {docs / 'news/binary.md'}" in result.output
     body = json.loads((out / "index.json").read_text(encoding="utf-8"))
     assert body["settings"]["index"]["number_of_shards"] == 2
-    assert body["mappings"]["properties"]["body_sq"] == {"type": "wildcard"}
+    assert body["mappings"]["properties"]["body_sq"]["type"] == "wildcard"
     lines = (out / "bulk.ndjson").read_text(encoding="utf-8").splitlines()
     actions, sources = [json.loads(x) for x in lines[::2]], [json.loads(x) for x in lines[1::2]]
     assert len(sources) == 14

@@ -10,7 +10,10 @@ ends match the same documents:
   synonyms are alternatives, and a Latin word of four letters or more also
   matches its pinyin spelling (weight ``PINYIN_BOOST``);
 * a quoted phrase: an exact substring of the folded, whitespace-free title or
-  body (``regexp`` on the ``wildcard`` fields: exact, no false positives);
+  body: a phrase of its character bigrams (exact: consecutive bigrams at
+  consecutive positions are the substring; one character is a prefix of
+  bigrams); a whole number that must not be part of a longer one is a
+  ``regexp`` on the ``wildcard`` fields (verified against the text);
 * ``author:``/``category:``/``tag:``: the exact folded value (no score);
 * AND → ``bool.must`` (``should`` once relaxed), OR → ``bool.should``, NOT →
   ``bool.must_not``;
@@ -195,12 +198,21 @@ class Translator:
             tail = f"([^{_NUMBER}].*)?" if needle[-1].isdigit() else ".*"
             pattern = head + regex_literal(needle) + tail
         names = (field_name,) if field_name in SQ_FIELDS else ("title", "body")
-        clauses = [
-            {"constant_score": {
-                "filter": {"regexp": {SQ_FIELDS[name]: {"value": pattern, "flags": "NONE"}}},
-                "boost": VERBATIM_BOOST * (TITLE_WEIGHT if name == "title" else 1.0)}}
-            for name in names
-        ]
+        clauses = []
+        for name in names:
+            exact: dict[str, Any]
+            grams = SQ_FIELDS[name] + ".grams"
+            if whole_numbers:  # a number that must not be part of a longer one
+                exact = {"regexp": {SQ_FIELDS[name]: {"value": pattern, "flags": "NONE"}}}
+            elif len(needle) >= 2:
+                # Consecutive character bigrams at consecutive positions: exactly the
+                # substring, from the postings (milliseconds, where the regexp reads values).
+                exact = {"match_phrase": {grams: needle}}
+            else:  # every character starts a bigram (the text ends with END_MARK)
+                exact = {"prefix": {grams: needle}}
+            clauses.append({"constant_score": {
+                "filter": exact,
+                "boost": VERBATIM_BOOST * (TITLE_WEIGHT if name == "title" else 1.0)}})
         return clauses[0] if len(clauses) == 1 else _any(clauses)
 
     # -- whole-query extras ------------------------------------------------
