@@ -463,3 +463,19 @@ def test_cli_export_writes_settings_and_bulk_files(docs, tmp_path):
     assert "认证 认可" in seed["body_terms"] and "liaocheng" in seed["pinyin"].split()
     bad = CliRunner().invoke(app, ["export", "--format", "csv", str(out), str(docs)])
     assert bad.exit_code == 2 and "unknown format" in bad.output
+
+
+def test_index_locations_that_name_a_cluster():
+    pytest.importorskip("opensearchpy")
+    from pathlib import PurePosixPath
+
+    from searcher.errors import ConfigError
+    from searcher.opensearch import OpenSearchBackend, is_cluster_location
+
+    assert is_cluster_location("https://search.example.com:9200/articles")
+    assert not is_cluster_location("index_data") and not is_cluster_location("/srv/http/x")
+    backend = OpenSearchBackend.from_location(
+        PurePosixPath("https://search.example.com:9200/proxy/articles"), Settings())
+    assert (backend.url, backend.name) == ("https://search.example.com:9200/proxy", "articles")
+    with pytest.raises(ConfigError):
+        OpenSearchBackend.from_location("http://127.0.0.1:9200", Settings())

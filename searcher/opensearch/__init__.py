@@ -6,7 +6,7 @@ job syncs incrementally and swaps full rebuilds in atomically (:mod:`.sync`).
 Needs ``pip install 'searcher[opensearch]'`` (opensearch-py).
 """
 
-from .backend import OpenSearchBackend
+from .backend import OpenSearchBackend, is_cluster_location
 from .client import ClusterError
 
-__all__ = ["ClusterError", "OpenSearchBackend"]
+__all__ = ["ClusterError", "OpenSearchBackend", "is_cluster_location"]

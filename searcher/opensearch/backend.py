@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from typing import Any
 
 from ..config import Settings, load_settings
-from ..errors import IndexNotFoundError, QueryError, SearcherError
+from ..errors import ConfigError, IndexNotFoundError, QueryError, SearcherError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.search import SORTS, _can_relax, date_bound
 from ..query import parse_query, positive_literals
@@ -18,6 +19,14 @@ from ..results import DocumentView, Hit, SearchResults
 from .client import connect, public_url
 from .dsl import Translator, filter_clauses
 from .sync import current_index, export, index_meta, sync
+
+_LOCATION = re.compile(r"^(?P<scheme>https?):/+(?P<rest>[^/]+(?:/[^/]+)*?)/(?P<name>[^/]+)/?$")
+
+
+def is_cluster_location(location: str | os.PathLike[str]) -> bool:
+    """Whether an index location names a cluster (``http(s)://…``) rather than a folder."""
+    return bool(re.match(r"^https?:/", str(location)))
+
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
@@ -52,6 +61,23 @@ class OpenSearchBackend:
         self.shards, self.replicas = shards, replicas
         self.client = connect(url, timeout=timeout)
         self._synonyms: dict[str, list[str]] | None = None
+
+    @classmethod
+    def from_location(cls, location: str | os.PathLike[str], settings: Settings | None = None,
+                      **kwargs: Any) -> OpenSearchBackend:
+        """The backend for an index location ``http(s)://host:port[/prefix]/NAME``.
+
+        This is how an ``index_dir`` naming a cluster becomes a backend: the last
+        path segment is the alias, the rest the cluster's URL.  A location that
+        went through ``pathlib.Path`` (``https:/host…``) is accepted too.
+        """
+        text = str(location)
+        match = _LOCATION.match(text)
+        if not match or not match.group("name"):
+            raise ConfigError(f"not an OpenSearch location: {public_url(text)!r} "
+                              "(expected http(s)://host:port/INDEX_NAME)")
+        url = f"{match.group('scheme')}://{match.group('rest')}"
+        return cls(url, settings, name=match.group("name"), **kwargs)
 
     def __repr__(self) -> str:
         return f"OpenSearchBackend({public_url(self.url)!r}, name={self.name!r})"
