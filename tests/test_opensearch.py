@@ -288,6 +288,14 @@ def test_full_rebuild_swaps_the_alias_and_drops_the_old_index(docs, backends):
     client.indices.put_mapping(index=again.generation, body={"_meta": {"fingerprint": {}}})
     third = backend.index([docs])
     assert third.full and third.generation != again.generation
+    # a rebuild killed before its swap leaves an index the next run deletes
+    from searcher.opensearch.sync import generation_name
+
+    orphan = generation_name(backend.name)
+    client.indices.create(index=orphan, body={"settings": {"number_of_replicas": 0}})
+    assert backend.index([docs]).unchanged == 14
+    assert not client.indices.exists(index=orphan)
+    assert list(client.indices.get_alias(name=backend.name)) == [third.generation]
 
 
 def test_one_writer_at_a_time(docs, backends):

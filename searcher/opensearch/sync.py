@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -165,6 +166,19 @@ def current_index(client: Any, name: str) -> str | None:
     return sorted(found)[-1] if found else None
 
 
+def _drop_stale_generations(client: Any, name: str, keep: str | None) -> None:
+    """Delete NAME-g* indexes the alias does not point at: rebuilds a killed writer left.
+
+    Only the lease holder calls this, so no other writer is filling one of them.
+    """
+    found = client.indices.get(index=f"{name}-g*", expand_wildcards="all",
+                               ignore_unavailable=True, allow_no_indices=True)
+    for index in sorted(found):
+        if index != keep and re.fullmatch(re.escape(name) + r"-g\d{17}", index):
+            log.warning("deleting %s, left by an interrupted rebuild", index)
+            client.indices.delete(index=index, ignore=404)
+
+
 def index_meta(client: Any, index: str) -> dict[str, Any]:
     mapping = client.indices.get_mapping(index=index)
     return dict(mapping[index]["mappings"].get("_meta") or {})
@@ -284,6 +298,7 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
                 "settings": {"number_of_shards": 1, "number_of_replicas": replicas}})
         with ClusterLock(client, url, name, wait) as lock:
             old = current_index(client, name)
+            _drop_stale_generations(client, name, keep=old)
             meta = index_meta(client, old) if old else {}
             source_list = [str(s) for s in (sources or meta.get("sources") or [])]
             source_paths = check_sources(source_list)
@@ -331,7 +346,7 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
                 raise IndexLockedError(f"lost the writer lease on {name} during the run; "
                                        "another writer may have taken over")
             if rebuild:
-                swap = [{"add": {"index": target, "alias": name}}]
+                swap: list[dict[str, Any]] = [{"add": {"index": target, "alias": name}}]
                 if old is not None:
                     swap.insert(0, {"remove": {"index": old, "alias": name}})
                 client.indices.update_aliases(body={"actions": swap})
