@@ -449,6 +449,36 @@ def check(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PARTIAL)
 
 
+@command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Folder to write index.json and bulk.ndjson into.")],
+    sources: Annotated[list[Path] | None, typer.Argument(
+        help="Source folders (default: the folders the local index was built from).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Export format: opensearch.")] = "opensearch",
+    shards: Annotated[int, typer.Option("--shards", min=1, help="Primary shards.")] = 1,
+    replicas: Annotated[int, typer.Option("--replicas", min=0, help="Replicas per shard.")] = 1,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (default: all cores).")] = None,
+) -> None:
+    """Write SOURCES as an OpenSearch index: settings + mapping JSON and bulk NDJSON."""
+    if fmt != "opensearch":
+        _fail(f"--format {fmt!r}: unknown format; expected opensearch")
+    engine = _engine()
+    if not sources:
+        sources = [Path(p) for p in engine.stats()["sources"]]
+    from .opensearch.sync import export as export_opensearch
+
+    report = export_opensearch(sources, out, engine.settings, shards=shards, replicas=replicas,
+                               jobs=jobs)
+    for path, reason in report.failed:
+        typer.echo(f"failed: {path}: {reason}")
+    typer.echo(f"exported {report.added} documents to {out / 'bulk.ndjson'} "
+               f"(settings and mapping: {out / 'index.json'}), {len(report.failed)} failed; "
+               f"load: curl -XPUT $URL/NAME -H 'Content-Type: application/json' "
+               f"--data-binary @{out / 'index.json'}")
+    raise typer.Exit(EXIT_PARTIAL if report.failed else EXIT_OK)
+
+
 def main() -> None:
     """Console-script entry point (errors outside a subcommand are bugs too: exit 3)."""
     try:

@@ -1,0 +1,259 @@
+"""Query syntax tree (:mod:`searcher.query`) → OpenSearch query DSL.
+
+The translation mirrors :mod:`searcher.local.scoring` node by node, so both back
+ends match the same documents:
+
+* a word: all its jieba terms (``query_terms``, stop words dropped) in title or
+  body (BM25 on ``title_terms``/``body_terms``); a Chinese word also matches
+  documents that contain it verbatim (a substring query on the squeezed text);
+  quantities (``30%``, ``4万``) need the exact string with whole numbers;
+  synonyms are alternatives, and a Latin word of four letters or more also
+  matches its pinyin spelling (weight ``PINYIN_BOOST``);
+* a quoted phrase: an exact substring of the folded, whitespace-free title or
+  body: a phrase of its character bigrams (exact: consecutive bigrams at
+  consecutive positions are the substring; one character is a prefix of
+  bigrams); a whole number that must not be part of a longer one is a
+  ``regexp`` on the ``wildcard`` fields (verified against the text);
+* ``author:``/``category:``/``tag:``: the exact folded value (no score);
+* AND → ``bool.must`` (``should`` once relaxed), OR → ``bool.should``, NOT →
+  ``bool.must_not``;
+* titles holding every plain word get the same bonus as locally.
+
+Title terms are indexed three times (:mod:`searcher.opensearch.mapping`), which
+is what the local index's title boost does to term frequencies, so no boost
+is needed on the title clauses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..analysis.normalize import fold, squeeze
+from ..analysis.tokens import STOP_WORDS, query_terms
+from ..query import And, Node, Not, Phrase, Word
+from .mapping import key
+
+#: Weight of a pinyin match next to a literal one (the local back end uses the same).
+PINYIN_BOOST = 0.3
+#: Bonus (times the title clause) when the title holds every plain word.
+TITLE_ALL_BOOST = 3.0
+#: Occurrences of a phrase in the title weigh this much more than in the body.
+TITLE_WEIGHT = 3.0
+#: Score of a verbatim (substring) match, comparable to one matched word.
+VERBATIM_BOOST = 1.0
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"^[a-z]+$")
+#: Characters that may not border a whole number (the local back end's list).
+_NUMBER = "0-9."
+
+TERM_FIELDS = {"title": "title_terms", "body": "body_terms"}
+SQ_FIELDS = {"title": "title_sq", "body": "body_sq"}
+
+
+@dataclass
+class Translation:
+    """The query and what the highlighter needs: every term the query looked for."""
+
+    query: dict[str, Any]
+    terms: set[str] = field(default_factory=set)
+
+
+def regex_literal(text: str) -> str:
+    """*text* as a Lucene regular expression matching exactly itself."""
+    return "".join(ch if ch.isalnum() and ord(ch) < 128 or _HAN.match(ch) else "\\" + ch
+                   for ch in text)
+
+
+class Translator:
+    """Builds the DSL for one query; *relaxed* ORs the words (no document had them all)."""
+
+    def __init__(self, synonyms: dict[str, list[str]] | None = None, pinyin: bool = True,
+                 cut: Callable[[str], list[str]] | None = None, relaxed: bool = False) -> None:
+        self.synonyms = synonyms or {}
+        self.pinyin_on = pinyin
+        self.cut = cut
+        self.relaxed = relaxed
+        self.terms: set[str] = set()
+
+    def translate(self, node: Node) -> Translation:
+        main = self.node(node)
+        bonus = self.title_bonus(node)
+        query: dict[str, Any] = {"bool": {"must": [main]}}
+        if bonus is not None:
+            query["bool"]["should"] = [bonus]
+        return Translation(query, self.terms)
+
+    # -- nodes -------------------------------------------------------------
+    def node(self, node: Node) -> dict[str, Any]:
+        if isinstance(node, Word):
+            return self.word(node)
+        if isinstance(node, Phrase):
+            return self.phrase(node)
+        if isinstance(node, Not):  # only inside OR: "a OR -b"
+            return {"bool": {"must_not": [self.node(node.item)]}}
+        if isinstance(node, And):
+            return self.conjunction(node.items)
+        return _any([self.node(item) for item in node.items])
+
+    def conjunction(self, items: tuple[Node, ...]) -> dict[str, Any]:
+        positives = [i for i in items if not isinstance(i, Not)]
+        negatives = [self.node(i.item) for i in items if isinstance(i, Not)]
+        groups = [self.group(g) for g in self.pinyin_runs(positives)]
+        combined = self.combine(groups)
+        if negatives:
+            combined = {"bool": {"must": [combined], "must_not": negatives}}
+        return combined
+
+    def combine(self, clauses: list[dict[str, Any]]) -> dict[str, Any]:
+        return _any(clauses) if self.relaxed else _all(clauses)
+
+    def pinyin_runs(self, nodes: list[Node]) -> list[list[Node]]:
+        """Consecutive plain Latin words that may spell one pinyin word together (liao cheng)."""
+        groups: list[list[Node]] = []
+        i = 0
+        while i < len(nodes):
+            end = i
+            while end < len(nodes) and _is_latin_word(nodes[end]):
+                end += 1
+            joined = "".join(fold(n.text) for n in nodes[i:end])
+            if self.pinyin_on and end - i >= 2 and len(joined) >= 4:
+                groups.append(nodes[i:end])
+                i = end
+            else:
+                groups.append([nodes[i]])
+                i += 1
+        return groups
+
+    def group(self, group: list[Node]) -> dict[str, Any]:
+        if len(group) == 1:
+            return self.node(group[0])
+        literal = _all([self.node(n) for n in group])
+        joined = "".join(fold(n.text) for n in group)
+        return _any([literal, self.pinyin(joined)])
+
+    def word(self, node: Word) -> dict[str, Any]:
+        if node.field in ("author", "category", "tag"):
+            return self.keyword(node.field, node.text)
+        fields = (node.field,) if node.field in TERM_FIELDS else ("title", "body")
+        alternatives = self.synonyms.get(fold(node.text), [node.text])
+        clauses = [self.word_match(alt, fields, node.field is None) for alt in alternatives]
+        text = fold(node.text)
+        if node.field is None and self.pinyin_on and _LATIN_WORD.match(text) and len(text) >= 4:
+            clauses.append(self.pinyin(text))
+        return clauses[0] if len(clauses) == 1 else _any(clauses)
+
+    def word_match(self, text: str, fields: tuple[str, ...], verbatim: bool) -> dict[str, Any]:
+        terms = query_terms(text, self.cut)
+        kept = [t for t in terms if t not in STOP_WORDS]
+        self.terms.update(kept or terms)
+        needle = squeeze(text)
+        single = fields[0] if len(fields) == 1 else None
+        if not kept:  # only stop words or symbols: match the text itself
+            return self.substring(needle, single)
+        words = self.combine([self.any_field(t, fields) for t in kept])
+        if any(ch.isdigit() for ch in needle) and (
+                len(terms) > 1 or len("".join(terms)) < len(needle)):
+            # Quantities: the exact string is required, the terms only add score.
+            return {"bool": {"must": [self.substring(needle, single, whole_numbers=True)],
+                             "should": [words]}}
+        if verbatim and _HAN.search(needle):
+            return _any([words, self.substring(needle)])
+        return words
+
+    def any_field(self, term: str, fields: tuple[str, ...]) -> dict[str, Any]:
+        clauses = [{"term": {TERM_FIELDS[f]: term}} for f in fields]
+        return clauses[0] if len(clauses) == 1 else _any(clauses)
+
+    def pinyin(self, text: str) -> dict[str, Any]:
+        return {"term": {"pinyin": {"value": text, "boost": PINYIN_BOOST}}}
+
+    def keyword(self, field_name: str, text: str) -> dict[str, Any]:
+        value = key(text)
+        if field_name == "author":
+            options: list[dict[str, Any]] = [{"term": {"author_key": value}}]
+            parts = query_terms(text, self.cut)
+            if parts:
+                options.append(_all([{"term": {"author_terms": p}} for p in parts]))
+            return {"bool": {"filter": [_any(options)]}}
+        return {"bool": {"filter": [{"term": {field_name: value}}]}}
+
+    def phrase(self, node: Phrase) -> dict[str, Any]:
+        if node.field in ("author", "category", "tag"):
+            return self.keyword(node.field, node.text)
+        self.terms.update(query_terms(node.text, self.cut))
+        return self.substring(squeeze(node.text), node.field)
+
+    def substring(self, needle: str, field_name: str | None = None,
+                  whole_numbers: bool = False) -> dict[str, Any]:
+        """Documents whose squeezed title/body contain *needle* (exact, constant score)."""
+        if not needle:
+            return {"match_none": {}}
+        pattern = ".*" + regex_literal(needle) + ".*"
+        if whole_numbers:
+            head = f"(.*[^{_NUMBER}])?" if needle[0].isdigit() else ".*"
+            tail = f"([^{_NUMBER}].*)?" if needle[-1].isdigit() else ".*"
+            pattern = head + regex_literal(needle) + tail
+        names = (field_name,) if field_name in SQ_FIELDS else ("title", "body")
+        clauses = []
+        for name in names:
+            exact: dict[str, Any]
+            grams = SQ_FIELDS[name] + ".grams"
+            if whole_numbers:  # a number that must not be part of a longer one
+                exact = {"regexp": {SQ_FIELDS[name]: {"value": pattern, "flags": "NONE"}}}
+            elif len(needle) >= 2:
+                # Consecutive character bigrams at consecutive positions: exactly the
+                # substring, from the postings (milliseconds, where the regexp reads values).
+                exact = {"match_phrase": {grams: needle}}
+            else:  # every character starts a bigram (the text ends with END_MARK)
+                exact = {"prefix": {grams: needle}}
+            clauses.append({"constant_score": {
+                "filter": exact,
+                "boost": VERBATIM_BOOST * (TITLE_WEIGHT if name == "title" else 1.0)}})
+        return clauses[0] if len(clauses) == 1 else _any(clauses)
+
+    # -- whole-query extras ------------------------------------------------
+    def title_bonus(self, node: Node) -> dict[str, Any] | None:
+        words = [node] if isinstance(node, Word) else (
+            [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
+        terms = [t for w in words if w.field is None
+                 for t in query_terms(w.text, self.cut) if t not in STOP_WORDS]
+        if not terms or not TITLE_ALL_BOOST:
+            return None
+        return {"bool": {"must": [{"term": {"title_terms": t}} for t in terms],
+                         "boost": TITLE_ALL_BOOST}}
+
+
+def _all(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return clauses[0] if len(clauses) == 1 else {"bool": {"must": clauses}}
+
+
+def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return clauses[0] if len(clauses) == 1 else {
+        "bool": {"should": clauses, "minimum_should_match": 1}}
+
+
+def _is_latin_word(node: Node) -> bool:
+    return isinstance(node, Word) and node.field is None and bool(
+        _LATIN_WORD.match(fold(node.text)))
+
+
+def filter_clauses(author: str | None = None, category: str | None = None,
+                   tag: str | None = None, since: Any = None, until: Any = None
+                   ) -> list[dict[str, Any]]:
+    """Exact author/category/tag and a date range (naive-UTC datetimes) as filters."""
+    clauses: list[dict[str, Any]] = []
+    for name, value in (("author_key", author), ("category", category), ("tag", tag)):
+        if value:
+            clauses.append({"term": {name: key(value)}})
+    if since is not None or until is not None:
+        bounds: dict[str, str] = {}
+        if since is not None:
+            bounds["gte"] = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if until is not None:
+            bounds["lte"] = until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        clauses.append({"range": {"date": bounds}})
+    return clauses
