@@ -109,7 +109,7 @@ def index_sources(
         info.update(fingerprint=fp, sources=[str(p) for p in source_paths],
                     labels=labeling.labels)
         target.write_info(info)
-        plan = _plan(manifest, found, labeling, report)
+        plan = plan_changes(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
 
         with ix.searcher() as searcher:
@@ -276,8 +276,14 @@ class _Plan:
     moved: int = 0  # new files that replace a deleted document with the same content
 
 
-def _plan(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
+def plan_changes(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Labeling,
           report: IndexReport) -> _Plan:
+    """What a run must build, replace and delete to bring an index holding *manifest*
+    (id → path, source, size, mtime, digest) up to date with the files *found*.
+
+    Shared by both back ends, so the local index and a cluster count added,
+    updated, moved and deleted documents the same way.
+    """
     plan = _Plan()
     report.failed.extend(found.problems)
     problem_paths = {p for p, _ in found.problems}

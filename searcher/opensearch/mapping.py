@@ -39,7 +39,7 @@ from ..ingest.dates import to_utc
 from ..ingest.documents import Document
 
 #: Bump when the mapping or the document source change in a way that needs a rebuild.
-MAPPING_VERSION = 3
+MAPPING_VERSION = 4
 #: Quoted phrases become regular expressions over the wildcard fields; escaping doubles them.
 MAX_REGEX_LENGTH = 8192
 
@@ -107,7 +107,7 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
                 "category": _KEYWORD,
                 "tag": _KEYWORD,
                 "pinyin": {"type": "text", "analyzer": "whitespace", "norms": False,
-                           "index_options": "docs"},
+                           "index_options": "freqs"},
                 "title_sq": _SQUEEZED,
                 "body_sq": _SQUEEZED,
                 "date": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
@@ -126,8 +126,10 @@ def document_source(doc: Document) -> dict[str, Any]:
     """The JSON source of one document: every field the mapping declares."""
     title_terms = index_terms(doc.title, STOP_WORDS)
     body_terms = index_terms(doc.body, STOP_WORDS)
-    spellings = sorted({py for word in {*title_terms, *body_terms} if _HAN_WORD.match(word)
-                        for py in _spellings(word)})
+    # Every occurrence (title ones TITLE_BOOST times), so that pinyin matches rank by how
+    # often the words occur, as the local index ranks the words a spelling stands for.
+    spellings = [py for word in [*title_terms * TITLE_BOOST, *body_terms]
+                 if _HAN_WORD.match(word) for py in sorted(_spellings(word))]
     return {
         "id": doc.id,
         "path": doc.path,

@@ -9,7 +9,7 @@ and then deletes the old index.
 An incremental run reads what the index holds about each file (path, source,
 size, mtime, digest; a point-in-time with ``search_after``, so it is consistent
 and has no 10,000-hit limit), plans exactly like the embedded back end
-(:func:`searcher.local.indexing._plan`: unchanged, touched, changed, moved, deleted, and a
+(:func:`searcher.local.indexing.plan_changes`: unchanged, touched, changed, moved, deleted, and a
 file that cannot be read tonight keeps its indexed version), and sends the
 changes with the bulk helper.  Each document is analysed here
 (:func:`searcher.opensearch.mapping.document_source`); a document the cluster rejects is
@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from ..config import Settings
 from ..errors import DocumentError, IndexLockedError
 from ..ingest.documents import load_document
 from ..ingest.sources import SourceFile, check_sources, scan
-from ..local.indexing import _plan
+from ..local.indexing import label_sources, plan_changes
 from ..local.schema import analysis_fingerprint
 from ..reports import IndexReport
 from .client import cluster_error
@@ -214,7 +215,8 @@ def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, A
     """(file, JSON source or None, failure reason, warnings): runs in worker processes."""
     f, settings = task
     try:
-        doc = load_document(f.path, f.source, tz=settings.timezone, max_bytes=settings.max_bytes)
+        doc = load_document(f.path, f.source, tz=settings.timezone, max_bytes=settings.max_bytes,
+                            label=f.label)
         return f, document_source(doc), "", list(doc.warnings)
     except DocumentError as exc:
         return f, None, str(exc), []
@@ -308,7 +310,15 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
             if old is not None and rebuild and not full:
                 log.warning("analysis settings changed since %s was built: rebuilding it", name)
             report.full = rebuild
-            new_meta = {"sources": [str(p) for p in source_paths], "fingerprint": fp}
+            found = scan(source_paths, follow_links=settings.follow_links)
+            report.skipped = found.skipped
+            manifest: dict[str, dict[str, Any]] = {} if rebuild else read_manifest(client, old)
+            # A rebuild starts empty: the folders' history is in the index being served.
+            history = read_manifest(client, old) if rebuild and old else manifest
+            labeling = label_sources(dict(meta.get("labels") or {}), source_paths, found,
+                                     history)
+            new_meta = {"sources": [str(p) for p in source_paths], "fingerprint": fp,
+                        "labels": labeling.labels}
             if rebuild:
                 target = generation_name(name)
                 client.indices.create(index=target, body=index_body(
@@ -316,22 +326,21 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
                 # No refreshes while the bulk load runs: one at the end.
                 client.indices.put_settings(index=target,
                                             body={"index": {"refresh_interval": "-1"}})
-                manifest: dict[str, dict[str, Any]] = {}
             else:
                 target = old
-                manifest = read_manifest(client, target)
-            plan = _plan(manifest, scan(source_paths), {str(p) for p in source_paths}, report)
+            plan = plan_changes(manifest, found, labeling, report)
             paths = {f.id: f.path for f in plan.build}
             jobs = max(1, jobs or os.cpu_count() or 1)
             accepted = _bulk(client, _actions(plan.build, target, settings, report, paths, jobs),
                              report, paths)
             replaced = accepted & plan.existing
-            report.added = len(accepted) - len(replaced) - report.moved
-            report.updated = len(replaced)
+            report.added = len(accepted) - len(replaced) - plan.moved
+            report.updated = len(replaced - plan.relocated)
+            report.moved = len(replaced & plan.relocated) + plan.moved
             if plan.delete:
                 _bulk(client, ({"_op_type": "delete", "_index": target, "_id": d}
                                for d in sorted(plan.delete)), report, {})
-            report.deleted = len(plan.delete) - report.moved
+            report.deleted = len(plan.delete) - plan.moved
             kept = {f.path for f in plan.build if f.id in plan.existing}
             report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
                              for p, r in report.failed]
@@ -381,8 +390,11 @@ def export(sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str
     source_paths = check_sources(sources)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    found = scan(source_paths)
+    found = scan(source_paths, follow_links=settings.follow_links)
     report.failed.extend(found.problems)
+    report.skipped = found.skipped
+    labeling = label_sources({}, source_paths, found, {})
+    files = [replace(f, label=labeling.label(f.source)) for f in found.files]
     meta = {"sources": [str(p) for p in source_paths],
             "fingerprint": analysis_fingerprint(settings), "exported": time.time()}
     (out / "index.json").write_text(
@@ -391,7 +403,7 @@ def export(sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str
     seen: set[str] = set()
     tmp = out / "bulk.ndjson.tmp"
     with tmp.open("w", encoding="utf-8") as handle:
-        for action in _actions(found.files, name, settings, report, {},
+        for action in _actions(files, name, settings, report, {},
                                max(1, jobs or os.cpu_count() or 1)):
             if action["_id"] in seen:
                 continue
