@@ -205,3 +205,33 @@ def test_bad_facet_names_and_filters(sample_index):
         with pytest.raises(QueryError):
             engine.search("聊城", **bad)
     assert engine.search("聊城", facets="author, year").facets.keys() == {"author", "year"}
+
+
+def test_cli_facets_table_and_json(sample_index):
+    import json
+
+    from typer.testing import CliRunner
+
+    from searcher.cli import app
+
+    engine, _ = sample_index
+    base = ["--index-dir", str(engine.settings.index_dir), "search", "的"]
+    expected = engine.search("的", author=["趣头条", "新华社"], facets=["author", "month"])
+    result = CliRunner().invoke(app, [*base, "--author", "趣头条", "--author", "新华社",
+                                      "--facets", "author,month"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    author_line = next(line for line in lines if line.strip().startswith("author"))
+    assert " · ".join(f"{v} {c}" for v, c in expected.facets["author"]) in author_line
+    assert any(line.strip().startswith("month") and "2021-06 2" in line for line in lines)
+
+    result = CliRunner().invoke(app, [*base, "--json", "--facets", "tag,year", "--year", "2021"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    same = engine.search("的", year=2021, facets=["tag", "year"])
+    assert data["total"] == same.total
+    assert data["facets"] == {k: [list(p) for p in v] for k, v in same.facets.items()}
+
+    result = CliRunner().invoke(app, [*base, "--facets", "author,writer"])
+    assert result.exit_code == 2
+    assert "writer" in result.output and "category" in result.output
