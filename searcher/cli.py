@@ -251,6 +251,23 @@ def _print_results(results) -> None:
 
 
 @app.command()
+def suggest(
+    prefix: Annotated[str, typer.Argument(help="What was typed so far: 认证, liaoc, lc, ...")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Completions of PREFIX (Chinese, traditional, pinyin or initials), most documents first."""
+    with _user_errors():
+        found = _engine().suggest(prefix, limit=limit)
+    if as_json:
+        _print_json([s.as_dict() for s in found])
+        return
+    width = max((len(str(s.count)) for s in found), default=1)
+    for s in found:
+        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {s.text}")
+
+
+@app.command()
 def show(
     doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (or source path).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

@@ -26,7 +26,7 @@ from .local.schema import analysis_fingerprint, fingerprint_text
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
 from .query import parse_query
-from .results import DocumentView, SearchResults
+from .results import DocumentView, SearchResults, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,18 @@ class SearchEngine:
         searcher = self._searcher()
         return execute(searcher, node, query, self._query_context(), limit=limit, page=page,
                        filters=filters, sort=sort, facets=facet_names, facet_limit=facet_limit)
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Completions of what is typed so far: indexed words and whole titles starting with
+        *prefix*, most documents first.
+
+        *prefix* may be Chinese, traditional, Latin, a pinyin prefix (``liaoc``) or
+        pinyin initials (``lc``): each gives ``聊城``.  Returns ``[]`` for empty or
+        unusable input (it never raises on any text); *limit* is capped at 100.
+        """
+        from .local.suggest import suggest
+
+        return suggest(self._searcher(), prefix, limit)
 
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by id or by path of its source file."""

@@ -100,3 +100,16 @@ class DocumentView:
         data = dict(self.__dict__)
         data["date"] = self.date.isoformat() if self.date else None
         return data
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One completion (``SearchEngine.suggest``): ``text`` to put in the search box,
+    ``count`` documents holding it, ``kind`` ``"word"`` (an indexed word) or ``"title"``."""
+
+    text: str
+    count: int
+    kind: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "count": self.count, "kind": self.kind}
