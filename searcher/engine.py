@@ -128,6 +128,27 @@ class SearchEngine:
 
         return suggest(self._searcher(), prefix, limit)
 
+    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
+        """Articles related to *doc_id* (an id or a source path), best first, never itself.
+
+        Results have the shape of :meth:`search` (``query`` is the article's id):
+        related by the article's most distinctive terms, near-duplicates (the same
+        story under another path) first with ``hit.near_duplicate`` set.  An
+        unknown id raises the same error as :meth:`get`.
+        """
+        from .local.similar import similar
+
+        if limit < 1 or limit > 1000:
+            raise QueryError("limit must be between 1 and 1000")
+        if page < 1:
+            raise QueryError("page must be 1 or more")
+        doc = self.get(doc_id)
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=doc.id)
+        if docnum is None:  # replaced between the two reads (a commit landed)
+            raise SearcherError(f"no document with id or path {doc_id!r}")
+        return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
+
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by id or by path of its source file."""
         searcher = self._searcher()
