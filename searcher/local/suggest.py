@@ -46,6 +46,8 @@ SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
 MAX_LIMIT = 100
 #: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
 MAX_READINGS = 8
+#: The most frequent words and phrases get pinyin keys (bounds the first call's work).
+MAX_PINYIN_WORDS = 40_000
 #: Longest word given pinyin keys (longer "words" are rare compounds or junk).
 MAX_PINYIN_CHARS = 8
 MAX_TITLE_CHARS = 200
@@ -248,19 +250,23 @@ def build_table(readers: list) -> SuggestTable:
     entries.sort()
     texts = [e[3] for e in entries]
     kinds = [KINDS[e[1]] for e in entries]
-    pairs: list[tuple[str, int]] = []
+    keys: list[str] = []
+    numbers: list[int] = []
+    spelled = 0
     for number, (_, kind, _, text) in enumerate(entries):
-        if kind == 2:
-            title_key = squeeze(_safe_fold(text))
-            if title_key:
-                pairs.append((title_key, number))
-            continue
-        pairs.append((text, number))  # indexed terms are folded already
-        if _HAN_WORD.match(text) and len(text) <= MAX_PINYIN_CHARS:
-            pairs.extend((key, number) for key in pinyin_keys(text))
-    pairs.sort()
+        key = squeeze(_safe_fold(text)) if kind == 2 else text  # terms are folded already
+        if key:
+            keys.append(key)
+            numbers.append(number)
+        if kind != 2 and spelled < MAX_PINYIN_WORDS and _HAN_WORD.match(text) \
+                and len(text) <= MAX_PINYIN_CHARS:
+            spelled += 1
+            for spelling in pinyin_keys(text):
+                keys.append(spelling)
+                numbers.append(number)
+    order = sorted(range(len(keys)), key=keys.__getitem__)
     return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
-                        [p[0] for p in pairs], np.array([p[1] for p in pairs], dtype=np.int64))
+                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order])
 
 
 def pinyin_keys(word: str) -> set[str]:
