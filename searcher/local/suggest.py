@@ -217,8 +217,8 @@ _build_lock = threading.Lock()
 def suggestion_table(searcher) -> SuggestTable:
     """The merged table of a searcher's segments (built once per set of segments)."""
     readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
-    key = tuple((segment_key(r), tuple(sorted(r.deleted_docs_set)) if r.has_deletions() else ())
-                for r in readers)
+    # A segment's deletions only grow until it is merged away: its live count names its state.
+    key = tuple((segment_key(r), r.doc_count()) for r in readers)
     table = _tables.get(key)
     if table is not None:
         return table
