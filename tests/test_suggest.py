@@ -168,3 +168,21 @@ def test_cli_suggest(sample_index):
     assert "认证认可" in result.output
     result = CliRunner().invoke(app, [*base, "   "])
     assert result.exit_code == 0
+
+
+def test_both_lookup_strategies_agree(sample_index):
+    """Walking the entries best first and partially sorting a key range give the same."""
+    import bisect
+
+    from searcher.local import suggest as module
+
+    engine, _ = sample_index
+    searcher = engine._searcher()
+    table = module.suggestion_table(searcher)
+    prefixes = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["sh", "zh", "lc", "中", "国",
+                                                                   "聊", "认证", "5", "c+"]
+    for prefix in prefixes:
+        lo = bisect.bisect_left(table.keys, prefix)
+        hi = bisect.bisect_left(table.keys, prefix + module._END)
+        for limit in (1, 5, 30):
+            assert table.scan(prefix, limit) == table.partition(lo, hi, limit), prefix

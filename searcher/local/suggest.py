@@ -51,6 +51,10 @@ MAX_PINYIN_WORDS = 40_000
 #: Longest word given pinyin keys (longer "words" are rare compounds or junk).
 MAX_PINYIN_CHARS = 8
 MAX_TITLE_CHARS = 200
+#: Key ranges at least this long, where few steps are expected, are answered by a walk over
+#: the entries best first (see SuggestTable.lookup).
+SCAN_RANGE = 2048
+SCAN_STEPS = 2000
 MAX_PHRASE = 8
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -193,11 +197,36 @@ class SuggestTable:
     keys: list[str]
     entries: np.ndarray  # entry number of each key
 
+    entry_keys: list[tuple[str, ...]]  # the keys of each entry
+
     def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
         lo = bisect.bisect_left(self.keys, prefix)
         hi = bisect.bisect_left(self.keys, prefix + _END, lo)
         if lo >= hi:
             return []
+        # A short prefix covers a large share of the keys: walking the entries best first
+        # finds *limit* of them after about limit * entries / range steps, which beats
+        # sorting out the range; a narrower range is partially sorted directly.
+        if hi - lo >= SCAN_RANGE and limit * len(self.texts) <= SCAN_STEPS * (hi - lo):
+            best = self.scan(prefix, limit)
+        else:
+            best = self.partition(lo, hi, limit)
+        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+
+    def scan(self, prefix: str, limit: int) -> list[int]:
+        """The best *limit* entries with a key starting with *prefix*, in entry order."""
+        found = []
+        for number, keys in enumerate(self.entry_keys):
+            for key in keys:
+                if key.startswith(prefix):
+                    found.append(number)
+                    break
+            if len(found) == limit:
+                break
+        return found
+
+    def partition(self, lo: int, hi: int, limit: int) -> list[int]:
+        """The best *limit* entries among the keys ``lo:hi``."""
         ids = self.entries[lo:hi]
         want = min(len(ids), limit * 4)
         if want < len(ids):
@@ -206,8 +235,7 @@ class SuggestTable:
                 best = np.unique(ids)
         else:
             best = np.unique(ids)
-        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i])
-                for i in best[:limit].tolist()]
+        return best[:limit].tolist()
 
 
 _tables: LRUCache[SuggestTable] = LRUCache(4)
@@ -265,8 +293,12 @@ def build_table(readers: list) -> SuggestTable:
                 keys.append(spelling)
                 numbers.append(number)
     order = sorted(range(len(keys)), key=keys.__getitem__)
+    entry_keys: list[list[str]] = [[] for _ in entries]
+    for key, number in zip(keys, numbers, strict=True):
+        entry_keys[number].append(key)
     return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
-                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order])
+                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order],
+                        [tuple(k) for k in entry_keys])
 
 
 def pinyin_keys(word: str) -> set[str]:
