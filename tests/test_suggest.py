@@ -135,6 +135,7 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
 
     files = list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))
     assert files
+    files += list((tmp_path / "ix").glob("gen-*/suggest.table.pickle"))
     for f in files:
         f.unlink()
     fresh = SearchEngine(tmp_path / "ix")
@@ -145,9 +146,16 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
     assert [s for s in before if s.kind != "phrase"] == words  # same, from the segment itself
     assert list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))  # and saved for next time
 
+    saved = list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
+    assert len(saved) == 1  # the merged table, for the next process
+    module._tables.clear()
+    assert [s for s in fresh.suggest("shenzh") if s.kind != "phrase"] == words  # loaded
+
     (docs / "news" / "shenzhou-12-launch.md").unlink()
     fresh.index([docs])
-    assert title not in texts(fresh.suggest("神舟十二号载人"))
+    assert title not in texts(fresh.suggest("神舟十二号载人"))  # the saved table is stale
+    module._tables.clear()
+    assert title not in texts(fresh.suggest("神舟十二号载人"))  # and was replaced
     engine.close()
     fresh.close()
 

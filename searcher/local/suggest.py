@@ -24,7 +24,10 @@ milliseconds whatever the index size.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
+import os
+import pickle
 import re
 import struct
 import threading
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 
 SIDECAR = "suggest"
 SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
+#: The merged table, saved by the first process that needs it (keyed by the segments).
+TABLE_FILE = "suggest.table.pickle"
 MAX_LIMIT = 100
 #: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
 MAX_READINGS = 8
@@ -253,8 +258,42 @@ def suggestion_table(searcher) -> SuggestTable:
     with _build_lock:
         table = _tables.get(key)
         if table is None:
-            table = _tables.put(key, build_table(readers))
+            folder = segment_folder(readers[0]) if readers else None
+            table = _load_table(folder, key)
+            if table is None:
+                table = build_table(readers)
+                _save_table(folder, key, table)
+            _tables.put(key, table)
     return table
+
+
+def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
+    """The merged table another process saved for the same segments, if any."""
+    if folder is None:
+        return None
+    try:
+        with open(os.path.join(folder, TABLE_FILE), "rb") as handle:
+            saved_key, table = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+        return None
+    return table if saved_key == key and isinstance(table, SuggestTable) else None
+
+
+def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
+    """Save the merged table beside the segments (atomically), so the next process loads it
+    instead of merging again; a read-only index just keeps it in memory."""
+    if folder is None:
+        return
+    path = os.path.join(folder, TABLE_FILE)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            pickle.dump((key, table), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("cannot save the suggestion table in %s: %s", folder, exc)
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
 
 
 def build_table(readers: list) -> SuggestTable:
@@ -271,6 +310,12 @@ def build_table(readers: list) -> SuggestTable:
         for docnum, title in enumerate(seg_titles):
             if title and docnum not in deleted:
                 titles[title] = titles.get(title, 0) + 1
+    return table_from_counts(words, phrases, titles)
+
+
+def table_from_counts(words: dict[str, int], phrases: dict[str, int],
+                      titles: dict[str, int]) -> SuggestTable:
+    """The lookup table of words, phrases and titles with their document counts."""
     entries = [(-count, 0, len(text), text) for text, count in words.items()]
     entries += [(-count, 1, len(text), text) for text, count in phrases.items()
                 if text not in words]
