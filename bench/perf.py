@@ -290,7 +290,53 @@ def time_suggest(index_dir: Path, prefixes: list[str]) -> dict[str, Any]:
         engine.close()
 
 
-def features_report(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+def time_suggest_scaled(index_dir: Path, prefixes: list[str], scale: int) -> dict[str, Any]:
+    """suggest's lookup on a table *scale* times the index's vocabulary and titles.
+
+    Stands in for a *scale* times larger index when there is no time to build one: every
+    word, phrase and title also appears with *scale* - 1 one-character suffixes (their
+    counts a fraction of the original's), so key ranges grow *scale*-fold.
+    """
+    from searcher import SearchEngine
+    from searcher.local import suggest as module
+
+    engine = SearchEngine(index_dir)
+    try:
+        merged: list[dict[str, int]] = [{}, {}, {}]
+        for leaf, _ in engine._searcher().leaf_searchers():
+            words, counts, titles, phrases, phrase_counts = module._segment_part(leaf.reader())
+            for target, texts, numbers in ((merged[0], words, counts.tolist()),
+                                           (merged[1], phrases, phrase_counts.tolist()),
+                                           (merged[2], titles, [1] * len(titles))):
+                for text, count in zip(texts, numbers, strict=True):
+                    target[text] = target.get(text, 0) + count
+    finally:
+        engine.close()
+    rng = random.Random(SEED)
+    suffixes = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"[: max(scale - 1, 0)]
+    grown = []
+    for part in merged:
+        out = dict(part)
+        for text, count in part.items():
+            for ch in suffixes:
+                out[text + ch] = max(1, count // rng.randint(2, 10))
+        grown.append(out)
+    t = time.perf_counter()
+    table = module.table_from_counts(*grown)
+    build = time.perf_counter() - t
+    keys = [module.prefix_key(p) for p in prefixes]
+    for key in keys:
+        table.lookup(key, 10)
+    times = []
+    for key in keys:
+        t = time.perf_counter()
+        table.lookup(key, 10)
+        times.append(time.perf_counter() - t)
+    return {"scale": scale, "entries": len(table.texts), "keys": len(table.keys),
+            "build_s": build, "lookup": percentiles(times)}
+
+
+def features_report(index_dir: Path, queries: list[Query], scale: int = 0) -> dict[str, Any]:
     """Facets (with vs without, same run) and suggestions on an index; prints a table."""
     print("timing facets and suggestions ...", file=sys.stderr, flush=True)
     facets = time_facets(index_dir, queries)
@@ -305,8 +351,16 @@ def features_report(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
              f"{suggest['warm']['p50']:.2f}", f"{suggest['warm']['p95']:.2f}"),
             ("suggest p99 / first call", f"{suggest['warm']['p99']:.2f} ms",
              f"{suggest['first_call_s']:.2f} s")]
+    out = {"facets": facets, "suggest": suggest}
+    if scale > 1:
+        scaled = time_suggest_scaled(index_dir, suggest_prefixes(queries), scale)
+        rows.append((f"suggest lookup, {scale}x vocabulary ({scaled['keys']:,} keys, ms)",
+                     f"{scaled['lookup']['p50']:.2f}", f"{scaled['lookup']['p95']:.2f}"))
+        rows.append(("  p99 / merging that table", f"{scaled['lookup']['p99']:.2f} ms",
+                     f"{scaled['build_s']:.1f} s"))
+        out["suggest_scaled"] = scaled
     print(table(rows))
-    return {"facets": facets, "suggest": suggest}
+    return out
 
 
 def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
@@ -395,12 +449,15 @@ def main() -> None:
     ap.add_argument("--out", help="write all numbers as JSON here")
     ap.add_argument("--features-index", type=Path,
                     help="only time facets and suggestions on this existing index of --corpus")
+    ap.add_argument("--suggest-scale", type=int, default=0,
+                    help="also time suggest lookups on a table N times the vocabulary")
     args = ap.parse_args()
     if args.features_index:
         if args.corpus is None:
             sys.exit("--features-index needs --corpus (the query mix comes from it)")
         print(f"machine: load average at start {_load()}")
-        result = features_report(args.features_index, query_mix(args.corpus, args.queries))
+        result = features_report(args.features_index, query_mix(args.corpus, args.queries),
+                                 args.suggest_scale)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, result)
         return

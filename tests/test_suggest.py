@@ -194,3 +194,6 @@ def test_both_lookup_strategies_agree(sample_index):
         hi = bisect.bisect_left(table.keys, prefix + module._END)
         for limit in (1, 5, 30):
             assert table.scan(prefix, limit) == table.partition(lo, hi, limit), prefix
+            if len(prefix) == 1:  # precomputed
+                assert [s.text for s in table.lookup(prefix, limit)] == [
+                    table.texts[i] for i in table.partition(lo, hi, limit)]

@@ -32,7 +32,7 @@ import re
 import struct
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -48,6 +48,8 @@ SIDECAR = "suggest"
 SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
 #: The merged table, saved by the first process that needs it (keyed by the segments).
 TABLE_FILE = "suggest.table.pickle"
+#: Bump when SuggestTable changes: an older saved table is then rebuilt.
+TABLE_VERSION = 2
 MAX_LIMIT = 100
 #: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
 MAX_READINGS = 8
@@ -58,8 +60,8 @@ MAX_PINYIN_CHARS = 8
 MAX_TITLE_CHARS = 200
 #: Key ranges at least this long, where few steps are expected, are answered by a walk over
 #: the entries best first (see SuggestTable.lookup).
-SCAN_RANGE = 2048
-SCAN_STEPS = 2000
+SCAN_RANGE = 4096
+SCAN_STEPS = 500
 MAX_PHRASE = 8
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -203,8 +205,13 @@ class SuggestTable:
     entries: np.ndarray  # entry number of each key
 
     entry_keys: list[tuple[str, ...]]  # the keys of each entry
+    #: The best MAX_LIMIT entries of every one-character prefix (the widest key ranges).
+    first_chars: dict[str, list[int]] = field(default_factory=dict)
 
     def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
+        if len(prefix) == 1:
+            best = self.first_chars.get(prefix, [])[:limit]
+            return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
         lo = bisect.bisect_left(self.keys, prefix)
         hi = bisect.bisect_left(self.keys, prefix + _END, lo)
         if lo >= hi:
@@ -212,16 +219,20 @@ class SuggestTable:
         # A short prefix covers a large share of the keys: walking the entries best first
         # finds *limit* of them after about limit * entries / range steps, which beats
         # sorting out the range; a narrower range is partially sorted directly.
+        best = None
         if hi - lo >= SCAN_RANGE and limit * len(self.texts) <= SCAN_STEPS * (hi - lo):
-            best = self.scan(prefix, limit)
-        else:
+            best = self.scan(prefix, limit, 4 * SCAN_STEPS)
+        if best is None:
             best = self.partition(lo, hi, limit)
         return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
 
-    def scan(self, prefix: str, limit: int) -> list[int]:
-        """The best *limit* entries with a key starting with *prefix*, in entry order."""
+    def scan(self, prefix: str, limit: int, steps: int | None = None) -> list[int] | None:
+        """The best *limit* entries with a key starting with *prefix*, in entry order
+        (None when that takes more than *steps* entries: the caller sorts the range)."""
         found = []
         for number, keys in enumerate(self.entry_keys):
+            if steps is not None and number >= steps:
+                return None if len(found) < limit else found
             for key in keys:
                 if key.startswith(prefix):
                     found.append(number)
@@ -273,10 +284,12 @@ def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
         return None
     try:
         with open(os.path.join(folder, TABLE_FILE), "rb") as handle:
-            saved_key, table = pickle.load(handle)
+            version, saved_key, table = pickle.load(handle)
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
         return None
-    return table if saved_key == key and isinstance(table, SuggestTable) else None
+    if version != TABLE_VERSION or saved_key != key or not isinstance(table, SuggestTable):
+        return None
+    return table
 
 
 def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
@@ -288,7 +301,7 @@ def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         with open(tmp, "wb") as handle:
-            pickle.dump((key, table), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((TABLE_VERSION, key, table), handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError as exc:
         log.debug("cannot save the suggestion table in %s: %s", folder, exc)
@@ -341,9 +354,17 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
     entry_keys: list[list[str]] = [[] for _ in entries]
     for key, number in zip(keys, numbers, strict=True):
         entry_keys[number].append(key)
+    sorted_keys = [keys[i] for i in order]
+    sorted_numbers = np.array(numbers, dtype=np.int64)[order]
+    first_chars: dict[str, list[int]] = {}
+    start = 0
+    while start < len(sorted_keys):
+        char = sorted_keys[start][0]
+        end = bisect.bisect_left(sorted_keys, char + _END, start)
+        first_chars[char] = np.unique(sorted_numbers[start:end])[:MAX_LIMIT].tolist()
+        start = end
     return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
-                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order],
-                        [tuple(k) for k in entry_keys])
+                        sorted_keys, sorted_numbers, [tuple(k) for k in entry_keys], first_chars)
 
 
 def pinyin_keys(word: str) -> set[str]:
