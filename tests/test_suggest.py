@@ -197,3 +197,22 @@ def test_both_lookup_strategies_agree(sample_index):
             if len(prefix) == 1:  # precomputed
                 assert [s.text for s in table.lookup(prefix, limit)] == [
                     table.texts[i] for i in table.partition(lo, hi, limit)]
+
+
+def test_indexing_prepares_the_table(tmp_path: Path, monkeypatch):
+    """An index run that changed something merges and saves the table; searches load it."""
+    from searcher.local import suggest as module
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    assert list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
+    module._tables.clear()
+
+    def no_merging(readers):
+        raise AssertionError("the table should have been loaded, not merged")
+
+    monkeypatch.setattr(module, "build_table", no_merging)
+    assert "聊城" in texts(SearchEngine(tmp_path / "ix").suggest("liaoc"))
+    engine.close()
