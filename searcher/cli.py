@@ -330,9 +330,21 @@ class _progress:
 @command()
 def search(
     query: Annotated[str, typer.Argument(help='Query, e.g. 认证认可, "exact phrase", a OR b -c.')],
-    author: Annotated[str | None, typer.Option(help="Only this author.")] = None,
-    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only this tag.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        help="Only this author (repeat for any of several).")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        help="Only this category (repeat for any of several).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        help="Only this tag (repeat for any of several).")] = None,
+    year: Annotated[list[str] | None, typer.Option(
+        help="Only dated in this year, e.g. 2021 (repeatable).")] = None,
+    month: Annotated[list[str] | None, typer.Option(
+        help="Only dated in this month, YYYY-MM (repeatable).")] = None,
+    facets: Annotated[str | None, typer.Option(
+        "--facets", help="Count all matches by these, e.g. author,category,tag,year,month.",
+    )] = None,
+    facet_limit: Annotated[int, typer.Option(
+        "--facet-limit", min=1, help="Values shown per facet.")] = 10,
     since: Annotated[str | None, typer.Option(help="Dated on or after (YYYY-MM-DD...).")] = None,
     until: Annotated[str | None, typer.Option(help="Dated on or before (inclusive).")] = None,
     sort: Annotated[str, typer.Option(help="relevance, date (newest first) or oldest.")] = (
@@ -344,20 +356,46 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the index; prints rank, title, date, path and a highlighted snippet."""
-    query, author, category, tag, since, until, sort = (
+    query, since, until, sort = (
         _text_argument(value, name) for name, value in (
-            ("query", query), ("--author", author), ("--category", category), ("--tag", tag),
-            ("--since", since), ("--until", until), ("--sort", sort)))
+            ("query", query), ("--since", since), ("--until", until), ("--sort", sort)))
+    author, category, tag = (
+        [_text_argument(value, name) for value in values] if values else None
+        for name, values in (("--author", author), ("--category", category), ("--tag", tag)))
     overrides: dict[str, Any] = {"synonyms": synonyms}
     if no_pinyin:
         overrides["pinyin"] = False
     engine = _engine(**overrides)
     results = engine.search(query, limit=limit, page=page, author=author,
-                            category=category, tag=tag, since=since, until=until, sort=sort)
+                            category=category, tag=tag, since=since, until=until, sort=sort,
+                            year=year, month=month, facets=facets, facet_limit=facet_limit)
     if as_json:
         _print_json(results.as_dict())
         return
     _print_results(results)
+    _print_facets(results.facets)
+
+
+def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
+    """One line per facet: ``author    趣头条 3 · 新华社 2``."""
+    from rich.console import Console
+    from rich.text import Text
+
+    if not facets:
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(Text("\nfacets (all matches):", style="dim"))
+    width = max(len(name) for name in facets)
+    for name, pairs in facets.items():
+        line = Text(f"  {name:<{width}}  ", style="bold")
+        for i, (value, count) in enumerate(pairs):
+            if i:
+                line.append(" · ", style="dim")
+            line.append(value)
+            line.append(f" {count}", style="cyan")
+        if not pairs:
+            line.append("(none)", style="dim")
+        console.print(line)
 
 
 def _print_results(results) -> None:
@@ -382,6 +420,8 @@ def _print_results(results) -> None:
             title.stylize("bold reverse", start, end)
         line = Text(f"{hit.rank:>3}. ")
         line.append_text(title)
+        if hit.near_duplicate:
+            line.append("  near-duplicate", style="yellow")
         console.print(line)
         date = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date"
         console.print(Text(f"     {date}  {hit.author}  {hit.path}", style="dim"))
@@ -389,6 +429,37 @@ def _print_results(results) -> None:
         for start, end in hit.highlights:
             snippet.stylize("bold red", start, end)
         console.print(Text("     ").append_text(snippet))
+
+
+@command()
+def suggest(
+    prefix: Annotated[str, typer.Argument(help="What was typed so far: 认证, liaoc, lc, ...")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Completions of PREFIX (Chinese, traditional, pinyin or initials), most documents first."""
+    found = _engine().suggest(_text_argument(prefix, "prefix"), limit=limit)
+    if as_json:
+        _print_json([s.as_dict() for s in found])
+        return
+    width = max((len(str(s.count)) for s in found), default=1)
+    for s in found:
+        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {s.text}")
+
+
+@command()
+def similar(
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (or source path).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Articles related to ID, near-duplicates (the same story elsewhere) first."""
+    results = _engine().similar(doc_id, limit=limit, page=page)
+    if as_json:
+        _print_json(results.as_dict())
+        return
+    _print_results(results)
 
 
 @command()

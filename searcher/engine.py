@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ from .local.schema import analysis_fingerprint, describe_change, dictionary_key
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
 from .query import parse_query
-from .results import DocumentView, SearchResults
+from .results import DocumentView, SearchResults, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -114,33 +115,85 @@ class SearchEngine:
                              follow_links=follow_links)
 
     # -- reading -----------------------------------------------------------
-    def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,
-               category: str | None = None, since: Any = None, until: Any = None,
-               sort: str = "relevance", tag: str | None = None) -> SearchResults:
+    def search(self, query: str, limit: int = 10, page: int = 1,
+               author: str | Sequence[str] | None = None,
+               category: str | Sequence[str] | None = None, since: Any = None, until: Any = None,
+               sort: str = "relevance", tag: str | Sequence[str] | None = None, *,
+               year: int | str | Sequence[int | str] | None = None,
+               month: str | Sequence[str] | None = None,
+               facets: str | Sequence[str] | None = None,
+               facet_limit: int = 10) -> SearchResults:
         """Ranked results for *query* (see README for the syntax).
 
         *since*/*until* take dates or date strings (a bare date as *until*
         includes that whole day); *sort* is ``relevance``, ``date`` (newest
-        first) or ``oldest``.  Raises QueryError for malformed queries or
-        options and IndexNotFoundError before the first ``index`` run.
+        first) or ``oldest``.  *author*, *category*, *tag*, *year* (``2021``)
+        and *month* (``"2021-06"``) take one value or a list: any of the
+        values of one filter, and every filter given.  *facets* (names from
+        ``author, category, tag, year, month``) fills ``results.facets`` with
+        the top *facet_limit* ``(value, count)`` pairs over all matches.
+        Raises QueryError for malformed queries or options and
+        IndexNotFoundError before the first ``index`` run.
         """
         _check_whole(limit, "limit", 1, 1000)
         _check_whole(page, "page", 1, None)
         for name, value in (("query", query), ("author", author), ("category", category),
                             ("tag", tag), ("since", since), ("until", until), ("sort", sort)):
-            _check_text(value, name, optional=name != "query")
+            several = name in ("author", "category", "tag") and isinstance(value, (list, tuple))
+            for one in value if several else [value]:
+                _check_text(one, name, optional=name != "query")
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}",
                              argument="sort", value=sort)
+        from .local.facets import MAX_FACET_LIMIT, as_values, check_facets, month_numbers
+
+        facet_names = check_facets(facets)
+        if not 1 <= facet_limit <= MAX_FACET_LIMIT:
+            raise QueryError(f"facet_limit must be between 1 and {MAX_FACET_LIMIT}")
+        years, months = month_numbers(year, month)
         node = parse_query(query)
         try:
             start = date_bound(since, self.settings.timezone, end=False)
             end = date_bound(until, self.settings.timezone, end=True)
         except (ValueError, TypeError, OverflowError, OSError) as exc:
             raise QueryError(f"bad date filter: {exc}") from None
+        filters = Filters(as_values(author, "author"), as_values(category, "category"),
+                          as_values(tag, "tag"), start, end, years, months,
+                          self.settings.timezone)
         searcher = self._searcher()
         return execute(searcher, node, query, self._query_context(), limit=limit, page=page,
-                       filters=Filters(author, category, tag, start, end), sort=sort)
+                       filters=filters, sort=sort, facets=facet_names, facet_limit=facet_limit)
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Completions of what is typed so far: indexed words and whole titles starting with
+        *prefix*, most documents first.
+
+        *prefix* may be Chinese, traditional, Latin, a pinyin prefix (``liaoc``) or
+        pinyin initials (``lc``): each gives ``聊城``.  Returns ``[]`` for empty or
+        unusable input (it never raises on any text); *limit* is capped at 100.
+        """
+        from .local.suggest import suggest
+
+        return suggest(self._searcher(), prefix, limit)
+
+    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
+        """Articles related to *doc_id* (an id or a source path), best first, never itself.
+
+        Results have the shape of :meth:`search` (``query`` is the article's id):
+        related by the article's most distinctive terms, near-duplicates (the same
+        story under another path) first with ``hit.near_duplicate`` set.  An
+        unknown id raises the same error as :meth:`get`.
+        """
+        from .local.similar import similar
+
+        _check_whole(limit, "limit", 1, 1000)
+        _check_whole(page, "page", 1, None)
+        doc = self.get(doc_id)
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=doc.id)
+        if docnum is None:  # replaced between the two reads (a commit landed)
+            raise SearcherError(f"no document with id or path {doc_id!r}")
+        return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
 
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by its id or by the path of its source file.

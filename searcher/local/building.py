@@ -19,6 +19,7 @@ import signal
 import stat
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
 from ..ingest.sources import SourceFile, inside
-from . import manifest
+from . import manifest, suggest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
 from .whoosh_adapter import discard_temp_files, index_folder, segment_reader, staging_writer
@@ -145,10 +146,16 @@ def build_segment(task: BuildTask) -> BuildResult:
     result = BuildResult()
     staging = tempfile.mkdtemp(prefix="stage-", dir=task.staging_root)
     ix, writer = staging_writer(staging, build_schema())
-    builder = SegmentBuilder(writer, index_term_functions())
+    functions = index_term_functions()
+    seen: dict[str, list[str]] = {}  # the title's and body's terms of the current document
+    for name in ("title", "body"):
+        functions[name] = _recording(functions[name], name, seen)
+    builder = SegmentBuilder(writer, functions)
     settings = task.settings
     squeezed: list[str] = []
     records: list[manifest.Record] = []
+    titles: list[str] = []
+    phrases: Counter[str] = Counter()
     try:
         for source_file in task.files:
             if _parent is not None and os.getppid() != _parent:
@@ -161,9 +168,13 @@ def build_segment(task: BuildTask) -> BuildResult:
                     tz=settings.timezone, max_bytes=settings.max_bytes, label=source_file.label,
                 )
                 values = document_fields(doc)
+                seen.clear()
                 builder.add_document(values)
                 squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
                 records.append(manifest.record(values))
+                titles.append(doc.title)
+                phrases.update(suggest.document_phrases(seen.get("title", []),
+                                                        seen.get("body", []), squeezed[-1]))
             except DocumentError as exc:
                 result.failed.append((source_file.path, str(exc)))
             except Exception as exc:  # one bad file must never stop the run
@@ -179,9 +190,13 @@ def build_segment(task: BuildTask) -> BuildResult:
         if result.added:
             result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
                                                         builder.terms("body")))
+            words = builder.doc_frequencies("title")
+            for word, df in builder.doc_frequencies("body").items():
+                words[word] = max(df, words.get(word, 0))
+            suggestions = suggest.segment_arrays(words, titles, phrases)
             result.segment = builder.finish()
             discard_temp_files(writer)
-            write_sidecars(ix, result.segment, squeezed, records)
+            write_sidecars(ix, result.segment, squeezed, records, suggestions)
             result.staging = staging
         else:
             builder.cancel()
@@ -206,8 +221,17 @@ def _link_out(source_file: SourceFile) -> bool:
     return not inside(source_file.path, source_file.source)
 
 
+def _recording(function, name: str, seen: dict[str, list[str]]):
+    """*function*, also leaving its last result in ``seen[name]`` (for suggestion phrases)."""
+    def record(value: str) -> list[str]:
+        seen[name] = terms = function(value)
+        return terms
+    return record
+
+
 def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
-                   records: list[manifest.Record] | None = None) -> None:
+                   records: list[manifest.Record] | None = None,
+                   suggestions: dict[str, Any] | None = None) -> None:
     """Arrays the searcher and the next run need per segment, so they never rebuild them
     (see sidecar.py and manifest.py).
 
@@ -230,6 +254,8 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
+        save_arrays(folder, segment_id, suggest.SIDECAR,
+                    suggestions if suggestions is not None else suggest.reader_arrays(reader))
     finally:
         reader.close()
 

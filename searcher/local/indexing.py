@@ -116,6 +116,8 @@ def index_sources(
             report.documents = searcher.doc_count()
             if not (target.path / PINYIN_FILE).exists():
                 write_pinyin_table(searcher.reader(), target.path / PINYIN_FILE)
+            if report.added or report.updated or report.deleted:
+                _merge_suggestions(searcher)
         ix.close()
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
@@ -125,6 +127,17 @@ def index_sources(
         report.index_bytes = root.size_bytes()
     report.duration = time.monotonic() - started
     return report
+
+
+def _merge_suggestions(searcher: Any) -> None:
+    """Merge and save the suggestion table now, so no search process pays for it (seconds
+    at 100,000 articles); it is optional, so a failure is logged, not raised."""
+    from .suggest import suggestion_table
+
+    try:
+        suggestion_table(searcher)
+    except Exception:  # noqa: BLE001 - suggestions are rebuilt on first use anyway
+        log.warning("could not prepare the suggestion table", exc_info=True)
 
 
 def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Settings) -> None:

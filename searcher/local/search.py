@@ -25,11 +25,12 @@ from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
 from ..query import And, Node, Not, Word, positive_literals
 from ..results import Hit, SearchResults
+from .facets import count_facets
 from .scoring import Filters, QueryContext, rank
 
 SORTS = ("relevance", "date", "oldest")
 
-__all__ = ["SORTS", "Filters", "QueryContext", "date_bound", "execute"]
+__all__ = ["SORTS", "Filters", "QueryContext", "build_hits", "date_bound", "execute"]
 
 
 def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:
@@ -46,8 +47,10 @@ def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:
 
 
 def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int, page: int,
-            filters: Filters, sort: str, snippet_width: int = 120) -> SearchResults:
-    """Run *node* against a Whoosh searcher and build the results page."""
+            filters: Filters, sort: str, snippet_width: int = 120,
+            facets: tuple[str, ...] = (), facet_limit: int = 10) -> SearchResults:
+    """Run *node* against a Whoosh searcher and build the results page (with the counts of
+    *facets* over all matches, see :mod:`searcher.local.facets`)."""
     started = time.perf_counter()
     offset = (page - 1) * limit
     ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
@@ -57,11 +60,23 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
         ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
                              offset=offset, limit=limit)
         relaxed = ranked.total > 0
+    counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone) \
+        if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
-    text_column = _text_column(searcher) if ranked.docnums else None
+    hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
+                      snippet_width)
+    return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
+                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
+                         facets=counts)
+
+
+def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],
+               first_rank: int, snippet_width: int = 120) -> list[Hit]:
+    """Hits with snippets and highlight spans of *needles* for ranked document numbers."""
+    text_column = _text_column(searcher) if docnums else None
     hits = []
-    for rank_no, (docnum, score) in enumerate(zip(ranked.docnums, ranked.scores, strict=True),
-                                              start=offset + 1):
+    for rank_no, (docnum, score) in enumerate(zip(docnums, scores, strict=True),
+                                              start=first_rank):
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         snippet = make_snippet(body, needles, snippet_width)
@@ -80,8 +95,7 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
             title_highlights=highlight_all(stored.get("title", ""), needles),
             rank=rank_no,
         ))
-    return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
-                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started)
+    return hits
 
 
 def _text_column(searcher):
