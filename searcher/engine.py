@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .reports import CheckReport, IndexReport
 
 from .config import Settings, load_settings
-from .errors import IndexNotFoundError, QueryError, SearcherError
+from .errors import DocumentNotFoundError, IndexNotFoundError, QueryError
 from .local.schema import analysis_fingerprint, fingerprint_text
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
@@ -107,7 +107,7 @@ class SearchEngine:
                     docnum = num
                     break
         if docnum is None:
-            raise SearcherError(f"no document with id or path {doc_id!r}")
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
         stored = searcher.stored_fields(docnum)
         meta = stored.get("meta") or {}
         text = bytes(searcher.reader().column_reader("text")[docnum] or b"").decode(

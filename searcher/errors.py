@@ -16,11 +16,28 @@ class SearcherError(Exception):
 
 
 class QueryError(SearcherError, ValueError):
-    """The query string cannot be parsed; the message says where and why."""
+    """The query string cannot be parsed; the message says where and why.
+
+    ``position`` is the 0-based offset in the query string where the problem is (None when
+    the problem is not at one place, e.g. an empty query or a bad option), so that a caller
+    such as the web page can point at it.
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 class IndexNotFoundError(SearcherError):
     """There is no index at the given location yet (run ``searcher index``)."""
+
+
+class DocumentNotFoundError(SearcherError, LookupError):
+    """No document in the index has this id (``doc_id`` holds the id asked for)."""
+
+    def __init__(self, message: str, doc_id: str) -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
 
 
 class IndexLockedError(SearcherError):
