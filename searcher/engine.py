@@ -122,6 +122,26 @@ class SearchEngine:
             text=text,
         )
 
+    def highlight(self, text: str, query: str) -> list[tuple[int, int]]:
+        """``[start, end)`` spans of *text* (e.g. a whole ``get(id).text``) matched by *query*.
+
+        The same needles as the hits' snippets: the query's words and phrases and their jieba
+        terms (without synonym and pinyin expansions), so a document page can mark the
+        query's matches in its full text.  Raises QueryError like :meth:`search`.
+        """
+        from .analysis.tokens import STOP_WORDS, query_terms
+        from .highlight import highlight_all, needles_for
+        from .query import positive_literals
+
+        literals = positive_literals(parse_query(query))
+        cut = self._query_context().cut
+        terms: list[str] = []
+        for word, is_phrase in literals:
+            if not is_phrase:
+                found = query_terms(word, cut)
+                terms.extend([t for t in found if t not in STOP_WORDS] or found)
+        return highlight_all(text, needles_for(literals, terms))
+
     def check(self, sources: list[str | os.PathLike[str]] | None = None) -> CheckReport:
         """Compare the index with *sources* (default: the folders it was built from)."""
         from .local.checking import check_index
