@@ -156,9 +156,21 @@ class _progress:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help='Query, e.g. 认证认可, "exact phrase", a OR b -c.')],
-    author: Annotated[str | None, typer.Option(help="Only this author.")] = None,
-    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only this tag.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        help="Only this author (repeat for any of several).")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        help="Only this category (repeat for any of several).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        help="Only this tag (repeat for any of several).")] = None,
+    year: Annotated[list[str] | None, typer.Option(
+        help="Only dated in this year, e.g. 2021 (repeatable).")] = None,
+    month: Annotated[list[str] | None, typer.Option(
+        help="Only dated in this month, YYYY-MM (repeatable).")] = None,
+    facets: Annotated[str | None, typer.Option(
+        "--facets", help="Count all matches by these, e.g. author,category,tag,year,month.",
+    )] = None,
+    facet_limit: Annotated[int, typer.Option(
+        "--facet-limit", min=1, help="Values shown per facet.")] = 10,
     since: Annotated[str | None, typer.Option(help="Dated on or after (YYYY-MM-DD...).")] = None,
     until: Annotated[str | None, typer.Option(help="Dated on or before (inclusive).")] = None,
     sort: Annotated[str, typer.Option(help="relevance, date (newest first) or oldest.")] = (
@@ -176,11 +188,35 @@ def search(
             overrides["pinyin"] = False
         engine = _engine(**overrides)
         results = engine.search(query, limit=limit, page=page, author=author,
-                                category=category, tag=tag, since=since, until=until, sort=sort)
+                                category=category, tag=tag, since=since, until=until, sort=sort,
+                                year=year, month=month, facets=facets, facet_limit=facet_limit)
     if as_json:
         _print_json(results.as_dict())
         return
     _print_results(results)
+    _print_facets(results.facets)
+
+
+def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
+    """One line per facet: ``author    趣头条 3 · 新华社 2``."""
+    from rich.console import Console
+    from rich.text import Text
+
+    if not facets:
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(Text("\nfacets (all matches):", style="dim"))
+    width = max(len(name) for name in facets)
+    for name, pairs in facets.items():
+        line = Text(f"  {name:<{width}}  ", style="bold")
+        for i, (value, count) in enumerate(pairs):
+            if i:
+                line.append(" · ", style="dim")
+            line.append(value)
+            line.append(f" {count}", style="cyan")
+        if not pairs:
+            line.append("(none)", style="dim")
+        console.print(line)
 
 
 def _print_results(results) -> None:

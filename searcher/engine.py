@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,15 +71,25 @@ class SearchEngine:
                              wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS)
 
     # -- reading -----------------------------------------------------------
-    def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,
-               category: str | None = None, since: Any = None, until: Any = None,
-               sort: str = "relevance", tag: str | None = None) -> SearchResults:
+    def search(self, query: str, limit: int = 10, page: int = 1,
+               author: str | Sequence[str] | None = None,
+               category: str | Sequence[str] | None = None, since: Any = None, until: Any = None,
+               sort: str = "relevance", tag: str | Sequence[str] | None = None, *,
+               year: int | str | Sequence[int | str] | None = None,
+               month: str | Sequence[str] | None = None,
+               facets: str | Sequence[str] | None = None,
+               facet_limit: int = 10) -> SearchResults:
         """Ranked results for *query* (see README for the syntax).
 
         *since*/*until* take dates or date strings (a bare date as *until*
         includes that whole day); *sort* is ``relevance``, ``date`` (newest
-        first) or ``oldest``.  Raises QueryError for malformed queries or
-        options and IndexNotFoundError before the first ``index`` run.
+        first) or ``oldest``.  *author*, *category*, *tag*, *year* (``2021``)
+        and *month* (``"2021-06"``) take one value or a list: any of the
+        values of one filter, and every filter given.  *facets* (names from
+        ``author, category, tag, year, month``) fills ``results.facets`` with
+        the top *facet_limit* ``(value, count)`` pairs over all matches.
+        Raises QueryError for malformed queries or options and
+        IndexNotFoundError before the first ``index`` run.
         """
         if limit < 1 or limit > 1000:
             raise QueryError("limit must be between 1 and 1000")
@@ -86,15 +97,24 @@ class SearchEngine:
             raise QueryError("page must be 1 or more")
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        from .local.facets import MAX_FACET_LIMIT, as_values, check_facets, month_numbers
+
+        facet_names = check_facets(facets)
+        if not 1 <= facet_limit <= MAX_FACET_LIMIT:
+            raise QueryError(f"facet_limit must be between 1 and {MAX_FACET_LIMIT}")
+        years, months = month_numbers(year, month)
         node = parse_query(query)
         try:
             start = date_bound(since, self.settings.timezone, end=False)
             end = date_bound(until, self.settings.timezone, end=True)
         except ValueError as exc:
             raise QueryError(f"bad date filter: {exc}") from None
+        filters = Filters(as_values(author, "author"), as_values(category, "category"),
+                          as_values(tag, "tag"), start, end, years, months,
+                          self.settings.timezone)
         searcher = self._searcher()
         return execute(searcher, node, query, self._query_context(), limit=limit, page=page,
-                       filters=Filters(author, category, tag, start, end), sort=sort)
+                       filters=filters, sort=sort, facets=facet_names, facet_limit=facet_limit)
 
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by id or by path of its source file."""

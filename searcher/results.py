@@ -55,6 +55,8 @@ class SearchResults:
     relaxed: bool = False
     sort: str = "relevance"
     elapsed: float = 0.0
+    #: Requested facet → ``(value, count)`` pairs over *all* matches, by count then value.
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -71,6 +73,8 @@ class SearchResults:
             "relaxed": self.relaxed,
             "elapsed_ms": round(self.elapsed * 1000, 2),
             "hits": [h.as_dict() for h in self.hits],
+            "facets": {name: [[value, count] for value, count in pairs]
+                       for name, pairs in self.facets.items()},
         }
 
 

@@ -388,21 +388,32 @@ def _is_latin_word(node: Node) -> bool:
 
 @dataclass
 class Filters:
-    """Exact author / category / tag and a date range (naive UTC datetimes)."""
+    """Exact author / category / tag (one value or several: any of them), a date range
+    (naive UTC datetimes), years and month numbers (``y * 12 + m - 1``) in *timezone*."""
 
-    author: str | None = None
-    category: str | None = None
-    tag: str | None = None
+    author: str | tuple[str, ...] | None = None
+    category: str | tuple[str, ...] | None = None
+    tag: str | tuple[str, ...] | None = None
     since: object = None
     until: object = None
+    years: tuple[int, ...] = ()
+    months: tuple[int, ...] = ()
+    timezone: str = "UTC"
 
     def mask(self, evaluator: Evaluator, leaf) -> np.ndarray | None:
         result: np.ndarray | None = None
         for name, value in (("author_key", self.author), ("category", self.category),
                             ("tag", self.tag)):
-            if value:
-                m = evaluator.term(leaf, name, " ".join(fold(value).split())).mask
+            values = [value] if isinstance(value, str) else list(value or ())
+            if any(values):
+                m = any_of([evaluator.term(leaf, name, " ".join(fold(v).split()))
+                            for v in values if v], leaf.reader().doc_count_all()).mask
                 result = m if result is None else result & m
+        if self.years or self.months:
+            from .facets import period_mask
+
+            m = period_mask(leaf.reader(), self.timezone, self.years, self.months)
+            result = m if result is None else result & m
         if self.since is not None or self.until is not None:
             from whoosh.util.times import datetime_to_long
 
@@ -423,6 +434,8 @@ class Ranked:
     docnums: list[int]
     scores: list[float]
     total: int
+    #: Every matching document (global numbers), e.g. for facet counts.
+    mask: np.ndarray | None = None
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
@@ -458,5 +471,5 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         keys = np.where(undated, np.inf, keys)  # undated documents last either way
     order = np.lexsort((hits, keys))  # ties: index order, deterministic
     page = hits[order[offset : offset + limit]]
-    return Ranked([int(d) for d in page], [float(score[d]) for d in page], total), \
+    return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask), \
         evaluator.terms

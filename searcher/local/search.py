@@ -25,6 +25,7 @@ from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
 from ..query import And, Node, Not, Word, positive_literals
 from ..results import Hit, SearchResults
+from .facets import count_facets
 from .scoring import Filters, QueryContext, rank
 
 SORTS = ("relevance", "date", "oldest")
@@ -46,8 +47,10 @@ def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:
 
 
 def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int, page: int,
-            filters: Filters, sort: str, snippet_width: int = 120) -> SearchResults:
-    """Run *node* against a Whoosh searcher and build the results page."""
+            filters: Filters, sort: str, snippet_width: int = 120,
+            facets: tuple[str, ...] = (), facet_limit: int = 10) -> SearchResults:
+    """Run *node* against a Whoosh searcher and build the results page (with the counts of
+    *facets* over all matches, see :mod:`searcher.local.facets`)."""
     started = time.perf_counter()
     offset = (page - 1) * limit
     ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
@@ -57,6 +60,8 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
         ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
                              offset=offset, limit=limit)
         relaxed = ranked.total > 0
+    counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone) \
+        if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
     text_column = _text_column(searcher) if ranked.docnums else None
     hits = []
@@ -81,7 +86,8 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
             rank=rank_no,
         ))
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
-                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started)
+                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
+                         facets=counts)
 
 
 def _text_column(searcher):

@@ -1,0 +1,309 @@
+"""Facet counts: how all matches of a query split by author, category, tag, year and month.
+
+Ranking already produces an exact match mask over every document of every
+segment (:func:`searcher.local.scoring.rank`), so counting is a matter of
+looking up each matched document's values, vectorised:
+
+* ``author``/``category``/``tag``: the index holds each whole folded value as
+  one term of ``author_key``/``category``/``tag``.  Per segment, those terms'
+  postings become two integer arrays, (document, value code), read once and
+  cached (segments never change).  Each segment's codes are mapped into one
+  vocabulary shared by the searcher's segments, sorted by value, so counting
+  is ``np.bincount`` over the matched documents' codes and "by count, ties by
+  value" is one ``np.lexsort``.  No stored fields are loaded.
+* ``year``/``month``: each document's date (the per-segment dates array the
+  scorer already maps) converted to the configured time zone and turned into a
+  month number (``year * 12 + month - 1``), also cached per segment.
+
+The same month numbers answer the ``year``/``month`` filters.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ..analysis.normalize import fold
+from ..errors import QueryError
+from .caching import LRUCache
+from .scoring import NO_DATE, segment_data
+from .sidecar import segment_key
+
+#: Facet name → the keyword field holding its whole folded values (None: from the date).
+FACETS: dict[str, str | None] = {
+    "author": "author_key", "category": "category", "tag": "tag", "year": None, "month": None,
+}
+MAX_FACET_LIMIT = 10_000
+
+_DAY_US = 86_400 * 1_000_000
+#: Whoosh stores dates as microseconds since ``datetime.min``; numpy counts from 1970.
+_EPOCH_US = (dt.datetime(1970, 1, 1) - dt.datetime.min) // dt.timedelta(microseconds=1)
+_MONTH = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*")
+
+FacetCounts = dict[str, list[tuple[str, int]]]
+
+
+def facet_key(value: str) -> str:
+    """The form a keyword value is indexed (and counted, and filtered) under."""
+    return " ".join(fold(value).split())
+
+
+def check_facets(names: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The requested facet names, validated (a comma-separated string is accepted too)."""
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = names.split(",")
+    out: list[str] = []
+    for raw in names:
+        if not isinstance(raw, str):
+            raise QueryError(f"facet names must be strings, not {raw!r}")
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name not in FACETS:
+            raise UnknownFacetError(raw, tuple(FACETS))
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+class UnknownFacetError(QueryError):
+    """A facet name that does not exist; ``name`` and ``accepted`` say which and what does."""
+
+    def __init__(self, name: str, accepted: tuple[str, ...]) -> None:
+        super().__init__(f"unknown facet {name!r}: use one or more of {', '.join(accepted)}")
+        self.name = name
+        self.accepted = accepted
+
+
+def as_values(value: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
+    """A filter value given as one string or several (OR), as a tuple without blanks."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise QueryError(f"{what} filter values must be strings, not {item!r}")
+    return tuple(item for item in items if item.strip())
+
+
+def month_numbers(year: int | str | Iterable[int | str] | None,
+                  month: str | Iterable[str] | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(years, month numbers ``y * 12 + m - 1``) of the ``year``/``month`` filters.
+
+    Years are ``2021`` or ``"2021"``; months ``"2021-06"`` (also ``2021/6``, ``2021年6月``).
+    """
+    years: list[int] = []
+    for item in _items(year):
+        text = str(item).strip()
+        if isinstance(item, bool) or not re.fullmatch(r"\d{1,4}", text) or int(text) < 1:
+            raise QueryError(f"bad year filter {item!r}: use a year such as 2021")
+        years.append(int(text))
+    months: list[int] = []
+    for item in _items(month):
+        match = _MONTH.fullmatch(str(item)) if isinstance(item, str) else None
+        if match is None or not 1 <= int(match.group(2)) <= 12:
+            raise QueryError(f"bad month filter {item!r}: use YYYY-MM, e.g. 2021-06")
+        months.append(int(match.group(1)) * 12 + int(match.group(2)) - 1)
+    return tuple(years), tuple(months)
+
+
+def _items(value):
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [value]
+    return list(value)
+
+
+# -- per-segment columns --------------------------------------------------------------------
+@dataclass
+class KeywordColumn:
+    """One segment's (document, value) pairs of a keyword field; ``values`` sorted."""
+
+    values: list[str]
+    docs: np.ndarray  # int64 document numbers (a document appears once per value)
+    codes: np.ndarray  # int64 index into ``values``
+    starts: np.ndarray  # where each value's documents start in ``docs``
+
+    def first_doc(self, value: str) -> int | None:
+        """A document of this segment holding *value*, if any."""
+        i = bisect.bisect_left(self.values, value)
+        if i < len(self.values) and self.values[i] == value:
+            return int(self.docs[self.starts[i]])
+        return None
+
+
+_columns: LRUCache[KeywordColumn] = LRUCache(256)
+_months: LRUCache[np.ndarray] = LRUCache(256)
+_vocabularies: LRUCache[tuple[list[str], list[np.ndarray]]] = LRUCache(16)
+
+
+def keyword_column(reader, fieldname: str) -> KeywordColumn:
+    """The (document, value code) pairs of *fieldname* in one segment, from its postings."""
+    key = (segment_key(reader), fieldname)
+    cached = _columns.get(key)
+    if cached is not None:
+        return cached
+    values: list[str] = []
+    docs: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    if fieldname in reader.schema and reader.doc_count_all():
+        for term in reader.lexicon(fieldname):
+            text = term.decode("utf-8", "surrogatepass") if isinstance(term, bytes) else term
+            ids = np.fromiter(reader.postings(fieldname, term).all_ids(), dtype=np.int64)
+            codes.append(np.full(len(ids), len(values), dtype=np.int64))
+            docs.append(ids)
+            values.append(text)
+    # Whoosh's lexicon is sorted by UTF-8 bytes, which is code point order: already sorted.
+    sizes = np.array([len(d) for d in docs], dtype=np.int64)
+    column = KeywordColumn(values, np.concatenate(docs) if docs else np.zeros(0, np.int64),
+                           np.concatenate(codes) if codes else np.zeros(0, np.int64),
+                           np.concatenate(([0], np.cumsum(sizes)[:-1])) if docs
+                           else np.zeros(0, np.int64))
+    return _columns.put(key, column)
+
+
+def _vocabulary(readers: list, fieldname: str) -> tuple[list[str], list[np.ndarray]]:
+    """The sorted union of the segments' values, and each segment's local → shared codes."""
+    key = (tuple(segment_key(r) for r in readers), fieldname)
+    cached = _vocabularies.get(key)
+    if cached is not None:
+        return cached
+    columns = [keyword_column(r, fieldname) for r in readers]
+    values = sorted({v for c in columns for v in c.values})
+    shared = np.array(values, dtype=object)
+    maps = [np.searchsorted(shared, np.array(c.values, dtype=object)).astype(np.int64)
+            if c.values else np.zeros(0, np.int64) for c in columns]
+    return _vocabularies.put(key, (values, maps))
+
+
+def month_column(reader, timezone: str) -> np.ndarray:
+    """Each document's month number (``year * 12 + month - 1``) in *timezone*; -1 undated."""
+    key = (segment_key(reader), timezone)
+    cached = _months.get(key)
+    if cached is not None:
+        return cached
+    ticks = np.asarray(segment_data(reader).dates)
+    dated = ticks != NO_DATE
+    out = np.full(len(ticks), -1, dtype=np.int64)
+    if dated.any():
+        utc = ticks[dated].astype(np.int64)
+        local = utc + _utc_offsets_us(utc, ZoneInfo(timezone))
+        months = (local - _EPOCH_US).astype("datetime64[us]").astype("datetime64[M]")
+        out[dated] = months.astype(np.int64) + 1970 * 12
+    return _months.put(key, out)
+
+
+def _utc_offsets_us(utc: np.ndarray, zone: ZoneInfo) -> np.ndarray:
+    """The zone's UTC offset at each instant (µs since ``datetime.min``, naive UTC).
+
+    Offsets are looked up once per distinct UTC day (start and end); only the
+    documents of a day on which the offset changes are converted one by one.
+    """
+    days = utc // _DAY_US
+    unique, inverse = np.unique(days, return_inverse=True)
+    start = np.empty(len(unique), dtype=np.int64)
+    end = np.empty(len(unique), dtype=np.int64)
+    for i, day in enumerate(unique.tolist()):
+        start[i] = _offset_us(int(day) * _DAY_US, zone)
+        end[i] = _offset_us((int(day) + 1) * _DAY_US - 1, zone)
+    offsets = start[inverse]
+    for i in np.flatnonzero(start[inverse] != end[inverse]).tolist():
+        offsets[i] = _offset_us(int(utc[i]), zone)
+    return offsets
+
+
+def _offset_us(ticks: int, zone: ZoneInfo) -> int:
+    try:
+        moment = dt.datetime.min + dt.timedelta(microseconds=ticks)
+        offset = moment.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset()
+    except (OverflowError, ValueError):
+        return 0
+    return (offset or dt.timedelta(0)) // dt.timedelta(microseconds=1)
+
+
+def period_mask(reader, timezone: str, years: Sequence[int], months: Sequence[int]) -> np.ndarray:
+    """Documents of one segment dated in one of *years* and (if given) one of *months*."""
+    column = month_column(reader, timezone)
+    mask = np.ones(len(column), dtype=bool)
+    if years:
+        mask &= np.isin(np.where(column >= 0, column // 12, -1), np.asarray(years))
+    if months:
+        mask &= np.isin(column, np.asarray(months))
+    return mask
+
+
+# -- counting -------------------------------------------------------------------------------
+def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
+                 timezone: str) -> FacetCounts:
+    """For each facet in *names*: the top *limit* ``(value, count)`` pairs over the documents
+    set in *mask* (global document numbers), by count, ties by value."""
+    leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+    readers = [reader for reader, _ in leaves]
+    parts = [mask[offset : offset + reader.doc_count_all()] for reader, offset in leaves]
+    out: FacetCounts = {}
+    for name in names:
+        fieldname = FACETS[name]
+        if fieldname is not None:
+            values, maps = _vocabulary(readers, fieldname)
+            counts = np.zeros(len(values), dtype=np.int64)
+            for reader, part, local in zip(readers, parts, maps, strict=True):
+                column = keyword_column(reader, fieldname)
+                if len(column.docs) and part.any():
+                    picked = local[column.codes[part[column.docs]]]
+                    counts += np.bincount(picked, minlength=len(values))
+            out[name] = [(_display(readers, fieldname, value), count)
+                         for value, count in _top(values, counts, limit)]
+            continue
+        columns = [month_column(reader, timezone) for reader in readers]
+        found = np.concatenate([c[p] for c, p in zip(columns, parts, strict=True)]) \
+            if columns else np.zeros(0, np.int64)
+        found = found[found >= 0]
+        if name == "year":
+            found = found // 12
+        keys, counts = np.unique(found, return_counts=True)
+        labels = [str(k) if name == "year" else f"{k // 12:04d}-{k % 12 + 1:02d}"
+                  for k in keys.tolist()]
+        out[name] = _top(labels, counts, limit)  # labels sort like their numbers
+    return out
+
+
+def _top(values: list[str], counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
+    """The *limit* largest counts, ties by value (*values* is sorted)."""
+    present = np.flatnonzero(counts)
+    order = present[np.lexsort((present, -counts[present]))][:limit]
+    return [(values[i], int(counts[i])) for i in order.tolist()]
+
+
+_displays: LRUCache[str] = LRUCache(4096)
+
+
+def _display(readers: list, fieldname: str, value: str) -> str:
+    """The value as one document that holds it spells it (``iPhone 13`` for ``iphone 13``).
+
+    Values are counted folded (so ``認證`` and ``认证`` count together); only the few
+    shown are looked up, in one stored document each.
+    """
+    for reader in readers:
+        key = (segment_key(reader), fieldname, value)
+        cached = _displays.get(key)
+        if cached is not None:
+            return cached
+        doc = keyword_column(reader, fieldname).first_doc(value)
+        if doc is None:
+            continue
+        stored = reader.stored_fields(doc)
+        meta = stored.get("meta") or {}
+        spelled = [stored.get("author") or ""] if fieldname == "author_key" else list(
+            meta.get("categories" if fieldname == "category" else "tags") or [])
+        shown = next((s for s in spelled if isinstance(s, str) and facet_key(s) == value), value)
+        return _displays.put(key, shown)
+    return value
