@@ -190,15 +190,31 @@ def test_bad_parameters_are_422_naming_the_parameter(site, params, parameter):
     assert data["problems"][0]["parameter"] == parameter
 
 
-def test_facets_answer_501_until_the_library_has_them(site):
+def test_search_facets_and_multi_value_filters(site):
     client, engine, _ = site
-    import inspect
-
-    if "facets" in inspect.signature(engine.search).parameters:
-        pytest.skip("this library has facets (tested in test_search_facets)")
-    data = assert_error(client.get("/api/search", params={"q": "聊城", "facets": "author"}),
-                        501, "not implemented")
-    assert "facets" in data["detail"]
+    params = {"q": "的 OR 是", "facets": "author,category", "facet_limit": 3}
+    data = client.get("/api/search", params={**params, "facets": ["author,category", "year"]})
+    data = data.json()
+    assert set(data["facets"]) == {"author", "category", "year"}
+    assert all(len(pairs) <= 3 for name, pairs in data["facets"].items() if name != "year")
+    expected = engine.search("的 OR 是", facets=["author", "category", "year"], facet_limit=3)
+    assert data["facets"] == {k: [list(p) for p in v] for k, v in expected.facets.items()}
+    author, count = data["facets"]["author"][0]
+    narrowed = client.get("/api/search", params={"q": "的 OR 是", "author": author}).json()
+    assert narrowed["total"] == count < data["total"]
+    two = client.get("/api/search", params={"q": "的 OR 是", "author": ["安全客", "新华社"],
+                                            "limit": 100}).json()
+    assert {h["author"] for h in two["hits"]} == {"安全客", "新华社"}
+    year = client.get("/api/search", params={"q": "的 OR 是", "year": 2021, "limit": 100})
+    assert {h["date"][:4] for h in year.json()["hits"]} == {"2021"}
+    month = client.get("/api/search", params={"q": "的 OR 是", "month": "2021-06",
+                                              "limit": 100}).json()
+    assert month["total"] and {h["date"][:7] for h in month["hits"]} <= {"2021-06"}
+    data = assert_error(client.get("/api/search", params={"q": "的", "facets": "colour"}), 400)
+    assert "colour" in data["detail"]
+    assert_error(client.get("/api/search", params={"q": "的", "year": "soon"}), 400)
+    assert_error(client.get("/api/search", params={"q": "的", "facet_limit": 101}), 422)
+    assert_error(client.get("/api/search", params={"q": "的", "tag": ["a"] * 21}), 422)
 
 
 # -- /api/documents -------------------------------------------------------------------------
@@ -371,6 +387,13 @@ def test_search_page_filters_chips_and_pages(site):
     page = client.get("/", params={"q": "的 OR 是", "author": "安全客"}).text
     assert 'class="chip"' in page and "作者：安全客" in page
     assert 'href="/?q=%E7%9A%84+OR+%E6%98%AF"' in page  # the chip's remove link
+    assert 'data-facet="year"' in page and 'data-facet="tag"' in page
+    assert '<li class="active"><a href="/?q=%E7%9A%84+OR+%E6%98%AF" aria-current' in page
+    assert 'name="author" value="安全客"' in page  # a new query keeps the filter
+    full = client.get("/", params={"q": "的 OR 是"}).text
+    assert "?q=%E7%9A%84+OR+%E6%98%AF&amp;year=2021" in full  # a facet click adds a filter
+    year = client.get("/", params={"q": "的 OR 是", "year": "2021"}).text
+    assert "年份：2021" in year
     first = client.get("/", params={"q": "的 OR 是"}).text
     assert 'rel="next"' in first and "page=2" in first
     second = client.get("/", params={"q": "的 OR 是", "page": 2}).text

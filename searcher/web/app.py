@@ -12,14 +12,12 @@ server needs no restart.
 """
 
 import asyncio
-import calendar
 import concurrent.futures
 import contextlib
 import functools
 import inspect
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -271,17 +269,28 @@ def _suggestion_dict(item: Any) -> dict[str, Any]:
     return {"text": item.text, "count": getattr(item, "count", None)}
 
 
+#: Filters that take several values (any of them matches), as the library's search() does.
+MULTI_FILTERS = ("author", "category", "tag", "year", "month")
+
+
 async def _search(state: _State, q: str, *, page: int, limit: int, sort: str,
-                  author: str | None, category: str | None, tag: str | None,
-                  since: str | None, until: str | None, facets: list[str]) -> Any:
-    kwargs: dict[str, Any] = {"limit": limit, "page": page, "author": author or None,
-                              "category": category or None, "tag": tag or None,
-                              "since": since or None, "until": until or None, "sort": sort}
+                  filters: dict[str, list[str]], since: str | None, until: str | None,
+                  facets: list[str], facet_limit: int = 10) -> Any:
+    kwargs: dict[str, Any] = {"limit": limit, "page": page, "sort": sort,
+                              "since": since or None, "until": until or None}
+    for name, values in filters.items():
+        values = [v for v in values if v.strip()]
+        if values:
+            if name in ("year", "month") and not state.has_facets:
+                raise ApiError(501, "not implemented",
+                               f"the {name} filter is not available in this version of searcher")
+            kwargs[name] = values if state.has_facets else values[0]
     if facets:
         if not state.has_facets:
             raise ApiError(501, "not implemented",
                            "facets are not available in this version of searcher")
         kwargs["facets"] = facets
+        kwargs["facet_limit"] = facet_limit
     return await state.run(state.engine.search, q, **kwargs)
 
 
@@ -291,27 +300,42 @@ api = APIRouter()
 
 Q = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
                          description="Query in searcher's syntax (see README).")]
-Filter = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS)]
+Filter = Annotated[list[str] | None, Query(
+    max_length=20, description="Repeat for several values (any of them matches).")]
 DateParam = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD (inclusive).")]
 Sort = Annotated[Literal["relevance", "date", "oldest"], Query()]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Facets = Annotated[list[str] | None, Query(
-    max_length=10, description="Facet names, repeated or comma-separated: author,category")]
+    max_length=10, description="Facet names (author, category, tag, year, month), repeated "
+    "or comma-separated: facets=author,year")]
+FacetLimit = Annotated[int, Query(ge=1, le=100, description="Values per facet.")]
+
+
+def _filter_values(name: str, values: list[str] | None) -> list[str]:
+    for value in values or []:
+        if len(value) > MAX_FILTER_CHARS:
+            raise RequestValidationError([{
+                "loc": ("query", name), "type": "string_too_long",
+                "msg": f"String should have at most {MAX_FILTER_CHARS} characters"}])
+    return list(values or [])
 
 
 @api.get("/api/search", summary="Ranked results (the CLI's --json shape)")
 async def api_search(request: Request, q: Q, author: Filter = None, category: Filter = None,
-                     tag: Filter = None, since: DateParam = None, until: DateParam = None,
+                     tag: Filter = None, year: Filter = None, month: Filter = None,
+                     since: DateParam = None, until: DateParam = None,
                      sort: Sort = "relevance", page: Page = 1, limit: Limit = 10,
-                     facets: Facets = None) -> JSON:
-    """``{query, total, page, pages, limit, sort, relaxed, elapsed_ms, hits: [...]}`` and
-    ``facets: {name: [[value, count], ...]}`` when facets were asked for.  Snippets are
-    plain text; ``highlights`` are ``[start, end)`` spans into them."""
+                     facets: Facets = None, facet_limit: FacetLimit = 10) -> JSON:
+    """``{query, total, page, pages, limit, sort, relaxed, elapsed_ms, hits: [...],
+    facets: {name: [[value, count], ...]}}``.  Snippets are plain text; ``highlights`` are
+    ``[start, end)`` spans into them.  ``year`` is ``2021``, ``month`` ``2021-06``."""
     state = _state(request)
-    results = await _search(state, q, page=page, limit=limit, sort=sort, author=author,
-                            category=category, tag=tag, since=since, until=until,
-                            facets=_split_facets(facets))
+    given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
+    filters = {name: _filter_values(name, values) for name, values in given.items()}
+    results = await _search(state, q, page=page, limit=limit, sort=sort, filters=filters,
+                            since=since, until=until, facets=_split_facets(facets),
+                            facet_limit=facet_limit)
     return JSON(_results_dict(results))
 
 
@@ -384,55 +408,70 @@ def parts(text: str, spans: Iterable[Iterable[int]]) -> list[tuple[str, bool]]:
     return out
 
 
-def _date_range(value: str) -> tuple[str, str] | None:
-    """A year or month facet value as an inclusive (since, until) pair of dates."""
-    if re.fullmatch(r"\d{4}", value):
-        return f"{value}-01-01", f"{value}-12-31"
-    match = re.fullmatch(r"(\d{4})-(\d{2})", value)
-    if match:
-        year, month = int(match[1]), int(match[2])
-        if 1 <= month <= 12:
-            last = calendar.monthrange(year, month)[1]
-            return f"{value}-01", f"{value}-{last:02d}"
-    return None
-
-
 class _Page:
-    """The search page's state, as it is in the URL."""
+    """The search page's state, as it is in the URL (so it can be shared, reloaded and
+    walked with Back/Forward): links are built from it, never from request text as is."""
 
-    KEYS = ("q", "author", "category", "tag", "since", "until", "sort", "page")
+    SINGLE = ("q", "since", "until", "sort", "page")
+    LABELS = {"author": "作者", "category": "分类", "tag": "标签", "year": "年份",
+              "month": "月份", "since": "起", "until": "止"}
 
-    def __init__(self, params: dict[str, str], root: str = "") -> None:
-        self.params = {k: v for k, v in params.items() if k in self.KEYS and v}
+    def __init__(self, params: Any, root: str = "") -> None:
+        def get(key: str) -> str:
+            return str(params.get(key) or "")[:MAX_QUERY_CHARS]
+
+        def getlist(key: str) -> list[str]:
+            values = params.getlist(key) if hasattr(params, "getlist") else (
+                [params[key]] if params.get(key) else [])
+            clean = [v[:MAX_FILTER_CHARS] for v in values if v and v.strip()]
+            return list(dict.fromkeys(clean))[:20]
+
+        self.single = {k: get(k) for k in self.SINGLE if get(k)}
+        self.multi = {k: getlist(k) for k in MULTI_FILTERS}
         self.root = root  # where the app is mounted
 
+    def _url(self, single: dict[str, str], multi: dict[str, list[str]]) -> str:
+        if single.get("sort") == "relevance":
+            single.pop("sort")
+        if single.get("page") == "1":
+            single.pop("page")
+        pairs = [("q", single["q"])] if "q" in single else []
+        pairs += [(k, v) for k in MULTI_FILTERS for v in multi.get(k, [])]
+        pairs += [(k, single[k]) for k in self.SINGLE[1:] if k in single]
+        return f"{self.root}/?{urlencode(pairs)}" if pairs else f"{self.root}/"
+
     def url(self, **changes: Any) -> str:
-        params = dict(self.params)
+        """This state with single-valued *changes*; anything but ``page`` starts at page 1."""
+        single = dict(self.single)
         if "page" not in changes:
-            params.pop("page", None)  # any other change starts again at page 1
+            single.pop("page", None)
         for key, value in changes.items():
             if value in (None, ""):
-                params.pop(key, None)
+                single.pop(key, None)
             else:
-                params[key] = str(value)
-        if params.get("sort") == "relevance":
-            params.pop("sort")
-        if params.get("page") == "1":
-            params.pop("page")
-        ordered = [(k, params[k]) for k in self.KEYS if k in params]
-        return f"{self.root}/?{urlencode(ordered)}" if ordered else f"{self.root}/"
+                single[key] = str(value)
+        return self._url(single, self.multi)
+
+    def toggle(self, name: str, value: str) -> str:
+        """Add *value* to filter *name* (a facet click), or remove it when it is there."""
+        multi = {k: list(v) for k, v in self.multi.items()}
+        values = multi.setdefault(name, [])
+        if value in values:
+            values.remove(value)
+        else:
+            values.append(value)
+        single = {k: v for k, v in self.single.items() if k != "page"}
+        return self._url(single, multi)
+
+    def active(self, name: str, value: str) -> bool:
+        return value in self.multi.get(name, [])
 
     def chips(self) -> list[tuple[str, str, str]]:
-        labels = {"author": "作者", "category": "分类", "tag": "标签", "since": "起",
-                  "until": "止"}
-        return [(labels[k], self.params[k], self.url(**{k: None}))
-                for k in labels if k in self.params]
-
-    def facet_url(self, name: str, value: str) -> str:
-        if name in ("year", "month"):
-            bounds = _date_range(value)
-            return self.url(since=bounds[0], until=bounds[1]) if bounds else self.url()
-        return self.url(**{name: value})
+        out = [(self.LABELS[k], v, self.toggle(k, v)) for k in MULTI_FILTERS
+               for v in self.multi[k]]
+        out += [(self.LABELS[k], self.single[k], self.url(**{k: None}))
+                for k in ("since", "until") if k in self.single]
+        return out
 
     def page_links(self, current: int, pages: int) -> list[tuple[int, str]]:
         shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
@@ -452,23 +491,21 @@ async def search_page(request: Request) -> Response:
     state = _state(request)
     raw = request.query_params
     root = request.scope.get("root_path", "")
-    view = _Page({k: raw.get(k, "")[:MAX_QUERY_CHARS] for k in _Page.KEYS}, root)
-    q = view.params.get("q", "")
-    sort = raw.get("sort", "relevance")
+    view = _Page(raw, root)
+    q = view.single.get("q", "")
+    sort = view.single.get("sort", "relevance")
     if sort not in ("relevance", "date", "oldest"):
         sort = "relevance"
     page = _int(raw.get("page"), 1, 1, MAX_PAGE)
-    context: dict[str, Any] = {"root": root, "view": view, "q": q, "sort": sort, "parts": parts,
-                               "results": None, "error": None, "facets": {},
-                               "facet_names": {"author": "作者", "category": "分类",
-                                               "tag": "标签", "year": "年份", "month": "月份"}}
+    context: dict[str, Any] = {"root": root, "view": view, "q": q, "sort": sort,
+                               "parts": parts, "results": None, "error": None, "facets": {},
+                               "facet_names": _Page.LABELS}
     status = 200
     if q:
         try:
             results = await _search(
-                state, q, page=page, limit=10, sort=sort, author=view.params.get("author"),
-                category=view.params.get("category"), tag=view.params.get("tag"),
-                since=view.params.get("since"), until=view.params.get("until"),
+                state, q, page=page, limit=10, sort=sort, filters=view.multi,
+                since=view.single.get("since"), until=view.single.get("until"),
                 facets=list(PAGE_FACETS) if state.has_facets else [])
             context["results"] = results
             context["facets"] = getattr(results, "facets", None) or {}
