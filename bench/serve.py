@@ -1,0 +1,226 @@
+"""Load benchmark of `searcher serve` next to the library called in a loop (not a test).
+
+Drives the real server over loopback only (127.0.0.1) with a bounded number of requests and
+a bounded time: N concurrent clients (keep-alive HTTP/1.1 connections from one asyncio
+process) over a mix of word, two-word, phrase, filtered and faceted queries taken from the
+corpus itself (bench/perf.py's mix plus faceted queries), against one worker and then
+several.  The baseline is SearchEngine.search over the same queries in a loop in one
+process.  Prints a table; --out writes JSON.
+
+    python3 ../shared/tools/make_corpus.py /tmp/corpus20k
+    searcher --index-dir /tmp/ix20k index /tmp/corpus20k
+    nice python3 bench/serve.py --corpus /tmp/corpus20k --index-dir /tmp/ix20k
+
+Targets: no errors; throughput with one worker >= 0.8x the library loop and with two
+workers >= 1.5x; p99 under load <= 10x the library's p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+from perf import Query, query_mix  # noqa: E402
+
+HOST = "127.0.0.1"  # loopback only, always
+FACETS = "author,category,year"
+
+
+def queries(corpus: Path, n: int, seed: int) -> list[tuple[Query, bool]]:
+    """perf.py's mix (words, two words, phrases, filtered) plus a fifth of faceted ones."""
+    mix = query_mix(corpus, n=n - n // 5, seed=seed)
+    rng = random.Random(seed + 1)
+    words = [q for q in mix if q.kind == "word"]
+    faceted = [(Query("faceted", rng.choice(words).text), True) for _ in range(n // 5)]
+    out = [(q, False) for q in mix] + faceted
+    rng.shuffle(out)
+    return out
+
+
+def search_kwargs(query: Query, faceted: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"limit": 10}
+    if query.category:
+        kwargs["category"] = query.category
+    if query.since:
+        kwargs["since"] = query.since
+    if faceted:
+        kwargs["facets"] = FACETS.split(",")
+    return kwargs
+
+
+def target(query: Query, faceted: bool) -> str:
+    params: dict[str, Any] = {"q": query.text, "limit": 10}
+    if query.category:
+        params["category"] = query.category
+    if query.since:
+        params["since"] = query.since
+    if faceted:
+        params["facets"] = FACETS
+    return "/api/search?" + urlencode(params)
+
+
+def stats(latencies: list[float], wall: float, errors: int) -> dict[str, Any]:
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if latencies else [0] * 99
+    return {"requests": len(latencies) + errors, "errors": errors, "seconds": wall,
+            "throughput": len(latencies) / wall if wall else 0.0,
+            "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+
+
+def library_loop(index_dir: Path, mix: list[tuple[Query, bool]], requests: int,
+                 time_limit: float) -> dict[str, Any]:
+    """SearchEngine.search in a loop in this process (after one warm-up pass)."""
+    from searcher import SearchEngine
+
+    engine = SearchEngine(index_dir)
+    for query, faceted in mix:
+        engine.search(query.text, **search_kwargs(query, faceted))
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    for i in range(requests):
+        query, faceted = mix[i % len(mix)]
+        t0 = time.perf_counter()
+        try:
+            engine.search(query.text, **search_kwargs(query, faceted))
+            latencies.append(time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - counted and shown
+            errors += 1
+            print(f"library error: {query.text!r}: {exc}", file=sys.stderr)
+        if time.perf_counter() - started > time_limit:
+            break
+    wall = time.perf_counter() - started
+    engine.close()
+    return stats(latencies, wall, errors)
+
+
+async def _client(port: int, paths: list[str], latencies: list[float], errors: list[str],
+                  deadline: float) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        for path in paths:
+            if time.perf_counter() > deadline:
+                return
+            t0 = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+            if status == 200:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors.append(f"{status} {path}: {body[:200]!r}")
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        errors.append(f"connection: {exc!r}")
+    finally:
+        writer.close()
+
+
+async def _load(port: int, paths: list[str], clients: int, time_limit: float):
+    latencies: list[float] = []
+    errors: list[str] = []
+    shares = [paths[i::clients] for i in range(clients)]
+    started = time.perf_counter()
+    await asyncio.gather(*(_client(port, share, latencies, errors, started + time_limit)
+                           for share in shares))
+    return latencies, errors, time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def server_run(index_dir: Path, mix: list[tuple[Query, bool]], workers: int, clients: int,
+               requests: int, time_limit: float) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(benchlib.REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve", "--host",
+         HOST, "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("server did not start: "
+                                     + proc.stderr.read().decode(errors="replace")) from None
+                time.sleep(0.3)
+        paths = [target(q, f) for q, f in mix]
+        # Warm-up: every query at least once per worker (the kernel spreads connections).
+        asyncio.run(_load(port, paths * workers, clients, time_limit))
+        timed = [paths[i % len(paths)] for i in range(requests)]
+        latencies, errors, wall = asyncio.run(_load(port, timed, clients, time_limit))
+        for error in errors[:5]:
+            print(f"server error ({workers} worker(s)): {error}", file=sys.stderr)
+        result = stats(latencies, wall, len(errors))
+        result["requests"] = len(latencies) + len(errors)
+        return result
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="the indexed articles")
+    parser.add_argument("--index-dir", type=Path, required=True, help="an index of --corpus")
+    parser.add_argument("--queries", type=int, default=250)
+    parser.add_argument("--requests", type=int, default=2000, help="per run (bounded)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per run")
+    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args()
+
+    mix = queries(args.corpus, args.queries, args.seed)
+    kinds = {}
+    for query, _ in mix:
+        kinds[query.kind] = kinds.get(query.kind, 0) + 1
+    print(f"{len(mix)} queries: {kinds}", file=sys.stderr)
+    library = library_loop(args.index_dir, mix, args.requests, args.time_limit)
+    rows = {"library loop (1 process)": library}
+    for workers in args.workers:
+        rows[f"server, {workers} worker{'s' if workers > 1 else ''}, {args.clients} clients"] = \
+            server_run(args.index_dir, mix, workers, args.clients, args.requests,
+                       args.time_limit)
+    print(f"\n{len(mix)}-query mix ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
+          f"load average {os.getloadavg()[0]:.1f}, {benchlib.machine()['cpu']}\n")
+    print("| run | requests | errors | req/s | × library | p50 ms | p99 ms | p99 × library |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, row in rows.items():
+        print(f"| {name} | {row['requests']} | {row['errors']} | {row['throughput']:.1f} | "
+              f"{row['throughput'] / library['throughput']:.2f} | {row['p50_ms']:.1f} | "
+              f"{row['p99_ms']:.1f} | {row['p99_ms'] / library['p99_ms']:.1f} |")
+    benchlib.dump(args.out, {"machine": benchlib.machine(), "clients": args.clients,
+                             "queries": kinds, "runs": rows})
+
+
+if __name__ == "__main__":
+    main()
