@@ -107,7 +107,7 @@ class SearchEngine:
         try:
             start = date_bound(since, self.settings.timezone, end=False)
             end = date_bound(until, self.settings.timezone, end=True)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01 in UTC+8
             raise QueryError(f"bad date filter: {exc}") from None
         filters = Filters(as_values(author, "author"), as_values(category, "category"),
                           as_values(tag, "tag"), start, end, years, months,

@@ -11,9 +11,12 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH, article, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("httpx")  # a dev dependency; starlette's TestClient needs it
 with warnings.catch_warnings():  # newer starlette prefers httpx2; httpx works the same
@@ -169,6 +172,40 @@ def test_bad_query_is_400_with_the_parsers_message_and_position(site):
     assert data["position"] is None
     data = assert_error(client.get("/api/search", params={"q": "聊城", "since": "soon"}), 400)
     assert "soon" in data["detail"] or "date" in data["detail"]
+
+
+def test_dates_out_of_range_are_400_not_500(site):
+    client, _, _ = site
+    for bound in ("0001-01-01", "9999-12-31"):
+        key = "since" if bound.startswith("0001") else "until"
+        data = assert_error(client.get("/api/search", params={"q": "聊城", key: bound}), 400)
+        assert "date" in data["detail"]
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(q=st.one_of(_text, st.sampled_from(['"', "(", ")", "-", "OR", "title:", "聊城 -(",
+                                           'author:"', "a | | b", "NOT"])),
+       author=st.one_of(st.none(), _text), since=st.one_of(st.none(), _text),
+       until=st.one_of(st.none(), st.dates().map(str)), year=st.one_of(st.none(), _text),
+       month=st.one_of(st.none(), _text), page=st.integers(-5, 2000),
+       sort=st.sampled_from(["relevance", "date", "oldest", "", "x"]))
+def test_user_input_never_produces_a_500(site, q, author, since, until, year, month, page,
+                                         sort):
+    client, _, _ = site
+    params = {"q": q, "author": author, "since": since, "until": until, "year": year,
+              "month": month, "page": page, "sort": sort}
+    params = {k: v for k, v in params.items() if v is not None}
+    api = client.get("/api/search", params=params)
+    assert api.status_code in (200, 400, 422), (params, api.text)
+    if api.status_code != 200:
+        assert set(api.json()) >= {"error", "detail"}
+    page_ = client.get("/", params=params)
+    assert page_.status_code in (200, 400), (params, page_.status_code)
+    assert client.get(f"/api/documents/{quote(q, safe='')}").status_code in (404, 405)
 
 
 @pytest.mark.parametrize("params, parameter", [
