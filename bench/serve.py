@@ -3,9 +3,10 @@
 Drives the real server over loopback only (127.0.0.1) with a bounded number of requests and
 a bounded time: N concurrent clients (keep-alive HTTP/1.1 connections from one asyncio
 process) over a mix of word, two-word, phrase, filtered and faceted queries taken from the
-corpus itself (bench/perf.py's mix plus faceted queries), against one worker and then
-several.  The baseline is SearchEngine.search over the same queries in a loop in one
-process.  Prints a table; --out writes JSON.
+corpus itself (bench/perf.py's mix plus faceted queries), against one worker and two.  The
+baseline is SearchEngine.search over the same queries in a loop in one process.  The runs
+take turns in rounds, so that a shared machine's drifting load hits each alike.  Prints a
+table; --out writes JSON.
 
     python3 ../shared/tools/make_corpus.py /tmp/corpus20k
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k
@@ -72,38 +73,40 @@ def target(query: Query, faceted: bool) -> str:
     return "/api/search?" + urlencode(params)
 
 
-def stats(latencies: list[float], wall: float, errors: int) -> dict[str, Any]:
+def stats(latencies: list[float], errors: int, wall: float) -> dict[str, Any]:
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if latencies else [0] * 99
     return {"requests": len(latencies) + errors, "errors": errors, "seconds": wall,
             "throughput": len(latencies) / wall if wall else 0.0,
             "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
 
 
-def library_loop(index_dir: Path, mix: list[tuple[Query, bool]], requests: int,
-                 time_limit: float) -> dict[str, Any]:
-    """SearchEngine.search in a loop in this process (after one warm-up pass)."""
-    from searcher import SearchEngine
+class Library:
+    """SearchEngine.search in a loop in this process, warmed up by one pass of the mix."""
 
-    engine = SearchEngine(index_dir)
-    for query, faceted in mix:
-        engine.search(query.text, **search_kwargs(query, faceted))
-    latencies: list[float] = []
-    errors = 0
-    started = time.perf_counter()
-    for i in range(requests):
-        query, faceted = mix[i % len(mix)]
-        t0 = time.perf_counter()
-        try:
-            engine.search(query.text, **search_kwargs(query, faceted))
-            latencies.append(time.perf_counter() - t0)
-        except Exception as exc:  # noqa: BLE001 - counted and shown
-            errors += 1
-            print(f"library error: {query.text!r}: {exc}", file=sys.stderr)
-        if time.perf_counter() - started > time_limit:
-            break
-    wall = time.perf_counter() - started
-    engine.close()
-    return stats(latencies, wall, errors)
+    def __init__(self, index_dir: Path, mix: list[tuple[Query, bool]]) -> None:
+        from searcher import SearchEngine
+
+        self.engine = SearchEngine(index_dir)
+        self.mix = mix
+        for query, faceted in mix:
+            self.engine.search(query.text, **search_kwargs(query, faceted))
+
+    def run(self, start: int, requests: int, time_limit: float):
+        latencies: list[float] = []
+        errors = 0
+        started = time.perf_counter()
+        for i in range(start, start + requests):
+            query, faceted = self.mix[i % len(self.mix)]
+            t0 = time.perf_counter()
+            try:
+                self.engine.search(query.text, **search_kwargs(query, faceted))
+                latencies.append(time.perf_counter() - t0)
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                errors += 1
+                print(f"library error: {query.text!r}: {exc}", file=sys.stderr)
+            if time.perf_counter() - started > time_limit:
+                break
+        return latencies, errors, time.perf_counter() - started
 
 
 async def _client(port: int, paths: list[str], latencies: list[float], errors: list[str],
@@ -148,42 +151,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_run(index_dir: Path, mix: list[tuple[Query, bool]], workers: int, clients: int,
-               requests: int, time_limit: float) -> dict[str, Any]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(benchlib.REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve", "--host",
-         HOST, "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
+class Server:
+    """`searcher serve --workers N` on a free loopback port, warmed up by the mix."""
+
+    def __init__(self, index_dir: Path, mix: list[tuple[Query, bool]], workers: int,
+                 clients: int, time_limit: float) -> None:
+        self.port = free_port()
+        self.clients, self.workers = clients, workers
+        self.paths = [target(q, f) for q, f in mix]
+        env = {**os.environ, "PYTHONPATH": str(benchlib.REPO)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve",
+             "--host", HOST, "--port", str(self.port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2):
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=2):
                     break
             except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
                     raise SystemExit("server did not start: "
-                                     + proc.stderr.read().decode(errors="replace")) from None
+                                     + self.proc.stderr.read().decode(errors="replace")) from None
                 time.sleep(0.3)
-        paths = [target(q, f) for q, f in mix]
-        # Warm-up: every query at least once per worker (the kernel spreads connections).
-        asyncio.run(_load(port, paths * workers, clients, time_limit))
-        timed = [paths[i % len(paths)] for i in range(requests)]
-        latencies, errors, wall = asyncio.run(_load(port, timed, clients, time_limit))
+        # Every query at least once per worker (the kernel spreads the connections).
+        asyncio.run(_load(self.port, self.paths * workers, clients, time_limit))
+
+    def run(self, start: int, requests: int, time_limit: float):
+        timed = [self.paths[i % len(self.paths)] for i in range(start, start + requests)]
+        latencies, errors, wall = asyncio.run(_load(self.port, timed, self.clients,
+                                                    time_limit))
         for error in errors[:5]:
-            print(f"server error ({workers} worker(s)): {error}", file=sys.stderr)
-        result = stats(latencies, wall, len(errors))
-        result["requests"] = len(latencies) + len(errors)
-        return result
-    finally:
-        proc.terminate()
+            print(f"server error ({self.workers} worker(s)): {error}", file=sys.stderr)
+        return latencies, len(errors), wall
+
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            proc.wait(15)
+            self.proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self.proc.kill()
+            self.proc.wait()
 
 
 def main() -> None:
@@ -194,7 +203,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per run (bounded)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs take turns this often")
+    parser.add_argument("--time-limit", type=float, default=600.0,
+                        help="seconds per configuration (all rounds)")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
@@ -204,20 +215,47 @@ def main() -> None:
     for query, _ in mix:
         kinds[query.kind] = kinds.get(query.kind, 0) + 1
     print(f"{len(mix)} queries: {kinds}", file=sys.stderr)
-    library = library_loop(args.index_dir, mix, args.requests, args.time_limit)
-    rows = {"library loop (1 process)": library}
-    for workers in args.workers:
-        rows[f"server, {workers} worker{'s' if workers > 1 else ''}, {args.clients} clients"] = \
-            server_run(args.index_dir, mix, workers, args.clients, args.requests,
-                       args.time_limit)
+    runners: dict[str, Any] = {"library loop (1 process)": Library(args.index_dir, mix)}
+    try:
+        for workers in args.workers:
+            name = f"server, {workers} worker{'s' if workers > 1 else ''}, {args.clients} clients"
+            runners[name] = Server(args.index_dir, mix, workers, args.clients, args.time_limit)
+        # Rounds take turns so that the shared machine's drifting load hits every run alike.
+        per_round = args.requests // args.rounds
+        collected = {name: ([], 0, 0.0) for name in runners}
+        ratios: dict[str, list[float]] = {name: [] for name in runners}
+        for number in range(args.rounds):
+            round_rates = {}
+            for name, runner in runners.items():
+                latencies, errors, wall = runner.run(number * per_round, per_round,
+                                                     args.time_limit / args.rounds)
+                old = collected[name]
+                collected[name] = (old[0] + latencies, old[1] + errors, old[2] + wall)
+                round_rates[name] = len(latencies) / wall
+            base = round_rates["library loop (1 process)"]
+            for name, rate in round_rates.items():
+                ratios[name].append(rate / base)
+            print(f"round {number + 1}: " + ", ".join(
+                f"{name.split(',')[0 if 'library' in name else 1].strip()} {rate:.1f}/s"
+                for name, rate in round_rates.items()), file=sys.stderr)
+    finally:
+        for runner in runners.values():
+            if isinstance(runner, Server):
+                runner.stop()
+    rows = {name: stats(*values) for name, values in collected.items()}
+    library = rows["library loop (1 process)"]
     print(f"\n{len(mix)}-query mix ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
           f"load average {os.getloadavg()[0]:.1f}, {benchlib.machine()['cpu']}\n")
-    print("| run | requests | errors | req/s | × library | p50 ms | p99 ms | p99 × library |")
+    print("| run | requests | errors | req/s | × library (per round) | p50 ms | p99 ms | "
+          "p99 × library |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, row in rows.items():
+        spread = "–".join(f"{r:.2f}" for r in (min(ratios[name]), max(ratios[name])))
         print(f"| {name} | {row['requests']} | {row['errors']} | {row['throughput']:.1f} | "
-              f"{row['throughput'] / library['throughput']:.2f} | {row['p50_ms']:.1f} | "
-              f"{row['p99_ms']:.1f} | {row['p99_ms'] / library['p99_ms']:.1f} |")
+              f"{row['throughput'] / library['throughput']:.2f} ({spread}) | "
+              f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+              f"{row['p99_ms'] / library['p99_ms']:.1f} |")
+        row["ratio_per_round"] = ratios[name]
     benchlib.dump(args.out, {"machine": benchlib.machine(), "clients": args.clients,
                              "queries": kinds, "runs": rows})
 
