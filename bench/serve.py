@@ -110,13 +110,20 @@ class Library:
 
 
 async def _client(port: int, paths: list[str], latencies: list[float], errors: list[str],
-                  deadline: float) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
+                  deadline: float, per_connection: int) -> None:
+    """One client: its requests one after another, a new connection every *per_connection*
+    requests (so that the kernel can spread them over the workers; the time to connect is
+    part of the latency)."""
+    writer = None
     try:
-        for path in paths:
+        for i, path in enumerate(paths):
             if time.perf_counter() > deadline:
                 return
             t0 = time.perf_counter()
+            if writer is None or i % per_connection == 0:
+                if writer is not None:
+                    writer.close()
+                reader, writer = await asyncio.open_connection(HOST, port)
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
@@ -132,16 +139,18 @@ async def _client(port: int, paths: list[str], latencies: list[float], errors: l
     except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
         errors.append(f"connection: {exc!r}")
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
-async def _load(port: int, paths: list[str], clients: int, time_limit: float):
+async def _load(port: int, paths: list[str], clients: int, time_limit: float,
+                per_connection: int):
     latencies: list[float] = []
     errors: list[str] = []
     shares = [paths[i::clients] for i in range(clients)]
     started = time.perf_counter()
-    await asyncio.gather(*(_client(port, share, latencies, errors, started + time_limit)
-                           for share in shares))
+    await asyncio.gather(*(_client(port, share, latencies, errors, started + time_limit,
+                                   per_connection) for share in shares))
     return latencies, errors, time.perf_counter() - started
 
 
@@ -155,8 +164,9 @@ class Server:
     """`searcher serve --workers N` on a free loopback port, warmed up by the mix."""
 
     def __init__(self, index_dir: Path, mix: list[tuple[Query, bool]], workers: int,
-                 clients: int, time_limit: float) -> None:
+                 clients: int, time_limit: float, per_connection: int) -> None:
         self.port = free_port()
+        self.per_connection = per_connection
         self.clients, self.workers = clients, workers
         self.paths = [target(q, f) for q, f in mix]
         env = {**os.environ, "PYTHONPATH": str(benchlib.REPO)}
@@ -176,12 +186,12 @@ class Server:
                                      + self.proc.stderr.read().decode(errors="replace")) from None
                 time.sleep(0.3)
         # Every query at least once per worker (the kernel spreads the connections).
-        asyncio.run(_load(self.port, self.paths * workers, clients, time_limit))
+        asyncio.run(_load(self.port, self.paths * workers, clients, time_limit, 1))
 
     def run(self, start: int, requests: int, time_limit: float):
         timed = [self.paths[i % len(self.paths)] for i in range(start, start + requests)]
         latencies, errors, wall = asyncio.run(_load(self.port, timed, self.clients,
-                                                    time_limit))
+                                                    time_limit, self.per_connection))
         for error in errors[:5]:
             print(f"server error ({self.workers} worker(s)): {error}", file=sys.stderr)
         return latencies, len(errors), wall
@@ -203,6 +213,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per run (bounded)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--per-connection", type=int, default=1,
+                        help="requests per connection before a client reconnects")
     parser.add_argument("--rounds", type=int, default=3, help="runs take turns this often")
     parser.add_argument("--time-limit", type=float, default=600.0,
                         help="seconds per configuration (all rounds)")
@@ -219,7 +231,8 @@ def main() -> None:
     try:
         for workers in args.workers:
             name = f"server, {workers} worker{'s' if workers > 1 else ''}, {args.clients} clients"
-            runners[name] = Server(args.index_dir, mix, workers, args.clients, args.time_limit)
+            runners[name] = Server(args.index_dir, mix, workers, args.clients, args.time_limit,
+                                   args.per_connection)
         # Rounds take turns so that the shared machine's drifting load hits every run alike.
         per_round = args.requests // args.rounds
         collected = {name: ([], 0, 0.0) for name in runners}
@@ -245,6 +258,7 @@ def main() -> None:
     rows = {name: stats(*values) for name, values in collected.items()}
     library = rows["library loop (1 process)"]
     print(f"\n{len(mix)}-query mix ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
+          f"{args.per_connection} request(s) per connection, "
           f"load average {os.getloadavg()[0]:.1f}, {benchlib.machine()['cpu']}\n")
     print("| run | requests | errors | req/s | × library (per round) | p50 ms | p99 ms | "
           "p99 × library |")

@@ -106,8 +106,8 @@ class _State:
         # Also late when the work finished just as the budget ran out (a busy event loop
         # may notice the result before the timer): the budget is the answer's deadline.
         if future is None or loop.time() - started > budget:
-            log.warning("%s%s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
-                        args, budget)
+            log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
+                        [a for a in args if isinstance(a, str)], budget)
             raise ApiError(503, "time budget exceeded",
                            f"the request took longer than {budget:g} s; "
                            "try a narrower query (fewer words, a filter)")
@@ -121,7 +121,9 @@ def _state(request: Request) -> _State:
 # -- errors ----------------------------------------------------------------------------------
 
 def _wants_json(request: Request) -> bool:
-    path = request.url.path[len(request.scope.get("root_path", "")):]
+    path, root = request.url.path, request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
     return path == "/api" or path.startswith("/api/") or path in ("/healthz", "/openapi.json")
 
 
