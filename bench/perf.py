@@ -14,6 +14,7 @@ in-process after a warm-up pass; cold CLI time is a fresh ``python -m searcher``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -212,6 +213,102 @@ def time_searcher(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
         engine.close()
 
 
+FACETS = ["author", "category", "tag", "year", "month"]
+
+
+def time_facets(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+    """Warm latency of the query mix without and with all five facets, interleaved query by
+    query (alternating which goes first) so both see the same machine."""
+    from searcher import SearchEngine
+    from searcher.errors import QueryError
+
+    engine = SearchEngine(index_dir)
+
+    def run(q: Query, facets: list[str] | None) -> None:
+        with contextlib.suppress(QueryError):
+            engine.search(q.text, limit=10, category=q.category, since=q.since, facets=facets)
+
+    try:
+        for q in queries:
+            run(q, None)
+            run(q, FACETS)
+        times: dict[str, list[float]] = {"plain": [], "facets": []}
+        for i, q in enumerate(queries):
+            order = [("plain", None), ("facets", FACETS)]
+            for name, facets in (order if i % 2 == 0 else order[::-1]):
+                t = time.perf_counter()
+                run(q, facets)
+                times[name].append(time.perf_counter() - t)
+        out = {name: percentiles(values) for name, values in times.items()}
+        out["p50_ratio"] = out["facets"]["p50"] / out["plain"]["p50"]
+        return out
+    finally:
+        engine.close()
+
+
+def suggest_prefixes(queries: list[Query], n: int = 300, seed: int = SEED) -> list[str]:
+    """What people type: 1-3 leading characters of headline words, pinyin prefixes, initials."""
+    from pypinyin import lazy_pinyin
+
+    rng = random.Random(seed)
+    words = sorted({q.text for q in queries if q.kind == "word" and len(q.text) >= 2})
+    out: list[str] = []
+    while len(out) < n and words:
+        word = rng.choice(words)
+        spelled = lazy_pinyin(word)
+        joined = "".join(spelled)
+        kind = len(out) % 4
+        if kind == 0:
+            out.append(word[: rng.randint(1, min(3, len(word)))])
+        elif kind == 1 and joined.isascii() and joined.isalpha():
+            out.append(joined[: rng.randint(2, len(joined))])
+        elif kind == 2 and joined.isascii() and joined.isalpha():
+            out.append("".join(p[0] for p in spelled))
+        else:
+            out.append(word)
+    return out
+
+
+def time_suggest(index_dir: Path, prefixes: list[str]) -> dict[str, Any]:
+    """First call (merges the segments' suggestion data), then warm latency of suggest()."""
+    from searcher import SearchEngine
+
+    engine = SearchEngine(index_dir)
+    try:
+        t = time.perf_counter()
+        engine.suggest("中", limit=10)
+        first = time.perf_counter() - t
+        for prefix in prefixes:
+            engine.suggest(prefix, limit=10)
+        times = []
+        for prefix in prefixes:
+            t = time.perf_counter()
+            engine.suggest(prefix, limit=10)
+            times.append(time.perf_counter() - t)
+        return {"first_call_s": first, "warm": percentiles(times), "prefixes": len(prefixes)}
+    finally:
+        engine.close()
+
+
+def features_report(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+    """Facets (with vs without, same run) and suggestions on an index; prints a table."""
+    print("timing facets and suggestions ...", file=sys.stderr, flush=True)
+    facets = time_facets(index_dir, queries)
+    suggest = time_suggest(index_dir, suggest_prefixes(queries))
+    rows = [("", "p50", "p95"),
+            ("warm query, no facets (ms)", f"{facets['plain']['p50']:.1f}",
+             f"{facets['plain']['p95']:.1f}"),
+            ("warm query, 5 facets (ms)", f"{facets['facets']['p50']:.1f}",
+             f"{facets['facets']['p95']:.1f}"),
+            ("facets p50 cost", f"{(facets['p50_ratio'] - 1) * 100:+.1f} %", ""),
+            (f"warm suggest ({suggest['prefixes']} prefixes, ms)",
+             f"{suggest['warm']['p50']:.2f}", f"{suggest['warm']['p95']:.2f}"),
+            ("suggest p99 / first call", f"{suggest['warm']['p99']:.2f} ms",
+             f"{suggest['first_call_s']:.2f} s")]
+    print(table(rows))
+    return {"facets": facets, "suggest": suggest}
+
+
 def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
     """Warm in-process latency of the recipe's MultifieldParser search (top 10 ids)."""
     import datetime as dt
@@ -296,7 +393,17 @@ def main() -> None:
     ap.add_argument("--skip-recipe", action="store_true", help="benchmark searcher only")
     ap.add_argument("--queries", type=int, default=200, help="size of the query mix")
     ap.add_argument("--out", help="write all numbers as JSON here")
+    ap.add_argument("--features-index", type=Path,
+                    help="only time facets and suggestions on this existing index of --corpus")
     args = ap.parse_args()
+    if args.features_index:
+        if args.corpus is None:
+            sys.exit("--features-index needs --corpus (the query mix comes from it)")
+        print(f"machine: load average at start {_load()}")
+        result = features_report(args.features_index, query_mix(args.corpus, args.queries))
+        print(f"(load average at end {_load()})")
+        benchlib.dump(args.out, result)
+        return
 
     info = benchlib.machine()
     print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}")
@@ -327,7 +434,8 @@ def main() -> None:
         s_cold = cold_cli([sys.executable, "-m", "searcher", "--index-dir", str(s_dir),
                            "search", first_word, "--limit", "10"])
         result["searcher"] = {"build": s_build.__dict__, "incremental": s_incr.__dict__,
-                              "latency": s_lat, "cold_cli_s": s_cold}
+                              "latency": s_lat, "cold_cli_s": s_cold,
+                              "features": features_report(s_dir, queries)}
         shutil.rmtree(s_dir, ignore_errors=True)
 
         r_build = r_lat = r_cold = None

@@ -23,7 +23,7 @@ from .errors import (
     SourceNotFoundError,
 )
 from .reports import CheckReport, IndexReport
-from .results import DocumentView, Hit, SearchResults
+from .results import DocumentView, Hit, SearchResults, Suggestion
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,7 @@ __all__ = [
     "SearcherError",
     "Settings",
     "SourceNotFoundError",
+    "Suggestion",
     "__version__",
     "load_settings",
 ]

@@ -241,6 +241,8 @@ def _print_results(results) -> None:
             title.stylize("bold reverse", start, end)
         line = Text(f"{hit.rank:>3}. ")
         line.append_text(title)
+        if hit.near_duplicate:
+            line.append("  near-duplicate", style="yellow")
         console.print(line)
         date = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date"
         console.print(Text(f"     {date}  {hit.author}  {hit.path}", style="dim"))
@@ -248,6 +250,39 @@ def _print_results(results) -> None:
         for start, end in hit.highlights:
             snippet.stylize("bold red", start, end)
         console.print(Text("     ").append_text(snippet))
+
+
+@app.command()
+def suggest(
+    prefix: Annotated[str, typer.Argument(help="What was typed so far: 认证, liaoc, lc, ...")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Completions of PREFIX (Chinese, traditional, pinyin or initials), most documents first."""
+    with _user_errors():
+        found = _engine().suggest(prefix, limit=limit)
+    if as_json:
+        _print_json([s.as_dict() for s in found])
+        return
+    width = max((len(str(s.count)) for s in found), default=1)
+    for s in found:
+        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {s.text}")
+
+
+@app.command()
+def similar(
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (or source path).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Articles related to ID, near-duplicates (the same story elsewhere) first."""
+    with _user_errors():
+        results = _engine().similar(doc_id, limit=limit, page=page)
+    if as_json:
+        _print_json(results.as_dict())
+        return
+    _print_results(results)
 
 
 @app.command()

@@ -26,7 +26,7 @@ from .local.schema import analysis_fingerprint, fingerprint_text
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
 from .query import parse_query
-from .results import DocumentView, SearchResults
+from .results import DocumentView, SearchResults, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,39 @@ class SearchEngine:
         searcher = self._searcher()
         return execute(searcher, node, query, self._query_context(), limit=limit, page=page,
                        filters=filters, sort=sort, facets=facet_names, facet_limit=facet_limit)
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Completions of what is typed so far: indexed words and whole titles starting with
+        *prefix*, most documents first.
+
+        *prefix* may be Chinese, traditional, Latin, a pinyin prefix (``liaoc``) or
+        pinyin initials (``lc``): each gives ``聊城``.  Returns ``[]`` for empty or
+        unusable input (it never raises on any text); *limit* is capped at 100.
+        """
+        from .local.suggest import suggest
+
+        return suggest(self._searcher(), prefix, limit)
+
+    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
+        """Articles related to *doc_id* (an id or a source path), best first, never itself.
+
+        Results have the shape of :meth:`search` (``query`` is the article's id):
+        related by the article's most distinctive terms, near-duplicates (the same
+        story under another path) first with ``hit.near_duplicate`` set.  An
+        unknown id raises the same error as :meth:`get`.
+        """
+        from .local.similar import similar
+
+        if limit < 1 or limit > 1000:
+            raise QueryError("limit must be between 1 and 1000")
+        if page < 1:
+            raise QueryError("page must be 1 or more")
+        doc = self.get(doc_id)
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=doc.id)
+        if docnum is None:  # replaced between the two reads (a commit landed)
+            raise SearcherError(f"no document with id or path {doc_id!r}")
+        return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
 
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by id or by path of its source file."""

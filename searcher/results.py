@@ -24,6 +24,8 @@ class Hit:
     highlights: list[tuple[int, int]] = field(default_factory=list)
     title_highlights: list[tuple[int, int]] = field(default_factory=list)
     rank: int = 0
+    #: ``SearchEngine.similar``: the same story as the article asked about (another copy).
+    near_duplicate: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class Hit:
             "snippet": self.snippet,
             "highlights": [list(span) for span in self.highlights],
             "title_highlights": [list(span) for span in self.title_highlights],
+            "near_duplicate": self.near_duplicate,
         }
 
 
@@ -100,3 +103,16 @@ class DocumentView:
         data = dict(self.__dict__)
         data["date"] = self.date.isoformat() if self.date else None
         return data
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One completion (``SearchEngine.suggest``): ``text`` to put in the search box,
+    ``count`` documents holding it, ``kind`` ``"word"`` (an indexed word) or ``"title"``."""
+
+    text: str
+    count: int
+    kind: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "count": self.count, "kind": self.kind}

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
 from ..ingest.sources import SourceFile
-from . import manifest
+from . import manifest, suggest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
 
@@ -115,10 +116,16 @@ def build_segment(task: BuildTask) -> BuildResult:
     # compound=False: Whoosh opens the parts of a compound segment by copying them into
     # memory (over 100 ms per search process at 20,000 articles); plain files are mmap'ed.
     writer = SegmentWriter(ix, _lk=False, compound=False)
-    builder = SegmentBuilder(writer, index_term_functions())
+    functions = index_term_functions()
+    seen: dict[str, list[str]] = {}  # the title's and body's terms of the current document
+    for name in ("title", "body"):
+        functions[name] = _recording(functions[name], name, seen)
+    builder = SegmentBuilder(writer, functions)
     settings = task.settings
     squeezed: list[str] = []
     records: list[manifest.Record] = []
+    titles: list[str] = []
+    phrases: Counter[str] = Counter()
     try:
         for source_file in task.files:
             try:
@@ -127,9 +134,13 @@ def build_segment(task: BuildTask) -> BuildResult:
                     tz=settings.timezone, max_bytes=settings.max_bytes,
                 )
                 values = document_fields(doc)
+                seen.clear()
                 builder.add_document(values)
                 squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
                 records.append(manifest.record(values))
+                titles.append(doc.title)
+                phrases.update(suggest.document_phrases(seen.get("title", []),
+                                                        seen.get("body", []), squeezed[-1]))
             except DocumentError as exc:
                 result.failed.append((source_file.path, str(exc)))
             except Exception as exc:  # one bad file must never stop the run
@@ -145,9 +156,13 @@ def build_segment(task: BuildTask) -> BuildResult:
         if result.added:
             result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
                                                         builder.terms("body")))
+            words = builder.doc_frequencies("title")
+            for word, df in builder.doc_frequencies("body").items():
+                words[word] = max(df, words.get(word, 0))
+            suggestions = suggest.segment_arrays(words, titles, phrases)
             result.segment = builder.finish()
             writer._tempstorage.destroy()
-            write_sidecars(ix, result.segment, squeezed, records)
+            write_sidecars(ix, result.segment, squeezed, records, suggestions)
             result.staging = staging
         else:
             builder.cancel()
@@ -159,8 +174,17 @@ def build_segment(task: BuildTask) -> BuildResult:
     return result
 
 
+def _recording(function, name: str, seen: dict[str, list[str]]):
+    """*function*, also leaving its last result in ``seen[name]`` (for suggestion phrases)."""
+    def record(value: str) -> list[str]:
+        seen[name] = terms = function(value)
+        return terms
+    return record
+
+
 def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
-                   records: list[manifest.Record] | None = None) -> None:
+                   records: list[manifest.Record] | None = None,
+                   suggestions: dict[str, Any] | None = None) -> None:
     """Arrays the searcher and the next run need per segment, so they never rebuild them
     (see sidecar.py and manifest.py).
 
@@ -185,6 +209,8 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
+        save_arrays(folder, segment_id, suggest.SIDECAR,
+                    suggestions if suggestions is not None else suggest.reader_arrays(reader))
     finally:
         reader.close()
 

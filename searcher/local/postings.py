@@ -75,6 +75,10 @@ class SegmentBuilder:
         """The distinct terms added so far to field *name* (before :meth:`finish`)."""
         return self._postings[name].keys()
 
+    def doc_frequencies(self, name: str) -> dict[str | bytes, int]:
+        """Term → number of documents holding it, for one field (before :meth:`finish`)."""
+        return {term: len(entry) // 2 for term, entry in self._postings[name].items()}
+
     def add_document(self, values: dict[str, Any]) -> None:
         """Add one document; like ``SegmentWriter.add_document(**values)``."""
         writer = self._writer

@@ -30,7 +30,7 @@ from .scoring import Filters, QueryContext, rank
 
 SORTS = ("relevance", "date", "oldest")
 
-__all__ = ["SORTS", "Filters", "QueryContext", "date_bound", "execute"]
+__all__ = ["SORTS", "Filters", "QueryContext", "build_hits", "date_bound", "execute"]
 
 
 def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:
@@ -63,10 +63,20 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone) \
         if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
-    text_column = _text_column(searcher) if ranked.docnums else None
+    hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
+                      snippet_width)
+    return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
+                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
+                         facets=counts)
+
+
+def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],
+               first_rank: int, snippet_width: int = 120) -> list[Hit]:
+    """Hits with snippets and highlight spans of *needles* for ranked document numbers."""
+    text_column = _text_column(searcher) if docnums else None
     hits = []
-    for rank_no, (docnum, score) in enumerate(zip(ranked.docnums, ranked.scores, strict=True),
-                                              start=offset + 1):
+    for rank_no, (docnum, score) in enumerate(zip(docnums, scores, strict=True),
+                                              start=first_rank):
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         snippet = make_snippet(body, needles, snippet_width)
@@ -85,9 +95,7 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
             title_highlights=highlight_all(stored.get("title", ""), needles),
             rank=rank_no,
         ))
-    return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
-                         relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
-                         facets=counts)
+    return hits
 
 
 def _text_column(searcher):

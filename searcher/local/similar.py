@@ -1,0 +1,131 @@
+"""Articles similar to one article: its most distinctive terms as a weighted OR query.
+
+The document's title and (the start of its) body are segmented like a query
+(the frozen query dictionary, no jieba load); each term gets a tf-idf weight
+(title occurrences count like the title boost), the strongest ``MAX_TERMS``
+terms found in other documents are kept, and every document is scored by the
+same vectorised BM25 as a search (:class:`searcher.local.scoring.Evaluator`),
+each term's scores multiplied by its weight.  The article itself never
+appears.
+
+Near-duplicates — the same story republished under another path, perhaps with
+another title or a different footer — are marked and ranked first: among the
+best-scored candidates, a document whose body shares at least
+``NEAR_DUPLICATE`` of its character 4-grams with the article's (Jaccard
+similarity of the two sets) is a near-duplicate.  An identical copy scores 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+
+import numpy as np
+
+from ..analysis.normalize import squeeze
+from ..analysis.tokens import STOP_WORDS, query_terms
+from ..results import SearchResults
+from .schema import FIELD_BREAK
+from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext
+from .search import build_hits
+
+#: Distinctive terms used as the query.
+MAX_TERMS = 25
+#: Body characters segmented for the terms (the start of an article says what it is about).
+MAX_CHARS = 6000
+#: Jaccard similarity of character 4-gram sets from which a document is a near-duplicate.
+NEAR_DUPLICATE = 0.8
+SHINGLE = 4
+#: Best-scored candidates checked for near-duplication (beyond the page asked for).
+CANDIDATES = 50
+
+_WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
+
+
+def distinctive_terms(searcher, title: str, body: str, context: QueryContext) -> dict[str, float]:
+    """Term → weight (1 for the strongest) of the document's ``MAX_TERMS`` best tf-idf terms
+    that other documents hold too."""
+    counts: Counter[str] = Counter()
+    for term in query_terms(title, context.cut):
+        counts[term] += TITLE_WEIGHT
+    counts.update(query_terms(body[:MAX_CHARS], context.cut))
+    total = max(searcher.doc_count(), 1)
+    scored: list[tuple[float, str]] = []
+    for term, tf in counts.items():
+        if term in STOP_WORDS or not _WORDLIKE.search(term) or (
+                len(term) < 2 and not term.isascii()):
+            continue
+        df = max(searcher.doc_frequency(name, term) for name in TEXT_FIELDS)
+        if df < 2:  # only this document holds it: says nothing about the others
+            continue
+        scored.append(((1 + math.log(tf)) * math.log(1 + total / df), term))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    best = scored[:MAX_TERMS]
+    top = best[0][0] if best else 1.0
+    return {term: weight / top for weight, term in best}
+
+
+def shingles(squeezed: str) -> set[str]:
+    """Character 4-grams of the body part of a squeezed text (the whole text if no body)."""
+    body = squeezed.split(FIELD_BREAK, 1)[-1] or squeezed
+    if len(body) <= SHINGLE:
+        return {body} if body else set()
+    return {body[i : i + SHINGLE] for i in range(len(body) - SHINGLE + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
+            page: int = 1, snippet_width: int = 120) -> SearchResults:
+    """Documents related to document *docnum* (global number), best first, as a results page."""
+    started = time.perf_counter()
+    reader = searcher.reader()
+    stored = searcher.stored_fields(docnum)
+    body = bytes(reader.column_reader("text")[docnum] or b"").decode("utf-8", "surrogatepass")
+    weights = distinctive_terms(searcher, stored.get("title", ""), body, context)
+
+    evaluator = Evaluator(searcher, context)
+    masks, scores = [], []
+    for leaf, _offset in searcher.leaf_searchers():
+        leaf_reader = leaf.reader()
+        match = Match.empty(leaf_reader.doc_count_all())
+        for term, weight in weights.items():
+            match = match.union(evaluator.any_field(term, TEXT_FIELDS, leaf), weight)
+        mask = match.mask.copy()
+        if leaf_reader.has_deletions():
+            mask[np.fromiter(leaf_reader.deleted_docs_set, dtype=np.int64)] = False
+        masks.append(mask)
+        scores.append(match.score)
+    mask = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+    score = np.concatenate(scores) if scores else np.zeros(0)
+    if docnum < len(mask):
+        mask[docnum] = False
+    candidates = np.flatnonzero(mask)
+    ranked = candidates[np.lexsort((candidates, -score[candidates]))]
+
+    offset = (page - 1) * limit
+    head = ranked[: max(CANDIDATES, offset + limit)].tolist()
+    squeezed = reader.column_reader("squeezed")
+    source = shingles(bytes(squeezed[docnum] or b"").decode("utf-8", "surrogatepass"))
+    similarity = {d: jaccard(source, shingles(
+        bytes(squeezed[d] or b"").decode("utf-8", "surrogatepass"))) for d in head}
+    near = sorted((d for d in head if similarity[d] >= NEAR_DUPLICATE),
+                  key=lambda d: (-similarity[d], -score[d], d))
+    near_set = set(near)
+    order = near + [d for d in head if d not in near_set]
+    chosen = order[offset : offset + limit] if offset + limit <= len(order) else (
+        order + ranked[len(head):].tolist())[offset : offset + limit]
+
+    needles = sorted({squeeze(term) for term in weights} - {""})
+    hits = build_hits(searcher, chosen, [float(score[d]) for d in chosen], needles, offset + 1,
+                      snippet_width)
+    for hit, d in zip(hits, chosen, strict=True):
+        hit.near_duplicate = d in near_set
+    return SearchResults(query=doc_id, total=int(len(candidates)), page=page, limit=limit,
+                         hits=hits, elapsed=time.perf_counter() - started)

@@ -1,0 +1,317 @@
+"""Suggestions as you type: indexed words and whole titles that start with a prefix.
+
+The prefix may be Chinese (``认证`` → ``认证认可``), traditional (folded first),
+Latin, a toneless pinyin prefix (``liaoc`` → ``聊城``) or pinyin initials
+(``lc`` → ``聊城``).  Candidates are ranked by how many documents hold them.
+
+Where the data comes from: each segment gets a small sidecar
+(:mod:`searcher.local.sidecar`) with its suggestible title/body words and
+their document frequencies, and each document's title.  Build workers write
+it from what they hold in memory anyway (no extra reading); a segment built
+before this existed gets it computed from the segment itself on first use
+(its term table read in one pass, its titles from the stored fields) and
+saved when the index folder is writable.
+
+At query time the segments' parts are merged once per set of segments into
+one table: the entries sorted best first (by count, words before titles,
+shorter first, then by text), and a sorted list of lookup keys (the folded
+word or title, each Chinese word's pinyin spellings and initials) pointing at
+entry numbers.  A lookup is two binary searches and a partial sort of the
+entry numbers in the key range, so it costs microseconds to a few
+milliseconds whatever the index size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import struct
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+from ..analysis.normalize import fold, squeeze
+from ..results import Suggestion
+from .caching import LRUCache
+from .sidecar import load_arrays, save_arrays, segment_folder, segment_key
+
+log = logging.getLogger(__name__)
+
+SIDECAR = "suggest"
+SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
+MAX_LIMIT = 100
+#: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
+MAX_READINGS = 8
+#: The most frequent words and phrases get pinyin keys (bounds the first call's work).
+MAX_PINYIN_WORDS = 40_000
+#: Longest word given pinyin keys (longer "words" are rare compounds or junk).
+MAX_PINYIN_CHARS = 8
+MAX_TITLE_CHARS = 200
+MAX_PHRASE = 8
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
+_LETTER = re.compile(r"[^\W\d_]")
+_END = "\U0010ffff"
+KINDS = ("word", "phrase", "title")
+
+
+def suggestible(word: str) -> bool:
+    """Words worth completing to: two characters or more, with a Chinese character or a
+    letter (not bare numbers or symbols)."""
+    return len(word) >= 2 and bool(_HAN.search(word) or _LETTER.search(word)) and \
+        "\x00" not in word
+
+
+# -- per-segment parts ----------------------------------------------------------------------
+def segment_arrays(word_counts: dict, titles: list[str],
+                   phrase_counts: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """The sidecar arrays of one segment: words and phrases with document counts, one title
+    per document."""
+    words = [w for w in word_counts if isinstance(w, str) and suggestible(w)]
+    phrases = [p for p in (phrase_counts or {}) if p not in word_counts]
+    return {
+        "words": _pack(words),
+        "counts": np.array([word_counts[w] for w in words], dtype=np.int64),
+        "titles": _pack([" ".join(t.split())[:MAX_TITLE_CHARS] for t in titles]),
+        "phrases": _pack(phrases),
+        "phrase_counts": np.array([phrase_counts[p] for p in phrases] if phrase_counts else [],
+                                  dtype=np.int64),
+    }
+
+
+def document_phrases(title_terms: list[str], body_terms: list[str], squeezed: str) -> set[str]:
+    """Two-word phrases of one document worth completing to (``认证`` → ``认证认可``).
+
+    Terms carry no positions, so phrases come from the term lists as the
+    segment builder produces them: adjacent Chinese words that are adjacent in
+    the text too (sub-words sit next to their word in the list, so the pair is
+    checked against the squeezed text), from the title, or repeated in the body.
+    """
+    repeated = Counter(zip(body_terms, body_terms[1:]))  # noqa: B905 - one shorter
+    candidates = [pair for pair, n in repeated.items() if n >= 2]
+    candidates += zip(title_terms, title_terms[1:])  # noqa: B905
+    found = set()
+    for first, second in candidates:
+        if len(first) + len(second) > MAX_PHRASE or first in second or second in first:
+            continue
+        if _HAN_WORD.match(first) and _HAN_WORD.match(second):
+            found.add(first + second)
+    return {p for p in found if p in squeezed}
+
+
+def _pack(strings: list[str]) -> np.ndarray:
+    text = "\0".join(s.replace("\0", "") for s in strings)
+    return np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+
+
+def _unpack(array: np.ndarray) -> list[str]:
+    if not len(array):
+        return []
+    return bytes(array).decode("utf-8", "surrogatepass").split("\0")
+
+
+def reader_arrays(reader) -> dict[str, np.ndarray]:
+    """The sidecar arrays computed from a segment already written (an older index, a merge)."""
+    counts: dict[str, int] = {}
+    for fieldname in ("title", "body"):
+        for word, df in _field_doc_frequencies(reader, fieldname):
+            if df > counts.get(word, 0):
+                counts[word] = df
+    titles = [reader.stored_fields(d).get("title") or "" for d in range(reader.doc_count_all())]
+    return segment_arrays(counts, titles)  # no phrases: the index keeps no word order
+
+
+def _field_doc_frequencies(reader, fieldname: str):
+    """(term, document frequency) of one field of a segment.
+
+    Whoosh's own ``iter_field`` builds a term-info object per term (about a
+    second per 10,000 articles); its terms file is a sequence of
+    ``(key length, value length, key, value)`` records with the document
+    frequency at a fixed place in the value, so one pass over the bytes reads
+    it.  Anything unexpected falls back to ``iter_field``.
+    """
+    if fieldname not in reader.schema:
+        return
+    try:
+        terms = reader._terms
+        table = terms._tindex
+        fnum = terms._fieldmap.get(fieldname)
+        if fnum is None:
+            return
+        raw = table.dbfile.get(table.startofdata, table.endofdata - table.startofdata)
+    except AttributeError:
+        for term, info in reader.iter_field(fieldname):
+            yield (term.decode("utf-8", "surrogatepass") if isinstance(term, bytes) else term,
+                   info.doc_frequency())
+        return
+    lengths = struct.Struct("!ii").unpack_from
+    pos, end = 0, len(raw)
+    while pos < end:
+        keylen, datalen = lengths(raw, pos)
+        key = pos + 8
+        if (raw[key] << 8) | raw[key + 1] == fnum:
+            data = key + keylen
+            yield (raw[key + 2 : data].decode("utf-8", "surrogatepass"),
+                   int.from_bytes(raw[data + 5 : data + 9], "big"))  # "!BfI": flags, weight, df
+        pos = key + keylen + datalen
+
+
+def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]:
+    arrays = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
+    if arrays is None:
+        arrays = reader_arrays(reader)
+        folder = segment_folder(reader)
+        if folder is not None:
+            try:
+                save_arrays(folder, reader.segment().segment_id(), SIDECAR, arrays)
+            except OSError as exc:  # a read-only index still gets suggestions, in memory
+                log.debug("cannot save suggestion data in %s: %s", folder, exc)
+    words, titles, phrases = (_unpack(arrays[k]) for k in ("words", "titles", "phrases"))
+    if len(titles) != reader.doc_count_all() or len(words) != len(arrays["counts"]) \
+            or len(phrases) != len(arrays["phrase_counts"]):
+        log.warning("suggestion data of segment %s is inconsistent; recomputing it",
+                    reader.segment().segment_id())
+        arrays = reader_arrays(reader)
+        words, titles, phrases = (_unpack(arrays[k]) for k in ("words", "titles", "phrases"))
+    return (words, np.asarray(arrays["counts"]), titles, phrases,
+            np.asarray(arrays["phrase_counts"]))
+
+
+# -- the merged table -----------------------------------------------------------------------
+@dataclass
+class SuggestTable:
+    """Entries best first, and sorted lookup keys pointing at entry numbers."""
+
+    texts: list[str]
+    counts: np.ndarray
+    kinds: list[str]
+    keys: list[str]
+    entries: np.ndarray  # entry number of each key
+
+    def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
+        lo = bisect.bisect_left(self.keys, prefix)
+        hi = bisect.bisect_left(self.keys, prefix + _END, lo)
+        if lo >= hi:
+            return []
+        ids = self.entries[lo:hi]
+        want = min(len(ids), limit * 4)
+        if want < len(ids):
+            best = np.unique(np.partition(ids, want - 1)[:want])
+            if len(best) < limit:  # many keys of the same entries: take them all
+                best = np.unique(ids)
+        else:
+            best = np.unique(ids)
+        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i])
+                for i in best[:limit].tolist()]
+
+
+_tables: LRUCache[SuggestTable] = LRUCache(4)
+_build_lock = threading.Lock()
+
+
+def suggestion_table(searcher) -> SuggestTable:
+    """The merged table of a searcher's segments (built once per set of segments)."""
+    readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+    key = tuple((segment_key(r), tuple(sorted(r.deleted_docs_set)) if r.has_deletions() else ())
+                for r in readers)
+    table = _tables.get(key)
+    if table is not None:
+        return table
+    with _build_lock:
+        table = _tables.get(key)
+        if table is None:
+            table = _tables.put(key, build_table(readers))
+    return table
+
+
+def build_table(readers: list) -> SuggestTable:
+    words: dict[str, int] = {}
+    phrases: dict[str, int] = {}
+    titles: dict[str, int] = {}
+    for reader in readers:
+        seg_words, seg_counts, seg_titles, seg_phrases, seg_phrase_counts = _segment_part(reader)
+        for word, count in zip(seg_words, seg_counts.tolist(), strict=True):
+            words[word] = words.get(word, 0) + count
+        for phrase, count in zip(seg_phrases, seg_phrase_counts.tolist(), strict=True):
+            phrases[phrase] = phrases.get(phrase, 0) + count
+        deleted = reader.deleted_docs_set if reader.has_deletions() else ()
+        for docnum, title in enumerate(seg_titles):
+            if title and docnum not in deleted:
+                titles[title] = titles.get(title, 0) + 1
+    entries = [(-count, 0, len(text), text) for text, count in words.items()]
+    entries += [(-count, 1, len(text), text) for text, count in phrases.items()
+                if text not in words]
+    entries += [(-count, 2, len(text), text) for text, count in titles.items()]
+    entries.sort()
+    texts = [e[3] for e in entries]
+    kinds = [KINDS[e[1]] for e in entries]
+    keys: list[str] = []
+    numbers: list[int] = []
+    spelled = 0
+    for number, (_, kind, _, text) in enumerate(entries):
+        key = squeeze(_safe_fold(text)) if kind == 2 else text  # terms are folded already
+        if key:
+            keys.append(key)
+            numbers.append(number)
+        if kind != 2 and spelled < MAX_PINYIN_WORDS and _HAN_WORD.match(text) \
+                and len(text) <= MAX_PINYIN_CHARS:
+            spelled += 1
+            for spelling in pinyin_keys(text):
+                keys.append(spelling)
+                numbers.append(number)
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
+                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order])
+
+
+def pinyin_keys(word: str) -> set[str]:
+    """Toneless spellings (``liaocheng``) and initials (``lc``) of a Chinese word."""
+    from ..analysis.lexicon import char_readings
+
+    table = char_readings()
+    readings = []
+    for ch in word:
+        found = table.get(ch)
+        if not found:
+            return set()
+        readings.append(found[:3])
+    keys: set[str] = set()
+    for combo in product(*readings):
+        keys.add("".join(combo))
+        keys.add("".join(r[0] for r in combo))
+        if len(keys) >= 2 * MAX_READINGS:
+            break
+    return keys
+
+
+def _safe_fold(text: str) -> str:
+    try:
+        return fold(text)
+    except (UnicodeError, ValueError):
+        return ""
+
+
+def prefix_key(prefix: object) -> str:
+    """The lookup key of what was typed: folded, without whitespace; "" when unusable."""
+    if not isinstance(prefix, str):
+        return ""
+    try:
+        prefix.encode("utf-8")  # lone surrogates cannot be folded or indexed
+    except UnicodeError:
+        return ""
+    return squeeze(_safe_fold(prefix))[:MAX_TITLE_CHARS]
+
+
+def suggest(searcher, prefix: object, limit: int = 10) -> list[Suggestion]:
+    """Up to *limit* completions of *prefix*; [] for empty or unusable input."""
+    if not isinstance(limit, int) or limit < 1:
+        return []
+    key = prefix_key(prefix)
+    if not key:
+        return []
+    return suggestion_table(searcher).lookup(key, min(limit, MAX_LIMIT))

@@ -1,0 +1,170 @@
+"""Suggestions as you type, on real documents (sample_docs, the make_corpus sample)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_DOCS, needs_shared
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pypinyin import Style
+
+from searcher import SearchEngine, Suggestion
+from searcher.analysis.normalize import fold, squeeze
+
+
+def texts(suggestions: list[Suggestion]) -> list[str]:
+    return [s.text for s in suggestions]
+
+
+@pytest.mark.parametrize(("prefix", "expected"), [
+    ("认证", "认证认可"),  # a two-word phrase of the text
+    ("認證", "认证认可"),  # traditional input
+    ("聊", "聊城"),
+    ("liaoc", "聊城"),  # pinyin prefix
+    ("liaocheng", "聊城"),
+    ("lc", "聊城"),  # initials
+    ("LiaoC", "聊城"),
+    ("iph", "iphone"),
+])
+def test_completions(sample_index, prefix, expected):
+    engine, _ = sample_index
+    assert expected in texts(engine.suggest(prefix))
+
+
+def test_titles_are_suggested_as_written(sample_index):
+    engine, _ = sample_index
+    found = [s for s in engine.suggest("iphone 13", limit=10) if s.kind == "title"]
+    assert [s.text for s in found] == ["iPhone 13 上手体验：续航提升明显，5G 信号更稳"]
+    assert found[0].count == 1
+    assert found[0].as_dict() == {"text": found[0].text, "count": 1, "kind": "title"}
+
+
+def test_ranked_by_count_and_limited(sample_index):
+    engine, _ = sample_index
+    result = engine.suggest("l", limit=5)
+    assert len(result) == 5
+    counts = [s.count for s in result]
+    assert counts == sorted(counts, reverse=True)
+    assert len(engine.suggest("l", limit=500)) > 5
+    assert engine.suggest("l", limit=0) == []
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\ud800", "a\udfffb", "\x00", "\u200b", "(((",
+                                 "x" * 10_000, None, 42])
+def test_unusable_input_gives_nothing(sample_index, bad):
+    engine, _ = sample_index
+    assert engine.suggest(bad) == []  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(), max_size=12))
+def test_never_raises_on_any_text(sample_index, prefix):
+    engine, _ = sample_index
+    result = engine.suggest(prefix, limit=5)
+    assert isinstance(result, list) and len(result) <= 5
+
+
+def _pinyin_keys(text: str) -> tuple[set[str], set[str]]:
+    """Independent spellings: pypinyin's readings of each character (heteronyms)."""
+    from itertools import product
+
+    from pypinyin import pinyin
+
+    readings = [pinyin(ch, style=Style.NORMAL, heteronym=True)[0] for ch in text]
+    spelled = {"".join(c).replace("ü", "v") for c in product(*readings)}
+    spelled |= {"".join(c) for c in product(*readings)}
+    initials = {"".join(r[0] for r in c) for c in product(*readings)}
+    return spelled, initials
+
+
+@needs_shared
+@pytest.mark.parametrize("prefix", ["经济", "中国", "国务", "习近", "发展", "会见", "新冠"])
+def test_chinese_prefixes_on_news(corpus_2k, prefix):
+    engine, _, _ = corpus_2k
+    result = engine.suggest(prefix, limit=10)
+    assert result, prefix
+    counts = [s.count for s in result]
+    assert counts == sorted(counts, reverse=True)
+    for s in result:
+        assert squeeze(fold(s.text)).startswith(prefix), s
+        if s.kind == "title" and '"' not in s.text:
+            titles = [h.title for h in engine.search(f'title:"{s.text}"', limit=1000).hits]
+            assert s.count == sum(" ".join(t.split()) == s.text for t in titles)
+        elif s.kind != "title":  # a word or phrase: every document holding it matches it as a query
+            assert 1 <= s.count <= engine.search(f'"{s.text}"').total, s
+
+
+@needs_shared
+@pytest.mark.parametrize("prefix", ["jingj", "zhongg", "xijinp", "gwy", "zg", "jj"])
+def test_pinyin_prefixes_on_news(corpus_2k, prefix):
+    engine, _, _ = corpus_2k
+    result = engine.suggest(prefix, limit=10)
+    assert result, prefix
+    for s in result:
+        if s.kind == "title" or s.text.isascii():
+            assert squeeze(fold(s.text)).startswith(prefix)
+            continue
+        spelled, initials = _pinyin_keys(s.text)
+        assert any(k.startswith(prefix) for k in spelled | initials), (prefix, s)
+    assert [s.count for s in result] == sorted((s.count for s in result), reverse=True)
+
+
+@needs_shared
+def test_known_completions_on_news(corpus_2k):
+    engine, _, _ = corpus_2k
+    assert "习近平" in texts(engine.suggest("xjp"))
+    assert "习近平" in texts(engine.suggest("xijin"))
+    assert "国务院" in texts(engine.suggest("國務"))
+
+
+def test_deleted_titles_and_old_indexes(tmp_path: Path):
+    """A deleted document's title goes; an index without suggestion data still suggests."""
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    title = "神舟十二号载人飞船发射成功 三名航天员进入太空"
+    assert title in texts(engine.suggest("神舟十二号载人"))
+    before = engine.suggest("shenzh")
+    assert "神舟" in texts(before)
+
+    files = list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))
+    assert files
+    for f in files:
+        f.unlink()
+    fresh = SearchEngine(tmp_path / "ix")
+    from searcher.local import suggest as module
+
+    module._tables.clear()
+    words = [s for s in fresh.suggest("shenzh") if s.kind != "phrase"]
+    assert [s for s in before if s.kind != "phrase"] == words  # same, from the segment itself
+    assert list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))  # and saved for next time
+
+    (docs / "news" / "shenzhou-12-launch.md").unlink()
+    fresh.index([docs])
+    assert title not in texts(fresh.suggest("神舟十二号载人"))
+    engine.close()
+    fresh.close()
+
+
+def test_cli_suggest(sample_index):
+    from typer.testing import CliRunner
+
+    from searcher.cli import app
+
+    engine, _ = sample_index
+    base = ["--index-dir", str(engine.settings.index_dir), "suggest"]
+    result = CliRunner().invoke(app, [*base, "lc", "--json", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data == [s.as_dict() for s in engine.suggest("lc", limit=3)]
+    result = CliRunner().invoke(app, [*base, "认证"])
+    assert result.exit_code == 0
+    assert "认证认可" in result.output
+    result = CliRunner().invoke(app, [*base, "   "])
+    assert result.exit_code == 0
