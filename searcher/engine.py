@@ -146,7 +146,7 @@ class SearchEngine:
         searcher = self._searcher()
         docnum = searcher.document_number(id=doc.id)
         if docnum is None:  # replaced between the two reads (a commit landed)
-            raise SearcherError(f"no document with id or path {doc_id!r}")
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
         return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
 
     def get(self, doc_id: str) -> DocumentView:
