@@ -290,16 +290,45 @@ def test_source_paths_are_not_ids(site):
 
 # -- suggest, similar, stats, healthz ---------------------------------------------------------
 
-def test_suggest_and_similar_answer_501_until_the_library_has_them(site):
+def test_suggest(site):
     client, engine, _ = site
-    if not hasattr(engine, "suggest"):
-        data = assert_error(client.get("/api/suggest", params={"q": "聊"}), 501)
-        assert "suggestions" in data["detail"]
-    if not hasattr(engine, "similar"):
-        data = assert_error(client.get(f"/api/similar/{seed_id(engine)}"), 501)
-        assert "similar" in data["detail"]
-    assert_error(client.get("/api/similar/..%2Fx"), 404)
+    data = client.get("/api/suggest", params={"q": "聊"}).json()
+    assert data["query"] == "聊"
+    texts = [item["text"] for item in data["suggestions"]]
+    assert texts[0] == "聊城" and all(t.startswith("聊") for t in texts)
+    assert data["suggestions"] == [s.as_dict() for s in engine.suggest("聊")]
+    assert all(item["count"] >= 1 for item in data["suggestions"])
+    pinyin = client.get("/api/suggest", params={"q": "liaoc", "limit": 1}).json()
+    assert [item["text"] for item in pinyin["suggestions"]] == ["聊城"]
+    assert client.get("/api/suggest", params={"q": ""}).json()["suggestions"] == []
+    assert client.get("/api/suggest", params={"q": "<script>"}).json()["suggestions"] == []
     assert_error(client.get("/api/suggest", params={"q": "x" * 101}), 422)
+    assert_error(client.get("/api/suggest", params={"q": "聊", "limit": 51}), 422)
+    assert_error(client.get("/api/suggest"), 422)
+
+
+def test_similar_with_a_near_duplicate(docs, tmp_path):
+    copy = write(docs, "copies/liaocheng-again.md", (docs / SEED_RELPATH).read_text("utf-8"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    seed = engine.get(str(docs / SEED_RELPATH)).id
+    with TestClient(create_app(engine)) as client:
+        data = client.get(f"/api/similar/{seed}", params={"limit": 5}).json()
+        expected = engine.similar(seed, limit=5)
+        assert [h["id"] for h in data["hits"]] == [h.id for h in expected.hits]
+        assert data["total"] == expected.total and data["query"] == seed
+        assert seed not in [h["id"] for h in data["hits"]]
+        first = data["hits"][0]
+        assert first["path"] == str(copy) and first["near_duplicate"] is True
+        assert not any(h["near_duplicate"] for h in data["hits"][1:])
+        page = client.get(f"/doc/{seed}").text
+        assert "相似文章" in page and "近似重复" in page
+        assert f'href="/doc/{first["id"]}"' in page
+        assert_error(client.get("/api/similar/0000000000000000"), 404, "not found")
+        assert_error(client.get(f"/api/similar/{quote(str(copy), safe='')}"), 404)
+        assert_error(client.get("/api/similar/..%2Fx"), 404)
+        assert_error(client.get(f"/api/similar/{seed}", params={"limit": 101}), 422)
+    engine.close()
 
 
 def test_stats(site):
