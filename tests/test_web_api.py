@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -502,6 +503,54 @@ def test_mounted_under_a_prefix(site):
         page = client.get("/search/", params={"q": "聊城"}).text
         assert 'href="/search/doc/' in page and 'src="/search/static/search.js"' in page
         assert client.get("/search/static/style.css").status_code == 200
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses listening on *port* (IPv4, from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_serve_command_two_workers_on_loopback(site, tmp_path):
+    """The real command: global options, --workers 2 (each worker builds its app from the
+    settings it is handed), and 127.0.0.1 unless --host says otherwise."""
+    import socket
+    import time
+    import urllib.request
+
+    _, engine, _ = site
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searcher", "--index-dir", str(engine.settings.index_dir),
+         "serve", "--port", str(port), "--workers", "2", "--time-budget", "30"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=xssprobe",
+                                            timeout=5) as response:
+                    data = json.loads(response.read())
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "server did not answer in 90 s"
+                time.sleep(0.3)
+        assert data["total"] == 1
+        assert _listening(port) == {"127.0.0.1"}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert b"serving" in proc.stdout.read()
 
 
 # -- behaviour over time -----------------------------------------------------------------------
