@@ -25,7 +25,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-WAIT_MS = 15_000
+WAIT_MS = 30_000  # bounded, but generous: CI machines are shared and slow
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
@@ -37,6 +37,7 @@ if os.environ.get("CI"):
     import playwright.sync_api  # noqa: F401 - in CI a missing playwright is a failure too
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
+expect.set_options(timeout=WAIT_MS)
 
 
 def free_port() -> int:
@@ -76,6 +77,8 @@ def server(tmp_path_factory):
             log.close()
             pytest.fail("server did not start:\n" + (base / "server.log").read_text())
         time.sleep(0.2)
+    for warm in ("/api/suggest?q=%E8%81%8A", "/api/search?q=%E8%81%8A%E5%9F%8E"):
+        urllib.request.urlopen(url + warm, timeout=60).close()  # first calls load caches
     yield url
     proc.terminate()
     try:
