@@ -135,6 +135,7 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
 
     files = list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))
     assert files
+    files += list((tmp_path / "ix").glob("gen-*/suggest.table.pickle"))
     for f in files:
         f.unlink()
     fresh = SearchEngine(tmp_path / "ix")
@@ -145,9 +146,16 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
     assert [s for s in before if s.kind != "phrase"] == words  # same, from the segment itself
     assert list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))  # and saved for next time
 
+    saved = list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
+    assert len(saved) == 1  # the merged table, for the next process
+    module._tables.clear()
+    assert [s for s in fresh.suggest("shenzh") if s.kind != "phrase"] == words  # loaded
+
     (docs / "news" / "shenzhou-12-launch.md").unlink()
     fresh.index([docs])
-    assert title not in texts(fresh.suggest("神舟十二号载人"))
+    assert title not in texts(fresh.suggest("神舟十二号载人"))  # the saved table is stale
+    module._tables.clear()
+    assert title not in texts(fresh.suggest("神舟十二号载人"))  # and was replaced
     engine.close()
     fresh.close()
 
@@ -168,3 +176,21 @@ def test_cli_suggest(sample_index):
     assert "认证认可" in result.output
     result = CliRunner().invoke(app, [*base, "   "])
     assert result.exit_code == 0
+
+
+def test_both_lookup_strategies_agree(sample_index):
+    """Walking the entries best first and partially sorting a key range give the same."""
+    import bisect
+
+    from searcher.local import suggest as module
+
+    engine, _ = sample_index
+    searcher = engine._searcher()
+    table = module.suggestion_table(searcher)
+    prefixes = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["sh", "zh", "lc", "中", "国",
+                                                                   "聊", "认证", "5", "c+"]
+    for prefix in prefixes:
+        lo = bisect.bisect_left(table.keys, prefix)
+        hi = bisect.bisect_left(table.keys, prefix + module._END)
+        for limit in (1, 5, 30):
+            assert table.scan(prefix, limit) == table.partition(lo, hi, limit), prefix

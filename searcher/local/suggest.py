@@ -24,7 +24,10 @@ milliseconds whatever the index size.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
+import os
+import pickle
 import re
 import struct
 import threading
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 
 SIDECAR = "suggest"
 SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
+#: The merged table, saved by the first process that needs it (keyed by the segments).
+TABLE_FILE = "suggest.table.pickle"
 MAX_LIMIT = 100
 #: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
 MAX_READINGS = 8
@@ -51,6 +56,10 @@ MAX_PINYIN_WORDS = 40_000
 #: Longest word given pinyin keys (longer "words" are rare compounds or junk).
 MAX_PINYIN_CHARS = 8
 MAX_TITLE_CHARS = 200
+#: Key ranges at least this long, where few steps are expected, are answered by a walk over
+#: the entries best first (see SuggestTable.lookup).
+SCAN_RANGE = 2048
+SCAN_STEPS = 2000
 MAX_PHRASE = 8
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -193,11 +202,36 @@ class SuggestTable:
     keys: list[str]
     entries: np.ndarray  # entry number of each key
 
+    entry_keys: list[tuple[str, ...]]  # the keys of each entry
+
     def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
         lo = bisect.bisect_left(self.keys, prefix)
         hi = bisect.bisect_left(self.keys, prefix + _END, lo)
         if lo >= hi:
             return []
+        # A short prefix covers a large share of the keys: walking the entries best first
+        # finds *limit* of them after about limit * entries / range steps, which beats
+        # sorting out the range; a narrower range is partially sorted directly.
+        if hi - lo >= SCAN_RANGE and limit * len(self.texts) <= SCAN_STEPS * (hi - lo):
+            best = self.scan(prefix, limit)
+        else:
+            best = self.partition(lo, hi, limit)
+        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+
+    def scan(self, prefix: str, limit: int) -> list[int]:
+        """The best *limit* entries with a key starting with *prefix*, in entry order."""
+        found = []
+        for number, keys in enumerate(self.entry_keys):
+            for key in keys:
+                if key.startswith(prefix):
+                    found.append(number)
+                    break
+            if len(found) == limit:
+                break
+        return found
+
+    def partition(self, lo: int, hi: int, limit: int) -> list[int]:
+        """The best *limit* entries among the keys ``lo:hi``."""
         ids = self.entries[lo:hi]
         want = min(len(ids), limit * 4)
         if want < len(ids):
@@ -206,8 +240,7 @@ class SuggestTable:
                 best = np.unique(ids)
         else:
             best = np.unique(ids)
-        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i])
-                for i in best[:limit].tolist()]
+        return best[:limit].tolist()
 
 
 _tables: LRUCache[SuggestTable] = LRUCache(4)
@@ -217,16 +250,50 @@ _build_lock = threading.Lock()
 def suggestion_table(searcher) -> SuggestTable:
     """The merged table of a searcher's segments (built once per set of segments)."""
     readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
-    key = tuple((segment_key(r), tuple(sorted(r.deleted_docs_set)) if r.has_deletions() else ())
-                for r in readers)
+    # A segment's deletions only grow until it is merged away: its live count names its state.
+    key = tuple((segment_key(r), r.doc_count()) for r in readers)
     table = _tables.get(key)
     if table is not None:
         return table
     with _build_lock:
         table = _tables.get(key)
         if table is None:
-            table = _tables.put(key, build_table(readers))
+            folder = segment_folder(readers[0]) if readers else None
+            table = _load_table(folder, key)
+            if table is None:
+                table = build_table(readers)
+                _save_table(folder, key, table)
+            _tables.put(key, table)
     return table
+
+
+def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
+    """The merged table another process saved for the same segments, if any."""
+    if folder is None:
+        return None
+    try:
+        with open(os.path.join(folder, TABLE_FILE), "rb") as handle:
+            saved_key, table = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+        return None
+    return table if saved_key == key and isinstance(table, SuggestTable) else None
+
+
+def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
+    """Save the merged table beside the segments (atomically), so the next process loads it
+    instead of merging again; a read-only index just keeps it in memory."""
+    if folder is None:
+        return
+    path = os.path.join(folder, TABLE_FILE)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            pickle.dump((key, table), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("cannot save the suggestion table in %s: %s", folder, exc)
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
 
 
 def build_table(readers: list) -> SuggestTable:
@@ -243,6 +310,12 @@ def build_table(readers: list) -> SuggestTable:
         for docnum, title in enumerate(seg_titles):
             if title and docnum not in deleted:
                 titles[title] = titles.get(title, 0) + 1
+    return table_from_counts(words, phrases, titles)
+
+
+def table_from_counts(words: dict[str, int], phrases: dict[str, int],
+                      titles: dict[str, int]) -> SuggestTable:
+    """The lookup table of words, phrases and titles with their document counts."""
     entries = [(-count, 0, len(text), text) for text, count in words.items()]
     entries += [(-count, 1, len(text), text) for text, count in phrases.items()
                 if text not in words]
@@ -265,8 +338,12 @@ def build_table(readers: list) -> SuggestTable:
                 keys.append(spelling)
                 numbers.append(number)
     order = sorted(range(len(keys)), key=keys.__getitem__)
+    entry_keys: list[list[str]] = [[] for _ in entries]
+    for key, number in zip(keys, numbers, strict=True):
+        entry_keys[number].append(key)
     return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
-                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order])
+                        [keys[i] for i in order], np.array(numbers, dtype=np.int64)[order],
+                        [tuple(k) for k in entry_keys])
 
 
 def pinyin_keys(word: str) -> set[str]:
