@@ -28,8 +28,14 @@
     active = -1;
   }
 
+  // A suggestion is text, not query syntax: a title holding a quote, a bracket, "|" or a
+  // leading "-" must not turn into an operator (or an unclosed quote) in the box.
+  function asQuery(text) {
+    return text.replace(/["()|]/g, " ").replace(/(^|\s)-+/g, "$1").replace(/\s+/g, " ").trim();
+  }
+
   function choose(text) {
-    input.value = text;
+    input.value = asQuery(text);
     close();
     form.requestSubmit();
   }
