@@ -15,6 +15,7 @@ from .engine import SearchEngine
 from .errors import (
     ConfigError,
     DocumentError,
+    DocumentNotFoundError,
     IndexLockedError,
     IndexNotFoundError,
     QueryError,
@@ -30,6 +31,7 @@ __all__ = [
     "CheckReport",
     "ConfigError",
     "DocumentError",
+    "DocumentNotFoundError",
     "DocumentView",
     "Hit",
     "IndexLockedError",

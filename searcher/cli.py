@@ -550,6 +550,38 @@ def export(
     raise typer.Exit(EXIT_PARTIAL if report.failed else EXIT_OK)
 
 
+@command()
+def serve(
+    host: Annotated[str, typer.Option(
+        help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    cors: Annotated[list[str] | None, typer.Option(
+        "--cors", metavar="ORIGIN", help="Let web pages from ORIGIN call the API (repeatable).",
+    )] = None,
+    time_budget: Annotated[float, typer.Option(
+        "--time-budget", min=0.001, help="Seconds a request may take before it answers 503.",
+    )] = 10.0,
+) -> None:
+    """Serve the index over HTTP: a search page at /, the JSON API under /api, docs at /docs."""
+    engine = _engine()
+    from .errors import SearcherError
+    from .web.app import WebOptions  # the web stack is imported only here
+    from .web.server import serve as run_server
+
+    try:
+        documents = engine.stats()["documents"]
+    except SearcherError as exc:
+        typer.echo(f"warning: {exc}; /healthz answers 503 until the index opens", err=True)
+        documents = 0
+    engine.close()
+    typer.echo(f"serving {engine.settings.index_dir} ({documents} documents) on "
+               f"http://{host}:{port}/ (API reference: /docs); Ctrl-C stops", err=True)
+    run_server(engine.settings, host=host, port=port, workers=workers,
+               options=WebOptions(time_budget=time_budget, cors_origins=tuple(cors or ())),
+               log_level="info" if state.verbose else "warning", access_log=state.verbose)
+
+
 def main() -> None:
     """Console-script entry point (errors outside a subcommand are bugs too: exit 3)."""
     try:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .reports import CheckReport, IndexReport
 
 from .config import Settings, load_settings
-from .errors import IndexNotFoundError, QueryError, SearcherError
+from .errors import DocumentNotFoundError, IndexNotFoundError, QueryError, SearcherError
 from .local.schema import analysis_fingerprint, describe_change, dictionary_key
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
@@ -59,7 +59,7 @@ def _check_text(value: Any, name: str, *, optional: bool) -> None:
             raise QueryError(
                 f"{name} is not valid text: a lone surrogate (U+{ord(char):04X}) at character "
                 f"{position}, which is what undecodable bytes become; decode the bytes with "
-                "their real encoding first", argument=name, value=value, position=position)
+                "their real encoding first", position - 1, argument=name, value=value)
 
 
 def _check_whole(value: Any, name: str, low: int, high: int | None) -> None:
@@ -192,7 +192,7 @@ class SearchEngine:
         searcher = self._searcher()
         docnum = searcher.document_number(id=doc.id)
         if docnum is None:  # replaced between the two reads (a commit landed)
-            raise SearcherError(f"no document with id or path {doc_id!r}")
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
         return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
 
     def get(self, doc_id: str) -> DocumentView:
@@ -220,7 +220,7 @@ class SearchEngine:
                                     f"({', '.join(sorted(found))}): give one of these ids")
             docnum = searcher.document_number(id=found[0]) if found else None
         if docnum is None:
-            raise SearcherError(f"no document with id or path {doc_id!r}")
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
         stored = searcher.stored_fields(docnum)
         meta = stored.get("meta") or {}
         text = bytes(searcher.reader().column_reader("text")[docnum] or b"").decode(
@@ -234,6 +234,26 @@ class SearchEngine:
             extra=dict(meta.get("extra") or {}), warnings=list(meta.get("warnings") or []),
             text=text,
         )
+
+    def highlight(self, text: str, query: str) -> list[tuple[int, int]]:
+        """``[start, end)`` spans of *text* (e.g. a whole ``get(id).text``) matched by *query*.
+
+        The same needles as the hits' snippets: the query's words and phrases and their jieba
+        terms (without synonym and pinyin expansions), so a document page can mark the
+        query's matches in its full text.  Raises QueryError like :meth:`search`.
+        """
+        from .analysis.tokens import STOP_WORDS, query_terms
+        from .highlight import highlight_all, needles_for
+        from .query import positive_literals
+
+        literals = positive_literals(parse_query(query))
+        cut = self._query_context().cut
+        terms: list[str] = []
+        for word, is_phrase in literals:
+            if not is_phrase:
+                found = query_terms(word, cut)
+                terms.extend([t for t in found if t not in STOP_WORDS] or found)
+        return highlight_all(text, needles_for(literals, terms))
 
     def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
               follow_links: bool | None = None) -> CheckReport:

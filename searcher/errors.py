@@ -25,13 +25,15 @@ class SearcherError(Exception):
 class QueryError(SearcherError, ValueError):
     """The query (or a search option) cannot be used; the message says where and why.
 
-    *argument* names the offending argument (``query``, ``author``, ``limit``...)
-    when the error is about one, *value* is what was passed and *position* the
-    1-based character where the problem is, when known.
+    *position* is the 0-based offset in the offending text where the problem is
+    (None when it is not at one place, e.g. an empty query), so that a caller
+    such as the web page can point at it; *argument* names the offending
+    argument (``query``, ``author``, ``limit``...) when the error is about one,
+    and *value* is what was passed.
     """
 
-    def __init__(self, message: str, *, argument: str | None = None, value: Any = None,
-                 position: int | None = None) -> None:
+    def __init__(self, message: str, position: int | None = None, *,
+                 argument: str | None = None, value: Any = None) -> None:
         super().__init__(message)
         self.argument = argument
         self.value = value
@@ -40,6 +42,14 @@ class QueryError(SearcherError, ValueError):
 
 class IndexNotFoundError(SearcherError):
     """There is no index at the given location yet (run ``searcher index``)."""
+
+
+class DocumentNotFoundError(SearcherError, LookupError):
+    """No document in the index has this id (``doc_id`` holds the id asked for)."""
+
+    def __init__(self, message: str, doc_id: str) -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
 
 
 class IndexLockedError(SearcherError):

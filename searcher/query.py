@@ -84,7 +84,8 @@ def _tokenize(text: str) -> list[_Tok]:
         if kind == "ws":
             continue
         if kind == "quote" and (len(match.group()) < 2 or not match.group().endswith('"')):
-            raise QueryError(f'unclosed quote at character {match.start() + 1}: add a closing "')
+            raise QueryError(f'unclosed quote at character {match.start() + 1}: add a closing "',
+                             match.start())
         tokens.append(_Tok(kind, match.group(), match.start()))
     return tokens
 
@@ -93,16 +94,17 @@ def parse_query(text: str) -> Node:
     """Parse *text* into a syntax tree, or raise QueryError."""
     if not isinstance(text, str):
         raise QueryError("the query must be a string")
-    text = _CONTROL.sub(" ", text).strip()
-    if not text:
+    text = _CONTROL.sub(" ", text)  # one for one, so positions are offsets in the caller's text
+    if not text.strip():
         raise QueryError("empty query: give at least one word")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+    if len(text.strip()) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is too long ({len(text.strip())} characters, "
+                         f"at most {MAX_QUERY_CHARS})")
     parser = _Parser(_tokenize(text))
     node = parser.parse_or(0)
     if parser.i < len(parser.tokens):
         tok = parser.tokens[parser.i]
-        raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}")
+        raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}", tok.pos)
     if node is None:
         raise QueryError("the query has no words to search for")
     if not has_positive(node):
@@ -142,9 +144,11 @@ class _Parser:
             self.i += 1
             item = self.parse_and(depth)
             if item is None:
-                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides")
+                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides",
+                                 tok.pos)
             if not items:
-                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides")
+                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides",
+                                 tok.pos)
             items.append(item)
         if not items:
             return None
@@ -171,13 +175,13 @@ class _Parser:
         if tok.kind == "minus":
             self.i += 1
             if self.peek() is None:  # pragma: no cover - the lookahead guarantees a token
-                raise QueryError(f"'-' at character {tok.pos + 1} needs a word after it")
+                raise QueryError(f"'-' at character {tok.pos + 1} needs a word after it", tok.pos)
             inner = self.parse_unary(depth + 1)
             return Not(inner) if inner is not None else None
         if tok.kind == "word" and tok.text == "NOT":
             self.i += 1
             if self.peek() is None:
-                raise QueryError(f"NOT at character {tok.pos + 1} needs a word after it")
+                raise QueryError(f"NOT at character {tok.pos + 1} needs a word after it", tok.pos)
             inner = self.parse_unary(depth + 1)
             return Not(inner) if inner is not None else None
         if tok.kind == "word" and tok.text.startswith("-") and len(tok.text) > 1:
@@ -194,11 +198,11 @@ class _Parser:
             inner = self.parse_or(depth + 1)
             closing = self.peek()
             if closing is None or closing.kind != "rp":
-                raise QueryError(f"unclosed '(' at character {tok.pos + 1}: add a ')'")
+                raise QueryError(f"unclosed '(' at character {tok.pos + 1}: add a ')'", tok.pos)
             self.i += 1
             return inner
         if tok.kind == "rp":
-            raise QueryError(f"unexpected ')' at character {tok.pos + 1}")
+            raise QueryError(f"unexpected ')' at character {tok.pos + 1}", tok.pos)
         if tok.kind == "quote":
             return _phrase(tok.text[1:-1], None)
         # word, possibly field:value or field:"phrase"
@@ -211,7 +215,8 @@ class _Parser:
             if nxt is not None and nxt.kind == "quote" and nxt.pos == tok.pos + len(tok.text):
                 self.i += 1
                 return _phrase(nxt.text[1:-1], field)
-            raise QueryError(f"{name}: at character {tok.pos + 1} needs a value after the colon")
+            raise QueryError(f"{name}: at character {tok.pos + 1} needs a value after the colon",
+                             tok.pos)
         return Word(tok.text)
 
 

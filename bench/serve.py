@@ -1,0 +1,278 @@
+"""Load benchmark of `searcher serve` next to the library called in a loop (not a test).
+
+Drives the real server over loopback only (127.0.0.1) with a bounded number of requests and
+a bounded time: N concurrent clients (keep-alive HTTP/1.1 connections from one asyncio
+process) over a mix of word, two-word, phrase, filtered and faceted queries taken from the
+corpus itself (bench/perf.py's mix plus faceted queries), against one worker and two.  The
+baseline is SearchEngine.search over the same queries in a loop in one process.  The runs
+take turns in rounds, so that a shared machine's drifting load hits each alike.  Prints a
+table; --out writes JSON.
+
+    python3 ../shared/tools/make_corpus.py /tmp/corpus20k
+    searcher --index-dir /tmp/ix20k index /tmp/corpus20k
+    nice python3 bench/serve.py --corpus /tmp/corpus20k --index-dir /tmp/ix20k
+
+Targets: no errors; throughput with one worker >= 0.8x the library loop and with two
+workers >= 1.5x; p99 under load <= 10x the library's p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+from perf import Query, query_mix  # noqa: E402
+
+HOST = "127.0.0.1"  # loopback only, always
+FACETS = "author,category,year"
+
+
+def queries(corpus: Path, n: int, seed: int) -> list[tuple[Query, bool]]:
+    """perf.py's mix (words, two words, phrases, filtered) plus a fifth of faceted ones."""
+    mix = query_mix(corpus, n=n - n // 5, seed=seed)
+    rng = random.Random(seed + 1)
+    words = [q for q in mix if q.kind == "word"]
+    faceted = [(Query("faceted", rng.choice(words).text), True) for _ in range(n // 5)]
+    out = [(q, False) for q in mix] + faceted
+    rng.shuffle(out)
+    return out
+
+
+def search_kwargs(query: Query, faceted: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"limit": 10}
+    if query.category:
+        kwargs["category"] = query.category
+    if query.since:
+        kwargs["since"] = query.since
+    if faceted:
+        kwargs["facets"] = FACETS.split(",")
+    return kwargs
+
+
+def target(query: Query, faceted: bool) -> str:
+    params: dict[str, Any] = {"q": query.text, "limit": 10}
+    if query.category:
+        params["category"] = query.category
+    if query.since:
+        params["since"] = query.since
+    if faceted:
+        params["facets"] = FACETS
+    return "/api/search?" + urlencode(params)
+
+
+def stats(latencies: list[float], errors: int, wall: float) -> dict[str, Any]:
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if latencies else [0] * 99
+    return {"requests": len(latencies) + errors, "errors": errors, "seconds": wall,
+            "throughput": len(latencies) / wall if wall else 0.0,
+            "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+
+
+class Library:
+    """SearchEngine.search in a loop in this process, warmed up by one pass of the mix."""
+
+    def __init__(self, index_dir: Path, mix: list[tuple[Query, bool]]) -> None:
+        from searcher import SearchEngine
+
+        self.engine = SearchEngine(index_dir)
+        self.mix = mix
+        for query, faceted in mix:
+            self.engine.search(query.text, **search_kwargs(query, faceted))
+
+    def run(self, start: int, requests: int, time_limit: float):
+        latencies: list[float] = []
+        errors = 0
+        started = time.perf_counter()
+        for i in range(start, start + requests):
+            query, faceted = self.mix[i % len(self.mix)]
+            t0 = time.perf_counter()
+            try:
+                self.engine.search(query.text, **search_kwargs(query, faceted))
+                latencies.append(time.perf_counter() - t0)
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                errors += 1
+                print(f"library error: {query.text!r}: {exc}", file=sys.stderr)
+            if time.perf_counter() - started > time_limit:
+                break
+        return latencies, errors, time.perf_counter() - started
+
+
+async def _client(port: int, paths: list[str], latencies: list[float], errors: list[str],
+                  deadline: float, per_connection: int) -> None:
+    """One client: its requests one after another, a new connection every *per_connection*
+    requests (so that the kernel can spread them over the workers; the time to connect is
+    part of the latency)."""
+    writer = None
+    try:
+        for i, path in enumerate(paths):
+            if time.perf_counter() > deadline:
+                return
+            t0 = time.perf_counter()
+            if writer is None or i % per_connection == 0:
+                if writer is not None:
+                    writer.close()
+                reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+            if status == 200:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors.append(f"{status} {path}: {body[:200]!r}")
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        errors.append(f"connection: {exc!r}")
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _load(port: int, paths: list[str], clients: int, time_limit: float,
+                per_connection: int):
+    latencies: list[float] = []
+    errors: list[str] = []
+    shares = [paths[i::clients] for i in range(clients)]
+    started = time.perf_counter()
+    await asyncio.gather(*(_client(port, share, latencies, errors, started + time_limit,
+                                   per_connection) for share in shares))
+    return latencies, errors, time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`searcher serve --workers N` on a free loopback port, warmed up by the mix."""
+
+    def __init__(self, index_dir: Path, mix: list[tuple[Query, bool]], workers: int,
+                 clients: int, time_limit: float, per_connection: int) -> None:
+        self.port = free_port()
+        self.per_connection = per_connection
+        self.clients, self.workers = clients, workers
+        self.paths = [target(q, f) for q, f in mix]
+        env = {**os.environ, "PYTHONPATH": str(benchlib.REPO)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve",
+             "--host", HOST, "--port", str(self.port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise SystemExit("server did not start: "
+                                     + self.proc.stderr.read().decode(errors="replace")) from None
+                time.sleep(0.3)
+        # Every query at least once per worker (the kernel spreads the connections).
+        asyncio.run(_load(self.port, self.paths * workers, clients, time_limit, 1))
+
+    def run(self, start: int, requests: int, time_limit: float):
+        timed = [self.paths[i % len(self.paths)] for i in range(start, start + requests)]
+        latencies, errors, wall = asyncio.run(_load(self.port, timed, self.clients,
+                                                    time_limit, self.per_connection))
+        for error in errors[:5]:
+            print(f"server error ({self.workers} worker(s)): {error}", file=sys.stderr)
+        return latencies, len(errors), wall
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="the indexed articles")
+    parser.add_argument("--index-dir", type=Path, required=True, help="an index of --corpus")
+    parser.add_argument("--queries", type=int, default=250)
+    parser.add_argument("--requests", type=int, default=2000, help="per run (bounded)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--per-connection", type=int, default=1,
+                        help="requests per connection before a client reconnects")
+    parser.add_argument("--rounds", type=int, default=3, help="runs take turns this often")
+    parser.add_argument("--time-limit", type=float, default=600.0,
+                        help="seconds per configuration (all rounds)")
+    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args()
+
+    mix = queries(args.corpus, args.queries, args.seed)
+    kinds = {}
+    for query, _ in mix:
+        kinds[query.kind] = kinds.get(query.kind, 0) + 1
+    print(f"{len(mix)} queries: {kinds}", file=sys.stderr)
+    runners: dict[str, Any] = {"library loop (1 process)": Library(args.index_dir, mix)}
+    try:
+        for workers in args.workers:
+            name = f"server, {workers} worker{'s' if workers > 1 else ''}, {args.clients} clients"
+            runners[name] = Server(args.index_dir, mix, workers, args.clients, args.time_limit,
+                                   args.per_connection)
+        # Rounds take turns so that the shared machine's drifting load hits every run alike.
+        per_round = args.requests // args.rounds
+        collected = {name: ([], 0, 0.0) for name in runners}
+        ratios: dict[str, list[float]] = {name: [] for name in runners}
+        for number in range(args.rounds):
+            round_rates = {}
+            for name, runner in runners.items():
+                latencies, errors, wall = runner.run(number * per_round, per_round,
+                                                     args.time_limit / args.rounds)
+                old = collected[name]
+                collected[name] = (old[0] + latencies, old[1] + errors, old[2] + wall)
+                round_rates[name] = len(latencies) / wall
+            base = round_rates["library loop (1 process)"]
+            for name, rate in round_rates.items():
+                ratios[name].append(rate / base)
+            print(f"round {number + 1}: " + ", ".join(
+                f"{name.split(',')[0 if 'library' in name else 1].strip()} {rate:.1f}/s"
+                for name, rate in round_rates.items()), file=sys.stderr)
+    finally:
+        for runner in runners.values():
+            if isinstance(runner, Server):
+                runner.stop()
+    rows = {name: stats(*values) for name, values in collected.items()}
+    library = rows["library loop (1 process)"]
+    print(f"\n{len(mix)}-query mix ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
+          f"{args.per_connection} request(s) per connection, "
+          f"load average {os.getloadavg()[0]:.1f}, {benchlib.machine()['cpu']}\n")
+    print("| run | requests | errors | req/s | × library (per round) | p50 ms | p99 ms | "
+          "p99 × library |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, row in rows.items():
+        spread = "–".join(f"{r:.2f}" for r in (min(ratios[name]), max(ratios[name])))
+        print(f"| {name} | {row['requests']} | {row['errors']} | {row['throughput']:.1f} | "
+              f"{row['throughput'] / library['throughput']:.2f} ({spread}) | "
+              f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+              f"{row['p99_ms'] / library['p99_ms']:.1f} |")
+        row["ratio_per_round"] = ratios[name]
+    benchlib.dump(args.out, {"machine": benchlib.machine(), "clients": args.clients,
+                             "queries": kinds, "runs": rows})
+
+
+if __name__ == "__main__":
+    main()

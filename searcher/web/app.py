@@ -1,0 +1,632 @@
+"""FastAPI application: the JSON API under ``/api``, ``/healthz``, the search page.
+
+Why FastAPI (on Starlette, run by uvicorn): the query parameters are typed once and become
+both validation (a bad ``limit`` is a 422 naming the parameter) and the OpenAPI schema at
+``/openapi.json``; Jinja2 renders the pages on the server with autoescaping, so search works
+without JavaScript and document text can only ever be text.
+
+Every engine call runs in a thread pool under a time budget: the event loop stays free, so a
+slow query answers 503 when its budget is spent while other requests keep being served.  The
+engine is thread-safe and notices the nightly re-index on its next call, so a long-running
+server needs no restart.
+"""
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import inspect
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..engine import SearchEngine
+from ..errors import DocumentNotFoundError, IndexNotFoundError, QueryError, SearcherError
+
+log = logging.getLogger("searcher.web")
+
+#: Limits on what one request may ask for (the parser's own limit is 1000 characters).
+MAX_QUERY_CHARS = 500
+MAX_LIMIT = 100
+MAX_PAGE = 1000
+MAX_FILTER_CHARS = 200
+MAX_ID_CHARS = 200
+#: Facets the search page shows in its sidebar, in this order.
+PAGE_FACETS = ("author", "category", "tag", "year", "month")
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+_HERE = resources.files("searcher.web")
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """How the app behaves; ``searcher serve`` fills it from its options."""
+
+    #: Seconds one engine call may take before the request answers 503.
+    time_budget: float = 10.0
+    #: Threads that run engine calls (searches are CPU-bound; numpy releases the GIL).
+    threads: int = 4
+    #: Origins allowed to call the API from a browser (no CORS headers when empty).
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": ..., "detail": ...}`` with *status*."""
+
+    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.extra = status, error, detail, extra
+
+
+class JSON(JSONResponse):
+    """Compact UTF-8 JSON; values JSON cannot hold (front-matter dates) become strings."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"),
+                          default=str).encode("utf-8")
+
+
+class _State:
+    """What the routes need, kept on ``app.state.searcher``."""
+
+    def __init__(self, engine: SearchEngine, options: WebOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max(1, options.threads), thread_name_prefix="searcher-web")
+        self.templates = Jinja2Templates(directory=str(_HERE / "templates"))
+        self.has_facets = "facets" in inspect.signature(engine.search).parameters
+        self.has_suggest = callable(getattr(engine, "suggest", None))
+        self.has_similar = callable(getattr(engine, "similar", None))
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in the pool, or ApiError 503 once the budget is spent."""
+        loop = asyncio.get_running_loop()
+        budget = self.options.time_budget
+        started = loop.time()
+        future = loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        try:
+            result = await asyncio.wait_for(future, budget)
+        except asyncio.TimeoutError:
+            result = future = None
+        # Also late when the work finished just as the budget ran out (a busy event loop
+        # may notice the result before the timer): the budget is the answer's deadline.
+        if future is None or loop.time() - started > budget:
+            log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
+                        [a for a in args if isinstance(a, str)], budget)
+            raise ApiError(503, "time budget exceeded",
+                           f"the request took longer than {budget:g} s; "
+                           "try a narrower query (fewer words, a filter)")
+        return result
+
+
+def _state(request: Request) -> _State:
+    return request.app.state.searcher
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+def _wants_json(request: Request) -> bool:
+    path, root = request.url.path, request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path == "/api" or path.startswith("/api/") or path in ("/healthz", "/openapi.json")
+
+
+def _error_response(request: Request, status: int, error: str, detail: str,
+                    **extra: Any) -> Response:
+    if _wants_json(request):
+        return JSON({"error": error, "detail": detail, **extra}, status_code=status)
+    return _state(request).templates.TemplateResponse(
+        request, "error.html", {"status": status, "error": error, "detail": detail,
+                                "root": request.scope.get("root_path", "")},
+        status_code=status)
+
+
+def _as_api_error(exc: Exception) -> ApiError:
+    """The library's errors as HTTP errors (anything else is a bug: 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, QueryError):
+        return ApiError(400, "bad query", str(exc), position=exc.position)
+    if isinstance(exc, DocumentNotFoundError):
+        return ApiError(404, "not found", "no document with this id")
+    if isinstance(exc, IndexNotFoundError):
+        log.warning("index unavailable: %s", exc)
+        return ApiError(503, "index unavailable",
+                        "the index cannot be opened right now; the server log says why")
+    if isinstance(exc, SearcherError):
+        log.warning("search failed: %s", exc)
+        return ApiError(503, "unavailable", "the search engine cannot answer right now")
+    raise exc
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def searcher_error(request: Request, exc: Exception) -> Response:
+        err = _as_api_error(exc)
+        response = _error_response(request, err.status, err.error, err.detail, **err.extra)
+        if err.status == 503:
+            response.headers["Retry-After"] = "5"
+        return response
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        for item in exc.errors():
+            where = ".".join(str(part) for part in item.get("loc", ())[1:]) or "request"
+            problems.append({"parameter": where, "message": item.get("msg", "invalid")})
+        detail = "; ".join(f"{p['parameter']}: {p['message']}" for p in problems)
+        return _error_response(request, 422, "invalid parameter", detail, problems=problems)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        names = {404: "not found", 405: "method not allowed"}
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404:
+            detail = "no such page or endpoint"
+        response = _error_response(request, exc.status_code,
+                                   names.get(exc.status_code, "error"), detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    for kind in (ApiError, SearcherError):
+        app.add_exception_handler(kind, searcher_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+class _Guard:
+    """Outermost ASGI layer: security headers on every response, and any unexpected
+    exception logged and answered with a bare 500 (no traceback, no internals)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Frame-Options"] = "DENY"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope.get("method"),
+                          scope.get("path"))
+            if started:
+                raise
+            body = json.dumps({"error": "internal error",
+                               "detail": "an unexpected error happened; it has been logged"})
+            await send_with_headers({
+                "type": "http.response.start", "status": 500,
+                "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body.encode()})
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+def _split_facets(values: list[str] | None) -> list[str]:
+    names: list[str] = []
+    for value in values or []:
+        names.extend(n.strip() for n in value.split(",") if n.strip())
+    return list(dict.fromkeys(names))
+
+
+def _check_id(doc_id: str) -> None:
+    """Ids only: anything that looks like a path is a 404 without asking the engine, which
+    also accepts source paths."""
+    if (not doc_id or len(doc_id) > MAX_ID_CHARS or "/" in doc_id or "\\" in doc_id
+            or ".." in doc_id or ":" in doc_id or "\x00" in doc_id):
+        raise ApiError(404, "not found", "no document with this id")
+
+
+def _get_by_id(engine: SearchEngine, doc_id: str):
+    doc = engine.get(doc_id)
+    if doc.id != doc_id:  # the engine found it by path: not an id
+        raise ApiError(404, "not found", "no document with this id")
+    return doc
+
+
+def _results_dict(results: Any) -> dict[str, Any]:
+    data = results.as_dict()
+    facets = getattr(results, "facets", None)
+    if facets is not None and "facets" not in data:
+        data["facets"] = {name: [[value, count] for value, count in pairs]
+                          for name, pairs in facets.items()}
+    return data
+
+
+def _suggestion_dict(item: Any) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"text": item}
+    as_dict = getattr(item, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
+    return {"text": item.text, "count": getattr(item, "count", None)}
+
+
+#: Filters that take several values (any of them matches), as the library's search() does.
+MULTI_FILTERS = ("author", "category", "tag", "year", "month")
+
+
+async def _search(state: _State, q: str, *, page: int, limit: int, sort: str,
+                  filters: dict[str, list[str]], since: str | None, until: str | None,
+                  facets: list[str], facet_limit: int = 10) -> Any:
+    kwargs: dict[str, Any] = {"limit": limit, "page": page, "sort": sort,
+                              "since": since or None, "until": until or None}
+    for name, values in filters.items():
+        values = [v for v in values if v.strip()]
+        if values:
+            if name in ("year", "month") and not state.has_facets:
+                raise ApiError(501, "not implemented",
+                               f"the {name} filter is not available in this version of searcher")
+            kwargs[name] = values if state.has_facets else values[0]
+    if facets:
+        if not state.has_facets:
+            raise ApiError(501, "not implemented",
+                           "facets are not available in this version of searcher")
+        kwargs["facets"] = facets
+        kwargs["facet_limit"] = facet_limit
+    return await state.run(state.engine.search, q, **kwargs)
+
+
+# -- the JSON API -----------------------------------------------------------------------------
+
+api = APIRouter()
+
+Q = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
+                         description="Query in searcher's syntax (see README).")]
+Filter = Annotated[list[str] | None, Query(
+    max_length=20, description="Repeat for several values (any of them matches).")]
+DateParam = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD (inclusive).")]
+Sort = Annotated[Literal["relevance", "date", "oldest"], Query()]
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Facets = Annotated[list[str] | None, Query(
+    max_length=10, description="Facet names (author, category, tag, year, month), repeated "
+    "or comma-separated: facets=author,year")]
+FacetLimit = Annotated[int, Query(ge=1, le=100, description="Values per facet.")]
+
+
+def _filter_values(name: str, values: list[str] | None) -> list[str]:
+    for value in values or []:
+        if len(value) > MAX_FILTER_CHARS:
+            raise RequestValidationError([{
+                "loc": ("query", name), "type": "string_too_long",
+                "msg": f"String should have at most {MAX_FILTER_CHARS} characters"}])
+    return list(values or [])
+
+
+@api.get("/api/search", summary="Ranked results (the CLI's --json shape)")
+async def api_search(request: Request, q: Q, author: Filter = None, category: Filter = None,
+                     tag: Filter = None, year: Filter = None, month: Filter = None,
+                     since: DateParam = None, until: DateParam = None,
+                     sort: Sort = "relevance", page: Page = 1, limit: Limit = 10,
+                     facets: Facets = None, facet_limit: FacetLimit = 10) -> JSON:
+    """``{query, total, page, pages, limit, sort, relaxed, elapsed_ms, hits: [...],
+    facets: {name: [[value, count], ...]}}``.  Snippets are plain text; ``highlights`` are
+    ``[start, end)`` spans into them.  ``year`` is ``2021``, ``month`` ``2021-06``."""
+    state = _state(request)
+    given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
+    filters = {name: _filter_values(name, values) for name, values in given.items()}
+    results = await _search(state, q, page=page, limit=limit, sort=sort, filters=filters,
+                            since=since, until=until, facets=_split_facets(facets),
+                            facet_limit=facet_limit)
+    return JSON(_results_dict(results))
+
+
+@api.get("/api/documents/{doc_id:path}", summary="One document: metadata and text")
+async def api_document(request: Request, doc_id: str) -> JSON:
+    """Everything stored for the document with this id (``searcher show --json``).  Ids
+    only: a source path is a 404."""
+    _check_id(doc_id)
+    state = _state(request)
+    doc = await state.run(_get_by_id, state.engine, doc_id)
+    return JSON(doc.as_dict())
+
+
+@api.get("/api/suggest", summary="Completions for what is being typed")
+async def api_suggest(request: Request, q: Annotated[str, Query(max_length=100)],
+                      limit: Annotated[int, Query(ge=1, le=50)] = 10) -> JSON:
+    """``{"query": q, "suggestions": [{"text": ..., "count": ...}, ...]}``."""
+    state = _state(request)
+    if not state.has_suggest:
+        raise ApiError(501, "not implemented",
+                       "suggestions are not available in this version of searcher")
+    items = await state.run(state.engine.suggest, q, limit=limit) if q.strip() else []
+    return JSON({"query": q, "suggestions": [_suggestion_dict(i) for i in items]})
+
+
+@api.get("/api/similar/{doc_id:path}", summary="Documents similar to one document")
+async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
+    """The same shape as ``/api/search``; near-duplicates are marked on their hits."""
+    _check_id(doc_id)
+    state = _state(request)
+    if not state.has_similar:
+        raise ApiError(501, "not implemented",
+                       "similar documents are not available in this version of searcher")
+    results = await state.run(state.engine.similar, doc_id, limit=limit)
+    return JSON(_results_dict(results))
+
+
+@api.get("/api/stats", summary="Document count, index size, last update, fields")
+async def api_stats(request: Request) -> JSON:
+    state = _state(request)
+    return JSON(await state.run(state.engine.stats))
+
+
+@api.get("/healthz", summary="200 when the index opens, 503 otherwise")
+async def healthz(request: Request) -> JSON:
+    state = _state(request)
+    stats = await state.run(state.engine.stats)
+    return JSON({"status": "ok", "documents": stats["documents"]})
+
+
+# -- the pages ------------------------------------------------------------------------------
+
+pages = APIRouter()
+
+
+def parts(text: str, spans: Iterable[Iterable[int]]) -> list[tuple[str, bool]]:
+    """*text* cut at *spans* into ``(piece, highlighted)``; the template escapes each piece."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in sorted(tuple(s) for s in spans):
+        start, end = max(start, pos), min(end, len(text))
+        if start >= end:
+            continue
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
+
+
+class _Page:
+    """The search page's state, as it is in the URL (so it can be shared, reloaded and
+    walked with Back/Forward): links are built from it, never from request text as is."""
+
+    SINGLE = ("q", "since", "until", "sort", "page")
+    LABELS = {"author": "作者", "category": "分类", "tag": "标签", "year": "年份",
+              "month": "月份", "since": "起", "until": "止"}
+
+    def __init__(self, params: Any, root: str = "") -> None:
+        def get(key: str) -> str:
+            return str(params.get(key) or "")[:MAX_QUERY_CHARS]
+
+        def getlist(key: str) -> list[str]:
+            values = params.getlist(key) if hasattr(params, "getlist") else (
+                [params[key]] if params.get(key) else [])
+            clean = [v[:MAX_FILTER_CHARS] for v in values if v and v.strip()]
+            return list(dict.fromkeys(clean))[:20]
+
+        self.single = {k: get(k) for k in self.SINGLE if get(k)}
+        self.multi = {k: getlist(k) for k in MULTI_FILTERS}
+        self.root = root  # where the app is mounted
+
+    def _url(self, single: dict[str, str], multi: dict[str, list[str]]) -> str:
+        if single.get("sort") == "relevance":
+            single.pop("sort")
+        if single.get("page") == "1":
+            single.pop("page")
+        pairs = [("q", single["q"])] if "q" in single else []
+        pairs += [(k, v) for k in MULTI_FILTERS for v in multi.get(k, [])]
+        pairs += [(k, single[k]) for k in self.SINGLE[1:] if k in single]
+        return f"{self.root}/?{urlencode(pairs)}" if pairs else f"{self.root}/"
+
+    def url(self, **changes: Any) -> str:
+        """This state with single-valued *changes*; anything but ``page`` starts at page 1."""
+        single = dict(self.single)
+        if "page" not in changes:
+            single.pop("page", None)
+        for key, value in changes.items():
+            if value in (None, ""):
+                single.pop(key, None)
+            else:
+                single[key] = str(value)
+        return self._url(single, self.multi)
+
+    def toggle(self, name: str, value: str) -> str:
+        """Add *value* to filter *name* (a facet click), or remove it when it is there."""
+        multi = {k: list(v) for k, v in self.multi.items()}
+        values = multi.setdefault(name, [])
+        if value in values:
+            values.remove(value)
+        else:
+            values.append(value)
+        single = {k: v for k, v in self.single.items() if k != "page"}
+        return self._url(single, multi)
+
+    def active(self, name: str, value: str) -> bool:
+        return value in self.multi.get(name, [])
+
+    def chips(self) -> list[tuple[str, str, str]]:
+        out = [(self.LABELS[k], v, self.toggle(k, v)) for k in MULTI_FILTERS
+               for v in self.multi[k]]
+        out += [(self.LABELS[k], self.single[k], self.url(**{k: None}))
+                for k in ("since", "until") if k in self.single]
+        return out
+
+    def page_links(self, current: int, pages: int) -> list[tuple[int, str]]:
+        shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+        return [(n, self.url(page=n)) for n in shown if 1 <= n <= min(pages, MAX_PAGE)]
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        number = int(value) if value else default
+    except ValueError:
+        return default
+    return min(max(number, low), high)
+
+
+@pages.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def search_page(request: Request) -> Response:
+    state = _state(request)
+    raw = request.query_params
+    root = request.scope.get("root_path", "")
+    view = _Page(raw, root)
+    q = view.single.get("q", "")
+    sort = view.single.get("sort", "relevance")
+    if sort not in ("relevance", "date", "oldest"):
+        sort = "relevance"
+    page = _int(raw.get("page"), 1, 1, MAX_PAGE)
+    context: dict[str, Any] = {"root": root, "view": view, "q": q, "sort": sort,
+                               "parts": parts, "results": None, "error": None, "facets": {},
+                               "facet_names": _Page.LABELS}
+    status = 200
+    if q:
+        try:
+            results = await _search(
+                state, q, page=page, limit=10, sort=sort, filters=view.multi,
+                since=view.single.get("since"), until=view.single.get("until"),
+                facets=list(PAGE_FACETS) if state.has_facets else [])
+            context["results"] = results
+            context["facets"] = getattr(results, "facets", None) or {}
+        except (ApiError, SearcherError) as exc:
+            err = _as_api_error(exc)
+            status = err.status
+            context["error"] = err.detail
+            context["error_status"] = err.status
+            context["error_position"] = err.extra.get("position")
+    return state.templates.TemplateResponse(request, "search.html", context,
+                                            status_code=status)
+
+
+def _document_view(engine: SearchEngine, doc_id: str, q: str):
+    """The document, and the spans of its title and text that *q* matches (none for a query
+    that does not parse: the page still shows the document)."""
+    doc = _get_by_id(engine, doc_id)
+    spans: list[tuple[int, int]] = []
+    title_spans: list[tuple[int, int]] = []
+    if q:
+        with contextlib.suppress(QueryError):
+            spans = engine.highlight(doc.text, q)
+            title_spans = engine.highlight(doc.title, q)
+    return doc, spans, title_spans
+
+
+@pages.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
+async def document_page(request: Request, doc_id: str) -> Response:
+    _check_id(doc_id)
+    state = _state(request)
+    q = request.query_params.get("q", "")[:MAX_QUERY_CHARS]
+    doc, spans, title_spans = await state.run(_document_view, state.engine, doc_id, q)
+    similar = None
+    if state.has_similar:
+        try:
+            similar = await state.run(state.engine.similar, doc_id, limit=5)
+        except (ApiError, SearcherError) as exc:  # the page still shows the document
+            log.warning("similar documents for %s: %s", doc_id, exc)
+    root = request.scope.get("root_path", "")
+    return state.templates.TemplateResponse(request, "document.html", {
+        "root": root, "doc": doc, "q": q, "text_parts": parts(doc.text, spans),
+        "title_parts": parts(doc.title, title_spans), "similar": similar, "marks": len(spans),
+        "back": _Page({"q": q}, root).url() if q else root + "/"})
+
+
+@pages.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+async def docs_page(request: Request) -> Response:
+    """The API reference, rendered on the server from the OpenAPI schema (works offline)."""
+    schema = request.app.openapi()
+    endpoints = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [{"name": p["name"], "in": p["in"], "required": p.get("required", False),
+                       "schema": _schema_text(p.get("schema", {})),
+                       "description": p.get("description") or
+                       p.get("schema", {}).get("description", "")}
+                      for p in op.get("parameters", [])]
+            endpoints.append({"method": method.upper(), "path": path,
+                              "summary": op.get("summary", ""),
+                              "description": op.get("description", ""), "params": params,
+                              "responses": sorted(op.get("responses", {}))})
+    return _state(request).templates.TemplateResponse(
+        request, "docs.html", {"schema": schema, "endpoints": endpoints,
+                               "root": request.scope.get("root_path", "")})
+
+
+def _schema_text(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " | ".join(_schema_text(s) for s in schema["anyOf"])
+    text = schema.get("type", "")
+    if text == "array":
+        text = f"list of {_schema_text(schema.get('items', {}))}"
+    if "enum" in schema:
+        text += " (" + ", ".join(map(str, schema["enum"])) + ")"
+    bounds = [f"{key} {schema[key]}" for key in
+              ("minimum", "maximum", "minLength", "maxLength", "maxItems") if key in schema]
+    if "default" in schema:
+        bounds.append(f"default {schema['default']}")
+    return text + (f" [{', '.join(bounds)}]" if bounds else "")
+
+
+# -- the app ----------------------------------------------------------------------------------
+
+def create_app(engine: SearchEngine, options: WebOptions | None = None, **kwargs: Any) -> Any:
+    """The ASGI app serving *engine*: ``/api/...``, ``/healthz``, ``/`` (search page),
+    ``/doc/{id}``, ``/docs`` (API reference) and ``/openapi.json``.
+
+    *options* (or the same fields as keywords: ``time_budget``, ``threads``,
+    ``cors_origins``) set the time budget per request and CORS.  The returned object is an
+    ASGI callable (a FastAPI app) to run with uvicorn or mount in another app.
+    """
+    options = options or WebOptions(**kwargs)
+    state = _State(engine, options)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        state.pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="searcher", version=_version(), docs_url=None, redoc_url=None,
+                  lifespan=lifespan, default_response_class=JSON,
+                  description="Chinese full-text search over a folder of articles. "
+                  "Read-only; documents are addressed by id. Errors are "
+                  '`{"error": ..., "detail": ...}`.')
+    app.state.searcher = state
+    _install_error_handlers(app)
+    app.include_router(api)
+    app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    if options.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins),
+                           allow_methods=["GET"], allow_headers=[])
+    app.add_middleware(_Guard)
+    return app
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -1,0 +1,606 @@
+"""The HTTP API and the server-rendered pages, through starlette's TestClient, on
+sample_docs plus a hostile article (markup in every field) written in tmp."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH, article, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("httpx")  # a dev dependency; starlette's TestClient needs it
+with warnings.catch_warnings():  # newer starlette prefers httpx2; httpx works the same
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: E402
+
+from searcher import SearchEngine  # noqa: E402
+from searcher.web import WebOptions, create_app  # noqa: E402
+
+HOSTILE_RELPATH = "evil/hostile.md"
+#: Every field holds markup that would run script if it were ever treated as HTML.  The
+#: word xssprobe finds it.
+HOSTILE = """---
+title: '<img src=x onerror="window.__pwned=1">恶意标题 xssprobe'
+author: '<b onmouseover="window.__pwned=2">黑客</b>'
+categories:
+  - '<script>window.__pwned=3</script>'
+tags:
+  - '"><svg onload="window.__pwned=4">'
+date: 2021-07-01 08:00:00
+---
+
+<div><p>正文提到 &lt;script&gt;window.__pwned=5&lt;/script&gt; 和
+&lt;img src=x onerror=window.__pwned=6&gt; 这两段文字 xssprobe 测试。</p></div>
+"""
+
+
+def write_hostile(folder: Path) -> Path:
+    return write(folder, HOSTILE_RELPATH, HOSTILE)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """sample_docs + the hostile article, indexed once; (client, engine, docs folder)."""
+    base = tmp_path_factory.mktemp("web")
+    docs = base / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    write_hostile(docs)
+    engine = SearchEngine(base / "ix")
+    report = engine.index([docs])
+    assert not report.failed, report.failed
+    with TestClient(create_app(engine)) as client:
+        yield client, engine, docs
+    engine.close()
+
+
+def seed_id(engine) -> str:
+    return engine.search('"世界认可日"').hits[0].id
+
+
+def assert_error(response, status: int, error: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()
+    assert set(data) >= {"error", "detail"}, data
+    assert isinstance(data["detail"], str) and data["detail"]
+    if error:
+        assert data["error"] == error
+    assert "Traceback" not in response.text
+    return data
+
+
+# -- the web stack stays out of the CLI's way --------------------------------------------------
+
+def test_cli_and_a_search_do_not_import_the_web_stack(site, tmp_path):
+    _, engine, _ = site
+    web = ("fastapi", "starlette", "uvicorn", "jinja2", "searcher.web")
+    code = (
+        "import sys\n"
+        "import searcher.cli as cli\n"
+        f"web = {web!r}\n"
+        "print(sorted(m for m in web if m in sys.modules))\n"
+        "try:\n"
+        f"    cli.app(['--index-dir', {str(engine.settings.index_dir)!r}, 'search', '聊城'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in web if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, check=True).stdout.splitlines()
+    assert "聊城" in "\n".join(out[1:-1])  # the search really ran
+    assert out[0] == "[]" and out[-1] == "[]", out
+
+
+# -- /api/search --------------------------------------------------------------------------------
+
+def test_search_has_the_cli_json_shape(site):
+    client, engine, _ = site
+    response = client.get("/api/search", params={"q": "聊城", "limit": 3})
+    assert response.status_code == 200
+    data = response.json()
+    cli = subprocess.run(
+        [sys.executable, "-m", "searcher", "--index-dir", str(engine.settings.index_dir),
+         "search", "聊城", "--limit", "3", "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    expected = json.loads(cli)
+    for shape in (data, expected):
+        shape.pop("elapsed_ms")
+    assert data == expected
+    hit = data["hits"][0]
+    assert hit["path"].endswith(SEED_RELPATH)
+    assert [hit["snippet"][s:e] for s, e in hit["highlights"]]
+    assert all(hit["snippet"][s:e] in ("聊城", "聊城市") for s, e in hit["highlights"])
+    assert all(hit["title"][s:e].startswith("聊城") for s, e in hit["title_highlights"])
+
+
+def test_search_filters_sort_and_pages(site):
+    client, engine, _ = site
+
+    def ids(**params):
+        data = client.get("/api/search", params=params).json()
+        return [h["id"] for h in data["hits"]], data
+
+    everything, data = ids(q="的 OR 是", limit=100)
+    assert data["total"] == len(everything) >= 5
+    by_author, _ = ids(q="的 OR 是", author="安全客", limit=100)
+    assert by_author and set(by_author) < set(everything)
+    assert all(engine.get(i).author == "安全客" for i in by_author)
+    by_cat, _ = ids(q="的 OR 是", category="安全", limit=100)
+    assert by_cat and all("安全" in engine.get(i).categories for i in by_cat)
+    by_tag, _ = ids(q="的 OR 是", tag="XSS", limit=100)
+    assert by_tag and all("XSS" in engine.get(i).tags for i in by_tag)
+    dated, _ = ids(q="的 OR 是", since="2021-06-01", until="2021-06-30", limit=100)
+    assert dated and set(dated) < set(everything)
+    for doc_id in dated:
+        day = engine.get(doc_id).date
+        assert day is not None and (day.year, day.month) in ((2021, 6), (2021, 5))
+    newest, data = ids(q="的 OR 是", sort="date", limit=100)
+    dates = [h["date"] for h in data["hits"] if h["date"]]
+    assert dates == sorted(dates, reverse=True) and data["sort"] == "date"
+    oldest, _ = ids(q="的 OR 是", sort="oldest", limit=100)
+    assert oldest[0] == [i for i in newest if engine.get(i).date][-1]
+    page1, data1 = ids(q="的 OR 是", limit=2)
+    page2, data2 = ids(q="的 OR 是", limit=2, page=2)
+    assert page1 + page2 == everything[:4] and data2["page"] == 2
+    assert data1["pages"] == (data1["total"] + 1) // 2
+
+
+def test_search_relaxed_flag(site):
+    client, _, _ = site
+    data = client.get("/api/search", params={"q": "聊城 火箭发射场"}).json()
+    assert data["relaxed"] is True and data["total"] > 0
+
+
+def test_bad_query_is_400_with_the_parsers_message_and_position(site):
+    client, _, _ = site
+    data = assert_error(client.get("/api/search", params={"q": "聊城 (认证"}), 400, "bad query")
+    assert data["detail"] == "unclosed '(' at character 4: add a ')'"
+    assert data["position"] == 3
+    data = assert_error(client.get("/api/search", params={"q": '  "城市'}), 400)
+    assert data["position"] == 2 and "unclosed quote" in data["detail"]
+    data = assert_error(client.get("/api/search", params={"q": "-洪水"}), 400)
+    assert data["position"] is None
+    data = assert_error(client.get("/api/search", params={"q": "聊城", "since": "soon"}), 400)
+    assert "soon" in data["detail"] or "date" in data["detail"]
+
+
+def test_dates_out_of_range_are_400_not_500(site):
+    client, _, _ = site
+    for bound in ("0001-01-01", "9999-12-31"):
+        key = "since" if bound.startswith("0001") else "until"
+        data = assert_error(client.get("/api/search", params={"q": "聊城", key: bound}), 400)
+        assert "date" in data["detail"]
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(q=st.one_of(_text, st.sampled_from(['"', "(", ")", "-", "OR", "title:", "聊城 -(",
+                                           'author:"', "a | | b", "NOT"])),
+       author=st.one_of(st.none(), _text), since=st.one_of(st.none(), _text),
+       until=st.one_of(st.none(), st.dates().map(str)), year=st.one_of(st.none(), _text),
+       month=st.one_of(st.none(), _text), page=st.integers(-5, 2000),
+       sort=st.sampled_from(["relevance", "date", "oldest", "", "x"]))
+def test_user_input_never_produces_a_500(site, q, author, since, until, year, month, page,
+                                         sort):
+    client, _, _ = site
+    params = {"q": q, "author": author, "since": since, "until": until, "year": year,
+              "month": month, "page": page, "sort": sort}
+    params = {k: v for k, v in params.items() if v is not None}
+    api = client.get("/api/search", params=params)
+    assert api.status_code in (200, 400, 422), (params, api.text)
+    if api.status_code != 200:
+        assert set(api.json()) >= {"error", "detail"}
+    page_ = client.get("/", params=params)
+    assert page_.status_code in (200, 400), (params, page_.status_code)
+    assert client.get(f"/api/documents/{quote(q, safe='')}").status_code in (404, 405)
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({}, "q"),
+    ({"q": ""}, "q"),
+    ({"q": "聊城" * 251}, "q"),
+    ({"q": "聊城", "limit": 101}, "limit"),
+    ({"q": "聊城", "limit": 0}, "limit"),
+    ({"q": "聊城", "limit": "ten"}, "limit"),
+    ({"q": "聊城", "page": 0}, "page"),
+    ({"q": "聊城", "page": 1001}, "page"),
+    ({"q": "聊城", "sort": "random"}, "sort"),
+    ({"q": "聊城", "author": "x" * 201}, "author"),
+])
+def test_bad_parameters_are_422_naming_the_parameter(site, params, parameter):
+    client, _, _ = site
+    data = assert_error(client.get("/api/search", params=params), 422, "invalid parameter")
+    assert data["detail"].startswith(parameter + ":"), data
+    assert data["problems"][0]["parameter"] == parameter
+
+
+def test_search_facets_and_multi_value_filters(site):
+    client, engine, _ = site
+    params = {"q": "的 OR 是", "facets": "author,category", "facet_limit": 3}
+    data = client.get("/api/search", params={**params, "facets": ["author,category", "year"]})
+    data = data.json()
+    assert set(data["facets"]) == {"author", "category", "year"}
+    assert all(len(pairs) <= 3 for name, pairs in data["facets"].items() if name != "year")
+    expected = engine.search("的 OR 是", facets=["author", "category", "year"], facet_limit=3)
+    assert data["facets"] == {k: [list(p) for p in v] for k, v in expected.facets.items()}
+    author, count = data["facets"]["author"][0]
+    narrowed = client.get("/api/search", params={"q": "的 OR 是", "author": author}).json()
+    assert narrowed["total"] == count < data["total"]
+    two = client.get("/api/search", params={"q": "的 OR 是", "author": ["安全客", "新华社"],
+                                            "limit": 100}).json()
+    assert {h["author"] for h in two["hits"]} == {"安全客", "新华社"}
+    year = client.get("/api/search", params={"q": "的 OR 是", "year": 2021, "limit": 100})
+    assert {h["date"][:4] for h in year.json()["hits"]} == {"2021"}
+    month = client.get("/api/search", params={"q": "的 OR 是", "month": "2021-06",
+                                              "limit": 100}).json()
+    assert month["total"] and {h["date"][:7] for h in month["hits"]} <= {"2021-06"}
+    data = assert_error(client.get("/api/search", params={"q": "的", "facets": "colour"}), 400)
+    assert "colour" in data["detail"]
+    assert_error(client.get("/api/search", params={"q": "的", "year": "soon"}), 400)
+    assert_error(client.get("/api/search", params={"q": "的", "facet_limit": 101}), 422)
+    assert_error(client.get("/api/search", params={"q": "的", "tag": ["a"] * 21}), 422)
+
+
+# -- /api/documents -------------------------------------------------------------------------
+
+def test_document_by_id(site):
+    client, engine, docs = site
+    doc_id = seed_id(engine)
+    data = client.get(f"/api/documents/{doc_id}").json()
+    assert data["id"] == doc_id and data["title"].startswith("聊城市市场监管局")
+    assert data["path"] == str(docs / SEED_RELPATH) and data["relpath"] == SEED_RELPATH
+    assert data["date"] == "2021-06-16T02:23:51+00:00"
+    assert "世界认可日" in data["text"]
+    assert data == json.loads(json.dumps(engine.get(doc_id).as_dict(), default=str))
+
+
+@pytest.mark.parametrize("doc_id", [
+    "0000000000000000", "nope", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "..%2F..%2Fetc%2Fpasswd",
+    "%2Fetc%2Fpasswd", "..", "C:%5Cwindows", "a%00b", "x" * 300,
+])
+def test_unknown_or_path_like_ids_are_404(site, doc_id):
+    client, _, _ = site
+    assert_error(client.get(f"/api/documents/{doc_id}"), 404, "not found")
+
+
+def test_source_paths_are_not_ids(site):
+    """The engine's get() also finds a document by its source path; the web does not."""
+    client, engine, docs = site
+    source = docs / SEED_RELPATH
+    assert engine.get(str(source)).id == seed_id(engine)
+    for form in (str(source), SEED_RELPATH, source.name):
+        encoded = form.replace("/", "%2F")
+        assert_error(client.get(f"/api/documents/{encoded}"), 404)
+        assert client.get(f"/doc/{encoded}").status_code == 404
+    assert_error(client.get(f"/api/documents{source}"), 404)
+
+
+# -- suggest, similar, stats, healthz ---------------------------------------------------------
+
+def test_suggest(site):
+    client, engine, _ = site
+    data = client.get("/api/suggest", params={"q": "聊"}).json()
+    assert data["query"] == "聊"
+    texts = [item["text"] for item in data["suggestions"]]
+    assert texts[0] == "聊城" and all(t.startswith("聊") for t in texts)
+    assert data["suggestions"] == [s.as_dict() for s in engine.suggest("聊")]
+    assert all(item["count"] >= 1 for item in data["suggestions"])
+    pinyin = client.get("/api/suggest", params={"q": "liaoc", "limit": 1}).json()
+    assert [item["text"] for item in pinyin["suggestions"]] == ["聊城"]
+    assert client.get("/api/suggest", params={"q": ""}).json()["suggestions"] == []
+    assert client.get("/api/suggest", params={"q": "<script>"}).json()["suggestions"] == []
+    assert_error(client.get("/api/suggest", params={"q": "x" * 101}), 422)
+    assert_error(client.get("/api/suggest", params={"q": "聊", "limit": 51}), 422)
+    assert_error(client.get("/api/suggest"), 422)
+
+
+def test_similar_with_a_near_duplicate(docs, tmp_path):
+    copy = write(docs, "copies/liaocheng-again.md", (docs / SEED_RELPATH).read_text("utf-8"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    seed = engine.get(str(docs / SEED_RELPATH)).id
+    with TestClient(create_app(engine)) as client:
+        data = client.get(f"/api/similar/{seed}", params={"limit": 5}).json()
+        expected = engine.similar(seed, limit=5)
+        assert [h["id"] for h in data["hits"]] == [h.id for h in expected.hits]
+        assert data["total"] == expected.total and data["query"] == seed
+        assert seed not in [h["id"] for h in data["hits"]]
+        first = data["hits"][0]
+        assert first["path"] == str(copy) and first["near_duplicate"] is True
+        assert not any(h["near_duplicate"] for h in data["hits"][1:])
+        page = client.get(f"/doc/{seed}").text
+        assert "相似文章" in page and "近似重复" in page
+        assert f'href="/doc/{first["id"]}"' in page
+        assert_error(client.get("/api/similar/0000000000000000"), 404, "not found")
+        assert_error(client.get(f"/api/similar/{quote(str(copy), safe='')}"), 404)
+        assert_error(client.get("/api/similar/..%2Fx"), 404)
+        assert_error(client.get(f"/api/similar/{seed}", params={"limit": 101}), 422)
+    engine.close()
+
+
+def test_stats(site):
+    client, engine, docs = site
+    data = client.get("/api/stats").json()
+    assert data["documents"] == engine.stats()["documents"] == 15
+    assert data["sources"] == [str(docs)]
+    assert "title" in data["fields"]
+
+
+def test_healthz(site, tmp_path):
+    client, _, _ = site
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok",
+                                                               "documents": 15}
+    with TestClient(create_app(SearchEngine(tmp_path / "empty"))) as nothing:
+        data = assert_error(nothing.get("/healthz"), 503, "index unavailable")
+        assert str(tmp_path) not in data["detail"]  # no internals
+        assert_error(nothing.get("/api/search", params={"q": "聊城"}), 503)
+        assert nothing.get("/", params={"q": "聊城"}).status_code == 503
+
+
+def test_unexpected_errors_are_logged_and_a_bare_500(site, caplog, monkeypatch):
+    """A bug in the library (settings are checked when read, so no setting can cause one
+    any more): the search raises a KeyError carrying internals only when a date filter
+    is given, and the server answers a bare 500 and goes on."""
+    _, engine, _ = site
+    broken = SearchEngine(engine.settings.index_dir)
+    real_search = broken.search
+
+    def buggy_search(query, *args, **kwargs):
+        if kwargs.get("since"):
+            raise KeyError("internal-state-Mars")
+        return real_search(query, *args, **kwargs)
+
+    monkeypatch.setattr(broken, "search", buggy_search)
+    with TestClient(create_app(broken)) as client, \
+            caplog.at_level(logging.ERROR, logger="searcher.web"):
+        assert client.get("/api/search", params={"q": "聊城"}).status_code == 200
+        response = client.get("/api/search", params={"q": "聊城", "since": "2021-01-01"})
+        data = assert_error(response, 500, "internal error")
+        assert "Mars" not in response.text and "KeyError" not in data["detail"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" in response.headers
+        assert client.get("/healthz").status_code == 200  # the server goes on
+    assert any("unexpected error" in r.getMessage() and r.exc_info for r in caplog.records)
+    broken.close()
+
+
+def test_unknown_endpoint_and_method(site):
+    client, _, _ = site
+    assert_error(client.get("/api/nothing"), 404)
+    assert_error(client.post("/api/search", params={"q": "聊城"}), 405)
+    assert client.get("/nothing").status_code == 404
+    assert "<html" in client.get("/nothing").text
+
+
+# -- security -----------------------------------------------------------------------------------
+
+def test_security_headers_everywhere_and_no_cors_by_default(site):
+    client, engine, _ = site
+    for url in ("/", "/?q=聊城", f"/doc/{seed_id(engine)}", "/api/search?q=聊城",
+                "/api/search?q=(", "/api/documents/nope", "/healthz", "/docs",
+                "/static/search.js", "/openapi.json", "/nothing"):
+        response = client.get(url, headers={"Origin": "https://evil.example"})
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, url
+        assert "default-src 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "access-control-allow-origin" not in response.headers, url
+
+
+def test_cors_only_for_the_given_origin(site):
+    _, engine, _ = site
+    app = create_app(engine, WebOptions(cors_origins=("https://app.example",)))
+    with TestClient(app) as client:
+        ok = client.get("/api/search", params={"q": "聊城"},
+                        headers={"Origin": "https://app.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://app.example"
+        other = client.get("/api/search", params={"q": "聊城"},
+                           headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_read_only(site):
+    client, _, _ = site
+    for method in ("post", "put", "delete", "patch"):
+        for url in ("/api/search", "/api/documents/x", "/api/stats", "/"):
+            assert getattr(client, method)(url).status_code == 405, (method, url)
+
+
+def test_hostile_article_is_data_in_json_and_text_in_pages(site):
+    client, _, _ = site
+    data = client.get("/api/search", params={"q": "xssprobe"}).json()
+    assert data["total"] == 1
+    hit = data["hits"][0]
+    assert hit["title"] == '<img src=x onerror="window.__pwned=1">恶意标题 xssprobe'
+    assert hit["author"] == '<b onmouseover="window.__pwned=2">黑客</b>'
+    doc = client.get(f"/api/documents/{hit['id']}").json()
+    assert "<script>window.__pwned=5</script>" in doc["text"]  # the entity decoded to text
+
+    for html in (client.get("/", params={"q": "xssprobe"}).text,
+                 client.get(f"/doc/{hit['id']}", params={"q": "xssprobe"}).text):
+        assert "&lt;img src=x onerror=&#34;window.__pwned=1&#34;&gt;" in html
+        assert "<img" not in html and "<svg" not in html and "<b " not in html
+        assert "onerror=" not in html.replace("onerror=&#34;", "").replace(
+            "onerror=window", "")
+        scripts = [part for part in html.split("<script")[1:]]
+        assert len(scripts) == 1 and scripts[0].startswith(' src="/static/search.js"')
+        assert "<mark>xssprobe</mark>" in html
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+def test_search_page_without_javascript(site):
+    client, _, _ = site
+    home = client.get("/")
+    assert home.status_code == 200 and '<html lang="zh-CN">' in home.text
+    assert 'name="q"' in home.text and 'action="/"' in home.text
+    page = client.get("/", params={"q": "聊城"}).text
+    assert "<mark>聊城</mark>" in page and "条结果" in page and "毫秒" in page
+    assert 'href="/doc/' in page
+    relaxed = client.get("/", params={"q": "聊城 火箭发射场"}).text
+    assert "部分匹配" in relaxed
+    bad = client.get("/", params={"q": "聊城 (认证"})
+    assert bad.status_code == 400 and "unclosed" in bad.text
+
+
+def test_search_page_filters_chips_and_pages(site):
+    client, _, _ = site
+    page = client.get("/", params={"q": "的 OR 是", "author": "安全客"}).text
+    assert 'class="chip"' in page and "作者：安全客" in page
+    assert 'href="/?q=%E7%9A%84+OR+%E6%98%AF"' in page  # the chip's remove link
+    assert 'data-facet="year"' in page and 'data-facet="tag"' in page
+    assert '<li class="active"><a href="/?q=%E7%9A%84+OR+%E6%98%AF" aria-current' in page
+    assert 'name="author" value="安全客"' in page  # a new query keeps the filter
+    full = client.get("/", params={"q": "的 OR 是"}).text
+    assert "?q=%E7%9A%84+OR+%E6%98%AF&amp;year=2021" in full  # a facet click adds a filter
+    year = client.get("/", params={"q": "的 OR 是", "year": "2021"}).text
+    assert "年份：2021" in year
+    first = client.get("/", params={"q": "的 OR 是"}).text
+    assert 'rel="next"' in first and "page=2" in first
+    second = client.get("/", params={"q": "的 OR 是", "page": 2}).text
+    assert 'aria-current="page">2<' in second and 'rel="prev"' in second
+    oldest = client.get("/", params={"q": "的 OR 是", "sort": "oldest"}).text
+    assert '<option value="oldest" selected>' in oldest
+
+
+def test_document_page_marks_the_query(site):
+    client, engine, _ = site
+    doc_id = seed_id(engine)
+    page = client.get(f"/doc/{doc_id}", params={"q": "认证认可"}).text
+    assert page.count("<mark>认证认可</mark>") >= 2
+    assert "聊城市市场监管局" in page and 'href="/?q=' in page
+    plain = client.get(f"/doc/{doc_id}").text
+    assert "<mark>" not in plain
+    assert client.get("/doc/nope").status_code == 404
+
+
+def test_api_reference_offline(site):
+    client, _, _ = site
+    schema = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/documents/{doc_id}", "/api/suggest",
+            "/api/similar/{doc_id}", "/api/stats", "/healthz"} <= set(schema["paths"])
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/api/search" in docs.text and "limit" in docs.text
+    assert "http://" not in docs.text and "https://" not in docs.text  # nothing remote
+    assert "<script" not in docs.text
+
+
+def test_mounted_under_a_prefix(site):
+    from fastapi import FastAPI
+
+    _, engine, _ = site
+    outer = FastAPI()
+    outer.mount("/search", create_app(engine))
+    with TestClient(outer) as client:
+        assert client.get("/search/api/search", params={"q": "聊城"}).json()["total"] == 2
+        page = client.get("/search/", params={"q": "聊城"}).text
+        assert 'href="/search/doc/' in page and 'src="/search/static/search.js"' in page
+        assert client.get("/search/static/style.css").status_code == 200
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses listening on *port* (IPv4, from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_serve_command_two_workers_on_loopback(site, tmp_path):
+    """The real command: global options, --workers 2 (each worker builds its app from the
+    settings it is handed), and 127.0.0.1 unless --host says otherwise."""
+    import socket
+    import time
+    import urllib.request
+
+    _, engine, _ = site
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searcher", "--index-dir", str(engine.settings.index_dir),
+         "serve", "--port", str(port), "--workers", "2", "--time-budget", "30"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=xssprobe",
+                                            timeout=5) as response:
+                    data = json.loads(response.read())
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "server did not answer in 90 s"
+                time.sleep(0.3)
+        assert data["total"] == 1
+        assert _listening(port) == {"127.0.0.1"}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert b"serving" in proc.stdout.read()
+
+
+# -- behaviour over time -----------------------------------------------------------------------
+
+def test_time_budget_answers_503_and_other_requests_go_on(site):
+    _, engine, _ = site
+    with TestClient(create_app(engine, time_budget=1e-6)) as client:
+        data = assert_error(client.get("/api/search", params={"q": "的 OR 是 OR 聊城"}), 503,
+                            "time budget exceeded")
+        assert "1e-06 s" in data["detail"]
+        assert client.get("/", params={"q": "聊城"}).status_code == 503
+        results = []
+
+        def fetch(url):
+            results.append(client.get(url).status_code)
+
+        threads = [threading.Thread(target=fetch, args=(url,)) for url in
+                   ["/api/search?q=聊城"] * 3 + ["/docs", "/static/style.css", "/"]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results) == [200, 200, 200, 503, 503, 503]
+
+
+def test_picks_up_a_reindex_without_restart(docs, tmp_path):
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    with TestClient(create_app(engine)) as client:
+        assert client.get("/api/search", params={"q": '"夜间新增的文章"'}).json()["total"] == 0
+        before = client.get("/api/stats").json()["documents"]
+        write(docs, "news/nightly-addition.md",
+              article("夜间新增的文章", "这是夜间新增的文章，第二天就能搜到。"))
+        nightly = SearchEngine(tmp_path / "ix")  # the cron job: another engine, same folder
+        assert nightly.index([docs]).added == 1
+        data = client.get("/api/search", params={"q": '"夜间新增的文章"'}).json()
+        assert data["total"] == 1 and data["hits"][0]["title"] == "夜间新增的文章"
+        assert client.get("/api/stats").json()["documents"] == before + 1
+        assert "<mark>夜间新增的文章</mark>" in client.get("/", params={"q": "夜间新增的文章"}).text
+        (docs / "news/nightly-addition.md").unlink()
+        nightly.index([docs], full=True)  # an atomic rebuild swapped in
+        assert client.get("/api/search", params={"q": '"夜间新增的文章"'}).json()["total"] == 0
+        nightly.close()
+    engine.close()
