@@ -166,8 +166,8 @@ def _proc_status() -> dict[str, float]:
 
 
 def _memory_child(argv: list[str]) -> None:
-    """Run the query file *argv[1]* against index *argv[0]* with one engine (default settings),
-    printing a JSON line of memory figures at each checkpoint."""
+    """Run the query file *argv[1]* against index *argv[0]* with one engine (default settings,
+    or *argv[3]* as cache_bytes), printing a JSON line of memory figures at each checkpoint."""
     import searcher
     from searcher import SearchEngine
     from searcher.errors import QueryError
@@ -175,7 +175,7 @@ def _memory_child(argv: list[str]) -> None:
     index_dir, queries_path = argv[0], argv[1]
     checkpoints = {int(x) for x in argv[2].split(",")}
     queries = json.loads(Path(queries_path).read_text(encoding="utf-8"))
-    engine = SearchEngine(index_dir)
+    engine = SearchEngine(index_dir, cache_bytes=int(argv[3]) if len(argv) > 3 else None)
     print("INFO " + json.dumps({"searcher": searcher.__file__, "start": _proc_status(),
                                 "cache_bytes": getattr(engine.settings, "cache_bytes", None)}),
           flush=True)
@@ -239,13 +239,14 @@ def memory_mix(corpus: Path, n: int = MEMORY_QUERIES, seed: int = SEED) -> list[
 
 
 def measure_memory(index_dir: Path, queries_file: Path, src: Path | None = None,
-                   checkpoints: tuple[int, ...] = MEMORY_CHECKPOINTS) -> dict[str, Any]:
+                   checkpoints: tuple[int, ...] = MEMORY_CHECKPOINTS,
+                   cache_bytes: int | None = None) -> dict[str, Any]:
     """Run the query file in a fresh process (searcher from *src* if given); its figures."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, str(HERE), "_memory", str(index_dir), str(queries_file),
-           ",".join(str(c) for c in checkpoints)]
+           ",".join(str(c) for c in checkpoints)] + ([str(cache_bytes)] if cache_bytes else [])
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"memory run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
@@ -277,15 +278,17 @@ def memory_table(runs: dict[str, dict[str, Any]]) -> str:
 
 
 def run_memory(corpus: Path, index_dir: Path, n: int, baseline: Path | None,
-               work: Path) -> dict[str, Any]:
-    """The memory benchmark on an existing index: this code, then *baseline* if given."""
+               work: Path, cache_bytes: int | None = None) -> dict[str, Any]:
+    """The memory benchmark on an existing index: this code (default settings, or
+    *cache_bytes*), then *baseline* if given (its own defaults)."""
     queries = memory_mix(corpus, n)
     queries_file = work / "memory-queries.json"
     queries_file.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
     checkpoints = tuple(c for c in MEMORY_CHECKPOINTS if c < n) + (n,)
     runs: dict[str, dict[str, Any]] = {}
     print(f"memory: {n} queries, this code ...", file=sys.stderr, flush=True)
-    runs["this code"] = measure_memory(index_dir, queries_file, None, checkpoints)
+    name = f"this code, cache_bytes {cache_bytes / 2**20:g} MiB" if cache_bytes else "this code"
+    runs[name] = measure_memory(index_dir, queries_file, None, checkpoints, cache_bytes)
     if baseline is not None:
         print(f"memory: {n} queries, baseline {baseline} ...", file=sys.stderr, flush=True)
         runs["baseline"] = measure_memory(index_dir, queries_file, baseline, checkpoints)
@@ -465,6 +468,8 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, help="an index of --corpus built beforehand")
     ap.add_argument("--baseline-src", type=Path,
                     help="a second source tree (holding searcher/) to measure the same way")
+    ap.add_argument("--cache-bytes", type=int,
+                    help="cache_bytes of this code's engine in the memory run (default: setting)")
     args = ap.parse_args()
     if args.memory_only:
         if args.corpus is None or args.index_dir is None:
@@ -474,7 +479,7 @@ def main() -> None:
               f"load average at start {_load()}")
         with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
             mem = run_memory(args.corpus.absolute(), args.index_dir, args.memory_queries,
-                             args.baseline_src, Path(tmp))
+                             args.baseline_src, Path(tmp), args.cache_bytes)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, {"machine": info, "corpus": str(args.corpus), "memory": mem})
         return
@@ -511,7 +516,7 @@ def main() -> None:
                               "latency": s_lat, "cold_cli_s": s_cold}
         if args.memory_queries:
             result["memory"] = run_memory(corpus, s_dir, args.memory_queries,
-                                          args.baseline_src, work)
+                                          args.baseline_src, work, args.cache_bytes)
         shutil.rmtree(s_dir, ignore_errors=True)
 
         r_build = r_lat = r_cold = None
