@@ -16,6 +16,8 @@ is why the benchmark reports anonymous and file-backed RSS separately.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import mmap
 import threading
 from collections import OrderedDict
@@ -31,6 +33,9 @@ V = TypeVar("V")
 #: strings, the value's tuple or dataclass, numpy array headers, the dict node): an
 #: entry with empty arrays (a term a segment does not have) is not free.
 ENTRY_OVERHEAD = 512
+#: Evicted bytes after which freed memory is handed back to the system (see
+#: :func:`release_free_memory`; it takes well under a millisecond).
+TRIM_AFTER_BYTES = 16 * 1024 * 1024
 
 
 def heap_bytes(*values: Any) -> int:
@@ -52,6 +57,37 @@ def _is_mapped(array: np.ndarray) -> bool:
         if base is None:
             return False
     return False
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by large evicted or temporary arrays back to the system (glibc).
+
+    glibc raises its mmap threshold after a large block is freed, so later arrays of up
+    to 32 MB come from its heaps, where freed memory stays in the process (RSS) until
+    trimmed: a character index evicted and rebuilt would otherwise leave its old pages
+    behind.  A no-op where ``malloc_trim`` does not exist.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_trim_fn: list[Any] = []
+
+
+def _malloc_trim() -> Any:
+    if not _trim_fn:
+        fn = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            fn = getattr(libc, "malloc_trim", None)
+            if fn is not None:
+                fn.argtypes = [ctypes.c_size_t]
+                fn.restype = ctypes.c_int
+        except OSError:
+            fn = None
+        _trim_fn.append(fn)
+    return _trim_fn[0]
 
 
 @dataclass(frozen=True)
@@ -89,6 +125,7 @@ class ByteLRU(Generic[V]):
         self._bytes = 0
         self._lock = threading.Lock()
         self._hits = self._misses = self._evictions = self._rejected = 0
+        self._freed = 0  # bytes evicted since memory was last handed back to the system
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
@@ -103,20 +140,27 @@ class ByteLRU(Generic[V]):
     def put(self, key: Hashable, value: V, nbytes: int) -> V:
         """Keep *value* (of *nbytes*) unless it alone exceeds the capacity; returns *value*."""
         nbytes = int(nbytes)
+        trim = False
         with self._lock:
             old = self._data.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
+                old = None
             if nbytes > self.capacity:
                 self._rejected += 1
                 return value
             while self._data and (self._bytes + nbytes > self.capacity or (
                     self.max_entries is not None and len(self._data) >= self.max_entries)):
-                _, (_, size) = self._data.popitem(last=False)
+                size = self._data.popitem(last=False)[1][1]
                 self._bytes -= size
                 self._evictions += 1
+                self._freed += size
             self._data[key] = (value, nbytes)
             self._bytes += nbytes
+            if self._freed >= TRIM_AFTER_BYTES:
+                self._freed, trim = 0, True
+        if trim:
+            release_free_memory()
         return value
 
     def sizes(self) -> dict[Hashable, tuple[V, int]]:

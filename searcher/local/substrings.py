@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes
+from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, release_free_memory
 from .schema import FIELD_BREAK
 from .sidecar import load_arrays, segment_key
 
@@ -136,6 +136,8 @@ class SegmentText:
                 index = CharIndex(order, offsets)
                 if self.indexes is not None:
                     self.indexes.put(self.key, index, index.nbytes)
+                del order, offsets, index
+                release_free_memory()  # the sort's temporaries and any index it evicted
             finally:
                 with _sort_lock:
                     self._sorting = False
