@@ -128,8 +128,9 @@ class SegmentText:
         def build() -> None:
             try:
                 with _build_lock:
-                    clipped = np.minimum(self.codes, 0xFFFF) if self.codes.dtype != np.uint16 \
-                        else self.codes
+                    # 16-bit keys: numpy sorts them by radix, and the copy is half the size.
+                    clipped = np.minimum(self.codes, 0xFFFF).astype(np.uint16) \
+                        if self.codes.dtype != np.uint16 else self.codes
                     order = np.argsort(clipped, kind="stable").astype(np.int32)  # 4 bytes/char
                     del clipped
                 offsets = np.concatenate(([0], np.cumsum(self.histogram))).astype(np.int64)
