@@ -9,6 +9,13 @@ in-process after a warm-up pass; cold CLI time is a fresh ``python -m searcher``
     python bench/perf.py --corpus /tmp/corpus_full --out bench/out/perf.json
     python bench/perf.py --limit 2000
     python bench/perf.py --synthetic 100000 --skip-recipe
+
+Memory of a long-lived process (one SearchEngine answering 10,000 varied queries;
+RSS at checkpoints), on an index built beforehand, optionally against a second
+source tree (the code before a change) on the same index in the same run:
+
+    python bench/perf.py --memory-only --corpus /tmp/corpus200k --index-dir /tmp/ix200k \
+        --baseline-src /tmp/before
 """
 
 from __future__ import annotations
@@ -142,6 +149,168 @@ def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
         maxrss_self_mb=data.pop("maxrss_self_kb") / 1024,
         maxrss_child_mb=data.pop("maxrss_children_kb") / 1024, extra=data,
     )
+
+
+# -- memory of a long-lived process ------------------------------------------------------
+MEMORY_QUERIES = 10_000
+MEMORY_CHECKPOINTS = (1_000, 2_500, 5_000, 7_500, 10_000)
+
+
+def _proc_status() -> dict[str, float]:
+    """VmRSS / RssAnon / RssFile / VmHWM of this process, in MB."""
+    out: dict[str, float] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def _memory_child(argv: list[str]) -> None:
+    """Run the query file *argv[1]* against index *argv[0]* with one engine (default settings,
+    or *argv[3]* as cache_bytes), printing a JSON line of memory figures at each checkpoint."""
+    import resource
+
+    import searcher
+    from searcher import SearchEngine
+    from searcher.errors import QueryError
+
+    index_dir, queries_path = argv[0], argv[1]
+    checkpoints = {int(x) for x in argv[2].split(",")}
+    queries = json.loads(Path(queries_path).read_text(encoding="utf-8"))
+    engine = SearchEngine(index_dir, cache_bytes=int(argv[3]) if len(argv) > 3 else None)
+    print("INFO " + json.dumps({"searcher": searcher.__file__, "start": _proc_status(),
+                                "cache_bytes": getattr(engine.settings, "cache_bytes", None)}),
+          flush=True)
+    started = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
+    errors = 0
+    for n, q in enumerate(queries, start=1):
+        try:
+            engine.search(q["text"], limit=10, category=q.get("category"), since=q.get("since"),
+                          sort=q.get("sort", "relevance"))
+        except QueryError:
+            errors += 1
+        if n in checkpoints:
+            caches = getattr(engine, "_caches", None)
+            cache = {name: {"bytes": st.bytes, "capacity": st.capacity, "entries": st.entries,
+                            "evictions": st.evictions}
+                     for name, st in caches.stats().items()} if caches is not None else None
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            print("RESULT " + json.dumps({"queries": n, "seconds": time.perf_counter() - started,
+                                          "cpu_seconds": cpu.ru_utime + cpu.ru_stime - cpu0,
+                                          "errors": errors, **_proc_status(), "caches": cache}),
+                  flush=True)
+    engine.close()
+
+
+def memory_mix(corpus: Path, n: int = MEMORY_QUERIES, seed: int = SEED) -> list[dict[str, str]]:
+    """*n* varied queries from the corpus: words, pairs, phrases, OR, NOT, filtered, pinyin.
+
+    Drawn from 1,500 articles' headlines and bodies, so a long run keeps meeting terms it
+    has not seen (what grows an unbounded cache) as well as ones it has.
+    """
+    from searcher.analysis.lexicon import word_pinyins
+
+    rng = random.Random(seed)
+    files = benchlib.article_files(corpus)
+    docs = benchlib.load_docs(corpus, rng.sample(files, min(len(files), 1500)))
+    words = sorted({w for d in docs for w in benchlib.headline_words(d.title)})
+    cats = sorted({c for d in docs for c in d.categories})
+    dates = sorted(d.date for d in docs if d.date)
+    spelled = [sorted(py)[0] for w in words[:3000] if len(w) <= 3 and (py := word_pinyins(w))]
+    out: list[dict[str, str]] = []
+    while len(out) < n:
+        kind = rng.randrange(10)
+        a, b = rng.choice(words), rng.choice(words)
+        if kind <= 2:
+            out.append({"kind": "word", "text": a})
+        elif kind == 3:
+            out.append({"kind": "two words", "text": f"{a} {b}"})
+        elif kind == 4:
+            frag = benchlib.boundary_fragment(rng.choice(docs).sq_body, rng, 2, 6)
+            out.append({"kind": "phrase", "text": f'"{frag}"' if frag else a})
+        elif kind == 5:
+            out.append({"kind": "or", "text": f"{a} OR {b}"})
+        elif kind == 6:
+            out.append({"kind": "not", "text": f"{a} -{b}"})
+        elif kind == 7:
+            out.append({"kind": "filtered", "text": a, "category": rng.choice(cats)})
+        elif kind == 8:
+            out.append({"kind": "filtered", "text": a, "since": rng.choice(dates),
+                        "sort": "date"})
+        else:
+            out.append({"kind": "pinyin", "text": rng.choice(spelled) if spelled else a})
+    return out
+
+
+def measure_memory(index_dir: Path, queries_file: Path, src: Path | None = None,
+                   checkpoints: tuple[int, ...] = MEMORY_CHECKPOINTS,
+                   cache_bytes: int | None = None) -> dict[str, Any]:
+    """Run the query file in a fresh process (searcher from *src* if given); its figures."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    cmd = [sys.executable, str(HERE), "_memory", str(index_dir), str(queries_file),
+           ",".join(str(c) for c in checkpoints)] + ([str(cache_bytes)] if cache_bytes else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"memory run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    info = [json.loads(x[5:]) for x in done.stdout.splitlines() if x.startswith("INFO ")][0]
+    rows = [json.loads(x[7:]) for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    return {"info": info, "checkpoints": rows}
+
+
+def memory_table(runs: dict[str, dict[str, Any]]) -> str:
+    """RSS (anonymous + file-backed) at each checkpoint, one column per run."""
+    names = list(runs)
+    rows = [("queries", *(f"{n}: RSS (anon + file) MB" for n in names))]
+    by_n = {name: {r["queries"]: r for r in run["checkpoints"]} for name, run in runs.items()}
+    for count in sorted({c for rs in by_n.values() for c in rs}):
+        cells = []
+        for name in names:
+            r = by_n[name].get(count)
+            cells.append(f"{r['VmRSS']:.0f} ({r['RssAnon']:.0f} + {r['RssFile']:.0f})"
+                         if r else "n/a")
+        rows.append((f"{count:,}", *cells))
+    rows.append(("peak (VmHWM)", *(f"{max(r['VmHWM'] for r in run['checkpoints']):.0f}"
+                                   for run in runs.values())))
+    rows.append(("seconds for all (CPU)", *(
+        f"{run['checkpoints'][-1]['seconds']:.0f} ({run['checkpoints'][-1]['cpu_seconds']:.0f})"
+        for run in runs.values())))
+    width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
+                                for i, (c, w) in enumerate(zip(r, width, strict=True)))
+                      for r in rows)
+
+
+def run_memory(corpus: Path, index_dir: Path, n: int, baseline: Path | None,
+               work: Path, cache_bytes: int | None = None) -> dict[str, Any]:
+    """The memory benchmark on an existing index: this code (default settings, or
+    *cache_bytes*), then *baseline* if given (its own defaults)."""
+    queries = memory_mix(corpus, n)
+    queries_file = work / "memory-queries.json"
+    queries_file.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
+    checkpoints = tuple(c for c in MEMORY_CHECKPOINTS if c < n) + (n,)
+    runs: dict[str, dict[str, Any]] = {}
+    print(f"memory: {n} queries, this code ...", file=sys.stderr, flush=True)
+    name = f"this code, cache_bytes {cache_bytes / 2**20:g} MiB" if cache_bytes else "this code"
+    runs[name] = measure_memory(index_dir, queries_file, None, checkpoints, cache_bytes)
+    if baseline is not None:
+        print(f"memory: {n} queries, baseline {baseline} ...", file=sys.stderr, flush=True)
+        runs["baseline"] = measure_memory(index_dir, queries_file, baseline, checkpoints)
+    print(f"\nwarm memory of one process answering {n:,} varied queries "
+          f"({benchlib.dir_bytes(index_dir) / 1e6:.0f} MB index; anon = heap, "
+          "file = mapped index files, page cache):")
+    print(memory_table(runs))
+    for name, run in runs.items():
+        last = run["checkpoints"][-1]
+        if last.get("caches"):
+            held = ", ".join(f"{k} {v['bytes'] / 2**20:.0f}/{v['capacity'] / 2**20:.0f} MiB"
+                             f" ({v['evictions']} evicted)" for k, v in last["caches"].items())
+            print(f"  {name}: caches at the end: {held}")
+    return {"queries": n, "runs": runs}
 
 
 # -- the query mix ----------------------------------------------------------------------
@@ -437,6 +606,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         _child(sys.argv[2:])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_memory":
+        _memory_child(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, help="article folder (default: generate one)")
     ap.add_argument("--limit", type=int, default=0,
@@ -451,6 +623,15 @@ def main() -> None:
                     help="only time facets and suggestions on this existing index of --corpus")
     ap.add_argument("--suggest-scale", type=int, default=0,
                     help="also time suggest lookups on a table N times the vocabulary")
+    ap.add_argument("--memory-queries", type=int, default=MEMORY_QUERIES,
+                    help="queries for the long-lived process memory run (0: skip it)")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only the memory run, on the index given with --index-dir")
+    ap.add_argument("--index-dir", type=Path, help="an index of --corpus built beforehand")
+    ap.add_argument("--baseline-src", type=Path,
+                    help="a second source tree (holding searcher/) to measure the same way")
+    ap.add_argument("--cache-bytes", type=int,
+                    help="cache_bytes of this code's engine in the memory run (default: setting)")
     args = ap.parse_args()
     if args.features_index:
         if args.corpus is None:
@@ -460,6 +641,18 @@ def main() -> None:
                                  args.suggest_scale)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, result)
+        return
+    if args.memory_only:
+        if args.corpus is None or args.index_dir is None:
+            ap.error("--memory-only needs --corpus and --index-dir (an index of that corpus)")
+        info = benchlib.machine()
+        print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}; "
+              f"load average at start {_load()}")
+        with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+            mem = run_memory(args.corpus.absolute(), args.index_dir, args.memory_queries,
+                             args.baseline_src, Path(tmp), args.cache_bytes)
+        print(f"(load average at end {_load()})")
+        benchlib.dump(args.out, {"machine": info, "corpus": str(args.corpus), "memory": mem})
         return
 
     info = benchlib.machine()
@@ -493,6 +686,9 @@ def main() -> None:
         result["searcher"] = {"build": s_build.__dict__, "incremental": s_incr.__dict__,
                               "latency": s_lat, "cold_cli_s": s_cold,
                               "features": features_report(s_dir, queries)}
+        if args.memory_queries:
+            result["memory"] = run_memory(corpus, s_dir, args.memory_queries,
+                                          args.baseline_src, work, args.cache_bytes)
         shutil.rmtree(s_dir, ignore_errors=True)
 
         r_build = r_lat = r_cold = None

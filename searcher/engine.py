@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from .config import Settings, load_settings
 from .errors import DocumentNotFoundError, IndexNotFoundError, QueryError, SearcherError
+from .local.caching import SearchCaches
 from .local.schema import analysis_fingerprint, describe_change, dictionary_key
 from .local.search import SORTS, Filters, QueryContext, date_bound, execute
 from .local.storage import Generation, IndexDir
@@ -93,6 +94,8 @@ class SearchEngine:
         self._local = threading.local()
         self._opened: tuple[Any, Generation, Any] | None = None  # (marker, gen, whoosh index)
         self._context: QueryContext | None = None
+        # Outlive reopened generations: keys name segments, which commits leave unchanged.
+        self._caches = SearchCaches(settings.cache_bytes)
         self._fingerprint_warned = False
 
     # -- writing -----------------------------------------------------------
@@ -383,5 +386,6 @@ class SearchEngine:
                 synonyms=load_synonyms(self.settings.synonyms),
                 pinyin=PinyinTable(gen.path / PINYIN_FILE) if self.settings.pinyin else None,
                 cut=segmenter.cut if segmenter else None,
+                caches=self._caches,
             )
         return context

@@ -124,9 +124,7 @@ def test_search_without_sidecars_gives_the_same_results(tmp_path):
     assert sidecars
     for path in sidecars:
         path.unlink()
-    substrings._cache.clear()
-    scoring._segments.clear()
-    fresh = SearchEngine(tmp_path / "ix")
+    fresh = SearchEngine(tmp_path / "ix")  # caches belong to an engine: this one starts empty
     after = {q: [(h.id, round(h.score, 6)) for h in fresh.search(q, limit=50).hits]
              for q in queries}
     assert before == after

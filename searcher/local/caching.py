@@ -1,38 +1,245 @@
-"""A small thread-safe LRU map, for what is derived from immutable segments."""
+"""Byte-bounded, thread-safe LRU caches for what is derived from immutable segments.
+
+A web server keeps one :class:`~searcher.SearchEngine` for days, so every cache
+it fills while answering queries is capped in *bytes* (``Settings.cache_bytes``),
+not in entries: one common term's postings at 200,000 articles weigh over a
+megabyte, a rare one a few hundred bytes, so an entry count bounds nothing.
+
+What is counted: memory the process owns (numpy arrays it allocated, plus a
+fixed estimate per entry for the Python objects around them).  Arrays that are
+memory-mapped from the index's sidecar files (``np.load(mmap_mode="r")``) count
+as zero: their pages belong to the kernel's page cache, are shared by every
+process reading the same index and are dropped by the kernel under memory
+pressure.  They do show in a process's RSS once touched (as ``RssFile``), which
+is why the benchmark reports anonymous and file-backed RSS separately.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import mmap
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
 
 V = TypeVar("V")
 
+#: Estimated bytes of the Python objects around one cached value (key tuple and its
+#: strings, the value's tuple or dataclass, numpy array headers, the dict node, malloc's
+#: headers): an entry with empty arrays (a term a segment does not have) is not free.
+#: Measured with tracemalloc: ~800 bytes for a postings entry with three postings.
+ENTRY_OVERHEAD = 1024
+#: Evicted bytes after which freed memory is handed back to the system (see
+#: :func:`release_free_memory`; it takes well under a millisecond).
+TRIM_AFTER_BYTES = 16 * 1024 * 1024
 
-class LRUCache(Generic[V]):
-    """At most *size* entries; the least recently used one goes first."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[Hashable, V] = OrderedDict()
+def heap_bytes(*values: Any) -> int:
+    """Bytes the numpy arrays among *values* hold in process memory; memory maps count 0."""
+    total = 0
+    for value in values:
+        if isinstance(value, np.ndarray) and not _is_mapped(value):
+            total += value.nbytes
+    return total
+
+
+def text_bytes(texts: Any) -> int:
+    """Approximate heap bytes of a collection of str: CPython's object header (~50 bytes)
+    plus up to 4 bytes a character (Chinese text is 2), and the list's pointer."""
+    return sum(58 + 2 * len(text) for text in texts)
+
+
+def _is_mapped(array: np.ndarray) -> bool:
+    """True when *array*'s memory is a file mapping (``np.load(..., mmap_mode=...)`` or a view)."""
+    base: Any = array
+    for _ in range(32):
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+        if base is None:
+            return False
+    return False
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by large evicted or temporary arrays back to the system (glibc).
+
+    glibc raises its mmap threshold after a large block is freed, so later arrays of up
+    to 32 MB come from its heaps, where freed memory stays in the process (RSS) until
+    trimmed: a character index evicted and rebuilt would otherwise leave its old pages
+    behind.  A no-op where ``malloc_trim`` does not exist.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_trim_fn: list[Any] = []
+
+
+def _malloc_trim() -> Any:
+    if not _trim_fn:
+        fn = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            fn = getattr(libc, "malloc_trim", None)
+            if fn is not None:
+                fn.argtypes = [ctypes.c_size_t]
+                fn.restype = ctypes.c_int
+        except OSError:
+            fn = None
+        _trim_fn.append(fn)
+    return _trim_fn[0]
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """A snapshot of one cache: what it holds against its capacity, and what it did."""
+
+    name: str
+    capacity: int
+    bytes: int
+    entries: int
+    hits: int
+    misses: int
+    evictions: int
+    #: Values offered to put() that were larger than the whole capacity (used, not kept).
+    rejected: int
+
+
+class ByteLRU(Generic[V]):
+    """At most *capacity* bytes of values (and optionally *max_entries*); least recent goes first.
+
+    The caller gives each value's size when it inserts it (values never change
+    afterwards), so the accounted total is exact and never exceeds the
+    capacity, even while other threads read and insert.  A value larger than
+    the whole capacity is returned to the caller but not kept.  Two threads
+    missing the same key both compute it; the later put replaces the earlier.
+    """
+
+    def __init__(self, capacity: int, name: str = "cache", max_entries: int | None = None) -> None:
+        if capacity < 0:
+            raise ValueError(f"cache {name!r}: capacity must be >= 0 bytes, not {capacity}")
+        self.name = name
+        self.capacity = int(capacity)
+        self.max_entries = max_entries
+        self._data: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+        self._hits = self._misses = self._evictions = self._rejected = 0
+        self._freed = 0  # bytes evicted since memory was last handed back to the system
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: V) -> V:
-        with self._lock:
-            self._data[key] = value
+            item = self._data.get(key)
+            if item is None:
+                self._misses += 1
+                return None
             self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            self._hits += 1
+            return item[0]
+
+    def put(self, key: Hashable, value: V, nbytes: int) -> V:
+        """Keep *value* (of *nbytes*) unless it alone exceeds the capacity; returns *value*."""
+        nbytes = int(nbytes)
+        trim = False
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+                old = None
+            if nbytes > self.capacity:
+                self._rejected += 1
+                return value
+            while self._data and (self._bytes + nbytes > self.capacity or (
+                    self.max_entries is not None and len(self._data) >= self.max_entries)):
+                size = self._data.popitem(last=False)[1][1]
+                self._bytes -= size
+                self._evictions += 1
+                self._freed += size
+            self._data[key] = (value, nbytes)
+            self._bytes += nbytes
+            if self._freed >= TRIM_AFTER_BYTES:
+                self._freed, trim = 0, True
+        if trim:
+            release_free_memory()
         return value
+
+    def sizes(self) -> dict[Hashable, tuple[V, int]]:
+        """A copy of every entry with its accounted size (for tests and diagnostics)."""
+        with self._lock:
+            return dict(self._data)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self.name, self.capacity, self._bytes, len(self._data),
+                              self._hits, self._misses, self._evictions, self._rejected)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._bytes = 0
+
+
+#: Shares of ``Settings.cache_bytes``.  The character index (4 bytes per indexed character,
+#: ~600 MB at 200,000 articles if unbounded) makes every Chinese query word's verbatim match
+#: and every phrase fast and is the costliest to rebuild (a sort per segment), so it gets half;
+#: postings (decoded block by block in Python when missed) three eighths; per-segment arrays
+#: computed for segments without sidecar files (old indexes) the rest: with sidecars they are
+#: memory maps and cost almost nothing.
+CHAR_INDEX_SHARE = 0.5
+POSTINGS_SHARE = 0.375
+#: Segments whose arrays stay mapped: bounds open file mappings (and the disk space of merged
+#: segments' deleted files that a mapping keeps alive), whatever the byte budget.
+MAX_SEGMENTS = 256
+
+
+class SearchCaches:
+    """One engine's caches, sharing its byte budget (``Settings.cache_bytes``).
+
+    ``postings``: (doc ids, weights) per (segment, field, term); ``char_index``: the
+    sorted character positions of a segment's text (:mod:`searcher.local.substrings`);
+    ``segments``: per-segment arrays (field lengths, dates, texts).  Keys name the
+    segment by folder and id, so entries survive new commits and reopened searchers,
+    and those of merged-away segments age out.
+    """
+
+    def __init__(self, total_bytes: int | None = None) -> None:
+        if total_bytes is None:
+            from ..config import Settings
+
+            total_bytes = Settings().cache_bytes
+        self.total_bytes = int(total_bytes)
+        char_index = int(self.total_bytes * CHAR_INDEX_SHARE)
+        postings = int(self.total_bytes * POSTINGS_SHARE)
+        self.char_index: ByteLRU[Any] = ByteLRU(char_index, "char_index")
+        self.postings: ByteLRU[Any] = ByteLRU(postings, "postings")
+        self.segments: ByteLRU[Any] = ByteLRU(self.total_bytes - char_index - postings,
+                                              "segments", max_entries=MAX_SEGMENTS)
+
+    def all(self) -> tuple[ByteLRU[Any], ...]:
+        return (self.postings, self.char_index, self.segments)
+
+    @property
+    def bytes(self) -> int:
+        """Accounted bytes of every cache together (never above ``total_bytes``)."""
+        return sum(cache.bytes for cache in self.all())
+
+    def stats(self) -> dict[str, CacheStats]:
+        return {cache.name: cache.stats() for cache in self.all()}
+
+    def clear(self) -> None:
+        for cache in self.all():
+            cache.clear()

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..analysis.normalize import fold
 from ..errors import QueryError
-from .caching import LRUCache
+from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, text_bytes
 from .scoring import NO_DATE, segment_data
 from .sidecar import segment_key
 
@@ -141,9 +141,11 @@ class KeywordColumn:
         return None
 
 
-_columns: LRUCache[KeywordColumn] = LRUCache(256)
-_months: LRUCache[np.ndarray] = LRUCache(256)
-_vocabularies: LRUCache[tuple[list[str], list[np.ndarray]]] = LRUCache(16)
+# Process-wide and capped in bytes (not yet part of an engine's cache_bytes budget).
+_columns: ByteLRU[KeywordColumn] = ByteLRU(32 << 20, "facet columns", max_entries=256)
+_months: ByteLRU[np.ndarray] = ByteLRU(16 << 20, "month columns", max_entries=256)
+_vocabularies: ByteLRU[tuple[list[str], list[np.ndarray]]] = ByteLRU(
+    16 << 20, "facet vocabularies", max_entries=16)
 
 
 def keyword_column(reader, fieldname: str) -> KeywordColumn:
@@ -168,7 +170,8 @@ def keyword_column(reader, fieldname: str) -> KeywordColumn:
                            np.concatenate(codes) if codes else np.zeros(0, np.int64),
                            np.concatenate(([0], np.cumsum(sizes)[:-1])) if docs
                            else np.zeros(0, np.int64))
-    return _columns.put(key, column)
+    return _columns.put(key, column, heap_bytes(column.docs, column.codes, column.starts)
+                        + text_bytes(values) + ENTRY_OVERHEAD)
 
 
 def _vocabulary(readers: list, fieldname: str) -> tuple[list[str], list[np.ndarray]]:
@@ -182,16 +185,17 @@ def _vocabulary(readers: list, fieldname: str) -> tuple[list[str], list[np.ndarr
     shared = np.array(values, dtype=object)
     maps = [np.searchsorted(shared, np.array(c.values, dtype=object)).astype(np.int64)
             if c.values else np.zeros(0, np.int64) for c in columns]
-    return _vocabularies.put(key, (values, maps))
+    return _vocabularies.put(key, (values, maps),
+                             heap_bytes(*maps) + text_bytes(values) + ENTRY_OVERHEAD)
 
 
-def month_column(reader, timezone: str) -> np.ndarray:
+def month_column(reader, timezone: str, caches: SearchCaches) -> np.ndarray:
     """Each document's month number (``year * 12 + month - 1``) in *timezone*; -1 undated."""
     key = (segment_key(reader), timezone)
     cached = _months.get(key)
     if cached is not None:
         return cached
-    ticks = np.asarray(segment_data(reader).dates)
+    ticks = np.asarray(segment_data(reader, caches).dates)
     dated = ticks != NO_DATE
     out = np.full(len(ticks), -1, dtype=np.int64)
     if dated.any():
@@ -199,7 +203,7 @@ def month_column(reader, timezone: str) -> np.ndarray:
         local = utc + _utc_offsets_us(utc, ZoneInfo(timezone))
         months = (local - _EPOCH_US).astype("datetime64[us]").astype("datetime64[M]")
         out[dated] = months.astype(np.int64) + 1970 * 12
-    return _months.put(key, out)
+    return _months.put(key, out, heap_bytes(out) + ENTRY_OVERHEAD)
 
 
 def _utc_offsets_us(utc: np.ndarray, zone: ZoneInfo) -> np.ndarray:
@@ -230,9 +234,10 @@ def _offset_us(ticks: int, zone: ZoneInfo) -> int:
     return (offset or dt.timedelta(0)) // dt.timedelta(microseconds=1)
 
 
-def period_mask(reader, timezone: str, years: Sequence[int], months: Sequence[int]) -> np.ndarray:
+def period_mask(reader, timezone: str, years: Sequence[int], months: Sequence[int],
+                caches: SearchCaches) -> np.ndarray:
     """Documents of one segment dated in one of *years* and (if given) one of *months*."""
-    column = month_column(reader, timezone)
+    column = month_column(reader, timezone, caches)
     mask = np.ones(len(column), dtype=bool)
     if years:
         mask &= np.isin(np.where(column >= 0, column // 12, -1), np.asarray(years))
@@ -243,7 +248,7 @@ def period_mask(reader, timezone: str, years: Sequence[int], months: Sequence[in
 
 # -- counting -------------------------------------------------------------------------------
 def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
-                 timezone: str) -> FacetCounts:
+                 timezone: str, caches: SearchCaches) -> FacetCounts:
     """For each facet in *names*: the top *limit* ``(value, count)`` pairs over the documents
     set in *mask* (global document numbers), by count, ties by value."""
     leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
@@ -263,7 +268,7 @@ def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
             out[name] = [(_display(readers, fieldname, value), count)
                          for value, count in _top(values, counts, limit)]
             continue
-        columns = [month_column(reader, timezone) for reader in readers]
+        columns = [month_column(reader, timezone, caches) for reader in readers]
         found = np.concatenate([c[p] for c, p in zip(columns, parts, strict=True)]) \
             if columns else np.zeros(0, np.int64)
         found = found[found >= 0]
@@ -283,7 +288,7 @@ def _top(values: list[str], counts: np.ndarray, limit: int) -> list[tuple[str, i
     return [(values[i], int(counts[i])) for i in order.tolist()]
 
 
-_displays: LRUCache[str] = LRUCache(4096)
+_displays: ByteLRU[str] = ByteLRU(4 << 20, "facet display values", max_entries=4096)
 
 
 def _display(readers: list, fieldname: str, value: str) -> str:
@@ -305,5 +310,5 @@ def _display(readers: list, fieldname: str, value: str) -> str:
         spelled = [stored.get("author") or ""] if fieldname == "author_key" else list(
             meta.get("categories" if fieldname == "category" else "tags") or [])
         shown = next((s for s in spelled if isinstance(s, str) and facet_key(s) == value), value)
-        return _displays.put(key, shown)
+        return _displays.put(key, shown, text_bytes([shown]) + ENTRY_OVERHEAD)
     return value

@@ -30,7 +30,7 @@ import numpy as np
 from ..analysis.normalize import fold, squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..query import And, Node, Not, Phrase, Word
-from .caching import LRUCache
+from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
 from .substrings import Found, segment_text
 from .whoosh_adapter import BYTE_TO_LENGTH, datetime_to_long, length_bytes, term_postings
@@ -94,10 +94,10 @@ class SegmentData:
     lengths: dict[str, np.ndarray]
     dates: np.ndarray
 
-
-MAX_CACHED_POSTINGS = 4096
-_segments: LRUCache[SegmentData] = LRUCache(256)
-_postings: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(MAX_CACHED_POSTINGS)
+    @property
+    def nbytes(self) -> int:
+        """Process memory of the arrays (memory-mapped sidecar arrays count zero)."""
+        return heap_bytes(self.dates, *self.lengths.values()) + ENTRY_OVERHEAD
 
 
 def data_arrays(reader) -> dict[str, np.ndarray]:
@@ -115,16 +115,17 @@ def data_arrays(reader) -> dict[str, np.ndarray]:
     return arrays
 
 
-def segment_data(reader) -> SegmentData:
-    key = segment_key(reader)
-    cached = _segments.get(key)
+def segment_data(reader, caches: SearchCaches) -> SegmentData:
+    """Field lengths and dates of a segment, cached in *caches* (``segments``)."""
+    key = ("data", segment_key(reader))
+    cached = caches.segments.get(key)
     if cached is not None:
         return cached
     arrays = load_arrays(reader, SIDECAR, (*TEXT_FIELDS, "dates"))
     if arrays is None:
         arrays = data_arrays(reader)
-    return _segments.put(key, SegmentData({name: arrays[name] for name in TEXT_FIELDS},
-                                          arrays["dates"]))
+    data = SegmentData({name: arrays[name] for name in TEXT_FIELDS}, arrays["dates"])
+    return caches.segments.put(key, data, data.nbytes)
 
 
 @dataclass
@@ -136,6 +137,8 @@ class QueryContext:
     pinyin: Callable[[str], list[str]] | None = None
     #: Segments Han runs of query words (the frozen-dictionary segmenter; None: jieba).
     cut: Callable[[str], list[str]] | None = None
+    #: The engine's byte-capped caches (postings, character indexes, segment arrays).
+    caches: SearchCaches = field(default_factory=SearchCaches)
 
 
 class Evaluator:
@@ -150,22 +153,27 @@ class Evaluator:
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
         self._df: dict[tuple[str, str], int] = {}
         self._scans: dict[tuple[int, str, bool], Found] = {}
+        self.caches = context.caches
 
     # -- leaves ------------------------------------------------------------
     def postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(doc ids, weights) of *term* in one segment (deleted documents included).
 
-        Segments never change, so recently used postings are kept (warm queries).
+        Segments never change, so recently used postings are kept (warm queries) in the
+        byte-capped ``postings`` cache; ids are int32 and weights float32, which is what
+        Whoosh stores (8 bytes a posting).
         """
         key = (segment_key(reader), fieldname, term)
-        cached = _postings.get(key)
+        cached = self.caches.postings.get(key)
         if cached is not None:
             return cached
-        return _postings.put(key, self._read_postings(reader, fieldname, term))
+        ids, weights = self._read_postings(reader, fieldname, term)
+        return self.caches.postings.put(key, (ids, weights),
+                                        heap_bytes(ids, weights) + ENTRY_OVERHEAD)
 
     def _read_postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         ids, weights = term_postings(reader, fieldname, term)
-        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+        return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
 
     def df(self, fieldname: str, term: str) -> int:
         key = (fieldname, term)
@@ -180,11 +188,12 @@ class Evaluator:
         reader = leaf.reader()
         n = reader.doc_count_all()
         match = Match.empty(n)
-        ids, tf = self.postings(reader, fieldname, term)
+        ids, weights = self.postings(reader, fieldname, term)
         if not len(ids):
             return match
         if fieldname in TEXT_FIELDS:
-            dl = segment_data(reader).lengths[fieldname][ids]
+            tf = weights.astype(np.float64)  # exact: scores are computed as before, in float64
+            dl = segment_data(reader, self.caches).lengths[fieldname][ids]
             norm = K1 * (1 - B + B * dl / self._avg[fieldname])
             match.score[ids] = self.idf(self.df(fieldname, term)) * tf * (K1 + 1) / (tf + norm)
         match.mask[ids] = True
@@ -197,7 +206,7 @@ class Evaluator:
         match = Match.empty(n)
         if not needle:
             return match
-        seg = segment_text(reader)
+        seg = segment_text(reader, self.caches)
         found = self._found(reader, needle, whole_numbers)
         if not len(found):
             return match
@@ -219,7 +228,7 @@ class Evaluator:
         """Occurrences of *needle* per document of one segment, scanned once per query."""
         key = (id(reader), needle, whole_numbers)
         if key not in self._scans:
-            self._scans[key] = segment_text(reader).find(needle, whole_numbers)
+            self._scans[key] = segment_text(reader, self.caches).find(needle, whole_numbers)
         return self._scans[key]
 
     def _substring_df(self, needle: str, whole_numbers: bool) -> int:
@@ -396,10 +405,11 @@ class Filters:
         if self.years or self.months:
             from .facets import period_mask
 
-            m = period_mask(leaf.reader(), self.timezone, self.years, self.months)
+            m = period_mask(leaf.reader(), self.timezone, self.years, self.months,
+                            evaluator.caches)
             result = m if result is None else result & m
         if self.since is not None or self.until is not None:
-            dates = segment_data(leaf.reader()).dates
+            dates = segment_data(leaf.reader(), evaluator.caches).dates
             m = dates != NO_DATE
             if self.since is not None:
                 m &= dates >= np.uint64(datetime_to_long(self.since))
@@ -439,7 +449,7 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         masks.append(mask)
         scores.append(score)
         if sort != "relevance":
-            dates.append(segment_data(reader).dates)
+            dates.append(segment_data(reader, evaluator.caches).dates)
     mask = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
     score = np.concatenate(scores) if scores else np.zeros(0)
     hits = np.flatnonzero(mask)

@@ -60,7 +60,8 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
         ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
                              offset=offset, limit=limit)
         relaxed = ranked.total > 0
-    counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone) \
+    counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone,
+                          context.caches) \
         if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
     hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,

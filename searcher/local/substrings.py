@@ -10,17 +10,26 @@ map positions to documents.  That is exact by construction — a document
 matches if and only if it contains the string — and costs one pass over the
 segment's text whatever the needle, with no Python work per occurrence.
 Segments never change (only their deletions do), so the arrays are cached
-per segment and shared by every searcher and thread.
+per segment and shared by every searcher and thread of an engine.
+
+Memory: the text arrays are memory maps of the sidecar files (page cache,
+not process memory); the character index is process memory, 4 bytes per
+character, so it lives in the engine's byte-capped ``char_index`` cache
+(:mod:`searcher.local.caching`).  A segment whose index does not fit, or was
+evicted, is scanned linearly (exact all the same); an evicted index is rebuilt
+only after twice as many scans as the time before, so segments competing for a
+budget too small for all of them do not sort over and over.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .caching import LRUCache
+from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, release_free_memory
 from .schema import FIELD_BREAK
 from .sidecar import load_arrays, segment_key
 
@@ -28,9 +37,10 @@ SIDECAR = "text"
 SIDECAR_KEYS = ("codes", "starts", "title_ends", "lengths", "histogram")
 
 SEPARATOR = "\x00"
-MAX_CACHED_SEGMENTS = 256
-_cache: LRUCache[SegmentText] = LRUCache(MAX_CACHED_SEGMENTS)
 _sort_lock = threading.Lock()
+#: One character index is sorted at a time: the sort needs 12 bytes per character while it
+#: runs (int64 order, then int32), and a first query touches every segment at once.
+_build_lock = threading.Lock()
 #: Linear scans of a segment before its character index is built (a one-shot CLI
 #: search never pays for the sort; a server does after its first few queries).
 SORT_AFTER_SCANS = 3
@@ -50,13 +60,26 @@ class Found:
 
 
 @dataclass
+class CharIndex:
+    """Every position of a segment's text, sorted by (clipped) code point."""
+
+    by_char: np.ndarray  # positions (int32), grouped by code point
+    char_offsets: np.ndarray  # where each code point's positions start (65,537 entries)
+
+    @property
+    def nbytes(self) -> int:
+        return heap_bytes(self.by_char, self.char_offsets) + ENTRY_OVERHEAD
+
+
+@dataclass
 class SegmentText:
     """All squeezed texts of one segment as code points, with document boundaries.
 
     The first searches scan the code points linearly (a few milliseconds per
-    segment); after a few, a background thread sorts the positions by character,
-    after which a search only visits the occurrences of the needle's rarest
-    character.  A one-shot command line search never pays for that sort.
+    segment); after a few, a background thread sorts the positions by character
+    (a :class:`CharIndex`, kept in *indexes* under *key*), after which a search
+    only visits the occurrences of the needle's rarest character.  A one-shot
+    command line search never pays for that sort.
     """
 
     codes: np.ndarray  # code points, documents separated by SEPARATOR
@@ -65,18 +88,33 @@ class SegmentText:
     lengths: np.ndarray  # characters of each document
     histogram: np.ndarray  # occurrences of each code point (BMP; astral share one bin)
     avg_len: float
-    by_char: np.ndarray | None = None  # positions sorted by (clipped) code point
-    char_offsets: np.ndarray | None = None  # where each code point's positions start
+    key: Hashable = None
+    indexes: ByteLRU[CharIndex] | None = field(default=None, repr=False)
     _sorting: bool = False
     _scans: int = 0
+    _builds: int = 0
+
+    @property
+    def index_bytes(self) -> int:
+        """What this segment's character index costs (int32 positions and int64 offsets)."""
+        return 4 * len(self.codes) + 8 * (0x10000 + 1) + ENTRY_OVERHEAD
+
+    @property
+    def nbytes(self) -> int:
+        """Process memory of the arrays (memory-mapped sidecar arrays count zero)."""
+        return heap_bytes(self.codes, self.starts, self.title_ends, self.lengths,
+                          self.histogram) + ENTRY_OVERHEAD
 
     def _positions_of(self, code: int) -> np.ndarray:
-        """Positions of one code point: from the sorted index if ready, else by scanning."""
-        if self.by_char is not None and self.char_offsets is not None:
+        """Positions of one code point: from the sorted index if cached, else by scanning."""
+        index = self.indexes.get(self.key) if self.indexes is not None else None
+        if index is not None:
             clipped = min(code, 0xFFFF)
-            return self.by_char[self.char_offsets[clipped] : self.char_offsets[clipped + 1]]
+            return index.by_char[index.char_offsets[clipped] : index.char_offsets[clipped + 1]]
         self._scans += 1
-        if self._scans >= SORT_AFTER_SCANS:  # a long-lived process: worth indexing
+        # A long-lived process: worth indexing; after an eviction, only after twice the scans.
+        if (self._scans >= SORT_AFTER_SCANS << min(self._builds, 30) and self.indexes is not None
+                and self.index_bytes <= self.indexes.capacity):
             self._sort_in_background()
         return np.flatnonzero(self.codes == code)
 
@@ -85,13 +123,25 @@ class SegmentText:
             if self._sorting:
                 return
             self._sorting = True
+            self._builds += 1
 
         def build() -> None:
-            clipped = np.minimum(self.codes, 0xFFFF) if self.codes.dtype != np.uint16 \
-                else self.codes
-            order = np.argsort(clipped, kind="stable").astype(np.int32)  # 4 bytes/char
-            offsets = np.concatenate(([0], np.cumsum(self.histogram))).astype(np.int64)
-            self.char_offsets, self.by_char = offsets, order
+            try:
+                with _build_lock:
+                    # 16-bit keys: numpy sorts them by radix, and the copy is half the size.
+                    clipped = np.minimum(self.codes, 0xFFFF).astype(np.uint16) \
+                        if self.codes.dtype != np.uint16 else self.codes
+                    order = np.argsort(clipped, kind="stable").astype(np.int32)  # 4 bytes/char
+                    del clipped
+                offsets = np.concatenate(([0], np.cumsum(self.histogram))).astype(np.int64)
+                index = CharIndex(order, offsets)
+                if self.indexes is not None:
+                    self.indexes.put(self.key, index, index.nbytes)
+                del order, offsets, index
+                release_free_memory()  # the sort's temporaries and any index it evicted
+            finally:
+                with _sort_lock:
+                    self._sorting = False
 
         threading.Thread(target=build, name="searcher-char-index", daemon=True).start()
 
@@ -149,10 +199,10 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
             "histogram": histogram}
 
 
-def segment_text(reader) -> SegmentText:
-    """The (cached) SegmentText of a leaf reader's segment."""
+def segment_text(reader, caches: SearchCaches) -> SegmentText:
+    """The SegmentText of a leaf reader's segment, cached in *caches* (``segments``)."""
     key = segment_key(reader)
-    cached = _cache.get(key)
+    cached = caches.segments.get(("text", key))
     if cached is not None:
         return cached
     arrays = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
@@ -163,5 +213,5 @@ def segment_text(reader) -> SegmentText:
     lengths = arrays["lengths"]
     avg = float(lengths.mean()) if len(lengths) else 1.0
     seg = SegmentText(arrays["codes"], arrays["starts"], arrays["title_ends"], lengths,
-                      arrays["histogram"], max(avg, 1.0))
-    return _cache.put(key, seg)
+                      arrays["histogram"], max(avg, 1.0), key=key, indexes=caches.char_index)
+    return caches.segments.put(("text", key), seg, seg.nbytes)

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..analysis.normalize import fold, squeeze
 from ..results import Suggestion
-from .caching import LRUCache
+from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
 from .sidecar import load_arrays, save_arrays, segment_folder, segment_key
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,9 @@ class SuggestTable:
         return best[:limit].tolist()
 
 
-_tables: LRUCache[SuggestTable] = LRUCache(4)
+# Process-wide and capped in bytes (not yet part of an engine's cache_bytes budget): a
+# table larger than this is used but rebuilt or reloaded by every call.
+_tables: ByteLRU[SuggestTable] = ByteLRU(256 << 20, "suggestion tables", max_entries=2)
 _build_lock = threading.Lock()
 
 
@@ -274,7 +276,9 @@ def suggestion_table(searcher) -> SuggestTable:
             if table is None:
                 table = build_table(readers)
                 _save_table(folder, key, table)
-            _tables.put(key, table)
+            _tables.put(key, table, heap_bytes(table.counts, table.entries)
+                        + text_bytes(table.texts) + text_bytes(table.keys)
+                        + 120 * len(table.entry_keys) + ENTRY_OVERHEAD)
     return table
 
 
