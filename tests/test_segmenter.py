@@ -19,11 +19,17 @@ from searcher.analysis.segmenter import (
     dictionary_fingerprint,
     install_dictionary,
 )
-from searcher.analysis.tokens import file_digest, load_userdict, segment_han
+from searcher.analysis.tokens import load_userdict, segment_han
+from searcher.config import Settings
 from searcher.ingest.documents import load_document
-from searcher.local.schema import fingerprint, fingerprint_text
+from searcher.local.schema import analysis_fingerprint, dictionary_key
 
 HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def key(userdict: Path | None = None) -> str:
+    """The key the index gives the frozen dictionary of a jieba with *userdict* loaded."""
+    return dictionary_key(analysis_fingerprint(Settings(userdict=userdict)))
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +53,7 @@ def segmenter(tmp_path_factory) -> QuerySegmenter:
         patch.setenv("SEARCHER_CACHE_DIR", str(base / "cache"))
         load_userdict(None)
         path = base / FILE_NAME
-        install_dictionary(path, fingerprint_text(fingerprint()), lambda: segment_han("初始化"))
+        install_dictionary(path, key(), lambda: segment_han("初始化"))
         assert len(frozen(base / "cache")) == 1  # frozen here, not copied from elsewhere
     return QuerySegmenter(path)
 
@@ -108,8 +114,8 @@ def test_frozen_dictionaries_are_cached_per_fingerprint(tmp_path, isolated_cache
     an earlier one is copied from the cache, never re-frozen."""
     userdict = tmp_path / "userdict.txt"
     userdict.write_text("蓝鲸云盘 100 n\n", encoding="utf-8")
-    plain, with_word = fingerprint_text(fingerprint()), \
-        fingerprint_text(fingerprint(file_digest(userdict)))
+    plain, with_word = key(), \
+        key(userdict)
     assert plain != with_word
     loads: list[str] = []
 
@@ -157,7 +163,7 @@ def test_an_edited_user_dictionary_rebuilds_the_query_dictionary(tmp_path, isola
     assert report.full  # the fingerprint changed with the dictionary's content
     second = SearchEngine(tmp_path / "ix").root.current().path / FILE_NAME
     assert second != first
-    assert dictionary_fingerprint(second) == fingerprint_text(fingerprint(file_digest(userdict)))
+    assert dictionary_fingerprint(second) == key(userdict)
     assert query_cut("赤焰数据湖") == ["赤焰数据湖"]
     assert query_cut("蓝鲸云盘") == ["蓝鲸云盘"]
     assert len(frozen(isolated_cache)) == 2
