@@ -98,10 +98,11 @@ def _load(args: tuple[str, str]) -> Doc | None:
     from searcher.analysis.normalize import squeeze
     from searcher.errors import DocumentError
     from searcher.ingest.documents import load_document
+    from searcher.ingest.sources import new_label
 
     path, corpus = args
-    try:
-        d = load_document(path, corpus)
+    try:  # the label a first index run gives a lone source folder: ids equal the index's
+        d = load_document(path, corpus, label=new_label(corpus, ()))
     except DocumentError:
         return None
     return Doc(d.id, d.relpath, d.title, d.body, list(d.categories),

@@ -80,17 +80,19 @@ def searcher_engine(index_dir: Path) -> tuple[Search, Callable[[], None]]:
     return search, engine.close
 
 
-def recipe_engine(index_dir: Path) -> tuple[Search, Callable[[], None]]:
+def recipe_engine(index_dir: Path, corpus: Path) -> tuple[Search, Callable[[], None]]:
     """The recipe's MultifieldParser search, its relpath ids mapped to searcher's ids."""
     import recipe
 
     from searcher.ingest.documents import document_id
+    from searcher.ingest.sources import new_label
 
     engine = recipe.RecipeSearcher(index_dir)
+    label = new_label(corpus, ())  # what searcher's index calls the lone source folder
 
     def search(query: str, limit: int | None = TOP) -> list[str]:
         try:
-            return [document_id(r) for r in engine.search(query, limit)]
+            return [document_id(r, label) for r in engine.search(query, limit)]
         except Exception:  # noqa: BLE001 - a parser error is an empty answer
             return []
 
@@ -324,7 +326,7 @@ def main() -> None:
 
         engines = {"searcher": searcher_engine(work / "searcher")}
         if not args.skip_recipe:
-            engines["recipe"] = recipe_engine(work / "recipe")
+            engines["recipe"] = recipe_engine(work / "recipe", corpus)
         scores: dict[str, dict[str, Any]] = {}
         for name, (search, close) in engines.items():
             print(f"evaluating {name} ...", file=sys.stderr, flush=True)
