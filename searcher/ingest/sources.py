@@ -104,6 +104,19 @@ def scan(sources: Iterable[Path], *, follow_links: bool = False) -> Scan:
     return out
 
 
+def became_link_out(source_file: SourceFile) -> bool:
+    """Whether the file is now a link leading out of its source folder (it may have been
+    replaced by one since the scan, which follows no such link); one lstat when it is not.
+
+    Both back ends check this just before reading a file."""
+    try:
+        if not stat.S_ISLNK(os.lstat(source_file.path).st_mode):
+            return False
+    except OSError:
+        return False  # load_document reports what is wrong with it
+    return not inside(source_file.path, source_file.source)
+
+
 def inside(path: str, folder: str) -> bool:
     """Whether the real (link-resolved) *path* lies in the real *folder*."""
     real, base = os.path.realpath(path), os.path.realpath(folder)

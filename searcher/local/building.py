@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import stat
 import sys
 import tempfile
 from collections import Counter
@@ -30,7 +29,7 @@ from ..config import Settings
 from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
-from ..ingest.sources import SourceFile, inside
+from ..ingest.sources import SourceFile, became_link_out
 from . import manifest, suggest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
@@ -161,7 +160,7 @@ def build_segment(task: BuildTask) -> BuildResult:
             if _parent is not None and os.getppid() != _parent:
                 raise ParentGone(f"indexing process {_parent} ended")
             try:
-                if not settings.follow_links and _link_out(source_file):
+                if not settings.follow_links and became_link_out(source_file):
                     raise DocumentError("became a link out of the source folder; not followed")
                 doc = load_document(
                     source_file.path, source_file.source,
@@ -208,17 +207,6 @@ def build_segment(task: BuildTask) -> BuildResult:
             os._exit(1)  # nobody is left to take the result
         raise
     return result
-
-
-def _link_out(source_file: SourceFile) -> bool:
-    """Whether the file is now a link leading out of its source folder (it may have been
-    replaced by one since the scan, which follows no such link); one lstat when it is not."""
-    try:
-        if not stat.S_ISLNK(os.lstat(source_file.path).st_mode):
-            return False
-    except OSError:
-        return False  # load_document reports what is wrong with it
-    return not inside(source_file.path, source_file.source)
 
 
 def _recording(function, name: str, seen: dict[str, list[str]]):

@@ -129,9 +129,11 @@ class OpenSearchBackend:
         node, filters = self._prepare(query, 1, 1, "relevance", author, category, tag,
                                       since, until)
         translation = Translator(self._synonym_groups(), self.settings.pinyin).translate(node)
-        aggs = {name: {k: dict(v, **({"size": size, "shard_size": max(size * 10, 1000)}
-                                     if k == "terms" else {}))
-                       for k, v in agg.items()} for name, agg in FACETS.items()}
+        extra = {"terms": {"size": size, "shard_size": max(size * 10, 1000)},
+                 # months in the configured zone, as the local index counts them
+                 "date_histogram": {"time_zone": self.settings.timezone}}
+        aggs = {name: {k: dict(v, **extra[k]) for k, v in agg.items()}
+                for name, agg in FACETS.items()}
         body = dict(self._body(translation.query, filters), size=0, aggs=aggs)
         body["track_total_hits"] = False
         response = self._search(body)
@@ -227,7 +229,7 @@ class OpenSearchBackend:
         try:
             start = date_bound(since, self.settings.timezone, end=False)
             end = date_bound(until, self.settings.timezone, end=True)
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError, OSError) as exc:
             raise QueryError(f"bad date filter: {exc}") from None
         return node, filter_clauses(author, category, tag, start, end)
 

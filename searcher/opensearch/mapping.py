@@ -22,7 +22,8 @@ whitespace.
 * ``path``/``source``/``size``/``mtime_ns``/``digest`` — what the nightly sync
   compares with the files on disk (:mod:`searcher.opensearch.sync`).
 
-The document ``_id`` is the document id (the hash of its relative path).
+The document ``_id`` is the document id (the hash of its source folder's label and relative
+path), the same as in the local index.
 """
 
 from __future__ import annotations

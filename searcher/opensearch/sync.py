@@ -42,7 +42,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import DocumentError, IndexLockedError
 from ..ingest.documents import load_document
-from ..ingest.sources import SourceFile, check_sources, scan
+from ..ingest.sources import SourceFile, became_link_out, check_sources, scan
 from ..local.indexing import label_sources, plan_changes
 from ..local.schema import analysis_fingerprint
 from ..reports import IndexReport
@@ -215,6 +215,8 @@ def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, A
     """(file, JSON source or None, failure reason, warnings): runs in worker processes."""
     f, settings = task
     try:
+        if not settings.follow_links and became_link_out(f):
+            raise DocumentError("became a link out of the source folder; not followed")
         doc = load_document(f.path, f.source, tz=settings.timezone, max_bytes=settings.max_bytes,
                             label=f.label)
         return f, document_source(doc), "", list(doc.warnings)
