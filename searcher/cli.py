@@ -575,11 +575,27 @@ def serve(
         typer.echo(f"warning: {exc}; /healthz answers 503 until the index opens", err=True)
         documents = 0
     engine.close()
+    _check_listen(host, port)
     typer.echo(f"serving {engine.settings.index_dir} ({documents} documents) on "
                f"http://{host}:{port}/ (API reference: /docs); Ctrl-C stops", err=True)
     run_server(engine.settings, host=host, port=port, workers=workers,
                options=WebOptions(time_budget=time_budget, cors_origins=tuple(cors or ())),
                log_level="info" if state.verbose else "warning", access_log=state.verbose)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail with one ``error:`` line (exit 2) when *host*:*port* cannot be listened on;
+    uvicorn itself would exit 3, the code reserved for bugs."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(infos[0][4])
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+              "choose another --port or --host")
 
 
 def main() -> None:

@@ -151,8 +151,7 @@ class SearchEngine:
         from .local.facets import MAX_FACET_LIMIT, as_values, check_facets, month_numbers
 
         facet_names = check_facets(facets)
-        if not 1 <= facet_limit <= MAX_FACET_LIMIT:
-            raise QueryError(f"facet_limit must be between 1 and {MAX_FACET_LIMIT}")
+        _check_whole(facet_limit, "facet_limit", 1, MAX_FACET_LIMIT)
         years, months = month_numbers(year, month)
         node = parse_query(query)
         try:

@@ -604,3 +604,24 @@ def test_picks_up_a_reindex_without_restart(docs, tmp_path):
         assert client.get("/api/search", params={"q": '"夜间新增的文章"'}).json()["total"] == 0
         nightly.close()
     engine.close()
+
+
+def test_serve_on_a_port_in_use_is_a_user_error(site):
+    """A taken port is the user's to fix: one error line and exit 2 (uvicorn alone exits 3,
+    the code for bugs)."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from searcher.cli import app
+
+    _, engine, _ = site
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--port", str(port), "--index-dir",
+                                          str(engine.settings.index_dir)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+                             "choose another --port or --host\n")

@@ -173,7 +173,6 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     return gen, True
 
 
-#: What each index format (the fingerprint's ``schema``) changed, for the rebuild message.
 @dataclass
 class Labeling:
     """Which label each source folder has, and which vanished folders moved where.
@@ -267,10 +266,8 @@ def _labels_of(target: Generation, current: Generation | None) -> dict[str, str]
 
 
 def _manifest_of(gen: Generation) -> dict[str, dict[str, Any]]:
-    from whoosh import index as whoosh_index
-
     try:
-        ix = whoosh_index.open_dir(str(gen.path))
+        ix = open_index(str(gen.path))
     except Exception:  # noqa: BLE001 - an unreadable old index just has no history
         return {}
     try:
