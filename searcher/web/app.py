@@ -15,7 +15,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import inspect
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -89,9 +88,6 @@ class _State:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max(1, options.threads), thread_name_prefix="searcher-web")
         self.templates = Jinja2Templates(directory=str(_HERE / "templates"))
-        self.has_facets = "facets" in inspect.signature(engine.search).parameters
-        self.has_suggest = callable(getattr(engine, "suggest", None))
-        self.has_similar = callable(getattr(engine, "similar", None))
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` in the pool, or ApiError 503 once the budget is spent."""
@@ -253,24 +249,6 @@ def _get_by_id(engine: SearchEngine, doc_id: str):
     return doc
 
 
-def _results_dict(results: Any) -> dict[str, Any]:
-    data = results.as_dict()
-    facets = getattr(results, "facets", None)
-    if facets is not None and "facets" not in data:
-        data["facets"] = {name: [[value, count] for value, count in pairs]
-                          for name, pairs in facets.items()}
-    return data
-
-
-def _suggestion_dict(item: Any) -> dict[str, Any]:
-    if isinstance(item, str):
-        return {"text": item}
-    as_dict = getattr(item, "as_dict", None)
-    if callable(as_dict):
-        return as_dict()
-    return {"text": item.text, "count": getattr(item, "count", None)}
-
-
 #: Filters that take several values (any of them matches), as the library's search() does.
 MULTI_FILTERS = ("author", "category", "tag", "year", "month")
 
@@ -283,14 +261,8 @@ async def _search(state: _State, q: str, *, page: int, limit: int, sort: str,
     for name, values in filters.items():
         values = [v for v in values if v.strip()]
         if values:
-            if name in ("year", "month") and not state.has_facets:
-                raise ApiError(501, "not implemented",
-                               f"the {name} filter is not available in this version of searcher")
-            kwargs[name] = values if state.has_facets else values[0]
+            kwargs[name] = values
     if facets:
-        if not state.has_facets:
-            raise ApiError(501, "not implemented",
-                           "facets are not available in this version of searcher")
         kwargs["facets"] = facets
         kwargs["facet_limit"] = facet_limit
     return await state.run(state.engine.search, q, **kwargs)
@@ -338,7 +310,7 @@ async def api_search(request: Request, q: Q, author: Filter = None, category: Fi
     results = await _search(state, q, page=page, limit=limit, sort=sort, filters=filters,
                             since=since, until=until, facets=_split_facets(facets),
                             facet_limit=facet_limit)
-    return JSON(_results_dict(results))
+    return JSON(results.as_dict())
 
 
 @api.get("/api/documents/{doc_id:path}", summary="One document: metadata and text")
@@ -356,11 +328,8 @@ async def api_suggest(request: Request, q: Annotated[str, Query(max_length=100)]
                       limit: Annotated[int, Query(ge=1, le=50)] = 10) -> JSON:
     """``{"query": q, "suggestions": [{"text": ..., "count": ...}, ...]}``."""
     state = _state(request)
-    if not state.has_suggest:
-        raise ApiError(501, "not implemented",
-                       "suggestions are not available in this version of searcher")
     items = await state.run(state.engine.suggest, q, limit=limit) if q.strip() else []
-    return JSON({"query": q, "suggestions": [_suggestion_dict(i) for i in items]})
+    return JSON({"query": q, "suggestions": [i.as_dict() for i in items]})
 
 
 @api.get("/api/similar/{doc_id:path}", summary="Documents similar to one document")
@@ -368,11 +337,8 @@ async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
     """The same shape as ``/api/search``; near-duplicates are marked on their hits."""
     _check_id(doc_id)
     state = _state(request)
-    if not state.has_similar:
-        raise ApiError(501, "not implemented",
-                       "similar documents are not available in this version of searcher")
     results = await state.run(state.engine.similar, doc_id, limit=limit)
-    return JSON(_results_dict(results))
+    return JSON(results.as_dict())
 
 
 @api.get("/api/stats", summary="Document count, index size, last update, fields")
@@ -508,9 +474,9 @@ async def search_page(request: Request) -> Response:
             results = await _search(
                 state, q, page=page, limit=10, sort=sort, filters=view.multi,
                 since=view.single.get("since"), until=view.single.get("until"),
-                facets=list(PAGE_FACETS) if state.has_facets else [])
+                facets=list(PAGE_FACETS))
             context["results"] = results
-            context["facets"] = getattr(results, "facets", None) or {}
+            context["facets"] = results.facets
         except (ApiError, SearcherError) as exc:
             err = _as_api_error(exc)
             status = err.status
@@ -541,11 +507,10 @@ async def document_page(request: Request, doc_id: str) -> Response:
     q = request.query_params.get("q", "")[:MAX_QUERY_CHARS]
     doc, spans, title_spans = await state.run(_document_view, state.engine, doc_id, q)
     similar = None
-    if state.has_similar:
-        try:
-            similar = await state.run(state.engine.similar, doc_id, limit=5)
-        except (ApiError, SearcherError) as exc:  # the page still shows the document
-            log.warning("similar documents for %s: %s", doc_id, exc)
+    try:
+        similar = await state.run(state.engine.similar, doc_id, limit=5)
+    except (ApiError, SearcherError) as exc:  # the page still shows the document
+        log.warning("similar documents for %s: %s", doc_id, exc)
     root = request.scope.get("root_path", "")
     return state.templates.TemplateResponse(request, "document.html", {
         "root": root, "doc": doc, "q": q, "text_parts": parts(doc.text, spans),
