@@ -47,6 +47,12 @@ def fold(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text).lower())
 
 
+def fold_keyword(value: str) -> str:
+    """The form an author, category or tag is indexed, filtered and counted under: folded,
+    with runs of blanks made one space (``iPhone  13`` = ``iphone 13``). Both back ends."""
+    return " ".join(fold(value).split())
+
+
 @lru_cache(maxsize=65536)
 def _nfkc_lower(unit: str) -> str:
     return unicodedata.normalize("NFKC", unit).lower()

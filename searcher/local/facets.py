@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..analysis.normalize import fold
+from ..analysis.normalize import fold_keyword
 from ..errors import QueryError
 from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, text_bytes
 from .scoring import NO_DATE, segment_data
@@ -51,7 +51,7 @@ FacetCounts = dict[str, list[tuple[str, int]]]
 
 def facet_key(value: str) -> str:
     """The form a keyword value is indexed (and counted, and filtered) under."""
-    return " ".join(fold(value).split())
+    return fold_keyword(value)
 
 
 def check_facets(names: str | Iterable[str] | None) -> tuple[str, ...]:

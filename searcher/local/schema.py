@@ -23,7 +23,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ..analysis.normalize import fold
+from ..analysis.normalize import fold_keyword
 from ..analysis.tokens import (
     STOP_WORDS,
     ChineseAnalyzer,
@@ -58,7 +58,7 @@ class WholeValueTokenizer(Tokenizer):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         values = value.split(SEP) if tokenize else [value]
         for i, item in enumerate(values):
-            text = " ".join(fold(item).split())
+            text = fold_keyword(item)
             if not text:
                 continue
             token.text = text

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.normalize import fold, squeeze
+from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..query import And, Node, Not, Phrase, Word
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
@@ -343,7 +343,7 @@ class Evaluator:
         return result
 
     def keyword(self, field_name: str, text: str, leaf) -> Match:
-        value = " ".join(fold(text).split())
+        value = fold_keyword(text)
         if field_name == "author":
             result = self.term(leaf, "author_key", value)
             parts = query_terms(text, self.context.cut)
@@ -399,7 +399,7 @@ class Filters:
                             ("tag", self.tag)):
             values = [value] if isinstance(value, str) else list(value or ())
             if any(values):
-                m = any_of([evaluator.term(leaf, name, " ".join(fold(v).split()))
+                m = any_of([evaluator.term(leaf, name, fold_keyword(v))
                             for v in values if v], leaf.reader().doc_count_all()).mask
                 result = m if result is None else result & m
         if self.years or self.months:

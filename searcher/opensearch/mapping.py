@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..analysis.lexicon import word_pinyins
-from ..analysis.normalize import fold, squeeze
+from ..analysis.normalize import fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, index_terms
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document
@@ -120,7 +120,7 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
 
 def key(value: str) -> str:
     """The folded form of an author, category or tag (what filters and facets compare)."""
-    return " ".join(fold(value).split())
+    return fold_keyword(value)
 
 
 def document_source(doc: Document) -> dict[str, Any]:
