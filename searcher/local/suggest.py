@@ -29,7 +29,6 @@ import logging
 import os
 import pickle
 import re
-import struct
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from ..analysis.normalize import fold, squeeze
 from ..results import Suggestion
 from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
 from .sidecar import load_arrays, save_arrays, segment_folder, segment_key
+from .whoosh_adapter import field_doc_frequencies
 
 log = logging.getLogger(__name__)
 
@@ -130,46 +130,11 @@ def reader_arrays(reader) -> dict[str, np.ndarray]:
     """The sidecar arrays computed from a segment already written (an older index, a merge)."""
     counts: dict[str, int] = {}
     for fieldname in ("title", "body"):
-        for word, df in _field_doc_frequencies(reader, fieldname):
+        for word, df in field_doc_frequencies(reader, fieldname):
             if df > counts.get(word, 0):
                 counts[word] = df
     titles = [reader.stored_fields(d).get("title") or "" for d in range(reader.doc_count_all())]
     return segment_arrays(counts, titles)  # no phrases: the index keeps no word order
-
-
-def _field_doc_frequencies(reader, fieldname: str):
-    """(term, document frequency) of one field of a segment.
-
-    Whoosh's own ``iter_field`` builds a term-info object per term (about a
-    second per 10,000 articles); its terms file is a sequence of
-    ``(key length, value length, key, value)`` records with the document
-    frequency at a fixed place in the value, so one pass over the bytes reads
-    it.  Anything unexpected falls back to ``iter_field``.
-    """
-    if fieldname not in reader.schema:
-        return
-    try:
-        terms = reader._terms
-        table = terms._tindex
-        fnum = terms._fieldmap.get(fieldname)
-        if fnum is None:
-            return
-        raw = table.dbfile.get(table.startofdata, table.endofdata - table.startofdata)
-    except AttributeError:
-        for term, info in reader.iter_field(fieldname):
-            yield (term.decode("utf-8", "surrogatepass") if isinstance(term, bytes) else term,
-                   info.doc_frequency())
-        return
-    lengths = struct.Struct("!ii").unpack_from
-    pos, end = 0, len(raw)
-    while pos < end:
-        keylen, datalen = lengths(raw, pos)
-        key = pos + 8
-        if (raw[key] << 8) | raw[key + 1] == fnum:
-            data = key + keylen
-            yield (raw[key + 2 : data].decode("utf-8", "surrogatepass"),
-                   int.from_bytes(raw[data + 5 : data + 9], "big"))  # "!BfI": flags, weight, df
-        pos = key + keylen + datalen
 
 
 def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]:
