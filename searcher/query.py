@@ -16,9 +16,13 @@ with the position of the problem — never another exception.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import QueryError
+
+#: A folded word that may be pinyin: Latin letters only.
+_LATIN_LETTERS = re.compile(r"^[a-z]+$")
 
 FIELDS = {
     "title": "title",
@@ -238,3 +242,31 @@ def positive_literals(node: Node) -> list[tuple[str, bool]]:
         for item in node.items:
             out.extend(positive_literals(item))
     return out
+
+
+def pinyin_runs(nodes: list[Node], spells: Callable[[str], bool]) -> list[list[Node]]:
+    """*nodes* in groups: a run of two or more plain Latin words whose folded letters,
+    joined, *spells* a pinyin word (``liao cheng``), else one node a group.
+
+    Both back ends group a conjunction this way; each decides what "spells" means
+    (the local index asks its pinyin table, a cluster a length rule).
+    """
+    from .analysis.normalize import fold
+
+    def latin(node: Node) -> bool:
+        return isinstance(node, Word) and node.field is None and bool(
+            _LATIN_LETTERS.match(fold(node.text)))
+
+    groups: list[list[Node]] = []
+    i = 0
+    while i < len(nodes):
+        end = i
+        while end < len(nodes) and latin(nodes[end]):
+            end += 1
+        if end - i >= 2 and spells("".join(fold(n.text) for n in nodes[i:end])):
+            groups.append(nodes[i:end])
+            i = end
+        else:
+            groups.append([nodes[i]])
+            i += 1
+    return groups

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
-from ..query import And, Node, Not, Phrase, Word
+from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
 from .substrings import Found, segment_text
@@ -253,7 +253,8 @@ class Evaluator:
         n = leaf.reader().doc_count_all()
         positives = [i for i in items if not isinstance(i, Not)]
         negatives = [i.item for i in items if isinstance(i, Not)]
-        groups = self._pinyin_runs(positives)
+        groups = pinyin_runs(positives, lambda joined: bool(
+            self.context.pinyin and self.context.pinyin(joined)))
         result = self._combine([self._group(g, leaf) for g in groups], n)
         for neg in negatives:
             result.mask &= ~self.evaluate(neg, leaf).mask
@@ -262,23 +263,6 @@ class Evaluator:
     def _combine(self, matches: list[Match], n: int) -> Match:
         """AND of *matches*, or OR when the query has been relaxed."""
         return any_of(matches, n) if self.relaxed else all_of(matches, n)
-
-    def _pinyin_runs(self, nodes: list[Node]) -> list[list[Node]]:
-        """Group consecutive plain Latin words that together spell a pinyin word (liao cheng)."""
-        groups: list[list[Node]] = []
-        i = 0
-        while i < len(nodes):
-            end = i
-            while end < len(nodes) and _is_latin_word(nodes[end]):
-                end += 1
-            if end - i >= 2 and self.context.pinyin and self.context.pinyin(
-                    "".join(fold(n.text) for n in nodes[i:end])):
-                groups.append(nodes[i:end])
-                i = end
-                continue
-            groups.append([nodes[i]])
-            i += 1
-        return groups
 
     def _group(self, group: list[Node], leaf) -> Match:
         if len(group) == 1:
@@ -372,11 +356,6 @@ class Evaluator:
             return np.zeros(n)
         combined = all_of([self.term(leaf, "title", term) for term in terms], n)
         return np.where(combined.mask, TITLE_ALL_BOOST * combined.score, 0.0)
-
-
-def _is_latin_word(node: Node) -> bool:
-    return isinstance(node, Word) and node.field is None and bool(
-        _LATIN_WORD.match(fold(node.text)))
 
 
 @dataclass

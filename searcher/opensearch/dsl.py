@@ -33,7 +33,7 @@ from typing import Any
 
 from ..analysis.normalize import fold, squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
-from ..query import And, Node, Not, Phrase, Word
+from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .mapping import key
 
 #: Weight of a pinyin match next to a literal one (the local back end uses the same).
@@ -102,7 +102,8 @@ class Translator:
     def conjunction(self, items: tuple[Node, ...]) -> dict[str, Any]:
         positives = [i for i in items if not isinstance(i, Not)]
         negatives = [self.node(i.item) for i in items if isinstance(i, Not)]
-        groups = [self.group(g) for g in self.pinyin_runs(positives)]
+        groups = [self.group(g) for g in pinyin_runs(
+            positives, lambda joined: self.pinyin_on and len(joined) >= 4)]
         combined = self.combine(groups)
         if negatives:
             combined = {"bool": {"must": [combined], "must_not": negatives}}
@@ -110,23 +111,6 @@ class Translator:
 
     def combine(self, clauses: list[dict[str, Any]]) -> dict[str, Any]:
         return _any(clauses) if self.relaxed else _all(clauses)
-
-    def pinyin_runs(self, nodes: list[Node]) -> list[list[Node]]:
-        """Consecutive plain Latin words that may spell one pinyin word together (liao cheng)."""
-        groups: list[list[Node]] = []
-        i = 0
-        while i < len(nodes):
-            end = i
-            while end < len(nodes) and _is_latin_word(nodes[end]):
-                end += 1
-            joined = "".join(fold(n.text) for n in nodes[i:end])
-            if self.pinyin_on and end - i >= 2 and len(joined) >= 4:
-                groups.append(nodes[i:end])
-                i = end
-            else:
-                groups.append([nodes[i]])
-                i += 1
-        return groups
 
     def group(self, group: list[Node]) -> dict[str, Any]:
         if len(group) == 1:
@@ -234,11 +218,6 @@ def _all(clauses: list[dict[str, Any]]) -> dict[str, Any]:
 def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {
         "bool": {"should": clauses, "minimum_should_match": 1}}
-
-
-def _is_latin_word(node: Node) -> bool:
-    return isinstance(node, Word) and node.field is None and bool(
-        _LATIN_WORD.match(fold(node.text)))
 
 
 def filter_clauses(author: str | None = None, category: str | None = None,
