@@ -23,7 +23,7 @@ from .config import Settings, load_settings
 from .errors import DocumentNotFoundError, IndexNotFoundError, QueryError, SearcherError
 from .local.caching import SearchCaches
 from .local.schema import analysis_fingerprint, describe_change, dictionary_key
-from .local.search import SORTS, Filters, QueryContext, date_bound, execute
+from .local.search import SORTS, Filters, QueryContext, date_range, execute
 from .local.storage import Generation, IndexDir
 from .query import parse_query
 from .results import DocumentView, SearchResults, Suggestion
@@ -154,11 +154,7 @@ class SearchEngine:
         _check_whole(facet_limit, "facet_limit", 1, MAX_FACET_LIMIT)
         years, months = month_numbers(year, month)
         node = parse_query(query)
-        try:
-            start = date_bound(since, self.settings.timezone, end=False)
-            end = date_bound(until, self.settings.timezone, end=True)
-        except (ValueError, TypeError, OverflowError, OSError) as exc:
-            raise QueryError(f"bad date filter: {exc}") from None
+        start, end = date_range(since, until, self.settings.timezone)
         filters = Filters(as_values(author, "author"), as_values(category, "category"),
                           as_values(tag, "tag"), start, end, years, months,
                           self.settings.timezone)

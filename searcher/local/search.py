@@ -21,6 +21,7 @@ import re
 import time
 
 from ..analysis.tokens import query_terms
+from ..errors import QueryError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
 from ..query import And, Node, Not, Word, positive_literals
@@ -31,6 +32,15 @@ from .scoring import Filters, QueryContext, rank
 SORTS = ("relevance", "date", "oldest")
 
 __all__ = ["SORTS", "Filters", "QueryContext", "build_hits", "date_bound", "execute"]
+
+
+def date_range(since: object, until: object, tz: str
+               ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The naive-UTC bounds of a *since*/*until* filter, or QueryError (both back ends)."""
+    try:
+        return date_bound(since, tz, end=False), date_bound(until, tz, end=True)
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        raise QueryError(f"bad date filter: {exc}") from None
 
 
 def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:

@@ -12,7 +12,7 @@ from typing import Any
 from ..config import Settings, load_settings
 from ..errors import ConfigError, IndexNotFoundError, QueryError, SearcherError
 from ..highlight import highlight_all, make_snippet, needles_for
-from ..local.search import SORTS, _can_relax, date_bound
+from ..local.search import SORTS, _can_relax, date_range
 from ..query import parse_query, positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults
@@ -226,11 +226,7 @@ class OpenSearchBackend:
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         node = parse_query(query)
-        try:
-            start = date_bound(since, self.settings.timezone, end=False)
-            end = date_bound(until, self.settings.timezone, end=True)
-        except (ValueError, TypeError, OverflowError, OSError) as exc:
-            raise QueryError(f"bad date filter: {exc}") from None
+        start, end = date_range(since, until, self.settings.timezone)
         return node, filter_clauses(author, category, tag, start, end)
 
     def _synonym_groups(self) -> dict[str, list[str]]:
