@@ -1,5 +1,11 @@
-"""OpenSearchBackend: index, search, get and stats against a cluster, with the same
-result types as the embedded index (:mod:`searcher.results`, :mod:`searcher.reports`)."""
+"""OpenSearchBackend: what :class:`searcher.SearchEngine` does, against a cluster.
+
+``SearchEngine("http(s)://host:port/NAME")`` delegates to it: index (also one share of
+several machines), search (the same arguments, checked by :mod:`searcher.arguments`, and
+the same facets), suggest, similar, get, check and stats, with the result types of the
+embedded index (:mod:`searcher.results`, :mod:`searcher.reports`).  It can also be used
+directly.
+"""
 
 from __future__ import annotations
 

@@ -132,12 +132,16 @@ class ClusterLock:
     def _rival(self) -> dict[str, Any] | None:
         """A live lease that excludes ours: share runs run side by side, but not beside a
         whole run (which may rebuild or delete any document)."""
+        # Expiry compared here, from _source: the lock index maps ``expires`` dynamically (as
+        # a float, whose ~2-minute precision at today's epoch seconds a range query inherits).
         hits = self.client.search(index=self.index, body={
-            "query": {"range": {"expires": {"gt": time.time()}}},
-            "size": 100, "seq_no_primary_term": True})["hits"]["hits"]
+            "query": {"match_all": {}}, "size": 1000,
+            "seq_no_primary_term": True})["hits"]["hits"]
+        now = time.time()
         for hit in hits:
             other = hit["_id"]
-            if other != self.lease_id and "writer" in (self.lease_id, other):
+            if other != self.lease_id and "writer" in (self.lease_id, other) \
+                    and hit["_source"].get("expires", 0) > now:
                 return hit
         return None
 
