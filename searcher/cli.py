@@ -44,10 +44,10 @@ app = typer.Typer(
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
 
-IndexDirOption = Annotated[Path | None, typer.Option(
-    "--index-dir", "-d",
-    help="Index location (default: $SEARCHER_INDEX_DIR, index_dir in the settings file, "
-         "./index_data).")]
+IndexDirOption = Annotated[str | None, typer.Option(
+    "--index", "--index-dir", "-d", metavar="DIR|URL",
+    help="Index location: a folder, or http(s)://host:port/NAME for an OpenSearch index "
+         "(default: $SEARCHER_INDEX_DIR, index_dir in the settings file, ./index_data).")]
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Settings file (default: ./searcher.toml if present).")]
 VerboseOption = Annotated[bool, typer.Option(
@@ -58,7 +58,7 @@ class _State:
     """The global options of this invocation and what the error handler needs to know."""
 
     def __init__(self) -> None:
-        self.index_dir: Path | None = None
+        self.index_dir: str | None = None
         self.config: Path | None = None
         self.verbose: bool = False
         #: The index folder the command opened, and whether it held an index then.
@@ -96,7 +96,7 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callabl
         ]
 
         @functools.wraps(func)
-        def wrapper(*call_args: Any, cli_index_dir: Path | None = None,
+        def wrapper(*call_args: Any, cli_index_dir: str | None = None,
                     cli_config: Path | None = None, cli_verbose: bool = False,
                     **call_kwargs: Any) -> Any:
             state.index_dir = cli_index_dir or state.index_dir
@@ -214,15 +214,28 @@ def _write_crash_log(text: str) -> Path | None:
 
 
 def _engine(**overrides: Any) -> SearchEngine:
-    from .config import load_settings
+    from .config import is_cluster_url, load_settings
     from .engine import SearchEngine
     from .local.storage import IndexDir
 
     settings = load_settings(state.config, source="command line", index_dir=state.index_dir,
                              **overrides)
-    state.used_index_dir = settings.index_dir
-    state.index_existed = IndexDir(settings.index_dir).current() is not None
+    if not is_cluster_url(settings.index_dir):  # what storage errors are explained against
+        state.used_index_dir = settings.index_dir
+        state.index_existed = IndexDir(settings.index_dir).current() is not None
     return SearchEngine(settings=settings)
+
+
+def _part(value: str | None) -> tuple[int, int] | None:
+    """``--part K/N`` as ``(K, N)``; exit 2 naming the value when it is not one."""
+    if value is None:
+        return None
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        _fail(f"--part {value!r}: expected K/N with 1 <= K <= N, e.g. --part 1/3")
+    return int(match.group(1)), int(match.group(2))
 
 
 def _text_argument(value: str | None, name: str) -> str | None:
@@ -270,13 +283,19 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
     follow_links: Annotated[bool, typer.Option(
         "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
+    part: Annotated[str | None, typer.Option(
+        "--part", metavar="K/N",
+        help="Cluster index only: index (and delete) just share K of N of the documents, "
+             "so N machines share the work.")] = None,
 ) -> None:
     """Index SOURCES: the first run builds, later runs apply only what changed."""
+    share = _part(part)
     engine = _engine(userdict=userdict)
     progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
     with progress_cm as progress:
         report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
-                              batch_size=batch_size, follow_links=follow_links or None)
+                              batch_size=batch_size, follow_links=follow_links or None,
+                              part=share)
     if as_json:
         _print_json(report.as_dict())
     else:
@@ -288,8 +307,10 @@ def index(
             if state.verbose:
                 for path, warning in report.warnings:
                     typer.echo(f"warning: {path}: {warning}", err=True)
+            shown = engine.settings.index_dir if share is None else (
+                f"{engine.settings.index_dir} (part {share[0]}/{share[1]})")
             typer.echo(
-                f"{'rebuilt' if report.full else 'updated'} {engine.settings.index_dir}: "
+                f"{'rebuilt' if report.full else 'updated'} {shown}: "
                 f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
                 f"{report.unchanged} unchanged, {report.moved} moved, "
                 f"{len(report.failed)} failed, {len(report.skipped)} skipped, "

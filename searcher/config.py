@@ -49,7 +49,9 @@ class Settings:
     :class:`ConfigError`); sizes may be given with units (``"20MB"``).
     """
 
-    index_dir: Path = Path(DEFAULT_INDEX_DIR)
+    #: A folder (the embedded index) or an ``http(s)://host:port/NAME`` URL (an OpenSearch
+    #: index or alias NAME; see :func:`parse_cluster_url`).
+    index_dir: Path | str = Path(DEFAULT_INDEX_DIR)
     #: IANA zone for dates written without one.
     timezone: str = "Asia/Shanghai"
     #: jieba user dictionary (``word [freq] [tag]`` per line); part of the fingerprint.
@@ -119,14 +121,23 @@ _ARGUMENT = _Origin("argument", base=None, from_text=False)
 
 
 def _show(value: Any) -> str:
-    """A value as the user wrote it: TOML-like for strings and booleans."""
+    """A value as the user wrote it: TOML-like for strings and booleans (a URL's user
+    information, which may hold a password, is never shown)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        return json.dumps(text if isinstance(text, str) else os.fsdecode(text),
-                          ensure_ascii=False)
+        text = text if isinstance(text, str) else os.fsdecode(text)
+        return json.dumps(_redact(text), ensure_ascii=False)
     return repr(value)
+
+
+_URL_USER = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*:/+)(?P<user>[^/@]*)@")
+
+
+def _redact(text: str) -> str:
+    """*text* with the ``user:password@`` part of a URL replaced by ``***@``."""
+    return _URL_USER.sub(lambda m: m.group("scheme") + "***@", text, count=1)
 
 
 @dataclass(frozen=True)
@@ -145,8 +156,9 @@ class Option:
             return self.parse(value, origin)
         except _Invalid as exc:
             where = origin.describe(key, value)
+            shown = _redact(value) if isinstance(value, str) else value
             raise ConfigError(f"{where}: {exc.problem}; expected {self.expected}",
-                              source=origin.source, key=key, value=value,
+                              source=origin.source, key=key, value=shown,
                               expected=self.expected) from None
 
 
@@ -191,7 +203,63 @@ def _path(value: Any, origin: _Origin) -> Path:
     return path
 
 
-def _parse_index_dir(value: Any, origin: _Origin) -> Path:
+#: An index location naming a cluster (``https:/host`` too: what ``pathlib.Path`` makes of it).
+_CLUSTER = re.compile(r"^https?:/", re.IGNORECASE)
+#: Characters OpenSearch refuses in index and alias names.
+_BAD_NAME = re.compile(r'[\\/*?"<>|\s,#:A-Z]')
+
+
+def is_cluster_url(location: Any) -> bool:
+    """Whether an index location names a cluster (``http(s)://…``) rather than a folder."""
+    if isinstance(location, os.PathLike):
+        location = os.fspath(location)
+    return isinstance(location, str) and bool(_CLUSTER.match(location))
+
+
+def parse_cluster_url(location: str | os.PathLike[str]) -> tuple[str, str]:
+    """``(cluster URL, index name)`` of ``http(s)://host[:port][/prefix]/NAME``.
+
+    Raises ValueError saying what is wrong (never echoing user information:
+    credentials belong in the environment, see :mod:`searcher.opensearch.client`).
+    """
+    from urllib.parse import urlsplit
+
+    text = os.fspath(location)
+    text = re.sub(r"^(https?):/+", lambda m: m.group(1).lower() + "://", text,
+                  flags=re.IGNORECASE)
+    parts = urlsplit(text)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("holds user information; give credentials in "
+                         "SEARCHER_OPENSEARCH_USER/SEARCHER_OPENSEARCH_PASSWORD or "
+                         "SEARCHER_OPENSEARCH_API_KEY, never in the URL")
+    if parts.query or parts.fragment:
+        raise ValueError("has a query string or fragment")
+    if not parts.hostname:
+        raise ValueError("names no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a bad port") from None
+    path = parts.path.rstrip("/")
+    prefix, _, name = path.rpartition("/")
+    if not name:
+        raise ValueError("names no index (add /NAME after the host and port)")
+    if _BAD_NAME.search(name) or name[0] in "-_+" or name in (".", "..") \
+            or len(name.encode("utf-8")) > 200:
+        raise ValueError(f"has an invalid index name {name!r} (lowercase, no "
+                         'spaces or \\/*?"<>|,#:, not starting with -, _ or +)')
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{netloc}{prefix}", name
+
+
+def _parse_index_dir(value: Any, origin: _Origin) -> Path | str:
+    if is_cluster_url(value):
+        try:
+            url, name = parse_cluster_url(value)
+        except ValueError as exc:
+            raise _Invalid(f"not a usable OpenSearch location: it {exc}") from None
+        return f"{url}/{name}"
     path = _path(value, origin)
     # The nearest part of the path that exists must be a folder: an index cannot be made
     # in (or under) a regular file, and saying so now beats a FileExistsError later.
@@ -322,7 +390,8 @@ _SIZE_FORMS = "bytes as a whole number or with a unit (20MB, 512 KiB, 20M)"
 #: Every setting, in the order README documents them.
 OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("index_dir", "SEARCHER_INDEX_DIR", _parse_index_dir,
-           "a folder path (created by the first 'searcher index')",
+           "a folder path (created by the first 'searcher index') or an OpenSearch "
+           "location http(s)://host:port/NAME",
            "where the index lives"),
     Option("timezone", "SEARCHER_TIMEZONE", _parse_timezone,
            'an IANA time zone name such as "Asia/Shanghai" or "UTC"',

@@ -360,7 +360,8 @@ def test_index_dir_on_a_regular_file_is_misuse(tmp_path, docs):
         assert result.exit_code == 2
         assert result.stderr == (f'error: --index-dir "{afile}": {afile} is a file, not a '
                                  "folder; expected a folder path (created by the first "
-                                 "'searcher index')\n")
+                                 "'searcher index') or an OpenSearch location "
+                                 "http(s)://host:port/NAME\n")
     under = run(afile / "ix", "index", str(docs))
     assert under.exit_code == 2
     assert f"{afile / 'ix'} is under {afile}, which is a file, not a folder" in under.stderr
@@ -470,18 +471,18 @@ def test_file_size_limit_from_the_kernel(tmp_path, docs):
 def test_index_folder_removed_while_a_search_runs(tmp_path, docs, monkeypatch):
     import shutil
 
-    from searcher.engine import SearchEngine
+    from searcher.local.backend import LocalBackend
 
     ix = tmp_path / "ix"
     assert run(ix, "index", str(docs)).exit_code == 0
-    opened = SearchEngine._index
+    opened = LocalBackend._index
 
     def open_then_remove(self):
         result = opened(self)
         shutil.rmtree(ix)   # another process deletes the folder mid-search
         return result
 
-    monkeypatch.setattr(SearchEngine, "_index", open_then_remove)
+    monkeypatch.setattr(LocalBackend, "_index", open_then_remove)
     result = run(ix, "search", "聊城")
     assert result.exit_code == 2
     assert result.stderr == (f"error: the index folder {ix} was removed while the command was "
@@ -491,7 +492,7 @@ def test_index_folder_removed_while_a_search_runs(tmp_path, docs, monkeypatch):
 # -- unexpected errors: exit 3, one line, the traceback kept -----------------------------------
 
 def test_a_bug_exits_3_with_the_traceback_in_a_log(indexed, tmp_path, monkeypatch):
-    import searcher.engine
+    import searcher.local.backend
 
     index_dir, _ = indexed
     monkeypatch.setenv("SEARCHER_CACHE_DIR", str(tmp_path / "cache"))
@@ -499,7 +500,7 @@ def test_a_bug_exits_3_with_the_traceback_in_a_log(indexed, tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(searcher.engine, "execute", broken)
+    monkeypatch.setattr(searcher.local.backend, "execute", broken)
     result = run(index_dir, "search", "聊城")
     assert result.exit_code == 3
     (line,) = result.stderr.splitlines()
@@ -519,10 +520,10 @@ def test_a_bug_exits_3_in_a_real_process(indexed, tmp_path):
     """An OSError nobody planned for (here EIO) is a bug, never exit 0 or 1."""
     index_dir, _ = indexed
     script = ("import errno, sys\n"
-              "import searcher.engine\n"
+              "import searcher.local.backend\n"
               "def broken(*a, **k):\n"
               "    raise OSError(errno.EIO, 'Input/output error')\n"
-              "searcher.engine.execute = broken\n"
+              "searcher.local.backend.execute = broken\n"
               "from searcher.cli import main\n"
               "sys.argv = ['searcher', 'search', '聊城', '-d', sys.argv[1]]\n"
               "main()\n")

@@ -193,20 +193,50 @@ def test_get_and_stats(sample_cluster):
     assert stats["index_bytes"] > 0 and stats["last_update"]
 
 
-def test_facet_counts_match_the_documents(sample_cluster):
+ALL_FACETS = "author,category,tag,year,month"
+
+
+def test_facets_are_the_local_facets(sample_cluster):
     engine, backend, _ = sample_cluster
     from searcher.opensearch.mapping import key
 
+    for query, kwargs in [("的", {}), ("的", dict(facet_limit=2)), ("聊城", {}),
+                          ("的", dict(author=["趣头条", "新华社"])), ('"城市"', dict(year=2021)),
+                          ("的", dict(month=["2021-06", "2021-07"], category="新闻")),
+                          ("nothing-matches-this", {})]:
+        kwargs.setdefault("facet_limit", 100)
+        local = engine.search(query, facets=ALL_FACETS, **kwargs)
+        cluster = backend.search(query, facets=ALL_FACETS, **kwargs)
+        assert cluster.total == local.total, (query, kwargs)
+        assert cluster.facets == local.facets, (query, kwargs)
+    # and the counts are the documents' own values (shown as written, counted folded)
     views = [engine.get(h.id) for h in engine.search("的", limit=100).hits]
-    facets = backend.facets("的", size=100)
-    assert dict(facets["category"]) == Counter(key(c) for v in views for c in v.categories)
-    assert dict(facets["tag"]) == Counter(key(t) for v in views for t in v.tags)
-    assert dict(facets["author"]) == Counter(key(v.author) for v in views if v.author)
-    assert dict(facets["month"]) == Counter(v.date.astimezone(
-        __import__("datetime").timezone.utc).strftime("%Y-%m") for v in views if v.date)
-    # a query and a filter narrow the counts
-    assert dict(backend.facets("聊城")["author"]) == {"趣头条": 1, "新华社": 1} or \
-        sum(n for _, n in backend.facets("聊城")["author"]) == backend.search("聊城").total
+    facets = backend.search("的", facets=ALL_FACETS, facet_limit=100).facets
+    assert list(facets) == ["author", "category", "tag", "year", "month"]
+    assert {key(v): n for v, n in facets["category"]} == Counter(
+        key(c) for v in views for c in v.categories)
+    assert {key(v): n for v, n in facets["author"]} == Counter(
+        key(v.author) for v in views if v.author)
+    assert any(v != key(v) for v, _ in facets["tag"])  # e.g. 5G, not 5g
+    with pytest.raises(QueryError):
+        backend.search("的", facets="colour")
+
+
+def test_search_arguments_are_the_engines(sample_cluster):
+    engine, backend, _ = sample_cluster
+    cases = [dict(author=["趣头条", "新华社"]), dict(category=["科技", "新闻"]),
+             dict(tag=["5G", "python"]), dict(year=[2021]), dict(year="2020"),
+             dict(month="2021-06"), dict(month=["2021-06", "2020-01"], year=2021),
+             dict(author="趣头条", since="2021-06-01", until="2021-06-30")]
+    for kwargs in cases:
+        assert all_ids(backend, "的", **kwargs) == all_ids(engine, "的", **kwargs), kwargs
+    for bad in (dict(limit=0), dict(limit=True), dict(page=0), dict(year="21st"),
+                dict(month="2021-13"), dict(facet_limit=0), dict(author=3)):
+        with pytest.raises(QueryError) as cluster_error:
+            backend.search("的", **bad)
+        with pytest.raises(QueryError) as local_error:
+            engine.search("的", **bad)
+        assert str(cluster_error.value) == str(local_error.value), bad
 
 
 def test_deep_pages_use_search_after(sample_cluster, monkeypatch):
@@ -435,14 +465,13 @@ def test_similar_documents_on_2k_articles(corpus_2k_cluster):
 @pytest.mark.slow
 def test_facets_on_2k_articles(corpus_2k_cluster):
     engine, backend, _ = corpus_2k_cluster
-    from searcher.opensearch.mapping import key
-
-    total, ids = all_ids(engine, "会见")
-    views = [engine.get(i) for i in ids]
-    facets = backend.facets("会见", size=1000)
-    assert dict(facets["category"]) == Counter(key(c) for v in views for c in v.categories)
-    assert dict(facets["author"]) == Counter(key(v.author) for v in views if v.author)
-    assert sum(n for _, n in facets["month"]) == sum(1 for v in views if v.date)
+    for query, kwargs in [("会见", {}), ('"发展"', dict(since="2022-01-01")),
+                          ("的", dict(facet_limit=5)), ("经济 合作", {})]:
+        kwargs.setdefault("facet_limit", 1000)
+        local = engine.search(query, facets=ALL_FACETS, **kwargs)
+        cluster = backend.search(query, facets=ALL_FACETS, **kwargs)
+        assert cluster.total == local.total, query
+        assert cluster.facets == local.facets, query
 
 
 def test_sample_docs_is_what_the_tests_expect():

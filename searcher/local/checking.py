@@ -21,8 +21,16 @@ def check_index(ix: Any, sources: Iterable[str | os.PathLike[str]], *,
     and *labels*, the generation's labels of the folders it knows), without
     writing anything.
     """
+    return compare_manifest(read_manifest(ix), sources, follow_links=follow_links,
+                            labels=labels)
+
+
+def compare_manifest(manifest: dict[str, dict[str, Any]],
+                     sources: Iterable[str | os.PathLike[str]], *, follow_links: bool = False,
+                     labels: dict[str, str] | None = None) -> CheckReport:
+    """How an index holding *manifest* (id → path, source, size, mtime_ns, digest: what
+    both back ends store per document) differs from the files under *sources*."""
     paths = check_sources(sources)
-    manifest = read_manifest(ix)
     found = scan(paths, follow_links=follow_links)
     labeling = label_sources(labels or {}, paths, found, manifest)
     report = CheckReport(indexed=len(manifest), on_disk=len(found.files), problems=found.problems,

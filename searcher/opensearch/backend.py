@@ -1,45 +1,57 @@
-"""OpenSearchBackend: index, search, get and stats against a cluster, with the same
-result types as the embedded index (:mod:`searcher.results`, :mod:`searcher.reports`)."""
+"""OpenSearchBackend: what :class:`searcher.SearchEngine` does, against a cluster.
+
+``SearchEngine("http(s)://host:port/NAME")`` delegates to it: index (also one share of
+several machines), search (the same arguments, checked by :mod:`searcher.arguments`, and
+the same facets), suggest, similar, get, check and stats, with the result types of the
+embedded index (:mod:`searcher.results`, :mod:`searcher.reports`).  It can also be used
+directly.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
-import re
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..config import Settings, load_settings
-from ..errors import ConfigError, IndexNotFoundError, QueryError, SearcherError
+if TYPE_CHECKING:
+    from ..arguments import SearchRequest
+    from ..reports import CheckReport
+
+from ..analysis.normalize import squeeze
+from ..analysis.segmenter import open_segmenter
+from ..analysis.tokens import STOP_WORDS, query_terms
+from ..arguments import check_doc_id, check_page, prepare_search
+from ..config import Settings, is_cluster_url, load_settings, parse_cluster_url
+from ..errors import ConfigError, DocumentNotFoundError, IndexNotFoundError, SearcherError
 from ..highlight import highlight_all, make_snippet, needles_for
-from ..local.search import SORTS, _can_relax, date_range
-from ..query import parse_query, positive_literals
+from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
+from ..local.search import _can_relax
+from ..query import positive_literals
 from ..reports import IndexReport
-from ..results import DocumentView, Hit, SearchResults
+from ..results import DocumentView, Hit, SearchResults, Suggestion
 from .client import connect, public_url
 from .dsl import Translator, filter_clauses
-from .sync import current_index, export, index_meta, sync
-
-_LOCATION = re.compile(r"^(?P<scheme>https?):/+(?P<rest>[^/]+(?:/[^/]+)*?)/(?P<name>[^/]+)/?$")
+from .mapping import key
+from .sync import check_part, current_index, export, index_meta, sync
 
 
 def is_cluster_location(location: str | os.PathLike[str]) -> bool:
     """Whether an index location names a cluster (``http(s)://…``) rather than a folder."""
-    return bool(re.match(r"^https?:/", str(location)))
+    return is_cluster_url(location)
 
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
 #: Hit fields read for result pages (the display text is needed for snippets).
 HIT_FIELDS = ["id", "path", "title", "text", "author", "categories", "tags", "date", "meta.date"]
-#: Facets: name → aggregation.
-FACETS = {
-    "category": {"terms": {"field": "category"}},
-    "tag": {"terms": {"field": "tag"}},
-    "author": {"terms": {"field": "author_key"}},
-    "month": {"date_histogram": {"field": "date", "calendar_interval": "month",
-                                 "format": "yyyy-MM", "min_doc_count": 1}},
-}
+#: Keyword facets: name → (field of folded values, source field spelling them as written).
+KEYWORD_FACETS = {"author": ("author_key", "author"), "category": ("category", "categories"),
+                  "tag": ("tag", "tags")}
+#: Date facets: name → (calendar interval, bucket label format: the local labels).
+DATE_FACETS = {"year": ("year", "yyyy"), "month": ("month", "yyyy-MM")}
 
 
 class OpenSearchBackend:
@@ -61,6 +73,8 @@ class OpenSearchBackend:
         self.shards, self.replicas = shards, replicas
         self.client = connect(url, timeout=timeout)
         self._synonyms: dict[str, list[str]] | None = None
+        self._cut: Callable[[str], list[str]] | None = None
+        self._cut_ready = False
 
     @classmethod
     def from_location(cls, location: str | os.PathLike[str], settings: Settings | None = None,
@@ -71,26 +85,41 @@ class OpenSearchBackend:
         path segment is the alias, the rest the cluster's URL.  A location that
         went through ``pathlib.Path`` (``https:/host…``) is accepted too.
         """
-        text = str(location)
-        match = _LOCATION.match(text)
-        if not match or not match.group("name"):
-            raise ConfigError(f"not an OpenSearch location: {public_url(text)!r} "
-                              "(expected http(s)://host:port/INDEX_NAME)")
-        url = f"{match.group('scheme')}://{match.group('rest')}"
-        return cls(url, settings, name=match.group("name"), **kwargs)
+        try:
+            url, name = parse_cluster_url(location)
+        except ValueError as exc:
+            raise ConfigError(f"not a usable OpenSearch location: it {exc} (expected "
+                              "http(s)://host:port/INDEX_NAME)", key="index_dir",
+                              value=public_url(os.fspath(location)),
+                              expected="http(s)://host:port/INDEX_NAME") from None
+        return cls(url, settings, name=name, **kwargs)
 
     def __repr__(self) -> str:
         return f"OpenSearchBackend({public_url(self.url)!r}, name={self.name!r})"
 
+    @property
+    def location(self) -> str:
+        """``URL/NAME`` without credentials: what ``stats`` and messages show."""
+        return f"{public_url(self.url)}/{self.name}"
+
     # -- writing -----------------------------------------------------------
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
-              wait: float = 0.0, jobs: int | None = None) -> IndexReport:
+              wait: float = 0.0, jobs: int | None = None, progress: Any = None,
+              batch_size: int | None = None, follow_links: bool | None = None,
+              part: tuple[int, int] | None = None) -> IndexReport:
         """Bring the cluster index up to date with *sources* (incremental unless *full*).
 
-        *jobs* processes analyse the documents (default: all cores).
+        *jobs* processes analyse the documents (default: all cores); *part* ``(K, N)``
+        limits the run to share K of N (:func:`searcher.opensearch.sync.sync`).
+        *progress* and *batch_size* are the local index's (bulk requests have their
+        own size) and are ignored here.
         """
-        return sync(self.client, self.url, self.name, sources, self.settings, full=full,
-                    wait=wait, shards=self.shards, replicas=self.replicas, jobs=jobs)
+        settings = self.settings
+        if follow_links is not None:
+            settings = settings.with_overrides(follow_links=follow_links)
+        return sync(self.client, self.url, self.name, sources, settings, full=full,
+                    wait=wait, shards=self.shards, replicas=self.replicas, jobs=jobs,
+                    part=check_part(part) if part is not None else None)
 
     def export(self, sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
                jobs: int | None = None) -> IndexReport:
@@ -99,76 +128,115 @@ class OpenSearchBackend:
                       replicas=self.replicas, jobs=jobs)
 
     # -- reading -----------------------------------------------------------
-    def search(self, query: str, limit: int = 10, page: int = 1, author: str | None = None,
-               category: str | None = None, since: Any = None, until: Any = None,
-               sort: str = "relevance", tag: str | None = None) -> SearchResults:
-        """Ranked results for *query*; the same arguments and results as SearchEngine.search."""
+    def search(self, query: str, limit: int = 10, page: int = 1,
+               author: str | Sequence[str] | None = None,
+               category: str | Sequence[str] | None = None, since: Any = None, until: Any = None,
+               sort: str = "relevance", tag: str | Sequence[str] | None = None, *,
+               year: int | str | Sequence[int | str] | None = None,
+               month: str | Sequence[str] | None = None,
+               facets: str | Sequence[str] | None = None,
+               facet_limit: int = 10) -> SearchResults:
+        """Ranked results for *query*: the arguments, checks and results of
+        :meth:`searcher.SearchEngine.search`."""
+        return self.execute(prepare_search(
+            self.settings.timezone, query, limit, page, author, category, since, until, sort,
+            tag, year=year, month=month, facets=facets, facet_limit=facet_limit))
+
+    def execute(self, request: SearchRequest) -> SearchResults:
+        """Run a checked request (:func:`searcher.arguments.prepare_search`)."""
         started = time.perf_counter()
-        node, filters = self._prepare(query, limit, page, sort, author, category, tag,
-                                      since, until)
-        offset = (page - 1) * limit
-        translation = Translator(self._synonym_groups(), self.settings.pinyin).translate(node)
-        body = self._body(translation.query, filters)
-        total, hits = self._page(body, sort, offset, limit)
+        cut = self.query_cut()
+        filters = filter_clauses(request.filters)
+        aggs = self._facet_aggs(request.facets, request.facet_limit)
+        translation = self._translator(cut).translate(request.node)
+        total, hits, found = self._page(self._body(translation.query, filters, aggs),
+                                        request.sort, request.offset, request.limit)
         relaxed = False
-        if total == 0 and _can_relax(node):
-            translation = Translator(self._synonym_groups(), self.settings.pinyin,
-                                     relaxed=True).translate(node)
-            total, hits = self._page(self._body(translation.query, filters), sort, offset, limit)
+        if total == 0 and _can_relax(request.node, cut):
+            translation = self._translator(cut, relaxed=True).translate(request.node)
+            total, hits, found = self._page(self._body(translation.query, filters, aggs),
+                                            request.sort, request.offset, request.limit)
             relaxed = total > 0
-        needles = needles_for(positive_literals(node), translation.terms)
+        needles = needles_for(positive_literals(request.node), translation.terms)
         return SearchResults(
-            query=query, total=total, page=page, limit=limit, relaxed=relaxed, sort=sort,
-            hits=[self._hit(h, needles, rank) for rank, h in enumerate(hits, start=offset + 1)],
-            elapsed=time.perf_counter() - started)
+            query=request.query, total=total, page=request.page, limit=request.limit,
+            relaxed=relaxed, sort=request.sort,
+            hits=[self._hit(h, needles, rank)
+                  for rank, h in enumerate(hits, start=request.offset + 1)],
+            elapsed=time.perf_counter() - started,
+            facets=self._facet_counts(request.facets, request.facet_limit, found or {}))
 
-    def facets(self, query: str, author: str | None = None, category: str | None = None,
-               since: Any = None, until: Any = None, tag: str | None = None, size: int = 20
-               ) -> dict[str, list[tuple[str, int]]]:
-        """Counts of category, tag, author (folded values) and month over every match."""
-        node, filters = self._prepare(query, 1, 1, "relevance", author, category, tag,
-                                      since, until)
-        translation = Translator(self._synonym_groups(), self.settings.pinyin).translate(node)
-        extra = {"terms": {"size": size, "shard_size": max(size * 10, 1000)},
-                 # months in the configured zone, as the local index counts them
-                 "date_histogram": {"time_zone": self.settings.timezone}}
-        aggs = {name: {k: dict(v, **extra[k]) for k, v in agg.items()}
-                for name, agg in FACETS.items()}
-        body = dict(self._body(translation.query, filters), size=0, aggs=aggs)
-        body["track_total_hits"] = False
-        response = self._search(body)
-        return {name: [(b.get("key_as_string", b["key"]), int(b["doc_count"]))
-                       for b in response["aggregations"][name]["buckets"]]
-                for name in FACETS}
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Completions of *prefix* like :meth:`searcher.SearchEngine.suggest`
+        (:mod:`searcher.opensearch.suggest`)."""
+        from .suggest import suggest
 
-    def similar(self, doc_id: str, limit: int = 10) -> SearchResults:
-        """Documents like *doc_id* (more_like_this over its title and body terms)."""
+        return suggest(self._search, prefix, limit)
+
+    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
+        """Documents like *doc_id* (an id or a source path), best first, never itself.
+
+        ``more_like_this`` over its title and body terms; among the best
+        ``CANDIDATES``, near-duplicates (the local index's test: Jaccard similarity of
+        character 4-grams) come first with ``hit.near_duplicate`` set.  An unknown id
+        raises DocumentNotFoundError, like :meth:`get`.
+        """
+        from ..local.similar import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
+
+        check_page(limit, page)
         started = time.perf_counter()
+        doc = self.get(doc_id)
+        offset = (page - 1) * limit
+        head = min(max(CANDIDATES, offset + limit), MAX_WINDOW)
         body = {
             "query": {"more_like_this": {
                 "fields": ["title_terms", "body_terms"],
-                "like": [{"_index": self.name, "_id": doc_id}],
-                "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 40,
-                "minimum_should_match": "10%"}},
-            "size": limit, "_source": HIT_FIELDS, "track_total_hits": True,
+                "like": [{"_index": self.name, "_id": doc.id}],
+                # Any of its MAX_TERMS most distinctive terms, as the local index ranks
+                "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": MAX_TERMS,
+                "minimum_should_match": "1"}},
+            "size": head, "_source": [*HIT_FIELDS, "title_sq", "body_sq"],
+            "sort": [{"_score": "desc"}, {"id": "asc"}], "track_total_hits": True,
         }
         response = self._search(body)
         hits = response["hits"]["hits"]
-        return SearchResults(query=f"similar:{doc_id}", total=response["hits"]["total"]["value"],
-                             page=1, limit=limit,
-                             hits=[self._hit(h, [], rank) for rank, h in enumerate(hits, 1)],
+        source = shingles(_squeezed(doc.title, doc.text))
+        similarity = {h["_id"]: jaccard(source, shingles(
+            h["_source"].get("title_sq", "") + FIELD_BREAK + h["_source"].get("body_sq", "")))
+            for h in hits}
+        near = sorted((h for h in hits if similarity[h["_id"]] >= NEAR_DUPLICATE),
+                      key=lambda h: -similarity[h["_id"]])  # stable: ties keep the score order
+        near_ids = {h["_id"] for h in near}
+        chosen = (near + [h for h in hits if h["_id"] not in near_ids])[offset:offset + limit]
+        cut = self.query_cut()
+        needles = sorted({t for t in query_terms(doc.title, cut) if t not in STOP_WORDS})
+        results = [self._hit(h, needles, rank) for rank, h in enumerate(chosen, offset + 1)]
+        for hit in results:
+            hit.near_duplicate = hit.id in near_ids
+        return SearchResults(query=doc.id, total=int(response["hits"]["total"]["value"]),
+                             page=page, limit=limit, hits=results,
                              elapsed=time.perf_counter() - started)
 
     def get(self, doc_id: str) -> DocumentView:
-        """Everything stored for one document, by id or by path of its source file."""
-        path = os.path.abspath(doc_id)
+        """Everything stored for one document, by id or by the path of its source file
+        (as the local index looks them up); DocumentNotFoundError when none."""
+        check_doc_id(doc_id)
+        wanted = os.path.abspath(doc_id)
+        real = os.path.realpath(wanted)
         body = {"query": {"bool": {"should": [{"ids": {"values": [doc_id]}},
-                                              {"term": {"path": path}}]}},
-                "size": 1, "_source": {"excludes": ["*_terms", "*_sq", "pinyin"]}}
+                                              {"terms": {"path": sorted({wanted, real})}}]}},
+                "size": 20, "_source": {"excludes": ["*_terms", "*_sq", "pinyin", "suggest",
+                                                     "title_key"]}}
         hits = self._search(body)["hits"]["hits"]
-        if not hits:
-            raise SearcherError(f"no document with id or path {doc_id!r}")
-        src = hits[0]["_source"]
+        found = [h for h in hits if h["_id"] == doc_id] or \
+            [h for h in hits if h["_source"].get("path") == wanted] or hits
+        if len(found) > 1:
+            ids = sorted(h["_id"] for h in found)
+            raise SearcherError(f"{doc_id} is indexed as {len(found)} documents "
+                                f"({', '.join(ids)}): give one of these ids")
+        if not found:
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
+        src = found[0]["_source"]
         meta = src.get("meta") or {}
         return DocumentView(
             id=src["id"], path=src.get("path", ""), relpath=src.get("relpath", ""),
@@ -178,33 +246,74 @@ class OpenSearchBackend:
             images=dict(meta.get("images") or {}), extra=dict(meta.get("extra") or {}),
             warnings=list(meta.get("warnings") or []), text=src.get("text", ""))
 
+    def query_cut(self) -> Callable[[str], list[str]] | None:
+        """The query segmenter's ``cut``: jieba's dictionary with the ``userdict`` setting,
+        frozen once per machine (the local index keeps the same file beside its segments),
+        so cluster queries cut words exactly like local ones."""
+        if not self._cut_ready:
+            from ..analysis.segmenter import FILE_NAME, cache_dir, install_dictionary
+            from ..local.indexing import _load_jieba
+
+            words = dictionary_key(analysis_fingerprint(self.settings))
+            folder = cache_dir() / f"cluster-{hashlib.sha1(words.encode()).hexdigest()[:16]}"
+            folder.mkdir(parents=True, exist_ok=True)
+            install_dictionary(folder / FILE_NAME, words, lambda: _load_jieba(self.settings))
+            segmenter = open_segmenter(folder, words)
+            self._cut = segmenter.cut if segmenter else None
+            self._cut_ready = True
+        return self._cut
+
+    def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
+              follow_links: bool | None = None) -> CheckReport:
+        """Compare the cluster index with *sources* (default: the folders it was built
+        from): per-document size, time and digest, as the local ``check`` does."""
+        from opensearchpy.exceptions import OpenSearchException
+
+        from ..local.checking import compare_manifest
+        from .client import cluster_error
+        from .sync import read_manifest
+
+        follow = self.settings.follow_links if follow_links is None else follow_links
+        try:
+            index = self._current()
+            meta = index_meta(self.client, index)
+            manifest = read_manifest(self.client, index)
+        except OpenSearchException as exc:
+            raise cluster_error(exc, self.url, f"a check of {self.name}") from None
+        return compare_manifest(manifest, sources or meta.get("sources") or [],
+                                follow_links=follow, labels=meta.get("labels"))
+
     def stats(self) -> dict[str, Any]:
-        """Document count, size, last update and sources of the index behind the alias."""
+        """The local ``stats`` keys (``index_dir`` is this location, without credentials;
+        ``segments`` counts the primary shards' Lucene segments) plus ``url`` and
+        ``index`` (the alias)."""
         from opensearchpy.exceptions import OpenSearchException
 
         from .client import cluster_error
 
         try:
-            index = current_index(self.client, self.name)
-            if index is None:
-                raise IndexNotFoundError(f"no index {self.name} on {public_url(self.url)} yet: "
-                                         "run an index first")
+            index = self._current()
             meta = index_meta(self.client, index)
-            store = self.client.indices.stats(index=index, metric="store,docs")
+            store = self.client.indices.stats(index=index, metric="store,docs,segments")
             primaries = store["_all"]["primaries"]
+            mapping = self.client.indices.get_mapping(index=index)[index]["mappings"]
+            documents = int(self.client.count(index=index)["count"])
         except OpenSearchException as exc:
             raise cluster_error(exc, self.url, f"stats of {self.name}") from None
         updated = meta.get("updated")
         return {
-            "url": public_url(self.url),
-            "index": self.name,
+            "index_dir": self.location,
             "generation": index,
-            "documents": int(self.client.count(index=index)["count"]),
+            "documents": documents,
+            "segments": int(primaries.get("segments", {}).get("count", 0)),
             "index_bytes": int(primaries["store"]["size_in_bytes"]),
             "last_update": dt.datetime.fromtimestamp(updated, dt.timezone.utc).isoformat()
             if updated else None,
             "sources": meta.get("sources", []),
+            "fields": sorted(mapping.get("properties", {})),
             "fingerprint": meta.get("fingerprint"),
+            "url": public_url(self.url),
+            "index": self.name,
         }
 
     def close(self) -> None:
@@ -217,17 +326,9 @@ class OpenSearchBackend:
         self.close()
 
     # -- internals ---------------------------------------------------------
-    def _prepare(self, query: str, limit: int, page: int, sort: str, author: str | None,
-                 category: str | None, tag: str | None, since: Any, until: Any):
-        if limit < 1 or limit > 1000:
-            raise QueryError("limit must be between 1 and 1000")
-        if page < 1:
-            raise QueryError("page must be 1 or more")
-        if sort not in SORTS:
-            raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-        node = parse_query(query)
-        start, end = date_range(since, until, self.settings.timezone)
-        return node, filter_clauses(author, category, tag, start, end)
+    def _translator(self, cut: Callable[[str], list[str]] | None,
+                    relaxed: bool = False) -> Translator:
+        return Translator(self._synonym_groups(), self.settings.pinyin, cut, relaxed=relaxed)
 
     def _synonym_groups(self) -> dict[str, list[str]]:
         if self._synonyms is None:
@@ -236,11 +337,59 @@ class OpenSearchBackend:
             self._synonyms = load_synonyms(self.settings.synonyms)
         return self._synonyms
 
+    def _current(self) -> str:
+        """The concrete index behind the alias, or IndexNotFoundError."""
+        index = current_index(self.client, self.name)
+        if index is None:
+            raise IndexNotFoundError(f"no index {self.location} yet: run 'searcher index "
+                                     "SOURCE' first")
+        return index
+
     @staticmethod
-    def _body(query: dict[str, Any], filters: list[dict[str, Any]]) -> dict[str, Any]:
+    def _body(query: dict[str, Any], filters: list[dict[str, Any]],
+              aggs: dict[str, Any] | None = None) -> dict[str, Any]:
         if filters:
             query = {"bool": {"must": [query], "filter": filters}}
-        return {"query": query}
+        body: dict[str, Any] = {"query": query}
+        if aggs:
+            body["aggs"] = aggs
+        return body
+
+    def _facet_aggs(self, names: tuple[str, ...], limit: int) -> dict[str, Any]:
+        """Aggregations counting *names* over all matches: terms of the folded values (count
+        descending, ties by value: the local order), each with one document that spells
+        the value; date histograms in the configured time zone for year and month."""
+        aggs: dict[str, Any] = {}
+        for name in names:
+            if name in KEYWORD_FACETS:
+                field, spelled = KEYWORD_FACETS[name]
+                aggs[name] = {
+                    "terms": {"field": field, "size": limit,
+                              "shard_size": max(limit * 10, 1000),
+                              "order": [{"_count": "desc"}, {"_key": "asc"}]},
+                    "aggs": {"shown": {"top_hits": {"size": 1, "_source": [spelled],
+                                                    "sort": [{"id": "asc"}]}}}}
+            else:
+                interval, label = DATE_FACETS[name]
+                aggs[name] = {"date_histogram": {
+                    "field": "date", "calendar_interval": interval, "format": label,
+                    "time_zone": self.settings.timezone, "min_doc_count": 1}}
+        return aggs
+
+    @staticmethod
+    def _facet_counts(names: tuple[str, ...], limit: int, found: dict[str, Any]
+                      ) -> dict[str, list[tuple[str, int]]]:
+        """``results.facets`` from the aggregations: the local shape, values as written."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for name in names:
+            buckets = (found.get(name) or {}).get("buckets", [])
+            if name in KEYWORD_FACETS:
+                spelled = KEYWORD_FACETS[name][1]
+                out[name] = [(_spelling(b, spelled), int(b["doc_count"])) for b in buckets]
+            else:
+                pairs = [(b["key_as_string"], int(b["doc_count"])) for b in buckets]
+                out[name] = sorted(pairs, key=lambda p: (-p[1], p[0]))[:limit]
+        return out
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         from opensearchpy.exceptions import NotFoundError, OpenSearchException
@@ -250,14 +399,15 @@ class OpenSearchBackend:
         try:
             return self.client.search(index=self.name, body=body)
         except NotFoundError:
-            raise IndexNotFoundError(f"no index {self.name} on {public_url(self.url)} yet: "
-                                     "run an index first") from None
+            raise IndexNotFoundError(f"no index {self.location} yet: run 'searcher index "
+                                     "SOURCE' first") from None
         except OpenSearchException as exc:
             raise cluster_error(exc, self.url, f"a search of {self.name}") from None
 
     def _page(self, body: dict[str, Any], sort: str, offset: int, limit: int
-              ) -> tuple[int, list[dict[str, Any]]]:
-        """Total and the hits of one page; deep pages walk there with search_after."""
+              ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+        """Total, the hits of one page and the aggregations; deep pages walk there with
+        search_after."""
         order: list[Any]
         if sort == "relevance":
             order = [{"_score": "desc"}, {"id": "asc"}]
@@ -267,25 +417,29 @@ class OpenSearchBackend:
         body = dict(body, sort=order, _source=HIT_FIELDS, track_total_hits=True)
         if offset + limit <= MAX_WINDOW:
             response = self._search(dict(body, **{"from": offset, "size": limit}))
-            return int(response["hits"]["total"]["value"]), response["hits"]["hits"]
+            return (int(response["hits"]["total"]["value"]), response["hits"]["hits"],
+                    response.get("aggregations") or {})
         # Deep page: skip with cheap pages (ids only) and search_after, then fetch the page.
-        skip = dict(body, _source=False, size=1000, track_total_hits=False)
+        plain = {k: v for k, v in body.items() if k != "aggs"}
+        skip = dict(plain, _source=False, size=1000, track_total_hits=False)
         after: list[Any] | None = None
         left = offset
-        total = int(self._search(dict(body, size=0))["hits"]["total"]["value"])
+        first = self._search(dict(body, size=0))
+        total = int(first["hits"]["total"]["value"])
+        aggregations = first.get("aggregations") or {}
         while left > 0:
             step = dict(skip, size=min(1000, left))
             if after is not None:
                 step["search_after"] = after
             hits = self._search(step)["hits"]["hits"]
             if not hits:
-                return total, []
+                return total, [], aggregations
             after = hits[-1]["sort"]
             left -= len(hits)
-        final = dict(body, size=limit, track_total_hits=False)
+        final = dict(plain, size=limit, track_total_hits=False)
         if after is not None:
             final["search_after"] = after
-        return total, self._search(final)["hits"]["hits"]
+        return total, self._search(final)["hits"]["hits"], aggregations
 
     @staticmethod
     def _hit(raw: dict[str, Any], needles: list[str], rank: int) -> Hit:
@@ -300,6 +454,22 @@ class OpenSearchBackend:
             score=float(raw.get("_score") or 0.0), snippet=snippet.text,
             highlights=snippet.highlights, title_highlights=highlight_all(title, needles),
             rank=rank)
+
+
+def _spelling(bucket: dict[str, Any], field: str) -> str:
+    """A facet value as a document holding it spells it (``iPhone 13`` for ``iphone 13``),
+    as the local facets show it; the folded value when none does."""
+    for hit in bucket.get("shown", {}).get("hits", {}).get("hits", []):
+        value = hit["_source"].get(field)
+        for spelled in value if isinstance(value, list) else [value]:
+            if isinstance(spelled, str) and key(spelled) == bucket["key"]:
+                return spelled
+    return str(bucket["key"])
+
+
+def _squeezed(title: str, text: str) -> str:
+    """The local index's squeezed column: title and body without whitespace."""
+    return squeeze(title) + FIELD_BREAK + squeeze(text)
 
 
 def _date(iso: str | None, utc: str | None) -> dt.datetime | None:

@@ -33,17 +33,13 @@ from typing import Any
 
 from ..analysis.normalize import fold, squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
+
+# The weights are the local scorer's (pinyin match, all-words-in-title bonus, phrase
+# occurrences in the title, verbatim match): one definition for both back ends.
+from ..local.scoring import PINYIN_BOOST, TITLE_ALL_BOOST, TITLE_WEIGHT, Filters
+from ..local.scoring import VERBATIM_SCALE as VERBATIM_BOOST
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .mapping import key
-
-#: Weight of a pinyin match next to a literal one (the local back end uses the same).
-PINYIN_BOOST = 0.3
-#: Bonus (times the title clause) when the title holds every plain word.
-TITLE_ALL_BOOST = 3.0
-#: Occurrences of a phrase in the title weigh this much more than in the body.
-TITLE_WEIGHT = 3.0
-#: Score of a verbatim (substring) match, comparable to one matched word.
-VERBATIM_BOOST = 1.0
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"^[a-z]+$")
@@ -220,19 +216,42 @@ def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
         "bool": {"should": clauses, "minimum_should_match": 1}}
 
 
-def filter_clauses(author: str | None = None, category: str | None = None,
-                   tag: str | None = None, since: Any = None, until: Any = None
-                   ) -> list[dict[str, Any]]:
-    """Exact author/category/tag and a date range (naive-UTC datetimes) as filters."""
+def filter_clauses(filters: Filters) -> list[dict[str, Any]]:
+    """The filters of a checked request (:mod:`searcher.arguments`) as filter clauses.
+
+    Author/category/tag: any of the folded values of each; the date range
+    (naive-UTC bounds); years and months as date ranges in the filters' time
+    zone, the way the local index turns dates into months.
+    """
     clauses: list[dict[str, Any]] = []
-    for name, value in (("author_key", author), ("category", category), ("tag", tag)):
-        if value:
-            clauses.append({"term": {name: key(value)}})
-    if since is not None or until is not None:
+    for name, value in (("author_key", filters.author), ("category", filters.category),
+                        ("tag", filters.tag)):
+        values = [value] if isinstance(value, str) else list(value or ())
+        keys = sorted({key(v) for v in values if v})
+        if keys:
+            clauses.append({"terms": {name: keys}})
+    if filters.since is not None or filters.until is not None:
         bounds: dict[str, str] = {}
-        if since is not None:
-            bounds["gte"] = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if until is not None:
-            bounds["lte"] = until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if filters.since is not None:
+            bounds["gte"] = filters.since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if filters.until is not None:
+            bounds["lte"] = filters.until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         clauses.append({"range": {"date": bounds}})
+    for numbers, span in ((filters.years, _year_span), (filters.months, _month_span)):
+        if numbers:
+            clauses.append(_any([{"range": {"date": dict(
+                zip(("gte", "lt"), span(n), strict=True), time_zone=filters.timezone,
+                format="strict_date_hour_minute_second")}} for n in sorted(set(numbers))]))
     return clauses
+
+
+def _year_span(year: int) -> tuple[str, str]:
+    return f"{year:04d}-01-01T00:00:00", f"{year + 1:04d}-01-01T00:00:00"
+
+
+def _month_span(number: int) -> tuple[str, str]:
+    """Bounds of month number ``y * 12 + m - 1`` (:func:`searcher.local.facets.month_numbers`)."""
+    year, month = divmod(number, 12)
+    after_year, after = divmod(number + 1, 12)
+    return (f"{year:04d}-{month + 1:02d}-01T00:00:00",
+            f"{after_year:04d}-{after + 1:02d}-01T00:00:00")

@@ -34,19 +34,25 @@ from functools import lru_cache
 from typing import Any
 
 from ..analysis.lexicon import word_pinyins
-from ..analysis.normalize import fold_keyword, squeeze
+from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, index_terms
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document
+from ..local.schema import TITLE_BOOST as _LOCAL_TITLE_BOOST
+from ..local.scoring import K1, B
 
 #: Bump when the mapping or the document source change in a way that needs a rebuild.
-MAPPING_VERSION = 4
+MAPPING_VERSION = 5
 #: Quoted phrases become regular expressions over the wildcard fields; escaping doubles them.
 MAX_REGEX_LENGTH = 8192
 
 _WS_TEXT = {"type": "text", "analyzer": "whitespace", "index_options": "freqs"}
-#: Title terms are repeated this many times (searcher.local.schema.TITLE_BOOST).
-TITLE_BOOST = 3
+#: Title terms are repeated this many times (the local index's title boost).
+TITLE_BOOST = int(_LOCAL_TITLE_BOOST)
+#: Separates a suggestion key from the text it completes to (``liaocheng\x1f聊城``).
+KEY_SEP = "\x1f"
+#: Starts the pinyin keys of ``suggest`` (spellings and initials), apart from the words.
+PINYIN_MARK = "\x01"
 _KEYWORD = {"type": "keyword"}
 _STORED_ONLY_TEXT = {"type": "text", "index": False}
 #: The squeezed text: a wildcard field (exact substring queries, verified against the value)
@@ -69,7 +75,7 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
                 "number_of_replicas": replicas,
                 "max_regex_length": MAX_REGEX_LENGTH,
                 # BM25 with Lucene's defaults is what searcher.local.scoring computes too.
-                "similarity": {"default": {"type": "BM25", "k1": 1.2, "b": 0.75}},
+                "similarity": {"default": {"type": "BM25", "k1": K1, "b": B}},
                 "analysis": {
                     # The indexed text ends with END_MARK, so its last character starts a
                     # bigram too and a one-character needle is a prefix query on bigrams.
@@ -113,6 +119,11 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
                 "body_sq": _SQUEEZED,
                 "date": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
                 "meta": {"type": "object", "enabled": False},
+                # Suggestions (searcher.opensearch.suggest): the document's suggestible words,
+                # and PINYIN_MARK + spelling/initials + KEY_SEP + word for its Chinese words;
+                # its folded title + KEY_SEP + the title as shown.
+                "suggest": {"type": "keyword", "index_options": "docs", "ignore_above": 200},
+                "title_key": {"type": "keyword", "index_options": "docs", "ignore_above": 1000},
             },
         },
     }
@@ -156,6 +167,8 @@ def document_source(doc: Document) -> dict[str, Any]:
         "title_sq": squeeze(doc.title),
         "body_sq": squeeze(doc.body),
         "date": _utc_iso(doc.date),
+        "suggest": suggest_keys(title_terms, body_terms),
+        "title_key": title_key(doc.title),
         "meta": {
             "date": doc.date.isoformat() if doc.date else None,
             "updated": doc.updated.isoformat() if doc.updated else None,
@@ -164,6 +177,37 @@ def document_source(doc: Document) -> dict[str, Any]:
             "warnings": doc.warnings,
         },
     }
+
+
+def suggest_keys(title_terms: list[str], body_terms: list[str]) -> list[str]:
+    """The ``suggest`` values of one document: what the local suggestion table holds for it
+    (:mod:`searcher.local.suggest`): its suggestible words, and the pinyin spellings and
+    initials of its Chinese words of up to eight characters."""
+    from ..local.suggest import MAX_PINYIN_CHARS, suggestible
+
+    words = sorted({t for t in (*title_terms, *body_terms) if suggestible(t)})
+    keys = list(words)
+    for word in words:
+        if _HAN_WORD.match(word) and len(word) <= MAX_PINYIN_CHARS:
+            keys.extend(f"{PINYIN_MARK}{k}{KEY_SEP}{word}" for k in sorted(_pinyin_keys(word)))
+    return keys
+
+
+@lru_cache(maxsize=200_000)
+def _pinyin_keys(word: str) -> frozenset[str]:
+    from ..local.suggest import pinyin_keys
+
+    return frozenset(pinyin_keys(word))
+
+
+def title_key(title: str) -> str | None:
+    """The ``title_key`` value: the folded, whitespace-free title (what a prefix is compared
+    with) and the title as the local suggestions show it."""
+    from ..local.suggest import MAX_TITLE_CHARS
+
+    shown = " ".join(title.split())[:MAX_TITLE_CHARS]
+    folded = squeeze(fold(shown))
+    return f"{folded}{KEY_SEP}{shown}" if folded else None
 
 
 #: The words the pinyin table holds (searcher.analysis.lexicon): Chinese, two characters or more.

@@ -27,6 +27,7 @@ sequence-number checks so two waiting writers cannot both take it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -40,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..errors import DocumentError, IndexLockedError
-from ..ingest.documents import load_document
-from ..ingest.sources import SourceFile, became_link_out, check_sources, scan
+from ..errors import DocumentError, IndexLockedError, SearcherError
+from ..ingest.documents import document_id, load_document
+from ..ingest.sources import Scan, SourceFile, became_link_out, check_sources, scan
 from ..local.indexing import label_sources, plan_changes
 from ..local.schema import analysis_fingerprint
 from ..reports import IndexReport
@@ -70,9 +71,11 @@ class ClusterLock:
     """The writer lease for alias *name* (see the module docstring)."""
 
     def __init__(self, client: Any, url: str, name: str, wait: float = 0.0,
-                 lease: float = LEASE_SECONDS) -> None:
+                 lease: float = LEASE_SECONDS, part: tuple[int, int] | None = None) -> None:
         self.client, self.url, self.name = client, url, name
         self.index = lock_index(name)
+        #: The lease document: ``writer`` for a whole run, ``part-K-of-N`` for one share.
+        self.lease_id = f"part-{part[0]}-of-{part[1]}" if part else "writer"
         self.wait, self.lease = wait, lease
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._seq: tuple[int, int] | None = None
@@ -87,21 +90,29 @@ class ClusterLock:
         while True:
             body = {"owner": self.owner, "expires": time.time() + self.lease}
             try:
-                r = self.client.index(index=self.index, id="writer", body=body,
+                r = self.client.index(index=self.index, id=self.lease_id, body=body,
                                       op_type="create", refresh="true")
                 self._seq = (r["_seq_no"], r["_primary_term"])
-                break
+                rival = self._rival()
+                if rival is None:
+                    break
+                # A whole run and a share run exclude each other: give ours back and wait.
+                with contextlib.suppress(ConflictError, NotFoundError):
+                    self.client.delete(index=self.index, id=self.lease_id,
+                                       if_seq_no=self._seq[0], if_primary_term=self._seq[1],
+                                       refresh="true")
+                self._seq = None
+                held = rival
             except ConflictError:
-                pass
-            try:
-                held = self.client.get(index=self.index, id="writer")
-            except NotFoundError:
-                continue  # released meanwhile: try again at once
+                try:
+                    held = self.client.get(index=self.index, id=self.lease_id)
+                except NotFoundError:
+                    continue  # released meanwhile: try again at once
             holder = held["_source"]
             if holder.get("expires", 0) < time.time():
                 log.warning("taking over the expired writer lease of %s", holder.get("owner"))
                 with contextlib.suppress(ConflictError, NotFoundError):
-                    self.client.delete(index=self.index, id="writer",
+                    self.client.delete(index=self.index, id=held["_id"],
                                        if_seq_no=held["_seq_no"],
                                        if_primary_term=held["_primary_term"])
                 continue
@@ -118,11 +129,27 @@ class ClusterLock:
         self._renewer.start()
         return self
 
+    def _rival(self) -> dict[str, Any] | None:
+        """A live lease that excludes ours: share runs run side by side, but not beside a
+        whole run (which may rebuild or delete any document)."""
+        # Expiry compared here, from _source: the lock index maps ``expires`` dynamically (as
+        # a float, whose ~2-minute precision at today's epoch seconds a range query inherits).
+        hits = self.client.search(index=self.index, body={
+            "query": {"match_all": {}}, "size": 1000,
+            "seq_no_primary_term": True})["hits"]["hits"]
+        now = time.time()
+        for hit in hits:
+            other = hit["_id"]
+            if other != self.lease_id and "writer" in (self.lease_id, other) \
+                    and hit["_source"].get("expires", 0) > now:
+                return hit
+        return None
+
     def _renew(self) -> None:
         while not self._stop.wait(self.lease / 3):
             try:
                 assert self._seq is not None
-                r = self.client.index(index=self.index, id="writer",
+                r = self.client.index(index=self.index, id=self.lease_id,
                                       body={"owner": self.owner,
                                             "expires": time.time() + self.lease},
                                       if_seq_no=self._seq[0], if_primary_term=self._seq[1])
@@ -138,7 +165,7 @@ class ClusterLock:
             self._renewer.join()
         if self._seq is not None and not self.lost:
             try:
-                self.client.delete(index=self.index, id="writer", if_seq_no=self._seq[0],
+                self.client.delete(index=self.index, id=self.lease_id, if_seq_no=self._seq[0],
                                    if_primary_term=self._seq[1], refresh="true")
             except Exception:  # noqa: BLE001 - expires by itself
                 log.warning("could not release the writer lease on %s; it expires by itself",
@@ -288,10 +315,63 @@ def _bulk(client: Any, actions: Iterable[dict[str, Any]], report: IndexReport,
     return done
 
 
+def in_share(doc_id: str, part: tuple[int, int]) -> bool:
+    """Whether document *doc_id* belongs to share K of N (*part*): a stable hash of the id,
+    the same on every machine and in every run."""
+    k, n = part
+    digest = hashlib.sha1(doc_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def check_part(part: tuple[int, int]) -> tuple[int, int]:
+    """*part* as ``(K, N)`` with 1 <= K <= N, else ConfigError."""
+    from ..errors import ConfigError
+
+    ok = (isinstance(part, tuple) and len(part) == 2
+          and all(isinstance(x, int) and not isinstance(x, bool) for x in part))
+    if not ok or not 1 <= part[0] <= part[1]:
+        raise ConfigError(f"part {part!r}: expected K/N with 1 <= K <= N (e.g. 1/2)",
+                          key="part", value=part, expected="K/N with 1 <= K <= N")
+    return part
+
+
+def _share(found: Scan, manifest: dict[str, dict[str, Any]], labeling: Any,
+           part: tuple[int, int]) -> tuple[Scan, dict[str, dict[str, Any]]]:
+    """The files and indexed documents of share *part* (failures to read stay reported)."""
+    labels = {source: labeling.label(source) for source in labeling.run}
+    files = [f for f in found.files if in_share(document_id(f.relpath, labels[f.source]), part)]
+    mine = {i: rec for i, rec in manifest.items() if in_share(i, part)}
+    return Scan(files, found.problems, found.skipped), mine
+
+
+def _first_generation(client: Any, name: str, shards: int, replicas: int) -> str:
+    """The index a first share run creates for alias *name*: one fixed name, so shares that
+    start together create (and alias) the same index instead of one each."""
+    from opensearchpy.exceptions import RequestError
+
+    target = f"{name}-g{'0' * 17}"
+    try:
+        client.indices.create(index=target, body=index_body(
+            shards, replicas, {"state": "building"}))
+    except RequestError as exc:
+        if "already_exists" not in str(getattr(exc, "error", "")):
+            raise
+    client.indices.update_aliases(body={"actions": [{"add": {"index": target, "alias": name}}]})
+    return target
+
+
 def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]] | None,
          settings: Settings, *, full: bool = False, wait: float = 0.0, shards: int = 1,
-         replicas: int = 1, jobs: int | None = None) -> IndexReport:
-    """Bring alias *name* up to date with *sources*; see the module docstring."""
+         replicas: int = 1, jobs: int | None = None,
+         part: tuple[int, int] | None = None) -> IndexReport:
+    """Bring alias *name* up to date with *sources*; see the module docstring.
+
+    With *part* ``(K, N)`` only the documents whose id falls in share K of N
+    (:func:`in_share`) are compared, sent and deleted: N machines, each with the
+    same source folders, share one run.  A share run never rebuilds: the first one
+    creates the index (the same name whichever share comes first), and a needed
+    rebuild (``full``, changed analysis settings) is refused with the reason.
+    """
     from opensearchpy.exceptions import OpenSearchException
 
     started = time.monotonic()
@@ -300,15 +380,26 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
         if not client.indices.exists(index=lock_index(name)):
             client.indices.create(index=lock_index(name), ignore=400, body={
                 "settings": {"number_of_shards": 1, "number_of_replicas": replicas}})
-        with ClusterLock(client, url, name, wait) as lock:
+        with ClusterLock(client, url, name, wait, part=part) as lock:
             old = current_index(client, name)
-            _drop_stale_generations(client, name, keep=old)
+            if part is None:
+                _drop_stale_generations(client, name, keep=old)
+            elif old is None:  # the first share to run creates the index and its alias
+                old = _first_generation(client, name, shards, replicas)
             meta = index_meta(client, old) if old else {}
             source_list = [str(s) for s in (sources or meta.get("sources") or [])]
             source_paths = check_sources(source_list)
             fp = analysis_fingerprint(settings)
             rebuild = (full or old is None or meta.get("fingerprint") != fp
                        or meta.get("mapping_version") != MAPPING_VERSION)
+            if part is not None and meta.get("state") == "building" and not full:
+                rebuild = False  # created by a share run: filled in place, share by share
+            if part is not None and rebuild:
+                why = "--full was given" if full else (
+                    "it was built with other analysis settings or an older mapping")
+                raise SearcherError(
+                    f"index --part {part[0]}/{part[1]} cannot rebuild {name} ({why}): run "
+                    "'searcher index --full' once without --part, then the parts")
             if old is not None and rebuild and not full:
                 log.warning("analysis settings changed since %s was built: rebuilding it", name)
             report.full = rebuild
@@ -330,6 +421,8 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
                                             body={"index": {"refresh_interval": "-1"}})
             else:
                 target = old
+            if part is not None:
+                found, manifest = _share(found, manifest, labeling, part)
             plan = plan_changes(manifest, found, labeling, report)
             paths = {f.id: f.path for f in plan.build}
             jobs = max(1, jobs or os.cpu_count() or 1)

@@ -1,0 +1,237 @@
+"""LocalBackend: the embedded Whoosh index in one folder, as :class:`searcher.SearchEngine`
+uses it when ``index_dir`` is a folder.
+
+Searching is thread-safe (each thread gets its own Whoosh searcher) and a
+long-lived backend notices new commits and swapped-in rebuilds (the nightly
+job) on its next search, without a restart.  Arguments arrive checked
+(:mod:`searcher.arguments`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..arguments import SearchRequest
+    from ..reports import CheckReport, IndexReport
+    from .indexing import ProgressCallback
+
+from ..arguments import is_text
+from ..config import Settings
+from ..errors import DocumentNotFoundError, IndexNotFoundError, SearcherError
+from ..results import DocumentView, SearchResults, Suggestion
+from .caching import SearchCaches
+from .schema import analysis_fingerprint, describe_change, dictionary_key
+from .search import QueryContext, execute
+from .storage import Generation, IndexDir
+
+log = logging.getLogger(__name__)
+
+
+class LocalBackend:
+    """Index and search the generations of one index folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = IndexDir(settings.index_dir)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._opened: tuple[Any, Generation, Any] | None = None  # (marker, gen, whoosh index)
+        self._context: QueryContext | None = None
+        # Outlive reopened generations: keys name segments, which commits leave unchanged.
+        self._caches = SearchCaches(settings.cache_bytes)
+        self._fingerprint_warned = False
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """The index folder, absolute (what ``stats`` and messages show)."""
+        return str(self.root.root.absolute())
+
+    # -- writing -----------------------------------------------------------
+    def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
+              jobs: int | None = None, wait: float = 0.0,
+              progress: ProgressCallback | None = None, batch_size: int | None = None,
+              follow_links: bool | None = None) -> IndexReport:
+        from .indexing import SEGMENT_DOCS, index_sources
+
+        return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
+                             wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS,
+                             follow_links=follow_links)
+
+    # -- reading -----------------------------------------------------------
+    def execute(self, request: SearchRequest) -> SearchResults:
+        return execute(self._searcher(), request.node, request.query, self._query_context(),
+                       limit=request.limit, page=request.page, filters=request.filters,
+                       sort=request.sort, facets=request.facets,
+                       facet_limit=request.facet_limit)
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        from .suggest import suggest
+
+        return suggest(self._searcher(), prefix, limit)
+
+    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
+        from .similar import similar
+
+        doc = self.get(doc_id)
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=doc.id)
+        if docnum is None:  # replaced between the two reads (a commit landed)
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
+        return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
+
+    def get(self, doc_id: str) -> DocumentView:
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=doc_id) if is_text(doc_id) else None
+        if docnum is None:
+            found = self._ids_by_path(doc_id)
+            if len(found) > 1:
+                raise SearcherError(f"{doc_id} is indexed as {len(found)} documents "
+                                    f"({', '.join(sorted(found))}): give one of these ids")
+            docnum = searcher.document_number(id=found[0]) if found else None
+        if docnum is None:
+            raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
+        stored = searcher.stored_fields(docnum)
+        meta = stored.get("meta") or {}
+        text = bytes(searcher.reader().column_reader("text")[docnum] or b"").decode(
+            "utf-8", "surrogatepass")
+        date = dt.datetime.fromisoformat(meta["date"]) if meta.get("date") else None
+        return DocumentView(
+            id=stored["id"], path=stored.get("path", ""), relpath=stored.get("relpath", ""),
+            title=stored.get("title", ""), author=stored.get("author", ""),
+            categories=list(meta.get("categories") or []), tags=list(meta.get("tags") or []),
+            date=date, updated=meta.get("updated"), images=dict(meta.get("images") or {}),
+            extra=dict(meta.get("extra") or {}), warnings=list(meta.get("warnings") or []),
+            text=text,
+        )
+
+    def query_cut(self):
+        """The query segmenter's ``cut`` (the index's frozen dictionary), or None."""
+        return self._query_context().cut
+
+    def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
+              follow_links: bool | None = None) -> CheckReport:
+        from .checking import check_index
+
+        marker, gen, ix = self._index()
+        follow = self.settings.follow_links if follow_links is None else follow_links
+        info = gen.info()
+        return check_index(ix, sources or info.get("sources") or [], follow_links=follow,
+                           labels=info.get("labels"))
+
+    def stats(self) -> dict[str, Any]:
+        searcher = self._searcher()
+        gen = self._opened[1] if self._opened else None
+        info = gen.info() if gen else {}
+        updated = info.get("updated")
+        return {
+            "index_dir": self.location,
+            "generation": gen.name if gen else None,
+            "documents": searcher.doc_count(),
+            "segments": len(searcher.leaf_searchers()),
+            "index_bytes": self.root.size_bytes(),
+            "last_update": dt.datetime.fromtimestamp(updated, dt.timezone.utc).isoformat()
+            if updated else None,
+            "sources": info.get("sources", []),
+            "fields": sorted(searcher.schema.names()),
+            "fingerprint": info.get("fingerprint"),
+        }
+
+    def close(self) -> None:
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is not None:
+            searcher.close()
+            self._local.searcher = None
+        with self._lock:
+            if self._opened is not None:
+                self._opened[2].close()
+                self._opened = None
+
+    # -- internals ---------------------------------------------------------
+    def _ids_by_path(self, path: str) -> list[str]:
+        """Ids of the documents whose source file is *path* (exactly, else after resolving
+        links), from the manifest sidecars rather than every stored document."""
+        from .manifest import read_manifest
+
+        manifest = read_manifest(self._index()[2])
+        wanted = os.path.abspath(path)
+        found = [i for i, rec in manifest.items() if rec["path"] == wanted]
+        if not found:
+            real = os.path.realpath(wanted)
+            name = os.path.basename(real)
+            found = [i for i, rec in manifest.items() if rec["path"]
+                     and os.path.basename(rec["path"]) == name
+                     and os.path.realpath(rec["path"]) == real]
+        return found
+
+    def _index(self):
+        """The Whoosh index of the current generation, reopened when CURRENT changes."""
+        marker = self.root.current_marker()
+        with self._lock:
+            if self._opened is not None and self._opened[0] == marker:
+                return self._opened
+            gen = self.root.current()
+            if gen is None:
+                raise IndexNotFoundError(
+                    f"no index in {self.root.root} yet: run 'searcher index SOURCE' first")
+            from .whoosh_adapter import open_index
+
+            try:
+                ix = open_index(str(gen.path))
+            except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
+                raise IndexNotFoundError(
+                    f"index in {gen.path} cannot be opened ({exc}); "
+                    "rebuild it with 'searcher index --full'") from None
+            self._check_fingerprint(gen)
+            self._opened = (marker, gen, ix)
+            self._context = None
+            return self._opened
+
+    def _searcher(self):
+        marker, gen, ix = self._index()
+        local = self._local
+        searcher = getattr(local, "searcher", None)
+        # A stale searcher is replaced, not refresh()ed: Whoosh's refresh reuses readers of
+        # segments whose id is unchanged, and those keep their old deletions.
+        if (searcher is not None and getattr(local, "marker", None) == marker
+                and searcher.up_to_date()):
+            return searcher
+        if searcher is not None:
+            searcher.close()
+        local.searcher = ix.searcher()
+        local.marker = marker
+        return local.searcher
+
+    def _check_fingerprint(self, gen: Generation) -> None:
+        built = gen.info().get("fingerprint")
+        current = analysis_fingerprint(self.settings)
+        if built and built != current and not self._fingerprint_warned:
+            self._fingerprint_warned = True
+            log.warning(
+                "the index in %s was built with different analysis settings (%s); results "
+                "may be incomplete until you run 'searcher index --full'",
+                gen.path, describe_change(built, current))
+
+    def _query_context(self) -> QueryContext:
+        context = self._context
+        if context is None:
+            from ..analysis.lexicon import PINYIN_FILE, PinyinTable, load_synonyms
+            from ..analysis.segmenter import open_segmenter
+
+            gen = self._index()[1]
+            segmenter = open_segmenter(
+                gen.path, dictionary_key(analysis_fingerprint(self.settings)))
+            context = self._context = QueryContext(
+                synonyms=load_synonyms(self.settings.synonyms),
+                pinyin=PinyinTable(gen.path / PINYIN_FILE) if self.settings.pinyin else None,
+                cut=segmenter.cut if segmenter else None,
+                caches=self._caches,
+            )
+        return context

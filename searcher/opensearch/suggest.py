@@ -1,0 +1,77 @@
+"""Suggestions as you type, from a cluster: the local suggestions' words, pinyin and titles.
+
+Each document carries (:func:`searcher.opensearch.mapping.suggest_keys`):
+
+* ``suggest`` — its suggestible words (the local suggestion table's words), and
+  for each Chinese word of up to eight characters ``PINYIN_MARK`` + a toneless
+  spelling or the initials + ``KEY_SEP`` + the word (``\\x01liaocheng\\x1f聊城``,
+  ``\\x01lc\\x1f聊城``);
+* ``title_key`` — its folded, whitespace-free title + ``KEY_SEP`` + the title as shown.
+
+A prefix is answered by one request: ``prefix`` queries on those keyword
+fields select the documents, and ``terms`` aggregations restricted to the
+values that start with the prefix count documents per value.  Pinyin keys of
+the same word are merged (a document holding the word holds all of them).
+Candidates are ranked like the local table: most documents first, words before
+titles, shorter first, then by text.  The local table's two-word phrases are not
+offered here (kind ``phrase`` never appears).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..local.suggest import MAX_LIMIT, prefix_key
+from ..results import Suggestion
+from .dsl import regex_literal
+from .mapping import KEY_SEP, PINYIN_MARK
+
+#: Candidates fetched per kind, beyond *limit*: merged pinyin keys and ties need a few more.
+EXTRA = 20
+_LATIN = re.compile(r"^[a-z]+$")
+
+
+def suggest(search: Callable[[dict[str, Any]], dict[str, Any]], prefix: object,
+            limit: int = 10) -> list[Suggestion]:
+    """Up to *limit* completions of *prefix* (``[]`` for empty or unusable input), with
+    *search* running one search body against the index."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        return []
+    key = prefix_key(prefix)
+    if not key:
+        return []
+    limit = min(limit, MAX_LIMIT)
+    size = limit + EXTRA
+    pattern = regex_literal(key) + ".*"
+    aggs: dict[str, Any] = {
+        "words": _terms("suggest", {"prefix": {"suggest": key}}, pattern, size),
+        "titles": _terms("title_key", {"prefix": {"title_key": key}}, pattern, size),
+    }
+    if _LATIN.match(key):
+        mark = PINYIN_MARK + key
+        aggs["pinyin"] = _terms("suggest", {"prefix": {"suggest": mark}},
+                                regex_literal(mark) + ".*", size * 4)
+    body = {"size": 0, "track_total_hits": False, "aggs": aggs}
+    found = search(body)["aggregations"]
+    counts: dict[tuple[int, str], int] = {}
+    for bucket in found["words"]["values"]["buckets"]:
+        counts[(0, bucket["key"])] = int(bucket["doc_count"])
+    for bucket in found.get("pinyin", {}).get("values", {}).get("buckets", []):
+        word = bucket["key"].split(KEY_SEP, 1)[-1]
+        counts[(0, word)] = max(counts.get((0, word), 0), int(bucket["doc_count"]))
+    for bucket in found["titles"]["values"]["buckets"]:
+        shown = bucket["key"].split(KEY_SEP, 1)[-1]
+        counts[(2, shown)] = counts.get((2, shown), 0) + int(bucket["doc_count"])
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][0], len(item[0][1]),
+                                                      item[0][1]))
+    return [Suggestion(text, count, "word" if kind == 0 else "title")
+            for (kind, text), count in ranked[:limit]]
+
+
+def _terms(field: str, selection: dict[str, Any], pattern: str, size: int) -> dict[str, Any]:
+    """Documents selected by *selection*, counted per value of *field* matching *pattern*."""
+    return {"filter": selection, "aggs": {"values": {"terms": {
+        "field": field, "include": pattern, "size": size, "shard_size": max(size * 5, 100),
+        "order": [{"_count": "desc"}, {"_key": "asc"}]}}}}
