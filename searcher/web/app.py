@@ -47,8 +47,8 @@ MAX_FILTER_CHARS = 200
 MAX_ID_CHARS = 200
 #: Seconds one engine call runs alone before the next one may start beside it.  Engine calls
 #: are CPU-bound Python, so in one process several at once only take turns on the GIL, and
-#: the turns cost: threads that wait for the GIL wake every 5 ms to force a switch, which
-#: measured ~2 ms more CPU per search with four searches at once than with one.  So calls
+#: the turns cost: threads that wait for the GIL wake every 5 ms to force a switch (measured:
+#: 1-2 ms more kernel time per search request with four at once than with one).  So calls
 #: queue for a lane and run one after another; one that holds the lane longer than this (a
 #: slow query) lets the next start beside it, so a slow query never holds up the others for
 #: longer than this.  Several processes (``--workers``) are what use several cores.
