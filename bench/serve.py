@@ -1,12 +1,13 @@
 """Load benchmark of `searcher serve` next to the library called in a loop (not a test).
 
 Drives the real server over loopback only (127.0.0.1) with a bounded number of requests and
-a bounded time: N concurrent clients (keep-alive HTTP/1.1 connections from one asyncio
-process) over a mix of word, two-word, phrase, filtered and faceted queries taken from the
-corpus itself (bench/perf.py's mix plus faceted queries), against one worker and two.  The
-baseline is SearchEngine.search over the same queries in a loop in one process.  The runs
-take turns in rounds, so that a shared machine's drifting load hits each alike.  Prints a
-table; --out writes JSON.
+a bounded time: N concurrent HTTP/1.1 clients in one asyncio process on the same machine
+(~0.7 ms of CPU per request; by default each request on a new connection, --per-connection N
+keeps one for N requests) over a mix of word, two-word, phrase, filtered and faceted queries
+taken from the corpus itself (bench/perf.py's mix plus faceted queries), against one worker
+and two.  The baseline is SearchEngine.search over the same queries in a loop in one
+process.  The runs take turns in rounds, so that a shared machine's drifting load hits each
+alike.  Prints a table; --out writes JSON.
 
     python3 ../shared/tools/make_corpus.py /tmp/corpus20k
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k

@@ -102,6 +102,103 @@ def test_cli_and_a_search_do_not_import_the_web_stack(site, tmp_path):
     assert out[0] == "[]" and out[-1] == "[]", out
 
 
+# -- the JSON and the engine calls behind every endpoint ----------------------------------------
+
+def test_json_reads_back_as_json_dumps_wrote_it(site):
+    """The API writes JSON with orjson (faster); it must read back exactly as what
+    json.dumps(default=str) wrote before, also for values the two treat differently."""
+    import dataclasses
+    import datetime as dt
+
+    import numpy as np
+
+    from searcher.web.app import JSON
+
+    _, engine, _ = site
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    content = {
+        "results": engine.search("聊城 OR xssprobe", facets=["author", "year"]).as_dict(),
+        "document": engine.get(seed_id(engine)).as_dict(),
+        "stats": engine.stats(),
+        "numpy": [np.float64(1.25), np.int64(7), np.float32(0.5)],
+        "dates": [dt.date(2021, 6, 9), dt.datetime(2021, 6, 9, 8, 30, tzinfo=dt.timezone.utc)],
+        "dataclass": Point(1), "floats": [1e-7, 1e16, 0.1, -0.0],
+        "text": '长江 <script>"\\\n\u2028\x01</script>',
+    }
+    old = json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str)
+    new = JSON(content).body
+    assert json.loads(new) == json.loads(old)
+    assert [type(v) for v in json.loads(new)["numpy"]] == [float, str, str]
+    # what orjson refuses: the json.dumps answer, byte for byte
+    for refused in ({1: "integer key"}, {"big": 2**70}):
+        assert JSON(refused).body == json.dumps(refused, separators=(",", ":")).encode()
+
+
+def test_engine_calls_take_turns_and_a_slow_one_lets_the_next_start(site):
+    """Calls run one after another (one lane: no GIL tug-of-war between searches); a call
+    that holds the lane for LANE_HOLD lets the next start beside it, so a slow query holds
+    the others up for that long at most, and the slow one still gets its 503."""
+    import asyncio
+    import time
+
+    from searcher.web.app import LANE_HOLD, ApiError
+
+    _, engine, _ = site
+    state = create_app(engine, time_budget=30).state.searcher
+    spans: list[tuple[str, float, float]] = []
+
+    def work(name: str, seconds: float) -> str:
+        started = time.monotonic()
+        time.sleep(seconds)
+        spans.append((name, started, time.monotonic()))
+        return name
+
+    async def main() -> list:
+        return await asyncio.gather(*(state.run(work, f"quick{i}", 0.05) for i in range(4)))
+
+    assert asyncio.run(main()) == ["quick0", "quick1", "quick2", "quick3"]
+    spans.sort(key=lambda span: span[1])
+    assert all(a[2] <= b[1] for a, b in zip(spans, spans[1:], strict=False)), spans  # one at a time
+
+    spans.clear()
+    slow = 4 * LANE_HOLD + 1.0
+    state = create_app(engine, time_budget=slow - 0.5).state.searcher
+
+    async def with_a_slow_call() -> list:
+        calls = [state.run(work, "slow", slow)]
+        calls += [state.run(work, f"quick{i}", 0.01) for i in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    answers = asyncio.run(with_a_slow_call())
+    assert isinstance(answers[0], ApiError) and answers[0].status == 503
+    assert answers[1:] == ["quick0", "quick1", "quick2"]
+    state.pool.shutdown(wait=True)  # the slow call goes on in its thread after its 503
+    ended = {name: end for name, _, end in spans}
+    assert all(ended[f"quick{i}"] < ended["slow"] for i in range(3)), spans
+
+
+def test_server_processes_switch_threads_less_often(site, monkeypatch):
+    """Each worker of `searcher serve` sets the longer switch interval (server.py says why);
+    creating an app alone (to mount it elsewhere) leaves the process's own setting."""
+    from searcher.web import server
+
+    _, engine, _ = site
+    before = sys.getswitchinterval()
+    try:
+        create_app(engine)
+        assert sys.getswitchinterval() == before
+        monkeypatch.setenv(server.ENV_CONFIG, server._encode(engine.settings, WebOptions()))
+        server.app_from_env()
+        assert sys.getswitchinterval() == pytest.approx(server.SWITCH_INTERVAL)
+        assert before < server.SWITCH_INTERVAL
+    finally:
+        sys.setswitchinterval(before)
+
+
 # -- /api/search --------------------------------------------------------------------------------
 
 def test_search_has_the_cli_json_shape(site):
