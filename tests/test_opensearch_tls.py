@@ -195,6 +195,22 @@ def test_untrusted_certificate_is_refused(proxy, secured_index, env, ca, caplog)
     assert _leaks(proxy.password, error, caplog.records) == []
 
 
+def test_certificate_for_another_host_is_refused(proxy, secured_index, env):
+    from searcher.opensearch import ClusterError, OpenSearchBackend
+
+    env("SEARCHER_OPENSEARCH_API_KEY", proxy.api_key)
+    env("SEARCHER_OPENSEARCH_CA_FILE", str(proxy.ca_file))
+    other = proxy.url.replace("127.0.0.1", "127.0.0.2")  # same server, trusted CA
+    with pytest.raises(ClusterError) as info:
+        OpenSearchBackend.from_location(f"{other}/{secured_index}", Settings(),
+                                        timeout=10).search("认证认可")
+    assert info.value.reason == "tls" and other in str(info.value)
+    assert "127.0.0.2" in str(info.value).split(":", 3)[-1]  # the mismatch, named
+    localhost = proxy.url.replace("127.0.0.1", "localhost")  # a name it does hold
+    assert OpenSearchBackend.from_location(f"{localhost}/{secured_index}",
+                                           Settings()).search("认证认可").total == 1
+
+
 @pytest.mark.parametrize("how", ["no credentials", "wrong password", "wrong user",
                                  "wrong api key", "wrong password in the URL"])
 def test_refused_credentials_say_401_and_never_echo_the_password(proxy, secured_index, env,

@@ -7,6 +7,7 @@ front of it, on loopback, the way many self-hosted clusters are fronted:
 
 * TLS with a server certificate for ``127.0.0.1``/``localhost`` signed by a throw-away
   CA made here (python ``cryptography``), plus a second, unrelated CA to trust wrongly;
+  the same server also answers on ``127.0.0.2``, a name the certificate does not hold;
 * HTTP basic auth (``auth_basic``, a salted SHA-1 ``{SSHA}`` password file) *or* an
   ``Authorization: ApiKey <key>`` header (``auth_request`` to a location comparing it),
   either one being enough (``satisfy any``); nothing reaches the node otherwise;
@@ -158,6 +159,7 @@ http {{
     map $http_authorization $searcher_api_key_ok {{ default 0; "ApiKey {api_key}" 1; }}
     server {{
         listen 127.0.0.1:{port} ssl;
+        listen 127.0.0.2:{port} ssl;  # same certificate, a name it does not hold
         ssl_certificate {folder}/server.pem;
         ssl_certificate_key {folder}/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;
