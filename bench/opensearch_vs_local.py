@@ -10,11 +10,18 @@ category or date; ``perf.query_mix``) against both, query by query, and prints:
   over the time spent inside ``_bulk`` requests, while the analysis runs in the
   worker processes at the same time (so it is what the cluster ingests under load,
   not an isolated maximum);
+* bulk-load throughput alone (``--replay``, on by default): every document of the new
+  index, already analysed, dumped to NDJSON and sent again with plain ``_bulk`` requests of
+  500 documents into a fresh index, one request at a time (what ``curl --data-binary`` of an
+  export does, with no analysis competing for the CPU);
 * warm query p50/p95/p99 per back end and per kind, and how far the top 10s agree.
 
     export URL=$(OPENSEARCH_NODE_HEAP=2g scripts/opensearch-node start | tail -n 1)
     python3 bench/opensearch_vs_local.py --corpus /tmp/corpus20k --url "$URL" \\
         --work /tmp/bench-os20k
+    # only the bulk replay, from a cluster index a previous run kept (--keep):
+    python3 bench/opensearch_vs_local.py --corpus /tmp/corpus20k --url "$URL" \
+        --name bench-os20k --replay-only
     # reuse a local index of the same corpus built beforehand (it is searched, not built):
     python3 bench/opensearch_vs_local.py --corpus /tmp/corpus200k --url "$URL" \\
         --local-index /tmp/ix200k-copy
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -70,6 +78,71 @@ class BulkMeter:
                 self.requests += 1
 
         client.bulk = bulk
+
+
+def replay_bulk(backend: OpenSearchBackend, folder: Path, shards: int,
+                chunk: int = 500) -> dict[str, Any]:
+    """Dump the documents behind the alias to NDJSON, then time loading it into a new index."""
+    from opensearchpy.helpers import scan
+
+    from searcher.opensearch.mapping import index_body
+    from searcher.opensearch.sync import current_index
+
+    client = backend.client
+    source = current_index(client, backend.name)
+    if source is None:
+        sys.exit(f"no index behind alias {backend.name} to replay")
+    dump = folder / "replay.ndjson"
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    docs = 0
+    with dump.open("w", encoding="utf-8") as out:
+        for hit in scan(client, index=source, query={"query": {"match_all": {}}}, size=1000,
+                        scroll="5m"):
+            out.write(json.dumps({"index": {"_id": hit["_id"]}}) + "\n")
+            out.write(json.dumps(hit["_source"], ensure_ascii=False) + "\n")
+            docs += 1
+    dumped = time.perf_counter() - started
+    target = f"{backend.name}-replay"
+    client.indices.delete(index=target, ignore=[404])
+    body = index_body(shards, 0)
+    body["settings"]["index"]["refresh_interval"] = "-1"
+    client.indices.create(index=target, body=body)
+    size = dump.stat().st_size
+    requests = 0
+    try:
+        started = time.perf_counter()
+        with dump.open("rb") as handle:
+            while True:
+                lines = [line for _ in range(2 * chunk) if (line := handle.readline())]
+                if not lines:
+                    break
+                answer = client.bulk(index=target, body=b"".join(lines), request_timeout=600)
+                requests += 1
+                if answer.get("errors"):
+                    sys.exit(f"the replay was refused: {str(answer)[:300]}")
+        loaded = time.perf_counter() - started
+        client.indices.put_settings(index=target, body={"index": {"refresh_interval": None}})
+        client.indices.refresh(index=target)
+        total = time.perf_counter() - started
+        count = int(client.count(index=target)["count"])
+    finally:
+        client.indices.delete(index=target, ignore=[404])
+        dump.unlink(missing_ok=True)
+    if count != docs:
+        sys.exit(f"the replay loaded {count} of {docs} documents")
+    return {"documents": docs, "bytes": size, "requests": requests, "dump_s": dumped,
+            "bulk_s": loaded, "with_refresh_s": total}
+
+
+def replay_rows(replay: dict[str, Any]) -> list[tuple[str, str, str]]:
+    docs, seconds = replay["documents"], replay["bulk_s"]
+    return [("bulk replay, documents / NDJSON MB", "",
+             f"{docs} / {replay['bytes'] / 1e6:.0f}"),
+            ("bulk replay, requests / time (s)", "", f"{replay['requests']} / {seconds:.1f}"),
+            ("bulk replay, docs/s", "", f"{docs / seconds:.0f}"),
+            ("bulk replay, MB/s NDJSON", "", f"{replay['bytes'] / 1e6 / seconds:.2f}"),
+            ("bulk replay + refresh (s)", "", f"{replay['with_refresh_s']:.1f}")]
 
 
 def _searcher(search: Any) -> Any:
@@ -134,8 +207,26 @@ def main() -> None:
                              "building one (its build is not timed)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the cluster index and the local index afterwards")
+    parser.add_argument("--no-replay", dest="replay", action="store_false",
+                        help="skip the bulk replay (it dumps and reloads every document)")
+    parser.add_argument("--replay-only", action="store_true",
+                        help="only the bulk replay, from the index behind --name (kept by an "
+                             "earlier run with --keep)")
     parser.add_argument("--out", help="write all numbers as JSON here")
     args = parser.parse_args()
+    if args.replay_only:
+        with OpenSearchBackend(args.url, Settings(), name=args.name, timeout=120) as backend:
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            folder = Path(tempfile.mkdtemp(prefix="bench-os-replay-"))
+            try:
+                replay = replay_bulk(backend, folder, args.shards)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+        print(f"load average at start {load}, at end "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(perf.table([("", "", "opensearch"), *replay_rows(replay)]))
+        benchlib.dump(args.out, {"replay": replay})
+        return
 
     info = benchlib.machine()
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -185,6 +276,14 @@ def main() -> None:
         started = time.perf_counter()
         backend.index([corpus], jobs=args.jobs)
         cluster_rerun = time.perf_counter() - started
+        replay = None
+        if args.replay:
+            print("replaying the bulk load ...", file=sys.stderr, flush=True)
+            folder = Path(tempfile.mkdtemp(prefix="bench-os-replay-"))
+            try:
+                replay = replay_bulk(backend, folder, args.shards)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
 
         print(f"timing {len(queries)} queries on both ...", file=sys.stderr, flush=True)
         lat = time_queries(engine, backend, queries)
@@ -213,12 +312,14 @@ def main() -> None:
                      f"{size / 1e6 / cluster_build:.2f}"))
     else:
         rows.append(("full build, articles/s", "", f"{docs / cluster_build:.0f}"))
-    rows.append(("bulk load, docs/s (in _bulk)", "",
+    rows.append(("build: bulk docs/s (in _bulk)", "",
                  f"{docs / bulk['seconds']:.0f}" if bulk["seconds"] else "n/a"))
-    rows.append(("bulk load, MB/s NDJSON (in _bulk)", "",
+    rows.append(("build: bulk MB/s NDJSON (in _bulk)", "",
                  f"{bulk['bytes'] / 1e6 / bulk['seconds']:.1f}" if bulk["seconds"] else "n/a"))
-    rows.append(("bulk requests / time in them (s)", "",
+    rows.append(("build: bulk requests / time (s)", "",
                  f"{bulk['requests']} / {bulk['seconds']:.1f}"))
+    if replay:
+        rows += replay_rows(replay)
     rows.append(("index size (MB)", f"{local_bytes / 1e6:.1f}",
                  f"{cluster_report.index_bytes / 1e6:.1f}"))
     rows.append(("no-change re-run (s)", "" if local_rerun is None else f"{local_rerun:.1f}",
@@ -248,7 +349,8 @@ def main() -> None:
                          "index_bytes": local_bytes, "latency": lat["local"]},
                   opensearch={"build_s": cluster_build, "rerun_s": cluster_rerun,
                               "documents": docs, "index_bytes": cluster_report.index_bytes,
-                              "bulk": bulk, "latency": lat["opensearch"]},
+                              "bulk": bulk, "replay": replay,
+                              "latency": lat["opensearch"]},
                   overlaps=overlaps, totals_equal=lat["totals_equal"],
                   load=[load_start, load_end], query_mix=[q.__dict__ for q in queries])
     benchlib.dump(args.out, result)
