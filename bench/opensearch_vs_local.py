@@ -312,11 +312,11 @@ def main() -> None:
                      f"{size / 1e6 / cluster_build:.2f}"))
     else:
         rows.append(("full build, articles/s", "", f"{docs / cluster_build:.0f}"))
-    rows.append(("build: bulk docs/s (in _bulk)", "",
+    rows.append(("bulk load, docs/s (in _bulk)", "",
                  f"{docs / bulk['seconds']:.0f}" if bulk["seconds"] else "n/a"))
-    rows.append(("build: bulk MB/s NDJSON (in _bulk)", "",
+    rows.append(("bulk load, MB/s NDJSON (in _bulk)", "",
                  f"{bulk['bytes'] / 1e6 / bulk['seconds']:.1f}" if bulk["seconds"] else "n/a"))
-    rows.append(("build: bulk requests / time (s)", "",
+    rows.append(("bulk requests / time in them (s)", "",
                  f"{bulk['requests']} / {bulk['seconds']:.1f}"))
     if replay:
         rows += replay_rows(replay)
