@@ -211,6 +211,16 @@ def test_certificate_for_another_host_is_refused(proxy, secured_index, env):
                                            Settings()).search("认证认可").total == 1
 
 
+def test_https_to_a_plain_http_port_is_named(proxy, env):
+    from searcher.opensearch import ClusterError, OpenSearchBackend
+
+    plain = os.environ[URL_ENV].replace("http://", "https://")  # the node itself: no TLS
+    with pytest.raises(ClusterError) as info:
+        OpenSearchBackend.from_location(f"{plain}/x", Settings(), timeout=10).search("x")
+    assert info.value.reason == "tls" and plain in str(info.value)
+    assert "https" in str(info.value) and "certificate" not in str(info.value)
+
+
 @pytest.mark.parametrize("how", ["no credentials", "wrong password", "wrong user",
                                  "wrong api key", "wrong password in the URL"])
 def test_refused_credentials_say_401_and_never_echo_the_password(proxy, secured_index, env,

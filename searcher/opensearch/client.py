@@ -116,8 +116,8 @@ def _verify_setting() -> bool:
     raise ConfigError(f"SEARCHER_OPENSEARCH_VERIFY={value!r}: expected 1 or 0")
 
 
-def _tls_failure(exc: BaseException) -> str | None:
-    """The certificate problem behind a client exception, if that is what it is."""
+def _tls_failure(exc: BaseException) -> tuple[bool, str] | None:
+    """(whether the certificate was refused, the problem) behind a TLS failure, else None."""
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
@@ -126,9 +126,9 @@ def _tls_failure(exc: BaseException) -> str | None:
             continue
         seen.add(id(item))
         if isinstance(item, ssl.SSLCertVerificationError):
-            return str(item.verify_message or item.reason or "certificate verify failed")
+            return True, str(item.verify_message or item.reason or "certificate verify failed")
         if isinstance(item, ssl.SSLError):
-            return str(item.reason or "TLS handshake failed")
+            return False, str(item.reason or "TLS handshake failed")
         if isinstance(item, BaseException):
             todo += [item.__cause__, item.__context__, getattr(item, "reason", None),
                      getattr(item, "info", None), *item.args]
@@ -140,12 +140,18 @@ def cluster_error(exc: Exception, url: str, what: str) -> ClusterError:
     from opensearchpy import exceptions as ex
 
     if isinstance(exc, ex.ConnectionError):
-        problem = _tls_failure(exc)
-        if problem is not None or isinstance(exc, ex.SSLError):
+        failure = _tls_failure(exc)
+        if failure is None and isinstance(exc, ex.SSLError):
+            failure = (False, "TLS handshake failed")
+        if failure is not None and failure[0]:
             return ClusterError(
                 f"cannot verify the TLS certificate of OpenSearch at {public_url(url)} "
-                f"({what}): {problem or 'TLS handshake failed'}; give the cluster's CA with "
+                f"({what}): {failure[1]}; give the cluster's CA with "
                 "SEARCHER_OPENSEARCH_CA_FILE", None, "tls")
+        if failure is not None:
+            return ClusterError(
+                f"TLS with OpenSearch at {public_url(url)} failed ({what}): {failure[1]} "
+                "(does the cluster speak https on that port?)", None, "tls")
         return ClusterError(f"cannot reach OpenSearch at {public_url(url)} ({what}): "
                             f"{type(exc).__name__}", None, "connection")
     status = getattr(exc, "status_code", None)
