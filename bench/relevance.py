@@ -19,6 +19,12 @@ many news headlines repeat, e.g. 国内联播快讯), for (e)(f) min(10, relevan
 
     python bench/relevance.py --corpus /tmp/corpus_full --out bench/out/relevance.json
     python bench/relevance.py --limit 5000
+
+The same sets against an index built beforehand from the same corpus: a folder, or an
+OpenSearch location (``http(s)://host:port/NAME``; credentials from the environment):
+
+    python bench/relevance.py --corpus /tmp/corpus20k --skip-recipe \
+        --index http://127.0.0.1:9200/articles
 """
 
 from __future__ import annotations
@@ -55,12 +61,16 @@ Search = Callable[[str, int | None], list[str]]
 
 
 # -- engines ----------------------------------------------------------------------------
-def searcher_engine(index_dir: Path) -> tuple[Search, Callable[[], None]]:
-    """searcher's public search(), returning document ids (all pages when limit is None)."""
+def searcher_engine(index_dir: Path | str) -> tuple[Search, Callable[[], None]]:
+    """searcher's public search(), returning document ids (all pages when limit is None).
+
+    *index_dir* may name a cluster (``http(s)://host:port/NAME``): SearchEngine then
+    picks the OpenSearch back end, with the same arguments and results.
+    """
     from searcher import SearchEngine
     from searcher.errors import QueryError
 
-    engine = SearchEngine(index_dir)
+    engine: Any = SearchEngine(index_dir)
 
     def search(query: str, limit: int | None = TOP) -> list[str]:
         try:
@@ -259,7 +269,8 @@ def ceiling_p10(items: list[Judged]) -> float:
 
 
 # -- main -------------------------------------------------------------------------------
-def build_indexes(corpus: Path, work: Path, jobs: int, skip_recipe: bool) -> dict[str, float]:
+def build_indexes(corpus: Path, work: Path, jobs: int, skip_recipe: bool,
+                  skip_searcher: bool = False) -> dict[str, float]:
     """Build (or reuse, when already in *work*) the searcher and recipe indexes."""
     from whoosh import index as whoosh_index
 
@@ -267,7 +278,7 @@ def build_indexes(corpus: Path, work: Path, jobs: int, skip_recipe: bool) -> dic
 
     took: dict[str, float] = {}
     s_dir, r_dir = work / "searcher", work / "recipe"
-    if not (s_dir / "CURRENT").exists():
+    if not skip_searcher and not (s_dir / "CURRENT").exists():
         print("building the searcher index ...", file=sys.stderr, flush=True)
         t = time.perf_counter()
         SearchEngine(s_dir).index([corpus], full=True, jobs=jobs or None)
@@ -295,12 +306,21 @@ def main() -> None:
     ap.add_argument("--keep", type=Path,
                     help="build indexes into this folder and reuse them on the next run")
     ap.add_argument("--out", help="write all numbers (and per-query results) as JSON here")
+    ap.add_argument("--index",
+                    help="evaluate this index of --corpus (a folder, or an OpenSearch location "
+                         "http(s)://host:port/NAME) instead of building one")
     args = ap.parse_args()
+    if args.index and args.corpus is None:
+        ap.error("--index needs --corpus (the corpus the index was built from)")
 
     info = benchlib.machine()
     print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}")
     generated = args.corpus is None
     corpus = (benchlib.make_corpus(args.limit) if generated else args.corpus).absolute()
+    if args.index:
+        from searcher.opensearch.client import public_url
+
+        print(f"index: {public_url(args.index)} (built beforehand from the corpus)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-relevance-"))
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"machine": info, "corpus": str(corpus), "seed": args.seed}
@@ -322,9 +342,12 @@ def main() -> None:
         trad = {id(item): s2t.convert(item.query) for item in sets_a}
         print(f"query sets: a={len(sets_a)} b={len(sets_b)} c={len(sets_c)} d={len(sets_a)} "
               f"e={len(sets_e)} f={len(sets_f)}", flush=True)
-        result["build"] = build_indexes(corpus, work, args.jobs, args.skip_recipe)
+        result["build"] = build_indexes(corpus, work, args.jobs, args.skip_recipe,
+                                        skip_searcher=bool(args.index))
 
-        engines = {"searcher": searcher_engine(work / "searcher")}
+        label = "opensearch" if args.index and args.index.startswith(("http:", "https:")) \
+            else "searcher"
+        engines = {label: searcher_engine(args.index or work / "searcher")}
         if not args.skip_recipe:
             engines["recipe"] = recipe_engine(work / "recipe", corpus)
         scores: dict[str, dict[str, Any]] = {}
