@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
-from ..analysis.tokens import STOP_WORDS, query_terms
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, query_terms
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
@@ -43,9 +43,22 @@ B = 0.75
 #: that has the words *and* the exact string beats one with only scattered words, and a
 #: rare exact string found only across word boundaries (a headline fragment) still ranks.
 VERBATIM_SCALE = 1.0
+#: A verbatim match of a query word that spans several jieba words is stronger evidence
+#: the longer it is: its weight is VERBATIM_SCALE × (characters / 2) ** VERBATIM_POWER
+#: (2 characters: 1, as for one word; 8: 8), on top of its rarity (the idf of the string).
+VERBATIM_POWER = 1.5
+#: Longest run counted for that weight (a pasted sentence is proof enough at this length).
+VERBATIM_MAX_CHARS = 16
 #: Bonus (times the title scores) when the title holds every plain word of the query.
 TITLE_ALL_BOOST = 3.0
+#: Quantities need their numbers whole (4万 is not in 14万), except in a pasted run with
+#: this many Han characters, which also matches (at LOOSE_NUMBER_WEIGHT) where cut.
+LOOSE_NUMBER_HAN = 4
+LOOSE_NUMBER_WEIGHT = 0.5
 PINYIN_BOOST = 0.3
+#: Weight of question words (什么, 是否, 有哪些 …: ``QUESTION_WORDS``) next to the other
+#: words of a query; they are not required when the query has other words.
+QUESTION_WEIGHT = 0.1
 #: Occurrences of a phrase in the title count this many times (like the title boost).
 TITLE_WEIGHT = 3.0
 TEXT_FIELDS = ("title", "body")
@@ -154,6 +167,28 @@ class Evaluator:
         self._df: dict[tuple[str, str], int] = {}
         self._scans: dict[tuple[int, str, bool], Found] = {}
         self.caches = context.caches
+        #: The query's words (distinct jieba words of its plain words, quoted phrases) →
+        #: documents of the current segment holding each (see :meth:`matched_counts`).
+        self.units: dict[str, np.ndarray] = {}
+        self._quiet = 0  # > 0 while evaluating what is not a query word of its own
+
+    # -- matched words -----------------------------------------------------
+    def start_segment(self) -> None:
+        """Forget the previous segment's query-word masks."""
+        self.units = {}
+
+    def _unit(self, name: str, mask: np.ndarray) -> None:
+        if self._quiet:
+            return
+        held = self.units.get(name)
+        self.units[name] = mask.copy() if held is None else held | mask
+
+    def matched_counts(self, n: int) -> np.ndarray:
+        """How many of the query's words each document of the current segment holds."""
+        counts = np.zeros(n, dtype=np.int32)
+        for mask in self.units.values():
+            counts += mask
+        return counts
 
     # -- leaves ------------------------------------------------------------
     def postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +277,11 @@ class Evaluator:
         if isinstance(node, Phrase):
             return self.phrase(node, leaf)
         if isinstance(node, Not):  # only reached inside Or: "a OR NOT b" is not allowed
-            inner = self.evaluate(node.item, leaf)
+            self._quiet += 1
+            try:
+                inner = self.evaluate(node.item, leaf)
+            finally:
+                self._quiet -= 1
             return Match(~inner.mask, np.zeros_like(inner.score))
         if isinstance(node, And):
             return self.conjunction(node.items, leaf)
@@ -255,10 +294,27 @@ class Evaluator:
         negatives = [i.item for i in items if isinstance(i, Not)]
         groups = pinyin_runs(positives, lambda joined: bool(
             self.context.pinyin and self.context.pinyin(joined)))
-        result = self._combine([self._group(g, leaf) for g in groups], n)
-        for neg in negatives:
-            result.mask &= ~self.evaluate(neg, leaf).mask
+        asking = [g for g in groups if self._asks(g)]
+        if len(asking) == len(groups):
+            asking = []
+        result = self._combine([self._group(g, leaf) for g in groups if g not in asking], n)
+        for group in asking:  # "海洋强国 是什么": the question words only add a little score
+            extra = self._group(group, leaf)
+            result.score += QUESTION_WEIGHT * np.where(result.mask, extra.score, 0.0)
+        self._quiet += 1
+        try:
+            for neg in negatives:
+                result.mask &= ~self.evaluate(neg, leaf).mask
+        finally:
+            self._quiet -= 1
         return result
+
+    def _asks(self, group: list[Node]) -> bool:
+        """Whether a conjunction item is only question words (``是什么``, ``吗``)."""
+        if len(group) != 1 or not isinstance(group[0], Word) or group[0].field is not None:
+            return False
+        kept = [t for t in query_terms(group[0].text, self.context.cut) if t not in STOP_WORDS]
+        return bool(kept) and all(t in QUESTION_WORDS for t in kept)
 
     def _combine(self, matches: list[Match], n: int) -> Match:
         """AND of *matches*, or OR when the query has been relaxed."""
@@ -267,10 +323,16 @@ class Evaluator:
     def _group(self, group: list[Node], leaf) -> Match:
         if len(group) == 1:
             return self.evaluate(group[0], leaf)
-        literal = all_of([self.evaluate(node, leaf) for node in group],
-                         leaf.reader().doc_count_all())
+        self._quiet += 1  # "liao cheng" is one query word
+        try:
+            literal = all_of([self.evaluate(node, leaf) for node in group],
+                             leaf.reader().doc_count_all())
+        finally:
+            self._quiet -= 1
         joined = "".join(fold(n.text) for n in group)
-        return literal.union(self.pinyin(joined, TEXT_FIELDS, leaf))
+        result = literal.union(self.pinyin(joined, TEXT_FIELDS, leaf))
+        self._unit(joined, result.mask)
+        return result
 
     def word(self, node: Word, leaf) -> Match:
         if node.field in ("author", "category", "tag"):
@@ -283,7 +345,26 @@ class Evaluator:
         text = fold(node.text)
         if node.field is None and self.context.pinyin and _LATIN_WORD.match(text):
             result = result.union(self.pinyin(text, fields, leaf))
+        self._word_units(text, fields, result, leaf, verbatim=node.field is None)
         return result
+
+    def _word_units(self, text: str, fields: tuple[str, ...], result: Match, leaf,
+                    verbatim: bool) -> None:
+        """Register the query words of one plain word: each of its jieba words (a document
+        holding the whole word verbatim holds them all), or the word itself when it is one."""
+        if self._quiet:
+            return
+        kept = [t for t in dict.fromkeys(query_terms(text, self.context.cut))
+                if t not in STOP_WORDS]
+        needle = squeeze(text)
+        if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
+            self._unit(kept[0] if len(kept) == 1 else needle, result.mask)
+            return
+        whole = np.zeros_like(result.mask)
+        if verbatim and _HAN.search(needle):
+            whole[self._found(leaf.reader(), needle, False).ids] = True
+        for term in kept:
+            self._unit(term, self.any_field(term, fields, leaf).mask | whole)
 
     def word_match(self, text: str, fields: tuple[str, ...], leaf, verbatim: bool) -> Match:
         n = leaf.reader().doc_count_all()
@@ -294,16 +375,38 @@ class Evaluator:
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: not indexed, match the text itself
             return self.substring(leaf, needle, single)
-        words = self._combine([self.any_field(t, fields, leaf) for t in kept], n)
+        required = [t for t in kept if t not in QUESTION_WORDS] or kept
+        words = self._combine([self.any_field(t, fields, leaf) for t in required], n)
+        optional = [t for t in kept if t not in required]
+        if optional:  # question words: a little score where the rest matched, never required
+            extra = any_of([self.any_field(t, fields, leaf) for t in optional], n)
+            words.score += QUESTION_WEIGHT * np.where(words.mask, extra.score, 0.0)
         if any(ch.isdigit() for ch in needle) and (
                 len(terms) > 1 or len("".join(terms)) < len(needle)):
             # Quantities (30%, 4万, G20峰会): the parts mean nothing apart ("30" is
             # everywhere), so the exact string is required and the terms only add score.
             exact = self.substring(leaf, needle, single, whole_numbers=True)
-            return Match(exact.mask, exact.score + np.where(words.mask, words.score, 0.0))
+            exact.score *= self.verbatim_weight(needle, required)
+            exact = Match(exact.mask, exact.score + np.where(words.mask, words.score, 0.0))
+            if verbatim and len(_HAN.findall(needle)) >= LOOSE_NUMBER_HAN:
+                # A pasted run that cuts a number (023年同类煤电机组): the text around it
+                # is evidence enough, below the whole-number matches.
+                loose = self.substring(leaf, needle)
+                exact = exact.union(loose, LOOSE_NUMBER_WEIGHT
+                                    * self.verbatim_weight(needle, required))
+            return exact
         if verbatim and _HAN.search(needle):
-            return words.union(self.substring(leaf, needle), VERBATIM_SCALE)
+            return words.union(self.substring(leaf, needle),
+                               self.verbatim_weight(needle, required))
         return words
+
+    def verbatim_weight(self, needle: str, terms: list[str]) -> float:
+        """How much a verbatim match of *needle* counts: grows with its length when it
+        spans several words (one word's verbatim match is just that word)."""
+        if len(terms) < 2:
+            return VERBATIM_SCALE
+        size = min(len(needle), VERBATIM_MAX_CHARS)
+        return VERBATIM_SCALE * max(size / 2, 1.0) ** VERBATIM_POWER
 
     def any_field(self, term: str, fields: tuple[str, ...], leaf) -> Match:
         result = self.term(leaf, fields[0], term)
@@ -341,7 +444,9 @@ class Evaluator:
         if node.field in ("author", "category", "tag"):
             return self.keyword(node.field, node.text, leaf)
         self.terms.update(query_terms(node.text, self.context.cut))
-        return self.substring(leaf, squeeze(node.text), node.field)
+        match = self.substring(leaf, squeeze(node.text), node.field)
+        self._unit(f'"{squeeze(node.text)}"', match.mask)
+        return match
 
     # -- whole-query extras ------------------------------------------------
     def title_bonus(self, node: Node, leaf) -> np.ndarray:
@@ -351,6 +456,7 @@ class Evaluator:
         terms = [t for w in words if w.field is None
                  for t in query_terms(w.text, self.context.cut)
                  if t not in STOP_WORDS]
+        terms = [t for t in terms if t not in QUESTION_WORDS] or terms
         n = leaf.reader().doc_count_all()
         if not terms or not TITLE_ALL_BOOST:
             return np.zeros(n)
@@ -407,16 +513,23 @@ class Ranked:
     total: int
     #: Every matching document (global numbers), e.g. for facet counts.
     mask: np.ndarray | None = None
+    #: How many of the query's words each page document holds, and how many it has.
+    matched: list[int] = field(default_factory=list)
+    query_words: int = 0
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
          sort: str, offset: int, limit: int) -> tuple[Ranked, set[str]]:
     """Evaluate *node* over every segment and return one page of results."""
     evaluator = Evaluator(searcher, context, relaxed)
-    masks, scores, dates = [], [], []
+    masks, scores, dates, counts = [], [], [], []
+    words: set[str] = set()
     for leaf, _offset in searcher.leaf_searchers():
         reader = leaf.reader()
+        evaluator.start_segment()
         match = evaluator.evaluate(node, leaf)
+        counts.append(evaluator.matched_counts(reader.doc_count_all()))
+        words.update(evaluator.units)
         mask = match.mask.copy()
         if reader.has_deletions():
             deleted = np.fromiter(reader.deleted_docs_set, dtype=np.int64)
@@ -442,5 +555,6 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         keys = np.where(undated, np.inf, keys)  # undated documents last either way
     order = np.lexsort((hits, keys))  # ties: index order, deterministic
     page = hits[order[offset : offset + limit]]
-    return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask), \
-        evaluator.terms
+    matched = np.concatenate(counts)[page] if counts else np.zeros(0, dtype=np.int32)
+    return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask,
+                  [int(c) for c in matched], len(words)), evaluator.terms

@@ -75,19 +75,20 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
         if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
     hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
-                      snippet_width)
+                      snippet_width, ranked.matched, ranked.query_words)
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
                          facets=counts)
 
 
 def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],
-               first_rank: int, snippet_width: int = 120) -> list[Hit]:
-    """Hits with snippets and highlight spans of *needles* for ranked document numbers."""
+               first_rank: int, snippet_width: int = 120, matched: list[int] | None = None,
+               query_words: int | None = None) -> list[Hit]:
+    """Hits with snippets and highlight spans of *needles* for ranked document numbers
+    (and, when given, how many of the query's *query_words* words each one holds)."""
     text_column = _text_column(searcher) if docnums else None
     hits = []
-    for rank_no, (docnum, score) in enumerate(zip(docnums, scores, strict=True),
-                                              start=first_rank):
+    for i, (docnum, score) in enumerate(zip(docnums, scores, strict=True)):
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         snippet = make_snippet(body, needles, snippet_width)
@@ -104,7 +105,9 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
             snippet=snippet.text,
             highlights=snippet.highlights,
             title_highlights=highlight_all(stored.get("title", ""), needles),
-            rank=rank_no,
+            rank=first_rank + i,
+            matched=matched[i] if matched else None,
+            query_words=query_words if matched else None,
         ))
     return hits
 
