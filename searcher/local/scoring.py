@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
-from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, query_terms
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, iter_terms, query_terms
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
@@ -59,6 +59,9 @@ PINYIN_BOOST = 0.3
 #: Weight of question words (什么, 是否, 有哪些 …: ``QUESTION_WORDS``) next to the other
 #: words of a query; they are not required when the query has other words.
 QUESTION_WEIGHT = 0.1
+#: "Any word" ranking (relaxed queries, questions): scores times (share of the query's
+#: words a document holds) ** COORD_POWER, so documents holding more of them come first.
+COORD_POWER = 2.0
 #: Occurrences of a phrase in the title count this many times (like the title boost).
 TITLE_WEIGHT = 3.0
 TEXT_FIELDS = ("title", "body")
@@ -183,11 +186,13 @@ class Evaluator:
         held = self.units.get(name)
         self.units[name] = mask.copy() if held is None else held | mask
 
-    def matched_counts(self, n: int) -> np.ndarray:
-        """How many of the query's words each document of the current segment holds."""
+    def matched_counts(self, n: int, content: bool = False) -> np.ndarray:
+        """How many of the query's words each document of the current segment holds
+        (*content*: only words that are not question words)."""
         counts = np.zeros(n, dtype=np.int32)
-        for mask in self.units.values():
-            counts += mask
+        for name, mask in self.units.items():
+            if not (content and name in QUESTION_WORDS):
+                counts += mask
         return counts
 
     # -- leaves ------------------------------------------------------------
@@ -317,8 +322,17 @@ class Evaluator:
         return bool(kept) and all(t in QUESTION_WORDS for t in kept)
 
     def _combine(self, matches: list[Match], n: int) -> Match:
-        """AND of *matches*, or OR when the query has been relaxed."""
-        return any_of(matches, n) if self.relaxed else all_of(matches, n)
+        """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
+        of *matches* each document holds)."""
+        if not self.relaxed:
+            return all_of(matches, n)
+        result = any_of(matches, n)
+        if len(matches) > 1 and COORD_POWER:
+            held = np.zeros(n, dtype=np.float64)
+            for match in matches:
+                held += match.mask
+            result.score *= (held / len(matches)) ** COORD_POWER
+        return result
 
     def _group(self, group: list[Node], leaf) -> Match:
         if len(group) == 1:
@@ -396,9 +410,37 @@ class Evaluator:
                                     * self.verbatim_weight(needle, required))
             return exact
         if verbatim and _HAN.search(needle):
-            return words.union(self.substring(leaf, needle),
-                               self.verbatim_weight(needle, required))
+            result = words.union(self.substring(leaf, needle),
+                                 self.verbatim_weight(needle, required))
+            for run, run_terms in self.content_runs(text):
+                # Proximity: the query's adjacent content words, adjacent in the text too
+                # ("怎样会见外长" → 会见外长), where the whole string is not (a question).
+                near = self.substring(leaf, run)
+                result.score += self.verbatim_weight(run, run_terms) * np.where(
+                    result.mask, near.score, 0.0)
+            return result
         return words
+
+    def content_runs(self, text: str) -> list[tuple[str, list[str]]]:
+        """Runs of adjacent content words of a query word (stop and question words split
+        them), as (squeezed text, its words), when they are not the whole word."""
+        folded = fold(text)
+        runs: list[tuple[int, int, list[str]]] = []
+        last_end = -1
+        for term in iter_terms(folded, extras=False, cut=self.context.cut):
+            if term.text in STOP_WORDS or term.text in QUESTION_WORDS:
+                last_end = -1
+                continue
+            if runs and term.start == last_end:
+                start, _end, words = runs[-1]
+                runs[-1] = (start, term.end, [*words, term.text])
+            else:
+                runs.append((term.start, term.end, [term.text]))
+            last_end = term.end
+        whole = squeeze(text)
+        out = [(squeeze(folded[start:end]), words) for start, end, words in runs]
+        return [(run, words) for run, words in out
+                if run != whole and _HAN.search(run)]
 
     def verbatim_weight(self, needle: str, terms: list[str]) -> float:
         """How much a verbatim match of *needle* counts: grows with its length when it
@@ -516,6 +558,8 @@ class Ranked:
     #: How many of the query's words each page document holds, and how many it has.
     matched: list[int] = field(default_factory=list)
     query_words: int = 0
+    #: Some match lacks one of the query's words (question words aside).
+    partial: bool = False
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
@@ -524,6 +568,7 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
     evaluator = Evaluator(searcher, context, relaxed)
     masks, scores, dates, counts = [], [], [], []
     words: set[str] = set()
+    partial = False
     for leaf, _offset in searcher.leaf_searchers():
         reader = leaf.reader()
         evaluator.start_segment()
@@ -537,6 +582,9 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         allowed = filters.mask(evaluator, leaf)
         if allowed is not None:
             mask &= allowed
+        content = [name for name in evaluator.units if name not in QUESTION_WORDS]
+        partial = partial or bool(
+            (evaluator.matched_counts(len(mask), content=True)[mask] < len(content)).any())
         score = match.score + evaluator.title_bonus(node, leaf)
         masks.append(mask)
         scores.append(score)
@@ -557,4 +605,4 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
     page = hits[order[offset : offset + limit]]
     matched = np.concatenate(counts)[page] if counts else np.zeros(0, dtype=np.int32)
     return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask,
-                  [int(c) for c in matched], len(words)), evaluator.terms
+                  [int(c) for c in matched], len(words), partial), evaluator.terms

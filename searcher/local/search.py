@@ -11,7 +11,8 @@ How each node matches (details and weights in :mod:`searcher.local.scoring`):
 * ``field:value``: title/body only, or the exact folded author, category or tag.
 
 When no document has every word, the query is relaxed to "any word" and the
-results say so.
+results say so.  Questions (``…是什么``, ``如何…``, ``…吗``, a question mark) are ranked
+that way from the start, documents holding more of the words first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import datetime as dt
 import re
 import time
 
-from ..analysis.tokens import query_terms
+from ..analysis.tokens import QUESTION_WORDS, query_terms
 from ..errors import QueryError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
@@ -63,13 +64,20 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     *facets* over all matches, see :mod:`searcher.local.facets`)."""
     started = time.perf_counter()
     offset = (page - 1) * limit
-    ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
-                         offset=offset, limit=limit)
-    relaxed = False
-    if ranked.total == 0 and _can_relax(node, context.cut):
+    if is_question(node, raw, context.cut) and _can_relax(node, context.cut):
+        # A question: the answer seldom holds every word, so rank "any word" at once
+        # (documents holding more of the words first); relaxed says if some hit lacks one.
         ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
                              offset=offset, limit=limit)
-        relaxed = ranked.total > 0
+        relaxed = ranked.partial
+    else:
+        ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
+                             offset=offset, limit=limit)
+        relaxed = False
+        if ranked.total == 0 and _can_relax(node, context.cut):
+            ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
+                                 offset=offset, limit=limit)
+            relaxed = ranked.total > 0
     counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone,
                           context.caches) \
         if facets and ranked.mask is not None else {}
@@ -119,6 +127,17 @@ def _text_column(searcher):
         column = searcher.reader().column_reader("text")
         searcher._searcher_text_column = column
     return column
+
+
+def is_question(node: Node, raw: str, cut=None) -> bool:
+    """Whether the query is typed as a question: a question mark, or a plain word holding
+    a question word (什么, 如何, 是否, 吗 …: ``QUESTION_WORDS``) among other words."""
+    if "?" in raw or "？" in raw:
+        return True
+    words = [node] if isinstance(node, Word) else (
+        [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
+    return any(w.field is None and any(t in QUESTION_WORDS for t in query_terms(w.text, cut))
+               for w in words)
 
 
 def _can_relax(node: Node, cut=None) -> bool:
