@@ -410,8 +410,8 @@ class Evaluator:
                                     * self.verbatim_weight(needle, required))
             return exact
         if verbatim and _HAN.search(needle):
-            result = words.union(self.substring(leaf, needle),
-                                 self.verbatim_weight(needle, required))
+            weight = self.verbatim_weight(needle, required)
+            result = words.union(self.substring(leaf, needle), weight)
             for run, run_terms in self.content_runs(text):
                 # Proximity: the query's adjacent content words, adjacent in the text too
                 # ("怎样会见外长" → 会见外长), where the whole string is not (a question).
@@ -503,6 +503,18 @@ class Evaluator:
         if not terms or not TITLE_ALL_BOOST:
             return np.zeros(n)
         combined = all_of([self.term(leaf, "title", term) for term in terms], n)
+        for word in words:
+            # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
+            # most titles, so such a title only counts if it holds the fragment itself.
+            kept = [t for t in query_terms(word.text, self.context.cut) if t not in STOP_WORDS]
+            needle = squeeze(word.text)
+            if (word.field is None and len(kept) > 1 and _HAN.search(needle)
+                    and any(len(t) == 1 and _HAN.match(t) for t in kept)):
+                found = self._found(leaf.reader(), needle, False)
+                combined.mask[found.ids[found.title == 0]] = False
+                held = np.zeros(n, dtype=bool)
+                held[found.ids] = True
+                combined.mask &= held
         return np.where(combined.mask, TITLE_ALL_BOOST * combined.score, 0.0)
 
 
