@@ -311,8 +311,7 @@ def distracted_questions(docs: list[Doc], rng: random.Random, n: int) -> list[Kn
             continue
         parts = list(item.parts)
         parts.insert(rng.randrange(len(parts) + 1), rng.choice(lacking))
-        out.append(KnownItem(question(parts, rng), item.target, parts,
-                             body_ceiling(item.parts, docs)))
+        out.append(KnownItem(question(parts, rng), item.target, parts, item.ceiling))
     return out
 
 

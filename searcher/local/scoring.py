@@ -11,10 +11,16 @@ not to Python calls per matching document.
 Scoring is BM25 per field (title postings carry the title boost in their
 weights), summed over fields and terms, plus:
 
-* "contains the query word verbatim" (:mod:`searcher.local.substrings`), weighted
-  like a word match (``VERBATIM_SCALE``), which also returns documents that
+* "contains the query word verbatim" (:mod:`searcher.local.substrings`), BM25 over
+  the string's own document frequency (rarity) times a weight that grows with its
+  length when it spans several jieba words (``verbatim_weight``: a pasted clause is
+  near proof, a 2-character word is just a word); it also returns documents that
   contain the word only across jieba word boundaries;
+* proximity: runs of adjacent content words of a query word, found verbatim;
 * a bonus for titles that hold every plain query word (``TITLE_ALL_BOOST``);
+* question words (``QUESTION_WORDS``) weigh ``QUESTION_WEIGHT`` and are never required;
+  "any word" ranking (relaxed queries, questions) multiplies by the squared share of
+  the words a document holds (``COORD_POWER``);
 * pinyin readings and synonyms as alternatives (pinyin below literal matches).
 """
 
@@ -511,9 +517,8 @@ class Evaluator:
             if (word.field is None and len(kept) > 1 and _HAN.search(needle)
                     and any(len(t) == 1 and _HAN.match(t) for t in kept)):
                 found = self._found(leaf.reader(), needle, False)
-                combined.mask[found.ids[found.title == 0]] = False
                 held = np.zeros(n, dtype=bool)
-                held[found.ids] = True
+                held[found.ids[found.title > 0]] = True
                 combined.mask &= held
         return np.where(combined.mask, TITLE_ALL_BOOST * combined.score, 0.0)
 
