@@ -180,6 +180,15 @@ class Evaluator:
         #: documents of the current segment holding each (see :meth:`matched_counts`).
         self.units: dict[str, np.ndarray] = {}
         self._quiet = 0  # > 0 while evaluating what is not a query word of its own
+        self._segmented: dict[str, list[str]] = {}
+        self._runs: dict[str, list[tuple[str, list[str]]]] = {}
+
+    def query_terms(self, text: str) -> list[str]:
+        """``query_terms`` of *text*, segmented once per query (several steps ask)."""
+        terms = self._segmented.get(text)
+        if terms is None:
+            terms = self._segmented[text] = query_terms(text, self.context.cut)
+        return list(terms)
 
     # -- matched words -----------------------------------------------------
     def start_segment(self) -> None:
@@ -324,7 +333,7 @@ class Evaluator:
         """Whether a conjunction item is only question words (``是什么``, ``吗``)."""
         if len(group) != 1 or not isinstance(group[0], Word) or group[0].field is not None:
             return False
-        kept = [t for t in query_terms(group[0].text, self.context.cut) if t not in STOP_WORDS]
+        kept = [t for t in self.query_terms(group[0].text) if t not in STOP_WORDS]
         return bool(kept) and all(t in QUESTION_WORDS for t in kept)
 
     def _combine(self, matches: list[Match], n: int) -> Match:
@@ -374,7 +383,7 @@ class Evaluator:
         holding the whole word verbatim holds them all), or the word itself when it is one."""
         if self._quiet:
             return
-        kept = [t for t in dict.fromkeys(query_terms(text, self.context.cut))
+        kept = [t for t in dict.fromkeys(self.query_terms(text))
                 if t not in STOP_WORDS]
         needle = squeeze(text)
         if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
@@ -388,7 +397,7 @@ class Evaluator:
 
     def word_match(self, text: str, fields: tuple[str, ...], leaf, verbatim: bool) -> Match:
         n = leaf.reader().doc_count_all()
-        terms = query_terms(text, self.context.cut)
+        terms = self.query_terms(text)
         kept = [t for t in terms if t not in STOP_WORDS]
         self.terms.update(kept or terms)
         needle = squeeze(text)
@@ -430,6 +439,9 @@ class Evaluator:
     def content_runs(self, text: str) -> list[tuple[str, list[str]]]:
         """Runs of adjacent content words of a query word (stop and question words split
         them), as (squeezed text, its words), when they are not the whole word."""
+        cached = self._runs.get(text)
+        if cached is not None:
+            return cached
         folded = fold(text)
         runs: list[tuple[int, int, list[str]]] = []
         last_end = -1
@@ -445,8 +457,9 @@ class Evaluator:
             last_end = term.end
         whole = squeeze(text)
         out = [(squeeze(folded[start:end]), words) for start, end, words in runs]
-        return [(run, words) for run, words in out
-                if run != whole and _HAN.search(run)]
+        self._runs[text] = [(run, words) for run, words in out
+                            if run != whole and _HAN.search(run)]
+        return self._runs[text]
 
     def verbatim_weight(self, needle: str, terms: list[str]) -> float:
         """How much a verbatim match of *needle* counts: grows with its length when it
@@ -502,7 +515,7 @@ class Evaluator:
         words = [node] if isinstance(node, Word) else (
             [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
         terms = [t for w in words if w.field is None
-                 for t in query_terms(w.text, self.context.cut)
+                 for t in self.query_terms(w.text)
                  if t not in STOP_WORDS]
         terms = [t for t in terms if t not in QUESTION_WORDS] or terms
         n = leaf.reader().doc_count_all()
@@ -512,7 +525,7 @@ class Evaluator:
         for word in words:
             # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
             # most titles, so such a title only counts if it holds the fragment itself.
-            kept = [t for t in query_terms(word.text, self.context.cut) if t not in STOP_WORDS]
+            kept = [t for t in self.query_terms(word.text) if t not in STOP_WORDS]
             needle = squeeze(word.text)
             if (word.field is None and len(kept) > 1 and _HAN.search(needle)
                     and any(len(t) == 1 and _HAN.match(t) for t in kept)):
@@ -599,9 +612,10 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         allowed = filters.mask(evaluator, leaf)
         if allowed is not None:
             mask &= allowed
-        content = [name for name in evaluator.units if name not in QUESTION_WORDS]
-        partial = partial or bool(
-            (evaluator.matched_counts(len(mask), content=True)[mask] < len(content)).any())
+        if relaxed and not partial:
+            content = [name for name in evaluator.units if name not in QUESTION_WORDS]
+            partial = bool(
+                (evaluator.matched_counts(len(mask), content=True)[mask] < len(content)).any())
         score = match.score + evaluator.title_bonus(node, leaf)
         masks.append(mask)
         scores.append(score)
