@@ -570,7 +570,7 @@ def print_table(scores: dict[str, dict[str, Any]], sets: dict[str, list], chosen
             return "-"
         value = scores[name][key][metric]
         if key == "d" and "a" in scores[name]:
-            base = scores[name]["a"]["mrr"]
+            base = scores[name]["a"][metric]
             return f"{value:.3f} ({value / base:.0%} of a)" if base else f"{value:.3f}"
         return f"{value:.3f}"
 
