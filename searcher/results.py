@@ -26,6 +26,11 @@ class Hit:
     rank: int = 0
     #: ``SearchEngine.similar``: the same story as the article asked about (another copy).
     near_duplicate: bool = False
+    #: How many of the query's words (``query_words``: its distinct jieba words and quoted
+    #: phrases, stop words left out) this document holds, so a page can show "matched 3 of
+    #: 5 words"; None where the back end does not count them.
+    matched: int | None = None
+    query_words: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +47,8 @@ class Hit:
             "highlights": [list(span) for span in self.highlights],
             "title_highlights": [list(span) for span in self.title_highlights],
             "near_duplicate": self.near_duplicate,
+            "matched": self.matched,
+            "query_words": self.query_words,
         }
 
 

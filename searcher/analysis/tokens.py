@@ -56,6 +56,13 @@ def _load_stop_words() -> frozenset[str]:
 
 #: Chinese stop words (stopwords-iso, 794 entries) used for ranking; positions are kept.
 STOP_WORDS: frozenset[str] = _load_stop_words()
+#: Words that phrase a question (``…是什么``, ``是否…``, ``…有哪些``) and are not stop words:
+#: indexed like any word, but a query does not require them and they weigh little there
+#: (query side only, so changing the list needs no re-index).
+QUESTION_WORDS: frozenset[str] = frozenset(
+    "什么 是什么 什么是 什么样 为什么 为啥 有没有 是不是 能不能 会不会 可不可以 要不要 是否 "
+    "可否 有何 有哪些 请问 一下 咋办 怎么回事 如何是好 多久 干嘛 到底 究竟 难道 应该 需要 "
+    "可以 吗 呢 怎么 怎么样 怎样 怎么办 如何 哪些 哪里 哪个 哪儿 多少 能否 谁 为何 何时".split())
 
 _jieba_lock = threading.Lock()
 _jieba_ready = False

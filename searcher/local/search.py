@@ -11,7 +11,8 @@ How each node matches (details and weights in :mod:`searcher.local.scoring`):
 * ``field:value``: title/body only, or the exact folded author, category or tag.
 
 When no document has every word, the query is relaxed to "any word" and the
-results say so.
+results say so.  Questions (``…是什么``, ``如何…``, ``…吗``, a question mark) are ranked
+that way from the start, documents holding more of the words first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import datetime as dt
 import re
 import time
 
-from ..analysis.tokens import query_terms
+from ..analysis.tokens import QUESTION_WORDS, query_terms
 from ..errors import QueryError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
@@ -63,31 +64,39 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     *facets* over all matches, see :mod:`searcher.local.facets`)."""
     started = time.perf_counter()
     offset = (page - 1) * limit
-    ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
-                         offset=offset, limit=limit)
-    relaxed = False
-    if ranked.total == 0 and _can_relax(node, context.cut):
+    if is_question(node, raw, context.cut) and _can_relax(node, context.cut):
+        # A question: the answer seldom holds every word, so rank "any word" at once
+        # (documents holding more of the words first); relaxed says if some hit lacks one.
         ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
                              offset=offset, limit=limit)
-        relaxed = ranked.total > 0
+        relaxed = ranked.partial
+    else:
+        ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
+                             offset=offset, limit=limit)
+        relaxed = False
+        if ranked.total == 0 and _can_relax(node, context.cut):
+            ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
+                                 offset=offset, limit=limit)
+            relaxed = ranked.total > 0
     counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone,
                           context.caches) \
         if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
     hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
-                      snippet_width)
+                      snippet_width, ranked.matched, ranked.query_words)
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
                          facets=counts)
 
 
 def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],
-               first_rank: int, snippet_width: int = 120) -> list[Hit]:
-    """Hits with snippets and highlight spans of *needles* for ranked document numbers."""
+               first_rank: int, snippet_width: int = 120, matched: list[int] | None = None,
+               query_words: int | None = None) -> list[Hit]:
+    """Hits with snippets and highlight spans of *needles* for ranked document numbers
+    (and, when given, how many of the query's *query_words* words each one holds)."""
     text_column = _text_column(searcher) if docnums else None
     hits = []
-    for rank_no, (docnum, score) in enumerate(zip(docnums, scores, strict=True),
-                                              start=first_rank):
+    for i, (docnum, score) in enumerate(zip(docnums, scores, strict=True)):
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         snippet = make_snippet(body, needles, snippet_width)
@@ -104,7 +113,9 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
             snippet=snippet.text,
             highlights=snippet.highlights,
             title_highlights=highlight_all(stored.get("title", ""), needles),
-            rank=rank_no,
+            rank=first_rank + i,
+            matched=matched[i] if matched else None,
+            query_words=query_words if matched else None,
         ))
     return hits
 
@@ -116,6 +127,17 @@ def _text_column(searcher):
         column = searcher.reader().column_reader("text")
         searcher._searcher_text_column = column
     return column
+
+
+def is_question(node: Node, raw: str, cut=None) -> bool:
+    """Whether the query is typed as a question: a question mark, or a plain word holding
+    a question word (什么, 如何, 是否, 吗 …: ``QUESTION_WORDS``) among other words."""
+    if "?" in raw or "？" in raw:
+        return True
+    words = [node] if isinstance(node, Word) else (
+        [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
+    return any(w.field is None and any(t in QUESTION_WORDS for t in query_terms(w.text, cut))
+               for w in words)
 
 
 def _can_relax(node: Node, cut=None) -> bool:
