@@ -144,10 +144,15 @@ def test_credentials_in_the_url_percent_encoded(proxy, secured_index, env):
     from searcher.opensearch import OpenSearchBackend
 
     user_info = f"{proxy.user}:{quote(proxy.password, safe='')}"
-    backend = OpenSearchBackend.from_location(
-        f"{proxy.url.replace('https://', f'https://{user_info}@')}/{secured_index}", Settings())
+    url = proxy.url.replace("https://", f"https://{user_info}@")
+    backend = OpenSearchBackend(url, Settings(), name=secured_index)
     assert backend.search("认证认可").total == 1
     assert proxy.password not in repr(backend) and proxy.user not in repr(backend)
+    # An index location (a setting, shown in stats and logs) refuses user information.
+    with pytest.raises(ConfigError) as info:
+        OpenSearchBackend.from_location(f"{url}/{secured_index}", Settings())
+    assert proxy.password not in str(info.value) and quote(proxy.password, safe="") not in (
+        str(info.value) + repr(info.value.value))
 
 
 def test_api_key_header(proxy, secured_index, env):
