@@ -237,7 +237,12 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
             column = reader.column_reader("squeezed")
             squeezed = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
                         for d in range(reader.doc_count_all())]
-        save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_arrays(squeezed))
+        text = substrings.text_arrays(squeezed)
+        del squeezed
+        save_arrays(folder, segment_id, substrings.SIDECAR, text)
+        save_arrays(folder, segment_id, substrings.CHARS_SIDECAR,
+                    substrings.char_index_arrays(text["codes"], text["histogram"]))
+        del text
         if records is None:
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))

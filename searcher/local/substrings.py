@@ -12,13 +12,20 @@ segment's text whatever the needle, with no Python work per occurrence.
 Segments never change (only their deletions do), so the arrays are cached
 per segment and shared by every searcher and thread of an engine.
 
-Memory: the text arrays are memory maps of the sidecar files (page cache,
-not process memory); the character index is process memory, 4 bytes per
-character, so it lives in the engine's byte-capped ``char_index`` cache
-(:mod:`searcher.local.caching`).  A segment whose index does not fit, or was
-evicted, is scanned linearly (exact all the same); an evicted index is rebuilt
-only after twice as many scans as the time before, so segments competing for a
-budget too small for all of them do not sort over and over.
+The character index (every position of the text, grouped by code point) is
+written at index time next to the segment, by the worker that writes the
+segment and for every segment Whoosh merges (``MAIN_<id>.chars.*.npy``, 4
+bytes per character), and memory-mapped like the text: a search reads only
+the positions of its needle's rarest character, from the page cache, and no
+search process sorts anything or holds an index in its own memory.
+
+Indexes written before that (no ``chars`` sidecar) fall back to the older
+scheme: the index is built in process memory, 4 bytes per character, in the
+engine's byte-capped ``char_index`` cache (:mod:`searcher.local.caching`); a
+segment whose index does not fit, or was evicted, is scanned linearly (exact
+all the same), and an evicted index is rebuilt only after twice as many scans
+as the time before.  ``searcher optimize`` (or a full rebuild) gives such an
+index its sidecars.
 """
 
 from __future__ import annotations
@@ -35,6 +42,13 @@ from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
 SIDECAR_KEYS = ("codes", "starts", "title_ends", "lengths", "histogram")
+#: The persisted character index: positions grouped by (clipped) code point, and where
+#: each code point's group starts.
+CHARS_SIDECAR = "chars"
+CHARS_KEYS = ("by_char", "char_offsets")
+#: Positions sorted per step when building a character index: bounds the temporaries
+#: (about 26 bytes per position of a step) whatever the segment's size.
+SORT_STEP = 1 << 20
 
 SEPARATOR = "\x00"
 _sort_lock = threading.Lock()
@@ -90,6 +104,8 @@ class SegmentText:
     avg_len: float
     key: Hashable = None
     indexes: ByteLRU[CharIndex] | None = field(default=None, repr=False)
+    #: The character index written at index time (memory maps), when the segment has one.
+    persisted: CharIndex | None = field(default=None, repr=False)
     _sorting: bool = False
     _scans: int = 0
     _builds: int = 0
@@ -106,8 +122,10 @@ class SegmentText:
                           self.histogram) + ENTRY_OVERHEAD
 
     def _positions_of(self, code: int) -> np.ndarray:
-        """Positions of one code point: from the sorted index if cached, else by scanning."""
-        index = self.indexes.get(self.key) if self.indexes is not None else None
+        """Positions of one code point: from the persisted or cached index, else by scanning."""
+        index = self.persisted
+        if index is None and self.indexes is not None:
+            index = self.indexes.get(self.key)
         if index is not None:
             clipped = min(code, 0xFFFF)
             return index.by_char[index.char_offsets[clipped] : index.char_offsets[clipped + 1]]
@@ -199,6 +217,43 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
             "histogram": histogram}
 
 
+def char_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, np.ndarray]:
+    """The character index of a segment's text: every position, grouped by code point
+    (astral code points share the last group), ascending within a group.
+
+    A counting sort in steps of :data:`SORT_STEP` positions: the output (4 bytes a
+    character) plus one step's temporaries, instead of the 12 bytes a character of one
+    whole argsort, which matters in a build worker holding a whole segment.
+    """
+    total = len(codes)
+    if total >= 2**31:
+        raise ValueError(f"segment text of {total} characters: positions must fit in int32")
+    offsets = np.zeros(0x10000 + 1, dtype=np.int64)
+    np.cumsum(histogram, out=offsets[1:])
+    by_char = np.empty(total, dtype=np.int32)
+    cursor = offsets[:-1].copy()  # the next free slot of each code point's group
+    for start in range(0, total, SORT_STEP):
+        step = np.minimum(codes[start : start + SORT_STEP], 0xFFFF).astype(np.uint16)
+        order = np.argsort(step, kind="stable")  # radix sort: 16-bit keys
+        keys = step[order]
+        counts = np.bincount(keys, minlength=0x10000)
+        first = np.cumsum(counts) - counts  # where each group starts within this step
+        rank = np.arange(len(keys), dtype=np.int64) - first[keys]
+        by_char[cursor[keys] + rank] = order + start
+        cursor += counts
+    return {"by_char": by_char, "char_offsets": offsets}
+
+
+def _persisted_index(reader, codes: np.ndarray) -> CharIndex | None:
+    arrays = load_arrays(reader, CHARS_SIDECAR, CHARS_KEYS)
+    if arrays is None:
+        return None
+    by_char, offsets = arrays["by_char"], arrays["char_offsets"]
+    if len(by_char) != len(codes) or len(offsets) != 0x10000 + 1:
+        return None  # not this text's index (never expected: both are written together)
+    return CharIndex(by_char, offsets)
+
+
 def segment_text(reader, caches: SearchCaches) -> SegmentText:
     """The SegmentText of a leaf reader's segment, cached in *caches* (``segments``)."""
     key = segment_key(reader)
@@ -213,5 +268,6 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
     lengths = arrays["lengths"]
     avg = float(lengths.mean()) if len(lengths) else 1.0
     seg = SegmentText(arrays["codes"], arrays["starts"], arrays["title_ends"], lengths,
-                      arrays["histogram"], max(avg, 1.0), key=key, indexes=caches.char_index)
+                      arrays["histogram"], max(avg, 1.0), key=key, indexes=caches.char_index,
+                      persisted=_persisted_index(reader, arrays["codes"]))
     return caches.segments.put(("text", key), seg, seg.nbytes)
