@@ -172,7 +172,7 @@ class SearchEngine:
         """
         from .local.suggest import suggest
 
-        return suggest(self._searcher(), prefix, limit)
+        return suggest(self._searcher(), prefix, limit, self._caches.suggest)
 
     def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
         """Articles related to *doc_id* (an id or a source path), best first, never itself.
