@@ -34,6 +34,7 @@ from ..reports import IndexReport
 from .building import (
     BuildResult,
     BuildTask,
+    add_char_indexes,
     build_segment,
     init_worker,
     pool_context,
@@ -111,6 +112,9 @@ def index_sources(
         target.write_info(info)
         plan = plan_changes(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
+        upgraded = add_char_indexes(ix)
+        if upgraded:
+            log.info("wrote the character index of %d older segments", upgraded)
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()

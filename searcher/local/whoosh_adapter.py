@@ -168,6 +168,11 @@ def segment_reader(ix: Any, segment: Any) -> Any:
     return SegmentReader(ix.storage, ix.schema, segment)
 
 
+def index_segments(ix: Any) -> list[Any]:
+    """The segments of *ix*'s latest commit (TOC)."""
+    return list(ix._segments())
+
+
 def commit_writer(ix: Any) -> Any:
     """A locked writer on *ix* for :func:`commit_segments` (``compound=False``, see above)."""
     from whoosh.writing import SegmentWriter
