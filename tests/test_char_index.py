@@ -1,4 +1,4 @@
-"""The character index persisted at index time gives exactly what a linear scan gives.
+"""The bigram index persisted at index time gives exactly what a linear scan gives.
 
 It is written by the worker that writes a segment, for every segment Whoosh
 merges in an incremental run, by ``optimize``, and for segments of older indexes
@@ -81,22 +81,32 @@ def needles(texts: list[str], rng: random.Random, n: int) -> list[str]:
     return out + ["聊城市场监管局认证认可", "zzzq", "\U00020000"]
 
 
+def assert_bigram_index(index, codes: np.ndarray) -> None:
+    """*index* equals the bigram index computed the slow, obvious way from *codes*."""
+    clipped = np.minimum(codes, 0xFFFF)
+    keys = clipped << 16 | np.concatenate((clipped[1:], [0]))
+    assert np.array_equal(index.positions, np.argsort(keys, kind="stable"))
+    distinct = np.unique(keys)
+    assert np.array_equal(index.keys, distinct)
+    assert np.array_equal(index.starts, np.searchsorted(np.sort(keys), np.append(
+        distinct, 1 << 40)))
+
+
 def check_segments(engine: SearchEngine, rng: random.Random) -> int:
-    """Every segment has a persisted index that equals an independent sort of its text and
-    answers random needles as the linear scan does; returns how many segments there are."""
+    """Every segment has a persisted bigram index that equals an independent sort of its
+    text and answers random needles as the linear scan does; returns the segment count."""
     readers = leaf_readers(engine)
     caches = engine._caches
     for reader in readers:
         folder, segment_id = segment_folder(reader), reader_segment_id(reader)
-        for key in substrings.CHARS_KEYS:
-            assert sidecar_path(folder, segment_id, substrings.CHARS_SIDECAR, key).exists()
+        for key in substrings.BIGRAMS_KEYS:
+            assert sidecar_path(folder, segment_id, substrings.BIGRAMS_SIDECAR, key).exists()
         seg = substrings.segment_text(reader, caches)
-        assert seg.persisted is not None
-        assert isinstance(seg.persisted.by_char, np.memmap)  # page cache, not process memory
+        assert seg.bigrams is not None
+        assert isinstance(seg.bigrams.positions, np.memmap)  # page cache, not process memory
         texts = column_texts(reader)
         codes = np.array([ord(c) for c in "\x00".join(texts) + "\x00"], dtype=np.int64)
-        assert np.array_equal(seg.persisted.by_char,
-                              np.argsort(np.minimum(codes, 0xFFFF), kind="stable"))
+        assert_bigram_index(seg.bigrams, codes)
         for needle in needles(texts, rng, 40):
             found = seg.find(needle)
             got = {int(d): (int(t), int(b)) for d, t, b in
@@ -134,8 +144,8 @@ def test_older_index_gets_its_indexes_on_the_next_run(tmp_path: Path) -> None:
     engine.index([docs], jobs=1, batch_size=30)
     phrase = '"国务院"'
     before = [(h.id, h.score) for h in engine.search(phrase, limit=50).hits]
-    removed = list((tmp_path / "ix").glob("gen-*/*.chars.*.npy"))
-    assert len(removed) == 4
+    removed = list((tmp_path / "ix").glob("gen-*/*.bigrams.*.npy"))
+    assert len(removed) >= 6 and len(removed) % 3 == 0  # three arrays per segment
     for path in removed:
         path.unlink()
     engine.close()
@@ -143,7 +153,7 @@ def test_older_index_gets_its_indexes_on_the_next_run(tmp_path: Path) -> None:
     assert [(h.id, h.score) for h in old.search(phrase, limit=50).hits] == before
     report = old.index([docs])
     assert report.added == report.updated == report.deleted == 0
-    assert sorted(p.name for p in (tmp_path / "ix").glob("gen-*/*.chars.*.npy")) == sorted(
+    assert sorted(p.name for p in (tmp_path / "ix").glob("gen-*/*.bigrams.*.npy")) == sorted(
         p.name for p in removed)
     old.close()
     fresh = SearchEngine(tmp_path / "ix")
@@ -163,4 +173,20 @@ def test_counting_sort_equals_argsort(size: int) -> None:
     assert arrays["by_char"].dtype == np.int32
     assert np.array_equal(arrays["by_char"], np.argsort(np.minimum(codes, 0xFFFF), kind="stable"))
     assert arrays["char_offsets"][-1] == size
+    if size:
+        codes[-1] = 0  # a segment's text ends with a separator
+        hist = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
+        bigrams = substrings.bigram_index_arrays(codes, hist)
+        assert_bigram_index(substrings.BigramIndex(**bigrams), codes.astype(np.int64))
+        index = substrings.BigramIndex(**bigrams)
+        for needle in ([0x20000], [0x4E00, 0x2A6D6], [0x9FA5, 0x4E8C, 0x4E00], [0xFFFF]):
+            wanted = np.array(needle, dtype=np.uint32)
+            got = np.sort(index.find(wanted, codes))
+            got = got[(got >= 0) & (got <= size - len(needle))]
+            linear = [i for i in range(size - len(needle) + 1)
+                      if list(codes[i : i + len(needle)]) == needle] if size < 100 else None
+            if linear is not None:
+                assert got.tolist() == linear
+            else:
+                assert all((codes[got + k] == c).all() for k, c in enumerate(needle))
 

@@ -54,12 +54,12 @@ def index(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def old_index(index: Path, tmp_path_factory) -> Path:
-    """The same index without the persisted character index (as written before it was)."""
+    """The same index without the persisted bigram index (as written before it was)."""
     copy = tmp_path_factory.mktemp("memory-old") / "ix"
     shutil.copytree(index, copy)
     (copy.parent / "docs").symlink_to(index.parent / "docs")  # queries() reads the titles
-    removed = list(copy.glob("gen-*/*.chars.*.npy"))
-    assert len(removed) >= 6  # two arrays per segment
+    removed = list(copy.glob("gen-*/*.bigrams.*.npy"))
+    assert len(removed) >= 9  # three arrays per segment
     for path in removed:
         path.unlink()
     return copy

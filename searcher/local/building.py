@@ -246,8 +246,8 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
         text = substrings.text_arrays(squeezed)
         del squeezed
         save_arrays(folder, segment_id, substrings.SIDECAR, text)
-        save_arrays(folder, segment_id, substrings.CHARS_SIDECAR,
-                    substrings.char_index_arrays(text["codes"], text["histogram"]))
+        save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
+                    substrings.bigram_index_arrays(text["codes"], text["histogram"]))
         del text
         if records is None:
             records = manifest.stored_records(reader)
@@ -260,7 +260,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
 
 
 def add_char_indexes(ix: Any) -> int:
-    """Write the character index of every segment of *ix* written without one (an index
+    """Write the bigram index of every segment of *ix* written without one (an index
     from before it was persisted); returns how many segments got one.
 
     Each index is computed from the segment's text sidecar (or its column) and saved
@@ -274,8 +274,8 @@ def add_char_indexes(ix: Any) -> int:
     folder, added = index_folder(ix), 0
     for segment in index_segments(ix):
         segment_id = segment.segment_id()
-        if all(sidecar_path(folder, segment_id, substrings.CHARS_SIDECAR, key).exists()
-               for key in substrings.CHARS_KEYS):
+        if all(sidecar_path(folder, segment_id, substrings.BIGRAMS_SIDECAR, key).exists()
+               for key in substrings.BIGRAMS_KEYS):
             continue
         reader = segment_reader(ix, segment)
         try:
@@ -286,8 +286,8 @@ def add_char_indexes(ix: Any) -> int:
                     [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
                      for d in range(reader.doc_count_all())])
                 save_arrays(folder, segment_id, substrings.SIDECAR, text)
-            save_arrays(folder, segment_id, substrings.CHARS_SIDECAR,
-                        substrings.char_index_arrays(text["codes"], text["histogram"]))
+            save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
+                        substrings.bigram_index_arrays(text["codes"], text["histogram"]))
             added += 1
         finally:
             reader.close()
