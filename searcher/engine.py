@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .local.indexing import ProgressCallback
+    from .local.optimizing import OptimizeReport
     from .reports import CheckReport, IndexReport
 
 from .config import Settings, load_settings
@@ -116,6 +117,19 @@ class SearchEngine:
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
                              wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS,
                              follow_links=follow_links)
+
+    def optimize(self, *, wait: float = 0.0) -> OptimizeReport:
+        """Merge every segment of the index into one, for faster queries.
+
+        Writes a new generation and publishes it atomically, like a full rebuild:
+        searches keep the old one until the swap, and a run killed midway leaves
+        the index as it was.  Returns an OptimizeReport (``merged`` is False when
+        there was nothing to merge).  Raises IndexNotFoundError, IndexLockedError
+        (after *wait* seconds) or ConfigError (built with other analysis settings).
+        """
+        from .local.optimizing import optimize_index
+
+        return optimize_index(self.root, self.settings, wait=wait)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, limit: int = 10, page: int = 1,

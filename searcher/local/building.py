@@ -225,13 +225,16 @@ def _recording(function, name: str, seen: dict[str, list[str]]):
 
 def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
                    records: list[manifest.Record] | None = None,
-                   suggestions: dict[str, Any] | None = None) -> None:
+                   suggestions: dict[str, Any] | None = None,
+                   phrases: dict[str, int] | None = None) -> None:
     """Arrays the searcher and the next run need per segment, so they never rebuild them
     (see sidecar.py and manifest.py).
 
     *squeezed* and *records* are each document's squeezed text and manifest
     record when the caller has them (a new segment); otherwise (a segment
-    Whoosh merged) they are read from the column and the stored fields.
+    Whoosh merged) they are read from the column and the stored fields, and the
+    suggestion phrases are *phrases*, the merged segments' (see
+    :func:`suggest.segment_phrases`).
     """
     from . import scoring, substrings
     from .sidecar import save_arrays
@@ -254,7 +257,8 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
         save_arrays(folder, segment_id, suggest.SIDECAR,
-                    suggestions if suggestions is not None else suggest.reader_arrays(reader))
+                    suggestions if suggestions is not None
+                    else suggest.reader_arrays(reader, phrases))
     finally:
         reader.close()
 

@@ -126,15 +126,29 @@ def _unpack(array: np.ndarray) -> list[str]:
     return bytes(array).decode("utf-8", "surrogatepass").split("\0")
 
 
-def reader_arrays(reader) -> dict[str, np.ndarray]:
-    """The sidecar arrays computed from a segment already written (an older index, a merge)."""
+def segment_phrases(reader) -> dict[str, int]:
+    """A segment's suggestion phrases with their document counts, from its sidecar ({} when
+    it has none).  The index keeps no word order, so a merge cannot recompute them from
+    the merged segment: it sums its sources' (counting, until the next full rebuild, the
+    deleted documents of the segments it merged)."""
+    arrays = load_arrays(reader, SIDECAR, ("phrases", "phrase_counts"))
+    if arrays is None:
+        return {}
+    phrases = _unpack(arrays["phrases"])
+    counts = np.asarray(arrays["phrase_counts"]).tolist()
+    return dict(zip(phrases, counts, strict=True)) if len(phrases) == len(counts) else {}
+
+
+def reader_arrays(reader, phrase_counts: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """The sidecar arrays computed from a segment already written (an older index, a merge;
+    *phrase_counts* are the merged segments' phrases, see :func:`segment_phrases`)."""
     counts: dict[str, int] = {}
     for fieldname in ("title", "body"):
         for word, df in field_doc_frequencies(reader, fieldname):
             if df > counts.get(word, 0):
                 counts[word] = df
     titles = [reader.stored_fields(d).get("title") or "" for d in range(reader.doc_count_all())]
-    return segment_arrays(counts, titles)  # no phrases: the index keeps no word order
+    return segment_arrays(counts, titles, phrase_counts)
 
 
 def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]:
