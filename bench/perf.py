@@ -625,6 +625,36 @@ def _latency(times: dict[str, list[float]], errors: int) -> dict[str, Any]:
             "queries": len(every), "errors": errors}
 
 
+def latency_report(pairs: list[tuple[Path, ...]], n: int) -> dict[str, Any]:
+    """Warm latency of each (corpus, index) pair's own query mix, one after the other in this
+    run, printed as one table (p50 / p95 / p99 ms, overall and by kind)."""
+    out: dict[str, Any] = {}
+    for corpus, index_dir in pairs:
+        print(f"timing {index_dir} ({corpus}) ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        lat = time_searcher(index_dir, query_mix(corpus, n))
+        docs = len(benchlib.article_files(corpus))
+        out[str(index_dir)] = {"documents": docs, "index_bytes": benchlib.dir_bytes(index_dir),
+                               "latency": lat, "seconds": time.perf_counter() - started}
+    rows = [("", *(f"{v['documents']:,} articles ({v['index_bytes'] / 1e6:.0f} MB)"
+                   for v in out.values()))]
+
+    def cell(p: dict[str, float]) -> str:
+        return f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f}"
+
+    rows.append(("warm p50 / p95 / p99 (ms)", *(cell(v["latency"]["all"]) for v in out.values())))
+    kinds = sorted({k for v in out.values() for k in v["latency"]["by_kind"]})
+    for kind in kinds:
+        rows.append((f"— {kind}", *(cell(v["latency"]["by_kind"][kind])
+                                    if kind in v["latency"]["by_kind"] else "n/a"
+                                    for v in out.values())))
+    width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print("\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
+                              for i, (c, w) in enumerate(zip(r, width, strict=True)))
+                    for r in rows))
+    return out
+
+
 def cold_cli(cmd: list[str]) -> float | None:
     """Median wall time of CLI_RUNS fresh processes, or None when the command fails."""
     runs = []
@@ -683,6 +713,8 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, help="an index of --corpus built beforehand")
     ap.add_argument("--baseline-src", type=Path,
                     help="a second source tree (holding searcher/) to measure the same way")
+    ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
+                    help="only time the query mix on existing indexes (repeat: one table)")
     ap.add_argument("--cache-bytes", type=int,
                     help="cache_bytes of this code's engine in the memory run (default: setting)")
     args = ap.parse_args()
@@ -694,6 +726,15 @@ def main() -> None:
                                  args.suggest_scale)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, result)
+        return
+    if args.latency:
+        info = benchlib.machine()
+        print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}; "
+              f"load average at start {_load()}")
+        result = latency_report([tuple(Path(p) for p in pair.split("=", 1))
+                                 for pair in args.latency], args.queries)
+        print(f"(load average at end {_load()})")
+        benchlib.dump(args.out, {"machine": info, "latency": result})
         return
     if args.memory_only:
         if args.corpus is None or args.index_dir is None:
