@@ -263,7 +263,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
         reader.close()
 
 
-def add_char_indexes(ix: Any) -> int:
+def add_bigram_indexes(ix: Any) -> int:
     """Write the bigram index of every segment of *ix* written without one (an index
     from before it was persisted); returns how many segments got one.
 

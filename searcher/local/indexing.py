@@ -35,7 +35,7 @@ from ..reports import IndexReport
 from .building import (
     BuildResult,
     BuildTask,
-    add_char_indexes,
+    add_bigram_indexes,
     build_segment,
     init_worker,
     pool_context,
@@ -114,7 +114,7 @@ def index_sources(
         target.write_info(info)
         plan = plan_changes(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
-        upgraded = add_char_indexes(ix)
+        upgraded = add_bigram_indexes(ix)
         if upgraded:
             log.info("wrote the bigram index of %d older segments", upgraded)
 
