@@ -166,11 +166,34 @@ def _proc_status() -> dict[str, float]:
     return out
 
 
+def _malloc_info() -> dict[str, float]:
+    """glibc's heap figures (all arenas), MB: in use by live blocks, and freed but kept by
+    the allocator (what malloc_trim could hand back, or not, if fragmented); {} elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    fn.restype = MallInfo2
+    info = fn()
+    return {"malloc_used": (info.uordblks + info.hblkhd) / 2**20,
+            "malloc_free_kept": info.fordblks / 2**20}
+
+
 def _memory_child(argv: list[str]) -> None:
     """Run the query file *argv[1]* against index *argv[0]* with one engine (default settings,
-    or *argv[3]* as cache_bytes), printing a JSON line of memory figures at each checkpoint."""
+    or *argv[3]* as cache_bytes), printing a JSON line of memory figures at each checkpoint,
+    and the anonymous memory at three points before the run (for the breakdown)."""
     import resource
 
+    at_start = _proc_status()
     import searcher
     from searcher import SearchEngine
     from searcher.errors import QueryError
@@ -179,7 +202,14 @@ def _memory_child(argv: list[str]) -> None:
     checkpoints = {int(x) for x in argv[2].split(",")}
     queries = json.loads(Path(queries_path).read_text(encoding="utf-8"))
     engine = SearchEngine(index_dir, cache_bytes=int(argv[3]) if len(argv) > 3 else None)
-    print("INFO " + json.dumps({"searcher": searcher.__file__, "start": _proc_status(),
+    opened = _proc_status()
+    with contextlib.suppress(QueryError):  # lazy imports, query dictionary, pinyin, OpenCC
+        engine.search(queries[0]["text"], limit=10)
+    if hasattr(engine, "_caches"):  # what the first query cached counts as caches later
+        engine._caches.clear()
+    first = {**_proc_status(), **_malloc_info()}
+    print("INFO " + json.dumps({"searcher": searcher.__file__, "start": at_start,
+                                "opened": opened, "first_query": first,
                                 "cache_bytes": getattr(engine.settings, "cache_bytes", None)}),
           flush=True)
     started = time.perf_counter()
@@ -200,7 +230,8 @@ def _memory_child(argv: list[str]) -> None:
             cpu = resource.getrusage(resource.RUSAGE_SELF)
             print("RESULT " + json.dumps({"queries": n, "seconds": time.perf_counter() - started,
                                           "cpu_seconds": cpu.ru_utime + cpu.ru_stime - cpu0,
-                                          "errors": errors, **_proc_status(), "caches": cache}),
+                                          "errors": errors, **_proc_status(),
+                                          **_malloc_info(), "caches": cache}),
                   flush=True)
     engine.close()
 
@@ -310,7 +341,29 @@ def run_memory(corpus: Path, index_dir: Path, n: int, baseline: Path | None,
             held = ", ".join(f"{k} {v['bytes'] / 2**20:.0f}/{v['capacity'] / 2**20:.0f} MiB"
                              f" ({v['evictions']} evicted)" for k, v in last["caches"].items())
             print(f"  {name}: caches at the end: {held}")
+        breakdown = memory_breakdown(run)
+        if breakdown:
+            print(f"  {name}: anonymous memory at the end, MB: " + ", ".join(
+                f"{k} {v:.0f}" for k, v in breakdown.items()))
     return {"queries": n, "runs": runs}
+
+
+def memory_breakdown(run: dict[str, Any]) -> dict[str, float]:
+    """Where the anonymous memory of a run's last checkpoint goes, in MB."""
+    info, last = run["info"], run["checkpoints"][-1]
+    if "first_query" not in info or "malloc_free_kept" not in last or not last.get("caches"):
+        return {}
+    start = info["start"]["RssAnon"]
+    opened = info["opened"]["RssAnon"] - start
+    first = info["first_query"]["RssAnon"] - start - opened
+    caches = sum(v["bytes"] for v in last["caches"].values()) / 2**20
+    kept = last["malloc_free_kept"]
+    out = {"interpreter + bench": start, "searcher imports + engine": opened,
+           "first query (lazy imports, dictionaries)": first, "caches (accounted)": caches,
+           "freed, kept by malloc": kept}
+    out["other (untracked, unaccounted)"] = last["RssAnon"] - sum(out.values())
+    out["total anon"] = last["RssAnon"]
+    return out
 
 
 # -- the query mix ----------------------------------------------------------------------
@@ -572,6 +625,36 @@ def _latency(times: dict[str, list[float]], errors: int) -> dict[str, Any]:
             "queries": len(every), "errors": errors}
 
 
+def latency_report(pairs: list[tuple[Path, ...]], n: int) -> dict[str, Any]:
+    """Warm latency of each (corpus, index) pair's own query mix, one after the other in this
+    run, printed as one table (p50 / p95 / p99 ms, overall and by kind)."""
+    out: dict[str, Any] = {}
+    for corpus, index_dir in pairs:
+        print(f"timing {index_dir} ({corpus}) ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        lat = time_searcher(index_dir, query_mix(corpus, n))
+        docs = len(benchlib.article_files(corpus))
+        out[str(index_dir)] = {"documents": docs, "index_bytes": benchlib.dir_bytes(index_dir),
+                               "latency": lat, "seconds": time.perf_counter() - started}
+    rows = [("", *(f"{v['documents']:,} articles ({v['index_bytes'] / 1e6:.0f} MB)"
+                   for v in out.values()))]
+
+    def cell(p: dict[str, float]) -> str:
+        return f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f}"
+
+    rows.append(("warm p50 / p95 / p99 (ms)", *(cell(v["latency"]["all"]) for v in out.values())))
+    kinds = sorted({k for v in out.values() for k in v["latency"]["by_kind"]})
+    for kind in kinds:
+        rows.append((f"— {kind}", *(cell(v["latency"]["by_kind"][kind])
+                                    if kind in v["latency"]["by_kind"] else "n/a"
+                                    for v in out.values())))
+    width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print("\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
+                              for i, (c, w) in enumerate(zip(r, width, strict=True)))
+                    for r in rows))
+    return out
+
+
 def cold_cli(cmd: list[str]) -> float | None:
     """Median wall time of CLI_RUNS fresh processes, or None when the command fails."""
     runs = []
@@ -630,6 +713,8 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, help="an index of --corpus built beforehand")
     ap.add_argument("--baseline-src", type=Path,
                     help="a second source tree (holding searcher/) to measure the same way")
+    ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
+                    help="only time the query mix on existing indexes (repeat: one table)")
     ap.add_argument("--cache-bytes", type=int,
                     help="cache_bytes of this code's engine in the memory run (default: setting)")
     args = ap.parse_args()
@@ -641,6 +726,15 @@ def main() -> None:
                                  args.suggest_scale)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, result)
+        return
+    if args.latency:
+        info = benchlib.machine()
+        print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}; "
+              f"load average at start {_load()}")
+        result = latency_report([tuple(Path(p) for p in pair.split("=", 1))
+                                 for pair in args.latency], args.queries)
+        print(f"(load average at end {_load()})")
+        benchlib.dump(args.out, {"machine": info, "latency": result})
         return
     if args.memory_only:
         if args.corpus is None or args.index_dir is None:

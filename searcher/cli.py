@@ -520,6 +520,27 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
 
 
 @command()
+def optimize(
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, help="Seconds to wait for another writer to finish.")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+) -> None:
+    """Merge all segments into one (a new generation, published atomically)."""
+    report = _engine().optimize(wait=wait)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    if not report.merged:
+        typer.echo(f"already optimized: {report.documents} documents in "
+                   f"{report.segments_after} segment(s) ({report.generation})")
+        return
+    typer.echo(f"optimized: {report.segments_before} segments -> {report.segments_after}, "
+               f"{report.documents} documents ({report.dropped} deleted dropped), "
+               f"{report.bytes_before / 1e6:.1f} -> {report.bytes_after / 1e6:.1f} MB, "
+               f"{report.duration:.1f} s; now {report.generation}")
+
+
+@command()
 def check(
     sources: Annotated[list[Path] | None, typer.Argument(
         help="Source folders (default: the folders the index was built from).")] = None,

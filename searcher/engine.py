@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from .arguments import SearchRequest
     from .local.indexing import ProgressCallback
+    from .local.optimizing import OptimizeReport
     from .reports import CheckReport, IndexReport
 
 from .arguments import check_doc_id, check_page, prepare_search
@@ -44,6 +45,7 @@ class Backend(Protocol):
     def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
               follow_links: bool | None = None) -> CheckReport: ...
     def stats(self) -> dict[str, Any]: ...
+    def optimize(self, *, wait: float = 0.0) -> OptimizeReport: ...
     def close(self) -> None: ...
 
 
@@ -111,6 +113,17 @@ class SearchEngine:
                 key="part", value=f"{part[0]}/{part[1]}", expected="a cluster index_dir")
         return self.backend.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
                                   follow_links=follow_links, part=part)
+
+    def optimize(self, *, wait: float = 0.0) -> OptimizeReport:
+        """Merge every segment of the index into one, for faster queries.
+
+        Writes a new generation and publishes it atomically, like a full rebuild:
+        searches keep the old one until the swap, and a run killed midway leaves
+        the index as it was.  Returns an OptimizeReport (``merged`` is False when
+        there was nothing to merge).  Raises IndexNotFoundError, IndexLockedError
+        (after *wait* seconds) or ConfigError (built with other analysis settings).
+        """
+        return self.backend.optimize(wait=wait)
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, limit: int = 10, page: int = 1,

@@ -4,6 +4,8 @@ A server keeps one engine for days and sends it every query its users type, so
 the caches must be capped in bytes (not entries), stay consistent under
 concurrent get/put, evict what no longer fits, and never change a result: every
 query is compared with an engine whose budget is large enough to keep everything.
+The in-memory character index is only built for segments written without the
+persisted one (an index from before it): ``old_index`` is such an index.
 """
 
 from __future__ import annotations
@@ -48,6 +50,19 @@ def index(tmp_path_factory) -> Path:
     assert engine.stats()["segments"] >= 3
     engine.close()
     return base / "ix"
+
+
+@pytest.fixture(scope="module")
+def old_index(index: Path, tmp_path_factory) -> Path:
+    """The same index without the persisted bigram index (as written before it was)."""
+    copy = tmp_path_factory.mktemp("memory-old") / "ix"
+    shutil.copytree(index, copy)
+    (copy.parent / "docs").symlink_to(index.parent / "docs")  # queries() reads the titles
+    removed = list(copy.glob("gen-*/*.bigrams.*.npy"))
+    assert len(removed) >= 9  # three arrays per segment
+    for path in removed:
+        path.unlink()
+    return copy
 
 
 def queries(index_dir: Path, n: int = 160) -> list[dict]:
@@ -121,19 +136,28 @@ def assert_accounting(engine: SearchEngine) -> None:
 
 
 @pytest.fixture(scope="module")
-def expected(index: Path) -> dict[int, tuple]:
+def expected(index: Path, old_index: Path) -> dict[int, tuple]:
     """Results of an engine whose caches keep everything (serial, warm after one pass);
-    also, under key -1, the accounted size of the largest segment's character index."""
+    also, under key -1, the accounted size of the largest segment's in-memory character
+    index (built from the index without persisted ones, with identical results)."""
     engine = SearchEngine(index, cache_bytes=LARGE)
     try:
         qs = queries(index)
         first = {i: run(engine, q) for i, q in enumerate(qs)}
         wait_for_char_indexes()
         again = {i: run(engine, q) for i, q in enumerate(qs)}
-        assert again == first  # cached postings and character indexes change nothing
+        assert again == first  # cached postings change nothing
         stats = engine._caches.stats()
         assert stats["postings"].evictions == 0 and stats["postings"].entries > 300
-        assert stats["char_index"].entries >= 3  # every segment got its character index
+        assert stats["char_index"].entries == 0  # persisted: nothing sorted in this process
+    finally:
+        engine.close()
+    engine = SearchEngine(old_index, cache_bytes=LARGE)
+    try:
+        assert {i: run(engine, q) for i, q in enumerate(qs)} == first  # linear scans
+        wait_for_char_indexes()
+        assert {i: run(engine, q) for i, q in enumerate(qs)} == first  # in-memory indexes
+        assert engine._caches.char_index.stats().entries >= 3  # one per segment
         first[-1] = max(size for _, size in engine._caches.char_index.sizes().values())
         return first
     finally:
@@ -190,10 +214,12 @@ def test_small_budget_many_threads(index: Path, expected: dict[int, tuple]) -> N
     assert stats["postings"].hits > 0
 
 
-def test_char_index_budget_for_one_segment(index: Path, expected: dict[int, tuple]) -> None:
-    """Room for about one segment's character index: indexes are evicted or refused, never
-    over budget, and phrase results do not change."""
+def test_char_index_budget_for_one_segment(old_index: Path, expected: dict[int, tuple]) -> None:
+    """An index without persisted character indexes, room for about one segment's in
+    memory: indexes are evicted or refused, never over budget, and phrase results do not
+    change."""
     largest = expected[-1]
+    index = old_index
     engine = SearchEngine(index, cache_bytes=int(largest * 1.2 / CHAR_INDEX_SHARE))
     caches = engine._caches
     qs = queries(index)
@@ -212,16 +238,44 @@ def test_char_index_budget_for_one_segment(index: Path, expected: dict[int, tupl
         engine.close()
 
 
-def test_zero_budget_caches_nothing(index: Path, expected: dict[int, tuple]) -> None:
+@pytest.mark.parametrize("which", ["index", "old_index"])
+def test_zero_budget_caches_nothing(which: str, request: pytest.FixtureRequest,
+                                    expected: dict[int, tuple]) -> None:
     """Every value is larger than a zero budget: used for the query, never kept."""
+    index = request.getfixturevalue(which)
     engine = SearchEngine(index, cache_bytes=0)
     qs = queries(index)
     try:
         for i in range(0, len(qs), 3):
             assert run(engine, qs[i]) == expected[i], qs[i]
+        assert engine.suggest("xinwen") is not None  # the suggestion table is not kept either
+        engine.search("新闻", facets=["category", "year"])  # nor facet columns
         wait_for_char_indexes()
         for stats in engine._caches.stats().values():
             assert stats.entries == 0 and stats.bytes == 0
         assert engine._caches.postings.stats().rejected > 0
     finally:
         engine.close()
+
+
+def test_facets_and_suggestions_are_in_the_budget(index: Path) -> None:
+    """Facet columns and the suggestion table are kept by the engine, within cache_bytes, and
+    a second engine's budget is its own (nothing process-wide)."""
+    engine = SearchEngine(index)
+    other = SearchEngine(index, cache_bytes=1 << 20)
+    try:
+        found = engine.search("新闻", facets=["category", "tag", "year", "month"])
+        assert found.facets["category"]
+        assert engine.suggest("xinwen")
+        caches = engine._caches
+        assert caches.facets.stats().entries >= 4 and caches.suggest.stats().entries == 1
+        assert caches.bytes <= caches.total_bytes
+        assert_accounting(engine)
+        assert other.search("新闻", facets=["category"]).facets == {
+            "category": found.facets["category"]}
+        assert other.suggest("xinwen") == engine.suggest("xinwen")
+        assert other._caches.bytes <= other._caches.total_bytes
+        assert other._caches.suggest.stats().entries == 0  # larger than its 1 MiB share
+    finally:
+        engine.close()
+        other.close()

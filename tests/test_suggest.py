@@ -141,20 +141,20 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
     fresh = SearchEngine(tmp_path / "ix")
     from searcher.local import suggest as module
 
-    module._tables.clear()
+    fresh._caches.suggest.clear()
     words = [s for s in fresh.suggest("shenzh") if s.kind != "phrase"]
     assert [s for s in before if s.kind != "phrase"] == words  # same, from the segment itself
     assert list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))  # and saved for next time
 
     saved = list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
     assert len(saved) == 1  # the merged table, for the next process
-    module._tables.clear()
+    fresh._caches.suggest.clear()
     assert [s for s in fresh.suggest("shenzh") if s.kind != "phrase"] == words  # loaded
 
     (docs / "news" / "shenzhou-12-launch.md").unlink()
     fresh.index([docs])
     assert title not in texts(fresh.suggest("神舟十二号载人"))  # the saved table is stale
-    module._tables.clear()
+    fresh._caches.suggest.clear()
     assert title not in texts(fresh.suggest("神舟十二号载人"))  # and was replaced
     engine.close()
     fresh.close()
@@ -208,7 +208,6 @@ def test_indexing_prepares_the_table(tmp_path: Path, monkeypatch):
     engine = SearchEngine(tmp_path / "ix")
     engine.index([docs])
     assert list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
-    module._tables.clear()
 
     def no_merging(readers):
         raise AssertionError("the table should have been loaded, not merged")

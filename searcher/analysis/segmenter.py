@@ -24,6 +24,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -223,7 +224,12 @@ def _flush(buf: str, get: Callable[[str], int | None], hmm_cut: Callable[[str], 
         words.extend(hmm_cut(buf))
 
 
-_cache: dict[str, QuerySegmenter] = {}
+#: Segmenters of the most recently opened generations.  A long-lived process sees a new
+#: generation after every full rebuild (nightly, for some): older ones are dropped (with
+#: their per-thread SQLite connections) instead of accumulating one per generation ever
+#: opened; an engine still on an old generation keeps its own reference.
+SEGMENTERS_KEPT = 2
+_cache: OrderedDict[str, QuerySegmenter] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -233,10 +239,13 @@ def open_segmenter(folder: Path, fingerprint: str) -> QuerySegmenter | None:
     key = f"{path}:{fingerprint}"
     with _cache_lock:
         if key in _cache:
+            _cache.move_to_end(key)
             return _cache[key]
     if not path.exists() or dictionary_fingerprint(path) != fingerprint:
         return None
     seg = QuerySegmenter(path)
     with _cache_lock:
         _cache[key] = seg
+        while len(_cache) > SEGMENTERS_KEPT:
+            _cache.popitem(last=False)
     return seg

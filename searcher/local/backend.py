@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..arguments import SearchRequest
     from ..reports import CheckReport, IndexReport
     from .indexing import ProgressCallback
+    from .optimizing import OptimizeReport
 
 from ..arguments import is_text
 from ..config import Settings
@@ -75,7 +76,12 @@ class LocalBackend:
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         from .suggest import suggest
 
-        return suggest(self._searcher(), prefix, limit)
+        return suggest(self._searcher(), prefix, limit, self._caches.suggest)
+
+    def optimize(self, *, wait: float = 0.0) -> OptimizeReport:
+        from .optimizing import optimize_index
+
+        return optimize_index(self.root, self.settings, wait=wait)
 
     def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
         from .similar import similar

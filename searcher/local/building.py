@@ -33,7 +33,13 @@ from ..ingest.sources import SourceFile, became_link_out
 from . import manifest, suggest
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
-from .whoosh_adapter import discard_temp_files, index_folder, segment_reader, staging_writer
+from .whoosh_adapter import (
+    discard_temp_files,
+    index_folder,
+    index_segments,
+    segment_reader,
+    staging_writer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +225,16 @@ def _recording(function, name: str, seen: dict[str, list[str]]):
 
 def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
                    records: list[manifest.Record] | None = None,
-                   suggestions: dict[str, Any] | None = None) -> None:
+                   suggestions: dict[str, Any] | None = None,
+                   phrases: dict[str, int] | None = None) -> None:
     """Arrays the searcher and the next run need per segment, so they never rebuild them
     (see sidecar.py and manifest.py).
 
     *squeezed* and *records* are each document's squeezed text and manifest
     record when the caller has them (a new segment); otherwise (a segment
-    Whoosh merged) they are read from the column and the stored fields.
+    Whoosh merged) they are read from the column and the stored fields, and the
+    suggestion phrases are *phrases*, the merged segments' (see
+    :func:`suggest.segment_phrases`).
     """
     from . import scoring, substrings
     from .sidecar import save_arrays
@@ -237,15 +246,56 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
             column = reader.column_reader("squeezed")
             squeezed = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
                         for d in range(reader.doc_count_all())]
-        save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_arrays(squeezed))
+        text = substrings.text_arrays(squeezed)
+        del squeezed
+        save_arrays(folder, segment_id, substrings.SIDECAR, text)
+        save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
+                    substrings.bigram_index_arrays(text["codes"], text["histogram"]))
+        del text
         if records is None:
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
         save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
         save_arrays(folder, segment_id, suggest.SIDECAR,
-                    suggestions if suggestions is not None else suggest.reader_arrays(reader))
+                    suggestions if suggestions is not None
+                    else suggest.reader_arrays(reader, phrases))
     finally:
         reader.close()
+
+
+def add_bigram_indexes(ix: Any) -> int:
+    """Write the bigram index of every segment of *ix* written without one (an index
+    from before it was persisted); returns how many segments got one.
+
+    Each index is computed from the segment's text sidecar (or its column) and saved
+    atomically next to it: segments never change, so a search process that opens the
+    segment later maps it, one that already scans it linearly goes on doing so, exact
+    either way.  Takes a few seconds per 12,000-article segment.
+    """
+    from . import substrings
+    from .sidecar import load_arrays, save_arrays, sidecar_path
+
+    folder, added = index_folder(ix), 0
+    for segment in index_segments(ix):
+        segment_id = segment.segment_id()
+        if all(sidecar_path(folder, segment_id, substrings.BIGRAMS_SIDECAR, key).exists()
+               for key in substrings.BIGRAMS_KEYS):
+            continue
+        reader = segment_reader(ix, segment)
+        try:
+            text = load_arrays(reader, substrings.SIDECAR, ("codes", "histogram"))
+            if text is None:
+                column = reader.column_reader("squeezed")
+                text = substrings.text_arrays(
+                    [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
+                     for d in range(reader.doc_count_all())])
+                save_arrays(folder, segment_id, substrings.SIDECAR, text)
+            save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
+                        substrings.bigram_index_arrays(text["codes"], text["histogram"]))
+            added += 1
+        finally:
+            reader.close()
+    return added
 
 
 def pool_context() -> multiprocessing.context.BaseContext:

@@ -193,14 +193,18 @@ class ByteLRU(Generic[V]):
             self._bytes = 0
 
 
-#: Shares of ``Settings.cache_bytes``.  The character index (4 bytes per indexed character,
-#: ~600 MB at 200,000 articles if unbounded) makes every Chinese query word's verbatim match
-#: and every phrase fast and is the costliest to rebuild (a sort per segment), so it gets half;
-#: postings (decoded block by block in Python when missed) three eighths; per-segment arrays
-#: computed for segments without sidecar files (old indexes) the rest: with sidecars they are
-#: memory maps and cost almost nothing.
-CHAR_INDEX_SHARE = 0.5
-POSTINGS_SHARE = 0.375
+#: Shares of ``Settings.cache_bytes`` (every cache a search process fills is in it).
+#: Postings (decoded block by block in Python when missed) get the most: at 200,000 articles
+#: a varied query stream turns them over constantly.  The suggestion table (one per index
+#: state, ~67 MiB accounted at 200,000 articles, seconds to rebuild) gets a share that holds
+#: it whole.  The in-memory character index is only the fallback for segments written
+#: before it was persisted (4 bytes per character; one segment of 12,000 articles at 20k
+#: scale fits); facet columns and per-segment arrays (memory maps with sidecar files, so
+#: almost free) share the rest.
+POSTINGS_SHARE = 7 / 16
+SUGGEST_SHARE = 5 / 16
+CHAR_INDEX_SHARE = 1 / 8
+FACETS_SHARE = 1 / 16
 #: Segments whose arrays stay mapped: bounds open file mappings (and the disk space of merged
 #: segments' deleted files that a mapping keeps alive), whatever the byte budget.
 MAX_SEGMENTS = 256
@@ -209,11 +213,13 @@ MAX_SEGMENTS = 256
 class SearchCaches:
     """One engine's caches, sharing its byte budget (``Settings.cache_bytes``).
 
-    ``postings``: (doc ids, weights) per (segment, field, term); ``char_index``: the
-    sorted character positions of a segment's text (:mod:`searcher.local.substrings`);
-    ``segments``: per-segment arrays (field lengths, dates, texts).  Keys name the
-    segment by folder and id, so entries survive new commits and reopened searchers,
-    and those of merged-away segments age out.
+    ``postings``: (doc ids, weights) per (segment, field, term); ``suggest``: the merged
+    suggestion table of the current segments (:mod:`searcher.local.suggest`);
+    ``char_index``: sorted character positions of segments without a persisted index
+    (:mod:`searcher.local.substrings`); ``facets``: facet value columns, month numbers and
+    display spellings (:mod:`searcher.local.facets`); ``segments``: per-segment arrays
+    (field lengths, dates, texts).  Keys name the segment by folder and id, so entries
+    survive new commits and reopened searchers, and those of merged-away segments age out.
     """
 
     def __init__(self, total_bytes: int | None = None) -> None:
@@ -222,15 +228,18 @@ class SearchCaches:
 
             total_bytes = Settings().cache_bytes
         self.total_bytes = int(total_bytes)
-        char_index = int(self.total_bytes * CHAR_INDEX_SHARE)
-        postings = int(self.total_bytes * POSTINGS_SHARE)
-        self.char_index: ByteLRU[Any] = ByteLRU(char_index, "char_index")
-        self.postings: ByteLRU[Any] = ByteLRU(postings, "postings")
-        self.segments: ByteLRU[Any] = ByteLRU(self.total_bytes - char_index - postings,
+        shares = {name: int(self.total_bytes * share) for name, share in (
+            ("postings", POSTINGS_SHARE), ("suggest", SUGGEST_SHARE),
+            ("char_index", CHAR_INDEX_SHARE), ("facets", FACETS_SHARE))}
+        self.postings: ByteLRU[Any] = ByteLRU(shares["postings"], "postings")
+        self.suggest: ByteLRU[Any] = ByteLRU(shares["suggest"], "suggest", max_entries=1)
+        self.char_index: ByteLRU[Any] = ByteLRU(shares["char_index"], "char_index")
+        self.facets: ByteLRU[Any] = ByteLRU(shares["facets"], "facets")
+        self.segments: ByteLRU[Any] = ByteLRU(self.total_bytes - sum(shares.values()),
                                               "segments", max_entries=MAX_SEGMENTS)
 
     def all(self) -> tuple[ByteLRU[Any], ...]:
-        return (self.postings, self.char_index, self.segments)
+        return (self.postings, self.suggest, self.char_index, self.facets, self.segments)
 
     @property
     def bytes(self) -> int:

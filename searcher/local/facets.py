@@ -31,7 +31,7 @@ import numpy as np
 
 from ..analysis.normalize import fold_keyword
 from ..errors import QueryError
-from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, text_bytes
+from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes, text_bytes
 from .scoring import NO_DATE, segment_data
 from .sidecar import segment_key
 
@@ -141,17 +141,14 @@ class KeywordColumn:
         return None
 
 
-# Process-wide and capped in bytes (not yet part of an engine's cache_bytes budget).
-_columns: ByteLRU[KeywordColumn] = ByteLRU(32 << 20, "facet columns", max_entries=256)
-_months: ByteLRU[np.ndarray] = ByteLRU(16 << 20, "month columns", max_entries=256)
-_vocabularies: ByteLRU[tuple[list[str], list[np.ndarray]]] = ByteLRU(
-    16 << 20, "facet vocabularies", max_entries=16)
+# Columns, month numbers, vocabularies and display spellings are cached in the engine's
+# ``caches.facets`` (part of its cache_bytes budget), under keys tagged by kind.
 
 
-def keyword_column(reader, fieldname: str) -> KeywordColumn:
+def keyword_column(reader, fieldname: str, caches: SearchCaches) -> KeywordColumn:
     """The (document, value code) pairs of *fieldname* in one segment, from its postings."""
-    key = (segment_key(reader), fieldname)
-    cached = _columns.get(key)
+    key = ("column", segment_key(reader), fieldname)
+    cached = caches.facets.get(key)
     if cached is not None:
         return cached
     values: list[str] = []
@@ -170,29 +167,30 @@ def keyword_column(reader, fieldname: str) -> KeywordColumn:
                            np.concatenate(codes) if codes else np.zeros(0, np.int64),
                            np.concatenate(([0], np.cumsum(sizes)[:-1])) if docs
                            else np.zeros(0, np.int64))
-    return _columns.put(key, column, heap_bytes(column.docs, column.codes, column.starts)
+    return caches.facets.put(key, column, heap_bytes(column.docs, column.codes, column.starts)
                         + text_bytes(values) + ENTRY_OVERHEAD)
 
 
-def _vocabulary(readers: list, fieldname: str) -> tuple[list[str], list[np.ndarray]]:
+def _vocabulary(readers: list, fieldname: str,
+                caches: SearchCaches) -> tuple[list[str], list[np.ndarray]]:
     """The sorted union of the segments' values, and each segment's local → shared codes."""
-    key = (tuple(segment_key(r) for r in readers), fieldname)
-    cached = _vocabularies.get(key)
+    key = ("vocabulary", tuple(segment_key(r) for r in readers), fieldname)
+    cached = caches.facets.get(key)
     if cached is not None:
         return cached
-    columns = [keyword_column(r, fieldname) for r in readers]
+    columns = [keyword_column(r, fieldname, caches) for r in readers]
     values = sorted({v for c in columns for v in c.values})
     shared = np.array(values, dtype=object)
     maps = [np.searchsorted(shared, np.array(c.values, dtype=object)).astype(np.int64)
             if c.values else np.zeros(0, np.int64) for c in columns]
-    return _vocabularies.put(key, (values, maps),
+    return caches.facets.put(key, (values, maps),
                              heap_bytes(*maps) + text_bytes(values) + ENTRY_OVERHEAD)
 
 
 def month_column(reader, timezone: str, caches: SearchCaches) -> np.ndarray:
     """Each document's month number (``year * 12 + month - 1``) in *timezone*; -1 undated."""
-    key = (segment_key(reader), timezone)
-    cached = _months.get(key)
+    key = ("months", segment_key(reader), timezone)
+    cached = caches.facets.get(key)
     if cached is not None:
         return cached
     ticks = np.asarray(segment_data(reader, caches).dates)
@@ -203,7 +201,7 @@ def month_column(reader, timezone: str, caches: SearchCaches) -> np.ndarray:
         local = utc + _utc_offsets_us(utc, ZoneInfo(timezone))
         months = (local - _EPOCH_US).astype("datetime64[us]").astype("datetime64[M]")
         out[dated] = months.astype(np.int64) + 1970 * 12
-    return _months.put(key, out, heap_bytes(out) + ENTRY_OVERHEAD)
+    return caches.facets.put(key, out, heap_bytes(out) + ENTRY_OVERHEAD)
 
 
 def _utc_offsets_us(utc: np.ndarray, zone: ZoneInfo) -> np.ndarray:
@@ -258,14 +256,14 @@ def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
     for name in names:
         fieldname = FACETS[name]
         if fieldname is not None:
-            values, maps = _vocabulary(readers, fieldname)
+            values, maps = _vocabulary(readers, fieldname, caches)
             counts = np.zeros(len(values), dtype=np.int64)
             for reader, part, local in zip(readers, parts, maps, strict=True):
-                column = keyword_column(reader, fieldname)
+                column = keyword_column(reader, fieldname, caches)
                 if len(column.docs) and part.any():
                     picked = local[column.codes[part[column.docs]]]
                     counts += np.bincount(picked, minlength=len(values))
-            out[name] = [(_display(readers, fieldname, value), count)
+            out[name] = [(_display(readers, fieldname, value, caches), count)
                          for value, count in _top(values, counts, limit)]
             continue
         columns = [month_column(reader, timezone, caches) for reader in readers]
@@ -288,21 +286,18 @@ def _top(values: list[str], counts: np.ndarray, limit: int) -> list[tuple[str, i
     return [(values[i], int(counts[i])) for i in order.tolist()]
 
 
-_displays: ByteLRU[str] = ByteLRU(4 << 20, "facet display values", max_entries=4096)
-
-
-def _display(readers: list, fieldname: str, value: str) -> str:
+def _display(readers: list, fieldname: str, value: str, caches: SearchCaches) -> str:
     """The value as one document that holds it spells it (``iPhone 13`` for ``iphone 13``).
 
     Values are counted folded (so ``認證`` and ``认证`` count together); only the few
     shown are looked up, in one stored document each.
     """
     for reader in readers:
-        key = (segment_key(reader), fieldname, value)
-        cached = _displays.get(key)
+        key = ("display", segment_key(reader), fieldname, value)
+        cached = caches.facets.get(key)
         if cached is not None:
             return cached
-        doc = keyword_column(reader, fieldname).first_doc(value)
+        doc = keyword_column(reader, fieldname, caches).first_doc(value)
         if doc is None:
             continue
         stored = reader.stored_fields(doc)
@@ -310,5 +305,5 @@ def _display(readers: list, fieldname: str, value: str) -> str:
         spelled = [stored.get("author") or ""] if fieldname == "author_key" else list(
             meta.get("categories" if fieldname == "category" else "tags") or [])
         shown = next((s for s in spelled if isinstance(s, str) and facet_key(s) == value), value)
-        return _displays.put(key, shown, text_bytes([shown]) + ENTRY_OVERHEAD)
+        return caches.facets.put(key, shown, text_bytes([shown]) + ENTRY_OVERHEAD)
     return value

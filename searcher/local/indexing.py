@@ -20,6 +20,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..reports import IndexReport
 from .building import (
     BuildResult,
     BuildTask,
+    add_bigram_indexes,
     build_segment,
     init_worker,
     pool_context,
@@ -51,6 +53,7 @@ from .whoosh_adapter import (
     index_folder,
     is_segment_file,
     open_index,
+    segment_reader,
 )
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,9 @@ def index_sources(
         target.write_info(info)
         plan = plan_changes(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
+        upgraded = add_bigram_indexes(ix)
+        if upgraded:
+            log.info("wrote the bigram index of %d older segments", upgraded)
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()
@@ -458,6 +464,19 @@ def _report_progress(counter, total: int, progress: ProgressCallback,
         progress(min(counter.value, total), total)
 
 
+def _phrases_of(ix, segments: list) -> dict[str, int]:
+    from .suggest import segment_phrases
+
+    total: Counter[str] = Counter()
+    for segment in segments:
+        reader = segment_reader(ix, segment)
+        try:
+            total.update(segment_phrases(reader))
+        finally:
+            reader.close()
+    return dict(total)
+
+
 def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
     """One atomic commit: delete *delete_ids*, then add the finished staged segments."""
     writer = commit_writer(ix)
@@ -472,8 +491,9 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
                                os.path.join(index_folder(ix), name))
             new_segments.append(result.segment)
         # A segment Whoosh merges gets its sidecars too, else every search process
-        # recomputes them.
-        commit_segments(writer, new_segments, lambda merged: write_sidecars(ix, merged))
+        # recomputes them; its suggestion phrases are those of the segments it merged.
+        commit_segments(writer, new_segments, lambda merged, sources: write_sidecars(
+            ix, merged, phrases=_phrases_of(ix, sources)))
     except BaseException:
         writer.cancel()
         raise

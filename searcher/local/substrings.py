@@ -12,13 +12,26 @@ segment's text whatever the needle, with no Python work per occurrence.
 Segments never change (only their deletions do), so the arrays are cached
 per segment and shared by every searcher and thread of an engine.
 
-Memory: the text arrays are memory maps of the sidecar files (page cache,
-not process memory); the character index is process memory, 4 bytes per
-character, so it lives in the engine's byte-capped ``char_index`` cache
-(:mod:`searcher.local.caching`).  A segment whose index does not fit, or was
-evicted, is scanned linearly (exact all the same); an evicted index is rebuilt
-only after twice as many scans as the time before, so segments competing for a
-budget too small for all of them do not sort over and over.
+A *bigram index* (every position of the text, grouped by the two characters
+starting there, ascending within a group) is written at index time next to the
+segment, by the worker that writes the segment and for every segment Whoosh
+merges (``MAIN_<id>.bigrams.*.npy``: 4 bytes per character, plus 12 per
+distinct bigram), and memory-mapped like the text.  A needle of n ≥ 2
+characters starts from the positions of its rarest bigram and keeps those where
+the bigrams at offsets 0, 2, 4, … and n − 2 are present too (binary searches
+in their groups); a single character is the contiguous run of all bigrams it
+starts.  So a search reads only its own bigrams' positions, not the text
+around every candidate (which touched every page of the text for common
+characters), and no search process sorts anything or holds an index in its own
+memory.
+
+Indexes written before that (no ``bigrams`` sidecar) fall back to the older
+scheme: the index is built in process memory, 4 bytes per character, in the
+engine's byte-capped ``char_index`` cache (:mod:`searcher.local.caching`); a
+segment whose index does not fit, or was evicted, is scanned linearly (exact
+all the same), and an evicted index is rebuilt only after twice as many scans
+as the time before.  The next ``searcher index`` run (even one with nothing to
+do), ``searcher optimize`` or a full rebuild writes the missing sidecars.
 """
 
 from __future__ import annotations
@@ -35,6 +48,14 @@ from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
 SIDECAR_KEYS = ("codes", "starts", "title_ends", "lengths", "histogram")
+#: The persisted bigram index: positions grouped by the (clipped) code points of the
+#: bigram starting there, the distinct bigrams (first << 16 | second) in order, and where
+#: each one's group starts (one more entry: the end).
+BIGRAMS_SIDECAR = "bigrams"
+BIGRAMS_KEYS = ("positions", "keys", "starts")
+#: Positions sorted per step when building a character index: bounds the temporaries
+#: (about 26 bytes per position of a step) whatever the segment's size.
+SORT_STEP = 1 << 20
 
 SEPARATOR = "\x00"
 _sort_lock = threading.Lock()
@@ -72,6 +93,51 @@ class CharIndex:
 
 
 @dataclass
+class BigramIndex:
+    """A segment's persisted bigram index (memory maps; see the module docstring)."""
+
+    positions: np.ndarray  # int32, grouped by bigram, ascending within a group
+    keys: np.ndarray  # uint32 bigram keys (first << 16 | second), ascending
+    starts: np.ndarray  # int64, len(keys) + 1
+
+    def span(self, low: int, high: int) -> tuple[int, int]:
+        """Where the groups of the keys in [low, high) lie in ``positions``."""
+        lo, hi = np.searchsorted(self.keys, [low, high])
+        return int(self.starts[lo]), int(self.starts[hi])
+
+    def group(self, key: int) -> np.ndarray:
+        start, end = self.span(key, key + 1)
+        return self.positions[start:end]
+
+    def find(self, wanted: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Start positions of the code points *wanted* (any order), exactly."""
+        clipped = [min(int(c), 0xFFFF) for c in wanted]
+        size = len(clipped)
+        if size == 1:
+            start, end = self.span(clipped[0] << 16, (clipped[0] + 1) << 16)
+            at = np.asarray(self.positions[start:end])
+        else:
+            keys = [clipped[k] << 16 | clipped[k + 1] for k in range(size - 1)]
+            spans = [self.span(key, key + 1) for key in keys]
+            rarest = min(range(size - 1), key=lambda k: spans[k][1] - spans[k][0])
+            start, end = spans[rarest]
+            at = np.asarray(self.positions[start:end]) - rarest
+            # Bigrams at 0, 2, 4, ... and size - 2 cover every character of the needle.
+            for k in sorted(set(range(0, size - 1, 2)) | {size - 2}):
+                if k == rarest or not len(at):
+                    continue
+                group = self.positions[spans[k][0] : spans[k][1]]
+                if not len(group):
+                    return at[:0]
+                where = np.searchsorted(group, at + k)
+                at = at[group[np.minimum(where, len(group) - 1)] == at + k]
+        for k, code in enumerate(wanted):  # astral characters share U+FFFF's clipped code
+            if code >= 0xFFFF and len(at):
+                at = at[codes[at + k] == code]
+        return at
+
+
+@dataclass
 class SegmentText:
     """All squeezed texts of one segment as code points, with document boundaries.
 
@@ -90,6 +156,8 @@ class SegmentText:
     avg_len: float
     key: Hashable = None
     indexes: ByteLRU[CharIndex] | None = field(default=None, repr=False)
+    #: The bigram index written at index time (memory maps), when the segment has one.
+    bigrams: BigramIndex | None = field(default=None, repr=False)
     _sorting: bool = False
     _scans: int = 0
     _builds: int = 0
@@ -106,7 +174,7 @@ class SegmentText:
                           self.histogram) + ENTRY_OVERHEAD
 
     def _positions_of(self, code: int) -> np.ndarray:
-        """Positions of one code point: from the sorted index if cached, else by scanning."""
+        """Positions of one code point: from the cached index, else by scanning."""
         index = self.indexes.get(self.key) if self.indexes is not None else None
         if index is not None:
             clipped = min(code, 0xFFFF)
@@ -156,13 +224,17 @@ class SegmentText:
         if not size or size > len(codes):
             return _empty()
         wanted = np.array([ord(c) for c in needle], dtype=np.uint32)
-        rarest = int(np.argmin(self.histogram[np.minimum(wanted, 0xFFFF)]))
         last = len(codes) - size
-        at = self._positions_of(int(wanted[rarest])) - rarest
-        at = at[(at >= 0) & (at <= last)]
-        for k in range(size):
-            if len(at) and (k != rarest or wanted[k] > 0xFFFF):
-                at = at[codes[at + k] == wanted[k]]
+        if self.bigrams is not None:
+            at = self.bigrams.find(wanted, codes)
+            at = at[(at >= 0) & (at <= last)]
+        else:
+            rarest = int(np.argmin(self.histogram[np.minimum(wanted, 0xFFFF)]))
+            at = self._positions_of(int(wanted[rarest])) - rarest
+            at = at[(at >= 0) & (at <= last)]
+            for k in range(size):
+                if len(at) and (k != rarest or wanted[k] >= 0xFFFF):
+                    at = at[codes[at + k] == wanted[k]]
         if whole_numbers and len(at):
             if needle[0].isdigit():
                 before = codes[np.maximum(at - 1, 0)]
@@ -199,6 +271,79 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
             "histogram": histogram}
 
 
+def char_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, np.ndarray]:
+    """The character index of a segment's text: every position, grouped by code point
+    (astral code points share the last group), ascending within a group.
+
+    A counting sort in steps of :data:`SORT_STEP` positions: the output (4 bytes a
+    character) plus one step's temporaries, instead of the 12 bytes a character of one
+    whole argsort, which matters in a build worker holding a whole segment.
+    """
+    total = len(codes)
+    if total >= 2**31:
+        raise ValueError(f"segment text of {total} characters: positions must fit in int32")
+    offsets = np.zeros(0x10000 + 1, dtype=np.int64)
+    np.cumsum(histogram, out=offsets[1:])
+    by_char = np.empty(total, dtype=np.int32)
+    cursor = offsets[:-1].copy()  # the next free slot of each code point's group
+    for start in range(0, total, SORT_STEP):
+        step = np.minimum(codes[start : start + SORT_STEP], 0xFFFF).astype(np.uint16)
+        order = np.argsort(step, kind="stable")  # radix sort: 16-bit keys
+        keys = step[order]
+        counts = np.bincount(keys, minlength=0x10000)
+        first = np.cumsum(counts) - counts  # where each group starts within this step
+        rank = np.arange(len(keys), dtype=np.int64) - first[keys]
+        by_char[cursor[keys] + rank] = order + start
+        cursor += counts
+    return {"by_char": by_char, "char_offsets": offsets}
+
+
+def bigram_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, np.ndarray]:
+    """The bigram index of a segment's text (see the module docstring).
+
+    The character index first (a counting sort), then each run of whole character
+    groups of about :data:`SORT_STEP` positions is sorted by the next character (two
+    stable 16-bit radix sorts): the output plus one step's temporaries.
+    """
+    total = len(codes)
+    by_char = char_index_arrays(codes, histogram)
+    positions, offsets = by_char["by_char"], by_char["char_offsets"]
+    cuts = np.unique(offsets)  # boundaries of the character groups, 0 and total included
+    keys: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    start = 0
+    while start < total:
+        end = int(cuts[np.searchsorted(cuts, start + SORT_STEP, side="right") - 1])
+        if end <= start:  # one group larger than a step
+            end = int(cuts[np.searchsorted(cuts, start, side="right")])
+        at = positions[start:end]
+        first = np.minimum(codes[at], 0xFFFF).astype(np.uint16)
+        second = np.minimum(codes[np.minimum(at + 1, total - 1)], 0xFFFF).astype(np.uint16)
+        second[at + 1 >= total] = 0
+        order = np.argsort(second, kind="stable")
+        order = order[np.argsort(first[order], kind="stable")]
+        positions[start:end] = at[order]
+        key = (first[order].astype(np.uint32) << 16) | second[order]
+        change = np.concatenate(([0], np.flatnonzero(key[1:] != key[:-1]) + 1))
+        keys.append(key[change])
+        starts.append(change + start)
+        start = end
+    starts.append(np.array([total], dtype=np.int64))
+    return {"positions": positions,
+            "keys": np.concatenate(keys) if keys else np.zeros(0, np.uint32),
+            "starts": np.concatenate(starts).astype(np.int64)}
+
+
+def _persisted_index(reader, codes: np.ndarray) -> BigramIndex | None:
+    arrays = load_arrays(reader, BIGRAMS_SIDECAR, BIGRAMS_KEYS)
+    if arrays is None:
+        return None
+    positions, keys, starts = arrays["positions"], arrays["keys"], arrays["starts"]
+    if len(positions) != len(codes) or len(starts) != len(keys) + 1:
+        return None  # not this text's index (never expected: both are written together)
+    return BigramIndex(positions, keys, starts)
+
+
 def segment_text(reader, caches: SearchCaches) -> SegmentText:
     """The SegmentText of a leaf reader's segment, cached in *caches* (``segments``)."""
     key = segment_key(reader)
@@ -213,5 +358,6 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
     lengths = arrays["lengths"]
     avg = float(lengths.mean()) if len(lengths) else 1.0
     seg = SegmentText(arrays["codes"], arrays["starts"], arrays["title_ends"], lengths,
-                      arrays["histogram"], max(avg, 1.0), key=key, indexes=caches.char_index)
+                      arrays["histogram"], max(avg, 1.0), key=key, indexes=caches.char_index,
+                      bigrams=_persisted_index(reader, arrays["codes"]))
     return caches.segments.put(("text", key), seg, seg.nbytes)

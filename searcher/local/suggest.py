@@ -126,15 +126,29 @@ def _unpack(array: np.ndarray) -> list[str]:
     return bytes(array).decode("utf-8", "surrogatepass").split("\0")
 
 
-def reader_arrays(reader) -> dict[str, np.ndarray]:
-    """The sidecar arrays computed from a segment already written (an older index, a merge)."""
+def segment_phrases(reader) -> dict[str, int]:
+    """A segment's suggestion phrases with their document counts, from its sidecar ({} when
+    it has none).  The index keeps no word order, so a merge cannot recompute them from
+    the merged segment: it sums its sources' (counting, until the next full rebuild, the
+    deleted documents of the segments it merged)."""
+    arrays = load_arrays(reader, SIDECAR, ("phrases", "phrase_counts"))
+    if arrays is None:
+        return {}
+    phrases = _unpack(arrays["phrases"])
+    counts = np.asarray(arrays["phrase_counts"]).tolist()
+    return dict(zip(phrases, counts, strict=True)) if len(phrases) == len(counts) else {}
+
+
+def reader_arrays(reader, phrase_counts: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """The sidecar arrays computed from a segment already written (an older index, a merge;
+    *phrase_counts* are the merged segments' phrases, see :func:`segment_phrases`)."""
     counts: dict[str, int] = {}
     for fieldname in ("title", "body"):
         for word, df in field_doc_frequencies(reader, fieldname):
             if df > counts.get(word, 0):
                 counts[word] = df
     titles = [reader.stored_fields(d).get("title") or "" for d in range(reader.doc_count_all())]
-    return segment_arrays(counts, titles)  # no phrases: the index keeps no word order
+    return segment_arrays(counts, titles, phrase_counts)
 
 
 def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]:
@@ -219,29 +233,30 @@ class SuggestTable:
         return best[:limit].tolist()
 
 
-# Process-wide and capped in bytes (not yet part of an engine's cache_bytes budget): a
-# table larger than this is used but rebuilt or reloaded by every call.
-_tables: ByteLRU[SuggestTable] = ByteLRU(256 << 20, "suggestion tables", max_entries=2)
 _build_lock = threading.Lock()
 
 
-def suggestion_table(searcher) -> SuggestTable:
-    """The merged table of a searcher's segments (built once per set of segments)."""
+def suggestion_table(searcher, cache: ByteLRU[SuggestTable] | None = None) -> SuggestTable:
+    """The merged table of a searcher's segments (built once per set of segments, saved
+    beside them, and kept in *cache*: an engine's ``caches.suggest``, part of its
+    cache_bytes budget; a table larger than that share is loaded again by every call)."""
     readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
     # A segment's deletions only grow until it is merged away: its live count names its state.
     key = tuple((segment_key(r), r.doc_count()) for r in readers)
-    table = _tables.get(key)
+    table = cache.get(key) if cache is not None else None
     if table is not None:
         return table
     with _build_lock:
-        table = _tables.get(key)
+        table = cache.get(key) if cache is not None else None
         if table is None:
             folder = segment_folder(readers[0]) if readers else None
             table = _load_table(folder, key)
             if table is None:
                 table = build_table(readers)
                 _save_table(folder, key, table)
-            _tables.put(key, table, heap_bytes(table.counts, table.entries)
+            if cache is None:
+                return table
+            cache.put(key, table, heap_bytes(table.counts, table.entries)
                         + text_bytes(table.texts) + text_bytes(table.keys)
                         + 120 * len(table.entry_keys) + ENTRY_OVERHEAD)
     return table
@@ -374,11 +389,12 @@ def prefix_key(prefix: object) -> str:
     return squeeze(_safe_fold(prefix))[:MAX_TITLE_CHARS]
 
 
-def suggest(searcher, prefix: object, limit: int = 10) -> list[Suggestion]:
+def suggest(searcher, prefix: object, limit: int = 10,
+            cache: ByteLRU[SuggestTable] | None = None) -> list[Suggestion]:
     """Up to *limit* completions of *prefix*; [] for empty or unusable input."""
     if not isinstance(limit, int) or limit < 1:
         return []
     key = prefix_key(prefix)
     if not key:
         return []
-    return suggestion_table(searcher).lookup(key, min(limit, MAX_LIMIT))
+    return suggestion_table(searcher, cache).lookup(key, min(limit, MAX_LIMIT))

@@ -168,6 +168,11 @@ def segment_reader(ix: Any, segment: Any) -> Any:
     return SegmentReader(ix.storage, ix.schema, segment)
 
 
+def index_segments(ix: Any) -> list[Any]:
+    """The segments of *ix*'s latest commit (TOC)."""
+    return list(ix._segments())
+
+
 def commit_writer(ix: Any) -> Any:
     """A locked writer on *ix* for :func:`commit_segments` (``compound=False``, see above)."""
     from whoosh.writing import SegmentWriter
@@ -176,17 +181,20 @@ def commit_writer(ix: Any) -> Any:
 
 
 def commit_segments(writer: Any, new_segments: list[Any],
-                    on_merged: Callable[[Any], None]) -> None:
+                    on_merged: Callable[[Any, list[Any]], None]) -> None:
     """``writer.commit()``, with *new_segments* (finished elsewhere) added to the TOC.
 
-    The documents added to *writer* itself (none here) and any merge Whoosh's
-    policy makes become a segment first; *on_merged* is called on it before
-    the TOC names it.  The TOC swap is the atomic step.
+    The documents added to *writer* itself and any merge Whoosh's policy makes
+    become a segment first; *on_merged* is called on it and the segments merged
+    into it (their files still exist) before the TOC names it.  The TOC swap is
+    the atomic step.
     """
+    before = list(writer.segments)
     segments = writer._merge_segments(None, False, True)
     if writer._added:
+        kept = {s.segment_id() for s in segments}
         merged = writer._finalize_segment()
-        on_merged(merged)
+        on_merged(merged, [s for s in before if s.segment_id() not in kept])
         segments.append(merged)
     else:
         writer._close_segment()

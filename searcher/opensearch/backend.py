@@ -283,6 +283,13 @@ class OpenSearchBackend:
         return compare_manifest(manifest, sources or meta.get("sources") or [],
                                 follow_links=follow, labels=meta.get("labels"))
 
+    def optimize(self, *, wait: float = 0.0) -> Any:
+        """Refused: a cluster merges its own segments (``POST NAME/_forcemerge`` by hand)."""
+        raise ConfigError(
+            f"optimize merges the segments of a local index; {self.location} is a cluster, "
+            "which merges its own (POST /_forcemerge if you must)",
+            key="index_dir", value=self.location, expected="a local index folder")
+
     def stats(self) -> dict[str, Any]:
         """The local ``stats`` keys (``index_dir`` is this location, without credentials;
         ``segments`` counts the primary shards' Lucene segments) plus ``url`` and

@@ -1,0 +1,192 @@
+"""The bigram index persisted at index time gives exactly what a linear scan gives.
+
+It is written by the worker that writes a segment, for every segment Whoosh
+merges in an incremental run, by ``optimize``, and for segments of older indexes
+by the next index run.  Checked on real 新闻联播 transcripts against an oracle
+that knows nothing of the index: Python's own ``str.find`` over each document's
+squeezed text, read from the segment's stored column.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED, needs_shared
+
+from searcher import SearchEngine
+from searcher.local import substrings
+from searcher.local.schema import FIELD_BREAK
+from searcher.local.sidecar import segment_folder, sidecar_path
+from searcher.local.whoosh_adapter import reader_segment_id
+
+pytestmark = needs_shared
+XWLB = SHARED / "corpus" / "xwlb" / "news"
+SEED = 11
+
+
+def xwlb_files(start: int, count: int) -> list[Path]:
+    return sorted(XWLB.glob("*.md"))[start : start + count]
+
+
+def copy_files(files: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copy(path, folder / path.name)
+
+
+def leaf_readers(engine: SearchEngine) -> list:
+    searcher = engine._searcher()
+    return [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+
+
+def column_texts(reader) -> list[str]:
+    column = reader.column_reader("squeezed")
+    return [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
+            for d in range(reader.doc_count_all())]
+
+
+def occurrences(text: str, needle: str) -> list[int]:
+    """Every start of *needle* in *text*, overlapping ones included."""
+    found, at = [], text.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = text.find(needle, at + 1)
+    return found
+
+
+def oracle(texts: list[str], needle: str) -> dict[int, tuple[int, int]]:
+    """document → (occurrences in the title part, in the body part), by linear scan."""
+    out = {}
+    for doc, text in enumerate(texts):
+        starts = occurrences(text, needle)
+        if starts:
+            cut = max(text.find(FIELD_BREAK), 0)
+            title = sum(1 for s in starts if s < cut)
+            out[doc] = (title, len(starts) - title)
+    return out
+
+
+def needles(texts: list[str], rng: random.Random, n: int) -> list[str]:
+    """Runs of 1–8 characters from the texts, plus a few that occur nowhere."""
+    out = []
+    for _ in range(n):
+        text = rng.choice([t for t in texts if len(t) > 20])
+        size = rng.choice((1, 2, 2, 3, 4, 6, 8))
+        start = rng.randrange(len(text) - size)
+        out.append(text[start : start + size].replace(FIELD_BREAK, "的"))
+    return out + ["聊城市场监管局认证认可", "zzzq", "\U00020000"]
+
+
+def assert_bigram_index(index, codes: np.ndarray) -> None:
+    """*index* equals the bigram index computed the slow, obvious way from *codes*."""
+    clipped = np.minimum(codes, 0xFFFF)
+    keys = clipped << 16 | np.concatenate((clipped[1:], [0]))
+    assert np.array_equal(index.positions, np.argsort(keys, kind="stable"))
+    distinct = np.unique(keys)
+    assert np.array_equal(index.keys, distinct)
+    assert np.array_equal(index.starts, np.searchsorted(np.sort(keys), np.append(
+        distinct, 1 << 40)))
+
+
+def check_segments(engine: SearchEngine, rng: random.Random) -> int:
+    """Every segment has a persisted bigram index that equals an independent sort of its
+    text and answers random needles as the linear scan does; returns the segment count."""
+    readers = leaf_readers(engine)
+    caches = engine._caches
+    for reader in readers:
+        folder, segment_id = segment_folder(reader), reader_segment_id(reader)
+        for key in substrings.BIGRAMS_KEYS:
+            assert sidecar_path(folder, segment_id, substrings.BIGRAMS_SIDECAR, key).exists()
+        seg = substrings.segment_text(reader, caches)
+        assert seg.bigrams is not None
+        assert isinstance(seg.bigrams.positions, np.memmap)  # page cache, not process memory
+        texts = column_texts(reader)
+        codes = np.array([ord(c) for c in "\x00".join(texts) + "\x00"], dtype=np.int64)
+        assert_bigram_index(seg.bigrams, codes)
+        for needle in needles(texts, rng, 40):
+            found = seg.find(needle)
+            got = {int(d): (int(t), int(b)) for d, t, b in
+                   zip(found.ids, found.title, found.body, strict=True)}
+            assert got == oracle(texts, needle), needle
+    assert caches.char_index.stats().entries == 0  # nothing was sorted in this process
+    return len(readers)
+
+
+def test_new_and_merged_segments(tmp_path: Path) -> None:
+    """A parallel build, then incremental runs whose small segments Whoosh merges."""
+    rng = random.Random(SEED)
+    docs = tmp_path / "docs"
+    copy_files(xwlb_files(0, 120), docs / "a")
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs], jobs=2, batch_size=40)
+    assert check_segments(engine, rng) >= 2
+    runs = 1
+    for k in range(8):  # small runs: Whoosh's policy merges the small segments
+        copy_files(xwlb_files(120 + 15 * k, 15), docs / f"b{k}")
+        engine.index([docs], jobs=1)
+        runs += 1
+    segments = check_segments(engine, rng)
+    assert segments < runs + 2  # some segments were merged (each run adds one)
+    results = engine.search('"新闻联播"', limit=5)
+    assert results.total >= 200
+    engine.close()
+
+
+def test_older_index_gets_its_indexes_on_the_next_run(tmp_path: Path) -> None:
+    """Segments written without the persisted index get it from the next (no-change) run."""
+    docs = tmp_path / "docs"
+    copy_files(xwlb_files(300, 60), docs)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs], jobs=1, batch_size=30)
+    phrase = '"国务院"'
+    before = [(h.id, h.score) for h in engine.search(phrase, limit=50).hits]
+    removed = list((tmp_path / "ix").glob("gen-*/*.bigrams.*.npy"))
+    assert len(removed) >= 6 and len(removed) % 3 == 0  # three arrays per segment
+    for path in removed:
+        path.unlink()
+    engine.close()
+    old = SearchEngine(tmp_path / "ix")
+    assert [(h.id, h.score) for h in old.search(phrase, limit=50).hits] == before
+    report = old.index([docs])
+    assert report.added == report.updated == report.deleted == 0
+    assert sorted(p.name for p in (tmp_path / "ix").glob("gen-*/*.bigrams.*.npy")) == sorted(
+        p.name for p in removed)
+    old.close()
+    fresh = SearchEngine(tmp_path / "ix")
+    assert [(h.id, h.score) for h in fresh.search(phrase, limit=50).hits] == before
+    check_segments(fresh, random.Random(SEED))
+    fresh.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, (1 << 20) + 7])
+def test_counting_sort_equals_argsort(size: int) -> None:
+    """Sizes around the sort step, astral characters sharing the last group."""
+    rng = np.random.default_rng(size)
+    codes = rng.choice(np.array([0, 0x4E00, 0x4E8C, 0x9FA5, 0xFFFF, 0x20000, 0x2A6D6],
+                                dtype=np.uint32), size=size)
+    hist = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
+    arrays = substrings.char_index_arrays(codes, hist)
+    assert arrays["by_char"].dtype == np.int32
+    assert np.array_equal(arrays["by_char"], np.argsort(np.minimum(codes, 0xFFFF), kind="stable"))
+    assert arrays["char_offsets"][-1] == size
+    if size:
+        codes[-1] = 0  # a segment's text ends with a separator
+        hist = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
+        bigrams = substrings.bigram_index_arrays(codes, hist)
+        assert_bigram_index(substrings.BigramIndex(**bigrams), codes.astype(np.int64))
+        index = substrings.BigramIndex(**bigrams)
+        for needle in ([0x20000], [0x4E00, 0x2A6D6], [0x9FA5, 0x4E8C, 0x4E00], [0xFFFF]):
+            wanted = np.array(needle, dtype=np.uint32)
+            got = np.sort(index.find(wanted, codes))
+            got = got[(got >= 0) & (got <= size - len(needle))]
+            linear = [i for i in range(size - len(needle) + 1)
+                      if list(codes[i : i + len(needle)]) == needle] if size < 100 else None
+            if linear is not None:
+                assert got.tolist() == linear
+            else:
+                assert all((codes[got + k] == c).all() for k, c in enumerate(needle))
+
