@@ -23,7 +23,10 @@ in their groups); a single character is the contiguous run of all bigrams it
 starts.  So a search reads only its own bigrams' positions, not the text
 around every candidate (which touched every page of the text for common
 characters), and no search process sorts anything or holds an index in its own
-memory.
+memory.  The pages of position groups a search read are handed back to the kernel
+(``madvise(MADV_DONTNEED)``) when it is done: they stay in the page cache, shared
+and warm, but stop counting in the process's RSS, which otherwise kept every
+group any query had touched (375 MB after 600 queries at 200,000 articles).
 
 Indexes written before that (no ``bigrams`` sidecar) fall back to the older
 scheme: the index is built in process memory, 4 bytes per character, in the
@@ -36,6 +39,7 @@ do), ``searcher optimize`` or a full rebuild writes the missing sidecars.
 
 from __future__ import annotations
 
+import mmap
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -111,16 +115,43 @@ class BigramIndex:
 
     def find(self, wanted: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Start positions of the code points *wanted* (any order), exactly."""
+        read: list[tuple[int, int]] = []
+        try:
+            return self._find(wanted, codes, read)
+        finally:
+            self._release(read)
+
+    def _release(self, spans: list[tuple[int, int]]) -> None:
+        """Drop the pages of *spans* of ``positions`` from this process's mapping.
+
+        The data is a read-only file map, so this is always safe: a later read (by
+        any thread) faults the pages back in from the page cache.
+        """
+        mapping = getattr(self.positions, "_mmap", None)
+        if mapping is None or not hasattr(mapping, "madvise"):
+            return
+        size = self.positions.itemsize
+        skip = self.positions.offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
+        for start, end in spans:
+            low = (skip + start * size) // mmap.PAGESIZE * mmap.PAGESIZE
+            high = skip + end * size
+            if high > low:
+                mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
+
+    def _find(self, wanted: np.ndarray, codes: np.ndarray,
+              read: list[tuple[int, int]]) -> np.ndarray:
         clipped = [min(int(c), 0xFFFF) for c in wanted]
         size = len(clipped)
         if size == 1:
             start, end = self.span(clipped[0] << 16, (clipped[0] + 1) << 16)
-            at = np.asarray(self.positions[start:end])
+            read.append((start, end))
+            at = np.array(self.positions[start:end])
         else:
             keys = [clipped[k] << 16 | clipped[k + 1] for k in range(size - 1)]
             spans = [self.span(key, key + 1) for key in keys]
             rarest = min(range(size - 1), key=lambda k: spans[k][1] - spans[k][0])
             start, end = spans[rarest]
+            read.extend(spans)
             at = np.asarray(self.positions[start:end]) - rarest
             # Bigrams at 0, 2, 4, ... and size - 2 cover every character of the needle.
             for k in sorted(set(range(0, size - 1, 2)) | {size - 2}):
