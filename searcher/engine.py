@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from .arguments import SearchRequest
     from .local.indexing import ProgressCallback
-    from .local.optimizing import OptimizeReport
-    from .reports import CheckReport, IndexReport
+    from .reports import CheckReport, IndexReport, OptimizeReport
 
 from .arguments import check_doc_id, check_page, prepare_search
 from .config import Settings, is_cluster_url, load_settings

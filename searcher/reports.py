@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -78,3 +78,24 @@ class CheckReport:
             "problems": [{"path": p, "reason": r} for p, r in self.problems],
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
         }
+
+
+@dataclass
+class OptimizeReport:
+    """What ``optimize`` did: segments before and after, documents kept, sizes, time."""
+
+    generation: str = ""
+    previous: str = ""
+    segments_before: int = 0
+    segments_after: int = 0
+    documents: int = 0
+    #: Deleted documents the old segments still carried (dropped by the merge).
+    dropped: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    duration: float = 0.0
+    #: False when there was nothing to do (one segment without deletions).
+    merged: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

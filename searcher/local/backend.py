@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..arguments import SearchRequest
-    from ..reports import CheckReport, IndexReport
+    from ..reports import CheckReport, IndexReport, OptimizeReport
     from .indexing import ProgressCallback
-    from .optimizing import OptimizeReport
 
 from ..arguments import is_text
 from ..config import Settings

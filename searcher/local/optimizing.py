@@ -22,11 +22,11 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError, IndexNotFoundError
+from ..reports import OptimizeReport
 from . import suggest
 from .building import write_sidecars
 from .locking import writer_lock
@@ -45,27 +45,6 @@ from .whoosh_adapter import (
 
 #: Files of a generation that belong to no segment and stay valid after a merge.
 GENERATION_FILES = ("querydict.sqlite", "pinyin.sqlite")
-
-
-@dataclass
-class OptimizeReport:
-    """What ``optimize`` did: segments before and after, documents kept, sizes, time."""
-
-    generation: str = ""
-    previous: str = ""
-    segments_before: int = 0
-    segments_after: int = 0
-    documents: int = 0
-    #: Deleted documents the old segments still carried (dropped by the merge).
-    dropped: int = 0
-    bytes_before: int = 0
-    bytes_after: int = 0
-    duration: float = 0.0
-    #: False when there was nothing to do (one segment without deletions).
-    merged: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def optimize_index(root: IndexDir, settings: Settings, *, wait: float = 0.0) -> OptimizeReport:
