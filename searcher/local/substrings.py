@@ -69,6 +69,8 @@ _build_lock = threading.Lock()
 #: Linear scans of a segment before its character index is built (a one-shot CLI
 #: search never pays for the sort; a server does after its first few queries).
 SORT_AFTER_SCANS = 3
+#: Linux's default fault_around_bytes: a read fault maps this aligned window of cached pages.
+FAULT_AROUND = 64 * 1024
 _NUMBER_CHARS = np.array([ord(c) for c in "0123456789."], dtype=np.uint32)
 
 
@@ -133,8 +135,11 @@ class BigramIndex:
         size = self.positions.itemsize
         skip = self.positions.offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
         for start, end in spans:
-            low = (skip + start * size) // mmap.PAGESIZE * mmap.PAGESIZE
-            high = skip + end * size
+            # A page fault maps the cached pages of its whole aligned 64 KiB window
+            # (Linux's fault-around), so a group of 8 positions leaves 16 pages behind
+            # unless the window around it is released too.
+            low = (skip + start * size) // FAULT_AROUND * FAULT_AROUND
+            high = min(-(-(skip + end * size) // FAULT_AROUND) * FAULT_AROUND, len(mapping))
             if high > low:
                 mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
 
