@@ -198,3 +198,12 @@ class UnsupportedWhooshError(SearcherError, ImportError):
             f"(pip install 'whoosh-reloaded{supported}')")
         self.version = version
         self.supported = supported
+
+
+class ClusterError(SearcherError):
+    """The cluster refused or failed a request; ``status`` and ``reason`` say why."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason

@@ -24,19 +24,10 @@ import ssl
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ..errors import ConfigError, SearcherError
+from ..errors import ClusterError, ConfigError
 
 #: HTTP statuses the client retries by itself (with its own back-off) before giving up.
 RETRY_STATUSES = (429, 502, 503, 504)
-
-
-class ClusterError(SearcherError):
-    """The cluster refused or failed a request; ``status`` and ``reason`` say why."""
-
-    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
 
 
 def public_url(url: str) -> str:
