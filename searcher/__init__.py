@@ -13,6 +13,7 @@ from __future__ import annotations
 from .config import Settings, load_settings
 from .engine import SearchEngine
 from .errors import (
+    ClusterError,
     ConfigError,
     DocumentError,
     DocumentNotFoundError,
@@ -22,13 +23,14 @@ from .errors import (
     SearcherError,
     SourceNotFoundError,
 )
-from .reports import CheckReport, IndexReport
+from .reports import CheckReport, IndexReport, OptimizeReport
 from .results import DocumentView, Hit, SearchResults, Suggestion
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CheckReport",
+    "ClusterError",
     "ConfigError",
     "DocumentError",
     "DocumentNotFoundError",
@@ -37,6 +39,7 @@ __all__ = [
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexReport",
+    "OptimizeReport",
     "QueryError",
     "SearchEngine",
     "SearchResults",
