@@ -6,7 +6,8 @@ job syncs incrementally and swaps full rebuilds in atomically (:mod:`.sync`).
 Needs ``pip install 'searcher[opensearch]'`` (opensearch-py).
 """
 
-from .backend import OpenSearchBackend, is_cluster_location
+from ..config import is_cluster_url as is_cluster_location  # one test for both names
+from .backend import OpenSearchBackend
 from .client import ClusterError
 
 __all__ = ["ClusterError", "OpenSearchBackend", "is_cluster_location"]

@@ -24,7 +24,7 @@ from ..analysis.normalize import squeeze
 from ..analysis.segmenter import open_segmenter
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..arguments import check_doc_id, check_page, prepare_search
-from ..config import Settings, is_cluster_url, load_settings, parse_cluster_url
+from ..config import Settings, load_settings, parse_cluster_url
 from ..errors import ConfigError, DocumentNotFoundError, IndexNotFoundError, SearcherError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
@@ -36,12 +36,6 @@ from .client import connect, public_url
 from .dsl import Translator, filter_clauses
 from .mapping import key
 from .sync import check_part, current_index, export, index_meta, sync
-
-
-def is_cluster_location(location: str | os.PathLike[str]) -> bool:
-    """Whether an index location names a cluster (``http(s)://…``) rather than a folder."""
-    return is_cluster_url(location)
-
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
