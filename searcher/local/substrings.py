@@ -280,12 +280,36 @@ class SegmentText:
                 at = at[~np.isin(after, _NUMBER_CHARS)]
         if not len(at):
             return _empty()
-        docs = np.searchsorted(self.starts, at, side="right") - 1
-        in_title = at < self.title_ends[docs]
-        ids = np.unique(docs)
-        title = np.bincount(docs[in_title], minlength=len(self.starts))[ids]
-        body = np.bincount(docs[~in_title], minlength=len(self.starts))[ids]
-        return Found(ids.astype(np.int64), title.astype(np.float64), body.astype(np.float64))
+        return _per_document(at, self.starts, self.title_ends)
+
+
+def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray) -> Found:
+    """Occurrences at positions *at* counted per document, in title and body.
+
+    Every search path yields ascending positions (groups are ascending and only ever
+    filtered), so documents come in runs: one pass over the occurrences, with no sort,
+    hash or array the size of the segment (those made common words cost in proportion to
+    the segment, not to their occurrences).
+    """
+    if len(at) > 1 and not bool((at[1:] >= at[:-1]).all()):
+        at = np.sort(at)
+    if len(at) > len(starts):
+        # More occurrences than documents (a common word): search the document bounds
+        # among the occurrences instead, which costs per document, not per occurrence.
+        first = np.searchsorted(at, starts)
+        total = np.diff(np.append(first, len(at)))
+        ids = np.flatnonzero(total)
+        title = np.searchsorted(at, title_ends[ids]) - first[ids]
+        return Found(ids.astype(np.int64), title.astype(np.float64),
+                     (total[ids] - title).astype(np.float64))
+    docs = np.searchsorted(starts, at, side="right") - 1
+    firsts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+    ids = docs[firsts]
+    in_title = (at < title_ends[docs]).astype(np.int64)
+    title = np.add.reduceat(in_title, firsts)
+    total = np.diff(np.append(firsts, len(at)))
+    return Found(ids.astype(np.int64), title.astype(np.float64),
+                 (total - title).astype(np.float64))
 
 
 def _empty() -> Found:
