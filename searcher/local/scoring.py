@@ -265,7 +265,8 @@ class Evaluator:
         found = self._found(reader, needle, whole_numbers)
         if not len(found):
             return match
-        ids, title, body = found.ids, found.title, found.body
+        # float64 like the term scores (the cache keeps the counts, exact, as float32)
+        ids, title, body = found.ids, found.title.astype(np.float64), found.body.astype(np.float64)
         if field_name == "title":
             body = np.zeros_like(body)
         elif field_name == "body":
@@ -280,11 +281,26 @@ class Evaluator:
         return match
 
     def _found(self, reader, needle: str, whole_numbers: bool) -> Found:
-        """Occurrences of *needle* per document of one segment, scanned once per query."""
+        """Occurrences of *needle* per document of one segment, found once per query.
+
+        They are the postings of the string (documents and occurrence counts), and like a
+        term's postings they never change for a segment: recently used ones are kept in the
+        byte-capped ``postings`` cache (12 bytes a document), so a common word does not
+        walk its millions of positions again on every query.
+        """
         key = (id(reader), needle, whole_numbers)
-        if key not in self._scans:
-            self._scans[key] = segment_text(reader, self.caches).find(needle, whole_numbers)
-        return self._scans[key]
+        found = self._scans.get(key)
+        if found is None:
+            cache_key = (segment_key(reader), "", needle, whole_numbers)
+            found = self.caches.postings.get(cache_key)
+            if found is None:
+                found = segment_text(reader, self.caches).find(needle, whole_numbers)
+                found = Found(found.ids.astype(np.int32), found.title.astype(np.float32),
+                              found.body.astype(np.float32))
+                self.caches.postings.put(cache_key, found, heap_bytes(
+                    found.ids, found.title, found.body) + ENTRY_OVERHEAD)
+            self._scans[key] = found
+        return found
 
     def _substring_df(self, needle: str, whole_numbers: bool) -> int:
         return sum(len(self._found(leaf.reader(), needle, whole_numbers))
@@ -632,8 +648,24 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         undated = when == float(NO_DATE)
         keys = -when if sort == "date" else when
         keys = np.where(undated, np.inf, keys)  # undated documents last either way
-    order = np.lexsort((hits, keys))  # ties: index order, deterministic
-    page = hits[order[offset : offset + limit]]
+    page = hits[top_order(keys, offset + limit)[offset:]]
     matched = np.concatenate(counts)[page] if counts else np.zeros(0, dtype=np.int32)
     return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask,
                   [int(c) for c in matched], len(words), partial), evaluator.terms
+
+
+def top_order(keys: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the *count* smallest *keys*, in order (ties: position order).
+
+    A page needs only its first ``offset + limit`` results in order, not every match
+    sorted: select them in linear time (``np.partition``), keep everything tied with the
+    last one, and sort just those.  Same order as a stable sort of all keys.
+    """
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if count < len(keys):
+        cut = np.partition(keys, count - 1)[count - 1]
+        chosen = np.flatnonzero(keys <= cut)
+        return chosen[np.lexsort((chosen, keys[chosen]))][:count]
+    return np.lexsort((np.arange(len(keys)), keys))
+
