@@ -1,0 +1,129 @@
+"""Query cost that follows what the query touches, with results that do not change.
+
+A results page selects its first ``offset + limit`` hits instead of sorting every
+match; a string's occurrences are counted per document in one pass over ascending
+positions; and those per-document counts are kept in the postings cache.  Each of
+these is checked against the slow, obvious way on real articles.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED, needs_shared
+
+from searcher import SearchEngine
+from searcher.local import substrings
+from searcher.local.schema import FIELD_BREAK
+from searcher.local.scoring import top_order
+
+XWLB = SHARED / "corpus" / "xwlb" / "news"
+
+
+def test_page_selection_equals_a_full_stable_sort() -> None:
+    """Many ties (dates, equal scores), infinities (undated documents), any page size."""
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(0, 300))
+        keys = rng.integers(0, int(rng.integers(1, 25)), size=n).astype(np.float64)
+        keys[rng.random(n) < 0.1] = np.inf
+        count = int(rng.integers(0, n + 5))
+        expected = np.lexsort((np.arange(n), keys))[:count]
+        assert np.array_equal(top_order(keys, count), expected), (keys, count)
+
+
+def test_pages_are_slices_of_one_ranking(corpus_2k) -> None:
+    """Pages 1–6 of a common word, by relevance and by date, are the slices of one long
+    page (the selection of the first offset+limit hits agrees across offsets)."""
+    engine = corpus_2k[0]
+    for sort in ("relevance", "date", "oldest"):
+        whole = engine.search("发展", limit=60, sort=sort)
+        assert whole.total > 300
+        pages = [hit.id for page in range(1, 7)
+                 for hit in engine.search("发展", limit=10, page=page, sort=sort).hits]
+        assert pages == [hit.id for hit in whole.hits]
+        if sort == "relevance":
+            scores = [hit.score for hit in whole.hits]
+            assert scores == sorted(scores, reverse=True)
+
+
+def occurrences(text: str, needle: str) -> list[int]:
+    found, at = [], text.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = text.find(needle, at + 1)
+    return found
+
+
+@needs_shared
+def test_per_document_counts_both_ways(tmp_path: Path) -> None:
+    """Counting occurrences per document searches the occurrences among the documents
+    (rare strings) or the document bounds among the occurrences (common ones); both equal
+    a linear scan of each document's text, title and body apart."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for path in sorted(XWLB.glob("*.md"))[:150]:
+        shutil.copy(path, docs / path.name)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs], jobs=1)
+    searcher = engine._searcher()
+    ways = set()
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        seg = substrings.segment_text(reader, engine._caches)
+        column = reader.column_reader("squeezed")
+        texts = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
+                 for d in range(reader.doc_count_all())]
+        for needle in ("的", "中国", "新闻联播", "习近平", "认证认可", "ZZZ"):
+            starts = substrings.BigramIndex.find(seg.bigrams, np.array(
+                [ord(c) for c in needle], dtype=np.uint32), seg.codes)
+            ways.add(len(starts) > len(seg.starts))
+            found = seg.find(needle)
+            got = {int(d): (int(t), int(b))
+                   for d, t, b in zip(found.ids, found.title, found.body, strict=True)}
+            expected = {}
+            for doc, text in enumerate(texts):
+                at = occurrences(text, needle)
+                if at:
+                    cut = max(text.find(FIELD_BREAK), 0)
+                    title = sum(1 for s in at if s < cut)
+                    expected[doc] = (title, len(at) - title)
+            assert got == expected, needle
+    engine.close()
+    assert ways == {True, False}  # both ways were taken
+
+
+QUERIES = ("发展", "习近平 推动", "加快建设海洋强国", '"国际合作"', "4万 亿元", "城市场",
+           "网购的东西坏了可以退吗", "liaocheng")
+
+
+def test_cached_string_postings_change_no_result(corpus_2k, tmp_path: Path) -> None:
+    """Warm queries (string occurrences from the cache) rank exactly as a first query and
+    as an engine that can keep nothing (scores equal to the last bit)."""
+    engine, corpus, _report = corpus_2k
+    index = tmp_path / "ix"
+    shutil.copytree(engine.settings.index_dir, index)
+    keeps = SearchEngine(index)
+    keeps_nothing = SearchEngine(index, cache_bytes=0)
+
+    def ranking(e: SearchEngine, query: str) -> list[tuple[str, float]]:
+        result = e.search(query, limit=20)
+        return [(hit.id, hit.score) for hit in result.hits] + [("total", result.total)]
+
+    first = {q: ranking(keeps, q) for q in QUERIES}
+    assert keeps._caches.postings.stats().entries > 0
+    assert any(len(key) == 4 for key in keeps._caches.postings.sizes())  # string postings
+    for query in QUERIES:
+        assert ranking(keeps, query) == first[query], query
+        assert ranking(keeps_nothing, query) == first[query], query
+    keeps.close()
+    keeps_nothing.close()
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_top_order_of_fewer_keys_than_asked(count: int) -> None:
+    keys = np.array([3.0, 1.0, 1.0][:count])
+    assert list(top_order(keys, 10)) == list(np.lexsort((np.arange(count), keys)))
