@@ -173,7 +173,7 @@ class Evaluator:
         self.terms: set[str] = set()
         self.total_docs = max(searcher.doc_count_all(), 1)
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
-        self._df: dict[tuple[str, str], int] = {}
+        self._df: dict[tuple, int] = {}
         self._scans: dict[tuple[int, str, bool], Found] = {}
         self.caches = context.caches
         #: The query's words (distinct jieba words of its plain words, quoted phrases) →
@@ -303,8 +303,12 @@ class Evaluator:
         return found
 
     def _substring_df(self, needle: str, whole_numbers: bool) -> int:
-        return sum(len(self._found(leaf.reader(), needle, whole_numbers))
-                   for leaf, _ in self.searcher.leaf_searchers())
+        """Documents of the whole index holding *needle* (its rarity), once per query."""
+        key = ("", needle, whole_numbers)
+        if key not in self._df:
+            self._df[key] = sum(len(self._found(leaf.reader(), needle, whole_numbers))
+                                for leaf, _ in self.searcher.leaf_searchers())
+        return self._df[key]
 
     # -- nodes -------------------------------------------------------------
     def evaluate(self, node: Node, leaf) -> Match:
@@ -520,7 +524,7 @@ class Evaluator:
     def phrase(self, node: Phrase, leaf) -> Match:
         if node.field in ("author", "category", "tag"):
             return self.keyword(node.field, node.text, leaf)
-        self.terms.update(query_terms(node.text, self.context.cut))
+        self.terms.update(self.query_terms(node.text))
         match = self.substring(leaf, squeeze(node.text), node.field)
         self._unit(f'"{squeeze(node.text)}"', match.mask)
         return match
