@@ -175,6 +175,8 @@ class Evaluator:
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
         self._df: dict[tuple, int] = {}
         self._scans: dict[tuple[int, str, bool], Found] = {}
+        #: (segment reader, field or fields, term) → its Match, for this query.
+        self._term_matches: dict[tuple, Match] = {}
         self.caches = context.caches
         #: The query's words (distinct jieba words of its plain words, quoted phrases) →
         #: documents of the current segment holding each (see :meth:`matched_counts`).
@@ -240,6 +242,16 @@ class Evaluator:
         return math.log(1 + (self.total_docs - df + 0.5) / (df + 0.5))
 
     def term(self, leaf, fieldname: str, term: str) -> Match:
+        """BM25 of *term* in one field of one segment.  A query asks for the same term
+        several times (its word, its query-word count, the title bonus), so each is scored
+        once per query and segment; callers never change a returned Match in place."""
+        key = (id(leaf.reader()), fieldname, term)
+        match = self._term_matches.get(key)
+        if match is None:
+            match = self._term_matches[key] = self._score_term(leaf, fieldname, term)
+        return match
+
+    def _score_term(self, leaf, fieldname: str, term: str) -> Match:
         reader = leaf.reader()
         n = reader.doc_count_all()
         match = Match.empty(n)
@@ -490,9 +502,14 @@ class Evaluator:
         return VERBATIM_SCALE * max(size / 2, 1.0) ** VERBATIM_POWER
 
     def any_field(self, term: str, fields: tuple[str, ...], leaf) -> Match:
-        result = self.term(leaf, fields[0], term)
-        for name in fields[1:]:
-            result = result.union(self.term(leaf, name, term))
+        """*term* in any of *fields* (scores summed), once per query and segment."""
+        key = (id(leaf.reader()), fields, term)
+        result = self._term_matches.get(key)
+        if result is None:
+            result = self.term(leaf, fields[0], term)
+            for name in fields[1:]:
+                result = result.union(self.term(leaf, name, term))
+            self._term_matches[key] = result
         return result
 
     def pinyin(self, text: str, fields: tuple[str, ...], leaf) -> Match:

@@ -41,9 +41,20 @@ def segment_folder(reader) -> str | None:
 
 
 def segment_key(reader) -> tuple[str, str]:
-    """Identifies a segment across searchers and processes: (folder, segment id)."""
-    return (segment_folder(reader) or f"memory:{id(reader.storage())}",
-            reader_segment_id(reader))
+    """Identifies a segment across searchers and processes: (folder, segment id).
+
+    Every cache lookup of a query asks, per segment; a reader's key never changes, so it
+    is kept on the reader.
+    """
+    key = getattr(reader, "_searcher_segment_key", None)
+    if key is None:
+        key = (segment_folder(reader) or f"memory:{id(reader.storage())}",
+               reader_segment_id(reader))
+        try:
+            reader._searcher_segment_key = key
+        except AttributeError:  # a reader class with __slots__: compute it each time
+            pass
+    return key
 
 
 def load_arrays(reader, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
