@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -150,6 +151,84 @@ def segment_data(reader, caches: SearchCaches) -> SegmentData:
     return caches.segments.put(key, data, data.nbytes)
 
 
+class Space:
+    """Every segment of one searcher as one range of document numbers (the global ones).
+
+    A query used to be evaluated segment by segment, paying every step's fixed cost
+    (cache lookups, array allocations, numpy and Python calls) once per segment: 19 times
+    over at 200,000 articles, where that fixed cost was most of a common query's time.
+    Now each array of a query spans the whole index, so a step costs one set of calls
+    plus work in proportion to what it touches.  A term's postings and a string's
+    occurrences over the whole index are joined from the segments once and cached under
+    the segments' keys (:meth:`Evaluator.postings`, :meth:`Evaluator.found`), like the
+    per-document arrays here.  One Space is kept per searcher (a searcher never changes:
+    its segments and deletions are fixed).
+    """
+
+    def __init__(self, searcher, caches: SearchCaches) -> None:
+        self.leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+        self.n = sum(reader.doc_count_all() for reader, _ in self.leaves)
+        self.key = tuple(segment_key(reader) for reader, _ in self.leaves)
+        self.caches = caches
+        self._deleted: np.ndarray | None = None
+        self._text_avg: float | None = None
+
+    @classmethod
+    def of(cls, searcher, caches: SearchCaches) -> Space:
+        space = getattr(searcher, "_searcher_space", None)
+        if space is None or space.caches is not caches:
+            space = cls(searcher, caches)
+            searcher._searcher_space = space
+        return space
+
+    def _joined(self, name: tuple, part: Callable[[Any], np.ndarray], dtype) -> np.ndarray:
+        """One per-document array of every segment, end to end (cached in ``segments``)."""
+        key = ("space", name, self.key)
+        cached = self.caches.segments.get(key)
+        if cached is not None:
+            return cached
+        parts = [np.asarray(part(reader)) for reader, _ in self.leaves]
+        out = np.concatenate(parts).astype(dtype, copy=False) if parts \
+            else np.zeros(0, dtype=dtype)
+        return self.caches.segments.put(key, out, heap_bytes(out) + ENTRY_OVERHEAD)
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Each document's length in a text field (float32: whole numbers, exact)."""
+        return self._joined(("lengths", fieldname), lambda reader: segment_data(
+            reader, self.caches).lengths[fieldname], np.float32)
+
+    def dates(self) -> np.ndarray:
+        """Each document's date (Whoosh ticks; NO_DATE when undated)."""
+        return self._joined(("dates",), lambda reader: segment_data(
+            reader, self.caches).dates, np.uint64)
+
+    def text_lengths(self) -> np.ndarray:
+        """Characters of each document's squeezed text (what strings are found in)."""
+        return self._joined(("text",), lambda reader: segment_text(
+            reader, self.caches).lengths, np.int32)
+
+    def text_average(self) -> float:
+        """Average squeezed length over the whole index (BM25's average document length for
+        strings, as ``avg_field_length`` is for terms; it used to be per segment)."""
+        if self._text_avg is None:
+            lengths = self.text_lengths()
+            self._text_avg = max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
+        return self._text_avg
+
+    def deleted(self) -> np.ndarray:
+        """Global numbers of deleted documents."""
+        if self._deleted is None:
+            parts = [np.fromiter(reader.deleted_docs_set, dtype=np.int64) + offset
+                     for reader, offset in self.leaves if reader.has_deletions()]
+            self._deleted = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return self._deleted
+
+    def per_segment(self, part: Callable[[Any], np.ndarray]) -> np.ndarray:
+        """*part* of each segment's reader, end to end (not cached)."""
+        parts = [part(reader) for reader, _ in self.leaves]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
 @dataclass
 class QueryContext:
     """Query-time resources: synonym groups, the pinyin lookup, the query segmenter."""
@@ -174,12 +253,13 @@ class Evaluator:
         self.total_docs = max(searcher.doc_count_all(), 1)
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
         self._df: dict[tuple, int] = {}
-        self._scans: dict[tuple[int, str, bool], Found] = {}
-        #: (segment reader, field or fields, term) → its Match, for this query.
+        self._scans: dict[tuple[str, bool], Found] = {}
+        #: (field or fields, term) → its Match, for this query.
         self._term_matches: dict[tuple, Match] = {}
+        self.space = Space.of(searcher, context.caches)
         self.caches = context.caches
         #: The query's words (distinct jieba words of its plain words, quoted phrases) →
-        #: documents of the current segment holding each (see :meth:`matched_counts`).
+        #: documents holding each (see :meth:`matched_counts`).
         self.units: dict[str, np.ndarray] = {}
         self._quiet = 0  # > 0 while evaluating what is not a query word of its own
         self._segmented: dict[str, list[str]] = {}
@@ -193,10 +273,6 @@ class Evaluator:
         return list(terms)
 
     # -- matched words -----------------------------------------------------
-    def start_segment(self) -> None:
-        """Forget the previous segment's query-word masks."""
-        self.units = {}
-
     def _unit(self, name: str, mask: np.ndarray) -> None:
         if self._quiet:
             return
@@ -204,8 +280,8 @@ class Evaluator:
         self.units[name] = mask.copy() if held is None else held | mask
 
     def matched_counts(self, n: int, content: bool = False) -> np.ndarray:
-        """How many of the query's words each document of the current segment holds
-        (*content*: only words that are not question words)."""
+        """How many of the query's words each document holds (*content*: only words that
+        are not question words)."""
         counts = np.zeros(n, dtype=np.int32)
         for name, mask in self.units.items():
             if not (content and name in QUESTION_WORDS):
@@ -213,24 +289,31 @@ class Evaluator:
         return counts
 
     # -- leaves ------------------------------------------------------------
-    def postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(doc ids, weights) of *term* in one segment (deleted documents included).
+    def postings(self, space: Space, fieldname: str, term: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(global doc ids, weights) of *term* in the whole index (deleted documents
+        included).
 
         Segments never change, so recently used postings are kept (warm queries) in the
-        byte-capped ``postings`` cache; ids are int32 and weights float32, which is what
-        Whoosh stores (8 bytes a posting).
+        byte-capped ``postings`` cache, under the keys of the segments they were read
+        from; ids are int32 and weights float32, which is what Whoosh stores (8 bytes a
+        posting).
         """
-        key = (segment_key(reader), fieldname, term)
+        key = (space.key, fieldname, term)
         cached = self.caches.postings.get(key)
         if cached is not None:
             return cached
-        ids, weights = self._read_postings(reader, fieldname, term)
+        ids_parts, weight_parts = [], []
+        for reader, offset in space.leaves:
+            ids, weights = term_postings(reader, fieldname, term)
+            if len(ids):
+                ids_parts.append(np.asarray(ids, dtype=np.int64) + offset)
+                weight_parts.append(np.asarray(weights, dtype=np.float32))
+        ids = np.concatenate(ids_parts).astype(np.int32) if ids_parts \
+            else np.zeros(0, dtype=np.int32)
+        weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, np.float32)
         return self.caches.postings.put(key, (ids, weights),
                                         heap_bytes(ids, weights) + ENTRY_OVERHEAD)
-
-    def _read_postings(self, reader, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        ids, weights = term_postings(reader, fieldname, term)
-        return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
 
     def df(self, fieldname: str, term: str) -> int:
         key = (fieldname, term)
@@ -241,42 +324,38 @@ class Evaluator:
     def idf(self, df: int) -> float:
         return math.log(1 + (self.total_docs - df + 0.5) / (df + 0.5))
 
-    def term(self, leaf, fieldname: str, term: str) -> Match:
-        """BM25 of *term* in one field of one segment.  A query asks for the same term
-        several times (its word, its query-word count, the title bonus), so each is scored
-        once per query and segment; callers never change a returned Match in place."""
-        key = (id(leaf.reader()), fieldname, term)
+    def term(self, space: Space, fieldname: str, term: str) -> Match:
+        """BM25 of *term* in one field.  A query asks for the same term several times (its
+        word, its query-word count, the title bonus), so each is scored once per query;
+        callers never change a returned Match in place."""
+        key = (fieldname, term)
         match = self._term_matches.get(key)
         if match is None:
-            match = self._term_matches[key] = self._score_term(leaf, fieldname, term)
+            match = self._term_matches[key] = self._score_term(space, fieldname, term)
         return match
 
-    def _score_term(self, leaf, fieldname: str, term: str) -> Match:
-        reader = leaf.reader()
-        n = reader.doc_count_all()
-        match = Match.empty(n)
-        ids, weights = self.postings(reader, fieldname, term)
+    def _score_term(self, space: Space, fieldname: str, term: str) -> Match:
+        match = Match.empty(space.n)
+        ids, weights = self.postings(space, fieldname, term)
         if not len(ids):
             return match
         if fieldname in TEXT_FIELDS:
             tf = weights.astype(np.float64)  # exact: scores are computed as before, in float64
-            dl = segment_data(reader, self.caches).lengths[fieldname][ids]
+            dl = space.lengths(fieldname)[ids].astype(np.float64)
             norm = K1 * (1 - B + B * dl / self._avg[fieldname])
             match.score[ids] = self.idf(self.df(fieldname, term)) * tf * (K1 + 1) / (tf + norm)
         match.mask[ids] = True
         return match
 
-    def substring(self, leaf, needle: str, field_name: str | None = None,
+    def substring(self, space: Space, needle: str, field_name: str | None = None,
                   whole_numbers: bool = False) -> Match:
-        reader = leaf.reader()
-        n = reader.doc_count_all()
-        match = Match.empty(n)
+        match = Match.empty(space.n)
         if not needle:
             return match
-        seg = segment_text(reader, self.caches)
-        found = self._found(reader, needle, whole_numbers)
+        found = self.found(space, needle, whole_numbers)
         if not len(found):
             return match
+        df = len(found)  # its rarity: documents holding it, anywhere in them
         # float64 like the term scores (the cache keeps the counts, exact, as float32)
         ids, title, body = found.ids, found.title.astype(np.float64), found.body.astype(np.float64)
         if field_name == "title":
@@ -286,62 +365,62 @@ class Evaluator:
         keep = (title + body) > 0
         ids, title, body = ids[keep], title[keep], body[keep]
         tf = title * TITLE_WEIGHT + body
-        df = self._substring_df(needle, whole_numbers)
-        norm = K1 * (1 - B + B * seg.lengths[ids] / seg.avg_len)
+        norm = K1 * (1 - B + B * space.text_lengths()[ids] / space.text_average())
         match.mask[ids] = True
         match.score[ids] = self.idf(df) * tf * (K1 + 1) / (tf + norm)
         return match
 
-    def _found(self, reader, needle: str, whole_numbers: bool) -> Found:
-        """Occurrences of *needle* per document of one segment, found once per query.
+    def found(self, space: Space, needle: str, whole_numbers: bool) -> Found:
+        """Occurrences of *needle* per document of the whole index, found once per query.
 
         They are the postings of the string (documents and occurrence counts), and like a
         term's postings they never change for a segment: recently used ones are kept in the
         byte-capped ``postings`` cache (12 bytes a document), so a common word does not
         walk its millions of positions again on every query.
         """
-        key = (id(reader), needle, whole_numbers)
+        key = (needle, whole_numbers)
         found = self._scans.get(key)
         if found is None:
-            cache_key = (segment_key(reader), "", needle, whole_numbers)
+            cache_key = (space.key, "", needle, whole_numbers)
             found = self.caches.postings.get(cache_key)
             if found is None:
-                found = segment_text(reader, self.caches).find(needle, whole_numbers)
-                found = Found(found.ids.astype(np.int32), found.title.astype(np.float32),
-                              found.body.astype(np.float32))
+                parts = []
+                for reader, offset in space.leaves:
+                    part = segment_text(reader, self.caches).find(needle, whole_numbers)
+                    if len(part):
+                        parts.append((part.ids + offset, part.title, part.body))
+                found = Found(
+                    np.concatenate([p[0] for p in parts]).astype(np.int32) if parts
+                    else np.zeros(0, dtype=np.int32),
+                    np.concatenate([p[1] for p in parts]).astype(np.float32) if parts
+                    else np.zeros(0, dtype=np.float32),
+                    np.concatenate([p[2] for p in parts]).astype(np.float32) if parts
+                    else np.zeros(0, dtype=np.float32))
                 self.caches.postings.put(cache_key, found, heap_bytes(
                     found.ids, found.title, found.body) + ENTRY_OVERHEAD)
             self._scans[key] = found
         return found
 
-    def _substring_df(self, needle: str, whole_numbers: bool) -> int:
-        """Documents of the whole index holding *needle* (its rarity), once per query."""
-        key = ("", needle, whole_numbers)
-        if key not in self._df:
-            self._df[key] = sum(len(self._found(leaf.reader(), needle, whole_numbers))
-                                for leaf, _ in self.searcher.leaf_searchers())
-        return self._df[key]
-
     # -- nodes -------------------------------------------------------------
-    def evaluate(self, node: Node, leaf) -> Match:
+    def evaluate(self, node: Node, space: Space) -> Match:
         if isinstance(node, Word):
-            return self.word(node, leaf)
+            return self.word(node, space)
         if isinstance(node, Phrase):
-            return self.phrase(node, leaf)
+            return self.phrase(node, space)
         if isinstance(node, Not):  # only reached inside Or: "a OR NOT b" is not allowed
             self._quiet += 1
             try:
-                inner = self.evaluate(node.item, leaf)
+                inner = self.evaluate(node.item, space)
             finally:
                 self._quiet -= 1
             return Match(~inner.mask, np.zeros_like(inner.score))
         if isinstance(node, And):
-            return self.conjunction(node.items, leaf)
-        return any_of([self.evaluate(item, leaf) for item in node.items],
-                      leaf.reader().doc_count_all())
+            return self.conjunction(node.items, space)
+        return any_of([self.evaluate(item, space) for item in node.items],
+                      space.n)
 
-    def conjunction(self, items: tuple[Node, ...], leaf) -> Match:
-        n = leaf.reader().doc_count_all()
+    def conjunction(self, items: tuple[Node, ...], space: Space) -> Match:
+        n = space.n
         positives = [i for i in items if not isinstance(i, Not)]
         negatives = [i.item for i in items if isinstance(i, Not)]
         groups = pinyin_runs(positives, lambda joined: bool(
@@ -349,14 +428,14 @@ class Evaluator:
         asking = [g for g in groups if self._asks(g)]
         if len(asking) == len(groups):
             asking = []
-        result = self._combine([self._group(g, leaf) for g in groups if g not in asking], n)
+        result = self._combine([self._group(g, space) for g in groups if g not in asking], n)
         for group in asking:  # "海洋强国 是什么": the question words only add a little score
-            extra = self._group(group, leaf)
+            extra = self._group(group, space)
             result.score += QUESTION_WEIGHT * np.where(result.mask, extra.score, 0.0)
         self._quiet += 1
         try:
             for neg in negatives:
-                result.mask &= ~self.evaluate(neg, leaf).mask
+                result.mask &= ~self.evaluate(neg, space).mask
         finally:
             self._quiet -= 1
         return result
@@ -381,35 +460,35 @@ class Evaluator:
             result.score *= (held / len(matches)) ** COORD_POWER
         return result
 
-    def _group(self, group: list[Node], leaf) -> Match:
+    def _group(self, group: list[Node], space: Space) -> Match:
         if len(group) == 1:
-            return self.evaluate(group[0], leaf)
+            return self.evaluate(group[0], space)
         self._quiet += 1  # "liao cheng" is one query word
         try:
-            literal = all_of([self.evaluate(node, leaf) for node in group],
-                             leaf.reader().doc_count_all())
+            literal = all_of([self.evaluate(node, space) for node in group],
+                             space.n)
         finally:
             self._quiet -= 1
         joined = "".join(fold(n.text) for n in group)
-        result = literal.union(self.pinyin(joined, TEXT_FIELDS, leaf))
+        result = literal.union(self.pinyin(joined, TEXT_FIELDS, space))
         self._unit(joined, result.mask)
         return result
 
-    def word(self, node: Word, leaf) -> Match:
+    def word(self, node: Word, space: Space) -> Match:
         if node.field in ("author", "category", "tag"):
-            return self.keyword(node.field, node.text, leaf)
+            return self.keyword(node.field, node.text, space)
         fields = (node.field,) if node.field in TEXT_FIELDS else TEXT_FIELDS
         alternatives = self.context.synonyms.get(fold(node.text), [node.text])
-        result = Match.empty(leaf.reader().doc_count_all())
+        result = Match.empty(space.n)
         for alt in alternatives:
-            result = result.union(self.word_match(alt, fields, leaf, node.field is None))
+            result = result.union(self.word_match(alt, fields, space, node.field is None))
         text = fold(node.text)
         if node.field is None and self.context.pinyin and _LATIN_WORD.match(text):
-            result = result.union(self.pinyin(text, fields, leaf))
-        self._word_units(text, fields, result, leaf, verbatim=node.field is None)
+            result = result.union(self.pinyin(text, fields, space))
+        self._word_units(text, fields, result, space, verbatim=node.field is None)
         return result
 
-    def _word_units(self, text: str, fields: tuple[str, ...], result: Match, leaf,
+    def _word_units(self, text: str, fields: tuple[str, ...], result: Match, space: Space,
                     verbatim: bool) -> None:
         """Register the query words of one plain word: each of its jieba words (a document
         holding the whole word verbatim holds them all), or the word itself when it is one."""
@@ -423,46 +502,46 @@ class Evaluator:
             return
         whole = np.zeros_like(result.mask)
         if verbatim and _HAN.search(needle):
-            whole[self._found(leaf.reader(), needle, False).ids] = True
+            whole[self.found(space, needle, False).ids] = True
         for term in kept:
-            self._unit(term, self.any_field(term, fields, leaf).mask | whole)
+            self._unit(term, self.any_field(term, fields, space).mask | whole)
 
-    def word_match(self, text: str, fields: tuple[str, ...], leaf, verbatim: bool) -> Match:
-        n = leaf.reader().doc_count_all()
+    def word_match(self, text: str, fields: tuple[str, ...], space: Space, verbatim: bool) -> Match:
+        n = space.n
         terms = self.query_terms(text)
         kept = [t for t in terms if t not in STOP_WORDS]
         self.terms.update(kept or terms)
         needle = squeeze(text)
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: not indexed, match the text itself
-            return self.substring(leaf, needle, single)
+            return self.substring(space, needle, single)
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
-        words = self._combine([self.any_field(t, fields, leaf) for t in required], n)
+        words = self._combine([self.any_field(t, fields, space) for t in required], n)
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
-            extra = any_of([self.any_field(t, fields, leaf) for t in optional], n)
+            extra = any_of([self.any_field(t, fields, space) for t in optional], n)
             words.score += QUESTION_WEIGHT * np.where(words.mask, extra.score, 0.0)
         if any(ch.isdigit() for ch in needle) and (
                 len(terms) > 1 or len("".join(terms)) < len(needle)):
             # Quantities (30%, 4万, G20峰会): the parts mean nothing apart ("30" is
             # everywhere), so the exact string is required and the terms only add score.
-            exact = self.substring(leaf, needle, single, whole_numbers=True)
+            exact = self.substring(space, needle, single, whole_numbers=True)
             exact.score *= self.verbatim_weight(needle, required)
             exact = Match(exact.mask, exact.score + np.where(words.mask, words.score, 0.0))
             if verbatim and len(_HAN.findall(needle)) >= LOOSE_NUMBER_HAN:
                 # A pasted run that cuts a number (023年同类煤电机组): the text around it
                 # is evidence enough, below the whole-number matches.
-                loose = self.substring(leaf, needle)
+                loose = self.substring(space, needle)
                 exact = exact.union(loose, LOOSE_NUMBER_WEIGHT
                                     * self.verbatim_weight(needle, required))
             return exact
         if verbatim and _HAN.search(needle):
             weight = self.verbatim_weight(needle, required)
-            result = words.union(self.substring(leaf, needle), weight)
+            result = words.union(self.substring(space, needle), weight)
             for run, run_terms in self.content_runs(text):
                 # Proximity: the query's adjacent content words, adjacent in the text too
                 # ("怎样会见外长" → 会见外长), where the whole string is not (a question).
-                near = self.substring(leaf, run)
+                near = self.substring(space, run)
                 result.score += self.verbatim_weight(run, run_terms) * np.where(
                     result.mask, near.score, 0.0)
             return result
@@ -501,21 +580,21 @@ class Evaluator:
         size = min(len(needle), VERBATIM_MAX_CHARS)
         return VERBATIM_SCALE * max(size / 2, 1.0) ** VERBATIM_POWER
 
-    def any_field(self, term: str, fields: tuple[str, ...], leaf) -> Match:
+    def any_field(self, term: str, fields: tuple[str, ...], space: Space) -> Match:
         """*term* in any of *fields* (scores summed), once per query and segment."""
-        key = (id(leaf.reader()), fields, term)
+        key = (fields, term)
         result = self._term_matches.get(key)
         if result is None:
-            result = self.term(leaf, fields[0], term)
+            result = self.term(space, fields[0], term)
             for name in fields[1:]:
-                result = result.union(self.term(leaf, name, term))
+                result = result.union(self.term(space, name, term))
             self._term_matches[key] = result
         return result
 
-    def pinyin(self, text: str, fields: tuple[str, ...], leaf) -> Match:
+    def pinyin(self, text: str, fields: tuple[str, ...], space: Space) -> Match:
         """Words the Latin *text* spells in pinyin; common homophones weigh more."""
         words = self.context.pinyin(text) if self.context.pinyin else []
-        result = Match.empty(leaf.reader().doc_count_all())
+        result = Match.empty(space.n)
         if not words:
             return result
         self.terms.update(words)
@@ -524,30 +603,30 @@ class Evaluator:
         for word in words:
             weight = PINYIN_BOOST * (freq[word] / top) ** 0.5
             if weight > 0:
-                result = result.union(self.any_field(word, fields, leaf), weight)
+                result = result.union(self.any_field(word, fields, space), weight)
         return result
 
-    def keyword(self, field_name: str, text: str, leaf) -> Match:
+    def keyword(self, field_name: str, text: str, space: Space) -> Match:
         value = fold_keyword(text)
         if field_name == "author":
-            result = self.term(leaf, "author_key", value)
+            result = self.term(space, "author_key", value)
             parts = query_terms(text, self.context.cut)
             if parts:
-                result = result.union(all_of([self.term(leaf, "author", p) for p in parts],
-                                             leaf.reader().doc_count_all()))
+                result = result.union(all_of([self.term(space, "author", p) for p in parts],
+                                             space.n))
             return Match(result.mask, np.zeros_like(result.score))
-        return self.term(leaf, field_name, value)
+        return self.term(space, field_name, value)
 
-    def phrase(self, node: Phrase, leaf) -> Match:
+    def phrase(self, node: Phrase, space: Space) -> Match:
         if node.field in ("author", "category", "tag"):
-            return self.keyword(node.field, node.text, leaf)
+            return self.keyword(node.field, node.text, space)
         self.terms.update(self.query_terms(node.text))
-        match = self.substring(leaf, squeeze(node.text), node.field)
+        match = self.substring(space, squeeze(node.text), node.field)
         self._unit(f'"{squeeze(node.text)}"', match.mask)
         return match
 
     # -- whole-query extras ------------------------------------------------
-    def title_bonus(self, node: Node, leaf) -> np.ndarray:
+    def title_bonus(self, node: Node, space: Space) -> np.ndarray:
         """TITLE_ALL_BOOST × title scores where the title holds every plain query word."""
         words = [node] if isinstance(node, Word) else (
             [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
@@ -555,10 +634,10 @@ class Evaluator:
                  for t in self.query_terms(w.text)
                  if t not in STOP_WORDS]
         terms = [t for t in terms if t not in QUESTION_WORDS] or terms
-        n = leaf.reader().doc_count_all()
+        n = space.n
         if not terms or not TITLE_ALL_BOOST:
             return np.zeros(n)
-        combined = all_of([self.term(leaf, "title", term) for term in terms], n)
+        combined = all_of([self.term(space, "title", term) for term in terms], n)
         for word in words:
             # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
             # most titles, so such a title only counts if it holds the fragment itself.
@@ -566,7 +645,7 @@ class Evaluator:
             needle = squeeze(word.text)
             if (word.field is None and len(kept) > 1 and _HAN.search(needle)
                     and any(len(t) == 1 and _HAN.match(t) for t in kept)):
-                found = self._found(leaf.reader(), needle, False)
+                found = self.found(space, needle, False)
                 held = np.zeros(n, dtype=bool)
                 held[found.ids[found.title > 0]] = True
                 combined.mask &= held
@@ -587,23 +666,23 @@ class Filters:
     months: tuple[int, ...] = ()
     timezone: str = "UTC"
 
-    def mask(self, evaluator: Evaluator, leaf) -> np.ndarray | None:
+    def mask(self, evaluator: Evaluator, space: Space) -> np.ndarray | None:
         result: np.ndarray | None = None
         for name, value in (("author_key", self.author), ("category", self.category),
                             ("tag", self.tag)):
             values = [value] if isinstance(value, str) else list(value or ())
             if any(values):
-                m = any_of([evaluator.term(leaf, name, fold_keyword(v))
-                            for v in values if v], leaf.reader().doc_count_all()).mask
+                m = any_of([evaluator.term(space, name, fold_keyword(v))
+                            for v in values if v], space.n).mask
                 result = m if result is None else result & m
         if self.years or self.months:
             from .facets import period_mask
 
-            m = period_mask(leaf.reader(), self.timezone, self.years, self.months,
-                            evaluator.caches)
+            m = space.per_segment(lambda reader: period_mask(
+                reader, self.timezone, self.years, self.months, evaluator.caches))
             result = m if result is None else result & m
         if self.since is not None or self.until is not None:
-            dates = segment_data(leaf.reader(), evaluator.caches).dates
+            dates = space.dates()
             m = dates != NO_DATE
             if self.since is not None:
                 m &= dates >= np.uint64(datetime_to_long(self.since))
@@ -631,46 +710,34 @@ class Ranked:
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
          sort: str, offset: int, limit: int) -> tuple[Ranked, set[str]]:
-    """Evaluate *node* over every segment and return one page of results."""
+    """Evaluate *node* over the whole index (:class:`Space`) and return one page of results."""
     evaluator = Evaluator(searcher, context, relaxed)
-    masks, scores, dates, counts = [], [], [], []
-    words: set[str] = set()
+    space = evaluator.space
+    match = evaluator.evaluate(node, space)
+    counts = evaluator.matched_counts(space.n)
+    words = set(evaluator.units)
+    mask = match.mask.copy()
+    mask[space.deleted()] = False
+    allowed = filters.mask(evaluator, space)
+    if allowed is not None:
+        mask &= allowed
     partial = False
-    for leaf, _offset in searcher.leaf_searchers():
-        reader = leaf.reader()
-        evaluator.start_segment()
-        match = evaluator.evaluate(node, leaf)
-        counts.append(evaluator.matched_counts(reader.doc_count_all()))
-        words.update(evaluator.units)
-        mask = match.mask.copy()
-        if reader.has_deletions():
-            deleted = np.fromiter(reader.deleted_docs_set, dtype=np.int64)
-            mask[deleted] = False
-        allowed = filters.mask(evaluator, leaf)
-        if allowed is not None:
-            mask &= allowed
-        if relaxed and not partial:
-            content = [name for name in evaluator.units if name not in QUESTION_WORDS]
-            partial = bool(
-                (evaluator.matched_counts(len(mask), content=True)[mask] < len(content)).any())
-        score = match.score + evaluator.title_bonus(node, leaf)
-        masks.append(mask)
-        scores.append(score)
-        if sort != "relevance":
-            dates.append(segment_data(reader, evaluator.caches).dates)
-    mask = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
-    score = np.concatenate(scores) if scores else np.zeros(0)
+    if relaxed:
+        content = [name for name in evaluator.units if name not in QUESTION_WORDS]
+        partial = bool(
+            (evaluator.matched_counts(space.n, content=True)[mask] < len(content)).any())
+    score = match.score + evaluator.title_bonus(node, space)
     hits = np.flatnonzero(mask)
     total = int(len(hits))
     if sort == "relevance":
         keys = -score[hits]
     else:
-        when = np.concatenate(dates)[hits].astype(np.float64)
+        when = space.dates()[hits].astype(np.float64)
         undated = when == float(NO_DATE)
         keys = -when if sort == "date" else when
         keys = np.where(undated, np.inf, keys)  # undated documents last either way
     page = hits[top_order(keys, offset + limit)[offset:]]
-    matched = np.concatenate(counts)[page] if counts else np.zeros(0, dtype=np.int32)
+    matched = counts[page]
     return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask,
                   [int(c) for c in matched], len(words), partial), evaluator.terms
 

@@ -14,6 +14,7 @@ segment too.  A segment without them falls back to computing the arrays.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -50,10 +51,8 @@ def segment_key(reader) -> tuple[str, str]:
     if key is None:
         key = (segment_folder(reader) or f"memory:{id(reader.storage())}",
                reader_segment_id(reader))
-        try:
+        with contextlib.suppress(AttributeError):  # a reader with __slots__: computed each time
             reader._searcher_segment_key = key
-        except AttributeError:  # a reader class with __slots__: compute it each time
-            pass
     return key
 
 

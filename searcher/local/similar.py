@@ -91,19 +91,13 @@ def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit:
     weights = distinctive_terms(searcher, stored.get("title", ""), body, context)
 
     evaluator = Evaluator(searcher, context)
-    masks, scores = [], []
-    for leaf, _offset in searcher.leaf_searchers():
-        leaf_reader = leaf.reader()
-        match = Match.empty(leaf_reader.doc_count_all())
-        for term, weight in weights.items():
-            match = match.union(evaluator.any_field(term, TEXT_FIELDS, leaf), weight)
-        mask = match.mask.copy()
-        if leaf_reader.has_deletions():
-            mask[np.fromiter(leaf_reader.deleted_docs_set, dtype=np.int64)] = False
-        masks.append(mask)
-        scores.append(match.score)
-    mask = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
-    score = np.concatenate(scores) if scores else np.zeros(0)
+    space = evaluator.space
+    match = Match.empty(space.n)
+    for term, weight in weights.items():
+        match = match.union(evaluator.any_field(term, TEXT_FIELDS, space), weight)
+    mask = match.mask.copy()
+    mask[space.deleted()] = False
+    score = match.score
     if docnum < len(mask):
         mask[docnum] = False
     candidates = np.flatnonzero(mask)
