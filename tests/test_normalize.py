@@ -146,3 +146,62 @@ def test_fold_with_map_fallback_agrees_with_fold() -> None:
 )
 def test_squeeze(text: str, expected: str) -> None:
     assert squeeze(text) == expected
+
+
+# -- fold_with_map against the character-by-character definition -----------------------
+def reference_fold_with_map(text: str, drop_space: bool = False) -> tuple[str, list[int]]:
+    """The definition, slowly: NFKC + lower case per base character with its combining
+    marks, OpenCC on the whole string (per character if that changes the length)."""
+    import re
+    import unicodedata
+
+    units: list[tuple[int, str]] = []
+    for index, ch in enumerate(text):
+        if units and unicodedata.combining(ch):
+            units[-1] = (units[-1][0], units[-1][1] + ch)
+        else:
+            units.append((index, ch))
+    parts, mapping = [], []
+    for start, unit in units:
+        piece = unicodedata.normalize("NFKC", unit).lower()
+        parts.append(piece)
+        mapping.extend([start] * len(piece))
+    nfkc = "".join(parts)
+    folded = to_simplified(nfkc)
+    if len(folded) != len(nfkc):
+        folded = "".join(to_simplified(c) if len(to_simplified(c)) == 1 else c for c in nfkc)
+    if drop_space:
+        kept = [i for i, c in enumerate(folded) if not re.match(r"\s", c)]
+        folded, mapping = "".join(folded[i] for i in kept), [mapping[i] for i in kept]
+    return folded, mapping
+
+
+TRICKY = ["……等等…", "ﬁle ＦＩＬＥ ①②", "Cafe\u0301 café", "\u1100\u1161\u11a8 한국",
+          "㍻ ㎏ ™ ½", "", " \n\t ", "a\u3000b", "認證…認可\u00a0ＡＢ"]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_fold_with_map_equals_its_definition(text: str) -> None:
+    for drop_space in (False, True):
+        assert fold_with_map(text, drop_space=drop_space) == \
+            reference_fold_with_map(text, drop_space)
+
+
+def test_fold_with_map_on_real_articles() -> None:
+    """Messy feed articles and transcripts (ellipses, full-width forms, markup leftovers)."""
+    from conftest import SHARED
+
+    files = sorted((SHARED / "corpus" / "rsshub").rglob("*.md"))[:40] + \
+        sorted((SHARED / "corpus" / "xwlb").rglob("*.md"))[:20]
+    if not files:
+        pytest.skip("../shared corpora are not present beside the repo")
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="surrogatepass")
+        assert fold_with_map(text, drop_space=True) == reference_fold_with_map(text, True), path
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_fold_with_map_equals_its_definition_on_any_text(text: str) -> None:
+    assert fold_with_map(text, drop_space=True) == reference_fold_with_map(text, True)
+    assert fold_with_map(text) == reference_fold_with_map(text)

@@ -14,6 +14,8 @@ import threading
 import unicodedata
 from functools import lru_cache
 
+import numpy as np
+
 _local = threading.local()
 _SPACE = re.compile(r"\s+")
 _NON_SPACE = re.compile(r"\S+")
@@ -58,23 +60,40 @@ def _nfkc_lower(unit: str) -> str:
     return unicodedata.normalize("NFKC", unit).lower()
 
 
-def _one_to_one(text: str) -> dict[int, str] | None:
-    """A translate() table when NFKC + lower case map every character to exactly one
-    (true of CJK text with full-width punctuation), else None.
+#: Characters judged by :func:`_fold_table`: every one seen; those NFKC + lower case change
+#: (to what: one character, several or none); those that change length; combining marks.
+_SEEN: set[str] = set()
+_CHANGED: dict[int, str] = {}
+_RESIZED: set[str] = set()
+_COMBINING: set[str] = set()
+_seen_lock = threading.Lock()
 
-    Per-character folding equals whole-string folding only without combining marks
-    and conjoining jamo, which compose across characters; those take the slow path.
+
+def _fold_table(text: str) -> tuple[dict[int, str], set[str]] | None:
+    """A translate() table folding *text* character by character (NFKC + lower case),
+    with the characters of *text* whose folding changes its length; None when *text* has
+    combining marks, which fold together with the character before them.
+
+    Each character is judged once per process: snippets fold a whole article per hit,
+    and judging its ~1,000 distinct characters each time was most of that cost.  The
+    table is shared and may hold characters absent from *text*.
     """
-    table: dict[int, str] = {}
-    for ch in set(text):
-        folded = _nfkc_lower(ch)
-        code = ord(ch)
-        if len(folded) != 1 or unicodedata.combining(ch) or 0x1100 <= code <= 0x11FF \
-                or 0xA960 <= code <= 0xA97F or 0xD7B0 <= code <= 0xD7FF:
-            return None
-        if folded != ch:
-            table[code] = folded
-    return table
+    chars = set(text)
+    new = chars - _SEEN
+    if new:
+        with _seen_lock:
+            for ch in new:
+                folded = _nfkc_lower(ch)
+                if unicodedata.combining(ch):
+                    _COMBINING.add(ch)
+                if folded != ch:
+                    _CHANGED[ord(ch)] = folded
+                if len(folded) != 1:
+                    _RESIZED.add(ch)
+                _SEEN.add(ch)
+    if not chars.isdisjoint(_COMBINING):
+        return None
+    return _CHANGED, chars & _RESIZED
 
 
 def _units(text: str) -> list[tuple[int, str]]:
@@ -99,26 +118,38 @@ def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int
     and only falls back to per-character conversion in the rare case that a
     phrase conversion changes the length.
     """
-    table = _one_to_one(text)
-    if table is not None:
+    plan = _fold_table(text)
+    if plan is not None:
+        # Per character, as the loop below does for text without combining marks.
+        table, resized = plan
         nfkc = text.translate(table)
-        mapping = list(range(len(text)))
+        if resized:
+            codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            sizes = np.ones(len(text), dtype=np.int64)
+            for ch in resized:
+                sizes[codes == ord(ch)] = len(table[ord(ch)])
+            mapping = np.repeat(np.arange(len(text)), sizes)
+        else:
+            mapping = np.arange(len(text))
     else:
         parts: list[str] = []
-        mapping = []
+        spans: list[int] = []
         for start, unit in _units(text):
             piece = _nfkc_lower(unit)
             parts.append(piece)
-            mapping.extend([start] * len(piece))
+            spans.extend([start] * len(piece))
         nfkc = "".join(parts)
+        mapping = np.array(spans, dtype=np.int64)
     folded = to_simplified(nfkc)
     if len(folded) != len(nfkc):
         folded = "".join(to_simplified(ch) if len(to_simplified(ch)) == 1 else ch for ch in nfkc)
     if drop_space and _SPACE.search(folded):
-        parts = [m.span() for m in _NON_SPACE.finditer(folded)]
-        mapping = [mapping[i] for start, end in parts for i in range(start, end)]
-        folded = "".join(folded[start:end] for start, end in parts)
-    return folded, mapping
+        keep = np.ones(len(folded), dtype=bool)
+        for match in _SPACE.finditer(folded):
+            keep[match.start() : match.end()] = False
+        mapping = mapping[keep]
+        folded = _SPACE.sub("", folded)
+    return folded, mapping.tolist()
 
 
 def squeeze(text: str) -> str:
