@@ -97,16 +97,34 @@ class Match:
 
 
 def all_of(matches: list[Match], n: int) -> Match:
-    result = Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
-    for match in matches:
-        result = result.intersect(match)
+    """Documents in every match, scores summed (a new Match: callers may change it).
+
+    Arrays span the whole index, so each step is a pass over it: start from the first
+    match and combine the rest in place rather than from all-true and zero arrays.
+    """
+    if not matches:
+        return Match(np.ones(n, dtype=bool), np.zeros(n, dtype=np.float64))
+    first = matches[0]
+    if len(matches) == 1:
+        return Match(first.mask.copy(), first.score.copy())
+    result = first.intersect(matches[1])
+    for match in matches[2:]:
+        np.logical_and(result.mask, match.mask, out=result.mask)
+        np.add(result.score, match.score, out=result.score)
     return result
 
 
 def any_of(matches: list[Match], n: int) -> Match:
-    result = Match.empty(n)
-    for match in matches:
-        result = result.union(match)
+    """Documents in any match, scores summed (a new Match: callers may change it)."""
+    if not matches:
+        return Match.empty(n)
+    first = matches[0]
+    if len(matches) == 1:
+        return Match(first.mask.copy(), first.score.copy())
+    result = first.union(matches[1])
+    for match in matches[2:]:
+        np.logical_or(result.mask, match.mask, out=result.mask)
+        np.add(result.score, match.score, out=result.score)
     return result
 
 
@@ -252,7 +270,6 @@ class Evaluator:
         self.terms: set[str] = set()
         self.total_docs = max(searcher.doc_count_all(), 1)
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
-        self._df: dict[tuple, int] = {}
         self._scans: dict[tuple[str, bool], Found] = {}
         #: (field or fields, term) → its Match, for this query.
         self._term_matches: dict[tuple, Match] = {}
@@ -316,10 +333,10 @@ class Evaluator:
                                         heap_bytes(ids, weights) + ENTRY_OVERHEAD)
 
     def df(self, fieldname: str, term: str) -> int:
-        key = (fieldname, term)
-        if key not in self._df:
-            self._df[key] = self.searcher.doc_frequency(fieldname, term)
-        return self._df[key]
+        """Documents holding *term* in *fieldname*: the length of its postings over the
+        whole index (deleted documents included, as in Whoosh's term statistics), which
+        a query reads anyway; asking Whoosh meant one term-table lookup per segment."""
+        return len(self.postings(self.space, fieldname, term)[0])
 
     def idf(self, df: int) -> float:
         return math.log(1 + (self.total_docs - df + 0.5) / (df + 0.5))
@@ -479,9 +496,8 @@ class Evaluator:
             return self.keyword(node.field, node.text, space)
         fields = (node.field,) if node.field in TEXT_FIELDS else TEXT_FIELDS
         alternatives = self.context.synonyms.get(fold(node.text), [node.text])
-        result = Match.empty(space.n)
-        for alt in alternatives:
-            result = result.union(self.word_match(alt, fields, space, node.field is None))
+        result = any_of([self.word_match(alt, fields, space, node.field is None)
+                         for alt in alternatives], space.n)
         text = fold(node.text)
         if node.field is None and self.context.pinyin and _LATIN_WORD.match(text):
             result = result.union(self.pinyin(text, fields, space))
