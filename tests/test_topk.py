@@ -127,3 +127,34 @@ def test_cached_string_postings_change_no_result(corpus_2k, tmp_path: Path) -> N
 def test_top_order_of_fewer_keys_than_asked(count: int) -> None:
     keys = np.array([3.0, 1.0, 1.0][:count])
     assert list(top_order(keys, 10)) == list(np.lexsort((np.arange(count), keys)))
+
+
+@needs_shared
+def test_whole_index_statistics_with_deleted_documents(tmp_path: Path) -> None:
+    """After a nightly run deletes documents inside a segment, the joined postings still
+    give Whoosh's document frequencies (deleted documents included, as its term statistics
+    count them) and no deleted document is ever a hit."""
+    from searcher.local.scoring import Evaluator, QueryContext
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    files = sorted(XWLB.glob("*.md"))[:60]
+    for path in files:
+        shutil.copy(path, docs / path.name)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs], jobs=1)
+    gone = {path.name for path in files[::4]}
+    for name in gone:
+        (docs / name).unlink()
+    engine.index([docs], jobs=1)
+    searcher = engine._searcher()
+    assert any(leaf.reader().has_deletions() for leaf, _ in searcher.leaf_searchers())
+    evaluator = Evaluator(searcher, QueryContext(caches=engine._caches))
+    for fieldname, term in [("body", "发展"), ("body", "习近平"), ("title", "新闻联播"),
+                            ("body", "联播"), ("body", "国际"), ("title", "文字版")]:
+        assert evaluator.df(fieldname, term) == searcher.doc_frequency(fieldname, term)
+    for query in ("发展", '"新闻联播"', "习近平 国际"):
+        result = engine.search(query, limit=100)
+        assert result.total == len(result.hits) > 0
+        assert not {Path(hit.path).name for hit in result.hits} & gone
+    engine.close()
