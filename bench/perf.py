@@ -711,6 +711,8 @@ def main() -> None:
     ap.add_argument("--memory-only", action="store_true",
                     help="only the memory run, on the index given with --index-dir")
     ap.add_argument("--index-dir", type=Path, help="an index of --corpus built beforehand")
+    ap.add_argument("--keep-index", type=Path, metavar="DIR",
+                    help="build searcher's index in DIR (new or empty) and keep it afterwards")
     ap.add_argument("--baseline-src", type=Path,
                     help="a second source tree (holding searcher/) to measure the same way")
     ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
@@ -767,7 +769,7 @@ def main() -> None:
         queries = query_mix(corpus, args.queries)
         result["query_mix"] = [q.__dict__ for q in queries]
 
-        s_dir = work / "searcher"
+        s_dir = args.keep_index or work / "searcher"
         print("building with searcher ...", file=sys.stderr, flush=True)
         s_build = run_build("searcher", corpus, s_dir, jobs)
         print("re-running searcher (no change) ...", file=sys.stderr, flush=True)
@@ -783,7 +785,8 @@ def main() -> None:
         if args.memory_queries:
             result["memory"] = run_memory(corpus, s_dir, args.memory_queries,
                                           args.baseline_src, work, args.cache_bytes)
-        shutil.rmtree(s_dir, ignore_errors=True)
+        if not args.keep_index:
+            shutil.rmtree(s_dir, ignore_errors=True)
 
         r_build = r_lat = r_cold = None
         if not args.skip_recipe:
