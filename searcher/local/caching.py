@@ -199,9 +199,11 @@ class ByteLRU(Generic[V]):
 #: state, ~67 MiB accounted at 200,000 articles, seconds to rebuild) gets a share that holds
 #: it whole.  The in-memory character index is only the fallback for segments written
 #: before it was persisted (4 bytes per character; one segment of 12,000 articles at 20k
-#: scale fits); facet columns and per-segment arrays (memory maps with sidecar files, so
-#: almost free) share the rest.
-POSTINGS_SHARE = 7 / 16
+#: scale fits); facet columns take 1/16, and the rest (1/8) is for per-segment arrays
+#: (memory maps with sidecar files, so almost free) and the per-document arrays of the whole
+#: index a query uses (field lengths, dates, text lengths: 20 bytes a document, 20 MB at
+#: 1,000,000 articles; :class:`searcher.local.scoring.Space`).
+POSTINGS_SHARE = 6 / 16
 SUGGEST_SHARE = 5 / 16
 CHAR_INDEX_SHARE = 1 / 8
 FACETS_SHARE = 1 / 16
@@ -213,13 +215,16 @@ MAX_SEGMENTS = 256
 class SearchCaches:
     """One engine's caches, sharing its byte budget (``Settings.cache_bytes``).
 
-    ``postings``: (doc ids, weights) per (segment, field, term); ``suggest``: the merged
+    ``postings``: (doc ids, weights) over the whole index per (segments, field, term), and
+    each string's documents and occurrence counts; ``suggest``: the merged
     suggestion table of the current segments (:mod:`searcher.local.suggest`);
     ``char_index``: sorted character positions of segments without a persisted index
     (:mod:`searcher.local.substrings`); ``facets``: facet value columns, month numbers and
     display spellings (:mod:`searcher.local.facets`); ``segments``: per-segment arrays
-    (field lengths, dates, texts).  Keys name the segment by folder and id, so entries
-    survive new commits and reopened searchers, and those of merged-away segments age out.
+    (field lengths, dates, texts) and their concatenation over the whole index.  Keys name
+    segments by folder and id, so per-segment entries survive new commits and reopened
+    searchers (whole-index entries last until a commit changes the segments), and those of
+    merged-away segments age out.
     """
 
     def __init__(self, total_bytes: int | None = None) -> None:
