@@ -5,8 +5,12 @@ document at a time: with exact totals, verbatim matches and bonuses that was
 over 100 ms for a common word at 20,000 articles.  Here the index is still
 Whoosh's (postings, field lengths, columns), but each term's postings are read
 block by block into numpy arrays and every boolean or scoring step is an array
-operation over one segment.  The cost is proportional to the postings read,
-not to Python calls per matching document.
+operation over the whole index at once (:class:`Space`: all segments as one range
+of document numbers), not segment by segment.  A query's cost is a fixed number of
+array steps plus work in proportion to the postings and string occurrences it
+touches (both kept warm in the byte-capped caches), not Python calls per matching
+document or per segment; a page needs only its first hits in order, which are
+selected in linear time (:func:`top_order`), with exact totals.
 
 Scoring is BM25 per field (title postings carry the title boost in their
 weights), summed over fields and terms, plus:
