@@ -264,7 +264,6 @@ class Space:
         self.key = tuple(segment_key(reader) for reader, _ in self.leaves)
         self.caches = caches
         self._deleted: np.ndarray | None = None
-        self._text_avg: float | None = None
 
     @classmethod
     def of(cls, searcher, caches: SearchCaches) -> Space:
@@ -300,13 +299,11 @@ class Space:
         return self._joined(("text",), lambda reader: segment_text(
             reader, self.caches).lengths, np.int32)
 
-    def text_average(self) -> float:
-        """Average squeezed length over the whole index (BM25's average document length for
-        strings, as ``avg_field_length`` is for terms; it used to be per segment)."""
-        if self._text_avg is None:
-            lengths = self.text_lengths()
-            self._text_avg = max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
-        return self._text_avg
+    def text_averages(self) -> np.ndarray:
+        """The average squeezed length of each document's own segment (BM25's average
+        document length for strings, as it has always been computed: per segment)."""
+        return self._joined(("text_avg",), lambda reader: np.full(
+            reader.doc_count_all(), segment_text(reader, self.caches).avg_len), np.float64)
 
     def deleted(self) -> np.ndarray:
         """Global numbers of deleted documents."""
@@ -455,7 +452,7 @@ class Evaluator:
         keep = (title + body) > 0
         ids, title, body = ids[keep], title[keep], body[keep]
         tf = title * TITLE_WEIGHT + body
-        norm = K1 * (1 - B + B * space.text_lengths()[ids] / space.text_average())
+        norm = K1 * (1 - B + B * space.text_lengths()[ids] / space.text_averages()[ids])
         return Match.sparse(space.n, ids, self.idf(df) * tf * (K1 + 1) / (tf + norm))
 
     def found(self, space: Space, needle: str, whole_numbers: bool) -> Found:
