@@ -35,6 +35,7 @@ import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, iter_terms, query_terms
+from ..deadline import check_time_limit
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
@@ -600,6 +601,7 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
     words: set[str] = set()
     partial = False
     for leaf, _offset in searcher.leaf_searchers():
+        check_time_limit()  # a caller's time_limit (searcher/deadline.py), between segments
         reader = leaf.reader()
         evaluator.start_segment()
         match = evaluator.evaluate(node, leaf)
@@ -621,6 +623,7 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         scores.append(score)
         if sort != "relevance":
             dates.append(segment_data(reader, evaluator.caches).dates)
+    check_time_limit()
     mask = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
     score = np.concatenate(scores) if scores else np.zeros(0)
     hits = np.flatnonzero(mask)
