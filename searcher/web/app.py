@@ -175,6 +175,8 @@ class _State:
         lane = self._lane(loop)
         future: asyncio.Future | None = None
         try:
+            if loop.time() - started >= budget:  # spent already (on the loop): no pool call
+                raise asyncio.TimeoutError
             if lane.locked():
                 await asyncio.wait_for(lane.acquire(), budget - (loop.time() - started))
             else:
