@@ -5,11 +5,12 @@ both validation (a bad ``limit`` is a 422 naming the parameter) and the OpenAPI 
 ``/openapi.json``; Jinja2 renders the pages on the server with autoescaping, so search works
 without JavaScript and document text can only ever be text.
 
-Every engine call runs in a thread pool under a time budget: the event loop stays free, so a
-slow query answers 503 when its budget is spent while other requests keep being served.  Calls
-take turns in one lane (see :data:`LANE_HOLD`) rather than all running at once.  The engine is
-thread-safe and notices the nightly re-index on its next call, so a long-running server needs
-no restart.
+Every engine call has a time budget: a slow query answers 503 when its budget is spent while
+other requests keep being served.  A search runs on the event loop thread itself under a
+:func:`searcher.time_limit` of :data:`LANE_HOLD` (no thread hop, see ``_State.search``); one
+still running then, and every other engine call, runs in a thread pool, where calls take
+turns in one lane rather than all running at once.  The engine is thread-safe and notices
+the nightly re-index on its next call, so a long-running server needs no restart.
 """
 
 import asyncio
@@ -56,9 +57,11 @@ MAX_ID_CHARS = 200
 #: are CPU-bound Python, so in one process several at once only take turns on the GIL, and
 #: the turns cost: threads that wait for the GIL wake every 5 ms to force a switch (measured:
 #: 1-2 ms more kernel time per search request with four at once than with one).  So calls
-#: queue for a lane and run one after another; one that holds the lane longer than this (a
-#: slow query) lets the next start beside it, so a slow query never holds up the others for
-#: longer than this.  Several processes (``--workers``) are what use several cores.
+#: run one after another: a search on the event loop thread for up to this long (then it
+#: stops and goes on in the pool), other calls queue for a lane in the pool, and one that
+#: holds the lane longer than this (a slow query) lets the next start beside it, so a slow
+#: query holds up the others for about this long at most.  Several processes
+#: (``--workers``) are what use several cores.
 LANE_HOLD = 0.25
 #: Filters that take several values (any of them matches), as the library's search() does.
 MULTI_FILTERS = ("author", "category", "tag", "year", "month")
@@ -139,8 +142,9 @@ class _State:
         return lane
 
     async def search(self, *args: Any, **kwargs: Any) -> Any:
-        """``engine.search(*args, **kwargs)`` on the event loop thread itself when it is done
-        within LANE_HOLD (nearly every search), else in the pool like :meth:`run`.
+        """``engine.search(*args, **kwargs)`` on the event loop thread itself, in its turn
+        in the lane, when it is done within LANE_HOLD (nearly every search), else in the
+        pool like :meth:`run`.
 
         A search handed to a pool thread costs the worker more than the search itself: the
         thread wakes, takes the GIL from the loop and gives it back, and the loop keeps a
@@ -149,15 +153,34 @@ class _State:
         search still ranking after LANE_HOLD stops there and starts over in the pool with
         what is left of the budget, so a slow query holds the loop (and every other request
         of this worker) up for about LANE_HOLD at most, as a pool call holding the lane
-        does.  When a pool call holds the lane, the search queues for it there instead."""
+        does.
+
+        The lane is handed on in the loop's next round, not at once: so the loop polls its
+        sockets between two searches.  Handed on at once, every request read in one poll
+        was searched before the next poll, and a new connection, which takes the loop a few
+        rounds to set up, waited behind dozens of searches (measured with 16 clients: ~1 s
+        for the first request of a connection, 0.14 s for the others)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        if not self._lane(loop).locked():
-            try:
-                with time_limit(min(LANE_HOLD, self.options.time_budget)):
-                    return self.engine.search(*args, **kwargs)
-            except TimeLimitExceeded:
-                pass  # a slow one: on to the pool, with the rest of the budget
+        budget = self.options.time_budget
+        lane = self._lane(loop)
+        try:
+            if lane.locked():
+                await asyncio.wait_for(lane.acquire(), budget)
+            else:
+                await lane.acquire()  # free: no task, no timer
+        except asyncio.TimeoutError:
+            raise _over_budget(self.engine.search, args, budget) from None
+        try:
+            left = budget - (loop.time() - started)
+            if left <= 0:
+                raise _over_budget(self.engine.search, args, budget)
+            with time_limit(min(LANE_HOLD, left)):
+                return self.engine.search(*args, **kwargs)
+        except TimeLimitExceeded:
+            pass  # a slow one: on to the pool, with the rest of the budget
+        finally:
+            loop.call_soon(lane.release)
         return await self._run(started, self.engine.search, args, kwargs)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -203,12 +226,16 @@ class _State:
         # Also late when the work finished just as the budget ran out (a busy event loop
         # may notice the result before the timer): the budget is the answer's deadline.
         if future is None or loop.time() - started > budget:
-            log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
-                        [a for a in args if isinstance(a, str)], budget)
-            raise ApiError(503, "time budget exceeded",
-                           f"the request took longer than {budget:g} s; "
-                           "try a narrower query (fewer words, a filter)")
+            raise _over_budget(fn, args, budget)
         return future.result()
+
+
+def _over_budget(fn: Callable[..., Any], args: tuple, budget: float) -> "ApiError":
+    """The 503 of a request over its time budget (logged)."""
+    log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
+                [a for a in args if isinstance(a, str)], budget)
+    return ApiError(503, "time budget exceeded", f"the request took longer than {budget:g} s; "
+                    "try a narrower query (fewer words, a filter)")
 
 
 def _limited(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
