@@ -147,8 +147,10 @@ class _State:
         pool like :meth:`run`.
 
         A search handed to a pool thread costs the worker more than the search itself: the
-        thread wakes, takes the GIL from the loop and gives it back, and the loop keeps a
-        timer for the budget (measured: ~1.5-3 ms of CPU a request at 20k).  On the loop it
+        thread wakes, takes the GIL from the loop and gives it back, the loop keeps a timer
+        for the budget, and a loop that wants the GIL while a search runs waits for it
+        (measured in one process, the app called directly: 0.3-2.7 ms of CPU a request,
+        depending on the run; the waits cost time, not CPU).  On the loop it
         runs under :func:`searcher.time_limit`, which the engine checks between segments: a
         search still ranking after LANE_HOLD stops there and starts over in the pool with
         what is left of the budget, so a slow query holds the loop (and every other request
