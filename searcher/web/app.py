@@ -232,7 +232,7 @@ class _State:
         return future.result()
 
 
-def _over_budget(fn: Callable[..., Any], args: tuple, budget: float) -> "ApiError":
+def _over_budget(fn: Callable[..., Any], args: tuple, budget: float) -> ApiError:
     """The 503 of a request over its time budget (logged)."""
     log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
                 [a for a in args if isinstance(a, str)], budget)
@@ -340,7 +340,7 @@ class _Guard:
     anything unusual, and every request when CORS is on, goes through FastAPI, whose
     validation and 422s stay the reference, as does the route for ``/openapi.json``."""
 
-    def __init__(self, app: Any, state: "_State | None" = None) -> None:
+    def __init__(self, app: Any, state: _State | None = None) -> None:
         self.app = app
         self.state = state if state is not None and not state.options.cors_origins else None
 
