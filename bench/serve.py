@@ -2,12 +2,19 @@
 
 Drives the real server over loopback only (127.0.0.1) with a bounded number of requests and
 a bounded time: N concurrent HTTP/1.1 clients in one asyncio process on the same machine
-(~0.7 ms of CPU per request; by default each request on a new connection, --per-connection N
-keeps one for N requests) over a mix of word, two-word, phrase, filtered and faceted queries
-taken from the corpus itself (bench/perf.py's mix plus faceted queries), against one worker
-and two.  The baseline is SearchEngine.search over the same queries in a loop in one
-process.  The runs take turns in rounds, so that a shared machine's drifting load hits each
-alike.  Prints a table; --out writes JSON.
+over a mix of word, two-word, phrase, filtered and faceted queries taken from the corpus
+itself (bench/perf.py's mix plus faceted queries), against one worker and two.  The
+baseline is SearchEngine.search over the same queries in a loop in one process.  The runs
+take turns in rounds, so that a shared machine's drifting load hits each alike.  Prints a
+table with the CPU each request cost the server (all its processes) and the client, and the
+library's per search; --out writes JSON.
+
+Each client keeps its connection for --per-connection requests (10), then reconnects.  Not
+one connection for the whole run: the 16 connections of a round arrive at once, and one
+uvicorn worker, woken first, accepts most of them (measured: splits like 347:2 between two
+workers), so two workers would be measured as one.  Reconnecting every 10 requests spreads
+them (the worker waiting in accept() takes the new one) and still costs the client ~0.45 ms
+of CPU a request instead of ~1 ms with a new connection every time (--per-connection 1).
 
     python3 ../shared/tools/make_corpus.py /tmp/corpus20k
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k
@@ -74,11 +81,31 @@ def target(query: Query, faceted: bool) -> str:
     return "/api/search?" + urlencode(params)
 
 
-def stats(latencies: list[float], errors: int, wall: float) -> dict[str, Any]:
+def stats(latencies: list[float], errors: int, wall: float, cpu: tuple[float, float]
+          ) -> dict[str, Any]:
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if latencies else [0] * 99
+    done = max(len(latencies), 1)
     return {"requests": len(latencies) + errors, "errors": errors, "seconds": wall,
             "throughput": len(latencies) / wall if wall else 0.0,
-            "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+            "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000,
+            "cpu_ms": cpu[0] / done * 1000, "client_cpu_ms": cpu[1] / done * 1000}
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process *pid* and its children (uvicorn's
+    workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
 
 
 class Library:
@@ -95,6 +122,7 @@ class Library:
     def run(self, start: int, requests: int, time_limit: float):
         latencies: list[float] = []
         errors = 0
+        cpu = time.process_time()
         started = time.perf_counter()
         for i in range(start, start + requests):
             query, faceted = self.mix[i % len(self.mix)]
@@ -107,7 +135,8 @@ class Library:
                 print(f"library error: {query.text!r}: {exc}", file=sys.stderr)
             if time.perf_counter() - started > time_limit:
                 break
-        return latencies, errors, time.perf_counter() - started
+        wall = time.perf_counter() - started
+        return latencies, errors, wall, (time.process_time() - cpu, 0.0)
 
 
 async def _client(port: int, paths: list[str], latencies: list[float], errors: list[str],
@@ -191,11 +220,13 @@ class Server:
 
     def run(self, start: int, requests: int, time_limit: float):
         timed = [self.paths[i % len(self.paths)] for i in range(start, start + requests)]
+        server, client = tree_cpu(self.proc.pid), time.process_time()
         latencies, errors, wall = asyncio.run(_load(self.port, timed, self.clients,
                                                     time_limit, self.per_connection))
+        cpu = (tree_cpu(self.proc.pid) - server, time.process_time() - client)
         for error in errors[:5]:
             print(f"server error ({self.workers} worker(s)): {error}", file=sys.stderr)
-        return latencies, len(errors), wall
+        return latencies, len(errors), wall, cpu
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -214,8 +245,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per run (bounded)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--per-connection", type=int, default=1,
-                        help="requests per connection before a client reconnects")
+    parser.add_argument("--per-connection", type=int, default=10,
+                        help="requests per connection before a client reconnects (see above)")
     parser.add_argument("--rounds", type=int, default=3, help="runs take turns this often")
     parser.add_argument("--time-limit", type=float, default=600.0,
                         help="seconds per configuration (all rounds)")
@@ -228,6 +259,7 @@ def main() -> None:
     for query, _ in mix:
         kinds[query.kind] = kinds.get(query.kind, 0) + 1
     print(f"{len(mix)} queries: {kinds}", file=sys.stderr)
+    load_before = os.getloadavg()[0]
     runners: dict[str, Any] = {"library loop (1 process)": Library(args.index_dir, mix)}
     try:
         for workers in args.workers:
@@ -236,15 +268,16 @@ def main() -> None:
                                    args.per_connection)
         # Rounds take turns so that the shared machine's drifting load hits every run alike.
         per_round = args.requests // args.rounds
-        collected = {name: ([], 0, 0.0) for name in runners}
+        collected = {name: ([], 0, 0.0, (0.0, 0.0)) for name in runners}
         ratios: dict[str, list[float]] = {name: [] for name in runners}
         for number in range(args.rounds):
             round_rates = {}
             for name, runner in runners.items():
-                latencies, errors, wall = runner.run(number * per_round, per_round,
-                                                     args.time_limit / args.rounds)
+                latencies, errors, wall, cpu = runner.run(number * per_round, per_round,
+                                                          args.time_limit / args.rounds)
                 old = collected[name]
-                collected[name] = (old[0] + latencies, old[1] + errors, old[2] + wall)
+                collected[name] = (old[0] + latencies, old[1] + errors, old[2] + wall,
+                                   (old[3][0] + cpu[0], old[3][1] + cpu[1]))
                 round_rates[name] = len(latencies) / wall
             base = round_rates["library loop (1 process)"]
             for name, rate in round_rates.items():
@@ -260,16 +293,18 @@ def main() -> None:
     library = rows["library loop (1 process)"]
     print(f"\n{len(mix)}-query mix ({', '.join(f'{k} {v}' for k, v in kinds.items())}), "
           f"{args.per_connection} request(s) per connection, "
-          f"load average {os.getloadavg()[0]:.1f}, {benchlib.machine()['cpu']}\n")
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+          f"{benchlib.machine()['cpu']}\n")
     print("| run | requests | errors | req/s | × library (per round) | p50 ms | p99 ms | "
-          "p99 × library |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "p99 × library | CPU ms/req | client CPU ms/req |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, row in rows.items():
         spread = "–".join(f"{r:.2f}" for r in (min(ratios[name]), max(ratios[name])))
         print(f"| {name} | {row['requests']} | {row['errors']} | {row['throughput']:.1f} | "
               f"{row['throughput'] / library['throughput']:.2f} ({spread}) | "
               f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
-              f"{row['p99_ms'] / library['p99_ms']:.1f} |")
+              f"{row['p99_ms'] / library['p99_ms']:.1f} | {row['cpu_ms']:.1f} | "
+              + (f"{row['client_cpu_ms']:.2f} |" if "library" not in name else "– |"))
         row["ratio_per_round"] = ratios[name]
     benchlib.dump(args.out, {"machine": benchlib.machine(), "clients": args.clients,
                              "queries": kinds, "runs": rows})

@@ -11,6 +11,7 @@ Public API::
 from __future__ import annotations
 
 from .config import Settings, load_settings
+from .deadline import time_limit
 from .engine import SearchEngine
 from .errors import (
     ClusterError,
@@ -22,6 +23,7 @@ from .errors import (
     QueryError,
     SearcherError,
     SourceNotFoundError,
+    TimeLimitExceeded,
 )
 from .reports import CheckReport, IndexReport, OptimizeReport
 from .results import DocumentView, Hit, SearchResults, Suggestion
@@ -47,6 +49,8 @@ __all__ = [
     "Settings",
     "SourceNotFoundError",
     "Suggestion",
+    "TimeLimitExceeded",
     "__version__",
     "load_settings",
+    "time_limit",
 ]

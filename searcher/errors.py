@@ -52,6 +52,15 @@ class DocumentNotFoundError(SearcherError, LookupError):
         self.doc_id = doc_id
 
 
+class TimeLimitExceeded(SearcherError):
+    """A search ran past the time limit its caller set with :func:`searcher.time_limit`
+    (*seconds* holds that limit).  The search stopped between two steps; nothing changed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the search took longer than its {seconds:g} s time limit")
+        self.seconds = seconds
+
+
 class IndexLockedError(SearcherError):
     """Another process is writing to the index."""
 

@@ -181,6 +181,123 @@ def test_engine_calls_take_turns_and_a_slow_one_lets_the_next_start(site):
     assert all(ended[f"quick{i}"] < ended["slow"] for i in range(3)), spans
 
 
+def test_a_search_runs_on_the_event_loop_and_a_slow_one_moves_to_the_pool(site, monkeypatch):
+    """A search runs on the event loop thread under a LANE_HOLD time limit (no thread hop);
+    one still ranking when the limit passes stops and starts over in a pool thread, with
+    the same answer; a budget spent on the loop is a 503 without a pool call."""
+    import searcher.web.app as web_app
+
+    _, engine, _ = site
+    search = engine.search
+    threads: list[str] = []
+
+    def search_and_note_the_thread(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "search", search_and_note_the_thread)
+    expected = search("认证认可", limit=5).as_dict()
+    with TestClient(create_app(engine)) as client:
+        for url in ("/api/search?q=认证认可&limit=5", "/?q=认证认可"):
+            assert client.get(url).status_code == 200
+        assert len(threads) == 2 and not any(t.startswith("searcher-web") for t in threads)
+
+        threads.clear()
+        monkeypatch.setattr(web_app, "LANE_HOLD", 0.0)  # every search is "slow" on the loop
+        data = client.get("/api/search", params={"q": "认证认可", "limit": 5}).json()
+        assert [t.startswith("searcher-web") for t in threads] == [False, True], threads
+    assert {k: v for k, v in data.items() if k != "elapsed_ms"} == \
+        {k: v for k, v in expected.items() if k != "elapsed_ms"}
+
+    threads.clear()
+    with TestClient(create_app(engine, time_budget=1e-6)) as client:
+        assert_error(client.get("/api/search", params={"q": "认证认可"}), 503,
+                     "time budget exceeded")
+    assert not any(t.startswith("searcher-web") for t in threads), threads
+
+
+def test_searches_on_the_loop_leave_the_loop_a_turn_between_them(site, monkeypatch):
+    """Searches waiting on one event loop run one per round of the loop, so its other work
+    (reading sockets, setting up new connections) goes on between two of them."""
+    import asyncio
+
+    _, engine, _ = site
+    state = create_app(engine).state.searcher
+    events: list[str] = []
+    search = engine.search
+
+    def search_and_note(*args, **kwargs):
+        events.append("search")
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "search", search_and_note)
+
+    async def main() -> list:
+        done = asyncio.Event()
+
+        async def other_work() -> None:
+            while not done.is_set():
+                events.append("other")
+                await asyncio.sleep(0)
+
+        ticker = asyncio.ensure_future(other_work())
+        await asyncio.sleep(0)
+        results = await asyncio.gather(*(state.search("认证认可") for _ in range(4)))
+        done.set()
+        await ticker
+        return results
+
+    results = asyncio.run(main())
+    assert all(r.total > 0 for r in results)
+    searches = [i for i, event in enumerate(events) if event == "search"]
+    assert len(searches) == 4
+    assert all(b - a > 1 for a, b in zip(searches, searches[1:], strict=False)), events
+
+
+PLAIN_SEARCHES = [
+    "q=聊城", "q=认证认可&limit=5&page=2", "q=认可&sort=date", "q=认可&sort=oldest&page=1",
+    "q=认可&facets=author,year&facet_limit=3", "q=认可&facets=author&facets=tag",
+    "q=认可&author=&since=&until=&category=", "q=认可&year=2021&year=2020&month=2021-06",
+    "q=认可&unknown=1", "q=认可&since=2021-01-01&until=2021-12-31", "q=%E8%AE%A4%E5%8F%AF",
+    "q=xssprobe", "q=(", "q=认可&since=2021-13-45", "q=" + "认" * 500, "q=+",
+    "q=认可&limit=100&page=1000", "q=认可&" + "&".join(["author=a"] * 20),
+]
+NOT_PLAIN = [
+    "", "q=", "limit=5", "q=认可&limit=0", "q=认可&limit=101", "q=认可&page=1001",
+    "q=认可&limit=ten", "q=认可&limit=010", "q=认可&limit=%205", "q=认可&sort=random",
+    "q=a&q=b", "q=认可&limit=5&limit=6", "q=" + "认" * 501, "q=认可&" + "&".join(["tag=a"] * 21),
+    "q=认可&author=" + "x" * 201, "q=认可&" + "&".join(["facets=author"] * 11),
+    "q=认可&since=" + "2" * 41, "q=认可&facet_limit=101",
+]
+
+
+def test_plain_search_requests_answer_as_the_fastapi_route(site, monkeypatch):
+    """/api/search answered without FastAPI's routing (searcher/web/app.py, _Guard) gives
+    what the route gives: status, headers and body (but the time taken); everything else
+    goes through the route."""
+    import searcher.web.app as web_app
+
+    client, _, _ = site
+
+    def answer(query: str) -> tuple:
+        response = client.get("/api/search?" + query)
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        body = response.json()
+        body.pop("elapsed_ms", None)
+        return response.status_code, headers, body
+
+    def scope_query_string(query: str) -> bytes:  # as a client sends it
+        return quote(query, safe="=&+%").encode()
+
+    for query in NOT_PLAIN:
+        assert web_app._plain_search_params(scope_query_string(query)) is None, query
+    plain = {q: answer(q) for q in PLAIN_SEARCHES}
+    assert all(web_app._plain_search_params(scope_query_string(q)) for q in PLAIN_SEARCHES)
+    assert {status for status, _, _ in plain.values()} == {200, 400}
+    monkeypatch.setattr(web_app, "_plain_search_params", lambda query_string: None)
+    assert {q: answer(q) for q in PLAIN_SEARCHES} == plain
+
+
 def test_server_processes_switch_threads_less_often(site, monkeypatch):
     """Each worker of `searcher serve` sets the longer switch interval (server.py says why);
     creating an app alone (to mount it elsewhere) leaves the process's own setting."""

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, iter_terms, query_terms
+from ..deadline import check_time_limit
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
@@ -394,6 +395,7 @@ class Evaluator:
             return cached
         ids_parts, weight_parts = [], []
         for reader, offset in space.leaves:
+            check_time_limit()
             ids, weights = term_postings(reader, fieldname, term)
             if len(ids):
                 ids_parts.append(np.asarray(ids, dtype=np.int64) + offset)
@@ -471,6 +473,7 @@ class Evaluator:
             if found is None:
                 parts = []
                 for reader, offset in space.leaves:
+                    check_time_limit()
                     part = segment_text(reader, self.caches).find(needle, whole_numbers)
                     if len(part):
                         parts.append((part.ids + offset, part.title, part.body))
@@ -488,6 +491,7 @@ class Evaluator:
 
     # -- nodes -------------------------------------------------------------
     def evaluate(self, node: Node, space: Space) -> Match:
+        check_time_limit()  # a caller's time_limit (searcher/deadline.py), between steps
         if isinstance(node, Word):
             return self.word(node, space)
         if isinstance(node, Phrase):
@@ -811,6 +815,7 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         partial = bool(
             (evaluator.matched_counts(space.n, content=True)[mask] < len(content)).any())
     score = match.score + evaluator.title_bonus(node, space)
+    check_time_limit()
     hits = np.flatnonzero(mask)
     total = int(len(hits))
     if sort == "relevance":

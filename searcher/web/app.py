@@ -5,11 +5,12 @@ both validation (a bad ``limit`` is a 422 naming the parameter) and the OpenAPI 
 ``/openapi.json``; Jinja2 renders the pages on the server with autoescaping, so search works
 without JavaScript and document text can only ever be text.
 
-Every engine call runs in a thread pool under a time budget: the event loop stays free, so a
-slow query answers 503 when its budget is spent while other requests keep being served.  Calls
-take turns in one lane (see :data:`LANE_HOLD`) rather than all running at once.  The engine is
-thread-safe and notices the nightly re-index on its next call, so a long-running server needs
-no restart.
+Every engine call has a time budget: a slow query answers 503 when its budget is spent while
+other requests keep being served.  A search runs on the event loop thread itself under a
+:func:`searcher.time_limit` of :data:`LANE_HOLD` (no thread hop, see ``_State.search``); one
+still running then, and every other engine call, runs in a thread pool, where calls take
+turns in one lane rather than all running at once.  The engine is thread-safe and notices
+the nightly re-index on its next call, so a long-running server needs no restart.
 """
 
 import asyncio
@@ -18,12 +19,13 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -31,11 +33,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..deadline import time_limit
 from ..engine import SearchEngine
-from ..errors import DocumentNotFoundError, IndexNotFoundError, QueryError, SearcherError
+from ..errors import (
+    DocumentNotFoundError,
+    IndexNotFoundError,
+    QueryError,
+    SearcherError,
+    TimeLimitExceeded,
+)
 
 log = logging.getLogger("searcher.web")
 
@@ -49,10 +57,14 @@ MAX_ID_CHARS = 200
 #: are CPU-bound Python, so in one process several at once only take turns on the GIL, and
 #: the turns cost: threads that wait for the GIL wake every 5 ms to force a switch (measured:
 #: 1-2 ms more kernel time per search request with four at once than with one).  So calls
-#: queue for a lane and run one after another; one that holds the lane longer than this (a
-#: slow query) lets the next start beside it, so a slow query never holds up the others for
-#: longer than this.  Several processes (``--workers``) are what use several cores.
+#: run one after another: a search on the event loop thread for up to this long (then it
+#: stops and goes on in the pool), other calls queue for a lane in the pool, and one that
+#: holds the lane longer than this (a slow query) lets the next start beside it, so a slow
+#: query holds up the others for about this long at most.  Several processes
+#: (``--workers``) are what use several cores.
 LANE_HOLD = 0.25
+#: Filters that take several values (any of them matches), as the library's search() does.
+MULTI_FILTERS = ("author", "category", "tag", "year", "month")
 #: Facets the search page shows in its sidebar, in this order.
 PAGE_FACETS = ("author", "category", "tag", "year", "month")
 
@@ -123,29 +135,84 @@ class _State:
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] \
             = weakref.WeakKeyDictionary()
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(*args, **kwargs)`` in the pool once it has the lane (or the call ahead of it
-        has held the lane for LANE_HOLD), or ApiError 503 once the budget is spent: waiting
-        for the lane counts, the budget is the answer's deadline."""
-        loop = asyncio.get_running_loop()
-        budget = self.options.time_budget
-        started = loop.time()
+    def _lane(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
         lane = self._lanes.get(loop)
         if lane is None:
             lane = self._lanes[loop] = asyncio.Semaphore(1)
-        future: asyncio.Future | None = None
+        return lane
+
+    async def search(self, *args: Any, **kwargs: Any) -> Any:
+        """``engine.search(*args, **kwargs)`` on the event loop thread itself, in its turn
+        in the lane, when it is done within LANE_HOLD (nearly every search), else in the
+        pool like :meth:`run`.
+
+        A search handed to a pool thread costs the worker more than the search itself: the
+        thread wakes, takes the GIL from the loop and gives it back, the loop keeps a timer
+        for the budget, and a loop that wants the GIL while a search runs waits for it
+        (measured in one process, the app called directly: 0.3-2.7 ms of CPU a request,
+        depending on the run; the waits cost time, not CPU).  On the loop it
+        runs under :func:`searcher.time_limit`, which the engine checks between ranking steps: a
+        search still ranking after LANE_HOLD stops there and starts over in the pool with
+        what is left of the budget, so a slow query holds the loop (and every other request
+        of this worker) up for about LANE_HOLD at most, as a pool call holding the lane
+        does.
+
+        The lane is handed on in the loop's next round, not at once: so the loop polls its
+        sockets between two searches.  Handed on at once, every request read in one poll
+        was searched before the next poll, and a new connection, which takes the loop a few
+        rounds to set up, waited behind dozens of searches (measured with 16 clients: ~1 s
+        for the first request of a connection, 0.14 s for the others)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        budget = self.options.time_budget
+        lane = self._lane(loop)
         try:
             if lane.locked():
                 await asyncio.wait_for(lane.acquire(), budget)
             else:
                 await lane.acquire()  # free: no task, no timer
         except asyncio.TimeoutError:
+            raise _over_budget(self.engine.search, args, budget) from None
+        try:
+            left = budget - (loop.time() - started)
+            if left <= 0:
+                raise _over_budget(self.engine.search, args, budget)
+            with time_limit(min(LANE_HOLD, left)):
+                return self.engine.search(*args, **kwargs)
+        except TimeLimitExceeded:
+            pass  # a slow one: on to the pool, with the rest of the budget
+        finally:
+            loop.call_soon(lane.release)
+        return await self._run(started, self.engine.search, args, kwargs)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in the pool once it has the lane (or the call ahead of it
+        has held the lane for LANE_HOLD), or ApiError 503 once the budget is spent: waiting
+        for the lane counts, the budget is the answer's deadline.  The call runs under
+        :func:`searcher.time_limit` for the budget, so a search stops soon after its 503
+        instead of going on in its thread."""
+        return await self._run(asyncio.get_running_loop().time(), fn, args, kwargs)
+
+    async def _run(self, started: float, fn: Callable[..., Any], args: tuple,
+                   kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        budget = self.options.time_budget
+        lane = self._lane(loop)
+        future: asyncio.Future | None = None
+        try:
+            if loop.time() - started >= budget:  # spent already (on the loop): no pool call
+                raise asyncio.TimeoutError
+            if lane.locked():
+                await asyncio.wait_for(lane.acquire(), budget - (loop.time() - started))
+            else:
+                await lane.acquire()  # free: no task, no timer
+        except asyncio.TimeoutError:
             pass
         else:
             try:
-                future = loop.run_in_executor(self.pool,
-                                              functools.partial(fn, *args, **kwargs))
                 remaining = budget - (loop.time() - started)
+                future = loop.run_in_executor(self.pool, functools.partial(
+                    _limited, max(remaining, 0.0), fn, *args, **kwargs))
                 await asyncio.wait((future,), timeout=min(LANE_HOLD, max(remaining, 0.0)))
             finally:
                 lane.release()  # done, or slow: the next call may start
@@ -155,16 +222,28 @@ class _State:
                 except asyncio.TimeoutError:
                     future = None
             if future is not None and future.exception() is not None:
-                future.result()  # the call's own error is the answer, even a late one
+                if not isinstance(future.exception(), TimeLimitExceeded):
+                    future.result()  # the call's own error is the answer, even a late one
+                future = None
         # Also late when the work finished just as the budget ran out (a busy event loop
         # may notice the result before the timer): the budget is the answer's deadline.
         if future is None or loop.time() - started > budget:
-            log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
-                        [a for a in args if isinstance(a, str)], budget)
-            raise ApiError(503, "time budget exceeded",
-                           f"the request took longer than {budget:g} s; "
-                           "try a narrower query (fewer words, a filter)")
+            raise _over_budget(fn, args, budget)
         return future.result()
+
+
+def _over_budget(fn: Callable[..., Any], args: tuple, budget: float) -> ApiError:
+    """The 503 of a request over its time budget (logged)."""
+    log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
+                [a for a in args if isinstance(a, str)], budget)
+    return ApiError(503, "time budget exceeded", f"the request took longer than {budget:g} s; "
+                    "try a narrower query (fewer words, a filter)")
+
+
+def _limited(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a pool thread, under a time limit (see searcher/deadline)."""
+    with time_limit(seconds):
+        return fn(*args, **kwargs)
 
 
 def _state(request: Request) -> _State:
@@ -243,12 +322,27 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
+#: The headers every response gets (see _Guard), as ASGI wants them.
+SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY")]
+
+
 class _Guard:
     """Outermost ASGI layer: security headers on every response, and any unexpected
-    exception logged and answered with a bare 500 (no traceback, no internals)."""
+    exception logged and answered with a bare 500 (no traceback, no internals).
 
-    def __init__(self, app: Any) -> None:
+    It also answers the hot endpoint, ``GET /api/search``, itself when the request is
+    plainly valid (see :func:`_plain_search_params`): FastAPI's routing, dependency
+    resolution and pydantic validation cost ~0.7 ms a request, as much as 7% of a search.
+    The answer is the route's own (same ``_search`` call, same JSON response and errors);
+    anything unusual, and every request when CORS is on, goes through FastAPI, whose
+    validation and 422s stay the reference, as does the route for ``/openapi.json``."""
+
+    def __init__(self, app: Any, state: _State | None = None) -> None:
         self.app = app
+        self.state = state if state is not None and not state.options.cors_origins else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -260,15 +354,12 @@ class _Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = CSP
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Frame-Options"] = "DENY"
+                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            if self.state is None or not await self._search(scope, receive, send_with_headers):
+                await self.app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unexpected error answering %s %s", scope.get("method"),
                           scope.get("path"))
@@ -280,6 +371,75 @@ class _Guard:
                 "type": "http.response.start", "status": 500,
                 "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": body.encode()})
+
+    async def _search(self, scope: dict, receive: Any, send: Any) -> bool:
+        """Answer a plainly valid ``GET /api/search`` as the route would (True), or leave
+        the request to FastAPI (False)."""
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        if path != "/api/search" or scope["method"] != "GET":
+            return False
+        params = _plain_search_params(scope.get("query_string", b""))
+        if params is None:
+            return False
+        assert self.state is not None
+        try:
+            response: Response = JSON((await _search(self.state, **params)).as_dict())
+        except (ApiError, SearcherError) as exc:
+            err = _as_api_error(exc)
+            response = JSON({"error": err.error, "detail": err.detail, **err.extra},
+                            status_code=err.status)
+            if err.status == 503:
+                response.headers["Retry-After"] = "5"
+        await response(scope, receive, send)
+        return True
+
+
+_SEARCH_SINGLE = ("q", "since", "until", "sort", "page", "limit", "facet_limit")
+_SEARCH_LISTS = (*MULTI_FILTERS, "facets")
+_SMALL_INT = re.compile(r"[1-9][0-9]{0,3}")
+
+
+def _plain_search_params(query_string: bytes) -> dict[str, Any] | None:
+    """``_search``'s keywords for an ``/api/search`` query string that is valid beyond doubt
+    under the route's declared limits, or None for anything else (a missing ``q``, a value
+    out of range or not plain digits, a repeated single value, too many or too long
+    values...): those go through FastAPI, whose answer is the reference.  Parsed as
+    Starlette parses a query string; unknown parameters are ignored as FastAPI does."""
+    single: dict[str, str] = {}
+    lists: dict[str, list[str]] = {name: [] for name in _SEARCH_LISTS}
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if key in lists:
+            lists[key].append(value)
+        elif key in _SEARCH_SINGLE:
+            if key in single:
+                return None
+            single[key] = value
+    q = single.get("q", "")
+    if not 1 <= len(q) <= MAX_QUERY_CHARS:
+        return None
+    numbers = {}
+    for name, default, high in (("page", 1, MAX_PAGE), ("limit", 10, MAX_LIMIT),
+                                ("facet_limit", 10, 100)):
+        value = single.get(name)
+        if value is None:
+            numbers[name] = default
+        elif _SMALL_INT.fullmatch(value) and int(value) <= high:
+            numbers[name] = int(value)
+        else:
+            return None
+    sort = single.get("sort", "relevance")
+    if sort not in ("relevance", "date", "oldest"):
+        return None
+    if any(len(single.get(name, "")) > 40 for name in ("since", "until")):
+        return None
+    if any(len(values) > 20 or any(len(v) > MAX_FILTER_CHARS for v in values)
+           for name, values in lists.items() if name != "facets") or len(lists["facets"]) > 10:
+        return None
+    return {"q": q, "sort": sort, **numbers, "since": single.get("since"),
+            "until": single.get("until"), "facets": _split_facets(lists["facets"]),
+            "filters": {name: lists[name] for name in MULTI_FILTERS}}
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -306,10 +466,6 @@ def _get_by_id(engine: SearchEngine, doc_id: str):
     return doc
 
 
-#: Filters that take several values (any of them matches), as the library's search() does.
-MULTI_FILTERS = ("author", "category", "tag", "year", "month")
-
-
 async def _search(state: _State, q: str, *, page: int, limit: int, sort: str,
                   filters: dict[str, list[str]], since: str | None, until: str | None,
                   facets: list[str], facet_limit: int = 10) -> Any:
@@ -322,7 +478,7 @@ async def _search(state: _State, q: str, *, page: int, limit: int, sort: str,
     if facets:
         kwargs["facets"] = facets
         kwargs["facet_limit"] = facet_limit
-    return await state.run(state.engine.search, q, **kwargs)
+    return await state.search(q, **kwargs)
 
 
 # -- the JSON API -----------------------------------------------------------------------------
@@ -644,7 +800,7 @@ def create_app(engine: SearchEngine, options: WebOptions | None = None, **kwargs
 
         app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins),
                            allow_methods=["GET"], allow_headers=[])
-    app.add_middleware(_Guard)
+    app.add_middleware(_Guard, state=state)
     return app
 
 

@@ -1,0 +1,52 @@
+"""An optional time limit on searches, checked between steps of the search.
+
+``with time_limit(0.5): engine.search(...)`` makes the search raise
+:class:`~searcher.errors.TimeLimitExceeded` at the first check after half a second, instead of
+running to its end.  The checks sit between the steps of the ranking (each node of the query,
+and each segment whose postings or string occurrences are read on a cache miss; see
+:mod:`searcher.local.scoring`), so a search stops at most one step past its limit; the page
+of hits built after ranking (at most ``limit`` snippets) is not checked.  A search stopped
+this way leaves nothing behind: the caches only ever hold whole entries.
+
+Why a context rather than an argument: the web server (:mod:`searcher.web.app`) runs a
+search on its event loop thread and needs it to give the loop back after a short while; the
+limit follows the call (a :mod:`contextvars` variable: per thread and per asyncio task)
+without every layer between the caller and the ranking loop passing it on.  Without a
+limit nothing is checked.  The OpenSearch back end does not check it (its client has its
+own timeouts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+from .errors import TimeLimitExceeded
+
+#: (monotonic time at which the limit passes, the limit in seconds) or None: no limit.
+_LIMIT: ContextVar[tuple[float, float] | None] = ContextVar("searcher_time_limit",
+                                                             default=None)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Searches in this block raise TimeLimitExceeded once *seconds* have passed (checked
+    between steps of the ranking).  Nested limits never extend an outer one."""
+    ends = time.monotonic() + seconds
+    outer = _LIMIT.get()
+    if outer is not None and outer[0] < ends:
+        ends, seconds = outer
+    token = _LIMIT.set((ends, seconds))
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def check_time_limit() -> None:
+    """Raise TimeLimitExceeded when the current time limit has passed (no limit: nothing)."""
+    limit = _LIMIT.get()
+    if limit is not None and time.monotonic() > limit[0]:
+        raise TimeLimitExceeded(limit[1])

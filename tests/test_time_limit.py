@@ -1,0 +1,63 @@
+"""searcher.time_limit: a search under a limit that has passed stops with TimeLimitExceeded
+(checked between steps of the ranking), one within its limit answers as without it; on
+sample_docs."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from searcher import SearcherError, TimeLimitExceeded, time_limit
+
+QUERIES = ["认证认可", '"世界认可日"', "聊城 OR 认可", "认可 category:新闻"]
+
+
+def plain(results) -> list:
+    return [(h.id, h.score, h.snippet, h.highlights) for h in results.hits] + [results.total]
+
+
+def test_a_passed_limit_stops_the_search_and_changes_nothing(sample_index):
+    engine, _ = sample_index
+    before = {q: plain(engine.search(q)) for q in QUERIES}
+    for query in QUERIES:
+        with time_limit(0), pytest.raises(TimeLimitExceeded) as caught:
+            engine.search(query)
+        assert caught.value.seconds == 0
+        assert isinstance(caught.value, SearcherError)  # the CLI's one-line error
+        assert "0 s time limit" in str(caught.value)
+    # stopped part-way, nothing is left half done: the same answers as before
+    assert {q: plain(engine.search(q)) for q in QUERIES} == before
+
+
+def test_a_search_within_its_limit_answers_as_without_one(sample_index):
+    engine, _ = sample_index
+    for query in QUERIES:
+        with time_limit(60):
+            limited = plain(engine.search(query, facets=["author", "year"]))
+        assert limited == plain(engine.search(query, facets=["author", "year"]))
+    with time_limit(60):
+        engine.search("认证认可")
+    engine.search("认证认可")  # the limit ended with its block
+
+
+def test_an_inner_limit_never_extends_an_outer_one(sample_index):
+    engine, _ = sample_index
+    with time_limit(0), time_limit(60), pytest.raises(TimeLimitExceeded) as caught:
+        engine.search("认证认可")
+    assert caught.value.seconds == 0
+    with time_limit(60), time_limit(0), pytest.raises(TimeLimitExceeded):
+        engine.search("认证认可")
+
+
+def test_a_limit_belongs_to_its_thread(sample_index):
+    """The web server sets a limit on its event loop thread while pool threads search."""
+    engine, _ = sample_index
+    answers: list = []
+    with time_limit(0):
+        thread = threading.Thread(target=lambda: answers.append(engine.search("认证认可")))
+        thread.start()
+        thread.join(60)
+        with pytest.raises(TimeLimitExceeded):
+            engine.search("认证认可")
+    assert len(answers) == 1 and answers[0].total > 0
