@@ -28,7 +28,7 @@ from ..analysis.normalize import squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..results import SearchResults
 from .schema import FIELD_BREAK
-from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext
+from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
 from .search import build_hits
 
 #: Distinctive terms used as the query.
@@ -101,10 +101,9 @@ def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit:
     if docnum < len(mask):
         mask[docnum] = False
     candidates = np.flatnonzero(mask)
-    ranked = candidates[np.lexsort((candidates, -score[candidates]))]
-
     offset = (page - 1) * limit
-    head = ranked[: max(CANDIDATES, offset + limit)].tolist()
+    # Only the head is ranked: the near-duplicate check and the page never go past it.
+    head = candidates[top_order(-score[candidates], max(CANDIDATES, offset + limit))].tolist()
     squeezed = reader.column_reader("squeezed")
     source = shingles(bytes(squeezed[docnum] or b"").decode("utf-8", "surrogatepass"))
     similarity = {d: jaccard(source, shingles(
@@ -113,8 +112,7 @@ def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit:
                   key=lambda d: (-similarity[d], -score[d], d))
     near_set = set(near)
     order = near + [d for d in head if d not in near_set]
-    chosen = order[offset : offset + limit] if offset + limit <= len(order) else (
-        order + ranked[len(head):].tolist())[offset : offset + limit]
+    chosen = order[offset : offset + limit]
 
     needles = sorted({squeeze(term) for term in weights} - {""})
     hits = build_hits(searcher, chosen, [float(score[d]) for d in chosen], needles, offset + 1,
