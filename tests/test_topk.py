@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED, needs_shared
+from test_char_index import oracle
 
 from searcher import SearchEngine
 from searcher.local import substrings
-from searcher.local.schema import FIELD_BREAK
 from searcher.local.scoring import top_order
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
@@ -50,14 +50,6 @@ def test_pages_are_slices_of_one_ranking(corpus_2k) -> None:
             assert scores == sorted(scores, reverse=True)
 
 
-def occurrences(text: str, needle: str) -> list[int]:
-    found, at = [], text.find(needle)
-    while at >= 0:
-        found.append(at)
-        at = text.find(needle, at + 1)
-    return found
-
-
 @needs_shared
 def test_per_document_counts_both_ways(tmp_path: Path) -> None:
     """Counting occurrences per document searches the occurrences among the documents
@@ -84,14 +76,7 @@ def test_per_document_counts_both_ways(tmp_path: Path) -> None:
             found = seg.find(needle)
             got = {int(d): (int(t), int(b))
                    for d, t, b in zip(found.ids, found.title, found.body, strict=True)}
-            expected = {}
-            for doc, text in enumerate(texts):
-                at = occurrences(text, needle)
-                if at:
-                    cut = max(text.find(FIELD_BREAK), 0)
-                    title = sum(1 for s in at if s < cut)
-                    expected[doc] = (title, len(at) - title)
-            assert got == expected, needle
+            assert got == oracle(texts, needle), needle
     engine.close()
     assert ways == {True, False}  # both ways were taken
 
