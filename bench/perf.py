@@ -717,6 +717,8 @@ def main() -> None:
                     help="a second source tree (holding searcher/) to measure the same way")
     ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
                     help="only time the query mix on existing indexes (repeat: one table)")
+    ap.add_argument("--no-features", action="store_true",
+                    help="skip timing facets and suggestions in the full run (scale runs)")
     ap.add_argument("--cache-bytes", type=int,
                     help="cache_bytes of this code's engine in the memory run (default: setting)")
     args = ap.parse_args()
@@ -772,6 +774,9 @@ def main() -> None:
         s_dir = args.keep_index or work / "searcher"
         print("building with searcher ...", file=sys.stderr, flush=True)
         s_build = run_build("searcher", corpus, s_dir, jobs)
+        print(f"  built in {s_build.seconds:.1f} s, peak tree RSS sum "
+              f"{s_build.peak_tree_rss_mb:.0f} MB, PSS {s_build.peak_tree_pss_mb:.0f} MB",
+              file=sys.stderr, flush=True)
         print("re-running searcher (no change) ...", file=sys.stderr, flush=True)
         s_incr = run_build("searcher-incremental", corpus, s_dir, jobs)
         print("timing searcher queries ...", file=sys.stderr, flush=True)
@@ -781,7 +786,8 @@ def main() -> None:
                            "search", first_word, "--limit", "10"])
         result["searcher"] = {"build": s_build.__dict__, "incremental": s_incr.__dict__,
                               "latency": s_lat, "cold_cli_s": s_cold,
-                              "features": features_report(s_dir, queries)}
+                              "features": None if args.no_features
+                              else features_report(s_dir, queries)}
         if args.memory_queries:
             result["memory"] = run_memory(corpus, s_dir, args.memory_queries,
                                           args.baseline_src, work, args.cache_bytes)
