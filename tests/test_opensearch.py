@@ -448,6 +448,33 @@ def test_parity_on_2k_articles(corpus_2k_cluster):
 
 
 @pytest.mark.shared
+def test_matched_words_are_the_local_counts(corpus_2k_cluster):
+    """Each hit says how many of the query's words it holds, as the local back end counts
+    them: plain, pasted, relaxed (a word no article has), pinyin, OR/NOT and phrase
+    queries."""
+    engine, backend, _ = corpus_2k_cluster
+    words, pairs, phrases = _queries_from_articles(engine, count=12)
+    pasted = [p.strip('"') for p in phrases]  # cut anywhere: held verbatim, not as words
+    queries = words + pairs + phrases + pasted + [f"{p} 鸸鹋蛋糕" for p in pairs[:6]] + [
+        "会见 liaocheng", "会见 OR 总统 -经济", '"发展" 经济']
+    compared = relaxed = partial_counts = 0
+    for query in queries:
+        local, cluster = engine.search(query, limit=20), backend.search(query, limit=20)
+        assert cluster.relaxed == local.relaxed, query
+        mine = {h.id: (h.matched, h.query_words) for h in cluster.hits}
+        for hit in local.hits:
+            if hit.id in mine:
+                assert mine[hit.id] == (hit.matched, hit.query_words), (query, hit.id)
+                compared += 1
+                partial_counts += hit.matched < hit.query_words
+        relaxed += local.relaxed
+        assert all(h.matched is not None and 0 <= h.matched <= h.query_words
+                   for h in cluster.hits), query
+    assert compared >= 200 and relaxed >= 3 and partial_counts >= 10, (
+        compared, relaxed, partial_counts)
+
+
+@pytest.mark.shared
 def test_similar_documents_on_2k_articles(corpus_2k_cluster):
     engine, backend, _ = corpus_2k_cluster
     from searcher.analysis.tokens import STOP_WORDS, query_terms

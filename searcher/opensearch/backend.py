@@ -33,7 +33,7 @@ from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
 from .client import connect, public_url
-from .dsl import Translator, filter_clauses
+from .dsl import Translator, filter_clauses, matched_words
 from .mapping import key
 from .sync import check_part, current_index, export, index_meta, sync
 
@@ -155,7 +155,7 @@ class OpenSearchBackend:
         return SearchResults(
             query=request.query, total=total, page=request.page, limit=request.limit,
             relaxed=relaxed, sort=request.sort,
-            hits=[self._hit(h, needles, rank)
+            hits=[self._hit(h, needles, rank, translation.query_words)
                   for rank, h in enumerate(hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
             facets=self._facet_counts(request.facets, request.facet_limit, found or {}))
@@ -443,7 +443,10 @@ class OpenSearchBackend:
         return total, self._search(final)["hits"]["hits"], aggregations
 
     @staticmethod
-    def _hit(raw: dict[str, Any], needles: list[str], rank: int) -> Hit:
+    def _hit(raw: dict[str, Any], needles: list[str], rank: int,
+             query_words: int | None = None) -> Hit:
+        """One result; with *query_words* (a search, not ``similar``), how many of them the
+        hit holds, from its named clauses (:func:`searcher.opensearch.dsl.matched_words`)."""
         src = raw["_source"]
         text = src.get("text", "")
         snippet = make_snippet(text, needles)
@@ -454,7 +457,8 @@ class OpenSearchBackend:
             date=_date((src.get("meta") or {}).get("date"), src.get("date")),
             score=float(raw.get("_score") or 0.0), snippet=snippet.text,
             highlights=snippet.highlights, title_highlights=highlight_all(title, needles),
-            rank=rank)
+            rank=rank, matched=None if query_words is None else matched_words(raw),
+            query_words=query_words)
 
 
 def _spelling(bucket: dict[str, Any], field: str) -> str:

@@ -17,7 +17,11 @@ ends match the same documents:
 * ``author:``/``category:``/``tag:``: the exact folded value (no score);
 * AND → ``bool.must`` (``should`` once relaxed), OR → ``bool.should``, NOT →
   ``bool.must_not``;
-* titles holding every plain word get the same bonus as locally.
+* titles holding every plain word get the same bonus as locally;
+* the query's words (each distinct jieba word of its plain words, each quoted
+  phrase: what the local scorer counts per hit) are named clauses that add no
+  score (``constant_score`` with boost 0 under ``should``), so each hit's
+  ``matched_queries`` says how many of them it holds.
 
 Title terms are indexed three times (:mod:`searcher.opensearch.mapping`), which
 is what the local index's title boost does to term frequencies, so no boost
@@ -56,6 +60,17 @@ class Translation:
 
     query: dict[str, Any]
     terms: set[str] = field(default_factory=set)
+    #: How many query words the query has (named ``UNIT_PREFIX`` + number in the query).
+    query_words: int = 0
+
+
+#: Prefix of the named clauses that count a hit's query words (:func:`matched_words`).
+UNIT_PREFIX = "searcher-word-"
+
+
+def matched_words(hit: dict[str, Any]) -> int:
+    """How many of the query's words an OpenSearch hit holds (its named clauses)."""
+    return sum(1 for name in hit.get("matched_queries") or () if name.startswith(UNIT_PREFIX))
 
 
 def regex_literal(text: str) -> str:
@@ -74,14 +89,49 @@ class Translator:
         self.cut = cut
         self.relaxed = relaxed
         self.terms: set[str] = set()
+        #: The query's words → the clauses of the documents holding each (OR).
+        self.units: dict[str, list[dict[str, Any]]] = {}
+        self._quiet = 0  # > 0 while translating what is not a query word of its own
 
     def translate(self, node: Node) -> Translation:
         main = self.node(node)
         bonus = self.title_bonus(node)
+        should = [] if bonus is None else [bonus]
+        # Named, scoreless: a hit's matched_queries names the query words it holds.
+        should += [{"constant_score": {"filter": _any(clauses), "boost": 0.0,
+                                       "_name": f"{UNIT_PREFIX}{number}"}}
+                   for number, clauses in enumerate(self.units.values())]
         query: dict[str, Any] = {"bool": {"must": [main]}}
-        if bonus is not None:
-            query["bool"]["should"] = [bonus]
-        return Translation(query, self.terms)
+        if should:
+            query["bool"]["should"] = should
+        return Translation(query, self.terms, len(self.units))
+
+    # -- query words (the local scorer's ``_unit``) --------------------------
+    def _unit(self, name: str, clause: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.units.setdefault(name, []).append(clause)
+
+    def _quietly(self, make: Callable[[], Any]) -> Any:
+        self._quiet += 1
+        try:
+            return make()
+        finally:
+            self._quiet -= 1
+
+    def _word_units(self, text: str, fields: tuple[str, ...], result: dict[str, Any],
+                    verbatim: bool) -> None:
+        """The query words of one plain word: each of its jieba words (a document holding
+        the whole word verbatim holds them all), or the word itself when it is one."""
+        if self._quiet:
+            return
+        kept = [t for t in dict.fromkeys(query_terms(text, self.cut)) if t not in STOP_WORDS]
+        needle = squeeze(text)
+        if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
+            self._unit(kept[0] if len(kept) == 1 else needle, result)
+            return
+        whole = [self.substring(needle)] if verbatim and _HAN.search(needle) else []
+        for term in kept:
+            self._unit(term, _any([self.any_field(term, fields), *whole]))
 
     # -- nodes -------------------------------------------------------------
     def node(self, node: Node) -> dict[str, Any]:
@@ -90,14 +140,15 @@ class Translator:
         if isinstance(node, Phrase):
             return self.phrase(node)
         if isinstance(node, Not):  # only inside OR: "a OR -b"
-            return {"bool": {"must_not": [self.node(node.item)]}}
+            return {"bool": {"must_not": [self._quietly(lambda: self.node(node.item))]}}
         if isinstance(node, And):
             return self.conjunction(node.items)
         return _any([self.node(item) for item in node.items])
 
     def conjunction(self, items: tuple[Node, ...]) -> dict[str, Any]:
         positives = [i for i in items if not isinstance(i, Not)]
-        negatives = [self.node(i.item) for i in items if isinstance(i, Not)]
+        negatives = self._quietly(
+            lambda: [self.node(i.item) for i in items if isinstance(i, Not)])
         groups = [self.group(g) for g in pinyin_runs(
             positives, lambda joined: self.pinyin_on and len(joined) >= 4)]
         combined = self.combine(groups)
@@ -111,9 +162,11 @@ class Translator:
     def group(self, group: list[Node]) -> dict[str, Any]:
         if len(group) == 1:
             return self.node(group[0])
-        literal = _all([self.node(n) for n in group])
+        literal = self._quietly(lambda: _all([self.node(n) for n in group]))
         joined = "".join(fold(n.text) for n in group)
-        return _any([literal, self.pinyin(joined)])
+        result = _any([literal, self.pinyin(joined)])
+        self._unit(joined, result)  # "liao cheng" is one query word
+        return result
 
     def word(self, node: Word) -> dict[str, Any]:
         if node.field in ("author", "category", "tag"):
@@ -124,7 +177,9 @@ class Translator:
         text = fold(node.text)
         if node.field is None and self.pinyin_on and _LATIN_WORD.match(text) and len(text) >= 4:
             clauses.append(self.pinyin(text))
-        return clauses[0] if len(clauses) == 1 else _any(clauses)
+        result = clauses[0] if len(clauses) == 1 else _any(clauses)
+        self._word_units(text, fields, result, verbatim=node.field is None)
+        return result
 
     def word_match(self, text: str, fields: tuple[str, ...], verbatim: bool) -> dict[str, Any]:
         terms = query_terms(text, self.cut)
@@ -165,7 +220,9 @@ class Translator:
         if node.field in ("author", "category", "tag"):
             return self.keyword(node.field, node.text)
         self.terms.update(query_terms(node.text, self.cut))
-        return self.substring(squeeze(node.text), node.field)
+        result = self.substring(squeeze(node.text), node.field)
+        self._unit(f'"{squeeze(node.text)}"', result)
+        return result
 
     def substring(self, needle: str, field_name: str | None = None,
                   whole_numbers: bool = False) -> dict[str, Any]:
