@@ -742,7 +742,9 @@ def _listening(port: int) -> set[str]:
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 def test_serve_command_two_workers_on_loopback(site, tmp_path):
     """The real command: global options, --workers 2 (each worker builds its app from the
-    settings it is handed), and 127.0.0.1 unless --host says otherwise."""
+    settings it is handed, listens on its own socket, and is replaced if it dies), and
+    127.0.0.1 unless --host says otherwise."""
+    import signal
     import socket
     import time
     import urllib.request
@@ -770,10 +772,71 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
                 time.sleep(0.3)
         assert data["total"] == 1
         assert _listening(port) == {"127.0.0.1"}
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        # Each worker listens on its own socket (SO_REUSEPORT), so the kernel spreads new
+        # connections over them; with one shared socket the first worker woken takes
+        # every connection waiting (bench/serve.py: 15:1 splits under load).
+        listening = [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                     if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port]
+        assert len(listening) == 2, listening
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
+        try:
+            for conn in held:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            for conn in held:
+                assert conn.recv(64).startswith(b"HTTP/1.1 200"), "no answer"
+            per_worker = {pid: _established(pid, port) for pid in workers}
+            assert sum(per_worker.values()) == 32 and min(per_worker.values()) >= 4, per_worker
+        finally:
+            for conn in held:
+                conn.close()
+        # A worker that dies is replaced, and the port keeps answering meanwhile.
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(set(_children(proc.pid)) - {workers[0]}) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.3)
+        for _ in range(8):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as r:
+                assert r.status == 200
     finally:
         proc.terminate()
         proc.wait(30)
     assert b"serving" in proc.stdout.read()
+    for pid in workers:  # SIGTERM to `serve` stops its workers too
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+            f"/proc/{pid}/status").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of `serve` (its children that run Python's spawn entry)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                found.append(int(child))
+    return sorted(found)
+
+
+def _established(pid: int, port: int) -> int:
+    """How many established connections to *port* process *pid* holds (/proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port \
+                and fields[9] in inodes:
+            count += 1
+    return count
 
 
 # -- behaviour over time -----------------------------------------------------------------------
