@@ -9,12 +9,11 @@ take turns in rounds, so that a shared machine's drifting load hits each alike. 
 table with the CPU each request cost the server (all its processes) and the client, and the
 library's per search; --out writes JSON.
 
-Each client keeps its connection for --per-connection requests (10), then reconnects.  Not
-one connection for the whole run: the 16 connections of a round arrive at once, and one
-uvicorn worker, woken first, accepts most of them (measured: splits like 347:2 between two
-workers), so two workers would be measured as one.  Reconnecting every 10 requests spreads
-them (the worker waiting in accept() takes the new one) and still costs the client ~0.45 ms
-of CPU a request instead of ~1 ms with a new connection every time (--per-connection 1).
+Each client keeps its connection for --per-connection requests (10), then reconnects, as
+HTTP clients with keep-alive pools do; this costs the client ~0.45 ms of CPU a request
+instead of ~1 ms with a new connection every time (--per-connection 1).  `serve --workers N`
+gives each worker its own SO_REUSEPORT socket, so the kernel spreads the connections over
+the workers by a hash of their addresses; a reconnection draws again.
 
     python3 ../shared/tools/make_corpus.py /tmp/corpus20k
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k
