@@ -333,6 +333,37 @@ class QueryContext:
     caches: SearchCaches = field(default_factory=SearchCaches)
 
 
+def content_runs(text: str, cut: Callable[[str], list[str]] | None = None
+                 ) -> list[tuple[str, list[str]]]:
+    """Runs of adjacent content words of a query word (stop and question words split
+    them), as (squeezed text, its words), when they are not the whole word."""
+    folded = fold(text)
+    runs: list[tuple[int, int, list[str]]] = []
+    last_end = -1
+    for term in iter_terms(folded, extras=False, cut=cut):
+        if term.text in STOP_WORDS or term.text in QUESTION_WORDS:
+            last_end = -1
+            continue
+        if runs and term.start == last_end:
+            start, _end, words = runs[-1]
+            runs[-1] = (start, term.end, [*words, term.text])
+        else:
+            runs.append((term.start, term.end, [term.text]))
+        last_end = term.end
+    whole = squeeze(text)
+    out = [(squeeze(folded[start:end]), words) for start, end, words in runs]
+    return [(run, words) for run, words in out if run != whole and _HAN.search(run)]
+
+
+def verbatim_weight(needle: str, terms: list[str]) -> float:
+    """How much a verbatim match of *needle* counts: grows with its length when it
+    spans several words (one word's verbatim match is just that word)."""
+    if len(terms) < 2:
+        return VERBATIM_SCALE
+    size = min(len(needle), VERBATIM_MAX_CHARS)
+    return VERBATIM_SCALE * max(size / 2, 1.0) ** VERBATIM_POWER
+
+
 class Evaluator:
     """Evaluates nodes for one searcher; remembers the terms it matched (for highlights)."""
 
@@ -636,37 +667,15 @@ class Evaluator:
         return words
 
     def content_runs(self, text: str) -> list[tuple[str, list[str]]]:
-        """Runs of adjacent content words of a query word (stop and question words split
-        them), as (squeezed text, its words), when they are not the whole word."""
+        """:func:`content_runs` of *text*, once per query."""
         cached = self._runs.get(text)
-        if cached is not None:
-            return cached
-        folded = fold(text)
-        runs: list[tuple[int, int, list[str]]] = []
-        last_end = -1
-        for term in iter_terms(folded, extras=False, cut=self.context.cut):
-            if term.text in STOP_WORDS or term.text in QUESTION_WORDS:
-                last_end = -1
-                continue
-            if runs and term.start == last_end:
-                start, _end, words = runs[-1]
-                runs[-1] = (start, term.end, [*words, term.text])
-            else:
-                runs.append((term.start, term.end, [term.text]))
-            last_end = term.end
-        whole = squeeze(text)
-        out = [(squeeze(folded[start:end]), words) for start, end, words in runs]
-        self._runs[text] = [(run, words) for run, words in out
-                            if run != whole and _HAN.search(run)]
-        return self._runs[text]
+        if cached is None:
+            cached = self._runs[text] = content_runs(text, self.context.cut)
+        return cached
 
-    def verbatim_weight(self, needle: str, terms: list[str]) -> float:
-        """How much a verbatim match of *needle* counts: grows with its length when it
-        spans several words (one word's verbatim match is just that word)."""
-        if len(terms) < 2:
-            return VERBATIM_SCALE
-        size = min(len(needle), VERBATIM_MAX_CHARS)
-        return VERBATIM_SCALE * max(size / 2, 1.0) ** VERBATIM_POWER
+    @staticmethod
+    def verbatim_weight(needle: str, terms: list[str]) -> float:
+        return verbatim_weight(needle, terms)
 
     def any_field(self, term: str, fields: tuple[str, ...], space: Space) -> Match:
         """*term* in any of *fields* (scores summed), once per query and segment."""
