@@ -154,7 +154,11 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
                               "access_log": access_log, "server_header": False}
     if workers > 1:
         os.environ[ENV_CONFIG] = _encode(settings, options)  # inherited by the workers
-        logging.basicConfig(format="%(levelname)s: %(message)s")
-        Workers(host, port, workers, common).run()
+        if hasattr(socket, "SO_REUSEPORT"):
+            logging.basicConfig(format="%(levelname)s: %(message)s")
+            Workers(host, port, workers, common).run()
+        else:  # no SO_REUSEPORT (Windows): uvicorn's workers, on one shared socket
+            uvicorn.run("searcher.web.server:app_from_env", factory=True, workers=workers,
+                        **common)
     else:
         uvicorn.run(create_app(SearchEngine(settings=settings), options), **common)
