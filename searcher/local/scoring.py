@@ -355,6 +355,34 @@ def content_runs(text: str, cut: Callable[[str], list[str]] | None = None
     return [(run, words) for run, words in out if run != whole and _HAN.search(run)]
 
 
+def question_only(group: list[Node], terms: Callable[[str], list[str]]) -> bool:
+    """Whether a conjunction item (a pinyin run of words) is only question words
+    (``是什么``, ``吗``); *terms* gives a word's query terms."""
+    if len(group) != 1 or not isinstance(group[0], Word) or group[0].field is not None:
+        return False
+    kept = [t for t in terms(group[0].text) if t not in STOP_WORDS]
+    return bool(kept) and all(t in QUESTION_WORDS for t in kept)
+
+
+def word_units(text: str, terms: list[str]) -> tuple[list[str], bool]:
+    """The query words one plain word counts as (``matched`` / ``query_words``): its
+    distinct jieba words *terms* without stop words, or, with True, the word as one (a
+    single term, or a quantity whose parts mean nothing apart) under that one name."""
+    kept = [t for t in dict.fromkeys(terms) if t not in STOP_WORDS]
+    needle = squeeze(text)
+    if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
+        return [kept[0] if len(kept) == 1 else needle], True
+    return kept, False
+
+
+def cut_fragment(text: str, terms: list[str]) -> bool:
+    """Whether a plain word is a fragment cut out of words (推动生 → 推动, 生): Chinese,
+    several terms, one of them a lone character, which most titles hold."""
+    kept = [t for t in terms if t not in STOP_WORDS]
+    return (len(kept) > 1 and bool(_HAN.search(squeeze(text)))
+            and any(len(t) == 1 and _HAN.match(t) for t in kept))
+
+
 def verbatim_weight(needle: str, terms: list[str]) -> float:
     """How much a verbatim match of *needle* counts: grows with its length when it
     spans several words (one word's verbatim match is just that word)."""
@@ -545,7 +573,7 @@ class Evaluator:
         negatives = [i.item for i in items if isinstance(i, Not)]
         groups = pinyin_runs(positives, lambda joined: bool(
             self.context.pinyin and self.context.pinyin(joined)))
-        asking = [g for g in groups if self._asks(g)]
+        asking = [g for g in groups if question_only(g, self.query_terms)]
         if len(asking) == len(groups):
             asking = []
         result = self._combine([self._group(g, space) for g in groups if g not in asking], n)
@@ -559,13 +587,6 @@ class Evaluator:
         finally:
             self._quiet -= 1
         return result
-
-    def _asks(self, group: list[Node]) -> bool:
-        """Whether a conjunction item is only question words (``是什么``, ``吗``)."""
-        if len(group) != 1 or not isinstance(group[0], Word) or group[0].field is not None:
-            return False
-        kept = [t for t in self.query_terms(group[0].text) if t not in STOP_WORDS]
-        return bool(kept) and all(t in QUESTION_WORDS for t in kept)
 
     def _combine(self, matches: list[Match], n: int) -> Match:
         """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
@@ -613,12 +634,11 @@ class Evaluator:
         holding the whole word verbatim holds them all), or the word itself when it is one."""
         if self._quiet:
             return
-        kept = [t for t in dict.fromkeys(self.query_terms(text))
-                if t not in STOP_WORDS]
-        needle = squeeze(text)
-        if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
-            self._unit(kept[0] if len(kept) == 1 else needle, result.mask)
+        kept, as_one = word_units(text, self.query_terms(text))
+        if as_one:
+            self._unit(kept[0], result.mask)
             return
+        needle = squeeze(text)
         whole = np.zeros_like(result.mask)
         if verbatim and _HAN.search(needle):
             whole[self.found(space, needle, False).ids] = True
@@ -738,11 +758,8 @@ class Evaluator:
         for word in words:
             # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
             # most titles, so such a title only counts if it holds the fragment itself.
-            kept = [t for t in self.query_terms(word.text) if t not in STOP_WORDS]
-            needle = squeeze(word.text)
-            if (word.field is None and len(kept) > 1 and _HAN.search(needle)
-                    and any(len(t) == 1 and _HAN.match(t) for t in kept)):
-                found = self.found(space, needle, False)
+            if word.field is None and cut_fragment(word.text, self.query_terms(word.text)):
+                found = self.found(space, squeeze(word.text), False)
                 held = np.zeros(n, dtype=bool)
                 held[found.ids[found.title > 0]] = True
                 combined.mask &= held

@@ -47,7 +47,10 @@ from ..local.scoring import (
     TITLE_WEIGHT,
     Filters,
     content_runs,
+    cut_fragment,
+    question_only,
     verbatim_weight,
+    word_units,
 )
 from ..local.scoring import VERBATIM_SCALE as VERBATIM_BOOST
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
@@ -138,11 +141,11 @@ class Translator:
         the whole word verbatim holds them all), or the word itself when it is one."""
         if self._quiet:
             return
-        kept = [t for t in dict.fromkeys(query_terms(text, self.cut)) if t not in STOP_WORDS]
-        needle = squeeze(text)
-        if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
-            self._unit(kept[0] if len(kept) == 1 else needle, result)
+        kept, as_one = word_units(text, query_terms(text, self.cut))
+        if as_one:
+            self._unit(kept[0], result)
             return
+        needle = squeeze(text)
         whole = [self.substring(needle)] if verbatim and _HAN.search(needle) else []
         for term in kept:
             self._unit(term, _any([self.any_field(term, fields), *whole]))
@@ -164,7 +167,7 @@ class Translator:
         negatives = self._quietly(
             lambda: [self.node(i.item) for i in items if isinstance(i, Not)])
         groups = pinyin_runs(positives, lambda joined: self.pinyin_on and len(joined) >= 4)
-        asking = [g for g in groups if self._asks(g)]
+        asking = [g for g in groups if question_only(g, lambda w: query_terms(w, self.cut))]
         if len(asking) == len(groups):
             asking = []
         combined = self.combine([self.group(g) for g in groups if g not in asking])
@@ -174,13 +177,6 @@ class Translator:
         if negatives:
             combined = {"bool": {"must": [combined], "must_not": negatives}}
         return combined
-
-    def _asks(self, group: list[Node]) -> bool:
-        """Whether a conjunction item is only question words (``是什么``, ``吗``)."""
-        if len(group) != 1 or not isinstance(group[0], Word) or group[0].field is not None:
-            return False
-        kept = [t for t in query_terms(group[0].text, self.cut) if t not in STOP_WORDS]
-        return bool(kept) and all(t in QUESTION_WORDS for t in kept)
 
     def combine(self, clauses: list[dict[str, Any]]) -> dict[str, Any]:
         """AND of *clauses*, or OR once relaxed, where each clause a document holds also
@@ -330,11 +326,9 @@ class Translator:
         for word in words:
             # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
             # most titles, so such a title only counts if it holds the fragment itself.
-            kept = [t for t in query_terms(word.text, self.cut) if t not in STOP_WORDS]
-            needle = squeeze(word.text)
-            if (word.field is None and len(kept) > 1 and _HAN.search(needle)
-                    and any(len(t) == 1 and _HAN.match(t) for t in kept)):
-                fragments.append({"match_phrase": {SQ_FIELDS["title"] + ".grams": needle}})
+            if word.field is None and cut_fragment(word.text, query_terms(word.text, self.cut)):
+                fragments.append({"match_phrase": {SQ_FIELDS["title"] + ".grams":
+                                                   squeeze(word.text)}})
         bonus: dict[str, Any] = {"must": [{"term": {"title_terms": t}} for t in terms],
                                  "boost": TITLE_ALL_BOOST}
         if fragments:
