@@ -297,36 +297,41 @@ def plan_changes(manifest: dict[str, dict[str, Any]], found: Scan, labeling: Lab
     """What a run must build, replace and delete to bring an index holding *manifest*
     (id → path, source, size, mtime, digest) up to date with the files *found*.
 
+    The files to build are labelled (see :class:`Labeling`) in ``found.files`` itself.
+
     Shared by both back ends, so the local index and a cluster count added,
     updated, moved and deleted documents the same way.
     """
     plan = _Plan()
     report.failed.extend(found.problems)
     problem_paths = {p for p, _ in found.problems}
-    seen: dict[str, str] = {}  # id -> path
+    seen: set[str] = set()
     labels = {source: labeling.label(source) for source in labeling.run}
-    for f in found.files:
+    files = found.files
+    for index, f in enumerate(files):
         label = labels[f.source]
         doc_id = document_id(f.relpath, label)  # f.id once labelled; no copy of f per file
         if doc_id in seen:  # only if two (label, relative path) pairs share a hash
-            report.failed.append((f.path, f"same id as {seen[doc_id]}; skipped"))
+            first = next(g.path for g in files if document_id(g.relpath, labels[g.source])
+                         == doc_id)
+            report.failed.append((f.path, f"same id as {first}; skipped"))
             continue
-        seen[doc_id] = f.path
+        seen.add(doc_id)
         old = manifest.get(doc_id)
-        if old is None:
-            plan.build.append(replace(f, label=label))
-        elif old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and old["path"] == f.path:
-            report.unchanged += 1
-        elif old["size"] == f.size and file_digest(f.path) == old["digest"]:
-            if old["path"] == f.path:
-                report.unchanged += 1  # touched, not changed
-            else:  # its folder was moved
-                plan.build.append(replace(f, label=label))
-                plan.existing.add(doc_id)
-                plan.relocated.add(doc_id)
-        else:
-            plan.build.append(replace(f, label=label))
+        if old is not None and old["size"] == f.size and (
+                (old["mtime_ns"] == f.mtime_ns and old["path"] == f.path)
+                or (old["path"] == f.path and file_digest(f.path) == old["digest"])):
+            report.unchanged += 1  # (touched, not changed, when only the mtime differs)
+            continue
+        # Labelled in place, so that a full build of 500,000 files holds one object per
+        # file, not a scanned one and a labelled copy (40 MB more in every build worker).
+        f = files[index] = replace(f, label=label)
+        plan.build.append(f)
+        if old is not None:
             plan.existing.add(doc_id)
+            if old["path"] != f.path and old["size"] == f.size and (
+                    file_digest(f.path) == old["digest"]):
+                plan.relocated.add(doc_id)  # its folder was moved
     vanished: dict[tuple[Any, Any], list[str]] = {}  # content -> ids, folder no longer exists
     for doc_id, old in manifest.items():
         if doc_id in seen:
