@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, char_readings, write_pinyin_table
+from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, write_pinyin_table
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
 from ..ingest.documents import content_digest, document_id
@@ -426,16 +426,14 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
                 progress(done, total)
             yield result
         return
-    _load_jieba(settings)  # once here; forked workers inherit it (and the pinyin table)
-    char_readings()
-    ctx = pool_context()
+    ctx = pool_context()  # each worker loads jieba and the pinyin table for itself
     counter = ctx.Value("i", 0)
     stop = threading.Event()
     try:
-        # Workers live for the whole run: the pool forks them once, here, from this thread,
-        # before the progress thread starts.  (Replacing workers mid-run forks from the pool's
-        # own thread while others run, and a child can inherit a lock held by another thread:
-        # a build hung that way in tests.)
+        # Workers live for the whole run: the pool starts them once, here, before the
+        # progress thread starts.  (Under ``fork``, replacing workers mid-run forked from the
+        # pool's own thread while others ran, and a child could inherit a lock held by
+        # another thread: a build hung that way in tests.)
         with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
                       initargs=(settings, counter, os.getpid())) as pool:
             if progress:

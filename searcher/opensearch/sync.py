@@ -271,7 +271,6 @@ def _actions(files: list[SourceFile], index: str, settings: Settings, report: In
     if jobs > 1 and len(files) >= PARALLEL_FROM:
         from ..local.building import pool_context
 
-        _init_worker(settings)  # jieba loaded once here; forked workers inherit it
         with pool_context().Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
             yield from _collect(pool.imap(_analyse, tasks, chunksize=8), index, report, paths)
     else:
