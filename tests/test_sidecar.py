@@ -176,3 +176,25 @@ def test_manifest_sidecar_equals_the_stored_fields_and_is_optional(tmp_path):
     write(src, "d5.md", article("再改第5篇", "又变了。"))
     report = engine.index([src], jobs=1)
     assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 1, 0, 29)
+
+
+def test_manifest_is_a_read_only_mapping_of_what_each_file_was():
+    """The packed manifest answers like the dict of dicts it replaced: unknown values are
+    None, paths keep any character (a lone surrogate from a badly encoded file name
+    included), the last record of an id counts, iteration keeps the records' order."""
+    records = [("a1", "/s/文章 1.md", "/s", "d" * 32, 10, 5),
+               ("b2", "/t/odd\udcff.md", "/t", "", -1, -1),
+               ("c3", "", "", "", 0, 0),
+               ("a1", "/s/改名.md", "/s", "e" * 32, 11, 6)]
+    got = manifest.Manifest(records)
+    expected = {
+        "a1": {"path": "/s/改名.md", "source": "/s", "digest": "e" * 32, "size": 11,
+               "mtime_ns": 6},
+        "b2": {"path": "/t/odd\udcff.md", "source": "/t", "digest": None, "size": None,
+               "mtime_ns": None},
+        "c3": {"path": None, "source": None, "digest": None, "size": 0, "mtime_ns": 0}}
+    assert got == expected and dict(got.items()) == expected
+    assert list(got) == ["a1", "b2", "c3"] and len(got) == 3
+    assert list(got.values()) == list(expected.values())
+    assert "b2" in got and "zz" not in got and got.get("zz") is None
+    assert manifest.Manifest() == {}

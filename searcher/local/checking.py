@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..ingest.documents import document_id
@@ -25,7 +25,7 @@ def check_index(ix: Any, sources: Iterable[str | os.PathLike[str]], *,
                             labels=labels)
 
 
-def compare_manifest(manifest: dict[str, dict[str, Any]],
+def compare_manifest(manifest: Mapping[str, dict[str, Any]],
                      sources: Iterable[str | os.PathLike[str]], *, follow_links: bool = False,
                      labels: dict[str, str] | None = None) -> CheckReport:
     """How an index holding *manifest* (id → path, source, size, mtime_ns, digest: what
@@ -47,7 +47,7 @@ def compare_manifest(manifest: dict[str, dict[str, Any]],
             old["path"] != f.path or file_digest(f.path) != old["digest"]
         ):
             report.stale.append(f.path)
-    for doc_id, old in manifest.items():
-        if doc_id not in seen and labeling.pruned(old["source"]):
+    for doc_id in manifest:
+        if doc_id not in seen and labeling.pruned((old := manifest[doc_id])["source"]):
             report.extra.append(old["path"])
     return report

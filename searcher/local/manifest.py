@@ -10,7 +10,8 @@ one (built by an older version) is read from its stored fields instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -71,13 +72,69 @@ def _live_records(reader: Any) -> Iterator[Record]:
                 yield record
 
 
-def read_manifest(ix: Any) -> dict[str, dict[str, Any]]:
-    """id → what the index knows about the file it came from (``None`` where unknown)."""
+class Manifest(Mapping[str, dict[str, Any]]):
+    """id → what the index knows about the file it came from: ``path``, ``source``,
+    ``digest``, ``size`` and ``mtime_ns`` (``None`` where unknown), in a dict made
+    when asked for.
+
+    A read-only mapping over packed arrays rather than a dict of dicts: at 500,000
+    articles the dicts and their strings took 290 MB of the indexing process.
+    Here a document costs its id, a row number, its path and digest as UTF-8 and
+    a few array slots (about 120 MB at that size).
+    """
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self._rows: dict[str, int] = {}
+        self._sources: list[str] = []
+        source_numbers: dict[str, int] = {}
+        blob = bytearray()
+        starts = array("q", [0])
+        source_of = array("l")
+        numbers = array("q")
+        for doc_id, path, source, digest, size, mtime_ns in records:
+            self._rows[doc_id] = len(source_of)  # (were an id live twice, the last would count)
+            blob += f"{path}\0{digest}".encode("utf-8", "surrogatepass")
+            starts.append(len(blob))
+            if source not in source_numbers:
+                source_numbers[source] = len(self._sources)
+                self._sources.append(source)
+            source_of.append(source_numbers[source])
+            numbers.extend((size, mtime_ns))
+        self._blob = bytes(blob)
+        self._starts, self._source_of, self._numbers = starts, source_of, numbers
+
+    def __getitem__(self, doc_id: str) -> dict[str, Any]:
+        return self._entry(self._rows[doc_id])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
+        entry = self._entry
+        return ((doc_id, entry(row)) for doc_id, row in self._rows.items())
+
+    def values(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        return map(self._entry, self._rows.values())
+
+    def _entry(self, row: int) -> dict[str, Any]:
+        path, digest = self._blob[self._starts[row] : self._starts[row + 1]].decode(
+            "utf-8", "surrogatepass").split("\0")
+        size, mtime_ns = self._numbers[2 * row], self._numbers[2 * row + 1]
+        return {"path": path or None, "source": self._sources[self._source_of[row]] or None,
+                "digest": digest or None, "size": None if size < 0 else size,
+                "mtime_ns": None if mtime_ns < 0 else mtime_ns}
+
+
+def read_manifest(ix: Any) -> Manifest:
+    """What the index knows about the file each live document came from; see :class:`Manifest`."""
     with ix.reader() as reader:
-        return {doc_id: {"path": path or None, "source": source or None, "digest": digest or None,
-                         "size": None if size < 0 else size,
-                         "mtime_ns": None if mtime < 0 else mtime}
-                for doc_id, path, source, digest, size, mtime in _live_records(reader)}
+        return Manifest(_live_records(reader))
 
 
 def record(values: dict[str, Any]) -> Record:
