@@ -27,7 +27,7 @@ class SourceFile:
     """An article file found on disk, with what incremental indexing compares.
 
     Slotted: a scan holds one per article (500,000 at scale) in the indexing
-    process, and every forked build worker inherits them.
+    process for the whole run.
     """
 
     path: str

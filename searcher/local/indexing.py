@@ -329,7 +329,7 @@ def plan_changes(manifest: Mapping[str, dict[str, Any]], found: Scan, labeling: 
             report.unchanged += 1  # (touched, not changed, when only the mtime differs)
             continue
         # Labelled in place, so that a full build of 500,000 files holds one object per
-        # file, not a scanned one and a labelled copy (40 MB more in every build worker).
+        # file, not a scanned one and a labelled copy (40 MB more).
         f = files[index] = replace(f, label=label)
         plan.build.append(f)
         if old is not None:
