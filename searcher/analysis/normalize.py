@@ -64,15 +64,17 @@ def _nfkc_lower(unit: str) -> str:
 #: (to what: one character, several or none); those that change length; combining marks.
 _SEEN: set[str] = set()
 _CHANGED: dict[int, str] = {}
+_CHANGED_CHARS: set[str] = set()
 _RESIZED: set[str] = set()
 _COMBINING: set[str] = set()
 _seen_lock = threading.Lock()
 
 
-def _fold_table(text: str) -> tuple[dict[int, str], set[str]] | None:
+def _fold_table(text: str) -> tuple[dict[int, str], set[str], set[str]] | None:
     """A translate() table folding *text* character by character (NFKC + lower case),
-    with the characters of *text* whose folding changes its length; None when *text* has
-    combining marks, which fold together with the character before them.
+    with the characters of *text* whose folding changes its length and those it changes
+    at all; None when *text* has combining marks, which fold together with the character
+    before them.
 
     Each character is judged once per process: snippets fold a whole article per hit,
     and judging its ~1,000 distinct characters each time was most of that cost.  The
@@ -88,12 +90,29 @@ def _fold_table(text: str) -> tuple[dict[int, str], set[str]] | None:
                     _COMBINING.add(ch)
                 if folded != ch:
                     _CHANGED[ord(ch)] = folded
+                    _CHANGED_CHARS.add(ch)
                 if len(folded) != 1:
                     _RESIZED.add(ch)
                 _SEEN.add(ch)
     if not chars.isdisjoint(_COMBINING):
         return None
-    return _CHANGED, chars & _RESIZED
+    return _CHANGED, chars & _RESIZED, chars & _CHANGED_CHARS
+
+
+def _translate(text: str, table: dict[int, str], present: set[str]) -> str:
+    """``text.translate(table)``, given the characters of *text* that *table* changes.
+
+    ``str.translate`` looks every character up in the dict (0.16 ms for an article of
+    760 characters, 40 % of a snippet's folding), while an article usually holds a
+    handful of changing characters (full-width punctuation, capitals): replacing each
+    of them is a few passes in C.  That gives the same text unless a replacement holds
+    a character that is replaced too, where translate() is kept.
+    """
+    if len(present) > 24 or any(not present.isdisjoint(table[ord(ch)]) for ch in present):
+        return text.translate(table)
+    for ch in present:
+        text = text.replace(ch, table[ord(ch)])
+    return text
 
 
 def _units(text: str) -> list[tuple[int, str]]:
@@ -121,8 +140,8 @@ def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int
     plan = _fold_table(text)
     if plan is not None:
         # Per character, as the loop below does for text without combining marks.
-        table, resized = plan
-        nfkc = text.translate(table)
+        table, resized, present = plan
+        nfkc = _translate(text, table, present)
         if resized:
             codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             sizes = np.ones(len(text), dtype=np.int64)
