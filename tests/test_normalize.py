@@ -205,3 +205,15 @@ def test_fold_with_map_on_real_articles() -> None:
 def test_fold_with_map_equals_its_definition_on_any_text(text: str) -> None:
     assert fold_with_map(text, drop_space=True) == reference_fold_with_map(text, True)
     assert fold_with_map(text) == reference_fold_with_map(text)
+
+
+def test_replacing_changed_characters_one_by_one_is_translate() -> None:
+    """The fast path of folding replaces each changing character in turn; where one
+    replacement holds another replaced character, that would chain, so translate() runs."""
+    from searcher.analysis.normalize import _translate
+
+    chained = {ord("a"): "b", ord("b"): "c"}
+    assert _translate("ab ba", chained, {"a", "b"}) == "ab ba".translate(chained) == "bc cb"
+    table = {ord("，"): ",", ord("Ａ"): "a", ord("Ⅻ"): "xii"}
+    text = "Ａ股，Ⅻ届，Ａ"
+    assert _translate(text, table, {"，", "Ａ", "Ⅻ"}) == text.translate(table) == "a股,xii届,a"
