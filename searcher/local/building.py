@@ -317,8 +317,8 @@ def pool_context() -> multiprocessing.context.BaseContext:
     """Where build workers start: a fork server where available, spawn elsewhere.
 
     Not ``fork``: a forked worker starts as a copy of the indexing process, with
-    its scan, its plan and the index's manifest (450 MB at 500,000 articles), and
-    every worker's memory counts them again.  Workers forked from the fork
+    its scan, its plan, the index's manifest and jieba (540 MB in a full build of
+    500,000 articles), and every worker's memory counts them again.  Workers forked from the fork
     server (a small process that has imported :data:`WORKER_MODULES`) hold only
     what they load, and no lock another thread of the indexing process held.
     """
