@@ -217,3 +217,16 @@ def test_replacing_changed_characters_one_by_one_is_translate() -> None:
     table = {ord("，"): ",", ord("Ａ"): "a", ord("Ⅻ"): "xii"}
     text = "Ａ股，Ⅻ届，Ａ"
     assert _translate(text, table, {"，", "Ａ", "Ⅻ"}) == text.translate(table) == "a股,xii届,a"
+
+
+def test_space_table_is_what_the_space_pattern_matches() -> None:
+    """fold_with_map drops whitespace by a table lookup: it must match ``\\s`` exactly,
+    on every code point (none above the table's last one)."""
+    from searcher.analysis.normalize import _LAST_SPACE, _SPACE, _space_table
+
+    table = _space_table()
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        matched = _SPACE.fullmatch(chr(code)) is not None
+        assert matched == (code <= _LAST_SPACE and bool(table[code])), hex(code)
