@@ -115,13 +115,6 @@ class Manifest(Mapping[str, dict[str, Any]]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:  # type: ignore[override]
-        entry = self._entry
-        return ((doc_id, entry(row)) for doc_id, row in self._rows.items())
-
-    def values(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
-        return map(self._entry, self._rows.values())
-
     def _entry(self, row: int) -> dict[str, Any]:
         path, digest = self._blob[self._starts[row] : self._starts[row + 1]].decode(
             "utf-8", "surrogatepass").split("\0")
