@@ -109,6 +109,15 @@ class Translator:
         #: The query's words → the clauses of the documents holding each (OR).
         self.units: dict[str, list[dict[str, Any]]] = {}
         self._quiet = 0  # > 0 while translating what is not a query word of its own
+        self._segmented: dict[str, list[str]] = {}
+
+    def query_terms(self, text: str) -> list[str]:
+        """``query_terms`` of *text*, segmented once per query (several steps ask, as in
+        the local Evaluator)."""
+        terms = self._segmented.get(text)
+        if terms is None:
+            terms = self._segmented[text] = query_terms(text, self.cut)
+        return list(terms)
 
     def translate(self, node: Node) -> Translation:
         main = self.node(node)
@@ -141,7 +150,7 @@ class Translator:
         the whole word verbatim holds them all), or the word itself when it is one."""
         if self._quiet:
             return
-        kept, as_one = word_units(text, query_terms(text, self.cut))
+        kept, as_one = word_units(text, self.query_terms(text))
         if as_one:
             self._unit(kept[0], result)
             return
@@ -167,7 +176,7 @@ class Translator:
         negatives = self._quietly(
             lambda: [self.node(i.item) for i in items if isinstance(i, Not)])
         groups = pinyin_runs(positives, lambda joined: self.pinyin_on and len(joined) >= 4)
-        asking = [g for g in groups if question_only(g, lambda w: query_terms(w, self.cut))]
+        asking = [g for g in groups if question_only(g, self.query_terms)]
         if len(asking) == len(groups):
             asking = []
         combined = self.combine([self.group(g) for g in groups if g not in asking])
@@ -210,7 +219,7 @@ class Translator:
         return result
 
     def word_match(self, text: str, fields: tuple[str, ...], verbatim: bool) -> dict[str, Any]:
-        terms = query_terms(text, self.cut)
+        terms = self.query_terms(text)
         kept = [t for t in terms if t not in STOP_WORDS]
         self.terms.update(kept or terms)
         needle = squeeze(text)
@@ -250,7 +259,7 @@ class Translator:
         value = key(text)
         if field_name == "author":
             options: list[dict[str, Any]] = [{"term": {"author_key": value}}]
-            parts = query_terms(text, self.cut)
+            parts = self.query_terms(text)
             if parts:
                 options.append(_all([{"term": {"author_terms": p}} for p in parts]))
             return {"bool": {"filter": [_any(options)]}}
@@ -259,7 +268,7 @@ class Translator:
     def phrase(self, node: Phrase) -> dict[str, Any]:
         if node.field in ("author", "category", "tag"):
             return self.keyword(node.field, node.text)
-        self.terms.update(query_terms(node.text, self.cut))
+        self.terms.update(self.query_terms(node.text))
         result = self.substring(squeeze(node.text), node.field)
         self._unit(f'"{squeeze(node.text)}"', result)
         return result
@@ -318,7 +327,7 @@ class Translator:
         words = [node] if isinstance(node, Word) else (
             [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
         terms = [t for w in words if w.field is None
-                 for t in query_terms(w.text, self.cut) if t not in STOP_WORDS]
+                 for t in self.query_terms(w.text) if t not in STOP_WORDS]
         terms = [t for t in terms if t not in QUESTION_WORDS] or terms
         if not terms or not TITLE_ALL_BOOST:
             return None
@@ -326,7 +335,7 @@ class Translator:
         for word in words:
             # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
             # most titles, so such a title only counts if it holds the fragment itself.
-            if word.field is None and cut_fragment(word.text, query_terms(word.text, self.cut)):
+            if word.field is None and cut_fragment(word.text, self.query_terms(word.text)):
                 fragments.append({"match_phrase": {SQ_FIELDS["title"] + ".grams":
                                                    squeeze(word.text)}})
         bonus: dict[str, Any] = {"must": [{"term": {"title_terms": t}} for t in terms],
