@@ -194,12 +194,13 @@ def _walk(source: Path, out: Scan, follow_links: bool) -> None:
                 problems.append((entry.path, f"cannot stat: {exc.strerror}"))
 
     seen_files: set[tuple[int, int]] = set()
-    known = [0]  # how much of file_keys is in seen_files
+    known = 0  # how much of file_keys is in seen_files
 
     def file_seen(key: tuple[int, int]) -> bool:
-        new = file_keys[known[0]:]
+        nonlocal known
+        new = file_keys[known:]
         seen_files.update(zip(new[0::2], new[1::2], strict=True))
-        known[0] = len(file_keys)
+        known = len(file_keys)
         return key in seen_files
 
     walk(root, "")
