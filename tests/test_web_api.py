@@ -739,6 +739,12 @@ def _listening(port: int) -> set[str]:
     return found
 
 
+def _listening_sockets(port: int) -> list[str]:
+    """The /proc/net/tcp lines of sockets listening on *port*: one per listening socket."""
+    return [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+            if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port]
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 def test_serve_command_two_workers_on_loopback(site, tmp_path):
     """The real command: global options, --workers 2 (each worker builds its app from the
@@ -777,8 +783,12 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
         # Each worker listens on its own socket (SO_REUSEPORT), so the kernel spreads new
         # connections over them; with one shared socket the first worker woken takes
         # every connection waiting (bench/serve.py: 15:1 splits under load).
-        listening = [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-                     if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port]
+        # The workers start independently: the first may answer while the second is still
+        # importing, so wait (bounded) for both sockets to listen.
+        deadline = time.monotonic() + 60
+        while len(listening := _listening_sockets(port)) < 2:
+            assert time.monotonic() < deadline, f"the second worker never listened: {listening}"
+            time.sleep(0.3)
         assert len(listening) == 2, listening
         held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
         try:
