@@ -163,3 +163,29 @@ def test_build_work_is_split_by_bytes_not_files():
     sizes = [sum(f.size for f in chunk) for chunk in chunks]
     assert max(sizes) - min(sizes) <= 1000 and len(chunks[0]) > len(chunks[1])
     assert split_by_size(files[:1], 4) == [files[:1]]
+
+
+def test_settled_index_is_not_listed_per_search_and_commits_still_show(tmp_path, monkeypatch):
+    """A searcher stays current without listing the index folder on every search (0.6 ms at
+    200,000 articles) once the folder has settled; a commit by another engine (the nightly
+    run) still shows on the next search, and a freshly changed folder is listed again."""
+    src = make_source(tmp_path)
+    SearchEngine(tmp_path / "ix").index([src])
+    reader = SearchEngine(tmp_path / "ix")
+    gen = reader.root.current().path
+    settled = time.time_ns() - 60 * 10**9
+    os.utime(gen, ns=(settled, settled))
+    assert reader.search("长江").total == 1  # opens the searcher, remembers the settled time
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(str(path))
+                        or real_listdir(path))
+    assert reader.search("长江").total == 1
+    assert str(gen) not in listed
+    write(src, "d.md", article("松花江", "松花江畔的哈尔滨。"))
+    report = SearchEngine(tmp_path / "ix").index([src])
+    assert report.added == 1 and report.generation == gen.name
+    assert reader.search("哈尔滨").total == 1  # the commit changed the folder's time
+    listed.clear()
+    assert reader.search("哈尔滨").total == 1
+    assert str(gen) in listed  # changed within SETTLE_NS: checked the slow way

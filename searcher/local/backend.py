@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +31,30 @@ from .search import QueryContext, execute
 from .storage import Generation, IndexDir
 
 log = logging.getLogger(__name__)
+
+
+#: A folder changed less than this long ago may change again within the same timestamp tick
+#: (file systems stamp with a coarse clock), so its stamp is not trusted yet.
+SETTLE_NS = 2_000_000_000
+
+
+def settled_stamp(folder: os.PathLike[str] | str) -> int | None:
+    """The modification time (ns) of *folder* once it has settled, else None.
+
+    Whoosh learns whether a searcher is current by listing the index folder for a newer
+    table of contents: 0.6 ms a search at 200,000 articles (44 segments, 500 files), 0.08
+    ms at 20,000, which made every search slower as the index grew.  Any commit adds and
+    renames files in that folder, which sets its modification time to the moment it
+    happens, so an unchanged time means no commit, provided the time read was already in
+    the past by more than the clock's granularity (:data:`SETTLE_NS`): a commit in the
+    same tick as a fresh time would not change it (the racy case git's index guards
+    against in the same way).
+    """
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+    return mtime if time.time_ns() - mtime >= SETTLE_NS else None
 
 
 class LocalBackend:
@@ -203,15 +228,18 @@ class LocalBackend:
         marker, gen, ix = self._index()
         local = self._local
         searcher = getattr(local, "searcher", None)
+        stamp = settled_stamp(gen.path)  # before the check: a commit after it changes it
         # A stale searcher is replaced, not refresh()ed: Whoosh's refresh reuses readers of
         # segments whose id is unchanged, and those keep their old deletions.
         if (searcher is not None and getattr(local, "marker", None) == marker
-                and searcher.up_to_date()):
+                and ((stamp is not None and stamp == local.stamp) or searcher.up_to_date())):
+            local.stamp = stamp
             return searcher
         if searcher is not None:
             searcher.close()
         local.searcher = ix.searcher()
         local.marker = marker
+        local.stamp = stamp
         return local.searcher
 
     def _check_fingerprint(self, gen: Generation) -> None:
