@@ -159,6 +159,8 @@ def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
 
 # -- memory of a long-lived process ------------------------------------------------------
 MEMORY_QUERIES = 10_000
+#: Timed passes over the query mix in ``--latency`` (every query of every pass a sample).
+LATENCY_PASSES = 3
 MEMORY_CHECKPOINTS = (1_000, 2_500, 5_000, 7_500, 10_000)
 
 
@@ -428,15 +430,8 @@ def time_searcher(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
     from searcher.errors import QueryError
 
     engine = SearchEngine(index_dir)
-
-    def run(q: Query) -> int:
-        try:
-            return engine.search(q.text, limit=10, category=q.category, since=q.since).total
-        except QueryError:
-            return -1
-
     try:
-        return _timed(run, queries)
+        return _timed(lambda q: _run_query(engine, q, QueryError), queries)
     finally:
         engine.close()
 
@@ -631,17 +626,52 @@ def _latency(times: dict[str, list[float]], errors: int) -> dict[str, Any]:
             "queries": len(every), "errors": errors}
 
 
-def latency_report(pairs: list[tuple[Path, ...]], n: int) -> dict[str, Any]:
-    """Warm latency of each (corpus, index) pair's own query mix, one after the other in this
-    run, printed as one table (p50 / p95 / p99 ms, overall and by kind)."""
-    out: dict[str, Any] = {}
+def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_PASSES
+                   ) -> dict[str, Any]:
+    """Warm latency of each (corpus, index) pair's own query mix, printed as one table
+    (p50 / p95 / p99 ms, overall and by kind, and each index's p50 and p99 over the first's).
+
+    The indexes are timed side by side, not one after the other: one process opens them
+    all, warms each with its mix, then times query *i* of every mix before query *i + 1*
+    (the order of the indexes alternating), for *passes* passes.  A shared machine's speed
+    drifts by tens of percent over a minute; interleaved, every index sees the same
+    drift, so their ratios hold still where the absolute figures do not.  Every timed
+    query is a sample (``passes × n`` per index): a p99 of one pass of 200 queries is its
+    second or third slowest, which one hiccup moves.
+    """
+    from searcher import SearchEngine
+    from searcher.errors import QueryError
+
+    runs = []
     for corpus, index_dir in pairs:
-        print(f"timing {index_dir} ({corpus}) ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        lat = time_searcher(index_dir, query_mix(corpus, n))
-        docs = len(benchlib.article_files(corpus))
-        out[str(index_dir)] = {"documents": docs, "index_bytes": benchlib.dir_bytes(index_dir),
-                               "latency": lat, "seconds": time.perf_counter() - started}
+        print(f"warming {index_dir} ({corpus}) ...", file=sys.stderr, flush=True)
+        engine = SearchEngine(index_dir)
+        mix = query_mix(corpus, n)
+        for q in mix:
+            _run_query(engine, q, QueryError)
+        runs.append({"engine": engine, "mix": mix, "times": {}, "errors": 0,
+                     "documents": len(benchlib.article_files(corpus)),
+                     "index_bytes": benchlib.dir_bytes(index_dir)})
+    print(f"timing {len(runs)} indexes side by side, {passes} passes ...", file=sys.stderr,
+          flush=True)
+    started = time.perf_counter()
+    for number in range(passes * n):
+        i = number % n
+        order = runs if number % 2 == 0 else runs[::-1]
+        for run in order:
+            if i >= len(run["mix"]):
+                continue
+            q = run["mix"][i]
+            t = time.perf_counter()
+            run["errors"] += _run_query(run["engine"], q, QueryError) < 0
+            run["times"].setdefault(q.kind, []).append(time.perf_counter() - t)
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {}
+    for (_, index_dir), run in zip(pairs, runs, strict=True):
+        run["engine"].close()
+        out[str(index_dir)] = {"documents": run["documents"], "index_bytes": run["index_bytes"],
+                               "latency": _latency(run["times"], run["errors"]),
+                               "passes": passes, "seconds": seconds}
     rows = [("", *(f"{v['documents']:,} articles ({v['index_bytes'] / 1e6:.0f} MB)"
                    for v in out.values()))]
 
@@ -654,11 +684,24 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int) -> dict[str, Any]:
         rows.append((f"— {kind}", *(cell(v["latency"]["by_kind"][kind])
                                     if kind in v["latency"]["by_kind"] else "n/a"
                                     for v in out.values())))
+    first = next(iter(out.values()))["latency"]["all"]
+    rows.append(("p50 / p99 over the first", *(
+        f"{v['latency']['all']['p50'] / first['p50']:.2f}x / "
+        f"{v['latency']['all']['p99'] / first['p99']:.2f}x" for v in out.values())))
     width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print("\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
                               for i, (c, w) in enumerate(zip(r, width, strict=True)))
                     for r in rows))
+    print(f"({passes} passes of {n} queries per index, interleaved, {seconds:.0f} s)")
     return out
+
+
+def _run_query(engine, q: Query, query_error: type[Exception]) -> int:
+    """One query of the mix as the latency table times it (top 10, with snippets)."""
+    try:
+        return engine.search(q.text, limit=10, category=q.category, since=q.since).total
+    except query_error:
+        return -1
 
 
 def cold_cli(cmd: list[str]) -> float | None:
@@ -723,6 +766,8 @@ def main() -> None:
                     help="a second source tree (holding searcher/) to measure the same way")
     ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
                     help="only time the query mix on existing indexes (repeat: one table)")
+    ap.add_argument("--passes", type=int, default=LATENCY_PASSES,
+                    help="timed passes over the mix in --latency (default %(default)s)")
     ap.add_argument("--no-features", action="store_true",
                     help="skip timing facets and suggestions in the full run (scale runs)")
     ap.add_argument("--cache-bytes", type=int,
@@ -742,7 +787,7 @@ def main() -> None:
         print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}; "
               f"load average at start {_load()}")
         result = latency_report([tuple(Path(p) for p in pair.split("=", 1))
-                                 for pair in args.latency], args.queries)
+                                 for pair in args.latency], args.queries, args.passes)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, {"machine": info, "latency": result})
         return
