@@ -143,3 +143,43 @@ def test_whole_index_statistics_with_deleted_documents(tmp_path: Path) -> None:
         assert result.total == len(result.hits) > 0
         assert not {Path(hit.path).name for hit in result.hits} & gone
     engine.close()
+
+
+def test_sparse_leaves_answer_for_any_documents_like_whole_index_arrays(corpus_2k) -> None:
+    """A leaf's ids (a term's postings, a string's documents) ascend, and ``Match.at``, which
+    binary-searches them, gives what indexing its whole-index mask and score arrays gives:
+    for the matches, for documents it lacks, first and last documents included."""
+    from searcher.local.scoring import Evaluator, Match, QueryContext
+
+    engine = corpus_2k[0]
+    searcher = engine._searcher()
+    evaluator = Evaluator(searcher, QueryContext(caches=engine._caches))
+    space = evaluator.space
+    rng = np.random.default_rng(3)
+    leaves = [evaluator.term(space, field, term) for field in ("title", "body")
+              for term in ("发展", "海洋", "聊城", "不存在的词")]
+    leaves += [evaluator.substring(space, needle) for needle in ("国际合作", "发展", "無此字串")]
+    for leaf in leaves:
+        assert leaf.is_sparse
+        assert bool((np.diff(leaf.ids) > 0).all())
+        docs = np.unique(np.concatenate([leaf.ids[:50], rng.integers(0, space.n, 200),
+                                         [0, space.n - 1]]))
+        held, score = leaf.at(docs)
+        dense = Match(leaf.mask.copy(), leaf.score.copy())
+        assert np.array_equal(held, dense.mask[docs])
+        assert np.array_equal(score, dense.score[docs])
+        assert np.array_equal(dense.at(docs)[1], score)
+
+
+def test_a_page_sorted_by_date_carries_the_relevance_scores(corpus_2k) -> None:
+    """Scores are computed for the matches when ranking by relevance and for the page
+    only when sorting by date; both are the same sum, to the last bit."""
+    engine = corpus_2k[0]
+    for query in ("发展", "习近平 推动", "加快建设海洋强国"):
+        relevance = {hit.id: hit.score for hit in engine.search(query, limit=500).hits}
+        for sort in ("date", "oldest"):
+            hits = engine.search(query, limit=20, sort=sort).hits
+            assert hits
+            assert all(hit.score == relevance[hit.id] for hit in hits
+                       if hit.id in relevance), (query, sort)
+            assert sum(hit.id in relevance for hit in hits) >= min(5, len(hits))

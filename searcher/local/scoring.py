@@ -115,9 +115,9 @@ class Match:
 
     @classmethod
     def sparse(cls, n: int, ids: np.ndarray, values: np.ndarray) -> Match:
-        """*ids*: distinct document numbers (made ``intp``: numpy indexes with native
-        integers about twice as fast, and a leaf's ids index several arrays); *values*:
-        their scores (float64)."""
+        """*ids*: distinct document numbers in ascending order (made ``intp``: numpy
+        indexes with native integers about twice as fast, and a leaf's ids index several
+        arrays); *values*: their scores (float64)."""
         return cls(n=n, ids=ids.astype(np.intp, copy=False), values=values)
 
     @property
@@ -147,6 +147,17 @@ class Match:
     @score.setter
     def score(self, value: np.ndarray) -> None:
         self._score = value
+
+    def at(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(``mask[docs]``, ``score[docs]``) without whole-index arrays when sparse: a
+        binary search of the ascending ids for each of *docs* (the page, or the hits)."""
+        if not self.is_sparse:
+            return self.mask[docs], self.score[docs]
+        if not len(self.ids):
+            return np.zeros(len(docs), dtype=bool), np.zeros(len(docs), dtype=np.float64)
+        where = np.minimum(np.searchsorted(self.ids, docs), len(self.ids) - 1)
+        held = self.ids[where] == docs
+        return held, np.where(held, self.values[where], 0.0)
 
     def union(self, other: Match, weight: float = 1.0) -> Match:
         """Documents in either; scores ``self + weight × other`` (the same float64
@@ -455,13 +466,13 @@ class Evaluator:
         held = self.units.get(name)
         self.units[name] = mask.copy() if held is None else held | mask
 
-    def matched_counts(self, n: int, content: bool = False) -> np.ndarray:
-        """How many of the query's words each document holds (*content*: only words that
+    def matched_counts(self, docs: np.ndarray, content: bool = False) -> np.ndarray:
+        """How many of the query's words each of *docs* holds (*content*: only words that
         are not question words)."""
-        counts = np.zeros(n, dtype=np.int32)
+        counts = np.zeros(len(docs), dtype=np.int32)
         for name, mask in self.units.items():
             if not (content and name in QUESTION_WORDS):
-                counts += mask
+                counts += mask[docs]
         return counts
 
     # -- leaves ------------------------------------------------------------
@@ -771,27 +782,34 @@ class Evaluator:
         return match
 
     # -- whole-query extras ------------------------------------------------
-    def title_bonus(self, node: Node, space: Space) -> np.ndarray:
-        """TITLE_ALL_BOOST × title scores where the title holds every plain query word."""
+    def title_bonus(self, node: Node, space: Space, docs: np.ndarray) -> np.ndarray:
+        """TITLE_ALL_BOOST × title scores of *docs* where the title holds every plain query
+        word (0 elsewhere).
+
+        Only for *docs* (the matches, or a page of them): a whole-index array per title
+        term and two passes over the index were a fixed cost of every query that grew
+        with the index.  The same sums in the same order, so the same scores.
+        """
         words = [node] if isinstance(node, Word) else (
             [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
         terms = [t for w in words if w.field is None
                  for t in self.query_terms(w.text)
                  if t not in STOP_WORDS]
         terms = [t for t in terms if t not in QUESTION_WORDS] or terms
-        n = space.n
         if not terms or not TITLE_ALL_BOOST:
-            return np.zeros(n)
-        combined = all_of([self.term(space, "title", term) for term in terms], n)
+            return np.zeros(len(docs))
+        held, score = self.term(space, "title", terms[0]).at(docs)
+        for term in terms[1:]:
+            term_held, term_score = self.term(space, "title", term).at(docs)
+            held &= term_held
+            score += term_score
         for word in words:
             # A fragment cut out of words (推动生 → 推动, 生): its lone characters are in
             # most titles, so such a title only counts if it holds the fragment itself.
             if word.field is None and cut_fragment(word.text, self.query_terms(word.text)):
                 found = self.found(space, squeeze(word.text), False)
-                held = np.zeros(n, dtype=bool)
-                held[found.ids[found.title > 0]] = True
-                combined.mask &= held
-        return np.where(combined.mask, TITLE_ALL_BOOST * combined.score, 0.0)
+                held &= np.isin(docs, found.ids[found.title > 0])
+        return np.where(held, TITLE_ALL_BOOST * score, 0.0)
 
 
 @dataclass
@@ -856,32 +874,33 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
     evaluator = Evaluator(searcher, context, relaxed)
     space = evaluator.space
     match = evaluator.evaluate(node, space)
-    counts = evaluator.matched_counts(space.n)
     words = set(evaluator.units)
     mask = match.mask.copy()
     mask[space.deleted()] = False
     allowed = filters.mask(evaluator, space)
     if allowed is not None:
         mask &= allowed
-    partial = False
-    if relaxed:
-        content = [name for name in evaluator.units if name not in QUESTION_WORDS]
-        partial = bool(
-            (evaluator.matched_counts(space.n, content=True)[mask] < len(content)).any())
-    score = match.score + evaluator.title_bonus(node, space)
     check_time_limit()
     hits = np.flatnonzero(mask)
     total = int(len(hits))
+    partial = False
+    if relaxed:
+        content = [name for name in evaluator.units if name not in QUESTION_WORDS]
+        partial = bool((evaluator.matched_counts(hits, content=True) < len(content)).any())
     if sort == "relevance":
-        keys = -score[hits]
+        # Scores of the matches only (the page needs nothing else): the same sums.
+        score = match.score[hits] + evaluator.title_bonus(node, space, hits)
+        chosen = top_order(-score, offset + limit)[offset:]
+        page, page_score = hits[chosen], score[chosen]
     else:
         when = space.dates()[hits].astype(np.float64)
         undated = when == float(NO_DATE)
         keys = -when if sort == "date" else when
         keys = np.where(undated, np.inf, keys)  # undated documents last either way
-    page = hits[top_order(keys, offset + limit)[offset:]]
-    matched = counts[page]
-    return Ranked([int(d) for d in page], [float(score[d]) for d in page], total, mask,
+        page = hits[top_order(keys, offset + limit)[offset:]]
+        page_score = match.score[page] + evaluator.title_bonus(node, space, page)
+    matched = evaluator.matched_counts(page)
+    return Ranked([int(d) for d in page], [float(s) for s in page_score], total, mask,
                   [int(c) for c in matched], len(words), partial), evaluator.terms
 
 
