@@ -149,7 +149,7 @@ def test_sparse_leaves_answer_for_any_documents_like_whole_index_arrays(corpus_2
     """A leaf's ids (a term's postings, a string's documents) ascend, and ``Match.at``, which
     binary-searches them, gives what indexing its whole-index mask and score arrays gives:
     for the matches, for documents it lacks, first and last documents included."""
-    from searcher.local.scoring import Evaluator, Match, QueryContext
+    from searcher.local.scoring import SPARSE_LOOKUPS, Evaluator, Match, QueryContext
 
     engine = corpus_2k[0]
     searcher = engine._searcher()
@@ -162,13 +162,14 @@ def test_sparse_leaves_answer_for_any_documents_like_whole_index_arrays(corpus_2
     for leaf in leaves:
         assert leaf.is_sparse
         assert bool((np.diff(leaf.ids) > 0).all())
-        docs = np.unique(np.concatenate([leaf.ids[:50], rng.integers(0, space.n, 200),
-                                         [0, space.n - 1]]))
-        held, score = leaf.at(docs)
-        dense = Match(leaf.mask.copy(), leaf.score.copy())
-        assert np.array_equal(held, dense.mask[docs])
-        assert np.array_equal(score, dense.score[docs])
-        assert np.array_equal(dense.at(docs)[1], score)
+        few = np.unique(np.concatenate([leaf.ids[:20], rng.integers(0, space.n, 60),
+                                        [0, space.n - 1]]))
+        assert len(few) * SPARSE_LOOKUPS <= space.n  # binary searches
+        many = np.unique(rng.integers(0, space.n, space.n // 2))  # whole-index arrays
+        for docs in (few, many):
+            held, score = Match.sparse(space.n, leaf.ids, leaf.values).at(docs)
+            assert np.array_equal(held, leaf.mask[docs])
+            assert np.array_equal(score, leaf.score[docs])
 
 
 def test_a_page_sorted_by_date_carries_the_relevance_scores(corpus_2k) -> None:
