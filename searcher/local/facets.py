@@ -251,32 +251,62 @@ def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
     set in *mask* (global document numbers), by count, ties by value."""
     leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
     readers = [reader for reader, _ in leaves]
-    parts = [mask[offset : offset + reader.doc_count_all()] for reader, offset in leaves]
     out: FacetCounts = {}
+    months: np.ndarray | None = None
     for name in names:
         fieldname = FACETS[name]
         if fieldname is not None:
-            values, maps = _vocabulary(readers, fieldname, caches)
-            counts = np.zeros(len(values), dtype=np.int64)
-            for reader, part, local in zip(readers, parts, maps, strict=True):
-                column = keyword_column(reader, fieldname, caches)
-                if len(column.docs) and part.any():
-                    picked = local[column.codes[part[column.docs]]]
-                    counts += np.bincount(picked, minlength=len(values))
+            values, docs, codes = _whole_column(leaves, fieldname, caches)
+            counts = np.bincount(codes[mask[docs]], minlength=len(values))
             out[name] = [(_display(readers, fieldname, value, caches), count)
                          for value, count in _top(values, counts, limit)]
             continue
-        columns = [month_column(reader, timezone, caches) for reader in readers]
-        found = np.concatenate([c[p] for c, p in zip(columns, parts, strict=True)]) \
-            if columns else np.zeros(0, np.int64)
-        found = found[found >= 0]
-        if name == "year":
-            found = found // 12
+        if months is None:  # year and month count the same month numbers
+            found = _whole_months(leaves, timezone, caches)[mask]
+            months = found[found >= 0]
+        found = months // 12 if name == "year" else months
         keys, counts = np.unique(found, return_counts=True)
         labels = [str(k) if name == "year" else f"{k // 12:04d}-{k % 12 + 1:02d}"
                   for k in keys.tolist()]
         out[name] = _top(labels, counts, limit)  # labels sort like their numbers
     return out
+
+
+def _whole_column(leaves: list, fieldname: str, caches: SearchCaches
+                  ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(values, documents, value codes) of *fieldname* over every segment: global document
+    numbers and codes into the shared sorted *values*, one pair per (document, value).
+
+    Counting a facet is then one gather, one selection and one ``bincount`` over the
+    index, not one round per segment (a query's facets cost up to a fifth of it at 20,000
+    articles).  Made once per index state from the cached per-segment columns."""
+    readers = [reader for reader, _ in leaves]
+    key = ("whole", tuple(segment_key(r) for r in readers), fieldname)
+    cached = caches.facets.get(key)
+    if cached is not None:
+        return cached
+    values, maps = _vocabulary(readers, fieldname, caches)
+    docs, codes = [], []
+    for (reader, offset), local in zip(leaves, maps, strict=True):
+        column = keyword_column(reader, fieldname, caches)
+        if len(column.docs):
+            docs.append(column.docs + offset)
+            codes.append(local[column.codes])
+    whole = (values, np.concatenate(docs).astype(np.intp) if docs else np.zeros(0, np.intp),
+             np.concatenate(codes) if codes else np.zeros(0, np.int64))
+    return caches.facets.put(key, whole, heap_bytes(whole[1], whole[2]) + ENTRY_OVERHEAD)
+
+
+def _whole_months(leaves: list, timezone: str, caches: SearchCaches) -> np.ndarray:
+    """Each document's month number over every segment (:func:`month_column`, end to end)."""
+    readers = [reader for reader, _ in leaves]
+    key = ("whole months", tuple(segment_key(r) for r in readers), timezone)
+    cached = caches.facets.get(key)
+    if cached is not None:
+        return cached
+    columns = [month_column(reader, timezone, caches) for reader in readers]
+    whole = np.concatenate(columns) if columns else np.zeros(0, np.int64)
+    return caches.facets.put(key, whole, heap_bytes(whole) + ENTRY_OVERHEAD)
 
 
 def _top(values: list[str], counts: np.ndarray, limit: int) -> list[tuple[str, int]]:
