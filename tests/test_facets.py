@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from conftest import SAMPLE_DOCS, SHARED, needs_shared
 
@@ -235,3 +236,24 @@ def test_cli_facets_table_and_json(sample_index):
     result = CliRunner().invoke(app, [*base, "--facets", "author,writer"])
     assert result.exit_code == 2
     assert "writer" in result.output and "category" in result.output
+
+
+def test_whole_column_finds_the_values_of_few_and_many_hits(corpus_2k):
+    """Counting looks the values of a few hits up by binary search and selects from every
+    pair for many; both give each hit's values exactly (every pair of every hit)."""
+    from searcher.local.facets import FACET_SEARCHES, _whole_column
+
+    engine = corpus_2k[0]
+    searcher = engine._searcher()
+    leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+    n = sum(reader.doc_count_all() for reader, _ in leaves)
+    rng = np.random.default_rng(5)
+    for fieldname in ("category", "author_key", "tag"):
+        whole = _whole_column(leaves, fieldname, engine._caches)
+        assert bool((np.diff(whole.docs) >= 0).all())
+        for size in (1, 7, len(whole.docs) // FACET_SEARCHES, n // 2):
+            hits = np.unique(rng.integers(0, n, size))
+            mask = np.zeros(n, dtype=bool)
+            mask[hits] = True
+            expected = sorted(whole.codes[mask[whole.docs]].tolist())
+            assert sorted(whole.codes_of(hits, mask).tolist()) == expected, (fieldname, size)
