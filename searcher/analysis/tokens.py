@@ -290,6 +290,22 @@ def query_terms(text: str, cut: Callable[[str], list[str]] | None = None) -> lis
     return [t.text for t in iter_terms(fold(text), extras=False, cut=cut)]
 
 
+class QueryTerms:
+    """:func:`query_terms` with one *cut*, each text segmented once: one query asks for the
+    same word's terms several times (its match, its query-word count, the title bonus),
+    in either back end.  Returns a new list each time (callers may change it)."""
+
+    def __init__(self, cut: Callable[[str], list[str]] | None = None) -> None:
+        self.cut = cut
+        self._segmented: dict[str, list[str]] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        terms = self._segmented.get(text)
+        if terms is None:
+            terms = self._segmented[text] = query_terms(text, self.cut)
+        return list(terms)
+
+
 class SearcherTokenizer(Tokenizer):
     """Whoosh tokenizer: fold, then segment (see module docstring).
 

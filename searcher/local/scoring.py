@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
-from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, iter_terms, query_terms
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms, iter_terms
 from ..deadline import check_time_limit
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
@@ -454,15 +454,9 @@ class Evaluator:
         #: documents holding each (see :meth:`matched_counts`).
         self.units: dict[str, np.ndarray] = {}
         self._quiet = 0  # > 0 while evaluating what is not a query word of its own
-        self._segmented: dict[str, list[str]] = {}
+        #: ``query_terms`` of a text, segmented once per query (several steps ask).
+        self.query_terms = QueryTerms(context.cut)
         self._runs: dict[str, list[tuple[str, list[str]]]] = {}
-
-    def query_terms(self, text: str) -> list[str]:
-        """``query_terms`` of *text*, segmented once per query (several steps ask)."""
-        terms = self._segmented.get(text)
-        if terms is None:
-            terms = self._segmented[text] = query_terms(text, self.context.cut)
-        return list(terms)
 
     # -- matched words -----------------------------------------------------
     def _unit(self, name: str, mask: np.ndarray) -> None:
@@ -771,7 +765,7 @@ class Evaluator:
         value = fold_keyword(text)
         if field_name == "author":
             result = self.term(space, "author_key", value)
-            parts = query_terms(text, self.context.cut)
+            parts = self.query_terms(text)
             if parts:
                 result = result.union(all_of([self.term(space, "author", p) for p in parts],
                                              space.n))

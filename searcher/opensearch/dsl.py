@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.normalize import fold, squeeze
-from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, query_terms
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms
 
 # The weights are the local scorer's (pinyin match, all-words-in-title bonus, phrase
 # occurrences in the title, verbatim match): one definition for both back ends.
@@ -109,15 +109,8 @@ class Translator:
         #: The query's words → the clauses of the documents holding each (OR).
         self.units: dict[str, list[dict[str, Any]]] = {}
         self._quiet = 0  # > 0 while translating what is not a query word of its own
-        self._segmented: dict[str, list[str]] = {}
-
-    def query_terms(self, text: str) -> list[str]:
-        """``query_terms`` of *text*, segmented once per query (several steps ask, as in
-        the local Evaluator)."""
-        terms = self._segmented.get(text)
-        if terms is None:
-            terms = self._segmented[text] = query_terms(text, self.cut)
-        return list(terms)
+        #: ``query_terms`` of a text, segmented once per query (several steps ask).
+        self.query_terms = QueryTerms(cut)
 
     def translate(self, node: Node) -> Translation:
         main = self.node(node)
