@@ -302,15 +302,9 @@ class Space:
         out = make()
         return self.caches.segments.put(key, out, heap_bytes(out) + ENTRY_OVERHEAD)
 
-    def _concat(self, part: Callable[[Any], np.ndarray], dtype) -> np.ndarray:
-        """*part* of each segment's reader, end to end, as *dtype* (not cached)."""
-        parts = [np.asarray(part(reader)) for reader, _ in self.leaves]
-        return np.concatenate(parts).astype(dtype, copy=False) if parts \
-            else np.zeros(0, dtype=dtype)
-
     def dates(self) -> np.ndarray:
         """Each document's date (Whoosh ticks; NO_DATE when undated)."""
-        return self._joined(("dates",), lambda: self._concat(
+        return self._joined(("dates",), lambda: self.per_segment(
             lambda reader: segment_data(reader, self.caches).dates, np.uint64))
 
     def norms(self, fieldname: str, average: float) -> np.ndarray:
@@ -322,18 +316,21 @@ class Space:
         passes of arithmetic.  The same float64 operations per element, so the same
         scores to the bit.
         """
-        return self._joined(("norms", fieldname, average), lambda: K1 * (1 - B + B * self._concat(
-            lambda reader: segment_data(reader, self.caches).lengths[fieldname],
-            np.float32).astype(np.float64) / average))
+        def make() -> np.ndarray:
+            lengths = self.per_segment(  # float32 first, as the joined lengths always were
+                lambda reader: segment_data(reader, self.caches).lengths[fieldname], np.float32)
+            return K1 * (1 - B + B * lengths.astype(np.float64) / average)
+
+        return self._joined(("norms", fieldname, average), make)
 
     def text_norms(self) -> np.ndarray:
         """The same normalisation for strings: each document's squeezed text length (what
         strings are found in) over the average of its own segment (BM25's average for
         strings, as it has always been computed: per segment)."""
         def make() -> np.ndarray:
-            lengths = self._concat(lambda reader: segment_text(reader, self.caches).lengths,
+            lengths = self.per_segment(lambda reader: segment_text(reader, self.caches).lengths,
                                    np.int32)
-            averages = self._concat(lambda reader: np.full(
+            averages = self.per_segment(lambda reader: np.full(
                 reader.doc_count_all(), segment_text(reader, self.caches).avg_len), np.float64)
             return K1 * (1 - B + B * lengths / averages)
 
@@ -347,10 +344,11 @@ class Space:
             self._deleted = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         return self._deleted
 
-    def per_segment(self, part: Callable[[Any], np.ndarray]) -> np.ndarray:
-        """*part* of each segment's reader, end to end (not cached)."""
-        parts = [part(reader) for reader, _ in self.leaves]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+    def per_segment(self, part: Callable[[Any], np.ndarray], dtype: Any = bool) -> np.ndarray:
+        """*part* of each segment's reader, end to end, as *dtype* (not cached)."""
+        parts = [np.asarray(part(reader)) for reader, _ in self.leaves]
+        return np.concatenate(parts).astype(dtype, copy=False) if parts \
+            else np.zeros(0, dtype=dtype)
 
 
 @dataclass
