@@ -728,21 +728,16 @@ def test_mounted_under_a_prefix(site):
         assert client.get("/search/static/style.css").status_code == 200
 
 
-def _listening(port: int) -> set[str]:
-    """Local addresses listening on *port* (IPv4, from /proc/net/tcp)."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, hex_port = local.split(":")
-        if state == "0A" and int(hex_port, 16) == port:
-            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
-    return found
-
-
 def _listening_sockets(port: int) -> list[str]:
-    """The /proc/net/tcp lines of sockets listening on *port*: one per listening socket."""
+    """The /proc/net/tcp lines of sockets listening on *port* (IPv4): one per socket."""
     return [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
             if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port]
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses listening on *port* (IPv4, from /proc/net/tcp)."""
+    addresses = {line.split()[1].split(":")[0] for line in _listening_sockets(port)}
+    return {".".join(str(int(a[i:i + 2], 16)) for i in (6, 4, 2, 0)) for a in addresses}
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
