@@ -93,12 +93,14 @@ def init_worker(settings: Settings, counter: Any = None, parent: int | None = No
 
 
 def _alive(pid: int) -> bool:
+    """Whether process *pid* exists (signal 0 is checked, not sent; a process of another
+    user exists too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

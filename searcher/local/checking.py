@@ -47,7 +47,10 @@ def compare_manifest(manifest: Mapping[str, dict[str, Any]],
             old["path"] != f.path or file_digest(f.path) != old["digest"]
         ):
             report.stale.append(f.path)
-    for doc_id in manifest:
-        if doc_id not in seen and labeling.pruned((old := manifest[doc_id])["source"]):
+    for doc_id in manifest:  # by id: an entry is decoded only for documents not seen
+        if doc_id in seen:
+            continue
+        old = manifest[doc_id]
+        if labeling.pruned(old["source"]):
             report.extra.append(old["path"])
     return report
