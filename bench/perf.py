@@ -159,8 +159,6 @@ def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
 
 # -- memory of a long-lived process ------------------------------------------------------
 MEMORY_QUERIES = 10_000
-#: Timed passes over the query mix in ``--latency`` (every query of every pass a sample).
-LATENCY_PASSES = 3
 MEMORY_CHECKPOINTS = (1_000, 2_500, 5_000, 7_500, 10_000)
 
 
@@ -624,6 +622,10 @@ def _latency(times: dict[str, list[float]], errors: int) -> dict[str, Any]:
     every = [t for ts in times.values() for t in ts]
     return {"all": percentiles(every), "by_kind": {k: percentiles(v) for k, v in times.items()},
             "queries": len(every), "errors": errors}
+
+
+#: Timed passes over the query mix in ``--latency`` (every query of every pass a sample).
+LATENCY_PASSES = 3
 
 
 def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_PASSES
