@@ -235,13 +235,14 @@ def period_mask(reader, timezone: str, years: Sequence[int], months: Sequence[in
 
 # -- counting -------------------------------------------------------------------------------
 def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
-                 timezone: str, caches: SearchCaches) -> FacetCounts:
+                 timezone: str, caches: SearchCaches, hits: np.ndarray | None = None
+                 ) -> FacetCounts:
     """For each facet in *names*: the top *limit* ``(value, count)`` pairs over the documents
-    set in *mask* (global document numbers), by count, ties by value."""
+    set in *mask* (global document numbers; *hits*: the same, ascending, when known), by
+    count, ties by value."""
     leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
     out: FacetCounts = {}
     months: np.ndarray | None = None
-    hits: np.ndarray | None = None
     for name in names:
         fieldname = FACETS[name]
         if fieldname is not None:

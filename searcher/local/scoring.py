@@ -863,6 +863,8 @@ class Ranked:
     query_words: int = 0
     #: Some match lacks one of the query's words (question words aside).
     partial: bool = False
+    #: The documents of ``mask``, ascending (ranking lists them anyway; facets use them).
+    hits: np.ndarray | None = None
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
@@ -898,7 +900,7 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         page_score = match.score[page] + evaluator.title_bonus(node, space, page)
     matched = evaluator.matched_counts(page)
     return Ranked([int(d) for d in page], [float(s) for s in page_score], total, mask,
-                  [int(c) for c in matched], len(words), partial), evaluator.terms
+                  [int(c) for c in matched], len(words), partial, hits), evaluator.terms
 
 
 def top_order(keys: np.ndarray, count: int) -> np.ndarray:

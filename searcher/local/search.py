@@ -79,7 +79,7 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
                                  offset=offset, limit=limit)
             relaxed = ranked.total > 0
     counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone,
-                          context.caches) \
+                          context.caches, ranked.hits) \
         if facets and ranked.mask is not None else {}
     needles = needles_for(positive_literals(node), terms)
     hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
