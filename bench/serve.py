@@ -5,13 +5,17 @@ a bounded time: N concurrent HTTP/1.1 clients in one asyncio process on the same
 over a mix of word, two-word, phrase, filtered and faceted queries taken from the corpus
 itself (bench/perf.py's mix plus faceted queries), against one worker and two.  The
 baseline is SearchEngine.search over the same queries in a loop in one process.  The runs
-take turns in rounds, so that a shared machine's drifting load hits each alike.  Prints a
-table with the CPU each request cost the server (all its processes) and the client, and the
-library's per search; --out writes JSON.
+take turns in rounds (6 by default, each starting with the next run), so that a shared
+machine's drifting speed hits each alike: its speed drifts by up to 2x within seconds, so
+long runs one after another compare different machines, while very short ones pay for each
+run's start and end (16 clients connecting at once, the last requests with few clients
+left).  Prints a table with the CPU each request cost the server (all its processes) and
+the client, and the library's per search; --out writes JSON.
 
 Each client keeps its connection for --per-connection requests (10), then reconnects, as
-HTTP clients with keep-alive pools do; this costs the client ~0.45 ms of CPU a request
-instead of ~1 ms with a new connection every time (--per-connection 1).  `serve --workers N`
+HTTP clients with keep-alive pools do; this costs the client ~0.3 ms of CPU a request (on
+uvloop) instead of ~1 ms with a new connection every time (--per-connection 1, asyncio's
+loop).  `serve --workers N`
 gives each worker its own SO_REUSEPORT socket, so the kernel spreads the connections over
 the workers by a hash of their addresses; a reconnection draws again.
 
@@ -88,6 +92,14 @@ def stats(latencies: list[float], errors: int, wall: float, cpu: tuple[float, fl
             "throughput": len(latencies) / wall if wall else 0.0,
             "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000,
             "cpu_ms": cpu[0] / done * 1000, "client_cpu_ms": cpu[1] / done * 1000}
+
+
+def middle_half(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles of *values* (their range when there are few)."""
+    if len(values) < 4:
+        return min(values), max(values)
+    cuts = statistics.quantiles(values, n=4, method="inclusive")
+    return cuts[0], cuts[2]
 
 
 def tree_cpu(pid: int) -> float:
@@ -183,6 +195,16 @@ async def _load(port: int, paths: list[str], clients: int, time_limit: float,
     return latencies, errors, time.perf_counter() - started
 
 
+def run_async(coro: Any) -> Any:
+    """Run the clients on uvloop when it imports (a dependency of `serve`): the load generator
+    shares the two cores with the server, and asyncio's own loop costs it more CPU a request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -215,12 +237,12 @@ class Server:
                                      + self.proc.stderr.read().decode(errors="replace")) from None
                 time.sleep(0.3)
         # Every query at least once per worker (the kernel spreads the connections).
-        asyncio.run(_load(self.port, self.paths * workers, clients, time_limit, 1))
+        run_async(_load(self.port, self.paths * workers, clients, time_limit, 1))
 
     def run(self, start: int, requests: int, time_limit: float):
         timed = [self.paths[i % len(self.paths)] for i in range(start, start + requests)]
         server, client = tree_cpu(self.proc.pid), time.process_time()
-        latencies, errors, wall = asyncio.run(_load(self.port, timed, self.clients,
+        latencies, errors, wall = run_async(_load(self.port, timed, self.clients,
                                                     time_limit, self.per_connection))
         cpu = (tree_cpu(self.proc.pid) - server, time.process_time() - client)
         for error in errors[:5]:
@@ -246,7 +268,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--per-connection", type=int, default=10,
                         help="requests per connection before a client reconnects (see above)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs take turns this often")
+    parser.add_argument("--rounds", type=int, default=6, help="runs take turns this often")
     parser.add_argument("--time-limit", type=float, default=600.0,
                         help="seconds per configuration (all rounds)")
     parser.add_argument("--seed", type=int, default=20240611)
@@ -269,9 +291,12 @@ def main() -> None:
         per_round = args.requests // args.rounds
         collected = {name: ([], 0, 0.0, (0.0, 0.0)) for name in runners}
         ratios: dict[str, list[float]] = {name: [] for name in runners}
+        names = list(runners)
         for number in range(args.rounds):
             round_rates = {}
-            for name, runner in runners.items():
+            # Each round starts with the next run, so that none is always first after a pause.
+            for name in names[number % len(names):] + names[:number % len(names)]:
+                runner = runners[name]
                 latencies, errors, wall, cpu = runner.run(number * per_round, per_round,
                                                           args.time_limit / args.rounds)
                 old = collected[name]
@@ -294,11 +319,11 @@ def main() -> None:
           f"{args.per_connection} request(s) per connection, "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
           f"{benchlib.machine()['cpu']}\n")
-    print("| run | requests | errors | req/s | × library (per round) | p50 ms | p99 ms | "
-          "p99 × library | CPU ms/req | client CPU ms/req |")
+    print("| run | requests | errors | req/s | × library (middle half of rounds) | p50 ms | "
+          "p99 ms | p99 × library | CPU ms/req | client CPU ms/req |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, row in rows.items():
-        spread = "–".join(f"{r:.2f}" for r in (min(ratios[name]), max(ratios[name])))
+        spread = "–".join(f"{r:.2f}" for r in middle_half(ratios[name]))
         print(f"| {name} | {row['requests']} | {row['errors']} | {row['throughput']:.1f} | "
               f"{row['throughput'] / library['throughput']:.2f} ({spread}) | "
               f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
