@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -743,8 +744,8 @@ def _listening(port: int) -> set[str]:
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 def test_serve_command_two_workers_on_loopback(site, tmp_path):
     """The real command: global options, --workers 2 (each worker builds its app from the
-    settings it is handed, listens on its own socket, and is replaced if it dies), and
-    127.0.0.1 unless --host says otherwise."""
+    settings it is handed, takes the connections the parent hands it, and is replaced if it
+    dies), and 127.0.0.1 unless --host says otherwise."""
     import signal
     import socket
     import time
@@ -759,6 +760,24 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
          "serve", "--port", str(port), "--workers", "2", "--time-budget", "30"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    held: list[socket.socket] = []
+
+    def connect(count: int) -> list[socket.socket]:
+        """*count* connections open at once, each answered (so each is with a worker)."""
+        conns = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                 for _ in range(count)]
+        held.extend(conns)
+        for conn in conns:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for conn in conns:
+            assert conn.recv(64).startswith(b"HTTP/1.1 200"), "no answer"
+        return conns
+
+    def close(conns: list[socket.socket]) -> None:
+        for conn in conns:
+            conn.close()
+            held.remove(conn)
+
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -775,27 +794,33 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
         assert _listening(port) == {"127.0.0.1"}
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
-        # Each worker listens on its own socket (SO_REUSEPORT), so the kernel spreads new
-        # connections over them; with one shared socket the first worker woken takes
-        # every connection waiting (bench/serve.py: 15:1 splits under load).
-        # The workers start independently: the first may answer while the second is still
-        # importing, so wait (bounded) for both sockets to listen.
+        # One listening socket, the parent's: it hands each connection to a worker.
+        assert len(_listening_sockets(port)) == 1
+        # The workers start independently: wait (bounded) until the second takes
+        # connections too (two at once: the first goes to the emptier, the second beside it).
         deadline = time.monotonic() + 60
-        while len(listening := _listening_sockets(port)) < 2:
-            assert time.monotonic() < deadline, f"the second worker never listened: {listening}"
+        while True:
+            pair = connect(2)
+            owners = set(_served_by(workers, port).values())
+            close(pair)
+            if len(owners) == 2:
+                break
+            assert time.monotonic() < deadline, "the second worker never took a connection"
             time.sleep(0.3)
-        assert len(listening) == 2, listening
-        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
-        try:
-            for conn in held:
-                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            for conn in held:
-                assert conn.recv(64).startswith(b"HTTP/1.1 200"), "no answer"
-            per_worker = {pid: _established(pid, port) for pid in workers}
-            assert sum(per_worker.values()) == 32 and min(per_worker.values()) >= 4, per_worker
-        finally:
-            for conn in held:
-                conn.close()
+        _wait_for(lambda: sum(_established(pid, port) for pid in workers) == 0)
+        time.sleep(0.5)  # the workers' "closed" notices reach the parent
+        # Each connection goes to the worker with the fewest open: 32 at once split 16:16
+        # (a hash of the addresses, as with SO_REUSEPORT, gives 16:16 one time in seven), and
+        # when one worker's 16 close, the next 16 all go to it (a hash: half of them).
+        first = connect(32)
+        assert {pid: _established(pid, port) for pid in workers} == dict.fromkeys(workers, 16)
+        served = _served_by(workers, port)
+        close([c for c in first if served[c.getsockname()[1]] == workers[0]])
+        _wait_for(lambda: _established(workers[0], port) == 0)
+        time.sleep(0.5)
+        connect(16)
+        assert {pid: _established(pid, port) for pid in workers} == dict.fromkeys(workers, 16)
+        close(list(held))
         # A worker that dies is replaced, and the port keeps answering meanwhile.
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 60
@@ -806,12 +831,37 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as r:
                 assert r.status == 200
     finally:
+        for conn in held:
+            conn.close()
         proc.terminate()
         proc.wait(30)
     assert b"serving" in proc.stdout.read()
     for pid in workers:  # SIGTERM to `serve` stops its workers too
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
             f"/proc/{pid}/status").read_text()
+
+
+def test_workers_fall_back_to_uvicorns_own_for_an_unknown_uvicorn(monkeypatch):
+    """The supervisor builds uvicorn's connection protocol itself (internals): a uvicorn
+    outside the tested releases makes `serve --workers N` use uvicorn's own workers."""
+    import uvicorn
+
+    from searcher.web import server
+
+    monkeypatch.setattr(uvicorn, "__version__", "0.54.0")
+    assert server._uvicorn_supported() is hasattr(__import__("socket"), "send_fds")
+    for version in ("1.0.0", "0.28.1", "dev"):
+        monkeypatch.setattr(uvicorn, "__version__", version)
+        assert server._uvicorn_supported() is False
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
 
 
 def _children(pid: int) -> list[int]:
@@ -825,8 +875,7 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def _established(pid: int, port: int) -> int:
-    """How many established connections to *port* process *pid* holds (/proc)."""
+def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -835,13 +884,27 @@ def _established(pid: int, port: int) -> int:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port \
-                and fields[9] in inodes:
-            count += 1
-    return count
+    return inodes
+
+
+def _established_lines(port: int) -> list[list[str]]:
+    """/proc/net/tcp's established connections whose local end is *port* (the server's)."""
+    return [fields for fields in (line.split() for line in
+                                  Path("/proc/net/tcp").read_text().splitlines()[1:])
+            if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port]
+
+
+def _established(pid: int, port: int) -> int:
+    """How many established connections to *port* process *pid* holds (/proc)."""
+    inodes = _socket_inodes(pid)
+    return sum(fields[9] in inodes for fields in _established_lines(port))
+
+
+def _served_by(pids: list[int], port: int) -> dict[int, int]:
+    """Client port -> the process among *pids* holding the server end of that connection."""
+    owner = {inode: pid for pid in pids for inode in _socket_inodes(pid)}
+    return {int(fields[2].split(":")[1], 16): owner[fields[9]]
+            for fields in _established_lines(port) if fields[9] in owner}
 
 
 # -- behaviour over time -----------------------------------------------------------------------
