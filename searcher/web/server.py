@@ -354,7 +354,6 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
     if workers > 1:
         os.environ[ENV_CONFIG] = _encode(settings, options)  # inherited by the workers
         if _uvicorn_supported():
-            logging.basicConfig(format="%(levelname)s: %(message)s")
             Workers(host, port, workers, common).run()
         else:  # no socket passing (Windows) or an unknown uvicorn: uvicorn's own workers
             uvicorn.run("searcher.web.server:app_from_env", factory=True, workers=workers,
