@@ -16,8 +16,7 @@ Each client keeps its connection for --per-connection requests (10), then reconn
 HTTP clients with keep-alive pools do; this costs the client ~0.3 ms of CPU a request (on
 uvloop) instead of ~1 ms with a new connection every time (--per-connection 1, asyncio's
 loop).  `serve --workers N`
-gives each worker its own SO_REUSEPORT socket, so the kernel spreads the connections over
-the workers by a hash of their addresses; a reconnection draws again.
+hands each new connection to the worker with the fewest open (searcher/web/server.py).
 
     python3 ../shared/tools/make_corpus.py /tmp/corpus20k
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k
