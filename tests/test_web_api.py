@@ -807,8 +807,10 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
                 break
             assert time.monotonic() < deadline, "the second worker never took a connection"
             time.sleep(0.3)
-        _wait_for(lambda: sum(_established(pid, port) for pid in workers) == 0)
-        time.sleep(0.5)  # the workers' "closed" notices reach the parent
+        # Closed by the workers themselves (not only by the client), and their "closed"
+        # notices read by the parent, which counts open connections per worker.
+        _wait_for(lambda: sum(_held(pid, port) for pid in workers) == 0)
+        time.sleep(0.3)
         # Each connection goes to the worker with the fewest open: 32 at once split 16:16
         # (a hash of the addresses, as with SO_REUSEPORT, gives 16:16 one time in seven), and
         # when one worker's 16 close, the next 16 all go to it (a hash: half of them).
@@ -816,8 +818,8 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
         assert {pid: _established(pid, port) for pid in workers} == dict.fromkeys(workers, 16)
         served = _served_by(workers, port)
         close([c for c in first if served[c.getsockname()[1]] == workers[0]])
-        _wait_for(lambda: _established(workers[0], port) == 0)
-        time.sleep(0.5)
+        _wait_for(lambda: _held(workers[0], port) == 0)
+        time.sleep(0.3)
         connect(16)
         assert {pid: _established(pid, port) for pid in workers} == dict.fromkeys(workers, 16)
         close(list(held))
@@ -887,24 +889,32 @@ def _socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-def _established_lines(port: int) -> list[list[str]]:
-    """/proc/net/tcp's established connections whose local end is *port* (the server's)."""
+def _connection_lines(port: int, established: bool = True) -> list[list[str]]:
+    """/proc/net/tcp's connections whose local end is *port* (the server's): established
+    ones, or any but listening sockets (closing ones too)."""
     return [fields for fields in (line.split() for line in
                                   Path("/proc/net/tcp").read_text().splitlines()[1:])
-            if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port]
+            if int(fields[1].split(":")[1], 16) == port
+            and (fields[3] == "01" if established else fields[3] != "0A")]
+
+
+def _held(pid: int, port: int) -> int:
+    """Connections to *port* process *pid* still has a descriptor of, in any state."""
+    inodes = _socket_inodes(pid)
+    return sum(fields[9] in inodes for fields in _connection_lines(port, established=False))
 
 
 def _established(pid: int, port: int) -> int:
     """How many established connections to *port* process *pid* holds (/proc)."""
     inodes = _socket_inodes(pid)
-    return sum(fields[9] in inodes for fields in _established_lines(port))
+    return sum(fields[9] in inodes for fields in _connection_lines(port))
 
 
 def _served_by(pids: list[int], port: int) -> dict[int, int]:
     """Client port -> the process among *pids* holding the server end of that connection."""
     owner = {inode: pid for pid in pids for inode in _socket_inodes(pid)}
     return {int(fields[2].split(":")[1], 16): owner[fields[9]]
-            for fields in _established_lines(port) if fields[9] in owner}
+            for fields in _connection_lines(port) if fields[9] in owner}
 
 
 # -- behaviour over time -----------------------------------------------------------------------
