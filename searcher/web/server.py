@@ -194,8 +194,11 @@ async def _adopt_connections(server: Any, channel: socket.socket) -> None:
             for fd in fds:
                 sock = socket.socket(fileno=fd)
                 sock.setblocking(False)
-                loop.create_task(adopt(sock))
+                task = loop.create_task(adopt(sock))
+                adopting.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(adopting.discard)
 
+    adopting: set[asyncio.Task] = set()
     loop.add_reader(channel.fileno(), receive)
     tell(READY)
     try:
