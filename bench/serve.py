@@ -15,8 +15,8 @@ the client, and the library's per search; --out writes JSON.
 Each client keeps its connection for --per-connection requests (10), then reconnects, as
 HTTP clients with keep-alive pools do; this costs the client ~0.3 ms of CPU a request (on
 uvloop) instead of ~1 ms with a new connection every time (--per-connection 1, asyncio's
-loop).  `serve --workers N`
-hands each new connection to the worker with the fewest open (searcher/web/server.py).
+loop).  `serve --workers N` hands each new connection to the worker with the fewest open
+(searcher/web/server.py).
 
     python3 ../shared/tools/make_corpus.py /tmp/corpus20k
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k

@@ -846,12 +846,14 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
 def test_workers_fall_back_to_uvicorns_own_for_an_unknown_uvicorn(monkeypatch):
     """The supervisor builds uvicorn's connection protocol itself (internals): a uvicorn
     outside the tested releases makes `serve --workers N` use uvicorn's own workers."""
+    import socket
+
     import uvicorn
 
     from searcher.web import server
 
     monkeypatch.setattr(uvicorn, "__version__", "0.54.0")
-    assert server._uvicorn_supported() is hasattr(__import__("socket"), "send_fds")
+    assert server._uvicorn_supported() is hasattr(socket, "send_fds")
     for version in ("1.0.0", "0.28.1", "dev"):
         monkeypatch.setattr(uvicorn, "__version__", version)
         assert server._uvicorn_supported() is False
