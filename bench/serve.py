@@ -329,6 +329,15 @@ def main() -> None:
               f"{row['p99_ms'] / library['p99_ms']:.1f} | {row['cpu_ms']:.1f} | "
               + (f"{row['client_cpu_ms']:.2f} |" if "library" not in name else "– |"))
         row["ratio_per_round"] = ratios[name]
+    # Little's law: clients that always have a request waiting wait, on average, for
+    # clients / throughput; no order of serving them lowers that mean, only the spread.
+    floors = [f"{name.split(',')[1].strip()}: {args.clients} / {row['throughput']:.1f} req/s = "
+              f"{1000 * args.clients / row['throughput']:.0f} ms "
+              f"({1000 * args.clients / row['throughput'] / library['p99_ms']:.1f}x the "
+              "library's p99)" for name, row in rows.items()
+              if "library" not in name and row["throughput"]]
+    print("\nMean latency under load (Little's law: clients / throughput, whatever the order "
+          "of serving): " + "; ".join(floors))
     benchlib.dump(args.out, {"machine": benchlib.machine(), "clients": args.clients,
                              "queries": kinds, "runs": rows})
 
