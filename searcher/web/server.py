@@ -284,7 +284,6 @@ class Workers:
                 break
             slot.ready = slot.ready or READY in data
             slot.connections = max(0, slot.connections - data.count(CLOSED))
-        self._listen(any(s.ready for s in self.slots))
 
     def _forget(self, slot: _Slot) -> None:
         if slot.channel.fileno() >= 0:
@@ -314,6 +313,7 @@ class Workers:
                     else:
                         self._hear(key.data)
                 self._replace_dead()
+                self._listen(any(s.ready for s in self.slots))
         finally:
             self._listen(False)
             self.listener.close()  # connections not yet handed over are refused
@@ -338,7 +338,6 @@ class Workers:
                           slot.process.pid, slot.process.exitcode)
                 self._forget(slot)
                 self.slots[number] = self._start()
-        self._listen(any(s.ready for s in self.slots))
 
 
 def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
