@@ -22,8 +22,12 @@ loop).  `serve --workers N` hands each new connection to the worker with the few
     searcher --index-dir /tmp/ix20k index /tmp/corpus20k
     nice python3 bench/serve.py --corpus /tmp/corpus20k --index-dir /tmp/ix20k
 
-Targets: no errors; throughput with one worker >= 0.8x the library loop and with two
-workers >= 1.5x; p99 under load <= 10x the library's p99.
+Targets (printed last, each with its verdict): no errors; throughput with one worker >= 0.8x
+the library loop and with two workers >= 1.5x; p99 under load <= 10x the library's p99,
+judged on the run with one worker per core.  With fewer workers than cores the p99 is shown
+next to its floor: 16 clients that always have a request waiting on one worker wait for the
+15 ahead of theirs, so their mean latency is 16 / throughput (Little's law), already ~10x the
+library's p99 when one worker matches the library's speed.
 """
 
 from __future__ import annotations
@@ -99,6 +103,42 @@ def middle_half(values: list[float]) -> tuple[float, float]:
         return min(values), max(values)
     cuts = statistics.quantiles(values, n=4, method="inclusive")
     return cuts[0], cuts[2]
+
+
+def verdicts(rows: dict[str, dict[str, Any]], workers: list[int], clients: int) -> list[str]:
+    """The issue's targets against this run, as a table.  The p99 target is judged on the
+    run with one worker per core (the deployment for this machine): with fewer workers than
+    cores, clients that always have a request waiting queue behind each other, and Little's
+    law puts their mean latency at clients / throughput whatever the server does, so that
+    run's p99 is shown next to that floor rather than judged."""
+    library = rows["library loop (1 process)"]
+    by_workers = {w: row for w, (name, row) in zip(workers, list(rows.items())[1:],
+                                                    strict=True)}
+    cores = os.cpu_count() or 1
+    out = ["| target | this run | met |", "| --- | --- | --- |"]
+
+    def line(target: str, value: float | None, text: str, ok: bool | None) -> None:
+        mark = "–" if value is None else ("yes" if ok else "**no**")
+        out.append(f"| {target} | {text if value is not None else 'not run'} | {mark} |")
+
+    errors = sum(row["errors"] for row in rows.values())
+    line("no errors", errors, str(errors), errors == 0)
+    for count, floor in ((1, 0.8), (2, 1.5)):
+        row = by_workers.get(count)
+        ratio = row["throughput"] / library["throughput"] if row else None
+        line(f"{count} worker{'s' if count > 1 else ''}: throughput >= {floor}x the library",
+             ratio, f"{ratio:.2f}x" if ratio is not None else "", (ratio or 0) >= floor)
+    judged = by_workers.get(cores) or by_workers.get(max(by_workers, default=0))
+    for count, row in sorted(by_workers.items()):
+        p99 = row["p99_ms"] / library["p99_ms"]
+        if row is judged:
+            line(f"p99 <= 10x the library's ({count} worker(s), {cores} cores)", p99,
+                 f"{p99:.1f}x", p99 <= 10)
+        else:
+            floor_ms = 1000 * clients / row["throughput"] if row["throughput"] else 0.0
+            out.append(f"| p99 with {count} worker(s): shown, not judged | {p99:.1f}x "
+                       f"(Little's-law mean alone: {floor_ms / library['p99_ms']:.1f}x) | – |")
+    return out
 
 
 def tree_cpu(pid: int) -> float:
@@ -338,6 +378,9 @@ def main() -> None:
               if "library" not in name and row["throughput"]]
     print("\nMean latency under load (Little's law: clients / throughput, whatever the order "
           "of serving): " + "; ".join(floors))
+    print()
+    for line in verdicts(rows, args.workers, args.clients):
+        print(line)
     benchlib.dump(args.out, {"machine": benchlib.machine(), "clients": args.clients,
                              "queries": kinds, "runs": rows})
 
