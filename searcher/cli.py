@@ -597,7 +597,8 @@ def serve(
     host: Annotated[str, typer.Option(
         help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes: one per core uses them all.")] = 1,
     cors: Annotated[list[str] | None, typer.Option(
         "--cors", metavar="ORIGIN", help="Let web pages from ORIGIN call the API (repeatable).",
     )] = None,
