@@ -4,8 +4,10 @@
 :class:`~searcher.errors.TimeLimitExceeded` at the first check after half a second, instead of
 running to its end.  The checks sit between the steps of the ranking (each node of the query,
 and each segment whose postings or string occurrences are read on a cache miss; see
-:mod:`searcher.local.scoring`), so a search stops at most one step past its limit; the page
-of hits built after ranking (at most ``limit`` snippets) is not checked.  A search stopped
+:mod:`searcher.local.scoring`) and of the facets (each facet, and each segment whose column
+is read on a cache miss; :mod:`searcher.local.facets`), so a search stops at most one step
+past its limit; the page of hits built after them (at most ``limit`` snippets) is not
+checked.  A search stopped
 this way leaves nothing behind: the caches only ever hold whole entries.
 
 Why a context rather than an argument: the web server (:mod:`searcher.web.app`) runs a

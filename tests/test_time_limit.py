@@ -61,3 +61,21 @@ def test_a_limit_belongs_to_its_thread(sample_index):
         with pytest.raises(TimeLimitExceeded):
             engine.search("认证认可")
     assert len(answers) == 1 and answers[0].total > 0
+
+
+def test_facets_stop_at_the_limit_too(sample_index):
+    """Counting facets checks the limit between facets (a search on the web server's event
+    loop must give the loop back however many facets it asks for), warm caches or not."""
+    import numpy as np
+
+    from searcher.local.facets import count_facets
+
+    engine, _ = sample_index
+    searcher = engine._searcher()
+    mask = np.ones(searcher.doc_count_all(), dtype=bool)
+    names = ["author", "category", "tag", "year", "month"]
+    counts = count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches)
+    assert set(counts) == set(names) and counts["author"]  # warm now
+    with time_limit(0), pytest.raises(TimeLimitExceeded):
+        count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches)
+    assert count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches) == counts

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..analysis.normalize import fold_keyword
+from ..deadline import check_time_limit
 from ..errors import QueryError
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes, text_bytes
 from .scoring import NO_DATE, segment_data
@@ -143,6 +144,7 @@ def keyword_column(reader, fieldname: str, caches: SearchCaches) -> KeywordColum
     cached = caches.facets.get(key)
     if cached is not None:
         return cached
+    check_time_limit()  # before reading a segment's postings, as ranking does
     values: list[str] = []
     docs: list[np.ndarray] = []
     codes: list[np.ndarray] = []
@@ -182,6 +184,7 @@ def month_column(reader, timezone: str, caches: SearchCaches) -> np.ndarray:
     cached = caches.facets.get(key)
     if cached is not None:
         return cached
+    check_time_limit()
     ticks = np.asarray(segment_data(reader, caches).dates)
     dated = ticks != NO_DATE
     out = np.full(len(ticks), -1, dtype=np.int64)
@@ -244,6 +247,7 @@ def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
     out: FacetCounts = {}
     months: np.ndarray | None = None
     for name in names:
+        check_time_limit()  # a caller's time_limit (searcher/deadline.py), between facets
         fieldname = FACETS[name]
         if fieldname is not None:
             whole = _whole_column(leaves, fieldname, caches)
