@@ -32,6 +32,9 @@ class Backend(Protocol):
     """What SearchEngine needs of a back end (arguments arrive checked)."""
 
     settings: Settings
+    #: Whether searches stop at :func:`searcher.time_limit` (the web server runs them on its
+    #: event loop only then; others wait in a thread, where the budget still bounds the answer).
+    checks_time_limit: bool
 
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *,
               full: bool = False, jobs: int | None = None, wait: float = 0.0,

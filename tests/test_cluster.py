@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import threading
 import uuid
 import warnings
 from pathlib import Path
@@ -247,7 +248,9 @@ def test_queries_use_the_user_dictionary(opensearch_url, tmp_path):  # noqa: F81
 # -- the web app ------------------------------------------------------------------------------
 
 
-def test_serve_answers_from_the_cluster(pair):
+def test_serve_answers_from_the_cluster(pair, monkeypatch):
+    """The same answers as from the folder; a cluster search waits in a pool thread (a
+    network call that does not check searcher.time_limit), never on the event loop."""
     pytest.importorskip("httpx")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -255,7 +258,15 @@ def test_serve_answers_from_the_cluster(pair):
     from searcher.web import create_app
 
     local, cluster, docs = pair
-    with TestClient(create_app(SearchEngine(cluster))) as web, \
+    engine = SearchEngine(cluster)
+    search, threads = engine.search, []
+
+    def search_and_note_the_thread(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "search", search_and_note_the_thread)
+    with TestClient(create_app(engine)) as web, \
             TestClient(create_app(SearchEngine(local))) as reference:
         for params in ({"q": '"城市"', "author": ["趣头条", "新华社"], "sort": "oldest"},
                        {"q": '"世界认可日"', "facets": "author,month"},
@@ -273,6 +284,7 @@ def test_serve_answers_from_the_cluster(pair):
         page = web.get(f"/doc/{seed}", params={"q": "世界认可日"})
         assert page.status_code == 200 and "世界认可日" in page.text
         assert web.get("/api/search", params={"q": '"unclosed'}).status_code == 400
+    assert threads and all(name.startswith("searcher-web") for name in threads), threads
 
 
 # -- index --part K/N -------------------------------------------------------------------------

@@ -922,6 +922,8 @@ def _served_by(pids: list[int], port: int) -> dict[int, int]:
 # -- behaviour over time -----------------------------------------------------------------------
 
 def test_time_budget_answers_503_and_other_requests_go_on(site):
+    """A budget spent before the search starts: 503 for each search, while pages that do
+    not search answer."""
     _, engine, _ = site
     with TestClient(create_app(engine, time_budget=1e-6)) as client:
         data = assert_error(client.get("/api/search", params={"q": "的 OR 是 OR 聊城"}), 503,
@@ -940,6 +942,85 @@ def test_time_budget_answers_503_and_other_requests_go_on(site):
         for thread in threads:
             thread.join(30)
         assert sorted(results) == [200, 200, 200, 503, 503, 503]
+
+
+SLOW_QUERY = "慢查询"
+
+
+def _slowed(engine, monkeypatch, seconds: float, checks: bool) -> None:
+    """Make *engine* take *seconds* longer for SLOW_QUERY: sample_docs holds no query that
+    takes seconds.  With *checks*, the delay comes first and checks searcher.time_limit
+    every 10 ms, as the engine's ranking steps do; without, it comes after the search, as
+    a step that does not check (building the page of hits)."""
+    import time
+
+    from searcher.deadline import check_time_limit
+
+    search = engine.search
+
+    def search_slowly(q, *args, **kwargs):
+        if q != SLOW_QUERY:
+            return search(q, *args, **kwargs)
+        if not checks:
+            results = search(q, *args, **kwargs)
+            time.sleep(seconds)
+            return results
+        ends = time.monotonic() + seconds
+        while time.monotonic() < ends:
+            check_time_limit()
+            time.sleep(0.01)
+        return search(q, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "search", search_slowly)
+
+
+def test_a_query_over_its_budget_is_a_503_while_the_others_are_answered(site, monkeypatch):
+    """A query slower than the budget answers 503 with a message and Retry-After by the end
+    of its budget (not when it would have finished), and the searches, health checks and
+    pages asked for while it runs are answered before it: it holds the engine's lane for
+    LANE_HOLD on the event loop, then LANE_HOLD in a thread, at most."""
+    import time
+
+    _, engine, _ = site
+    budget, slow = 2.0, 6.0
+    _slowed(engine, monkeypatch, slow, checks=True)
+    ended: dict[str, tuple[float, object]] = {}
+    with TestClient(create_app(engine, time_budget=budget)) as client:
+        def fetch(name: str, url: str) -> None:
+            response = client.get(url)
+            ended[name] = (time.monotonic(), response)
+
+        started = time.monotonic()
+        first = threading.Thread(target=fetch, args=("slow", f"/api/search?q={SLOW_QUERY}"))
+        first.start()
+        time.sleep(0.1)  # the slow one is searching
+        others = [threading.Thread(target=fetch, args=(name, url)) for name, url in
+                  [(f"search {i}", "/api/search?q=聊城") for i in range(3)]
+                  + [("health", "/healthz"), ("page", "/?q=认证认可"), ("docs", "/docs")]]
+        for thread in others:
+            thread.start()
+        for thread in [first, *others]:
+            thread.join(30)
+    at, response = ended["slow"]
+    data = assert_error(response, 503, "time budget exceeded")
+    assert "2 s" in data["detail"] and response.headers["retry-after"] == "5"
+    assert at - started < budget + 1.5, at - started  # by the budget, not after 6 s
+    for name, (answered, other) in ended.items():
+        if name != "slow":
+            assert other.status_code == 200, (name, other.text)
+            assert answered < at, name  # answered while the slow one was still waiting
+
+
+def test_a_search_that_ran_past_its_budget_on_the_loop_is_a_503_not_a_late_answer(
+        site, monkeypatch):
+    """A step that does not check the time limit can run a search past its budget on the
+    event loop; its late answer is a 503 as a late answer from a thread is."""
+    _, engine, _ = site
+    _slowed(engine, monkeypatch, 0.6, checks=False)
+    with TestClient(create_app(engine, time_budget=0.3)) as client:
+        assert_error(client.get("/api/search", params={"q": SLOW_QUERY}), 503,
+                     "time budget exceeded")
+        assert client.get("/api/search", params={"q": "认证认可"}).status_code == 200
 
 
 def test_picks_up_a_reindex_without_restart(docs, tmp_path):

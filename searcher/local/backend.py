@@ -60,6 +60,8 @@ def settled_stamp(folder: os.PathLike[str] | str) -> int | None:
 class LocalBackend:
     """Index and search the generations of one index folder."""
 
+    checks_time_limit = True  # between ranking steps and facets (searcher/deadline.py)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = IndexDir(settings.index_dir)

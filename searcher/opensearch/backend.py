@@ -59,6 +59,8 @@ class OpenSearchBackend:
     >>> backend.search("认证认可").hits[0].title                                 # doctest: +SKIP
     """
 
+    checks_time_limit = False  # a search is a request to the cluster (the client's timeout)
+
     def __init__(self, url: str, settings: Settings | None = None, *, name: str = "searcher",
                  shards: int = 1, replicas: int = 1, timeout: float = 30.0) -> None:
         self.url = url

@@ -130,6 +130,9 @@ class _State:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max(1, options.threads), thread_name_prefix="searcher-web")
         self.templates = Jinja2Templates(directory=str(_HERE / "templates"))
+        #: Searches run on the event loop only where they stop at searcher.time_limit (see
+        #: search); a back end that does not check it waits in the pool like other calls.
+        self.on_loop = bool(getattr(engine.backend, "checks_time_limit", False))
         # One lane per event loop (an app may be served by several loops one after another,
         # as the test client does; an asyncio semaphore belongs to one loop).
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] \
@@ -164,6 +167,8 @@ class _State:
         for the first request of a connection, 0.14 s for the others)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        if not self.on_loop:  # a cluster: network waits, and no checks of time_limit
+            return await self._run(started, self.engine.search, args, kwargs)
         budget = self.options.time_budget
         lane = self._lane(loop)
         try:
@@ -178,12 +183,16 @@ class _State:
             if left <= 0:
                 raise _over_budget(self.engine.search, args, budget)
             with time_limit(min(LANE_HOLD, left)):
-                return self.engine.search(*args, **kwargs)
+                results = self.engine.search(*args, **kwargs)
         except TimeLimitExceeded:
-            pass  # a slow one: on to the pool, with the rest of the budget
+            results = None  # a slow one: on to the pool, with the rest of the budget
         finally:
             loop.call_soon(lane.release)
-        return await self._run(started, self.engine.search, args, kwargs)
+        if results is None:
+            return await self._run(started, self.engine.search, args, kwargs)
+        if loop.time() - started > budget:  # a step that does not check ran past it
+            raise _over_budget(self.engine.search, args, budget)
+        return results
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` in the pool once it has the lane (or the call ahead of it
@@ -217,9 +226,11 @@ class _State:
             finally:
                 lane.release()  # done, or slow: the next call may start
             if not future.done():
-                try:
-                    await asyncio.wait_for(future, budget - (loop.time() - started))
-                except asyncio.TimeoutError:
+                # Not wait_for: it would raise the call's own TimeLimitExceeded when the thread's
+                # limit passes just before the wait's (the same deadline, two clocks).
+                await asyncio.wait((future,), timeout=max(budget - (loop.time() - started), 0))
+                if not future.done():
+                    future.cancel()  # its thread stops at the limit; nobody waits for it
                     future = None
             if future is not None and future.exception() is not None:
                 if not isinstance(future.exception(), TimeLimitExceeded):
