@@ -230,6 +230,51 @@ def test_hostile_article_shows_as_text_and_no_script_runs(server, page, tmp_path
         page.console_messages
 
 
+INJECTED = "[onerror], [onload], [onmouseover], script:not([src]), .results img, .doc img"
+
+
+def test_hostile_article_is_text_even_without_the_csp(server, playwright, tmp_path):
+    """The CSP is the second line: with it bypassed, the hostile article's markup, in every
+    field, still shows as text on the results (facets and suggestions too) and the document
+    page, no element comes from it, and no script runs (with the CSP, a slip in escaping
+    would be blocked and go unseen)."""
+    context = launch(playwright, tmp_path / "profile", bypass_csp=True,
+                     viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        page.goto(server + "/?q=xssprobe")
+        expect(page.locator(".hit-title").first).to_contain_text("<img src=x onerror=")
+        expect(page.locator("body")).to_contain_text("<script>window.__pwned=3</script>")
+        expect(page.locator("body")).to_contain_text('"><svg onload="window.__pwned=4">')
+        assert page.locator(INJECTED).count() == 0
+        page.locator(".hit-title").first.hover()
+        box = page.locator("#q")
+        box.fill("")
+        box.press_sequentially("<img", delay=50)  # the hostile title is suggested
+        options = page.locator("#suggestions [role=option]")
+        expect(options.first).to_be_visible()
+        assert any("<img src=x" in text for text in options.all_inner_texts())  # the title
+        assert page.locator(INJECTED).count() == 0
+        page.keyboard.press("Escape")
+        page.locator(".hit-title").first.click()
+        page.wait_for_url(lambda url: "/doc/" in url)
+        expect(page.locator(".doc-text")).to_contain_text("<script>window.__pwned=5</script>")
+        expect(page.locator(".doc-text")).to_contain_text("<img src=x onerror=window.__pwned=6>")
+        page.locator("h1.doc-title").hover()
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(tmp_path / "hostile-without-csp.png"), full_page=True)
+        assert page.locator(INJECTED).count() == 0
+        assert page.evaluate("() => window.__pwned") is None
+        # the control: without the CSP, an inline script does run on this page
+        page.evaluate("""() => { const s = document.createElement('script');
+                                s.textContent = 'window.__inline = 1';
+                                document.head.appendChild(s); }""")
+        assert page.evaluate("() => window.__inline") == 1
+    finally:
+        context.close()
+
+
 def test_phone_sized_screen(server, browser, tmp_path):
     page = browser.new_page()
     page.set_viewport_size({"width": 390, "height": 844})
