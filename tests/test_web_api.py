@@ -752,14 +752,8 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
     import urllib.request
 
     _, engine, _ = site
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "searcher", "--index-dir", str(engine.settings.index_dir),
-         "serve", "--port", str(port), "--workers", "2", "--time-budget", "30"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--workers", "2",
+                              "--time-budget", "30")
     held: list[socket.socket] = []
 
     def connect(count: int) -> list[socket.socket]:
@@ -779,18 +773,9 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
             held.remove(conn)
 
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=xssprobe",
-                                            timeout=5) as response:
-                    data = json.loads(response.read())
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read().decode()
-                assert time.monotonic() < deadline, "server did not answer in 90 s"
-                time.sleep(0.3)
-        assert data["total"] == 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=xssprobe",
+                                    timeout=30) as response:
+            assert json.loads(response.read())["total"] == 1
         assert _listening(port) == {"127.0.0.1"}
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
@@ -841,6 +826,102 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
     for pid in workers:  # SIGTERM to `serve` stops its workers too
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
             f"/proc/{pid}/status").read_text()
+
+
+def _start_serve(index_dir: Path, cwd: Path, *options: str) -> tuple[subprocess.Popen, int]:
+    """`searcher --index-dir INDEX serve` on a free loopback port, once it answers."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve",
+         "--port", str(port), *options],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError("serve did not answer in 90 s: "
+                                     + proc.stdout.read().decode(errors="replace")) from None
+            time.sleep(0.3)
+
+
+def test_serve_workers_pick_up_the_nightly_reindex_and_take_cors(docs, tmp_path):
+    """The real command with two workers, each holding its own engine: after the nightly
+    job (`searcher index`, another process) adds an article, both workers find it, over
+    connections they already held; `--cors ORIGIN` reaches both workers (preflight too),
+    and another origin gets no CORS headers."""
+    import http.client
+    import time
+
+    index_dir = tmp_path / "ix"
+    run = [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "index", str(docs)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    assert subprocess.run(run, env=env, capture_output=True).returncode == 0
+    origin = "https://app.example.com"
+    proc, port = _start_serve(index_dir, tmp_path, "--workers", "2", "--cors", origin)
+    conns: list[http.client.HTTPConnection] = []
+    try:
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        deadline = time.monotonic() + 60
+        while True:  # two connections at once, one with each worker (the emptier takes one)
+            conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                     for _ in range(2)]
+            for conn in conns:
+                conn.request("GET", "/healthz")
+            assert all(conn.getresponse().read() for conn in conns)
+            served = _served_by(workers, port)
+            if {served[conn.sock.getsockname()[1]] for conn in conns} == set(workers):
+                break
+            for conn in conns:
+                conn.close()
+            assert time.monotonic() < deadline, "the second worker never took a connection"
+            time.sleep(0.3)
+
+        def get(conn, url: str, **headers: str) -> tuple[int, dict, bytes]:
+            conn.request("GET", url, headers=headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+
+        query = "/api/search?q=" + quote('"夜间新增的文章"')
+        for conn in conns:
+            status, headers, body = get(conn, query, Origin=origin)
+            assert status == 200 and json.loads(body)["total"] == 0
+            assert headers.get("access-control-allow-origin") == origin
+            status, headers, _ = get(conn, "/api/stats", Origin="https://other.example")
+            assert status == 200 and "access-control-allow-origin" not in headers
+            conn.request("OPTIONS", "/api/search", headers={
+                "Origin": origin, "Access-Control-Request-Method": "GET"})
+            preflight = conn.getresponse()
+            preflight.read()
+            assert preflight.status == 200
+            assert preflight.getheader("access-control-allow-origin") == origin
+        write(docs, "news/nightly-addition.md",
+              article("夜间新增的文章", "这是夜间新增的文章，第二天就能搜到。"))
+        nightly = subprocess.run(run, env=env, capture_output=True, text=True)
+        assert nightly.returncode == 0, nightly.stderr
+        for conn in conns:  # the same connections, so the same two workers
+            status, _, body = get(conn, query)
+            data = json.loads(body)
+            assert status == 200 and data["total"] == 1, data
+            assert data["hits"][0]["title"] == "夜间新增的文章"
+        served = _served_by(workers, port)
+        assert {served[conn.sock.getsockname()[1]] for conn in conns} == set(workers)
+    finally:
+        for conn in conns:
+            conn.close()
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_workers_fall_back_to_uvicorns_own_for_an_unknown_uvicorn(monkeypatch):
