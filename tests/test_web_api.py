@@ -563,8 +563,13 @@ def test_healthz(site, tmp_path):
     with TestClient(create_app(SearchEngine(tmp_path / "empty"))) as nothing:
         data = assert_error(nothing.get("/healthz"), 503, "index unavailable")
         assert str(tmp_path) not in data["detail"]  # no internals
-        assert_error(nothing.get("/api/search", params={"q": "聊城"}), 503)
+        for url in ("/api/search?q=聊城", "/api/stats", "/api/documents/abc",
+                    "/api/similar/abc", "/api/suggest?q=聊"):
+            response = nothing.get(url)
+            assert_error(response, 503, "index unavailable")
+            assert response.headers["retry-after"] == "5", url
         assert nothing.get("/", params={"q": "聊城"}).status_code == 503
+        assert nothing.get("/doc/abc").status_code == 503
 
 
 def test_unexpected_errors_are_logged_and_a_bare_500(site, caplog, monkeypatch):
@@ -691,6 +696,23 @@ def test_search_page_filters_chips_and_pages(site):
     assert 'aria-current="page">2<' in second and 'rel="prev"' in second
     oldest = client.get("/", params={"q": "的 OR 是", "sort": "oldest"}).text
     assert '<option value="oldest" selected>' in oldest
+
+
+def test_search_page_date_range(site):
+    """since/until on the page: the date inputs keep them, each shows as a removable chip,
+    and the count is the API's for the same range (fewer than without it)."""
+    import re
+
+    client, _, _ = site
+    params = {"q": "的 OR 是", "since": "2021-06-01", "until": "2021-06-30"}
+    page = client.get("/", params=params).text
+    assert 'name="since" value="2021-06-01"' in page and 'name="until" value="2021-06-30"' in page
+    assert "起：2021-06-01" in page and "止：2021-06-30" in page
+    assert 'href="/?q=%E7%9A%84+OR+%E6%98%AF&amp;until=2021-06-30"' in page  # remove since
+    shown = int(re.search(r'id="total">(\d+)<', page).group(1))
+    ranged = client.get("/api/search", params=params).json()["total"]
+    everything = client.get("/api/search", params={"q": "的 OR 是"}).json()["total"]
+    assert shown == ranged and 0 < ranged < everything
 
 
 def test_document_page_marks_the_query(site):
@@ -828,8 +850,10 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
             f"/proc/{pid}/status").read_text()
 
 
-def _start_serve(index_dir: Path, cwd: Path, *options: str) -> tuple[subprocess.Popen, int]:
-    """`searcher --index-dir INDEX serve` on a free loopback port, once it answers."""
+def _start_serve(index_dir: Path, cwd: Path, *options: str,
+                 before: str = "") -> tuple[subprocess.Popen, int]:
+    """`searcher --index-dir INDEX serve` on a free loopback port, once it answers (*before*:
+    Python run first in the same process)."""
     import socket
     import time
     import urllib.request
@@ -838,8 +862,8 @@ def _start_serve(index_dir: Path, cwd: Path, *options: str) -> tuple[subprocess.
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve",
-         "--port", str(port), *options],
+        [sys.executable, "-c", f"{before}\nfrom searcher.cli import main\nmain()",
+         "--index-dir", str(index_dir), "serve", "--port", str(port), *options],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 90
@@ -855,6 +879,7 @@ def _start_serve(index_dir: Path, cwd: Path, *options: str) -> tuple[subprocess.
             time.sleep(0.3)
 
 
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 def test_serve_workers_pick_up_the_nightly_reindex_and_take_cors(docs, tmp_path):
     """The real command with two workers, each holding its own engine: after the nightly
     job (`searcher index`, another process) adds an article, both workers find it, over
@@ -938,6 +963,33 @@ def test_workers_fall_back_to_uvicorns_own_for_an_unknown_uvicorn(monkeypatch):
     for version in ("1.0.0", "0.28.1", "dev"):
         monkeypatch.setattr(uvicorn, "__version__", version)
         assert server._uvicorn_supported() is False
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_serve_runs_on_uvicorns_own_workers_for_an_unknown_uvicorn(site, tmp_path):
+    """The fallback runs: with a uvicorn release the supervisor does not know, `serve
+    --workers 2` serves through uvicorn's own workers (they share the listening socket),
+    with the same options (--cors) and answers."""
+    import urllib.request
+
+    _, engine, _ = site
+    origin = "https://app.example.com"
+    proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--workers", "2",
+                              "--cors", origin, before="import uvicorn\n"
+                              "uvicorn.__version__ = '1.0.0'")
+    try:
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        listening = {line.split()[9] for line in _listening_sockets(port)}  # inodes
+        assert len(listening) == 1 and all(listening & _socket_inodes(pid) for pid in workers)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/search?q=xssprobe",
+                                         headers={"Origin": origin})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["total"] == 1
+            assert response.headers["access-control-allow-origin"] == origin
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
