@@ -7,8 +7,8 @@ and each segment whose postings or string occurrences are read on a cache miss; 
 :mod:`searcher.local.scoring`) and of the facets (each facet, and each segment whose column
 is read on a cache miss; :mod:`searcher.local.facets`), so a search stops at most one step
 past its limit; the page of hits built after them (at most ``limit`` snippets) is not
-checked.  A search stopped
-this way leaves nothing behind: the caches only ever hold whole entries.
+checked.  A search stopped this way leaves nothing behind: the caches only ever hold whole
+entries.
 
 Why a context rather than an argument: the web server (:mod:`searcher.web.app`) runs a
 search on its event loop thread and needs it to give the loop back after a short while; the

@@ -160,6 +160,10 @@ class _State:
         of this worker) up for about LANE_HOLD at most, as a pool call holding the lane
         does.
 
+        An answer that comes after the budget (a step that does not check the limit ran
+        past it) is a 503, as from the pool.  A back end whose searches do not check the
+        limit (a cluster: a network call) searches in the pool, like :meth:`run`.
+
         The lane is handed on in the loop's next round, not at once: so the loop polls its
         sockets between two searches.  Handed on at once, every request read in one poll
         was searched before the next poll, and a new connection, which takes the loop a few
