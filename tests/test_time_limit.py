@@ -65,7 +65,8 @@ def test_a_limit_belongs_to_its_thread(sample_index):
 
 def test_facets_stop_at_the_limit_too(sample_index):
     """Counting facets checks the limit between facets (a search on the web server's event
-    loop must give the loop back however many facets it asks for), warm caches or not."""
+    loop must give the loop back however many facets it asks for), even with warm caches,
+    when no segment is read; stopped, it changes nothing."""
     import numpy as np
 
     from searcher.local.facets import count_facets
