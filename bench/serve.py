@@ -105,6 +105,12 @@ def middle_half(values: list[float]) -> tuple[float, float]:
     return cuts[0], cuts[2]
 
 
+def little_mean_ms(clients: int, throughput: float) -> float:
+    """Little's law: clients that always have a request waiting wait, on average, for
+    clients / throughput (ms); no order of serving them lowers that mean, only the spread."""
+    return 1000 * clients / throughput if throughput else 0.0
+
+
 def verdicts(rows: dict[str, dict[str, Any]], workers: list[int], clients: int) -> list[str]:
     """The issue's targets against this run, as a table.  The p99 target is judged on the
     run with one worker per core (the deployment for this machine): with fewer workers than
@@ -135,7 +141,7 @@ def verdicts(rows: dict[str, dict[str, Any]], workers: list[int], clients: int) 
             line(f"p99 <= 10x the library's ({count} worker(s), {cores} cores)", p99,
                  f"{p99:.1f}x", p99 <= 10)
         else:
-            floor_ms = 1000 * clients / row["throughput"] if row["throughput"] else 0.0
+            floor_ms = little_mean_ms(clients, row["throughput"])
             out.append(f"| p99 with {count} worker(s): shown, not judged | {p99:.1f}x "
                        f"(Little's-law mean alone: {floor_ms / library['p99_ms']:.1f}x) | – |")
     return out
@@ -369,12 +375,10 @@ def main() -> None:
               f"{row['p99_ms'] / library['p99_ms']:.1f} | {row['cpu_ms']:.1f} | "
               + (f"{row['client_cpu_ms']:.2f} |" if "library" not in name else "– |"))
         row["ratio_per_round"] = ratios[name]
-    # Little's law: clients that always have a request waiting wait, on average, for
-    # clients / throughput; no order of serving them lowers that mean, only the spread.
     floors = [f"{name.split(',')[1].strip()}: {args.clients} / {row['throughput']:.1f} req/s = "
-              f"{1000 * args.clients / row['throughput']:.0f} ms "
-              f"({1000 * args.clients / row['throughput'] / library['p99_ms']:.1f}x the "
-              "library's p99)" for name, row in rows.items()
+              f"{little_mean_ms(args.clients, row['throughput']):.0f} ms "
+              f"({little_mean_ms(args.clients, row['throughput']) / library['p99_ms']:.1f}x "
+              "the library's p99)" for name, row in rows.items()
               if "library" not in name and row["throughput"]]
     print("\nMean latency under load (Little's law: clients / throughput, whatever the order "
           "of serving): " + "; ".join(floors))
