@@ -303,7 +303,7 @@ def _real_docs(folder: Path, count: int = 60) -> Path:
 
 def _ids(url: str, name: str) -> list[str]:
     from searcher.opensearch.client import connect
-    from searcher.opensearch.sync import current_index, read_manifest
+    from searcher.opensearch.generations import current_index, read_manifest
 
     client = connect(url)
     try:
@@ -379,7 +379,7 @@ def test_parts_share_the_documents(opensearch_url, tmp_path):  # noqa: F811
 
 def test_a_whole_run_and_a_share_run_exclude_each_other(opensearch_url, location):  # noqa: F811
     from searcher.opensearch import OpenSearchBackend
-    from searcher.opensearch.sync import ClusterLock
+    from searcher.opensearch.lease import ClusterLock
 
     backend = OpenSearchBackend.from_location(location, Settings(), replicas=0)
     backend.index([SAMPLE_DOCS])

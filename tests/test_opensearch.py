@@ -319,7 +319,7 @@ def test_full_rebuild_swaps_the_alias_and_drops_the_old_index(docs, backends):
     third = backend.index([docs])
     assert third.full and third.generation != again.generation
     # a rebuild killed before its swap leaves an index the next run deletes
-    from searcher.opensearch.sync import generation_name
+    from searcher.opensearch.generations import generation_name
 
     orphan = generation_name(backend.name)
     client.indices.create(index=orphan, body={"settings": {"number_of_replicas": 0}})
@@ -329,7 +329,7 @@ def test_full_rebuild_swaps_the_alias_and_drops_the_old_index(docs, backends):
 
 
 def test_one_writer_at_a_time(docs, backends):
-    from searcher.opensearch.sync import ClusterLock, lock_index
+    from searcher.opensearch.lease import ClusterLock, lock_index
 
     backend = backends()
     backend.index([docs])

@@ -34,8 +34,9 @@ from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
 from .client import connect, public_url
 from .dsl import Translator, filter_clauses, matched_words
+from .generations import current_index, index_meta
 from .mapping import key
-from .sync import check_part, current_index, export, index_meta, sync
+from .sync import check_part, export, sync
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
@@ -267,7 +268,7 @@ class OpenSearchBackend:
 
         from ..local.checking import compare_manifest
         from .client import cluster_error
-        from .sync import read_manifest
+        from .generations import read_manifest
 
         follow = self.settings.follow_links if follow_links is None else follow_links
         try:

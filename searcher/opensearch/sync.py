@@ -17,23 +17,17 @@ reported like a bad file, with the cluster's reason.  Too-many-requests (429)
 answers are retried with exponential back-off by the bulk helper, 502/503/504
 and timeouts by the client.
 
-One writer at a time: the run creates the document ``writer`` in index
-``NAME-lock`` with ``op_type=create`` (fails if it exists) holding the
-owner and an expiry time, renews it while it runs and deletes it at the end.
-A lease whose expiry has passed (its writer died) is taken over, with
-sequence-number checks so two waiting writers cannot both take it.
+One writer at a time: the run holds the writer lease of
+:mod:`searcher.opensearch.lease`; generations and the manifest are read and swapped by
+:mod:`searcher.opensearch.generations`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import re
-import socket
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -48,193 +42,24 @@ from ..local.indexing import label_sources, plan_changes
 from ..local.schema import analysis_fingerprint
 from ..reports import IndexReport
 from .client import cluster_error
+from .generations import (
+    current_index,
+    drop_stale_generations,
+    first_generation,
+    generation_name,
+    index_meta,
+    read_manifest,
+)
+from .lease import ClusterLock, lock_index
 from .mapping import MAPPING_VERSION, document_source, index_body
 
 log = logging.getLogger(__name__)
 
-#: Seconds a writer's lease lasts without renewal (it is renewed every third of this).
-LEASE_SECONDS = 120.0
 #: Documents per bulk request (and bytes: whichever comes first).
 BULK_DOCS = 500
 BULK_BYTES = 20 * 1024 * 1024
-#: Manifest fields read back from the index by an incremental run.
-MANIFEST_FIELDS = ["id", "path", "source", "size", "mtime_ns", "digest"]
 #: Analyse in worker processes when a run has at least this many files to send.
 PARALLEL_FROM = 200
-
-
-def lock_index(name: str) -> str:
-    return f"{name}-lock"
-
-
-class ClusterLock:
-    """The writer lease for alias *name* (see the module docstring)."""
-
-    def __init__(self, client: Any, url: str, name: str, wait: float = 0.0,
-                 lease: float = LEASE_SECONDS, part: tuple[int, int] | None = None) -> None:
-        self.client, self.url, self.name = client, url, name
-        self.index = lock_index(name)
-        #: The lease document: ``writer`` for a whole run, ``part-K-of-N`` for one share.
-        self.lease_id = f"part-{part[0]}-of-{part[1]}" if part else "writer"
-        self.wait, self.lease = wait, lease
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        self._seq: tuple[int, int] | None = None
-        self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
-        self.lost = False
-
-    def __enter__(self) -> ClusterLock:
-        from opensearchpy.exceptions import ConflictError, NotFoundError
-
-        deadline = time.monotonic() + self.wait
-        while True:
-            body = {"owner": self.owner, "expires": time.time() + self.lease}
-            try:
-                r = self.client.index(index=self.index, id=self.lease_id, body=body,
-                                      op_type="create", refresh="true")
-                self._seq = (r["_seq_no"], r["_primary_term"])
-                rival = self._rival()
-                if rival is None:
-                    break
-                # A whole run and a share run exclude each other: give ours back and wait.
-                with contextlib.suppress(ConflictError, NotFoundError):
-                    self.client.delete(index=self.index, id=self.lease_id,
-                                       if_seq_no=self._seq[0], if_primary_term=self._seq[1],
-                                       refresh="true")
-                self._seq = None
-                held = rival
-            except ConflictError:
-                try:
-                    held = self.client.get(index=self.index, id=self.lease_id)
-                except NotFoundError:
-                    continue  # released meanwhile: try again at once
-            holder = held["_source"]
-            if holder.get("expires", 0) < time.time():
-                log.warning("taking over the expired writer lease of %s", holder.get("owner"))
-                with contextlib.suppress(ConflictError, NotFoundError):
-                    self.client.delete(index=self.index, id=held["_id"],
-                                       if_seq_no=held["_seq_no"],
-                                       if_primary_term=held["_primary_term"])
-                continue
-            if time.monotonic() >= deadline:
-                err = IndexLockedError(
-                    f"OpenSearch index {self.name} is being written by {holder.get('owner')} "
-                    f"(lease until {time.strftime('%H:%M:%S', time.localtime(holder['expires']))}"
-                    "); try again later or use --wait")
-                err.holder = holder.get("owner")  # type: ignore[attr-defined]
-                raise err
-            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
-        self._renewer = threading.Thread(target=self._renew, daemon=True,
-                                         name="searcher-opensearch-lease")
-        self._renewer.start()
-        return self
-
-    def _rival(self) -> dict[str, Any] | None:
-        """A live lease that excludes ours: share runs run side by side, but not beside a
-        whole run (which may rebuild or delete any document)."""
-        # Expiry compared here, from _source: the lock index maps ``expires`` dynamically (as
-        # a float, whose ~2-minute precision at today's epoch seconds a range query inherits).
-        hits = self.client.search(index=self.index, body={
-            "query": {"match_all": {}}, "size": 1000,
-            "seq_no_primary_term": True})["hits"]["hits"]
-        now = time.time()
-        for hit in hits:
-            other = hit["_id"]
-            if other != self.lease_id and "writer" in (self.lease_id, other) \
-                    and hit["_source"].get("expires", 0) > now:
-                return hit
-        return None
-
-    def _renew(self) -> None:
-        while not self._stop.wait(self.lease / 3):
-            try:
-                assert self._seq is not None
-                r = self.client.index(index=self.index, id=self.lease_id,
-                                      body={"owner": self.owner,
-                                            "expires": time.time() + self.lease},
-                                      if_seq_no=self._seq[0], if_primary_term=self._seq[1])
-                self._seq = (r["_seq_no"], r["_primary_term"])
-            except Exception:  # noqa: BLE001 - a lost lease is reported at the end
-                log.error("lost the writer lease on %s", self.name)
-                self.lost = True
-                return
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join()
-        if self._seq is not None and not self.lost:
-            try:
-                self.client.delete(index=self.index, id=self.lease_id, if_seq_no=self._seq[0],
-                                   if_primary_term=self._seq[1], refresh="true")
-            except Exception:  # noqa: BLE001 - expires by itself
-                log.warning("could not release the writer lease on %s; it expires by itself",
-                            self.name)
-
-
-def generation_name(name: str) -> str:
-    """A new concrete index name for alias *name*: NAME-g<UTC time to the millisecond>."""
-    now = time.time()
-    return f"{name}-g{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}{int(now * 1000) % 1000:03d}"
-
-
-def current_index(client: Any, name: str) -> str | None:
-    """The concrete index alias *name* points at, or None before the first run."""
-    from opensearchpy.exceptions import NotFoundError
-
-    try:
-        found = client.indices.get_alias(name=name)
-    except NotFoundError:
-        if client.indices.exists(index=name):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"OpenSearch index {name} is a plain index, not an alias "
-                              "managed by searcher; choose another name") from None
-        return None
-    return sorted(found)[-1] if found else None
-
-
-def _drop_stale_generations(client: Any, name: str, keep: str | None) -> None:
-    """Delete NAME-g* indexes the alias does not point at: rebuilds a killed writer left.
-
-    Only the lease holder calls this, so no other writer is filling one of them.
-    """
-    found = client.indices.get(index=f"{name}-g*", expand_wildcards="all",
-                               ignore_unavailable=True, allow_no_indices=True)
-    for index in sorted(found):
-        if index != keep and re.fullmatch(re.escape(name) + r"-g\d{17}", index):
-            log.warning("deleting %s, left by an interrupted rebuild", index)
-            client.indices.delete(index=index, ignore=404)
-
-
-def index_meta(client: Any, index: str) -> dict[str, Any]:
-    mapping = client.indices.get_mapping(index=index)
-    return dict(mapping[index]["mappings"].get("_meta") or {})
-
-
-def read_manifest(client: Any, index: str, page: int = 2000) -> dict[str, dict[str, Any]]:
-    """id → {path, source, size, mtime_ns, digest} of every document, via PIT + search_after."""
-    pit = client.create_pit(index=index, params={"keep_alive": "2m"})["pit_id"]
-    out: dict[str, dict[str, Any]] = {}
-    try:
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {
-                "size": page, "_source": MANIFEST_FIELDS, "query": {"match_all": {}},
-                "pit": {"id": pit, "keep_alive": "2m"}, "sort": [{"id": "asc"}],
-                "track_total_hits": False,
-            }
-            if after is not None:
-                body["search_after"] = after
-            hits = client.search(body=body)["hits"]["hits"]
-            for hit in hits:
-                out[hit["_source"]["id"]] = hit["_source"]
-            if len(hits) < page:
-                return out
-            after = hits[-1]["sort"]
-    finally:
-        with contextlib.suppress(Exception):  # PITs expire by themselves
-            client.delete_pit(body={"pit_id": [pit]})
 
 
 def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, Any] | None,
@@ -343,22 +168,6 @@ def _share(found: Scan, manifest: dict[str, dict[str, Any]], labeling: Any,
     return Scan(files, found.problems, found.skipped), mine
 
 
-def _first_generation(client: Any, name: str, shards: int, replicas: int) -> str:
-    """The index a first share run creates for alias *name*: one fixed name, so shares that
-    start together create (and alias) the same index instead of one each."""
-    from opensearchpy.exceptions import RequestError
-
-    target = f"{name}-g{'0' * 17}"
-    try:
-        client.indices.create(index=target, body=index_body(
-            shards, replicas, {"state": "building"}))
-    except RequestError as exc:
-        if "already_exists" not in str(getattr(exc, "error", "")):
-            raise
-    client.indices.update_aliases(body={"actions": [{"add": {"index": target, "alias": name}}]})
-    return target
-
-
 def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]] | None,
          settings: Settings, *, full: bool = False, wait: float = 0.0, shards: int = 1,
          replicas: int = 1, jobs: int | None = None,
@@ -382,9 +191,9 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
         with ClusterLock(client, url, name, wait, part=part) as lock:
             old = current_index(client, name)
             if part is None:
-                _drop_stale_generations(client, name, keep=old)
+                drop_stale_generations(client, name, keep=old)
             elif old is None:  # the first share to run creates the index and its alias
-                old = _first_generation(client, name, shards, replicas)
+                old = first_generation(client, name, shards, replicas)
             meta = index_meta(client, old) if old else {}
             source_list = [str(s) for s in (sources or meta.get("sources") or [])]
             source_paths = check_sources(source_list)
