@@ -30,7 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,11 +168,26 @@ def _share(found: Scan, manifest: dict[str, dict[str, Any]], labeling: Any,
     return Scan(files, found.problems, found.skipped), mine
 
 
+@dataclass
+class _Plan:
+    """What a run decided before it writes a document: where the documents go and which."""
+
+    old: str | None  # the generation the alias points at, None before the first run
+    rebuild: bool  # a new generation, swapped in at the end
+    meta: dict[str, Any]  # the new generation's ``_meta``
+    changes: Any  # searcher.local.indexing.plan_changes's plan
+    target: str = ""  # the index written: *old*, or the new generation
+
+
 def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]] | None,
          settings: Settings, *, full: bool = False, wait: float = 0.0, shards: int = 1,
          replicas: int = 1, jobs: int | None = None,
          part: tuple[int, int] | None = None) -> IndexReport:
     """Bring alias *name* up to date with *sources*; see the module docstring.
+
+    Three steps under the writer lease: plan (read what the index holds, decide whether to
+    rebuild, plan the changes), apply (send them into the index being written) and
+    publish (its ``_meta``, then the alias swap of a rebuild).
 
     With *part* ``(K, N)`` only the documents whose id falls in share K of N
     (:func:`in_share`) are compared, sent and deleted: N machines, each with the
@@ -189,89 +204,111 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
             client.indices.create(index=lock_index(name), ignore=400, body={
                 "settings": {"number_of_shards": 1, "number_of_replicas": replicas}})
         with ClusterLock(client, url, name, wait, part=part) as lock:
-            old = current_index(client, name)
-            if part is None:
-                drop_stale_generations(client, name, keep=old)
-            elif old is None:  # the first share to run creates the index and its alias
-                old = first_generation(client, name, shards, replicas)
-            meta = index_meta(client, old) if old else {}
-            source_list = [str(s) for s in (sources or meta.get("sources") or [])]
-            source_paths = check_sources(source_list)
-            fp = analysis_fingerprint(settings)
-            rebuild = (full or old is None or meta.get("fingerprint") != fp
-                       or meta.get("mapping_version") != MAPPING_VERSION)
-            if part is not None and meta.get("state") == "building" and not full:
-                rebuild = False  # created by a share run: filled in place, share by share
-            if part is not None and rebuild:
-                why = "--full was given" if full else (
-                    "it was built with other analysis settings or an older mapping")
-                raise SearcherError(
-                    f"index --part {part[0]}/{part[1]} cannot rebuild {name} ({why}): run "
-                    "'searcher index --full' once without --part, then the parts")
-            if old is not None and rebuild and not full:
-                log.warning("analysis settings changed since %s was built: rebuilding it", name)
-            report.full = rebuild
-            found = scan(source_paths, follow_links=settings.follow_links)
-            report.skipped = found.skipped
-            manifest: dict[str, dict[str, Any]] = {} if rebuild else read_manifest(client, old)
-            # A rebuild starts empty: the folders' history is in the index being served.
-            history = read_manifest(client, old) if rebuild and old else manifest
-            labeling = label_sources(dict(meta.get("labels") or {}), source_paths, found,
-                                     history)
-            new_meta = {"sources": [str(p) for p in source_paths], "fingerprint": fp,
-                        "labels": labeling.labels}
-            if rebuild:
-                target = generation_name(name)
-                client.indices.create(index=target, body=index_body(
-                    shards, replicas, dict(new_meta, state="building")))
-                # No refreshes while the bulk load runs: one at the end.
-                client.indices.put_settings(index=target,
-                                            body={"index": {"refresh_interval": "-1"}})
-            else:
-                target = old
-            if part is not None:
-                found, manifest = _share(found, manifest, labeling, part)
-            plan = plan_changes(manifest, found, labeling, report)
-            paths = {f.id: f.path for f in plan.build}
-            jobs = max(1, jobs or os.cpu_count() or 1)
-            accepted = _bulk(client, _actions(plan.build, target, settings, report, paths, jobs),
-                             report, paths)
-            replaced = accepted & plan.existing
-            report.added = len(accepted) - len(replaced) - plan.moved
-            report.updated = len(replaced - plan.relocated)
-            report.moved = len(replaced & plan.relocated) + plan.moved
-            if plan.delete:
-                _bulk(client, ({"_op_type": "delete", "_index": target, "_id": d}
-                               for d in sorted(plan.delete)), report, {})
-            report.deleted = len(plan.delete) - plan.moved
-            kept = {f.path for f in plan.build if f.id in plan.existing}
-            report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
-                             for p, r in report.failed]
-            if rebuild:
-                client.indices.put_settings(index=target,
-                                            body={"index": {"refresh_interval": None}})
-            client.indices.refresh(index=target)
-            new_meta.update(updated=time.time(), state="ready")
-            client.indices.put_mapping(index=target, body={"_meta": dict(
-                new_meta, mapping_version=MAPPING_VERSION)})
-            if lock.lost:
-                raise IndexLockedError(f"lost the writer lease on {name} during the run; "
-                                       "another writer may have taken over")
-            if rebuild:
-                swap: list[dict[str, Any]] = [{"add": {"index": target, "alias": name}}]
-                if old is not None:
-                    swap.insert(0, {"remove": {"index": old, "alias": name}})
-                client.indices.update_aliases(body={"actions": swap})
-                if old is not None:
-                    client.indices.delete(index=old, ignore=404)
-            report.generation = target
-            report.documents = int(client.count(index=target)["count"])
-            stats = client.indices.stats(index=target, metric="store")
-            report.index_bytes = int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
+            plan = _plan(client, name, sources, settings, report, full=full, part=part,
+                         shards=shards, replicas=replicas)
+            _apply(client, name, plan, settings, report, shards=shards, replicas=replicas,
+                   jobs=max(1, jobs or os.cpu_count() or 1))
+            _publish(client, name, plan, lock, report)
     except OpenSearchException as exc:
         raise cluster_error(exc, url, f"indexing into {name}") from None
     report.duration = time.monotonic() - started
     return report
+
+
+def _plan(client: Any, name: str, sources: list[str | os.PathLike[str]] | None,
+          settings: Settings, report: IndexReport, *, full: bool,
+          part: tuple[int, int] | None, shards: int, replicas: int) -> _Plan:
+    """Read the index's state and the source folders; decide what the run will write."""
+    old = current_index(client, name)
+    if part is None:
+        drop_stale_generations(client, name, keep=old)
+    elif old is None:  # the first share to run creates the index and its alias
+        old = first_generation(client, name, shards, replicas)
+    meta = index_meta(client, old) if old else {}
+    source_list = [str(s) for s in (sources or meta.get("sources") or [])]
+    source_paths = check_sources(source_list)
+    fp = analysis_fingerprint(settings)
+    rebuild = (full or old is None or meta.get("fingerprint") != fp
+               or meta.get("mapping_version") != MAPPING_VERSION)
+    if part is not None and meta.get("state") == "building" and not full:
+        rebuild = False  # created by a share run: filled in place, share by share
+    if part is not None and rebuild:
+        why = "--full was given" if full else (
+            "it was built with other analysis settings or an older mapping")
+        raise SearcherError(
+            f"index --part {part[0]}/{part[1]} cannot rebuild {name} ({why}): run "
+            "'searcher index --full' once without --part, then the parts")
+    if old is not None and rebuild and not full:
+        log.warning("analysis settings changed since %s was built: rebuilding it", name)
+    report.full = rebuild
+    found = scan(source_paths, follow_links=settings.follow_links)
+    report.skipped = found.skipped
+    manifest: dict[str, dict[str, Any]] = {} if rebuild else read_manifest(client, old)
+    # A rebuild starts empty: the folders' history is in the index being served.
+    history = read_manifest(client, old) if rebuild and old else manifest
+    labeling = label_sources(dict(meta.get("labels") or {}), source_paths, found, history)
+    new_meta = {"sources": [str(p) for p in source_paths], "fingerprint": fp,
+                "labels": labeling.labels}
+    if part is not None:
+        found, manifest = _share(found, manifest, labeling, part)
+    return _Plan(old, rebuild, new_meta, plan_changes(manifest, found, labeling, report))
+
+
+def _apply(client: Any, name: str, plan: _Plan, settings: Settings, report: IndexReport, *,
+           shards: int, replicas: int, jobs: int) -> None:
+    """Write the planned changes into the generation being written (a new one to rebuild)."""
+    if plan.rebuild:
+        plan.target = generation_name(name)
+        client.indices.create(index=plan.target, body=index_body(
+            shards, replicas, dict(plan.meta, state="building")))
+        # No refreshes while the bulk load runs: one at the end.
+        client.indices.put_settings(index=plan.target,
+                                    body={"index": {"refresh_interval": "-1"}})
+    else:
+        assert plan.old is not None  # an index to update in place exists
+        plan.target = plan.old
+    changes = plan.changes
+    target = plan.target
+    paths = {f.id: f.path for f in changes.build}
+    accepted = _bulk(client, _actions(changes.build, target, settings, report, paths, jobs),
+                     report, paths)
+    replaced = accepted & changes.existing
+    report.added = len(accepted) - len(replaced) - changes.moved
+    report.updated = len(replaced - changes.relocated)
+    report.moved = len(replaced & changes.relocated) + changes.moved
+    if changes.delete:
+        _bulk(client, ({"_op_type": "delete", "_index": target, "_id": d}
+                       for d in sorted(changes.delete)), report, {})
+    report.deleted = len(changes.delete) - changes.moved
+    kept = {f.path for f in changes.build if f.id in changes.existing}
+    report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
+                     for p, r in report.failed]
+    if plan.rebuild:
+        client.indices.put_settings(index=target, body={"index": {"refresh_interval": None}})
+    client.indices.refresh(index=target)
+
+
+def _publish(client: Any, name: str, plan: _Plan, lock: ClusterLock,
+             report: IndexReport) -> None:
+    """Mark the written generation ready and, for a rebuild, swap the alias onto it (not
+    when the lease was lost meanwhile: another writer may be at work)."""
+    target, old = plan.target, plan.old
+    client.indices.put_mapping(index=target, body={"_meta": dict(
+        plan.meta, updated=time.time(), state="ready", mapping_version=MAPPING_VERSION)})
+    if lock.lost:
+        raise IndexLockedError(f"lost the writer lease on {name} during the run; "
+                               "another writer may have taken over")
+    if plan.rebuild:
+        swap: list[dict[str, Any]] = [{"add": {"index": target, "alias": name}}]
+        if old is not None:
+            swap.insert(0, {"remove": {"index": old, "alias": name}})
+        client.indices.update_aliases(body={"actions": swap})
+        if old is not None:
+            client.indices.delete(index=old, ignore=404)
+    report.generation = target
+    report.documents = int(client.count(index=target)["count"])
+    stats = client.indices.stats(index=target, metric="store")
+    report.index_bytes = int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 
 
 def export(sources: list[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
