@@ -36,6 +36,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from pydantic import StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..deadline import time_limit
@@ -379,7 +380,9 @@ _PROBLEMS_ZH = {
 
 
 def _problem(item: dict[str, Any]) -> dict[str, str]:
-    where = ".".join(str(part) for part in item.get("loc", ())[1:]) or "request"
+    # "author.0" (one of a repeated parameter's values) is the parameter "author"
+    where = ".".join(str(part) for part in item.get("loc", ())[1:]
+                     if not isinstance(part, int)) or "request"
     english = item.get("msg", "invalid")
     chinese = _PROBLEMS_ZH.get(item.get("type", ""), "无效")
     try:
@@ -545,6 +548,8 @@ _SMALL_INT = re.compile(r"[1-9][0-9]{0,3}")
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_YEAR = re.compile(r"[1-9][0-9]{3}")
+_MONTH = re.compile(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])")
 
 
 def _is_date(text: str) -> bool:
@@ -593,6 +598,10 @@ def _plain_search_params(query_string: bytes) -> dict[str, Any] | None:
         return None
     if any(len(values) > 20 or any(len(v) > MAX_FILTER_CHARS for v in values)
            for name, values in lists.items() if name != "facets") or len(lists["facets"]) > 10:
+        return None
+    if not all(re.match(_FACETS, value) for value in lists["facets"]) or \
+            not all(_YEAR.fullmatch(value) for value in lists["year"]) or \
+            not all(_MONTH.fullmatch(value) for value in lists["month"]):
         return None
     return {"q": q, "sort": sort, **numbers, "since": single.get("since"),
             "until": single.get("until"), "facets": _split_facets(lists["facets"]),
@@ -645,27 +654,25 @@ api = APIRouter()
 Q = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
                          description="Query in searcher's syntax: words, `\"a phrase\"`, "
                          "`a OR b`, `-excluded`, `title:word` (see the README).")]
-Filter = Annotated[list[str] | None, Query(
+Filter = Annotated[list[Annotated[str, StringConstraints(max_length=MAX_FILTER_CHARS)]], Query(
     max_length=20, description="Repeat for several values (any of them matches).")]
+Year = Annotated[list[Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{3}$")]], Query(
+    max_length=20, description="A year, `2021`; repeat for several.")]
+Month = Annotated[list[Annotated[str, StringConstraints(
+    pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]], Query(
+    max_length=20, description="A month, `2021-06`; repeat for several.")]
 DateParam = Annotated[dt.date | None, Query(
     description="A day, `YYYY-MM-DD` (inclusive), in the index's time zone.")]
 Sort = Annotated[Literal["relevance", "date", "oldest"], Query()]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description="A page past the last is a 404.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Facets = Annotated[list[str] | None, Query(
-    max_length=10, description="Facet names (`author`, `category`, `tag`, `year`, `month`), "
+_FACET = "(author|category|tag|year|month)"
+_FACETS = rf"^ *{_FACET}? *(, *{_FACET}? *)*$"
+Facets = Annotated[list[Annotated[str, StringConstraints(pattern=_FACETS)]], Query(
+    max_length=10,
+    description="Facet names (`author`, `category`, `tag`, `year`, `month`), "
     "repeated or comma-separated: `facets=author,year`.")]
 FacetLimit = Annotated[int, Query(ge=1, le=100, description="Values per facet.")]
-
-
-def _filter_values(name: str, values: list[str] | None) -> list[str]:
-    for value in values or []:
-        if len(value) > MAX_FILTER_CHARS:
-            raise RequestValidationError([{
-                "loc": ("query", name), "type": "string_too_long",
-                "msg": f"String should have at most {MAX_FILTER_CHARS} characters",
-                "ctx": {"max_length": MAX_FILTER_CHARS}}])
-    return list(values or [])
 
 
 def _public_results(state: _State, data: dict[str, Any]) -> dict[str, Any]:
@@ -689,20 +696,27 @@ def _public_stats(state: _State, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+#: OpenAPI links: a hit's id is what /api/documents and /api/similar take (clients and
+#: schemathesis follow them from a search to its documents).
+_HIT_LINKS = {name: {"operationId": op, "parameters": {"doc_id": "$response.body#/hits/0/id"}}
+              for name, op in (("document", "document"), ("similar", "similar"))}
+
+
 @api.get("/api/search", summary="Ranked results (the CLI's --json shape)",
-         response_model=None, responses={200: {"model": SearchBody},
+         operation_id="search", response_model=None,
+         responses={200: {"model": SearchBody, "links": _HIT_LINKS},
                                          **responses(400, 404, 422, 500, 503)})
-async def api_search(request: Request, q: Q, author: Filter = None, category: Filter = None,
-                     tag: Filter = None, year: Filter = None, month: Filter = None,
+async def api_search(request: Request, q: Q, author: Filter = [], category: Filter = [],  # noqa: B006 - FastAPI copies defaults
+                     tag: Filter = [], year: Year = [], month: Month = [],  # noqa: B006
                      since: DateParam = None, until: DateParam = None,
                      sort: Sort = "relevance", page: Page = 1, limit: Limit = 10,
-                     facets: Facets = None, facet_limit: FacetLimit = 10) -> Response:
+                     facets: Facets = [], facet_limit: FacetLimit = 10) -> Response:  # noqa: B006
     """One page of hits for `q`, with facet counts over all matches.  Snippets are plain
     text; `highlights` are `[start, end)` spans into them.  `year` is `2021`, `month`
     `2021-06`.  A page past the last is a 404 that says how many pages there are."""
     state = _state(request)
     given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
-    filters = {name: _filter_values(name, values) for name, values in given.items()}
+    filters = {name: list(values) for name, values in given.items()}
     return await _search_answer(state, {
         "q": q, "page": page, "limit": limit, "sort": sort, "filters": filters,
         "since": since.isoformat() if since else None,
@@ -711,7 +725,7 @@ async def api_search(request: Request, q: Q, author: Filter = None, category: Fi
 
 
 @api.get("/api/documents/{doc_id}", summary="One document: metadata and text",
-         response_model=None, responses={200: {"model": DocumentBody},
+         operation_id="document", response_model=None, responses={200: {"model": DocumentBody},
                                          **responses(400, 404, 500, 503)})
 async def api_document(request: Request, doc_id: str) -> JSON:
     """Everything stored for the document with this id (`searcher show --json`).  Ids
@@ -723,7 +737,7 @@ async def api_document(request: Request, doc_id: str) -> JSON:
 
 
 @api.get("/api/suggest", summary="Completions for what is being typed",
-         response_model=None, responses={200: {"model": SuggestBody},
+         operation_id="suggest", response_model=None, responses={200: {"model": SuggestBody},
                                          **responses(400, 422, 500, 503)})
 async def api_suggest(request: Request, q: Annotated[str, Query(
                           max_length=100, description="What has been typed so far.")],
@@ -738,7 +752,8 @@ async def api_suggest(request: Request, q: Annotated[str, Query(
 
 
 @api.get("/api/similar/{doc_id}", summary="Documents similar to one document",
-         response_model=None, responses={200: {"model": SearchBody},
+         operation_id="similar", response_model=None,
+         responses={200: {"model": SearchBody, "links": _HIT_LINKS},
                                          **responses(400, 404, 422, 500, 503)})
 async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
     """The same shape as `/api/search`; near-duplicates are marked on their hits."""
@@ -749,7 +764,7 @@ async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
 
 
 @api.get("/api/stats", summary="Document count, index size, last update, fields",
-         response_model=None, responses={200: {"model": StatsBody},
+         operation_id="stats", response_model=None, responses={200: {"model": StatsBody},
                                          **responses(400, 500, 503)})
 async def api_stats(request: Request) -> JSON:
     """What `searcher stats --json` says; without source folders with `--public`."""
@@ -758,7 +773,7 @@ async def api_stats(request: Request) -> JSON:
 
 
 @api.get("/healthz", summary="200 when the index opens, 503 otherwise",
-         response_model=None, responses={200: {"model": HealthBody},
+         operation_id="health", response_model=None, responses={200: {"model": HealthBody},
                                          **responses(400, 500, 503)})
 async def healthz(request: Request) -> JSON:
     """For load balancers and uptime monitors (`HEAD` works too)."""
