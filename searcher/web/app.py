@@ -914,7 +914,10 @@ class _Page:
         shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
         out: list[tuple[int, str] | None] = []
         for n in shown:
-            if out and out[-1] is not None and n > out[-1][0] + 1:
+            previous = out[-1][0] if out and out[-1] is not None else None
+            if previous is not None and n == previous + 2:  # one number: no "…" for it
+                out.append((n - 1, self.url(page=n - 1)))
+            elif previous is not None and n > previous + 2:
                 out.append(None)
             out.append((n, self.url(page=n)))
         return out
@@ -925,7 +928,9 @@ def _page_number(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() and 0 < len(value) <= 9 and int(value) > 0 else 0
+    if not (value.isascii() and value.isdigit()) or len(value) > 40 or int(value) < 1:
+        return 0
+    return int(value)
 
 
 def _needs_cleaning(raw: Any) -> bool:
