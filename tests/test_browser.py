@@ -29,7 +29,7 @@ from test_web_api import write_hostile
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+                 "--disable-sync", "--lang=zh-CN"]
 WAIT_MS = 30_000  # bounded, but generous: CI machines are shared and slow
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -457,8 +457,10 @@ def test_readme_screenshots(server, browser):
     page.close()
     phone = browser.new_page()
     phone.set_viewport_size(PHONE)
-    phone.goto(server + "/?q=" + "的 OR 是")
+    phone.goto(server + "/?q=" + "聊城")
+    expect(phone.locator(".hit").first).to_be_visible()
+    phone.screenshot(path=str(docs / "phone-view.png"))
     phone.locator(".filter-toggle").click()
     expect(phone.locator("#filters")).to_be_visible()
-    phone.screenshot(path=str(docs / "phone-view.png"))
+    phone.screenshot(path=str(docs / "phone-filters.png"))
     phone.close()
