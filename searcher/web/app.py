@@ -693,6 +693,8 @@ def _public_document(state: _State, data: dict[str, Any]) -> dict[str, Any]:
 def _public_stats(state: _State, data: dict[str, Any]) -> dict[str, Any]:
     if state.options.public:
         data = {k: v for k, v in data.items() if k not in ("sources", "index_dir", "url")}
+        if isinstance(data.get("fingerprint"), dict) and data["fingerprint"].get("userdict"):
+            data["fingerprint"] = {**data["fingerprint"], "userdict": "(set)"}  # a path
     return data
 
 
