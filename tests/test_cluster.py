@@ -420,3 +420,11 @@ def test_suggestions_rank_common_readings_first_on_the_cluster(location, tmp_pat
     assert texts.index("长江") < texts.index("长期"), texts
     assert [s.text for s in engine.suggest("changq")][0] == "长期"
     engine.close()
+
+
+def test_pinyin_readings_on_the_cluster_are_the_local_ones(pair):
+    local, cluster, _ = pair
+    for query in ("liaocheng", "liao cheng", "changjiang 保护", "聊城", "-liaocheng 聊城"):
+        mine = SearchEngine(cluster).search(query).pinyin
+        assert mine == SearchEngine(local).search(query).pinyin, query
+    assert SearchEngine(cluster).search("liaocheng").pinyin == {"liaocheng": ["聊城"]}
