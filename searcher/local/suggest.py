@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import logging
 import os
 import pickle
@@ -36,6 +37,7 @@ from itertools import product
 
 import numpy as np
 
+from ..analysis.lexicon import char_readings
 from ..analysis.normalize import fold, squeeze
 from ..results import Suggestion
 from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
@@ -365,8 +367,6 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
 
 def pinyin_keys(word: str) -> set[str]:
     """Toneless spellings (``liaocheng``) and initials (``lc``) of a Chinese word."""
-    from ..analysis.lexicon import char_readings
-
     table = char_readings()
     readings = []
     for ch in word:
@@ -383,40 +383,37 @@ def pinyin_keys(word: str) -> set[str]:
     return keys
 
 
-def common_reading(word: str) -> str | None:
-    """How *word* is most often read, toneless (``长江`` → ``changjiang``, ``长期`` →
-    ``changqi``): pypinyin's reading of the word where its phrase table has it (長 is
-    ``chang`` in 长江 but ``zhang`` in 校长), else each character's most common reading."""
+def common_reading(word: str) -> list[str] | None:
+    """How *word* is most often read, as toneless syllables (``长江`` → ``chang jiang``,
+    ``长期`` → ``chang qi``): pypinyin's reading of the word where its phrase table has it
+    (长 is ``chang`` in 长江 but ``zhang`` in 校长), else each character's most common
+    reading; None for a character without a reading."""
     from pypinyin.phrases_dict import phrases_dict
-
-    from ..analysis.lexicon import _toneless, char_readings
 
     known = phrases_dict.get(word)
     if known and len(known) == len(word):
-        return "".join(_toneless(r[0]) for r in known)
+        return [_toneless(r[0]) for r in known]
     table = char_readings()
     firsts = [table.get(ch) for ch in word]
-    return "".join(f[0] for f in firsts) if all(firsts) else None  # type: ignore[index]
+    return [f[0] for f in firsts] if all(firsts) else None  # type: ignore[index]
+
+
+@functools.lru_cache(maxsize=4096)
+def _toneless(reading: str) -> str:
+    """A toned syllable without its tone (``cháng`` → ``chang``; a few thousand exist)."""
+    from ..analysis.lexicon import _toneless as strip
+
+    return strip(reading)
 
 
 def reading_keys(word: str) -> tuple[set[str], set[str]]:
     """:func:`pinyin_keys` of *word* split into those of its common reading (the spelling
     and its initials) and the rest, rare readings that rank after every common one."""
-    from ..analysis.lexicon import char_readings
-
     keys = pinyin_keys(word)
-    spelling = common_reading(word)
-    if spelling is None or spelling not in keys:
+    syllables = common_reading(word)
+    if not syllables:
         return keys, set()
-    table = char_readings()
-    initials, pos = [], 0
-    for ch in word:  # the initials of the common reading, character by character
-        reading = next((r for r in table.get(ch, ()) if spelling.startswith(r, pos)), None)
-        if reading is None:
-            return keys, set()
-        initials.append(reading[0])
-        pos += len(reading)
-    common = {spelling, "".join(initials)} & keys
+    common = {"".join(syllables), "".join(s[0] for s in syllables)} & keys
     return common, keys - common
 
 

@@ -121,8 +121,9 @@ class ApiError(Exception):
 
     def message(self, lang: messages.Lang) -> str:
         if self.key in ("bad_query", "bad_filter"):
-            return messages.query_error(self.fields["detail"], self.extra.get("position"),
+            said = messages.query_error(self.fields["detail"], self.extra.get("position"),
                                         lang)
+            return said if lang == "en" else messages.text(self.key, lang, detail=said)
         return messages.text(self.key, lang, **self.fields)
 
 
