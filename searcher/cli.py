@@ -605,6 +605,10 @@ def serve(
     time_budget: Annotated[float, typer.Option(
         "--time-budget", min=0.001, help="Seconds a request may take before it answers 503.",
     )] = 10.0,
+    public: Annotated[bool, typer.Option(
+        "--public", envvar="SEARCHER_PUBLIC",
+        help="Leave source paths and folders out of every answer and page (for serving "
+             "beyond this machine; also SEARCHER_PUBLIC=1).")] = False,
 ) -> None:
     """Serve the index over HTTP: a search page at /, the JSON API under /api, docs at /docs."""
     engine = _engine()
@@ -619,11 +623,30 @@ def serve(
         documents = 0
     engine.close()
     _check_listen(host, port)
+    if not _loopback(host):
+        typer.echo(f"warning: listening on {host}: other machines can reach this server; "
+                   "it has no authentication"
+                   + ("" if public else ", and its answers name source files and folders "
+                      "(--public leaves them out)"), err=True)
     typer.echo(f"serving {engine.settings.index_dir} ({documents} documents) on "
                f"http://{host}:{port}/ (API reference: /docs); Ctrl-C stops", err=True)
     run_server(engine.settings, host=host, port=port, workers=workers,
-               options=WebOptions(time_budget=time_budget, cors_origins=tuple(cors or ())),
+               options=WebOptions(time_budget=time_budget, cors_origins=tuple(cors or ()),
+                                  public=public),
                log_level="info" if state.verbose else "warning", access_log=state.verbose)
+
+
+def _loopback(host: str) -> bool:
+    """Whether every address *host* names is on this machine only (127.0.0.0/8, ::1)."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
 
 
 def _check_listen(host: str, port: int) -> None:

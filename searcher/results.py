@@ -63,6 +63,9 @@ class SearchResults:
     limit: int
     hits: list[Hit]
     relaxed: bool = False
+    #: Latin words of the query read as pinyin → the indexed words they matched, most
+    #: common first (``{"liaocheng": ["聊城", "疗程"]}``), so a page can say how it read them.
+    pinyin: dict[str, list[str]] = field(default_factory=dict)
     sort: str = "relevance"
     elapsed: float = 0.0
     #: Requested facet → ``(value, count)`` pairs over *all* matches, by count then value.
@@ -81,6 +84,7 @@ class SearchResults:
             "limit": self.limit,
             "sort": self.sort,
             "relaxed": self.relaxed,
+            "pinyin": {spelling: list(words) for spelling, words in self.pinyin.items()},
             "elapsed_ms": round(self.elapsed * 1000, 2),
             "hits": [h.as_dict() for h in self.hits],
             "facets": {name: [[value, count] for value, count in pairs]

@@ -405,3 +405,26 @@ def test_part_on_a_local_index_is_refused(tmp_path):
     with pytest.raises(SearcherError):
         SearchEngine(tmp_path / "ix2").index([SAMPLE_DOCS], part=(1, 2))
     assert os.listdir(tmp_path) == []
+
+
+def test_suggestions_rank_common_readings_first_on_the_cluster(location, tmp_path):
+    """As in the local index: changj spells 长江 in its common reading and 长期 only in a
+    rare one (期 read ji), so 长江 comes first although 长期 is in more documents."""
+    docs = tmp_path / "docs"
+    for number in range(5):
+        write(docs, f"s/long-{number}.md", article(f"长期规划 {number}", "长期发展，长期坚持。"))
+    write(docs, "s/river.md", article("长江保护法实施", "长江保护法保护长江。"))
+    engine = SearchEngine(location)
+    assert not engine.index([docs]).failed
+    texts = [s.text for s in engine.suggest("changj")]
+    assert texts.index("长江") < texts.index("长期"), texts
+    assert [s.text for s in engine.suggest("changq")][0] == "长期"
+    engine.close()
+
+
+def test_pinyin_readings_on_the_cluster_are_the_local_ones(pair):
+    local, cluster, _ = pair
+    for query in ("liaocheng", "liao cheng", "changjiang 保护", "聊城", "-liaocheng 聊城"):
+        mine = SearchEngine(cluster).search(query).pinyin
+        assert mine == SearchEngine(local).search(query).pinyin, query
+    assert SearchEngine(cluster).search("liaocheng").pinyin == {"liaocheng": ["聊城"]}

@@ -441,6 +441,8 @@ class Evaluator:
         self.context = context
         self.relaxed = relaxed
         self.terms: set[str] = set()
+        #: Latin text read as pinyin → the indexed words it matched, most documents first.
+        self.readings: dict[str, list[str]] = {}
         self.total_docs = max(searcher.doc_count_all(), 1)
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
         self._scans: dict[tuple[str, bool], Found] = {}
@@ -752,6 +754,9 @@ class Evaluator:
             return result
         self.terms.update(words)
         freq = {w: sum(self.df(f, w) for f in fields) for w in words}
+        found = sorted((w for w in words if freq[w] > 0), key=lambda w: (-freq[w], w))
+        if found and not self._quiet:
+            self.readings.setdefault(text, found)
         top = max(freq.values()) or 1
         for word in words:
             weight = PINYIN_BOOST * (freq[word] / top) ** 0.5
@@ -865,6 +870,8 @@ class Ranked:
     partial: bool = False
     #: The documents of ``mask``, ascending (ranking lists them anyway; facets use them).
     hits: np.ndarray | None = None
+    #: Latin query words read as pinyin → the indexed words they matched (Evaluator.readings).
+    readings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
@@ -900,7 +907,8 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         page_score = match.score[page] + evaluator.title_bonus(node, space, page)
     matched = evaluator.matched_counts(page)
     return Ranked([int(d) for d in page], [float(s) for s in page_score], total, mask,
-                  [int(c) for c in matched], len(words), partial, hits), evaluator.terms
+                  [int(c) for c in matched], len(words), partial, hits,
+                  evaluator.readings), evaluator.terms
 
 
 def top_order(keys: np.ndarray, count: int) -> np.ndarray:

@@ -86,7 +86,7 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
                       snippet_width, ranked.matched, ranked.query_words)
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
-                         facets=counts)
+                         facets=counts, pinyin=ranked.readings)
 
 
 def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import logging
 import os
 import pickle
@@ -36,6 +37,7 @@ from itertools import product
 
 import numpy as np
 
+from ..analysis.lexicon import char_readings
 from ..analysis.normalize import fold, squeeze
 from ..results import Suggestion
 from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
@@ -49,7 +51,10 @@ SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
 #: The merged table, saved by the first process that needs it (keyed by the segments).
 TABLE_FILE = "suggest.table.pickle"
 #: Bump when SuggestTable changes: an older saved table is then rebuilt.
-TABLE_VERSION = 2
+TABLE_VERSION = 3
+#: Starts the keys of a word's uncommon readings (``长期`` read ``changji``): a Latin prefix
+#: finds the words it spells in their common reading first, these only after them.
+RARE = "\x01"
 MAX_LIMIT = 100
 #: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
 MAX_READINGS = 8
@@ -188,9 +193,17 @@ class SuggestTable:
     first_chars: dict[str, list[int]] = field(default_factory=dict)
 
     def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
+        best = self.best(prefix, limit)
+        if len(best) < limit and prefix.isascii() and prefix.isalpha():
+            seen = set(best)
+            best += [i for i in self.best(RARE + prefix, limit + len(best))
+                     if i not in seen][:limit - len(best)]
+        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+
+    def best(self, prefix: str, limit: int) -> list[int]:
+        """The best *limit* entries with a key starting with *prefix*, best first."""
         if len(prefix) == 1:
-            best = self.first_chars.get(prefix, [])[:limit]
-            return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+            return self.first_chars.get(prefix, [])[:limit]
         lo = bisect.bisect_left(self.keys, prefix)
         hi = bisect.bisect_left(self.keys, prefix + _END, lo)
         if lo >= hi:
@@ -203,7 +216,7 @@ class SuggestTable:
             best = self.scan(prefix, limit, 4 * SCAN_STEPS)
         if best is None:
             best = self.partition(lo, hi, limit)
-        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+        return best
 
     def scan(self, prefix: str, limit: int, steps: int | None = None) -> list[int] | None:
         """The best *limit* entries with a key starting with *prefix*, in entry order
@@ -331,7 +344,8 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
         if kind != 2 and spelled < MAX_PINYIN_WORDS and _HAN_WORD.match(text) \
                 and len(text) <= MAX_PINYIN_CHARS:
             spelled += 1
-            for spelling in pinyin_keys(text):
+            common, rare = reading_keys(text)
+            for spelling in (*common, *(RARE + k for k in rare)):
                 keys.append(spelling)
                 numbers.append(number)
     order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -353,8 +367,6 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
 
 def pinyin_keys(word: str) -> set[str]:
     """Toneless spellings (``liaocheng``) and initials (``lc``) of a Chinese word."""
-    from ..analysis.lexicon import char_readings
-
     table = char_readings()
     readings = []
     for ch in word:
@@ -369,6 +381,40 @@ def pinyin_keys(word: str) -> set[str]:
         if len(keys) >= 2 * MAX_READINGS:
             break
     return keys
+
+
+def common_reading(word: str) -> list[str] | None:
+    """How *word* is most often read, as toneless syllables (``长江`` → ``chang jiang``,
+    ``长期`` → ``chang qi``): pypinyin's reading of the word where its phrase table has it
+    (长 is ``chang`` in 长江 but ``zhang`` in 校长), else each character's most common
+    reading; None for a character without a reading."""
+    from pypinyin.phrases_dict import phrases_dict
+
+    known = phrases_dict.get(word)
+    if known and len(known) == len(word):
+        return [_toneless(r[0]) for r in known]
+    table = char_readings()
+    firsts = [table.get(ch) for ch in word]
+    return [f[0] for f in firsts] if all(firsts) else None  # type: ignore[index]
+
+
+@functools.lru_cache(maxsize=4096)
+def _toneless(reading: str) -> str:
+    """A toned syllable without its tone (``cháng`` → ``chang``; a few thousand exist)."""
+    from ..analysis.lexicon import _toneless as strip
+
+    return strip(reading)
+
+
+def reading_keys(word: str) -> tuple[set[str], set[str]]:
+    """:func:`pinyin_keys` of *word* split into those of its common reading (the spelling
+    and its initials) and the rest, rare readings that rank after every common one."""
+    keys = pinyin_keys(word)
+    syllables = common_reading(word)
+    if not syllables:
+        return keys, set()
+    common = {"".join(syllables), "".join(s[0] for s in syllables)} & keys
+    return common, keys - common
 
 
 def _safe_fold(text: str) -> str:

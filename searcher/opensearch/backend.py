@@ -161,7 +161,33 @@ class OpenSearchBackend:
             hits=[self._hit(h, needles, rank, translation.query_words)
                   for rank, h in enumerate(hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
-            facets=self._facet_counts(request.facets, request.facet_limit, found or {}))
+            facets=self._facet_counts(request.facets, request.facet_limit, found or {}),
+            pinyin=self._readings(translation.spellings) if total else {})
+
+    def _readings(self, spellings: list[str]) -> dict[str, list[str]]:
+        """The indexed words each pinyin *spelling* of the query reads as, most documents
+        first (as :attr:`searcher.results.SearchResults.pinyin` locally), from the
+        ``suggest`` keys ``PINYIN_MARK spelling KEY_SEP word``: one more request, only for
+        queries with Latin words that may be pinyin."""
+        if not spellings:
+            return {}
+        from ..analysis.lexicon import word_pinyins
+        from .dsl import regex_literal
+        from .mapping import KEY_SEP, PINYIN_MARK
+
+        aggs = {str(number): {"terms": {
+            "field": "suggest", "size": 20, "order": [{"_count": "desc"}, {"_key": "asc"}],
+            "include": regex_literal(PINYIN_MARK + spelling + KEY_SEP) + ".*"}}
+            for number, spelling in enumerate(spellings)}
+        found = self._search({"size": 0, "track_total_hits": False, "aggs": aggs})
+        readings: dict[str, list[str]] = {}
+        for number, spelling in enumerate(spellings):
+            buckets = found.get("aggregations", {}).get(str(number), {}).get("buckets", [])
+            words = [b["key"].split(KEY_SEP, 1)[-1] for b in buckets]
+            words = [w for w in words if spelling in word_pinyins(w)]  # not initials
+            if words:
+                readings[spelling] = words
+        return readings
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Completions of *prefix* like :meth:`searcher.SearchEngine.suggest`

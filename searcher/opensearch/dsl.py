@@ -79,6 +79,8 @@ class Translation:
     terms: set[str] = field(default_factory=set)
     #: How many query words the query has (named ``UNIT_PREFIX`` + number in the query).
     query_words: int = 0
+    #: Latin query words also searched as pinyin spellings (the backend asks which words).
+    spellings: list[str] = field(default_factory=list)
 
 
 #: Prefix of the named clauses that count a hit's query words (:func:`matched_words`).
@@ -106,6 +108,7 @@ class Translator:
         self.cut = cut
         self.relaxed = relaxed
         self.terms: set[str] = set()
+        self.spellings: list[str] = []
         #: The query's words → the clauses of the documents holding each (OR).
         self.units: dict[str, list[dict[str, Any]]] = {}
         self._quiet = 0  # > 0 while translating what is not a query word of its own
@@ -123,7 +126,7 @@ class Translator:
         query: dict[str, Any] = {"bool": {"must": [main]}}
         if should:
             query["bool"]["should"] = should
-        return Translation(query, self.terms, len(self.units))
+        return Translation(query, self.terms, len(self.units), list(dict.fromkeys(self.spellings)))
 
     # -- query words (the local scorer's ``_unit``) --------------------------
     def _unit(self, name: str, clause: dict[str, Any]) -> None:
@@ -246,6 +249,8 @@ class Translator:
         return clauses[0] if len(clauses) == 1 else _any(clauses)
 
     def pinyin(self, text: str) -> dict[str, Any]:
+        if not self._quiet:
+            self.spellings.append(text)
         return {"term": {"pinyin": {"value": text, "boost": PINYIN_BOOST}}}
 
     def keyword(self, field_name: str, text: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..local.suggest import MAX_LIMIT, prefix_key
+from ..local.suggest import MAX_LIMIT, prefix_key, reading_keys
 from ..results import Suggestion
 from .dsl import regex_literal
 from .mapping import KEY_SEP, PINYIN_MARK
@@ -58,13 +58,21 @@ def suggest(search: Callable[[dict[str, Any]], dict[str, Any]], prefix: object,
     counts: dict[tuple[int, str], int] = {}
     for bucket in found["words"]["values"]["buckets"]:
         counts[(0, bucket["key"])] = int(bucket["doc_count"])
+    common: set[str] = set()  # words the prefix spells in their common reading
     for bucket in found.get("pinyin", {}).get("values", {}).get("buckets", []):
-        word = bucket["key"].split(KEY_SEP, 1)[-1]
+        spelling, _, word = bucket["key"][len(PINYIN_MARK):].partition(KEY_SEP)
         counts[(0, word)] = max(counts.get((0, word), 0), int(bucket["doc_count"]))
+        if word not in common and any(k.startswith(key) for k in reading_keys(word)[0]):
+            common.add(word)
+    rare = {word for kind, word in counts if kind == 0 and word not in common
+            and found.get("pinyin") and not word.startswith(key)}
     for bucket in found["titles"]["values"]["buckets"]:
         shown = bucket["key"].split(KEY_SEP, 1)[-1]
         counts[(2, shown)] = counts.get((2, shown), 0) + int(bucket["doc_count"])
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][0], len(item[0][1]),
+    # a word the prefix spells only in a rare reading (changj: 长期 read changji) comes
+    # after the others, as in the local index
+    ranked = sorted(counts.items(), key=lambda item: (item[0][1] in rare, -item[1],
+                                                      item[0][0], len(item[0][1]),
                                                       item[0][1]))
     return [Suggestion(text, count, "word" if kind == 0 else "title")
             for (kind, text), count in ranked[:limit]]
