@@ -47,8 +47,19 @@ def time_limit(seconds: float) -> Iterator[None]:
         _LIMIT.reset(token)
 
 
-def check_time_limit() -> None:
-    """Raise TimeLimitExceeded when the current time limit has passed (no limit: nothing)."""
+def check_time_limit(cost: float = 0.0) -> None:
+    """Raise TimeLimitExceeded when the current time limit has passed (no limit: nothing).
+
+    *cost* is the estimated seconds of a step about to start that cannot stop midway (one
+    C call over a whole long article): the limit counts as passed when the step would end
+    after it, so that such a step never holds the caller (the web server's event loop) far
+    past its limit; the caller may then run it again under a longer one."""
     limit = _LIMIT.get()
-    if limit is not None and time.monotonic() > limit[0]:
+    if limit is not None and time.monotonic() + cost > limit[0]:
         raise TimeLimitExceeded(limit[1])
+
+
+def remaining_time() -> float | None:
+    """Seconds left before the current time limit (negative once passed), or None: no limit."""
+    limit = _LIMIT.get()
+    return None if limit is None else limit[0] - time.monotonic()
