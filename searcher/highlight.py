@@ -31,7 +31,8 @@ DEFAULT_WIDTH = 120
 #: Characters folded per second, kept low (one core folds 10-30 million a second): the
 #: estimate that keeps a long article's folding from starting when the limit is near.
 FOLD_RATE = 5_000_000
-#: Candidate windows scored per step (the time limit is checked between steps).
+#: Characters of text whose candidate windows are scored in one step (the time limit is
+#: checked between steps).
 CHUNK = 1 << 16
 #: A window may start after one of these when one is near its first match.
 BREAKS = "。！？；\n!?;"
@@ -163,40 +164,60 @@ def _clipped(found: _Occurrences, start: int, end: int) -> Iterator[tuple[int, i
 
 def _best_start(text: str, found: list[_Occurrences], width: int) -> int:
     """The start of the best window (see :func:`make_snippet`) among those starting at a
-    match or at its soft start; scored a chunk of candidates at a time, in text order,
-    stopping at the first window that holds every needle."""
-    starts = np.concatenate([o.starts for o in found])
-    # Sorted runs (each needle's starts and soft starts), which a stable sort merges in
-    # linear time; duplicates dropped.
-    candidates = np.sort(np.concatenate((starts, _soft_starts(text, starts))), kind="stable")
-    candidates = candidates[np.append(True, candidates[1:] != candidates[:-1])]
-    check_time_limit()
+    match or at its soft start.
+
+    Candidates are scored a block of text at a time, in text order, so the first best is
+    the earliest, and the search stops at the first window holding every needle: an
+    article repeating the query's words is settled in its first block."""
     # One number per window: needles inside, then their total length (weight > any total).
     weight = sum(len(o.needle) for o in found) + 1
     everything = sum(weight + len(o.needle) for o in found)
     best, best_key = 0, -1
-    for i in range(0, len(candidates), CHUNK):
-        ws = candidates[i : i + CHUNK]
-        key = np.zeros(len(ws), dtype=np.int64)
-        for o in found:
-            # The first occurrence starting in the window ends first (see _Occurrences).
-            j = np.minimum(np.searchsorted(o.starts, ws, "left"), len(o.starts) - 1)
-            inside = (o.starts[j] >= ws) & (o.ends[j] <= ws + width)
-            key += inside * (weight + len(o.needle))
-        k = int(np.argmax(key))  # the earliest of the best
-        if key[k] > best_key:
-            best, best_key = int(ws[k]), int(key[k])
-        if best_key == everything:
-            break
+    block = 0
+    while True:
+        ws = _candidates(text, found, block, block + CHUNK)
+        if len(ws):
+            key = np.zeros(len(ws), dtype=np.int64)
+            for o in found:
+                # The first occurrence starting in the window ends first (see _Occurrences).
+                j = np.minimum(np.searchsorted(o.starts, ws, "left"), len(o.starts) - 1)
+                inside = (o.starts[j] >= ws) & (o.ends[j] <= ws + width)
+                key += inside * (weight + len(o.needle))
+            k = int(np.argmax(key))  # the earliest of the block's best
+            if key[k] > best_key:
+                best, best_key = int(ws[k]), int(key[k])
+            if best_key == everything:
+                return best
         check_time_limit()
-    return best
+        # The next block starts where the next candidate can be (a match's soft start).
+        block += CHUNK
+        later = [int(o.starts[j]) for o in found
+                 if (j := int(np.searchsorted(o.starts, block, "left"))) < len(o.starts)]
+        if not later:
+            return best
+        block = max(block, min(later) - LEAD)
+
+
+def _candidates(text: str, found: list[_Occurrences], lo: int, hi: int) -> np.ndarray:
+    """The candidate window starts in ``[lo, hi)``, sorted: the matches there, and the soft
+    starts of the matches up to LEAD after it."""
+    starts = np.concatenate([o.starts[np.searchsorted(o.starts, lo, "left"):
+                                      np.searchsorted(o.starts, hi + LEAD, "left")]
+                             for o in found])
+    if not len(starts):
+        return starts
+    ws = np.sort(np.concatenate((starts, _soft_starts(text, starts))))
+    ws = ws[(ws >= lo) & (ws < hi)]
+    return ws[np.append(True, ws[1:] != ws[:-1])] if len(ws) else ws
 
 
 def _soft_starts(text: str, starts: np.ndarray) -> np.ndarray:
     """For each match start, where a window before it starts: after the last sentence
     break of the LEAD characters before it, else LEAD characters before it."""
     lead = np.maximum(starts - LEAD, 0)
-    breaks = np.flatnonzero(np.isin(_codes(text), _BREAK_CODES))
+    first = int(lead.min())
+    breaks = first + np.flatnonzero(np.isin(_codes(text[first : int(starts.max())]),
+                                            _BREAK_CODES))
     if not len(breaks):
         return lead
     k = np.searchsorted(breaks, starts, "left") - 1  # the last break before the match

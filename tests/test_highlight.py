@@ -245,12 +245,42 @@ _NEEDLES = st.lists(st.sampled_from(["认证", "认可", "城市", "聊城市", 
 
 
 @settings(max_examples=400, deadline=None)
-@given(_PIECES, _NEEDLES, st.sampled_from([5, 12, 40, 120]))
-def test_snippet_equals_its_definition(text: str, needles: list[str], width: int) -> None:
-    snippet = make_snippet(text, needles, width)
+@given(_PIECES, _NEEDLES, st.sampled_from([5, 12, 40, 120]), st.sampled_from([3, 16, None]))
+def test_snippet_equals_its_definition(text: str, needles: list[str], width: int,
+                                       chunk: int | None) -> None:
+    """Also with small blocks of candidates (``CHUNK``), as in a long article."""
+    import searcher.highlight as highlight
+
+    saved = highlight.CHUNK
+    highlight.CHUNK = chunk or saved
+    try:
+        snippet = make_snippet(text, needles, width)
+    finally:
+        highlight.CHUNK = saved
     assert (snippet.text, snippet.highlights) == reference_snippet(text, needles, width)
     reference_spans = merge((s, e) for s, e, _ in find_spans(text, needles))
     assert highlight_all(text, needles) == reference_spans
+
+
+@pytest.mark.parametrize("chunk", [3, 16, 1 << 16])
+@pytest.mark.parametrize("text", [
+    "甲" * 10 + "认证" + "乙" * 200,  # the window starts before the first match
+    "甲" * 30 + "认证" + "乙" * 200,  # a gap longer than LEAD before it
+    "甲" * 50 + "。丙认证" + "乙" * 90 + "认可" + "丁" * 300 + "认证丙认可" + "戊" * 100,
+    ("认证" + "甲" * 37) * 20 + "认可" + "乙" * 50,
+])
+def test_snippet_equals_its_definition_across_blocks(text: str, chunk: int) -> None:
+    import searcher.highlight as highlight
+
+    saved = highlight.CHUNK
+    highlight.CHUNK = chunk
+    try:
+        for width in (12, 40, 120):
+            snippet = make_snippet(text, ["认证", "认可", "丙"], width)
+            assert (snippet.text, snippet.highlights) == \
+                reference_snippet(text, ["认证", "认可", "丙"], width)
+    finally:
+        highlight.CHUNK = saved
 
 
 def test_snippet_equals_its_definition_on_real_articles() -> None:
