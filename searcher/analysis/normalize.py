@@ -70,6 +70,11 @@ _COMBINING: set[str] = set()
 _seen_lock = threading.Lock()
 
 
+#: Characters of a text gathered per call (a long article's set() held the GIL 0.2 s, while
+#: the web server's event loop waited for it).
+_SET_STEP = 1 << 20
+
+
 def _fold_table(text: str) -> tuple[dict[int, str], set[str], set[str]] | None:
     """A translate() table folding *text* character by character (NFKC + lower case),
     with the characters of *text* whose folding changes its length and those it changes
@@ -80,7 +85,9 @@ def _fold_table(text: str) -> tuple[dict[int, str], set[str], set[str]] | None:
     and judging its ~1,000 distinct characters each time was most of that cost.  The
     table is shared and may hold characters absent from *text*.
     """
-    chars = set(text)
+    chars: set[str] = set()
+    for start in range(0, len(text), _SET_STEP):  # not one long call: other threads run
+        chars.update(text[start : start + _SET_STEP])
     new = chars - _SEEN
     if new:
         with _seen_lock:
