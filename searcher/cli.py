@@ -5,7 +5,12 @@ files failed (``index``) or the index disagrees with the sources
 (``check``); 2 the command could not run (bad arguments, query or setting,
 missing index or folder, lock held, disk full, no permission); 3 an
 unexpected error, i.e. a bug (one line on stderr says where the traceback
-is); 130 interrupted; 141 the output pipe was closed.
+is); 124 a search ran past its time limit (``--timeout``, as ``timeout(1)``);
+130 interrupted; 141 the output pipe was closed.
+
+Text from documents (titles, authors, paths, snippets) is printed with its
+control characters shown as escapes (``\\x1b``), so an article cannot drive
+the reader's terminal; JSON output escapes them already.
 
 Subcommands are declared with :func:`command` instead of ``app.command``:
 it adds the global options (``--index-dir``, ``--config``, ``--verbose``)
@@ -22,6 +27,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -43,6 +49,7 @@ app = typer.Typer(
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
+EXIT_TIMEOUT = 124  # TimeLimitExceeded.exit_code: what timeout(1) exits with
 
 IndexDirOption = Annotated[str | None, typer.Option(
     "--index", "--index-dir", "-d", metavar="DIR|URL",
@@ -52,6 +59,9 @@ ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Settings file (default: ./searcher.toml if present).")]
 VerboseOption = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Log what happens; print the traceback of an unexpected error.")]
+TimeoutOption = Annotated[float | None, typer.Option(
+    "--timeout", min=0, metavar="SECONDS",
+    help="Stop with exit code 124 after this long (default: search_timeout, 10; 0: no limit).")]
 
 
 class _State:
@@ -141,12 +151,15 @@ def _guarded() -> Iterator[None]:
     ``error: ...``.  Anything else is a bug: exit 3, and the traceback goes
     to stderr with --verbose, else to a log file whose path is printed.
     """
-    from .errors import SearcherError, storage_error
+    from .errors import SearcherError, TimeLimitExceeded, storage_error
 
     try:
         yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
+    except TimeLimitExceeded as exc:
+        _fail(f"{exc}; narrow the query (another word, a filter) or allow more time with "
+              "--timeout SECONDS (0: no limit; the setting is search_timeout)", exc.exit_code)
     except SearcherError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -262,6 +275,33 @@ def _text_argument(value: str | None, name: str) -> str | None:
     return text
 
 
+#: Control characters: C0 (ESC starts the terminal's commands: ``ESC [2J`` clears the
+#: screen, ``ESC ] 0;…`` sets the window title), DEL and C1 (CSI, OSC as one character).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str, keep: str = "") -> str:
+    """*text* (from a document or a file name) with its control characters shown as escapes
+    (``\\x1b``), except those in *keep* (the newlines and tabs of a whole text)."""
+    return _CONTROLS.sub(lambda m: m.group() if m.group() in keep
+                         else f"\\x{ord(m.group()):02x}", text)
+
+
+def _marked(text: str, spans: list[tuple[int, int]], style: str, base: str = "") -> Any:
+    """A rich Text of *text* (made :func:`_visible`) with the spans (merged, sorted offsets
+    into *text*) in *style*; escapes lengthen the text, so spans are applied piece by piece."""
+    from rich.text import Text
+
+    out = Text(style=base)
+    done = 0
+    for start, end in spans:
+        out.append(_visible(text[done:start]))
+        out.append(_visible(text[start:end]), style=style)
+        done = end
+    out.append(_visible(text[done:]))
+    return out
+
+
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -300,13 +340,13 @@ def index(
         _print_json(report.as_dict())
     else:
         for path, reason in report.failed:
-            typer.echo(f"failed: {path}: {reason}", err=quiet)
+            typer.echo(_visible(f"failed: {path}: {reason}"), err=quiet)
         if not quiet:
             for path, reason in report.skipped:
-                typer.echo(f"skipped: {path}: {reason}")
+                typer.echo(_visible(f"skipped: {path}: {reason}"))
             if state.verbose:
                 for path, warning in report.warnings:
-                    typer.echo(f"warning: {path}: {warning}", err=True)
+                    typer.echo(_visible(f"warning: {path}: {warning}"), err=True)
             shown = engine.settings.index_dir if share is None else (
                 f"{engine.settings.index_dir} (part {share[0]}/{share[1]})")
             typer.echo(
@@ -375,6 +415,7 @@ def search(
     no_pinyin: Annotated[bool, typer.Option("--no-pinyin", help="Do not match pinyin.")] = False,
     synonyms: Annotated[Path | None, typer.Option(help="Synonyms file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Search the index; prints rank, title, date, path and a highlighted snippet."""
     query, since, until, sort = (
@@ -389,7 +430,8 @@ def search(
     engine = _engine(**overrides)
     results = engine.search(query, limit=limit, page=page, author=author,
                             category=category, tag=tag, since=since, until=until, sort=sort,
-                            year=year, month=month, facets=facets, facet_limit=facet_limit)
+                            year=year, month=month, facets=facets, facet_limit=facet_limit,
+                            timeout=timeout)
     if as_json:
         _print_json(results.as_dict())
         return
@@ -412,7 +454,7 @@ def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
         for i, (value, count) in enumerate(pairs):
             if i:
                 line.append(" · ", style="dim")
-            line.append(value)
+            line.append(_visible(value))
             line.append(f" {count}", style="cyan")
         if not pairs:
             line.append("(none)", style="dim")
@@ -428,28 +470,23 @@ def _print_results(results) -> None:
         console.print(Text("No document has every word; showing the best partial matches.",
                            style="yellow"))
     if not results.hits:
-        console.print(f"No results for {results.query!r}." if results.total == 0
-                      else f"No results on page {results.page} (of {results.pages}).")
+        console.print(Text(f"No results for {results.query!r}." if results.total == 0
+                           else f"No results on page {results.page} (of {results.pages})."))
         return
     first = (results.page - 1) * results.limit + 1
     console.print(Text(
         f"{results.total} results, showing {first}-{first + len(results.hits) - 1} "
         f"({results.elapsed * 1000:.0f} ms)", style="dim"))
     for hit in results.hits:
-        title = Text(hit.title, style="bold")
-        for start, end in hit.title_highlights:
-            title.stylize("bold reverse", start, end)
         line = Text(f"{hit.rank:>3}. ")
-        line.append_text(title)
+        line.append_text(_marked(hit.title, hit.title_highlights, "bold reverse", "bold"))
         if hit.near_duplicate:
             line.append("  near-duplicate", style="yellow")
         console.print(line)
         date = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date"
-        console.print(Text(f"     {date}  {hit.author}  {hit.path}", style="dim"))
-        snippet = Text(hit.snippet)
-        for start, end in hit.highlights:
-            snippet.stylize("bold red", start, end)
-        console.print(Text("     ").append_text(snippet))
+        console.print(Text(f"     {date}  {_visible(hit.author)}  {_visible(hit.path)}",
+                           style="dim"))
+        console.print(Text("     ").append_text(_marked(hit.snippet, hit.highlights, "bold red")))
 
 
 @command()
@@ -465,7 +502,7 @@ def suggest(
         return
     width = max((len(str(s.count)) for s in found), default=1)
     for s in found:
-        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {s.text}")
+        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {_visible(s.text)}")
 
 
 @command()
@@ -474,9 +511,10 @@ def similar(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
     page: Annotated[int, typer.Option(min=1)] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Articles related to ID, near-duplicates (the same story elsewhere) first."""
-    results = _engine().similar(doc_id, limit=limit, page=page)
+    results = _engine().similar(doc_id, limit=limit, page=page, timeout=timeout)
     if as_json:
         _print_json(results.as_dict())
         return
@@ -493,15 +531,15 @@ def show(
     if as_json:
         _print_json(doc.as_dict())
         return
-    typer.echo(f"id:         {doc.id}\npath:       {doc.path}\ntitle:      {doc.title}")
-    typer.echo(f"author:     {doc.author}\ndate:       {doc.date.isoformat() if doc.date else ''}")
-    typer.echo(f"categories: {', '.join(doc.categories)}\ntags:       {', '.join(doc.tags)}")
-    for key, value in {**doc.images, **doc.extra}.items():
-        typer.echo(f"{key + ':':<11} {value}")
-    for warning in doc.warnings:
-        typer.echo(f"warning:    {warning}")
+    for name, value in (("id", doc.id), ("path", doc.path), ("title", doc.title),
+                        ("author", doc.author),
+                        ("date", doc.date.isoformat() if doc.date else ""),
+                        ("categories", ", ".join(doc.categories)), ("tags", ", ".join(doc.tags)),
+                        *{**doc.images, **doc.extra}.items(),
+                        *(("warning", warning) for warning in doc.warnings)):
+        typer.echo(_visible(f"{name + ':':<11} {value}"))
     typer.echo("")
-    typer.echo(doc.text)
+    typer.echo(_visible(doc.text, keep="\n\t"))
 
 
 @command()
@@ -555,7 +593,8 @@ def check(
     else:
         for kind in ("missing", "extra", "stale", "skipped"):
             for item in getattr(report, kind):
-                typer.echo(f"{kind}: {item if isinstance(item, str) else ': '.join(item)}")
+                typer.echo(_visible(
+                    f"{kind}: {item if isinstance(item, str) else ': '.join(item)}"))
         typer.echo(f"{report.indexed} indexed, {report.on_disk} on disk: "
                    f"{len(report.missing)} missing, {len(report.extra)} extra, "
                    f"{len(report.stale)} stale" + (" — index is up to date" if report.ok else ""))
@@ -584,7 +623,7 @@ def export(
     report = export_opensearch(sources, out, engine.settings, shards=shards, replicas=replicas,
                                jobs=jobs)
     for path, reason in report.failed:
-        typer.echo(f"failed: {path}: {reason}")
+        typer.echo(_visible(f"failed: {path}: {reason}"))
     typer.echo(f"exported {report.added} documents to {out / 'bulk.ndjson'} "
                f"(settings and mapping: {out / 'index.json'}), {len(report.failed)} failed; "
                f"load: curl -XPUT $URL/NAME -H 'Content-Type: application/json' "

@@ -67,6 +67,8 @@ class Settings:
     cache_bytes: int = 256 * 1024 * 1024
     #: Follow links that lead out of a source folder (off: such links are skipped and reported).
     follow_links: bool = False
+    #: Seconds a search may take before it stops with TimeLimitExceeded (0: no limit).
+    search_timeout: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -387,6 +389,19 @@ def _human(size: int) -> str:
 
 _SIZE_FORMS = "bytes as a whole number or with a unit (20MB, 512 KiB, 20M)"
 
+
+def _parse_seconds(value: Any, origin: _Origin) -> float:
+    if origin.from_text and isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise _Invalid("not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f"a {_kind(value)}, not a number of seconds")
+    if not math.isfinite(value) or value < 0:
+        raise _Invalid(f"{value:g} is out of range")
+    return float(value)
+
 #: Every setting, in the order README documents them.
 OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("index_dir", "SEARCHER_INDEX_DIR", _parse_index_dir,
@@ -414,6 +429,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("follow_links", "SEARCHER_FOLLOW_LINKS", _parse_bool,
            "true or false (in the environment: 0, 1, true, false, yes or no)",
            "follow symbolic links inside the source folders"),
+    Option("search_timeout", "SEARCHER_SEARCH_TIMEOUT", _parse_seconds,
+           "seconds as a number, 0 or more (0: no limit)",
+           "time limit of one search (TimeLimitExceeded; the CLI exits 124)"),
 )}
 #: Settings name → environment variable.
 ENV = {name: option.env for name, option in OPTIONS.items()}

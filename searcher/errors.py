@@ -53,8 +53,11 @@ class DocumentNotFoundError(SearcherError, LookupError):
 
 
 class TimeLimitExceeded(SearcherError):
-    """A search ran past the time limit its caller set with :func:`searcher.time_limit`
-    (*seconds* holds that limit).  The search stopped between two steps; nothing changed."""
+    """A search ran past its time limit (``timeout``, the ``search_timeout`` setting or
+    :func:`searcher.time_limit`; *seconds* holds it).  The search stopped between two steps;
+    nothing changed.  The CLI exits 124 for it, as ``timeout(1)`` does."""
+
+    exit_code = 124
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"the search took longer than its {seconds:g} s time limit")

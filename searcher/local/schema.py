@@ -133,6 +133,7 @@ NON_ANALYSIS_SETTINGS: dict[str, str] = {
     "follow_links": "decides which files are found, not their terms: the next incremental "
                     "run adds the files newly found and deletes those no longer found",
     "cache_bytes": "memory of search caches",
+    "search_timeout": "how long a search may run",
     "extra": "free-form settings of applications, never read by the indexer",
 }
 

@@ -22,6 +22,7 @@ import re
 import time
 
 from ..analysis.tokens import QUESTION_WORDS, query_terms
+from ..deadline import check_time_limit
 from ..errors import QueryError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
@@ -97,6 +98,7 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
     text_column = _text_column(searcher) if docnums else None
     hits = []
     for i, (docnum, score) in enumerate(zip(docnums, scores, strict=True)):
+        check_time_limit()  # a caller's time_limit: a hit's snippet may be a long article's
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         snippet = make_snippet(body, needles, snippet_width)

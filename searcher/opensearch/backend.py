@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,14 @@ from ..analysis.segmenter import open_segmenter
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..arguments import check_doc_id, check_page, prepare_search
 from ..config import Settings, load_settings, parse_cluster_url
-from ..errors import ConfigError, DocumentNotFoundError, IndexNotFoundError, SearcherError
+from ..deadline import check_time_limit, time_left
+from ..errors import (
+    ConfigError,
+    DocumentNotFoundError,
+    IndexNotFoundError,
+    SearcherError,
+    TimeLimitExceeded,
+)
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
 from ..local.search import _can_relax
@@ -60,7 +68,10 @@ class OpenSearchBackend:
     >>> backend.search("认证认可").hits[0].title                                 # doctest: +SKIP
     """
 
-    checks_time_limit = False  # a search is a request to the cluster (the client's timeout)
+    #: A search is a request to the cluster: under a time limit (searcher/deadline.py) its
+    #: timeout is what is left, but it waits on the network, so the web server runs it in a
+    #: thread rather than on its event loop.
+    checks_time_limit = False
 
     def __init__(self, url: str, settings: Settings | None = None, *, name: str = "searcher",
                  shards: int = 1, replicas: int = 1, timeout: float = 30.0) -> None:
@@ -69,6 +80,11 @@ class OpenSearchBackend:
         self.name = name
         self.shards, self.replicas = shards, replicas
         self.client = connect(url, timeout=timeout)
+        self._timeout = timeout
+        #: For searches under a time limit: one that times out is not retried (the limit is
+        #: the answer's deadline); made on first use.
+        self._limited_client: Any = None
+        self._limited_lock = threading.Lock()
         self._synonyms: dict[str, list[str]] | None = None
         self._cut: Callable[[str], list[str]] | None = None
         self._cut_ready = False
@@ -348,6 +364,8 @@ class OpenSearchBackend:
 
     def close(self) -> None:
         self.client.close()
+        if self._limited_client is not None:
+            self._limited_client.close()
 
     def __enter__(self) -> OpenSearchBackend:
         return self
@@ -422,17 +440,41 @@ class OpenSearchBackend:
         return out
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
-        from opensearchpy.exceptions import NotFoundError, OpenSearchException
+        """One search request; under a time limit (searcher/deadline.py) with what is left
+        of it as the cluster's and the client's timeout, and TimeLimitExceeded, never a
+        partial answer, when it runs out."""
+        from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, OpenSearchException
 
         from .client import cluster_error
 
+        limit = time_left()
+        client, options = self.client, {}
+        if limit is not None:
+            check_time_limit()
+            left = max(limit[0], 0.001)
+            client, options = self._limited(), {"request_timeout": left}
+            body = dict(body, timeout=f"{max(int(left * 1000), 1)}ms")
         try:
-            return self.client.search(index=self.name, body=body)
+            response = client.search(index=self.name, body=body, **options)
+        except ConnectionTimeout as exc:
+            if limit is None:
+                raise cluster_error(exc, self.url, f"a search of {self.name}") from None
+            raise TimeLimitExceeded(limit[1]) from None
         except NotFoundError:
             raise IndexNotFoundError(f"no index {self.location} yet: run 'searcher index "
                                      "SOURCE' first") from None
         except OpenSearchException as exc:
             raise cluster_error(exc, self.url, f"a search of {self.name}") from None
+        if limit is not None and response.get("timed_out"):  # the cluster stopped early
+            raise TimeLimitExceeded(limit[1])
+        return response
+
+    def _limited(self) -> Any:
+        with self._limited_lock:
+            if self._limited_client is None:
+                self._limited_client = connect(self.url, timeout=self._timeout,
+                                               retry_on_timeout=False)
+            return self._limited_client
 
     def _page(self, body: dict[str, Any], sort: str, offset: int, limit: int
               ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
