@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # newer starlette prefers httpx2; httpx works t
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
-from searcher import SearchEngine  # noqa: E402
+from searcher import SearchEngine, TimeLimitExceeded  # noqa: E402
 from searcher.web import WebOptions, create_app  # noqa: E402
 
 HOSTILE_RELPATH = "evil/hostile.md"
@@ -1516,3 +1516,20 @@ def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
     quiet, port = _start_serve(engine.settings.index_dir, tmp_path)
     quiet.terminate()
     assert "warning" not in quiet.communicate(timeout=30)[0].decode()
+
+
+def test_the_servers_budget_not_the_libraries_default_limit_bounds_a_search(site):
+    """`serve --time-budget` is the limit of the server's searches: the engine's own default
+    (the search_timeout setting) must not cut a search within the budget short."""
+    _, engine, _ = site
+    hurried = SearchEngine(settings=engine.settings.with_overrides(search_timeout=1e-9))
+    with pytest.raises(TimeLimitExceeded):  # the library alone stops at its setting
+        hurried.search("聊城")
+    with TestClient(create_app(hurried, time_budget=30)) as client:
+        found = client.get("/api/search", params={"q": "聊城"})
+        assert found.status_code == 200, found.text
+        assert found.json()["total"] >= 1
+        doc = seed_id(engine)
+        assert client.get(f"/api/similar/{doc}").status_code == 200
+        assert client.get(f"/doc/{doc}").status_code == 200
+    hurried.close()

@@ -203,6 +203,9 @@ class _State:
         was searched before the next poll, and a new connection, which takes the loop a few
         rounds to set up, waited behind dozens of searches (measured with 16 clients: ~1 s
         for the first request of a connection, 0.14 s for the others)."""
+        # The server's budget bounds every call (time_limit here and in _limited), so the
+        # engine's own default limit (the search_timeout setting) must not cut it shorter.
+        kwargs.setdefault("timeout", 0)
         loop = asyncio.get_running_loop()
         started = loop.time()
         if not self.on_loop:  # a cluster: network waits, and no checks of time_limit
@@ -762,7 +765,7 @@ async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
     """The same shape as `/api/search`; near-duplicates are marked on their hits."""
     _check_id(doc_id)
     state = _state(request)
-    results = await state.run(state.engine.similar, doc_id, limit=limit)
+    results = await state.run(state.engine.similar, doc_id, limit=limit, timeout=0)
     return JSON(_public_results(state, results.as_dict()))
 
 
@@ -1096,7 +1099,7 @@ async def document_page(request: Request, doc_id: str) -> Response:
     doc, spans, title_spans = await state.run(_document_view, state.engine, doc_id, q)
     similar = None
     try:
-        similar = await state.run(state.engine.similar, doc_id, limit=5)
+        similar = await state.run(state.engine.similar, doc_id, limit=5, timeout=0)
     except (ApiError, SearcherError) as exc:  # the page still shows the document
         log.warning("similar documents for %s: %s", doc_id, exc)
     root = _root(request.scope)
