@@ -67,6 +67,10 @@ class Settings:
     cache_bytes: int = 256 * 1024 * 1024
     #: Follow links that lead out of a source folder (off: such links are skipped and reported).
     follow_links: bool = False
+    #: Reading one file may take this many seconds, and grow the reading process by
+    #: ``parse_memory`` bytes; a file over either bound is reported by name and skipped.
+    parse_seconds: float = 60.0
+    parse_memory: int = 1024**3
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -369,6 +373,19 @@ def _size(value: Any) -> int:
     return int(number)
 
 
+def _parse_seconds(value: Any, origin: _Origin) -> float:
+    if isinstance(value, str) and origin.from_text:
+        try:
+            value = float(value)
+        except ValueError:
+            raise _Invalid("not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f"a {_kind(value)}, not a number of seconds")
+    if not (0.01 <= value <= 86_400):
+        raise _Invalid(f"{value:g} s is out of range")
+    return float(value)
+
+
 def _sized(low: int, high: int | None) -> Callable[[Any, _Origin], int]:
     def parse(value: Any, origin: _Origin) -> int:
         size = _size(value)
@@ -414,6 +431,12 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("follow_links", "SEARCHER_FOLLOW_LINKS", _parse_bool,
            "true or false (in the environment: 0, 1, true, false, yes or no)",
            "follow symbolic links inside the source folders"),
+    Option("parse_seconds", "SEARCHER_PARSE_SECONDS", _parse_seconds,
+           "a number of seconds, from 0.01 to 86400",
+           "time bound of reading one file (a file over it is reported and skipped)"),
+    Option("parse_memory", "SEARCHER_PARSE_MEMORY", _sized(2**20, None),
+           f"{_SIZE_FORMS}, at least 1 MiB",
+           "memory bound of reading one file (a file over it is reported and skipped)"),
 )}
 #: Settings name → environment variable.
 ENV = {name: option.env for name, option in OPTIONS.items()}
