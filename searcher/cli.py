@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import functools
 import inspect
-import json
 import logging
 import os
 import sys
@@ -263,7 +262,9 @@ def _text_argument(value: str | None, name: str) -> str | None:
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    from .reports import json_text
+
+    typer.echo(json_text(data, indent=2, default=str))
 
 
 @command()
