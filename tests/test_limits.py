@@ -17,7 +17,7 @@ XWLB = SHARED / "corpus" / "xwlb" / "news"
 def laughs(folder: Path) -> Path:
     """The "billion laughs": 9 levels of 9 aliases in a YAML front matter (under 400 bytes)."""
     lines = ["---", "a: &a [" + ",".join(['"lol"'] * 9) + "]"]
-    for previous, name in zip("abcdefgh", "bcdefghi"):
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
     path = folder / "laughs.md"
     path.write_text("\n".join([*lines, "title: laughs", "---", "正文"]) + "\n")
