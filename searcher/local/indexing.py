@@ -31,6 +31,7 @@ from ..config import Settings
 from ..ingest.documents import content_digest, document_id
 from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
 from ..reports import IndexReport
+from . import workers
 from .building import (
     BuildResult,
     BuildTask,
@@ -424,7 +425,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
     """Yield BuildResults as segments finish, using *jobs* worker processes."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     total = len(files)
-    in_process = jobs == 1 or total < INPROCESS_BELOW
+    in_process = jobs == 1 or total < INPROCESS_BELOW or not workers.SUPPORTED
     batch_size = max(1, batch_size)
     per_round = batch_size if in_process else batch_size * jobs
     parts = math.ceil(total / per_round) * (1 if in_process else jobs)

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("!Q")
 #: How often the parent checks its workers' time and memory (seconds).
 TICK = 0.2
+#: Worker processes need pipes handed to a child by number (POSIX); elsewhere the
+#: indexer works in its own process.
+SUPPORTED = os.name == "posix"
 
 #: Write ends of the lifelines this process holds: a child forked from it (without exec)
 #: closes them, so that only this process keeps its workers alive.
@@ -236,10 +239,14 @@ class _Worker:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code], pass_fds=(task_r, result_w, life_r),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
-        except BaseException:
+        except BaseException as exc:
             for fd in (task_w, result_r):
                 os.close(fd)
             self.close_lifeline()
+            if isinstance(exc, OSError):
+                raise WorkerError(f"an indexing worker process could not start: cannot run "
+                                  f"{sys.executable!r} ({exc.strerror or exc}); run with "
+                                  "--jobs 1 to index without worker processes") from None
             raise
         finally:
             for fd in (task_r, result_w, life_r):

@@ -273,7 +273,9 @@ def _actions(files: list[SourceFile], index: str, settings: Settings, report: In
              paths: dict[str, str], jobs: int = 1) -> Iterator[dict[str, Any]]:
     """Bulk actions for *files*, analysed by *jobs* processes (failures go to *report*)."""
     tasks = [(f, settings) for f in files]
-    if jobs > 1 and len(files) >= PARALLEL_FROM:
+    from ..local.workers import SUPPORTED
+
+    if jobs > 1 and len(files) >= PARALLEL_FROM and SUPPORTED:
         from ..local.indexing import hard_bounds
         from ..local.workers import Interrupted, WorkerPool
 
