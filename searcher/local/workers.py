@@ -160,8 +160,8 @@ def serve(task_fd: int, result_fd: int, lifeline_fd: int, parent: int) -> None:
     """A worker's main loop: initialise, then run tasks until the parent closes the pipe.
 
     The worker ends with *parent* twice over: the kernel kills it when *parent* ends
-    (Linux), and its lifeline's watcher exits it (everywhere, also when the interpreter
-    is busy in C code the watcher would have to wait for).
+    (Linux; at once, even while this interpreter is busy in one long call into C), and
+    its lifeline's watcher thread exits it (everywhere).
     """
     global _results
     die_with_parent()
