@@ -129,3 +129,46 @@ def test_a_worker_killed_mid_build_costs_one_file(tmp_path):
     assert reason == "its worker process ended (killed by SIGKILL)"
     assert report["added"] == 219
     assert "Traceback" not in err
+
+
+def stall(seconds: float) -> str:
+    """A task stuck in one call that never returns to the interpreter's signal checks for
+    its duration (a sleep, like a long call into C), on its first file."""
+    from searcher.local.workers import report_file
+
+    report_file(0)
+    time.sleep(seconds)
+    return "done"
+
+
+def grow(megabytes: int) -> str:
+    """A task whose first file makes its worker grow by *megabytes* (kept, touched)."""
+    from searcher.local.workers import report_file
+
+    report_file(0)
+    held = bytearray(megabytes * 2**20)
+    for i in range(0, len(held), 4096):
+        held[i] = 1
+    time.sleep(30)
+    return "done"
+
+
+def test_the_parent_kills_a_worker_past_its_bounds():
+    """What the in-worker bound cannot interrupt, the parent stops: the worker is killed,
+    the task reported by *recover*, a new worker takes the next task."""
+    from searcher.local.workers import Bounds, WorkerPool
+
+    recovered = []
+
+    def recover(stopped):
+        recovered.append((stopped.task, stopped.index, stopped.reason))
+        return f"skipped {stopped.task}", None
+
+    started = time.monotonic()
+    with WorkerPool(1, bounds=Bounds(seconds=1.0, memory=64 * 2**20)) as pool:
+        assert list(pool.run(stall, [600], recover)) == ["skipped 600"]
+        assert list(pool.run(grow, [256], recover)) == ["skipped 256"]
+        assert list(pool.run(stall, [0.1], recover)) == ["done"]
+    assert time.monotonic() - started < 60
+    assert recovered == [(600, 0, "took longer than 1 s to index; skipped"),
+                         (256, 0, "needed more than 64 MiB of memory to index; skipped")]
