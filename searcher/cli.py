@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import functools
 import inspect
-import json
 import logging
 import os
 import re
@@ -303,7 +302,9 @@ def _marked(text: str, spans: list[tuple[int, int]], style: str, base: str = "")
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    from .reports import json_text
+
+    typer.echo(json_text(data, indent=2, default=str))
 
 
 @command()

@@ -136,11 +136,14 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
             f"cannot write: the disk took only part of a write ({exc}); free some disk space "
             "and run the command again (the index keeps its last complete commit)")
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        where = f" {_name(exc.filename)}" if exc.filename else ""
+        # A copy, move or link names its source first and the file it writes second
+        # (``filename2``): the full disk is the second's, maybe another file system.
+        written = _name(exc.filename2 if exc.filename2 is not None else exc.filename)
+        where = f" {written}" if written else ""
         return StorageError(
             f"cannot write{where}: {exc.strerror}; free some disk space and run the command "
             "again (the index keeps its last complete commit)",
-            path=_name(exc.filename), errno=exc.errno)
+            path=written, errno=exc.errno)
     if _is_sqlite(exc) and "disk is full" in str(exc):
         return StorageError(
             f"cannot write: {exc}; free some disk space and run the command again "

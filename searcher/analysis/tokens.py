@@ -110,20 +110,42 @@ def _initialize(tokenizer) -> None:
     unmarshalling the file's bytes gives the same dictionary in 0.3 s.  Only
     the default dictionary with jieba's default cache file takes this path;
     anything unusual (or a missing/corrupt cache) goes through jieba itself.
+
+    jieba keeps its cache in the shared temporary folder, where another user's
+    ``jieba.cache`` cannot be replaced: jieba then logs a "Dump cache file
+    failed" traceback on every run.  So a tokenizer without a cache folder of its
+    own writes its cache to this user's cache folder (another user's readable
+    cache in the temporary folder is still read).
     """
-    if (not tokenizer.initialized and tokenizer.dictionary is None
-            and not tokenizer.cache_file and not tokenizer.tmp_dir):
-        cache = Path(tempfile.gettempdir()) / "jieba.cache"
-        try:
-            freq, total = marshal.loads(cache.read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
-        else:
+    if tokenizer.cache_file or tokenizer.dictionary is not None:
+        tokenizer.initialize()
+        return
+    if not tokenizer.tmp_dir:
+        tokenizer.tmp_dir = str(_jieba_cache_dir())
+    if not tokenizer.initialized:
+        for folder in dict.fromkeys((tokenizer.tmp_dir, tempfile.gettempdir())):
+            try:
+                freq, total = marshal.loads((Path(folder) / "jieba.cache").read_bytes())
+            except (OSError, EOFError, ValueError, TypeError):
+                continue
             if isinstance(freq, dict) and isinstance(total, int) and freq:
                 with tokenizer.lock:
                     tokenizer.FREQ, tokenizer.total = freq, total
                     tokenizer.initialized = True
+                break
     tokenizer.initialize()  # returns at once when already initialised
+
+
+def _jieba_cache_dir() -> Path:
+    """This user's folder for jieba's dictionary cache (see :func:`_initialize`)."""
+    from .segmenter import cache_dir
+
+    folder = cache_dir() / "jieba"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return Path(tempfile.gettempdir())
+    return folder
 
 
 def load_userdict(path: str | Path | None) -> None:

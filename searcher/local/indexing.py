@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -32,13 +31,13 @@ from ..config import Settings
 from ..ingest.documents import content_digest, document_id
 from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
 from ..reports import IndexReport
+from . import workers
 from .building import (
     BuildResult,
     BuildTask,
     add_bigram_indexes,
     build_segment,
     init_worker,
-    pool_context,
     write_sidecars,
 )
 from .locking import writer_lock
@@ -55,6 +54,7 @@ from .whoosh_adapter import (
     open_index,
     segment_reader,
 )
+from .workers import Bounds, Interrupted, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,15 @@ log = logging.getLogger(__name__)
 SEGMENT_DOCS = 12_000
 #: An incremental run with fewer new/changed files than this stays in-process.
 INPROCESS_BELOW = 200
+
+
+def hard_bounds(settings: Settings) -> Bounds:
+    """When a worker is killed over one file: reading a file is bounded inside the worker
+    (``parse_seconds``, ``parse_memory``); this catches what that bound cannot stop (a
+    long call into C) and gives the rest of the work on a file (analysis, whose time
+    grows with the file's size) three times the room, and at least a minute more."""
+    return Bounds(seconds=max(3 * settings.parse_seconds, settings.parse_seconds + 60),
+                  memory=3 * settings.parse_memory)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -416,7 +425,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
     """Yield BuildResults as segments finish, using *jobs* worker processes."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     total = len(files)
-    in_process = jobs == 1 or total < INPROCESS_BELOW
+    in_process = jobs == 1 or total < INPROCESS_BELOW or not workers.SUPPORTED
     batch_size = max(1, batch_size)
     per_round = batch_size if in_process else batch_size * jobs
     parts = math.ceil(total / per_round) * (1 if in_process else jobs)
@@ -432,22 +441,26 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
                 progress(done, total)
             yield result
         return
-    ctx = pool_context()  # each worker loads jieba and the pinyin table for itself
-    counter = ctx.Value("i", 0)
-    stop = threading.Event()
-    try:
-        # Workers live for the whole run: the pool starts them once, here, before the
-        # progress thread starts.  (Under ``fork``, replacing workers mid-run forked from the
-        # pool's own thread while others ran, and a child could inherit a lock held by
-        # another thread: a build hung that way in tests.)
-        with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
-                      initargs=(settings, counter, os.getpid())) as pool:
+    finished = 0
+
+    def recover(stopped: Interrupted) -> tuple[BuildResult, BuildTask | None]:
+        """The file a worker ended on is reported; the task's other files are built again."""
+        task, index = stopped.task, stopped.index
+        culprit = task.files[index]
+        rest = task.files[:index] + task.files[index + 1:]
+        retry = BuildTask(rest, task.staging_root, task.settings) if rest else None
+        return BuildResult(failed=[(culprit.path, stopped.reason)]), retry
+
+    bounds = hard_bounds(settings)
+    # Each worker loads jieba and the pinyin table for itself.
+    with WorkerPool(min(jobs, len(tasks)), init_worker, (settings,), bounds) as pool:
+        def tick() -> None:
             if progress:
-                threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
-                                 daemon=True).start()
-            yield from pool.imap_unordered(build_segment, tasks)
-    finally:
-        stop.set()
+                progress(min(finished + pool.files_done(), total), total)
+
+        for result in pool.run(build_segment, tasks, recover, tick):
+            finished += len(result.added) + len(result.failed)
+            yield result
 
 
 def split_by_size(files: list[SourceFile], parts: int) -> list[list[SourceFile]]:
@@ -465,12 +478,6 @@ def split_by_size(files: list[SourceFile], parts: int) -> list[list[SourceFile]]
         chunks[index].append(f)
         done += f.size
     return [chunk for chunk in chunks if chunk]
-
-
-def _report_progress(counter, total: int, progress: ProgressCallback,
-                     stop: threading.Event) -> None:
-    while not stop.wait(0.25):
-        progress(min(counter.value, total), total)
 
 
 def _phrases_of(ix, segments: list) -> dict[str, int]:

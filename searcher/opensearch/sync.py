@@ -65,12 +65,17 @@ PARALLEL_FROM = 200
 def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, Any] | None,
                                                        str, list[str]]:
     """(file, JSON source or None, failure reason, warnings): runs in worker processes."""
+    from ..local.limits import bounded
+    from ..local.workers import report_file
+
     f, settings = task
+    report_file(0)
     try:
         if not settings.follow_links and became_link_out(f):
             raise DocumentError("became a link out of the source folder; not followed")
-        doc = load_document(f.path, f.source, tz=settings.timezone, max_bytes=settings.max_bytes,
-                            label=f.label)
+        with bounded(settings.parse_seconds, settings.parse_memory):
+            doc = load_document(f.path, f.source, tz=settings.timezone,
+                                max_bytes=settings.max_bytes, label=f.label)
         return f, document_source(doc), "", list(doc.warnings)
     except DocumentError as exc:
         return f, None, str(exc), []
@@ -93,11 +98,17 @@ def _actions(files: list[SourceFile], index: str, settings: Settings, report: In
              paths: dict[str, str], jobs: int = 1) -> Iterator[dict[str, Any]]:
     """Bulk actions for *files*, analysed by *jobs* processes (failures go to *report*)."""
     tasks = [(f, settings) for f in files]
-    if jobs > 1 and len(files) >= PARALLEL_FROM:
-        from ..local.building import pool_context
+    from ..local.workers import SUPPORTED
 
-        with pool_context().Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
-            yield from _collect(pool.imap(_analyse, tasks, chunksize=8), index, report, paths)
+    if jobs > 1 and len(files) >= PARALLEL_FROM and SUPPORTED:
+        from ..local.indexing import hard_bounds
+        from ..local.workers import Interrupted, WorkerPool
+
+        def recover(stopped: Interrupted) -> tuple[Any, None]:
+            return (stopped.task[0], None, stopped.reason, []), None
+
+        with WorkerPool(jobs, _init_worker, (settings,), hard_bounds(settings)) as pool:
+            yield from _collect(pool.run(_analyse, tasks, recover), index, report, paths)
     else:
         _init_worker(settings)
         yield from _collect(map(_analyse, tasks), index, report, paths)

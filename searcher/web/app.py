@@ -149,8 +149,9 @@ class JSON(JSONResponse):
             # what orjson refuses and json.dumps takes (ints over 64 bits, keys that are not
             # strings): the same answer, slower.  (NaN, which json.dumps writes as a bare
             # NaN that is not JSON, orjson writes as null.)
-            return json.dumps(content, ensure_ascii=False, separators=(",", ":"),
-                              default=str).encode("utf-8")
+            from ..reports import json_text  # keeps paths that are not UTF-8 valid
+
+            return json_text(content, separators=(",", ":"), default=str).encode("utf-8")
 
 
 class _State:
