@@ -5,7 +5,8 @@ files failed (``index``) or the index disagrees with the sources
 (``check``); 2 the command could not run (bad arguments, query or setting,
 missing index or folder, lock held, disk full, no permission); 3 an
 unexpected error, i.e. a bug (one line on stderr says where the traceback
-is); 130 interrupted; 141 the output pipe was closed.
+is); 4 a damaged index file (named; ``IndexCorruptError``); 130 interrupted;
+141 the output pipe was closed.
 
 Subcommands are declared with :func:`command` instead of ``app.command``:
 it adds the global options (``--index-dir``, ``--config``, ``--verbose``)
@@ -42,6 +43,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_CORRUPT = 4  # IndexCorruptError.exit_code: a damaged index file
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
 
 IndexDirOption = Annotated[str | None, typer.Option(
@@ -547,9 +549,12 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     follow_links: Annotated[bool, typer.Option(
         "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also read every index file and compare it with its checksum "
+                       "(exit 4 naming each damaged file).")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    report = _engine().check(sources, follow_links=follow_links or None)
+    report = _engine().check(sources, follow_links=follow_links or None, deep=deep)
     if as_json:
         _print_json(report.as_dict())
     else:
