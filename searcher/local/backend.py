@@ -307,7 +307,9 @@ class LocalBackend:
             raise
         except Exception:
             opened = self._opened
-            damage = verify_folder(opened[1].path, deep=True) if opened else []
+            # (A generation removed whole is no damaged file: the caller explains that.)
+            damage = verify_folder(opened[1].path, deep=True) \
+                if opened and opened[1].path.is_dir() else []
             if damage:
                 raise corrupt_error(damage) from None
             raise
