@@ -239,6 +239,9 @@ def test_stale_temp_files_are_removed(copy: Path) -> None:
     live = gen / f"suggest.table.pickle.{os.getppid()}.1.tmp"
     for path in [*stale, live]:
         path.write_bytes(b"partial")
+    pool = gen / "MAIN.tmp"  # a killed writer's posting pool
+    pool.mkdir()
+    (pool / "pool.tmp").write_bytes(b"postings")
     build(copy)
-    assert [p for p in stale if p.exists()] == []
+    assert [p for p in [*stale, pool] if p.exists()] == []
     assert live.exists()

@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import zlib
 from collections.abc import Iterable
@@ -397,7 +398,9 @@ def _alive(pid: int) -> bool:
 
 def remove_temp_files(folders: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Delete temporary files a killed process left in *folders* (call with the writer lock
-    held); a file named after a process still running is kept.  Returns the paths removed."""
+    held): the suggestion table's and sidecars' (named after their writer's process: kept
+    while it runs), and those only a writer makes (Whoosh's ``MAIN.tmp`` pool folder, its
+    unfinished TOC, ``.searcher.json.tmp``, ``.CURRENT.tmp``...).  Returns the paths removed."""
     removed = []
     for folder in folders:
         try:
@@ -416,6 +419,9 @@ def remove_temp_files(folders: Iterable[str | os.PathLike[str]]) -> list[str]:
                 with contextlib.suppress(OSError):
                     os.remove(path)
                     removed.append(path)
+            elif os.path.isdir(path) and name.endswith(".tmp"):  # Whoosh's writer's pool
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
     return removed
 
 
