@@ -276,10 +276,19 @@ def _count_ops(args: list[str], work: Path) -> int:
     return int(count_file.read_text())
 
 
-def _variant(corpus: Path, work: Path) -> Path:
-    """The corpus after a day's changes: 5 files edited, 3 deleted, 4 added."""
-    changed = work / "corpus-changed"
-    shutil.copytree(corpus, changed)
+def _incremental_setup(corpus: Path, work: Path) -> tuple[Path, Path]:
+    """(source folder, index of it) where the folder then gets a day's changes: the base
+    of an incremental run (built once per work folder)."""
+    source, base = work / "source", work / "kill-base"
+    if not base.exists():
+        shutil.copytree(corpus, source)
+        _index(base, source)
+        _change(source)
+    return source, base
+
+
+def _change(changed: Path) -> None:
+    """A day's changes: 5 files edited, 3 deleted, 4 added."""
     files = sorted(changed.rglob("*.md"))
     for path in files[:5]:
         path.write_text(path.read_text(encoding="utf-8") + "\n\n补充说明：故障测试修改。\n",
@@ -288,14 +297,11 @@ def _variant(corpus: Path, work: Path) -> Path:
         path.unlink()
     for k, path in enumerate(files[5:9]):
         shutil.copyfile(path, changed / f"zz-added-{k}.md")
-    return changed
 
 
 def run_kills(corpus: Path, work: Path, queries: list[str], kills: int) -> list[tuple[str, str]]:
     rows = []
-    changed = _variant(corpus, work)
-    base = work / "kill-base"
-    _index(base, corpus)
+    changed, base = _incremental_setup(corpus, work)
     want_changed = answers(_fresh(changed, work / "ref-changed"), queries, False)
     want_base = answers(base, queries, False)
     scenarios = [
@@ -369,13 +375,9 @@ def run_disk_full(corpus: Path, work: Path, queries: list[str]) -> list[tuple[st
     if os.geteuid() != 0:
         return [("disk full", "skipped (needs root for a small tmpfs)")]
     rows = []
-    changed = _variant(corpus, work) if not (work / "corpus-changed").exists() \
-        else work / "corpus-changed"
+    changed, base = _incremental_setup(corpus, work)
     want = {"first build": answers(_fresh(corpus, work / "ref-first"), queries, False),
             "incremental": answers(_fresh(changed, work / "ref-changed"), queries, False)}
-    base = work / "kill-base"
-    if not base.exists():
-        _index(base, corpus)
     base_bytes = sum(p.stat().st_size for p in base.rglob("*") if p.is_file())
     for label, start, source in (("first build", None, corpus), ("incremental", base, changed)):
         for fraction in (0.1, 0.5, 0.9, 1.05):

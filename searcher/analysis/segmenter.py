@@ -86,7 +86,7 @@ def install_dictionary(target: Path, fingerprint: str, load_jieba: Callable[[], 
     """
     from .lexicon import sqlite_problem
 
-    problem = sqlite_problem(target, deep=True) if target.exists() else None
+    problem = sqlite_problem(target) if target.exists() else None
     if problem is None and dictionary_fingerprint(target) == fingerprint \
             and _has_max_len(target):
         return

@@ -364,10 +364,10 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
     for segment_id in segment_ids or ():
         damage += check_segment(folder, segment_id, deep=deep)
     for name in (PINYIN_FILE, "querydict.sqlite"):  # every index run writes both
-        problem = sqlite_problem(folder / name, deep=deep) if (folder / name).exists() \
-            else "missing"
+        cheap = sqlite_problem(folder / name) if (folder / name).exists() else "missing"
+        problem = cheap or (sqlite_problem(folder / name, deep=True) if deep else None)
         if problem:
-            damage.append(Damage(str(folder / name), problem, True))
+            damage.append(Damage(str(folder / name), problem, True, deep_only=not cheap))
     try:
         info = json.loads((folder / "searcher.json").read_text(encoding="utf-8"))
         problem = None if isinstance(info, dict) and info.get("fingerprint") else \
