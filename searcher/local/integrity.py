@@ -320,6 +320,8 @@ def sidecar_damage(folder: str, segment_id: str, names: Iterable[str]) -> str | 
             expected = sums.get(name)
             problem = None if expected is None else check_file(Path(path), expected, False)
             with _lock:
+                if len(_verified) >= 100_000:  # a server running for months: files of
+                    _verified.clear()  # merged-away segments would pile up
                 _verified[key] = problem
         if problem:
             return f"{path}: {problem}"
