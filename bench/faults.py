@@ -415,7 +415,8 @@ def _after_full(index: Path, source: Path, done: subprocess.CompletedProcess, wa
         return f"exit 2 without naming the full disk: {done.stderr.strip()[-200:]}"
     if done.returncode == 2 and str(mount) not in done.stderr and "cannot write:" not in \
             done.stderr:
-        return f"message names no file of the full disk: {done.stderr.strip()[-160:]}"
+        named = done.stderr.split("cannot write ", 1)[-1].split(":", 1)[0]
+        return f"exit 2, but the message names {named}, on another file system"
     moved = work / "after-full"
     shutil.rmtree(moved, ignore_errors=True)
     if index.exists():
