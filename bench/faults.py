@@ -453,6 +453,8 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("SEARCHER_CACHE_DIR", str(Path(tempfile.gettempdir()) /
                                                     "searcher-faults-cache"))
+    # Damage to derived files is reported with a warning each time: expected here.
+    logging.getLogger("searcher").setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="searcher-faults-"))
     started = time.monotonic()
     corpus = args.corpus.resolve()
