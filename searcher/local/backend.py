@@ -56,7 +56,7 @@ def open_generation(gen: Generation) -> Any:
 
     toc = latest_toc(gen.path)
     damage = check_toc(gen.path)
-    if damage is not None:
+    if damage is not None and not damage.derived:  # (a lost toc.sums: open_check warns)
         raise corrupt_error([damage])
     try:
         ix = open_index(str(gen.path))
