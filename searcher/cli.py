@@ -5,8 +5,9 @@ files failed (``index``) or the index disagrees with the sources
 (``check``); 2 the command could not run (bad arguments, query or setting,
 missing index or folder, lock held, disk full, no permission); 3 an
 unexpected error, i.e. a bug (one line on stderr says where the traceback
-is); 124 a search ran past its time limit (``--timeout``, as ``timeout(1)``);
-130 interrupted; 141 the output pipe was closed.
+is); 4 a damaged index file (named; ``IndexCorruptError``); 124 a search ran past
+its time limit (``--timeout``, as ``timeout(1)``); 130 interrupted; 141 the output pipe
+was closed.
 
 Text from documents (titles, authors, paths, snippets) is printed with its
 control characters shown as escapes (``\\x1b``), so an article cannot drive
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_CORRUPT = 4  # IndexCorruptError.exit_code: a damaged index file
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
 EXIT_TIMEOUT = 124  # TimeLimitExceeded.exit_code: what timeout(1) exits with
 
@@ -586,9 +588,12 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     follow_links: Annotated[bool, typer.Option(
         "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also read every index file and compare it with its checksum "
+                       "(exit 4 naming each damaged file).")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    report = _engine().check(sources, follow_links=follow_links or None)
+    report = _engine().check(sources, follow_links=follow_links or None, deep=deep)
     if as_json:
         _print_json(report.as_dict())
     else:

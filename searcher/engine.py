@@ -229,11 +229,21 @@ class SearchEngine:
         return highlight_all(text, needles_for(literals, terms))
 
     def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
-              follow_links: bool | None = None) -> CheckReport:
+              follow_links: bool | None = None, deep: bool = False) -> CheckReport:
         """Compare the index with *sources* (default: the folders it was built from).
 
         *follow_links* (default: the setting) must match how the index was built.
+        With *deep*, every byte of every index file is first compared with the checksum
+        written with it (a local index; a cluster checks its own): damage raises
+        :class:`~searcher.errors.IndexCorruptError` naming every damaged file.
         """
+        verify = getattr(self.backend, "verify", None)
+        if deep and verify is not None:
+            from .local.integrity import corrupt_error
+
+            damage = verify(deep=True)
+            if damage:
+                raise corrupt_error(damage)
         return self.backend.check(sources, follow_links=follow_links)
 
     def stats(self) -> dict[str, Any]:

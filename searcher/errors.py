@@ -64,6 +64,30 @@ class TimeLimitExceeded(SearcherError):
         self.seconds = seconds
 
 
+class IndexCorruptError(SearcherError):
+    """A file of the index is damaged: its size or checksum is not what was written.
+
+    *path* names the (first) damaged file and *problem* what is wrong with it;
+    *files* lists every damaged file found.  *derived* is true when all of them
+    are derived data that the next ``searcher index`` run rebuilds; otherwise
+    ``searcher index --full`` rebuilds the index (it never reads the damaged one).
+    The CLI exits with code 4.
+    """
+
+    exit_code = 4
+
+    def __init__(self, path: str, problem: str, *, derived: bool = False, more: str = "",
+                 files: list[str] | None = None) -> None:
+        fix = ("run 'searcher index' to rebuild it" if derived
+               else "run 'searcher index --full' to rebuild the index")
+        super().__init__(f"index file {path} is damaged: {problem}; {fix}"
+                         + (f" (also: {more})" if more else ""))
+        self.path = path
+        self.problem = problem
+        self.derived = derived
+        self.files = files or [path]
+
+
 class IndexLockedError(SearcherError):
     """Another process is writing to the index."""
 

@@ -27,6 +27,7 @@ from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
 from ..ingest.sources import SourceFile, became_link_out
 from . import manifest, suggest
+from .integrity import seal_segment
 from .limits import bounded
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
@@ -232,6 +233,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
                     else suggest.reader_arrays(reader, phrases))
     finally:
         reader.close()
+    seal_segment(folder, segment_id, sidecars=True)  # last: the segment's checksums
 
 
 def add_bigram_indexes(ix: Any) -> int:
@@ -253,9 +255,11 @@ def add_bigram_indexes(ix: Any) -> int:
                for key in substrings.BIGRAMS_KEYS):
             continue
         reader = segment_reader(ix, segment)
+        text_written = False
         try:
             text = load_arrays(reader, substrings.SIDECAR, ("codes", "histogram"))
             if text is None:
+                text_written = True
                 column = reader.column_reader("squeezed")
                 text = substrings.text_arrays(
                     [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
@@ -266,4 +270,9 @@ def add_bigram_indexes(ix: Any) -> int:
             added += 1
         finally:
             reader.close()
+        seal_segment(folder, segment_id, [
+            sidecar_path(folder, segment_id, name, key).name
+            for name, keys in ((substrings.SIDECAR, substrings.SIDECAR_KEYS),
+                               (substrings.BIGRAMS_SIDECAR, substrings.BIGRAMS_KEYS))
+            for key in keys if name == substrings.BIGRAMS_SIDECAR or text_written])
     return added

@@ -25,7 +25,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, write_pinyin_table
+from ..analysis.lexicon import (
+    PINYIN_FILE,
+    add_pinyin_rows,
+    usable_pinyin_table,
+    write_pinyin_table,
+)
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
 from ..ingest.documents import content_digest, document_id
@@ -40,6 +45,7 @@ from .building import (
     init_worker,
     write_sidecars,
 )
+from .integrity import remove_temp_files, repair_generation
 from .locking import writer_lock
 from .manifest import read_manifest
 from .schema import analysis_fingerprint, build_schema, describe_change, dictionary_key
@@ -102,6 +108,7 @@ def index_sources(
     source_paths = check_sources(source_list)
     report = IndexReport()
     with writer_lock(root.root, wait):
+        remove_temp_files([root.root, *(g.path for g in root.generations())])
         fp = analysis_fingerprint(settings)
         target, rebuilding = _choose_generation(root, fp, full)
         report.full = rebuilding
@@ -109,6 +116,8 @@ def index_sources(
 
         _ensure_query_dictionary(target, fp, settings)
         ix = open_index(str(target.path))
+        repaired = repair_generation(ix)  # IndexCorruptError: only 'index --full' can help
+        pinyin_intact = usable_pinyin_table(target.path / PINYIN_FILE)
         manifest = read_manifest(ix)
         found = scan(source_paths, follow_links=settings.follow_links)
         report.skipped = found.skipped
@@ -129,14 +138,14 @@ def index_sources(
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()
-            if not (target.path / PINYIN_FILE).exists():
+            if not pinyin_intact or not (target.path / PINYIN_FILE).exists():
                 write_pinyin_table(searcher.reader(), target.path / PINYIN_FILE)
-            if report.added or report.updated or report.deleted:
+            if report.added or report.updated or report.deleted or repaired:
                 _merge_suggestions(searcher)
         ix.close()
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
-        if rebuilding:
+        if rebuilding or root.pointed() != target:  # (a damaged CURRENT is written again)
             root.publish(target)
         report.generation = target.name
         report.index_bytes = root.size_bytes()
@@ -179,13 +188,26 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     for gen in reversed(root.generations()):
         info = gen.info()
         if (gen != current and info.get("state") == "building"
-                and info.get("fingerprint") == fp and index_exists(str(gen.path))):
+                and info.get("fingerprint") == fp and index_exists(str(gen.path))
+                and _intact(gen)):
             log.info("resuming the interrupted rebuild in %s", gen.name)
             return gen, True
     gen = root.new_generation()
     create_index(str(gen.path), build_schema())
     gen.write_info({"state": "building", "fingerprint": fp, "created": time.time()})
     return gen, True
+
+
+def _intact(gen: Generation) -> bool:
+    """Whether an interrupted rebuild can be resumed: its files pass the open check."""
+    from .backend import open_generation
+
+    try:
+        open_generation(gen).close()
+    except Exception as exc:  # noqa: BLE001 - damaged: a new rebuild starts instead
+        log.warning("not resuming the rebuild in %s: %s", gen.name, exc)
+        return False
+    return True
 
 
 @dataclass
@@ -286,12 +308,17 @@ def _labels_of(target: Generation, current: Generation | None) -> dict[str, str]
 
 
 def _manifest_of(gen: Generation) -> Mapping[str, dict[str, Any]]:
+    """What the served generation holds, for a rebuild's folder history; {} when it cannot
+    be read (a rebuild must succeed whatever state the old index is in)."""
     try:
         ix = open_index(str(gen.path))
     except Exception:  # noqa: BLE001 - an unreadable old index just has no history
         return {}
     try:
         return read_manifest(ix)
+    except Exception as exc:  # noqa: BLE001 - a damaged old index, the same
+        log.warning("cannot read what %s holds (%s): moved folders get new ids", gen.path, exc)
+        return {}
     finally:
         ix.close()
 

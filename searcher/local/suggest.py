@@ -30,7 +30,9 @@ import logging
 import os
 import pickle
 import re
+import struct
 import threading
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import product
@@ -41,6 +43,7 @@ from ..analysis.lexicon import char_readings
 from ..analysis.normalize import fold, squeeze
 from ..results import Suggestion
 from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
+from .integrity import segment_sums
 from .sidecar import load_arrays, save_arrays, segment_folder, segment_key
 from .whoosh_adapter import field_doc_frequencies
 
@@ -161,7 +164,9 @@ def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], 
     if arrays is None:
         arrays = reader_arrays(reader)
         folder = segment_folder(reader)
-        if folder is not None:
+        # Saved only for a segment of an older index (no checksums): a damaged sidecar of
+        # a checksummed one is left for the index run to rewrite and seal.
+        if folder is not None and segment_sums(folder, reader.segment().segment_id()) is None:
             try:
                 save_arrays(folder, reader.segment().segment_id(), SIDECAR, arrays)
             except OSError as exc:  # a read-only index still gets suggestions, in memory
@@ -275,14 +280,58 @@ def suggestion_table(searcher, cache: ByteLRU[SuggestTable] | None = None) -> Su
     return table
 
 
+#: The saved table ends with a footer (as Lucene's files do): this mark, then the CRC32
+#: and length of the pickle before it.
+FOOTER_MARK = b"searcher-crc32"
+_FOOTER = struct.Struct(f">{len(FOOTER_MARK)}sIQ")
+
+
+def _sealed(data: bytes) -> bytes:
+    return data + _FOOTER.pack(FOOTER_MARK, zlib.crc32(data), len(data))
+
+
+def _unsealed(data: bytes) -> bytes:
+    """The pickle of a saved table; ValueError when its footer does not match it."""
+    if len(data) < _FOOTER.size:
+        raise ValueError(f"{len(data)} bytes: shorter than its footer")
+    mark, crc, size = _FOOTER.unpack_from(data, len(data) - _FOOTER.size)
+    body = data[: len(data) - _FOOTER.size]
+    if mark != FOOTER_MARK or size != len(body):
+        raise ValueError("no valid footer (truncated or overwritten)")
+    if zlib.crc32(body) != crc:
+        raise ValueError("checksum mismatch (its bytes changed after it was written)")
+    return body
+
+
+def table_problem(path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with a saved table (None when it is intact or absent: it is optional)."""
+    try:
+        with open(path, "rb") as handle:
+            _unsealed(handle.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
-    """The merged table another process saved for the same segments, if any."""
+    """The merged table another process saved for the same segments, if any (a damaged
+    one is ignored, with a warning, and replaced)."""
     if folder is None:
         return None
+    path = os.path.join(folder, TABLE_FILE)
     try:
-        with open(os.path.join(folder, TABLE_FILE), "rb") as handle:
-            version, saved_key, table = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    try:
+        version, saved_key, table = pickle.loads(_unsealed(data))
+    except ValueError as exc:
+        log.warning("damaged suggestion table %s (%s): building it again", path, exc)
+        return None
+    except (EOFError, pickle.UnpicklingError, TypeError, AttributeError, ImportError):
         return None
     if version != TABLE_VERSION or saved_key != key or not isinstance(table, SuggestTable):
         return None
@@ -297,8 +346,9 @@ def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
     path = os.path.join(folder, TABLE_FILE)
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
+        data = pickle.dumps((TABLE_VERSION, key, table), protocol=pickle.HIGHEST_PROTOCOL)
         with open(tmp, "wb") as handle:
-            pickle.dump((TABLE_VERSION, key, table), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(_sealed(data))
         os.replace(tmp, path)
     except OSError as exc:
         log.debug("cannot save the suggestion table in %s: %s", folder, exc)
