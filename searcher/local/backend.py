@@ -94,10 +94,12 @@ class LocalBackend:
 
     # -- reading -----------------------------------------------------------
     def execute(self, request: SearchRequest) -> SearchResults:
-        return execute(self._searcher(), request.node, request.query, self._query_context(),
-                       limit=request.limit, page=request.page, filters=request.filters,
-                       sort=request.sort, facets=request.facets,
-                       facet_limit=request.facet_limit)
+        results = execute(self._searcher(), request.node, request.query, self._query_context(),
+                          limit=request.limit, page=request.page, filters=request.filters,
+                          sort=request.sort, facets=request.facets,
+                          facet_limit=request.facet_limit)
+        results.notices = list(request.notices)
+        return results
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         from .suggest import suggest

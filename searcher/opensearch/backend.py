@@ -160,7 +160,8 @@ class OpenSearchBackend:
             hits=[self._hit(h, needles, rank, translation.query_words)
                   for rank, h in enumerate(hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
-            facets=self._facet_counts(request.facets, request.facet_limit, found or {}))
+            facets=self._facet_counts(request.facets, request.facet_limit, found or {}),
+            notices=list(request.notices))
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Completions of *prefix* like :meth:`searcher.SearchEngine.suggest`
