@@ -146,3 +146,15 @@ class PinyinTable:
         if con is None:
             con = self._local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         return [w for (w,) in con.execute("SELECT word FROM pinyin WHERE py = ?", (text,))]
+
+    def spelled(self, spellings: list[str]) -> list[str]:
+        """The indexed words any of *spellings* spells (``searcher.spelling``'s homophones)."""
+        spellings = [s for s in spellings if s.isascii() and s.isalpha()]
+        if not spellings or not self.path.exists():
+            return []
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        marks = ",".join("?" * len(spellings))
+        return [w for (w,) in con.execute(
+            f"SELECT DISTINCT word FROM pinyin WHERE py IN ({marks})", spellings)]

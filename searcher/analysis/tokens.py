@@ -280,8 +280,9 @@ def _raw_terms(folded: str, extras: bool,
 
 def latin_parts(word: str) -> list[str]:
     """The parts a Latin/digit token is also indexed under (at its position): the pieces
-    between ``-``, ``_``, ``'``, ``&``, ``.`` and an inner ``+`` or ``#`` (``statistics.getaverage`` → ``statistics``,
-    ``getaverage``; ``step1.png`` → ``step1``, ``png``; ``covid-19`` → ``covid``, ``19``),
+    between ``-``, ``_``, ``'``, ``&``, ``.`` and an inner ``+`` or ``#``
+    (``statistics.getaverage`` → ``statistics``, ``getaverage``; ``step1.png`` → ``step1``,
+    ``png``; ``covid-19`` → ``covid``, ``19``),
     so an identifier is found by its own name wherever it stands between non-alphanumeric
     characters (``3.6.3`` of ``3.6.3-jdk-8`` too).  Digit-only pieces between dots are left
     out (``3.6.3`` gives none), so a number does not match every version holding its digits."""

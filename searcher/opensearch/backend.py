@@ -161,7 +161,16 @@ class OpenSearchBackend:
                   for rank, h in enumerate(hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
             facets=self._facet_counts(request.facets, request.facet_limit, found or {}),
-            notices=list(request.notices))
+            notices=list(request.notices), did_you_mean=self.did_you_mean(request))
+
+    def did_you_mean(self, request: SearchRequest) -> str | None:
+        """The query with a homophone typo corrected (:mod:`searcher.spelling`), or None:
+        one extra request counting the query's Chinese runs, more only for a suspect one."""
+        from ..spelling import did_you_mean
+        from .suggest import HomophoneLookup
+
+        return did_you_mean(request.query, request.node, HomophoneLookup(self._search),
+                            self.query_cut())
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Completions of *prefix* like :meth:`searcher.SearchEngine.suggest`
