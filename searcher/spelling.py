@@ -264,7 +264,17 @@ def _rewrite(query: str, words: list[Word], fixes: dict[int, list[tuple[int, int
             for a, b, fixed in changes:
                 start = mapping[a]
                 end = mapping[b] if b < len(mapping) else len(text)
+                if fold(text[start:end]) != text[start:end] and len(fixed) == end - start:
+                    fixed = _as_typed(fixed)  # typed in traditional script: offer it so
                 text = text[:start] + fixed + text[end:]
         out = out[:at] + text + out[at + len(word.text):]
         cursor = at + len(text)
     return out if out != query else None
+
+
+def _as_typed(word: str) -> str:
+    """*word* in traditional script (the correction of a word typed that way)."""
+    import opencc
+
+    converted = opencc.OpenCC("s2t").convert(word)
+    return converted if len(converted) == len(word) else word

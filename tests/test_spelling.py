@@ -19,6 +19,7 @@ TYPOS = [
     ("监管 认正", "监管 认证"),
     ("title:聊成", "title:聊城"),
     ("聊成 OR 认正", "聊城 OR 认证"),
+    ("認正", "認證"),  # typed in traditional script: offered in it
 ]
 _HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 
