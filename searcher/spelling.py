@@ -193,24 +193,41 @@ def suspect(count: int, indexed: bool) -> bool:
     return count == 0 or (count <= FEW_DOCS and not indexed)
 
 
-def did_you_mean(query: str, node: Node, lookup: Lookup,
-                 cut: Callable[[str], list[str]] | None = None) -> str | None:
-    """The query with its homophone typos corrected, or None when nothing needs it.
-
-    A query needing no correction costs one :meth:`Lookup.counts` call for its Chinese
-    runs (warm: the search itself just looked the same strings up); the spans inside a
-    run are only counted when the run is suspect."""
+def _plans(node: Node, cut: Callable[[str], list[str]] | None
+           ) -> tuple[list[Word], list[tuple[int, str, tuple[int, int] | None,
+                                             list[tuple[int, int]]]]]:
     words = plain_words(node)
     plans = []
     for number, word in enumerate(words):
         folded = fold(word.text)
         for whole, parts in units_of(word.text, cut):
             plans.append((number, folded, whole, parts))
-    first = {folded[w[0]:w[1]] if w else folded[p[0]:p[1]]: None
-             for _, folded, w, parts in plans for p in ([w] if w else parts)}
+    return words, plans
+
+
+def first_units(node: Node, cut: Callable[[str], list[str]] | None = None) -> list[str]:
+    """The texts :func:`did_you_mean` counts first (a back end may count them along with
+    the search and pass the counts in)."""
+    _words, plans = _plans(node, cut)
+    return list({folded[w[0]:w[1]] if w else folded[p[0]:p[1]]: None
+                 for _, folded, w, parts in plans for p in ([w] if w else parts)})
+
+
+def did_you_mean(query: str, node: Node, lookup: Lookup,
+                 cut: Callable[[str], list[str]] | None = None,
+                 counted: dict[str, tuple[int, bool]] | None = None) -> str | None:
+    """The query with its homophone typos corrected, or None when nothing needs it.
+
+    A query needing no correction costs one :meth:`Lookup.counts` call for its Chinese
+    runs (:func:`first_units`; warm: the search itself just looked the same strings up),
+    none when *counted* has them; the spans inside a run are only counted when the run
+    is suspect."""
+    words, plans = _plans(node, cut)
+    first = first_units(node, cut)
     if not first:
         return None
-    counts = lookup.counts(list(first))
+    counts = counted if counted is not None and all(u in counted for u in first) \
+        else lookup.counts(first)
     fixes: dict[int, list[tuple[int, int, str]]] = {}
     for number, folded, whole, parts in plans:
         fixes.setdefault(number, []).extend(_fix_run(folded, whole, parts, counts, lookup))

@@ -88,6 +88,13 @@ class HomophoneLookup:
         self.search = search
 
     def counts(self, units: list[str]) -> dict[str, tuple[int, bool]]:
+        body = {"size": 0, "track_total_hits": False, "aggs": {"units": self.aggregation(units)}}
+        return self.read(self.search(body)["aggregations"]["units"], units)
+
+    @staticmethod
+    def aggregation(units: list[str]) -> dict[str, Any]:
+        """A ``filters`` aggregation counting *units* (see :meth:`counts`); under a ``global``
+        one it can ride along with the search itself."""
         filters: dict[str, Any] = {}
         for number, unit in enumerate(units):
             filters[f"v{number}"] = {"bool": {"should": [
@@ -96,9 +103,12 @@ class HomophoneLookup:
             filters[f"t{number}"] = {"bool": {"should": [
                 {"term": {"title_terms": unit}}, {"term": {"body_terms": unit}}],
                 "minimum_should_match": 1}}
-        body = {"size": 0, "track_total_hits": False,
-                "aggs": {"units": {"filters": {"filters": filters}}}}
-        buckets = self.search(body)["aggregations"]["units"]["buckets"]
+        return {"filters": {"filters": filters}}
+
+    @staticmethod
+    def read(found: dict[str, Any], units: list[str]) -> dict[str, tuple[int, bool]]:
+        """The counts of :meth:`aggregation`'s answer."""
+        buckets = found["buckets"]
         return {unit: (int(buckets[f"v{n}"]["doc_count"]), buckets[f"t{n}"]["doc_count"] > 0)
                 for n, unit in enumerate(units)}
 
