@@ -530,8 +530,11 @@ async def api_search(request: Request, q: Q, author: Filter = None, category: Fi
                      sort: Sort = "relevance", page: Page = 1, limit: Limit = 10,
                      facets: Facets = None, facet_limit: FacetLimit = 10) -> JSON:
     """``{query, total, page, pages, limit, sort, relaxed, elapsed_ms, hits: [...],
-    facets: {name: [[value, count], ...]}}``.  Snippets are plain text; ``highlights`` are
-    ``[start, end)`` spans into them.  ``year`` is ``2021``, ``month`` ``2021-06``."""
+    facets: {name: [[value, count], ...]}, notice, notices: [{code, message, params}],
+    did_you_mean}``.  Snippets are plain text; ``highlights`` are ``[start, end)`` spans
+    into them.  ``year`` is ``2021``, ``month`` ``2021-06``.  ``notices`` say how a query
+    with a slip (an unclosed quote …) was read; ``did_you_mean`` is the query with a
+    homophone typo corrected, or null."""
     state = _state(request)
     given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
     filters = {name: _filter_values(name, values) for name, values in given.items()}
