@@ -19,8 +19,9 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-WORDS = ("yml", "png", "json", "getAverage", "WithUnaryOptions", "docker-compose",
-         "java.util.List", "client.WithUnaryOptions", "application.yml", "3.6.3", "c++")
+WORDS = ("yml", "png", "json", "getAverage", "docker-compose", "java.util.List",
+         "java.util", "org.springframework", "application.yml", "src/main/resources",
+         "std::vector", "std::cout", "3.6.3", "c++")
 ALNUM = r"0-9a-z\u00c0-\u024f"
 
 

@@ -24,11 +24,13 @@ BLOGS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "blogs"
 #: What a whole token may not touch (the tokenizer's Latin letters and digits).
 ALNUM = r"0-9a-z\u00c0-\u024f"
 WORDS = ["yml", "png", "getAverage", "json", "java.util.List", "docker-compose",
-         "3.6.3", "application.yml", "SpringBoot"]
+         "3.6.3", "application.yml", "SpringBoot", "java.util", "src/main/resources",
+         "std::cout"]
 #: Raw files worth copying: they hold one of the identifiers (plus a few that do not).
 _WANTED = re.compile(r"getAverage|\.yml|\.png|java\.util\.List|3\.6\.3|docker-compose|\.json",
                      re.I)
-_RARE = re.compile(r"getAverage|java\.util\.List|3\.6\.3|WithUnaryOptions")
+_RARE = re.compile(r"getAverage|java\.util\.List|3\.6\.3|WithUnaryOptions|std::cout"
+                   r"|src/main/resources")
 
 
 def _fold(text: str) -> str:
@@ -146,7 +148,8 @@ def test_every_blog_post_with_the_identifier(tmp_path) -> None:
     engine = SearchEngine(tmp_path / "index")
     engine.index([BLOGS])
     ids = all_ids(engine)
-    for word in ("yml", "png", "getAverage"):
+    for word in ("yml", "png", "getAverage", "java.util", "org.springframework",
+                 "main/resources", "std::cout"):
         truth = whole_token_docs(engine, ids, word)
         assert truth
         assert {h.id for h in engine.search(word, limit=1000).hits} == truth, word
