@@ -469,6 +469,10 @@ def _print_results(results) -> None:
     from rich.text import Text
 
     console = Console(highlight=False, soft_wrap=True)
+    for notice in getattr(results, "notices", ()):
+        console.print(Text(f"Note: {notice.message}", style="yellow"))
+    if getattr(results, "did_you_mean", None):
+        console.print(Text(f"您是不是要找：{results.did_you_mean}", style="bold yellow"))
     if results.relaxed:
         console.print(Text("No document has every word; showing the best partial matches.",
                            style="yellow"))

@@ -90,7 +90,7 @@ def test_show_stats_check(indexed):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["search", '"unclosed'], "unclosed quote"),
+    (["search", "“ ”"], "no words"),
     (["search", "--", "-only"], "only excludes"),
     (["search", "聊城", "--since", "someday"], "bad date"),
     (["show", "no-such-id"], "no document"),

@@ -283,7 +283,9 @@ def test_serve_answers_from_the_cluster(pair, monkeypatch):
         seed = SearchEngine(local).search('"世界认可日"').hits[0].id
         page = web.get(f"/doc/{seed}", params={"q": "世界认可日"})
         assert page.status_code == 200 and "世界认可日" in page.text
-        assert web.get("/api/search", params={"q": '"unclosed'}).status_code == 400
+        assert web.get("/api/search", params={"q": "“ ”"}).status_code == 400
+        slip = web.get("/api/search", params={"q": "“世界认可日"}).json()
+        assert slip["total"] > 0 and slip["notices"][0]["code"] == "unclosed_quote"
     assert threads and all(name.startswith("searcher-web") for name in threads), threads
 
 

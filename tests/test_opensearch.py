@@ -168,7 +168,10 @@ def test_filters_and_sorting_match_local(sample_cluster):
 def test_bad_queries_and_missing_index(sample_cluster, backends):
     _, backend, _ = sample_cluster
     with pytest.raises(QueryError):
-        backend.search('"unclosed')
+        backend.search("“ ”")
+    slipped = backend.search("“聊城")  # read as the word, and said so
+    assert [n.code for n in slipped.notices] == ["unclosed_quote"]
+    assert [h.id for h in slipped.hits] == [h.id for h in backend.search("聊城").hits]
     with pytest.raises(QueryError):
         backend.search("x", sort="random")
     with pytest.raises(QueryError):

@@ -379,13 +379,25 @@ def test_search_relaxed_flag(site):
     assert data["relaxed"] is True and data["total"] > 0
 
 
+def test_query_slips_are_searched_and_reported(site):
+    client, _, _ = site
+    data = client.get("/api/search", params={"q": "聊城 (认证"}).json()
+    words = client.get("/api/search", params={"q": "聊城 认证"}).json()
+    assert data["total"] == words["total"] and words["notices"] == []
+    assert [n["code"] for n in data["notices"]] == ["unclosed_paren"]
+    assert data["notices"][0]["params"] == {"text": "(", "position": 4}
+    assert "unclosed '(' at character 4" in data["notice"] and "did_you_mean" in data
+    quoted = client.get("/api/search", params={"q": "「世界认可日」"}).json()
+    ascii_quoted = client.get("/api/search", params={"q": '"世界认可日"'}).json()
+    assert quoted["total"] == ascii_quoted["total"] > 0
+    typo = client.get("/api/search", params={"q": "聊成"}).json()
+    assert typo["did_you_mean"] == "聊城"
+
+
 def test_bad_query_is_400_with_the_parsers_message_and_position(site):
     client, _, _ = site
-    data = assert_error(client.get("/api/search", params={"q": "聊城 (认证"}), 400, "bad query")
-    assert data["detail"] == "unclosed '(' at character 4: add a ')'"
-    assert data["position"] == 3
-    data = assert_error(client.get("/api/search", params={"q": '  "城市'}), 400)
-    assert data["position"] == 2 and "unclosed quote" in data["detail"]
+    data = assert_error(client.get("/api/search", params={"q": "“ ”"}), 400, "bad query")
+    assert data["detail"] == "the query has no words to search for"
     data = assert_error(client.get("/api/search", params={"q": "-洪水"}), 400)
     assert data["position"] is None
     data = assert_error(client.get("/api/search", params={"q": "聊城", "since": "soon"}), 422)
@@ -679,9 +691,9 @@ def test_search_page_without_javascript(site):
     assert 'href="/doc/' in page
     relaxed = client.get("/", params={"q": "聊城 火箭发射场"}).text
     assert "部分匹配" in relaxed
-    bad = client.get("/", params={"q": "聊城 (认证"})
-    assert bad.status_code == 400 and "第 4 个字符处的“(”没有闭合" in bad.text
-    assert "unclosed" not in bad.text  # the page is Chinese throughout
+    bad = client.get("/", params={"q": "-认证"})
+    assert bad.status_code == 400 and "查询有误" in bad.text
+    assert "only excludes" not in bad.text  # the page is Chinese throughout
 
 
 def test_search_page_filters_chips_and_pages(site):
@@ -1226,8 +1238,7 @@ ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 
 def test_api_errors_keep_their_code_and_speak_the_requests_language(site):
     client, _, _ = site
-    cases = [("/api/search?q=" + quote('"城市'), 400, "bad query", "引号没有闭合"),
-             ("/api/search?q=" + quote("聊城 (认证"), 400, "bad query", "第 4 个字符处"),
+    cases = [("/api/search?q=" + quote("-城市"), 400, "bad query", "查询只有排除的词语"),
              ("/api/documents/nope", 404, "not found", "没有这个编号的文章"),
              ("/api/nothing", 404, "not found", "没有这个页面"),
              ("/api/search?q=%FF", 400, "bad encoding", "参数 q"),
@@ -1251,7 +1262,8 @@ def test_api_errors_keep_their_code_and_speak_the_requests_language(site):
 
 def test_the_page_is_chinese_throughout(site):
     client, _, _ = site
-    checks = [("/?q=" + quote('"城市'), 400, "引号没有闭合"),
+    checks = [("/?q=" + quote('"城市'), 200, "没有闭合：其后的词语已逐个搜索"),
+              ("/?q=" + quote("-城市"), 400, "查询只有排除的词语"),
               ("/?q=" + quote("聊城") + "&since=2023-13-45", 400, "不是有效日期"),
               ("/doc/0000000000000000", 404, "没有这个编号的文章"),
               ("/nothing", 404, "没有这个页面"),
@@ -1533,3 +1545,22 @@ def test_the_servers_budget_not_the_libraries_default_limit_bounds_a_search(site
         assert client.get(f"/api/similar/{doc}").status_code == 200
         assert client.get(f"/doc/{doc}").status_code == 200
     hurried.close()
+
+
+def test_page_shows_did_you_mean_and_notices_in_chinese(site):
+    """A homophone typo gets 「您是不是要找：」 with a link to the corrected search; a slip in
+    the query syntax is searched and said in Chinese (the API keeps the English message)."""
+    client, _, _ = site
+    page = client.get("/", params={"q": "聊成"})
+    assert page.status_code == 200
+    assert "您是不是要找：" in page.text and 'id="did-you-mean"' in page.text
+    assert "聊城</a>" in page.text
+    slip = client.get("/", params={"q": "“世界认可日"})
+    assert slip.status_code == 200
+    assert "第 1 个字符处的 “ 没有闭合" in slip.text and "unclosed" not in slip.text
+    api = client.get("/api/search", params={"q": "“世界认可日"}).json()
+    assert api["notices"][0]["code"] == "unclosed_quote"
+    assert "unclosed quote" in api["notice"]
+    zh = client.get("/api/search", params={"q": "“世界认可日"}, headers=ZH).json()
+    assert zh["notices"][0]["code"] == "unclosed_quote"
+    assert "没有闭合" in zh["notice"] and zh["notices"][0]["message"] == zh["notice"]

@@ -210,6 +210,25 @@ class PinyinTable:
     def __call__(self, text: str) -> list[str]:
         if not text.isascii() or not text.isalpha() or len(text) < 4:
             return []
+        return self._query("SELECT word FROM pinyin WHERE py = ?", [text])
+
+    def spelled(self, spellings: list[str]) -> list[str]:
+        """The indexed words any of *spellings* spells (``searcher.spelling``'s homophones).
+
+        A hint, never an error: with the table missing or damaged it knows no words (a
+        pinyin query is what reports the damage)."""
+        spellings = [s for s in spellings if s.isascii() and s.isalpha()]
+        if not spellings or not self.path.exists():
+            return []
+        marks = ",".join("?" * len(spellings))
+        try:
+            return self._query(f"SELECT DISTINCT word FROM pinyin WHERE py IN ({marks})",
+                               spellings)
+        except IndexCorruptError:
+            return []
+
+    def _query(self, sql: str, values: list[str]) -> list[str]:
+        """The words *sql* selects, on this thread's connection; a damaged table raises."""
         if self._broken is not None:
             if self._broken[0] == self._signature():
                 return self._off(self._broken[1])
@@ -226,7 +245,7 @@ class PinyinTable:
                 return self._off(str(exc))
             self._local.con = con
         try:
-            return [w for (w,) in con.execute("SELECT word FROM pinyin WHERE py = ?", (text,))]
+            return [w for (w,) in con.execute(sql, values)]
         except sqlite3.DatabaseError as exc:
             return self._off(str(exc))
 

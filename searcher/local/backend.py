@@ -155,10 +155,26 @@ class LocalBackend:
     # -- reading -----------------------------------------------------------
     def execute(self, request: SearchRequest) -> SearchResults:
         with self._damage_explained():
-            return execute(self._searcher(), request.node, request.query, self._query_context(),
-                           limit=request.limit, page=request.page, filters=request.filters,
-                           sort=request.sort, facets=request.facets,
-                           facet_limit=request.facet_limit)
+            searcher, context = self._searcher(), self._query_context()
+            results = execute(searcher, request.node, request.query, context,
+                              limit=request.limit, page=request.page, filters=request.filters,
+                              sort=request.sort, facets=request.facets,
+                              facet_limit=request.facet_limit)
+            results.notices = list(request.notices)
+            results.did_you_mean = self.did_you_mean(request, searcher)
+            return results
+
+    def did_you_mean(self, request: SearchRequest, searcher=None) -> str | None:
+        """The query with a homophone typo corrected (:mod:`searcher.spelling`), or None."""
+        from ..analysis.lexicon import PINYIN_FILE, PinyinTable
+        from ..spelling import did_you_mean
+        from .search import HomophoneLookup
+
+        searcher = searcher or self._searcher()
+        context = self._query_context()
+        table = context.pinyin or PinyinTable(self._index()[1].path / PINYIN_FILE)
+        return did_you_mean(request.query, request.node,
+                            HomophoneLookup(searcher, context, table), context.cut)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         from .suggest import suggest

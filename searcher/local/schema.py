@@ -36,7 +36,7 @@ from .whoosh_adapter import Token, Tokenizer, columns, fields
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
 #: Separates title from body in the squeezed text so no match spans both.
@@ -214,6 +214,8 @@ def dictionary_key(fp: dict[str, Any]) -> str:
 FORMAT_CHANGES = {
     3: "document ids now include the source folder, so files with the same relative path "
        "in two source folders are both kept",
+    4: "Latin tokens joined by dots are also indexed by their parts (application.yml → yml), "
+       "so identifiers are found by their own names",
 }
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
-from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms, iter_terms
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms, iter_terms, latin_parts
 from ..deadline import check_time_limit
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
@@ -406,6 +406,26 @@ def word_units(text: str, terms: list[str]) -> tuple[list[str], bool]:
     return kept, False
 
 
+def identifier_parts(needle: str, terms: list[str]) -> list[str] | None:
+    """For a dotted, slashed or joined name queried whole (``client.WithUnaryOptions``,
+    ``java/util/List``, ``docker-compose``; *needle* squeezed, *terms* its query terms):
+    the words a document must hold for it to stand there as a phrase (each term's
+    :func:`~searcher.analysis.tokens.latin_parts`, else the term), which with the exact
+    string make the match.  None for anything else (Chinese, one plain token)."""
+    if _HAN.search(needle) or not terms:
+        return None
+    pieces = [[p for p in latin_parts(t) if p.isalnum()] for t in terms]
+    if len(terms) < 2 and not pieces[0]:
+        return None
+    return list(dict.fromkeys(p for t, found in zip(terms, pieces, strict=True)
+                              for p in (found or [t])))
+
+
+def number_edges(needle: str) -> bool:
+    """Whether *needle* starts or ends with a digit (then it must not touch a longer number)."""
+    return needle[:1].isdigit() or needle[-1:].isdigit()
+
+
 def cut_fragment(text: str, terms: list[str]) -> bool:
     """Whether a plain word is a fragment cut out of words (推动生 → 推动, 生): Chinese,
     several terms, one of them a lone character, which most titles hold."""
@@ -692,6 +712,16 @@ class Evaluator:
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: not indexed, match the text itself
             return self.substring(space, needle, single)
+        parts = identifier_parts(needle, terms)
+        if parts is not None:
+            # A name queried whole: its parts with the exact string between them (a phrase),
+            # or the whole token itself.
+            exact = self.substring(space, needle, single, whole_numbers=number_edges(needle))
+            named = all_of([self.any_field(t, fields, space) for t in parts], n)
+            result = Match(named.mask & exact.mask, named.score + exact.score)
+            if len(terms) == 1:
+                result = result.union(self.any_field(terms[0], fields, space))
+            return result
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
         words = self._combine([self.any_field(t, fields, space) for t in required], n)
         optional = [t for t in kept if t not in required]

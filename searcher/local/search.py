@@ -21,6 +21,8 @@ import datetime as dt
 import re
 import time
 
+import numpy as np
+
 from ..analysis.tokens import QUESTION_WORDS, query_terms
 from ..deadline import check_time_limit
 from ..errors import QueryError
@@ -29,11 +31,12 @@ from ..ingest.dates import parse_date, to_utc
 from ..query import And, Node, Not, Word, positive_literals
 from ..results import Hit, SearchResults
 from .facets import count_facets
-from .scoring import Filters, QueryContext, rank
+from .scoring import Evaluator, Filters, QueryContext, rank
 
 SORTS = ("relevance", "date", "oldest")
 
-__all__ = ["SORTS", "Filters", "QueryContext", "build_hits", "date_bound", "execute"]
+__all__ = ["SORTS", "Filters", "HomophoneLookup", "QueryContext", "build_hits", "date_bound",
+           "execute"]
 
 
 def date_range(since: object, until: object, tz: str
@@ -88,6 +91,31 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
                          facets=counts, pinyin=ranked.readings)
+
+
+class HomophoneLookup:
+    """The local index's answers for :func:`searcher.spelling.did_you_mean`: verbatim
+    document counts from the substring index (the search just looked the same strings
+    up, so they are warm), indexed words from the postings, homophones from the pinyin
+    table."""
+
+    def __init__(self, searcher, context: QueryContext, table) -> None:
+        self.evaluator = Evaluator(searcher, context)
+        self.table = table
+
+    def counts(self, units: list[str]) -> dict[str, tuple[int, bool]]:
+        ev = self.evaluator
+        return {unit: (len(ev.found(ev.space, unit, False)),
+                       bool(ev.df("title", unit) or ev.df("body", unit))) for unit in units}
+
+    def homophones(self, spellings: list[str]) -> dict[str, int]:
+        ev = self.evaluator
+        out = {}
+        for word in self.table.spelled(spellings):
+            title = ev.postings(ev.space, "title", word)[0]
+            body = ev.postings(ev.space, "body", word)[0]
+            out[word] = len(np.union1d(title, body)) if len(title) else len(body)
+        return out
 
 
 def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],

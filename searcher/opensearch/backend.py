@@ -40,14 +40,18 @@ from ..local.search import _can_relax
 from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
+from ..spelling import did_you_mean, first_units
 from .client import connect, public_url
 from .dsl import Translator, filter_clauses, matched_words
 from .generations import current_index, index_meta
 from .mapping import key
+from .suggest import HomophoneLookup
 from .sync import check_part, export, sync
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
+#: The aggregation that counts the query's Chinese runs for did-you-mean (searcher.spelling).
+SPELLING_AGG = "searcher-spelling"
 #: Hit fields read for result pages (the display text is needed for snippets).
 HIT_FIELDS = ["id", "path", "title", "text", "author", "categories", "tags", "date", "meta.date"]
 #: Keyword facets: name → (field of folded values, source field spelling them as written).
@@ -161,6 +165,10 @@ class OpenSearchBackend:
         cut = self.query_cut()
         filters = filter_clauses(request.filters)
         aggs = self._facet_aggs(request.facets, request.facet_limit)
+        units = first_units(request.node, cut)
+        if units:  # the did-you-mean counts ride along (global: whatever the query matches)
+            aggs = dict(aggs or {}, **{SPELLING_AGG: {"global": {}, "aggs": {
+                "units": HomophoneLookup.aggregation(units)}}})
         translation = self._translator(cut).translate(request.node)
         total, hits, found = self._page(self._body(translation.query, filters, aggs),
                                         request.sort, request.offset, request.limit)
@@ -178,7 +186,10 @@ class OpenSearchBackend:
                   for rank, h in enumerate(hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
             facets=self._facet_counts(request.facets, request.facet_limit, found or {}),
-            pinyin=self._readings(translation.spellings) if total else {})
+            pinyin=self._readings(translation.spellings) if total else {},
+            notices=list(request.notices), did_you_mean=self.did_you_mean(
+                request, HomophoneLookup.read(found[SPELLING_AGG]["units"], units)
+                if units and found and SPELLING_AGG in found else None))
 
     def _readings(self, spellings: list[str]) -> dict[str, list[str]]:
         """The indexed words each pinyin *spelling* of the query reads as, most documents
@@ -204,6 +215,14 @@ class OpenSearchBackend:
             if words:
                 readings[spelling] = words
         return readings
+
+    def did_you_mean(self, request: SearchRequest,
+                     counted: dict[str, tuple[int, bool]] | None = None) -> str | None:
+        """The query with a homophone typo corrected (:mod:`searcher.spelling`), or None.
+        The search counts the query's Chinese runs (*counted*); only a suspect one costs
+        more requests (without *counted*, one more)."""
+        return did_you_mean(request.query, request.node, HomophoneLookup(self._search),
+                            self.query_cut(), counted)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Completions of *prefix* like :meth:`searcher.SearchEngine.suggest`

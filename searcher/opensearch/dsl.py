@@ -48,6 +48,8 @@ from ..local.scoring import (
     Filters,
     content_runs,
     cut_fragment,
+    identifier_parts,
+    number_edges,
     question_only,
     verbatim_weight,
     word_units,
@@ -222,6 +224,12 @@ class Translator:
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: match the text itself
             return self.substring(needle, single)
+        parts = identifier_parts(needle, terms)
+        if parts is not None:  # a name queried whole: a phrase of its parts, or the token
+            named = _all([*(self.any_field(t, fields) for t in parts),
+                          self.substring(needle, single, whole_numbers=number_edges(needle))])
+            return _any([self.any_field(terms[0], fields), named]) if len(terms) == 1 \
+                else named
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
         words = self.combine([self.any_field(t, fields) for t in required])
         optional = [t for t in kept if t not in required]

@@ -517,7 +517,7 @@ class _Guard:
             return False
         request = Request(scope)
         try:
-            response: Response = await _search_answer(self.state, params)
+            response: Response = await _search_answer(self.state, params, _lang(request))
         except (ApiError, SearcherError) as exc:
             response = _error_response(request, _as_api_error(exc))
         await response(scope, receive, send)
@@ -537,14 +537,22 @@ def _undecodable_parameter(query_string: bytes) -> str | None:
     return None
 
 
-async def _search_answer(state: _State, params: dict[str, Any]) -> Response:
+async def _search_answer(state: _State, params: dict[str, Any],
+                         lang: messages.Lang = "en") -> Response:
     """The JSON answer of ``/api/search`` for checked *params* (``_search``'s keywords):
-    a page past the last is a 404 naming the number of pages."""
+    a page past the last is a 404 naming the number of pages.  Notices are worded in
+    *lang* (their codes and params stay as they are)."""
     results = await _search(state, **params)
     if params["page"] > max(results.pages, 1):
         raise ApiError(404, "page out of range", "page_out_of_range",
                        {"page": params["page"], "pages": results.pages}, pages=results.pages)
-    return JSON(_public_results(state, results.as_dict()))
+    answer = results.as_dict()
+    if lang != "en" and results.notices:
+        worded = [messages.notice_text(notice, lang) for notice in results.notices]
+        answer["notices"] = [dict(item, message=text)
+                             for item, text in zip(answer["notices"], worded, strict=True)]
+        answer["notice"] = " ".join(worded)
+    return JSON(_public_results(state, answer))
 
 
 _SEARCH_SINGLE = ("q", "since", "until", "sort", "page", "limit", "facet_limit")
@@ -720,7 +728,9 @@ async def api_search(request: Request, q: Q, author: Filter = [], category: Filt
                      facets: Facets = [], facet_limit: FacetLimit = 10) -> Response:  # noqa: B006
     """One page of hits for `q`, with facet counts over all matches.  Snippets are plain
     text; `highlights` are `[start, end)` spans into them.  `year` is `2021`, `month`
-    `2021-06`.  A page past the last is a 404 that says how many pages there are."""
+    `2021-06`.  `notices` say how a query with a slip (an unclosed quote …) was read;
+    `did_you_mean` is the query with a homophone typo corrected, or null.  A page past the
+    last is a 404 that says how many pages there are."""
     state = _state(request)
     given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
     filters = {name: list(values) for name, values in given.items()}
@@ -728,7 +738,7 @@ async def api_search(request: Request, q: Q, author: Filter = [], category: Filt
         "q": q, "page": page, "limit": limit, "sort": sort, "filters": filters,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
-        "facets": _split_facets(facets), "facet_limit": facet_limit})
+        "facets": _split_facets(facets), "facet_limit": facet_limit}, _lang(request))
 
 
 @api.get("/api/documents/{doc_id}", summary="One document: metadata and text",
@@ -999,6 +1009,7 @@ async def search_page(request: Request) -> Response:
             context["results"] = results
             context["facets"] = results.facets
             context["pinyin_notes"] = _pinyin_notes(results)
+            context["notice_text"] = functools.partial(messages.notice_text, lang="zh")
     else:
         context["start"] = await _start_info(state)
     return state.templates.TemplateResponse(request, "search.html", context,

@@ -46,6 +46,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
                 "没有文章包含全部词语，下面是最接近的部分匹配。"),
     "pinyin": ("Read as pinyin {spelling}: {words}", "按拼音 {spelling} 匹配：{words}"),
     "did_you_mean": ("Did you mean: {query}", "您是不是要找：{query}"),
+    # how a query with a slip was read (searcher.results.Notice codes and params)
+    "notice_unclosed_quote": ("The quote {mark} at character {position} is not closed: its "
+                              "words were searched one by one, not as a phrase.",
+                              "第 {position} 个字符处的 {mark} 没有闭合：其后的词语已逐个搜索，"
+                              "没有按短语匹配（补上 {closing} 即可按短语搜索）。"),
+    "notice_unclosed_paren": ("The '(' at character {position} is not closed: it was read "
+                              "as closed at the end.",
+                              "第 {position} 个字符处的“(”没有闭合：已按在末尾闭合处理。"),
+    "notice_unmatched_paren": ("The ')' at character {position} closes nothing and was "
+                               "left out.", "第 {position} 个字符处的“)”没有对应的“(”，已忽略。"),
+    "notice_dangling_operator": ("{text} at character {position} has no word to act on and "
+                                 "was left out.",
+                                 "第 {position} 个字符处的 {text} 缺少要作用的词语，已忽略。"),
+    "notice_empty_field": ("{text} at character {position} has no value and was left out.",
+                           "第 {position} 个字符处的 {text} 后面没有值，已忽略。"),
     "no_results": ("No article matches “{query}”.", "没有找到与“{query}”相关的文章。"),
     "empty_page": ("This page has no results.", "这一页没有结果。"),
 }
@@ -80,6 +95,20 @@ def text(key: str, lang: Lang, **fields: object) -> str:
     """The message *key* in *lang*, with *fields* filled in."""
     english, chinese = MESSAGES[key]
     return (chinese if lang == "zh" else english).format(**fields)
+
+
+def notice_text(notice: object, lang: Lang) -> str:
+    """A query notice (:class:`searcher.results.Notice`) in *lang*: its own English
+    message, or this table's wording of its code and params."""
+    code = getattr(notice, "code", "")
+    params = dict(getattr(notice, "params", {}) or {})
+    key = f"notice_{code}"
+    if key not in MESSAGES:
+        return str(getattr(notice, "message", notice))
+    try:
+        return text(key, lang, **params)
+    except (KeyError, IndexError):  # a notice without the params its wording names
+        return str(getattr(notice, "message", notice))
 
 
 def query_error(message: str, position: int | None, lang: Lang) -> str:
