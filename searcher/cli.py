@@ -655,12 +655,13 @@ def serve(
         "--time-budget", min=0.001, help="Seconds a request may take before it answers 503.",
     )] = 10.0,
     public: Annotated[bool, typer.Option(
-        "--public", envvar="SEARCHER_PUBLIC",
+        "--public",
         help="Leave source paths and folders out of every answer and page (for serving "
-             "beyond this machine; also SEARCHER_PUBLIC=1).")] = False,
+             "beyond this machine; also the public setting, SEARCHER_PUBLIC=1).")] = False,
 ) -> None:
     """Serve the index over HTTP: a search page at /, the JSON API under /api, docs at /docs."""
     engine = _engine()
+    public = public or engine.settings.public
     from .errors import SearcherError
     from .web.app import WebOptions  # the web stack is imported only here
     from .web.server import serve as run_server

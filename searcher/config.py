@@ -67,6 +67,8 @@ class Settings:
     cache_bytes: int = 256 * 1024 * 1024
     #: Follow links that lead out of a source folder (off: such links are skipped and reported).
     follow_links: bool = False
+    #: ``searcher serve``: leave source paths and folders out of every answer and page.
+    public: bool = False
     #: Seconds a search may take before it stops with TimeLimitExceeded (0: no limit).
     search_timeout: float = 10.0
     #: Reading one file may take this many seconds, and grow the reading process by
@@ -438,6 +440,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("follow_links", "SEARCHER_FOLLOW_LINKS", _parse_bool,
            "true or false (in the environment: 0, 1, true, false, yes or no)",
            "follow symbolic links inside the source folders"),
+    Option("public", "SEARCHER_PUBLIC", _parse_bool,
+           "true or false (in the environment: 0, 1, true, false, yes or no)",
+           "searcher serve: leave source paths and folders out of every answer and page"),
     Option("search_timeout", "SEARCHER_SEARCH_TIMEOUT", _seconds(0, math.inf),
            "seconds as a number, 0 or more (0: no limit)",
            "time limit of one search (TimeLimitExceeded; the CLI exits 124)"),

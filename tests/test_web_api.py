@@ -1506,8 +1506,10 @@ def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
     import urllib.request
 
     _, engine, docs = site
+    # the public setting (a settings file) does what --public does
+    (tmp_path / "searcher.toml").write_text("public = true\n", encoding="utf-8")
     proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
-                              "--public")
+                              "--config", str(tmp_path / "searcher.toml"))
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=30) as r:
             assert str(docs) not in r.read().decode()
@@ -1525,6 +1527,15 @@ def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
         out = proc.communicate(timeout=30)[0].decode()
     assert "warning: listening on 0.0.0.0: other machines can reach this server" in out
     assert "--public leaves them out" not in out  # it is on
+    flag, port = _start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
+                              "--public")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=30) as r:
+            assert str(docs) not in r.read().decode()
+    finally:
+        flag.terminate()
+    assert "--public leaves them out" not in flag.communicate(timeout=30)[0].decode()
+    (tmp_path / "searcher.toml").unlink()
     quiet, port = _start_serve(engine.settings.index_dir, tmp_path)
     quiet.terminate()
     assert "warning" not in quiet.communicate(timeout=30)[0].decode()

@@ -134,6 +134,7 @@ NON_ANALYSIS_SETTINGS: dict[str, str] = {
                     "run adds the files newly found and deletes those no longer found",
     "cache_bytes": "memory of search caches",
     "search_timeout": "how long a search may run",
+    "public": "what the web server shows of the source paths",
     "parse_seconds": "decides which files are read, not their terms: a file over the bound "
                      "is reported and not indexed, and tried again by every run",
     "parse_memory": "decides which files are read, not their terms (as parse_seconds)",
