@@ -28,7 +28,7 @@ from ..config import Settings, load_settings, parse_cluster_url
 from ..errors import ConfigError, DocumentNotFoundError, IndexNotFoundError, SearcherError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
-from ..local.search import _can_relax
+from ..local.search import _can_relax, is_question
 from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
@@ -36,6 +36,9 @@ from .client import connect, public_url
 from .dsl import Translator, filter_clauses, matched_words
 from .mapping import key
 from .sync import check_part, current_index, export, index_meta, sync
+
+#: The aggregation counting a question's matches that hold every word (``relaxed``).
+STRICT_COUNT = "searcher-every-word"
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
@@ -144,11 +147,24 @@ class OpenSearchBackend:
         cut = self.query_cut()
         filters = filter_clauses(request.filters)
         aggs = self._facet_aggs(request.facets, request.facet_limit)
-        translation = self._translator(cut).translate(request.node)
-        total, hits, found = self._page(self._body(translation.query, filters, aggs),
-                                        request.sort, request.offset, request.limit)
-        relaxed = False
-        if total == 0 and _can_relax(request.node, cut):
+        question = is_question(request.node, request.query, cut) and _can_relax(request.node, cut)
+        if question:
+            # A question (the local rule, searcher.local.search.execute): "any word" from
+            # the start; relaxed says if some match lacks a word, i.e. if there are more
+            # matches than the strict query's (counted in the same request).
+            strict = self._translator(cut).translate(request.node).query
+            translation = self._translator(cut, relaxed=True).translate(request.node)
+            total, hits, found = self._page(
+                self._body(translation.query, filters, {**aggs, STRICT_COUNT: {"filter": strict}}),
+                request.sort, request.offset, request.limit)
+            every_word = int((found.pop(STRICT_COUNT, None) or {}).get("doc_count", total))
+            relaxed = total > every_word
+        else:
+            translation = self._translator(cut).translate(request.node)
+            total, hits, found = self._page(self._body(translation.query, filters, aggs),
+                                            request.sort, request.offset, request.limit)
+            relaxed = False
+        if total == 0 and not question and _can_relax(request.node, cut):
             translation = self._translator(cut, relaxed=True).translate(request.node)
             total, hits, found = self._page(self._body(translation.query, filters, aggs),
                                             request.sort, request.offset, request.limit)
@@ -331,7 +347,20 @@ class OpenSearchBackend:
     # -- internals ---------------------------------------------------------
     def _translator(self, cut: Callable[[str], list[str]] | None,
                     relaxed: bool = False) -> Translator:
-        return Translator(self._synonym_groups(), self.settings.pinyin, cut, relaxed=relaxed)
+        return Translator(self._synonym_groups(), self.settings.pinyin, cut, relaxed=relaxed,
+                          frequencies=self._frequencies if relaxed else None)
+
+    def _frequencies(self, clauses: list[dict[str, Any]]) -> tuple[int, list[int]]:
+        """Documents in the index and documents matching each of *clauses*, in one request
+        (the document frequencies the relaxed ranking weighs its words by)."""
+        names = [f"clause-{number}" for number in range(len(clauses))]
+        response = self._search({"size": 0, "track_total_hits": True,
+                                 "query": {"match_all": {}},
+                                 "aggs": {name: {"filter": clause}
+                                          for name, clause in zip(names, clauses, strict=True)}})
+        found = response.get("aggregations") or {}
+        return (int(response["hits"]["total"]["value"]),
+                [int(found.get(name, {}).get("doc_count", 0)) for name in names])
 
     def _synonym_groups(self) -> dict[str, list[str]]:
         if self._synonyms is None:
