@@ -30,6 +30,7 @@ is needed on the title clauses.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -109,6 +110,8 @@ class Translator:
         self.synonyms = synonyms or {}
         #: (documents in the index, documents matching each clause): words weigh their idf.
         self.frequencies = frequencies
+        self._counts: dict[str, int] = {}  # clause (JSON) → documents, asked once a query
+        self._total = 0
         self.pinyin_on = pinyin
         self.cut = cut
         self.relaxed = relaxed
@@ -196,7 +199,7 @@ class Translator:
             return _all(clauses)
         weights = [1.0] * len(clauses)
         if self.frequencies is not None:
-            total, counts = self.frequencies(clauses)
+            total, counts = self.counts(clauses)
             weights = [idf(total, count) for count in counts]
         share = sum(weights) or 1.0
         result = _any(clauses)
@@ -239,6 +242,12 @@ class Translator:
         if not kept:  # only stop words or symbols: match the text itself
             return self.substring(needle, single)
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
+        if self.relaxed and self.frequencies is not None:
+            # Every document frequency this word's ranking needs, in one request.
+            runs = [(r, ts) for r, ts in content_runs(text, self.cut) if len(ts) >= 2] \
+                if verbatim and _HAN.search(needle) else []
+            self.counts([*(self.any_field(t, fields) for t in {*required, *(
+                t for _, ts in runs for t in ts)}), *(self.substring(r) for r, _ in runs)])
         words = self.combine([self.any_field(t, fields) for t in required])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
@@ -267,12 +276,22 @@ class Translator:
             return _plus(result, near)
         return words
 
+    def counts(self, clauses: list[dict[str, Any]]) -> tuple[int, list[int]]:
+        """(documents in the index, documents matching each of *clauses*), each clause
+        counted once per query (*frequencies* asks the cluster for those not yet known)."""
+        keys = [json.dumps(c, sort_keys=True, ensure_ascii=False) for c in clauses]
+        missing = {k: c for k, c in zip(keys, clauses, strict=True) if k not in self._counts}
+        if missing and self.frequencies is not None:
+            self._total, found = self.frequencies(list(missing.values()))
+            self._counts.update(zip(missing, found, strict=True))
+        return self._total, [self._counts.get(k, 0) for k in keys]
+
     def adjacency(self, run: str, terms: list[str], fields: tuple[str, ...]) -> float:
         """:meth:`searcher.local.scoring.Evaluator.adjacency`: the share of the run's
         rarity above its rarest word's (document frequencies from *frequencies*)."""
         if self.frequencies is None:
             return 1.0
-        total, counts = self.frequencies(
+        total, counts = self.counts(
             [self.substring(run), *(self.any_field(t, fields) for t in terms)])
         if not counts[0]:
             return 0.0
