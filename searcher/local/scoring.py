@@ -23,8 +23,10 @@ weights), summed over fields and terms, plus:
 * proximity: runs of adjacent content words of a query word, found verbatim;
 * a bonus for titles that hold every plain query word (``TITLE_ALL_BOOST``);
 * question words (``QUESTION_WORDS``) weigh ``QUESTION_WEIGHT`` and are never required;
-  "any word" ranking (relaxed queries, questions) multiplies by the squared share of
-  the words a document holds (``COORD_POWER``);
+  "any word" ranking (relaxed queries, questions) multiplies by the share of the words a
+  document holds, each word weighing its idf (``COORD_POWER``); there, a run of adjacent
+  words counts only for what its adjacency adds (:meth:`Evaluator.adjacency`), and a
+  quantity inside a question is evidence, not a required string;
 * pinyin readings and synonyms as alternatives (pinyin below literal matches).
 """
 
@@ -72,8 +74,12 @@ PINYIN_BOOST = 0.3
 #: words of a query; they are not required when the query has other words.
 QUESTION_WEIGHT = 0.1
 #: "Any word" ranking (relaxed queries, questions): scores times (share of the query's
-#: words a document holds) ** COORD_POWER, so documents holding more of them come first.
-COORD_POWER = 2.0
+#: words a document holds) ** COORD_POWER, each word weighing its idf, so documents holding
+#: more of the question come first, and its rare words count for more than its common ones.
+#: (Counting words alike ranked articles holding many common words of a long question
+#: above the answer holding its rare ones: bench/stard.py.)  An integer (the cluster
+#: applies the share that many times).
+COORD_POWER = 2
 #: Occurrences of a phrase in the title count this many times (like the title boost).
 TITLE_WEIGHT = 3.0
 TEXT_FIELDS = ("title", "body")
@@ -188,6 +194,11 @@ class Match:
 
     def intersect(self, other: Match) -> Match:
         return Match(self.mask & other.mask, self.score + other.score)
+
+
+def match_count(match: Match) -> int:
+    """How many documents *match* holds (its document frequency, as for a term)."""
+    return len(match.ids) if match.is_sparse else int(np.count_nonzero(match.mask))
 
 
 def all_of(matches: list[Match], n: int) -> Match:
@@ -395,13 +406,15 @@ def question_only(group: list[Node], terms: Callable[[str], list[str]]) -> bool:
     return bool(kept) and all(t in QUESTION_WORDS for t in kept)
 
 
-def word_units(text: str, terms: list[str]) -> tuple[list[str], bool]:
+def word_units(text: str, terms: list[str], quantity: bool = True) -> tuple[list[str], bool]:
     """The query words one plain word counts as (``matched`` / ``query_words``): its
     distinct jieba words *terms* without stop words, or, with True, the word as one (a
-    single term, or a quantity whose parts mean nothing apart) under that one name."""
+    single term, or with *quantity* a word holding a number, whose parts mean nothing
+    apart) under that one name.  "Any word" ranking passes ``quantity=False``: there the
+    exact string is not required, and each word counts."""
     kept = [t for t in dict.fromkeys(terms) if t not in STOP_WORDS]
     needle = squeeze(text)
-    if len(kept) <= 1 or any(ch.isdigit() for ch in needle):
+    if len(kept) <= 1 or (quantity and any(ch.isdigit() for ch in needle)):
         return [kept[0] if len(kept) == 1 else needle], True
     return kept, False
 
@@ -648,15 +661,16 @@ class Evaluator:
 
     def _combine(self, matches: list[Match], n: int) -> Match:
         """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
-        of *matches* each document holds)."""
+        of *matches* each document holds, each weighing its idf: COORD_POWER)."""
         if not self.relaxed:
             return all_of(matches, n)
         result = any_of(matches, n)
         if len(matches) > 1 and COORD_POWER:
+            weights = [self.idf(match_count(m)) for m in matches]
             held = np.zeros(n, dtype=np.float64)
-            for match in matches:
-                held += match.mask
-            result.score *= (held / len(matches)) ** COORD_POWER
+            for match, weight in zip(matches, weights, strict=True):
+                held += weight * match.mask
+            result.score *= (held / sum(weights)) ** COORD_POWER
         return result
 
     def _group(self, group: list[Node], space: Space) -> Match:
@@ -692,7 +706,7 @@ class Evaluator:
         holding the whole word verbatim holds them all), or the word itself when it is one."""
         if self._quiet:
             return
-        kept, as_one = word_units(text, self.query_terms(text))
+        kept, as_one = word_units(text, self.query_terms(text), quantity=not self.relaxed)
         if as_one:
             self._unit(kept[0], result.mask)
             return
@@ -734,6 +748,10 @@ class Evaluator:
             # everywhere), so the exact string is required and the terms only add score.
             exact = self.substring(space, needle, single, whole_numbers=True)
             exact.score *= self.verbatim_weight(needle, required)
+            if self.relaxed:
+                # "Any word" ranking (a question holding a number: 2020年8月20号之前的借款
+                # …): the exact string is evidence like the other words, not a requirement.
+                return words.union(exact)
             exact = Match(exact.mask, exact.score + np.where(words.mask, words.score, 0.0))
             if verbatim and len(_HAN.findall(needle)) >= LOOSE_NUMBER_HAN:
                 # A pasted run that cuts a number (023年同类煤电机组): the text around it
@@ -748,11 +766,30 @@ class Evaluator:
             for run, run_terms in self.content_runs(text):
                 # Proximity: the query's adjacent content words, adjacent in the text too
                 # ("怎样会见外长" → 会见外长), where the whole string is not (a question).
+                if self.relaxed and len(run_terms) < 2:
+                    continue  # "any word" ranking: a lone word is counted by its own match
                 near = self.substring(space, run)
-                result.score += self.verbatim_weight(run, run_terms) * np.where(
-                    result.mask, near.score, 0.0)
+                weight = self.verbatim_weight(run, run_terms)
+                if self.relaxed:
+                    weight *= self.adjacency(near, run_terms, fields, space)
+                if weight:
+                    result.score += weight * np.where(result.mask, near.score, 0.0)
             return result
         return words
+
+    def adjacency(self, near: Match, terms: list[str], fields: tuple[str, ...],
+                  space: Space) -> float:
+        """What a run of the query's words found verbatim (*near*) says beyond its words, in
+        "any word" ranking: the share of its rarity (idf of the string) above that of its
+        rarest word.  Near 1 for a run found in few of the documents holding its words
+        (a sentence the question quotes); 0 for a stock phrase, found wherever its rarest
+        word is (承担侵权责任), which a question shares with hundreds of articles."""
+        found = match_count(near)
+        if not found:
+            return 0.0
+        own = self.idf(found)
+        rarest = max(self.idf(match_count(self.any_field(t, fields, space))) for t in terms)
+        return max(own - rarest, 0.0) / own
 
     def content_runs(self, text: str) -> list[tuple[str, list[str]]]:
         """:func:`content_runs` of *text*, once per query."""

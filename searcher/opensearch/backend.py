@@ -36,7 +36,7 @@ from ..errors import (
 )
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
-from ..local.search import _can_relax
+from ..local.search import _can_relax, is_question
 from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
@@ -47,6 +47,9 @@ from .generations import current_index, index_meta
 from .mapping import key
 from .suggest import HomophoneLookup
 from .sync import check_part, export, sync
+
+#: The aggregation counting a question's matches that hold every word (``relaxed``).
+STRICT_COUNT = "searcher-every-word"
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
@@ -169,11 +172,25 @@ class OpenSearchBackend:
         if units:  # the did-you-mean counts ride along (global: whatever the query matches)
             aggs = dict(aggs or {}, **{SPELLING_AGG: {"global": {}, "aggs": {
                 "units": HomophoneLookup.aggregation(units)}}})
-        translation = self._translator(cut).translate(request.node)
-        total, hits, found = self._page(self._body(translation.query, filters, aggs),
-                                        request.sort, request.offset, request.limit)
-        relaxed = False
-        if total == 0 and _can_relax(request.node, cut):
+        question = is_question(request.node, request.query, cut) and _can_relax(request.node, cut)
+        if question:
+            # A question (the local rule, searcher.local.search.execute): "any word" from
+            # the start; relaxed says if some match lacks a word, i.e. if there are more
+            # matches than the strict query's (counted in the same request).
+            strict = self._translator(cut).translate(request.node).query
+            translation = self._translator(cut, relaxed=True).translate(request.node)
+            total, hits, found = self._page(
+                self._body(translation.query, filters,
+                           {**(aggs or {}), STRICT_COUNT: {"filter": strict}}),
+                request.sort, request.offset, request.limit)
+            counted = (found or {}).pop(STRICT_COUNT, None) or {}
+            relaxed = total > int(counted.get("doc_count", total))
+        else:
+            translation = self._translator(cut).translate(request.node)
+            total, hits, found = self._page(self._body(translation.query, filters, aggs),
+                                            request.sort, request.offset, request.limit)
+            relaxed = False
+        if total == 0 and not question and _can_relax(request.node, cut):
             translation = self._translator(cut, relaxed=True).translate(request.node)
             total, hits, found = self._page(self._body(translation.query, filters, aggs),
                                             request.sort, request.offset, request.limit)
@@ -395,7 +412,20 @@ class OpenSearchBackend:
     # -- internals ---------------------------------------------------------
     def _translator(self, cut: Callable[[str], list[str]] | None,
                     relaxed: bool = False) -> Translator:
-        return Translator(self._synonym_groups(), self.settings.pinyin, cut, relaxed=relaxed)
+        return Translator(self._synonym_groups(), self.settings.pinyin, cut, relaxed=relaxed,
+                          frequencies=self._frequencies if relaxed else None)
+
+    def _frequencies(self, clauses: list[dict[str, Any]]) -> tuple[int, list[int]]:
+        """Documents in the index and documents matching each of *clauses*, in one request
+        (the document frequencies the relaxed ranking weighs its words by)."""
+        names = [f"clause-{number}" for number in range(len(clauses))]
+        response = self._search({"size": 0, "track_total_hits": True,
+                                 "query": {"match_all": {}},
+                                 "aggs": {name: {"filter": clause}
+                                          for name, clause in zip(names, clauses, strict=True)}})
+        found = response.get("aggregations") or {}
+        return (int(response["hits"]["total"]["value"]),
+                [int(found.get(name, {}).get("doc_count", 0)) for name in names])
 
     def _synonym_groups(self) -> dict[str, list[str]]:
         if self._synonyms is None:

@@ -15,8 +15,8 @@ ends match the same documents:
   bigrams); a whole number that must not be part of a longer one is a
   ``regexp`` on the ``wildcard`` fields (verified against the text);
 * ``author:``/``category:``/``tag:``: the exact folded value (no score);
-* AND → ``bool.must`` (``should`` once relaxed), OR → ``bool.should``, NOT →
-  ``bool.must_not``;
+* AND → ``bool.must`` (``should`` once relaxed, the score scaled by the share of
+  the words held, each weighing its idf), OR → ``bool.should``, NOT → ``bool.must_not``;
 * titles holding every plain word get the same bonus as locally;
 * the query's words (each distinct jieba word of its plain words, each quoted
   phrase: what the local scorer counts per hit) are named clauses that add no
@@ -30,6 +30,8 @@ is needed on the title clauses.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms
 # The weights are the local scorer's (pinyin match, all-words-in-title bonus, phrase
 # occurrences in the title, verbatim match): one definition for both back ends.
 from ..local.scoring import (
+    COORD_POWER,
     PINYIN_BOOST,
     QUESTION_WEIGHT,
     TITLE_ALL_BOOST,
@@ -63,11 +66,13 @@ _LATIN_WORD = re.compile(r"^[a-z]+$")
 #: Characters that may not border a whole number (the local back end's list).
 _NUMBER = "0-9."
 
-#: What each clause of a relaxed (OR) query adds where it matches, on top of its score:
-#: enough to rank documents by how many of the clauses they hold first (set j, a question
-#: with a word no article has, on 3,000 articles: MRR 0.405 without, 0.497 at 2, 0.637 at
-#: 10, 0.666 at 20, 0.670 at 50; the local index: multiplied by the share held, squared).
-COORD_BONUS = 20.0
+#: Counts the documents of a list of clauses: (documents in the index, each clause's).
+Frequencies = Callable[[list[dict[str, Any]]], tuple[int, list[int]]]
+
+
+def idf(total: int, count: int) -> float:
+    """The local index's idf (:meth:`searcher.local.scoring.Evaluator.idf`)."""
+    return math.log(1 + (max(total, 1) - count + 0.5) / (count + 0.5))
 
 TERM_FIELDS = {"title": "title_terms", "body": "body_terms"}
 SQ_FIELDS = {"title": "title_sq", "body": "body_sq"}
@@ -104,8 +109,13 @@ class Translator:
     """Builds the DSL for one query; *relaxed* ORs the words (no document had them all)."""
 
     def __init__(self, synonyms: dict[str, list[str]] | None = None, pinyin: bool = True,
-                 cut: Callable[[str], list[str]] | None = None, relaxed: bool = False) -> None:
+                 cut: Callable[[str], list[str]] | None = None, relaxed: bool = False,
+                 frequencies: Frequencies | None = None) -> None:
         self.synonyms = synonyms or {}
+        #: (documents in the index, documents matching each clause): words weigh their idf.
+        self.frequencies = frequencies
+        self._counts: dict[str, int] = {}  # clause (JSON) → documents, asked once a query
+        self._total = 0
         self.pinyin_on = pinyin
         self.cut = cut
         self.relaxed = relaxed
@@ -148,7 +158,7 @@ class Translator:
         the whole word verbatim holds them all), or the word itself when it is one."""
         if self._quiet:
             return
-        kept, as_one = word_units(text, self.query_terms(text))
+        kept, as_one = word_units(text, self.query_terms(text), quantity=not self.relaxed)
         if as_one:
             self._unit(kept[0], result)
             return
@@ -186,13 +196,25 @@ class Translator:
         return combined
 
     def combine(self, clauses: list[dict[str, Any]]) -> dict[str, Any]:
-        """AND of *clauses*, or OR once relaxed, where each clause a document holds also
-        adds COORD_BONUS (the local ranking scales by the share held, which a query cannot
-        express; a bonus per clause keeps its order: more of the query's words first)."""
+        """AND of *clauses*, or OR once relaxed, scaled like the local ranking by the share
+        of the clauses a document holds, each weighing its idf (the document frequencies
+        from *frequencies*): ``function_score`` multiplying the score by the sum of the
+        weights of the clauses it matches, COORD_POWER times."""
         if not self.relaxed or len(clauses) < 2:
             return _all(clauses)
-        return _any([*clauses, *({"constant_score": {"filter": c, "boost": COORD_BONUS}}
-                                 for c in clauses)])
+        weights = [1.0] * len(clauses)
+        if self.frequencies is not None:
+            total, counts = self.counts(clauses)
+            weights = [idf(total, count) for count in counts]
+        share = sum(weights) or 1.0
+        result = _any(clauses)
+        for _ in range(int(COORD_POWER)):  # score × share ** COORD_POWER
+            result = {"function_score": {
+                "query": result,
+                "functions": [{"filter": c, "weight": w / share}
+                              for c, w in zip(clauses, weights, strict=True)],
+                "score_mode": "sum", "boost_mode": "multiply"}}
+        return result
 
     def group(self, group: list[Node]) -> dict[str, Any]:
         if len(group) == 1:
@@ -231,6 +253,12 @@ class Translator:
             return _any([self.any_field(terms[0], fields), named]) if len(terms) == 1 \
                 else named
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
+        if self.relaxed and self.frequencies is not None:
+            # Every document frequency this word's ranking needs, in one request.
+            runs = [(r, ts) for r, ts in content_runs(text, self.cut) if len(ts) >= 2] \
+                if verbatim and _HAN.search(needle) else []
+            self.counts([*(self.any_field(t, fields) for t in {*required, *(
+                t for _, ts in runs for t in ts)}), *(self.substring(r) for r, _ in runs)])
         words = self.combine([self.any_field(t, fields) for t in required])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
@@ -242,15 +270,44 @@ class Translator:
             # Quantities: the exact string is required, the terms only add score.
             exact = self.substring(needle, single, whole_numbers=True,
                                    weight=verbatim_weight(needle, required))
+            if self.relaxed:  # "any word" ranking: the string is evidence, not required
+                return _any([words, exact])
             return {"bool": {"must": [exact], "should": [words]}}
         if verbatim and _HAN.search(needle):
             # The local ranking's verbatim evidence: stronger the longer the string, and
             # runs of adjacent query words found adjacent in the text (proximity).
             result = _any([words, self.verbatim(needle, required)])
-            near = [self.verbatim(run, run_terms)
-                    for run, run_terms in content_runs(text, self.cut)]
+            near = []
+            for run, run_terms in content_runs(text, self.cut):
+                if self.relaxed and len(run_terms) < 2:
+                    continue  # "any word" ranking: a lone word is counted by its own match
+                scale = self.adjacency(run, run_terms, fields) if self.relaxed else 1.0
+                if scale > 0:
+                    near.append(self.verbatim(run, run_terms, scale))
             return _plus(result, near)
         return words
+
+    def counts(self, clauses: list[dict[str, Any]]) -> tuple[int, list[int]]:
+        """(documents in the index, documents matching each of *clauses*), each clause
+        counted once per query (*frequencies* asks the cluster for those not yet known)."""
+        keys = [json.dumps(c, sort_keys=True, ensure_ascii=False) for c in clauses]
+        missing = {k: c for k, c in zip(keys, clauses, strict=True) if k not in self._counts}
+        if missing and self.frequencies is not None:
+            self._total, found = self.frequencies(list(missing.values()))
+            self._counts.update(zip(missing, found, strict=True))
+        return self._total, [self._counts.get(k, 0) for k in keys]
+
+    def adjacency(self, run: str, terms: list[str], fields: tuple[str, ...]) -> float:
+        """:meth:`searcher.local.scoring.Evaluator.adjacency`: the share of the run's
+        rarity above its rarest word's (document frequencies from *frequencies*)."""
+        if self.frequencies is None:
+            return 1.0
+        total, counts = self.counts(
+            [self.substring(run), *(self.any_field(t, fields) for t in terms)])
+        if not counts[0]:
+            return 0.0
+        own = idf(total, counts[0])
+        return max(own - max(idf(total, c) for c in counts[1:]), 0.0) / own
 
     def any_field(self, term: str, fields: tuple[str, ...]) -> dict[str, Any]:
         clauses = [{"term": {TERM_FIELDS[f]: term}} for f in fields]
@@ -279,14 +336,14 @@ class Translator:
         self._unit(f'"{squeeze(node.text)}"', result)
         return result
 
-    def verbatim(self, needle: str, terms: list[str]) -> dict[str, Any]:
+    def verbatim(self, needle: str, terms: list[str], scale: float = 1.0) -> dict[str, Any]:
         """The verbatim evidence of *needle*, a run of the query's words *terms*: scored
         (:meth:`substring` with a weight) when it spans several words; one word's verbatim
         match adds the constant a quoted phrase scores, as before (scored, frequent words
         ranked long articles first: the bigram field has no length norms)."""
         if len(terms) < 2:
             return self.substring(needle)
-        return self.substring(needle, weight=verbatim_weight(needle, terms))
+        return self.substring(needle, weight=scale * verbatim_weight(needle, terms))
 
     def substring(self, needle: str, field_name: str | None = None,
                   whole_numbers: bool = False, weight: float | None = None) -> dict[str, Any]:
