@@ -582,7 +582,7 @@ def test_markdown_body_to_text(tmp_path: Path) -> None:
         "- 支持 `C++` 扩展\n- 使用 _iPhone 13_ 测试\n\n> 总结：__按部就班__。\n"
     )
     doc = load(tmp_path, "m.md", article("title: 笔记", body))
-    assert doc.body.splitlines() == [
+    assert [line for line in doc.body.splitlines() if line] == [
         "升级步骤",
         "安装 Python 3.6.3",
         "阅读 更新日志",

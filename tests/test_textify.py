@@ -219,7 +219,8 @@ def test_body_to_text_html_body() -> None:
 
 def test_body_to_text_markdown_body() -> None:
     body = "## 升级步骤\n\n1. 安装 **Python 3.6.3**\n2. 运行 [测试](https://x.org)\n"
-    assert body_to_text(body).splitlines() == ["升级步骤", "安装 Python 3.6.3", "运行 测试"]
+    lines = [line for line in body_to_text(body).splitlines() if line]
+    assert lines == ["升级步骤", "安装 Python 3.6.3", "运行 测试"]
 
 
 def test_body_with_block_html_is_not_treated_as_markdown() -> None:
