@@ -67,6 +67,9 @@ class Settings:
     cache_bytes: int = 256 * 1024 * 1024
     #: Follow links that lead out of a source folder (off: such links are skipped and reported).
     follow_links: bool = False
+    #: Index drafts too (``draft: true``, ``published: false``, files under ``_drafts/``),
+    #: which site generators do not publish (off: they are skipped and reported).
+    drafts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -414,6 +417,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("follow_links", "SEARCHER_FOLLOW_LINKS", _parse_bool,
            "true or false (in the environment: 0, 1, true, false, yes or no)",
            "follow symbolic links inside the source folders"),
+    Option("drafts", "SEARCHER_DRAFTS", _parse_bool,
+           "true or false (in the environment: 0, 1, true, false, yes or no)",
+           "index drafts (draft: true, published: false, _drafts/) too"),
 )}
 #: Settings name → environment variable.
 ENV = {name: option.env for name, option in OPTIONS.items()}

@@ -173,13 +173,6 @@ def parse_article(
         meta = {**meta, "date": "-".join(dated.groups())}
     date = _date(meta, "date", tz, warnings)
     updated = _date(meta, "updated", tz, warnings)
-    draft = ""
-    if meta.get("draft") is True:
-        draft = "a draft (draft: true)"
-    elif meta.get("published") is False:
-        draft = "not published (published: false)"
-    elif "_drafts" in folders:
-        draft = "a draft (in _drafts/)"
     return Document(
         id="",
         path="",
@@ -195,8 +188,31 @@ def parse_article(
         images={k: _text(meta[k]) for k in IMAGE_KEYS if _text(meta.get(k))},
         extra={k: _jsonable(v) for k, v in meta.items() if k not in _KNOWN and k not in IMAGE_KEYS},
         warnings=warnings,
-        draft=draft,
+        draft=_draft(meta, folders),
     )
+
+
+def _draft(meta: dict[str, Any], folders: list[str]) -> str:
+    """Why a generator would not publish the article ("" when it would)."""
+    if meta.get("draft") is True:
+        return "a draft (draft: true)"
+    if meta.get("published") is False:
+        return "not published (published: false)"
+    if "_drafts" in folders:
+        return "a draft (in _drafts/)"
+    return ""
+
+
+def draft_reason(path: str | os.PathLike[str], relpath: str) -> str:
+    """Why the article at *path* (*relpath* inside its source folder) is a draft, or ""
+    (also for a file that cannot be read: loading it reports that)."""
+    folders = relpath.split("/")[:-1]
+    try:
+        text, _encoding = decode(Path(path).read_bytes())
+        meta = fm.parse(text).metadata
+    except (OSError, DocumentError, fm.FrontMatterError):
+        meta = {}
+    return _draft(meta, folders)
 
 
 def _taxonomy(meta: dict[str, Any], singular: str, plural: str, jekyll: bool) -> list[str]:
@@ -261,7 +277,7 @@ def _list(value: Any) -> list[str]:
         return []
     items: list[str] = []
     if isinstance(value, str):  # "a, b" is a list; inside a YAML list, commas are text
-        items = [part.strip() for part in value.replace("，", ",").split(",")]
+        items = [_text(part) for part in value.replace("，", ",").split(",")]
     stack = [] if isinstance(value, str) else [value]
     while stack:
         current = stack.pop(0)

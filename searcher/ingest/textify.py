@@ -251,6 +251,10 @@ def _render_container(self: Any, tokens: Any, idx: int, options: Any, env: Any) 
     return f"<div>\n<p>{title}</p>\n" if title else "<div>\n"
 
 
+def _label(label: str) -> str:
+    return "-".join(label.split())
+
+
 @functools.cache
 def _markdown(indented_code: bool = True) -> Any:
     """The CommonMark parser, built on first use (a run of HTML files never imports it).
@@ -261,12 +265,27 @@ def _markdown(indented_code: bool = True) -> Any:
     from markdown_it import MarkdownIt
     from mdit_py_plugins.container import container_plugin
     from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.dollarmath.index import math_block_dollar
     from mdit_py_plugins.footnote import footnote_plugin
 
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     md.use(footnote_plugin)
     # "$5 and $10" is money, not math: no digit right outside a dollar sign.
     md.use(dollarmath_plugin, allow_digits=False, double_inline=True)
+    # MathJax finds "$$" anywhere, so a display formula may follow a line of text directly.
+    block_rule = math_block_dollar(True, _label, True)
+
+    def math_block(state: Any, start: int, end: int, silent: bool) -> bool:
+        if not silent:
+            return bool(block_rule(state, start, end, False))
+        line, count = state.line, len(state.tokens)  # the rule ignores "silent": undo it
+        found = block_rule(state, start, end, False)
+        del state.tokens[count:]
+        state.line = line
+        return bool(found)
+
+    md.block.ruler.at("math_block", math_block,
+                      {"alt": ["paragraph", "reference", "blockquote", "list", "footnote_def"]})
     md.use(container_plugin, "container", validate=lambda params, *_: True,
            render=_render_container)
     md.add_render_rule("footnote_anchor", lambda *_: "")  # the "↩︎" back to the reference

@@ -57,6 +57,8 @@ class BuildResult:
     added: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: (path, reason, id): drafts not indexed (see the ``drafts`` setting).
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
     #: (pinyin, word) rows for the Chinese words of the segment's titles and bodies.
     pinyin: set[tuple[str, str]] = field(default_factory=set)
 
@@ -185,6 +187,10 @@ def build_segment(task: BuildTask) -> BuildResult:
                     source_file.path, source_file.source,
                     tz=settings.timezone, max_bytes=settings.max_bytes, label=source_file.label,
                 )
+                if doc.draft and not settings.drafts:
+                    result.skipped.append((source_file.path, f"{doc.draft}; not indexed "
+                                           "(--drafts indexes it)", doc.id))
+                    continue
                 values = document_fields(doc)
                 seen.clear()
                 builder.add_document(values)

@@ -237,15 +237,25 @@ def read_manifest(client: Any, index: str, page: int = 2000) -> dict[str, dict[s
             client.delete_pit(body={"pit_id": [pit]})
 
 
+#: How :func:`_analyse` marks a draft's reason (it is skipped, not failed).
+DRAFT = "\0draft: "
+
+
 def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, Any] | None,
                                                        str, list[str]]:
-    """(file, JSON source or None, failure reason, warnings): runs in worker processes."""
+    """(file, JSON source or None, failure reason, warnings): runs in worker processes.
+
+    A draft (unless the ``drafts`` setting is on) has no source and a reason that starts
+    with :data:`DRAFT`.
+    """
     f, settings = task
     try:
         if not settings.follow_links and became_link_out(f):
             raise DocumentError("became a link out of the source folder; not followed")
         doc = load_document(f.path, f.source, tz=settings.timezone, max_bytes=settings.max_bytes,
                             label=f.label)
+        if doc.draft and not settings.drafts:
+            return f, None, f"{DRAFT}{doc.draft}; not indexed (--drafts indexes it)", []
         return f, document_source(doc), "", list(doc.warnings)
     except DocumentError as exc:
         return f, None, str(exc), []
@@ -282,6 +292,9 @@ def _collect(results: Iterable[tuple[SourceFile, dict[str, Any] | None, str, lis
              index: str, report: IndexReport, paths: dict[str, str]
              ) -> Iterator[dict[str, Any]]:
     for f, source, failure, warnings in results:
+        if source is None and failure.startswith(DRAFT):
+            report.skipped.append((f.path, failure[len(DRAFT):]))
+            continue
         if source is None:
             report.failed.append((f.path, failure))
             continue
@@ -431,10 +444,12 @@ def sync(client: Any, url: str, name: str, sources: list[str | os.PathLike[str]]
             report.added = len(accepted) - len(replaced) - plan.moved
             report.updated = len(replaced - plan.relocated)
             report.moved = len(replaced & plan.relocated) + plan.moved
-            if plan.delete:
+            ids = {f.path: f.id for f in plan.build}  # a document that became a draft leaves
+            unpublished = {ids[p] for p, _ in report.skipped if ids.get(p) in plan.existing}
+            if plan.delete or unpublished:
                 _bulk(client, ({"_op_type": "delete", "_index": target, "_id": d}
-                               for d in sorted(plan.delete)), report, {})
-            report.deleted = len(plan.delete) - plan.moved
+                               for d in sorted(plan.delete | unpublished)), report, {})
+            report.deleted = len(plan.delete) - plan.moved + len(unpublished)
             kept = {f.path for f in plan.build if f.id in plan.existing}
             report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
                              for p, r in report.failed]
