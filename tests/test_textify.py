@@ -15,8 +15,11 @@ from searcher.ingest.textify import (
     first_html_heading,
     first_markdown_heading,
     html_to_text,
+    leading_heading,
     looks_like_html,
+    loss_warning,
     markdown_to_text,
+    read_markdown,
     simple_html_to_text,
     soup_to_text,
     tidy,
@@ -372,3 +375,114 @@ def test_plain_markup_is_read_without_importing_bs4() -> None:
             "assert 'bs4' in sys.modules; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# --- Markdown as CommonMark generators read it -------------------------------------------------
+
+
+def test_code_is_kept_verbatim_in_fences_indented_blocks_and_spans() -> None:
+    body = (
+        "正文 `List<Integer> trans[u][i]` 与 `__init__`。\n\n"
+        "```cpp\n#include <iostream>\nint main() { cout<<ans; return trans[u][i]; }\n```\n\n"
+        "    <dependency><groupId>org.example</groupId></dependency>\n\n"
+        "~~~\n**not bold** [not](a link)\n~~~\n"
+    )
+    text = markdown_to_text(body)
+    for kept in ("List<Integer> trans[u][i]", "__init__", "#include <iostream>",
+                 "int main() { cout<<ans; return trans[u][i]; }",
+                 "<dependency><groupId>org.example</groupId></dependency>",
+                 "**not bold** [not](a link)"):
+        assert kept in text, kept
+    assert "```" not in text and "~~~" not in text
+
+
+def test_a_less_than_sign_that_opens_no_element_is_text() -> None:
+    body = "若 i<p 则 cout<<ans，ArrayList<Integer> 与 Callable<Object> 都是类型。\n\n结尾一句。"
+    text = markdown_to_text(body)
+    assert "i<p 则 cout<<ans，ArrayList<Integer> 与 Callable<Object> 都是类型。" in text
+    assert text.endswith("结尾一句。")
+    # HTML bodies too: the rest of the article is never swallowed
+    html_body = "<div><p>#include <iostream> 与 a<b 以及 List<Object> 后文</p><p>最后</p></div>"
+    assert html_to_text(html_body) == "#include <iostream> 与 a<b 以及 List<Object> 后文\n\n最后"
+
+
+def test_block_html_does_not_stop_markdown_around_it() -> None:
+    body = ("<div>\n<p>第一段</p>\n</div>\n\n"
+            "**粗体** 与 [查看原文](https://example.com/a)\n\n## 小节\n")
+    text = markdown_to_text(body)
+    assert text.splitlines()[0] == "第一段"
+    assert "粗体 与 查看原文" in text and "小节" in text
+    for syntax in ("**", "](", "https://", "#"):
+        assert syntax not in text
+
+
+def test_news_article_link_after_an_html_block_is_its_text() -> None:
+    body = ("<div>   \n<p><strong>央视网消息</strong>（新闻联播）：正文。</p>\n\n"
+            "[查看原文](https://tv.cctv.com/2023/03/31/VIDE.shtml)\n</div>\n            ")
+    assert markdown_to_text(body) == "央视网消息（新闻联播）：正文。\n\n查看原文"
+
+
+def test_indented_markup_in_an_html_body_is_not_code() -> None:
+    body = "<div>\n  <p>一</p>\n\n      <div class='x'><a href='u'>二</a></div>\n</div>"
+    assert [line for line in markdown_to_text(body).splitlines() if line] == ["一", "二"]
+
+
+def test_tables_links_images_headings_and_footnotes_keep_their_text() -> None:
+    body = ("# 标题\n\n| 名称 | 说明 |\n|---|---|\n| **甲** | [链接文字](http://x.org) |\n\n"
+            "![图片说明](a.png) 脚注在此[^n]。~~删除~~\n\n[^n]: 脚注的文字。\n")
+    text = markdown_to_text(body)
+    for kept in ("标题", "名称", "说明", "甲", "链接文字", "图片说明", "脚注的文字。", "删除"):
+        assert kept in text, kept
+    for gone in ("|", "http", "a.png", "~~", "[^n]", "↩"):
+        assert gone not in text, gone
+
+
+def test_liquid_tags_are_dropped_and_their_content_kept() -> None:
+    body = (
+        "前言 <!-- more -->\n\n{% youtube I07XMi7MHd4 %}\n\n"
+        "{% note info 提示 %}\n注意**这里**\n{% endnote %}\n\n"
+        "{% codeblock app.js lang:js %}\nif (a<b && c) { *x* = [y](z); }\n{% endcodeblock %}\n\n"
+        "{% highlight ruby %}\nputs 'hello world!!'\n{% endhighlight %}\n\n"
+        "例：`{% raw %}{% post_link slug %}{% endraw %}` 与 "
+        "{% raw %}{{ site.title }}{% endraw %}\n\n"
+        "```\n{% codeblock %} in a fence stays {% endcodeblock %}\n```\n"
+    )
+    text = markdown_to_text(body)
+    for kept in ("前言", "注意这里", "if (a<b && c) { *x* = [y](z); }", "puts 'hello world!!'",
+                 "{% post_link slug %}", "{{ site.title }}",
+                 "{% codeblock %} in a fence stays {% endcodeblock %}"):
+        assert kept in text, kept
+    for gone in ("more", "youtube", "endnote", "note info", "lang:js", "raw %}"):
+        assert gone not in text, gone
+
+
+def test_hugo_shortcodes_kramdown_lists_containers_and_math() -> None:
+    body = (
+        "* TOC\n{:toc}\n\n{{< notice tip >}}短代码里的**文字**{{< /notice >}}\n\n"
+        '{{< figure src="a.png" title="图一的标题" >}}\n\n'
+        "::: tip 小提示\n容器里的内容\n:::\n\n"
+        "公式 $E = mc^2$ 和\n$$\n\\sum_{i=1}^n a_i\n$$\n价格 $5 和 $10。\n"
+    )
+    text = markdown_to_text(body)
+    for kept in ("短代码里的文字", "图一的标题", "小提示", "容器里的内容", "E = mc^2",
+                 "\\sum_{i=1}^n a_i", "价格 $5 和 $10。"):
+        assert kept in text, kept
+    for gone in ("{:", "{{", "}}", ":::", "$$", "notice", "figure", "a.png"):
+        assert gone not in text, gone
+
+
+def test_leading_heading_only_when_it_opens_the_body() -> None:
+    text, rendered = read_markdown("## 第一节 **重点**\n\n正文")
+    assert leading_heading(rendered, text) == "第一节 重点"
+    text, rendered = read_markdown("前言\n\n## 第二节\n")
+    assert leading_heading(rendered, text) is None
+
+
+def test_loss_warning_names_a_body_whose_text_is_much_shorter() -> None:
+    body = "<p>" + "正文" * 300 + "</p>"
+    assert loss_warning(body, html_to_text(body)) is None
+    warning = loss_warning(body, "正文" * 10)
+    assert warning is not None and "shorter than the body" in warning
+    # markup, URLs and template tags are not text: their absence is no loss
+    markdown = "[文字](https://example.com/" + "x" * 500 + ")\n{% include_code " + "y" * 300 + " %}"
+    assert loss_warning(markdown, markdown_to_text(markdown)) is None

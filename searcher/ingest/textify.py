@@ -43,7 +43,9 @@ _COMMON_ELEMENTS = ["p", "br", "span", "div", "a", "strong", "img", "code", "pre
 _STRAY_LT = re.compile(
     r"<(?:(?-i:(?=/?[A-Z][a-z]))|(?!!|\?|/?(?:"
     + "|".join(_COMMON_ELEMENTS + sorted(HTML_ELEMENTS - set(_COMMON_ELEMENTS)))
-    + r"|[a-z][a-z0-9]*-[a-z0-9-]*)(?=[\s/>])))",
+    + r"|[a-z][a-z0-9]*-[a-z0-9-]*)"
+    # and the rest of a whole tag: attributes (any name a browser takes), then ">"
+    + r"""(?:\s+[^\s"'<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*/?>))""",
     re.I,
 )
 
@@ -289,9 +291,31 @@ def _markdown(indented_code: bool = True) -> Any:
     md.use(container_plugin, "container", validate=lambda params, *_: True,
            render=_render_container)
     md.add_render_rule("footnote_anchor", lambda *_: "")  # the "↩︎" back to the reference
+    md.add_render_rule("html_block", _render_html_block)
     if not indented_code:
         md.disable("code")
     return md
+
+
+# A Markdown link or image: [text](url "title"), ![alt](url).
+_MD_LINK = re.compile(
+    r"!?\[([^\]\n]*)\]\((?:<[^<>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'))?[ \t]*\)"
+)
+_RAW_TEXT_ELEMENTS = re.compile(r"<(?:pre|code|script|style|textarea)\b", re.I)
+
+
+def _render_html_block(self: Any, tokens: Any, idx: int, *_: Any) -> str:
+    """An HTML block, with any Markdown link in it written as its text.
+
+    CommonMark passes a block that starts with a tag (``<div>`` up to a blank line)
+    through as is, so ``<div>\n[查看原文](https://…)\n</div>`` would show the link's
+    syntax and address; the author meant a link, and its text is what is read.
+    """
+    content = tokens[idx].content
+    if "](" in content and not _RAW_TEXT_ELEMENTS.search(content):
+        content = _MD_LINK.sub(r"\1", content)
+    return content
 
 
 #: A body that opens with an HTML element (feeds, 新闻联播): its indentation is layout.
