@@ -1102,3 +1102,27 @@ def test_news_articles_show_no_markdown_link_syntax(tmp_path: Path) -> None:
     assert len(linked) > 200
     assert not [d.relpath for d in docs if "](" in d.body or "tv.cctv.com" in d.body]
     assert all(not d.warnings for d in docs)
+
+
+def test_cli_drafts_flag_and_json_report(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from searcher.cli import app
+
+    src = tmp_path / "src"
+    write(src, "pub.md", article("title: 发布", "<p>正文</p>"))
+    write(src, "d.md", article("title: 草稿\ndraft: true", "<p>正文</p>"))
+    ix = str(tmp_path / "ix")
+    first = CliRunner().invoke(app, ["--index-dir", ix, "index", "--json", str(src)])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["added"] == 1 and report["failed"] == []
+    assert [s["reason"] for s in report["skipped"]] == [
+        "a draft (draft: true); not indexed (--drafts indexes it)"]
+    second = CliRunner().invoke(app, ["--index-dir", ix, "index", "--drafts", str(src)])
+    assert second.exit_code == 0, second.output
+    assert "skipped" not in second.output.split("\n")[0]
+    found = CliRunner().invoke(app, ["--index-dir", ix, "search", "草稿", "--json"])
+    assert json.loads(found.output)["total"] == 1
