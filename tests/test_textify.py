@@ -486,3 +486,42 @@ def test_loss_warning_names_a_body_whose_text_is_much_shorter() -> None:
     # markup, URLs and template tags are not text: their absence is no loss
     markdown = "[文字](https://example.com/" + "x" * 500 + ")\n{% include_code " + "y" * 300 + " %}"
     assert loss_warning(markdown, markdown_to_text(markdown)) is None
+
+
+# --- bodies that open with HTML are read chunk by chunk; the text must be the parser's -----------
+
+
+def _assert_chunks_agree(bodies: list[str]) -> int:
+    from searcher.ingest import textify
+
+    taken = 0
+    for body in bodies:
+        chunked = textify._render_html_body(body) if textify._HTML_FIRST.match(body) else None
+        if chunked is not None:
+            taken += 1
+            whole = textify._markdown(indented_code=False).render(body)
+            assert html_to_text(chunked) == html_to_text(whole), body[:200]
+    return taken
+
+
+def test_chunked_html_bodies_agree_with_the_parser_on_constructed_bodies() -> None:
+    bodies = [
+        "<div>\n<p>一</p>\n\n[查看原文](https://x.org/a)\n</div>\n   ",
+        "<div>\n<p>一</p>\n\n**粗** 与 [链接](u) 和 `代码`\n<p>二</p>\n\n- 列表\n- 项\n\n</div>",
+        "<p>a</p>\n\n<img src=x alt='图'>\n\n\n<span>行内</span>\n文字 *强调*\n\n<hr>\n\n# 标题",
+        "<section>\n\n    缩进的文字\n\n</section>\n\n> 引用\n<div>块</div>",
+    ]
+    assert _assert_chunks_agree(bodies) == len(bodies)
+    # what could span a blank line is read whole
+    for body in ("<div>\n\n```\ncode\n\n<p>x</p>\n```", "<div>\n<pre>\na\n\nb</pre>",
+                 "<p>x</p>\n\n[a]: http://x", "<p>x</p>\n\n$$\na\n\nb\n$$"):
+        assert _assert_chunks_agree([body]) == 0
+
+
+@needs_shared
+def test_chunked_html_bodies_agree_with_the_parser_on_real_articles(corpus_2k) -> None:
+    _, corpus, _ = corpus_2k
+    news = _bodies(corpus)
+    assert _assert_chunks_agree(news) == len(news)
+    assert _assert_chunks_agree(_bodies(SHARED / "corpus" / "rsshub")) >= 60
+    assert _assert_chunks_agree(_bodies(SAMPLE_DOCS)) >= 1
