@@ -525,3 +525,22 @@ def test_chunked_html_bodies_agree_with_the_parser_on_real_articles(corpus_2k) -
     assert _assert_chunks_agree(news) == len(news)
     assert _assert_chunks_agree(_bodies(SHARED / "corpus" / "rsshub")) >= 60
     assert _assert_chunks_agree(_bodies(SAMPLE_DOCS)) >= 1
+
+
+def test_an_unclosed_script_tag_in_prose_is_text() -> None:
+    """A feed that unescaped its source (置于 <script> 标签中) must not lose the rest."""
+    markup = "<p>置于 <script> 标签中，</p><p>后文</p><style>p {}</style><p>尾</p>"
+    assert html_to_text(markup).split() == ["置于", "<script>", "标签中，", "后文", "尾"]
+    closed = "<p>前</p><script>var x = 1;</script><p>尾</p>"
+    assert html_to_text(closed).split() == ["前", "尾"]
+
+
+@needs_shared
+def test_real_feed_articles_lose_no_text() -> None:
+    from searcher.ingest.documents import load_document
+
+    feed = SHARED / "corpus" / "rsshub"
+    docs = [load_document(p, feed) for p in sorted(feed.glob("*.md"))]
+    assert not [(d.relpath, w) for d in docs for w in d.warnings if "shorter than" in w]
+    article = next(d for d in docs if d.relpath == "068.md")
+    assert "置于 <script> 标签中" in article.body and "Flutter" in article.body[-3000:]

@@ -76,7 +76,27 @@ def escape_stray_brackets(markup: str) -> str:
     """*markup* with every ``<`` that does not open an HTML element, end tag, comment or
     declaration written as ``&lt;``, so that the parser keeps it as text instead of
     opening an unknown element that swallows words (or, unclosed, the rest of the body)."""
-    return _STRAY_LT.sub("&lt;", markup)
+    markup = _STRAY_LT.sub("&lt;", markup)
+    if _DROPPED_OPEN.search(markup):
+        markup = _escape_unclosed(markup)
+    return markup
+
+
+#: Elements whose content is dropped; opened and never closed they would drop the rest of
+#: the body (``置于 <script> 标签中`` in a feed that unescaped its source).
+_DROPPED_OPEN = re.compile(r"<(script|style|noscript|template|iframe|svg)(?=[\s/>])", re.I)
+
+
+def _escape_unclosed(markup: str) -> str:
+    """*markup* with each ``<script>`` (and the like) that no end tag closes as text."""
+    lower = markup.lower()
+    out, done = [], 0
+    for opening in _DROPPED_OPEN.finditer(markup):
+        if lower.find(f"</{opening.group(1).lower()}", opening.end()) < 0:
+            out += [markup[done : opening.start()], "&lt;"]
+            done = opening.start() + 1
+    out.append(markup[done:])
+    return "".join(out)
 
 
 @functools.cache
