@@ -1,9 +1,18 @@
 """Turn article bodies (HTML soup or Markdown) into plain text.
 
+Markdown files are read as their site generators read them: the template layer
+(Liquid tags, Hugo shortcodes, Kramdown attribute lists) is removed, then a
+CommonMark parser renders the body, HTML in it included, and the HTML is read
+like any other.  Code keeps every character; link and image addresses are not
+text.
+
 Block elements become line breaks so that words from neighbouring paragraphs
 never run together, while inline markup (``<b>认证</b>认可``) is dropped without
 inserting anything, so phrases survive.  Script and style are removed, entities
-decoded, and image ``alt`` text kept because feeds often caption with it.
+decoded, and image ``alt`` text kept because feeds often caption with it.  A ``<``
+that does not open an HTML element is text, so that ``List<Integer>`` or an
+unclosed ``<script>`` never swallows the rest of a body; :func:`loss_warning`
+reports a text much shorter than its source.
 """
 
 from __future__ import annotations
