@@ -283,6 +283,24 @@ def test_incremental_runs_match_local_reports(docs, tmp_path, backends):
     assert backend.search('"长江"').total == engine.search('"长江"').total
 
 
+def test_drafts_are_skipped_and_leave_the_cluster_like_the_local_index(docs, tmp_path, backends):
+    backend = backends()
+    engine = SearchEngine(tmp_path / "ix")
+    write(docs, "news/draft.md", article("草稿文章", "草稿里的独特词。").replace(
+        "author:", "draft: true\nauthor:"))
+    for report in (engine.index([docs]), backend.index([docs])):
+        assert [Path(p).name for p, _ in report.skipped] == ["draft.md"] and report.ok
+    seed = docs / SEED_RELPATH
+    seed.write_text(seed.read_text(encoding="utf-8").replace("author:", "published: false\n"
+                                                             "author:", 1), encoding="utf-8")
+    local, cluster = engine.index([docs]), backend.index([docs])
+    assert cluster.deleted == local.deleted == 1
+    for searchable in (backend, engine):
+        hits = searchable.search("聊城", limit=100).hits
+        assert hits and str(seed.absolute()) not in {h.path for h in hits}
+    assert backend.search("独特词").total == 0
+
+
 def test_unreadable_file_keeps_its_indexed_version(docs, backends):
     backend = backends()
     backend.index([docs])
