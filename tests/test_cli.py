@@ -325,7 +325,7 @@ def test_index_verbose_lists_warnings(tmp_path, docs):
      "with a unit (20MB, 512 KiB, 20M), from 64 KiB to 1 GiB"),
     ("pinyn = false",
      'unknown setting "pinyn" (did you mean "pinyin"?); expected one of index_dir, timezone, '
-     "userdict, synonyms, pinyin, max_bytes, cache_bytes, follow_links"),
+     "userdict, synonyms, pinyin, max_bytes, cache_bytes, follow_links, drafts"),
 ])
 def test_a_bad_setting_stops_the_run_before_any_file(tmp_path, docs, setting, message):
     config = tmp_path / "searcher.toml"
