@@ -78,6 +78,8 @@ def html_to_text(markup: str) -> str:
     if "<" in markup:
         markup = escape_stray_brackets(markup)
     text = simple_html_to_text(markup)
+    if text is None:
+        text = lxml_to_text(markup)
     return text if text is not None else soup_to_text(markup)
 
 
@@ -149,6 +151,66 @@ def soup_to_text(markup: str) -> str:
                 stack.append(iter(("\n",)))
             stack.append(iter(item.contents))
     return tidy("".join(out))
+
+
+_ASCII_BLANKS = " \n\t\x0c\r"
+
+
+@functools.cache
+def _lxml_parser() -> Any:
+    from lxml import etree
+
+    return etree.HTMLParser(recover=True, remove_comments=True, remove_pis=True)
+
+
+def lxml_to_text(markup: str) -> str | None:
+    """:func:`soup_to_text`'s text of markup whose every ``<`` opens an element (as
+    :func:`escape_stray_brackets` leaves it), walking lxml's tree directly: five times
+    faster on rendered Markdown.  None when lxml refuses the string (lone surrogates)."""
+    if _SURROGATES.search(markup):
+        return None
+    from lxml import etree
+
+    if not markup.strip():
+        return ""
+    try:
+        root = etree.fromstring(markup, _lxml_parser())
+    except (ValueError, etree.ParserError):
+        return None
+    if root is None:
+        return None
+    out: list[str] = []
+    stack: list[tuple[Any, bool, bool]] = [(root, False, False)]  # (element, closing, in <pre>)
+    while stack:
+        element, closing, keep = stack.pop()
+        tag = element.tag
+        name = tag.lower() if isinstance(tag, str) else ""
+        if closing or not name or name in DROP_TAGS or name == "img":
+            if name == "img" and not closing:
+                alt = (element.get("alt") or element.get("title") or "").strip()
+                if alt:
+                    out.append(f" {alt} ")
+            elif closing and name in BLOCK_TAGS:
+                out.append("\n")
+            if element.tail:
+                out.append(_kept(element.tail, keep))
+            continue
+        if name in BLOCK_TAGS:
+            out.append("\n")
+        inner = keep or name in ("pre", "textarea")
+        if element.text:
+            out.append(_kept(element.text, inner))
+        stack.append((element, True, keep))
+        stack.extend((child, False, inner) for child in reversed(element))
+    return tidy("".join(out))
+
+
+def _kept(text: str, verbatim: bool) -> str:
+    """A string as BeautifulSoup keeps it: blank ones become one space or newline (outside
+    ``<pre>`` and ``<textarea>``)."""
+    if verbatim or text.strip(_ASCII_BLANKS):
+        return text
+    return "\n" if "\n" in text else " "
 
 
 # Most feed bodies are a few paragraphs of <p>, <br>, <strong> and <span>; building a
