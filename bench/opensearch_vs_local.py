@@ -85,8 +85,8 @@ def replay_bulk(backend: OpenSearchBackend, folder: Path, shards: int,
     """Dump the documents behind the alias to NDJSON, then time loading it into a new index."""
     from opensearchpy.helpers import scan
 
+    from searcher.opensearch.generations import current_index
     from searcher.opensearch.mapping import index_body
-    from searcher.opensearch.sync import current_index
 
     client = backend.client
     source = current_index(client, backend.name)

@@ -22,6 +22,14 @@ ground truth is known without human judgements:
 (j) the (i) kind, plus a headline word of another article that the source lacks (so that
     few articles, often none, hold every word: the relaxed path) → MRR@10
 
+(k) homophone typos ("did you mean"): a headline word with one character replaced by a
+    homophone that the input method offers (same toneless reading, one of the corpus's
+    five most frequent characters with it), kept only when no article holds the typo;
+    alone and with another word of the headline → share of typos for which
+    ``did_you_mean`` is exactly the intended query; the same words typed correctly (alone
+    and in the same pairs) are the control → share given any correction (≤ 3 %); and the
+    warm cost of the check on the control queries (``backend.did_you_mean``, ≤ 1 ms).
+
 (h), (i) and (j) are also answered by plain OR-BM25 over the same jieba words (Whoosh's BM25F,
 k1=1.2 b=0.75, over searcher's own index: the same terms and postings, title postings
 weighted ×3 as indexed), the baseline our relaxed ranking must beat, in the same run.
@@ -178,6 +186,95 @@ class KnownItem:
 class Judged:
     query: str
     relevant: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Typo:
+    query: str
+    meant: str  # the intended query (the control's own query: never corrected)
+    control: bool
+
+
+def typo_set(docs: list[Doc], rng: random.Random, n: int) -> list[Typo]:
+    """(k): *n* homophone typos of headline words (half alone, half with another word of
+    the headline) that no article holds, and the same queries typed correctly."""
+    from searcher.analysis.lexicon import char_readings
+
+    readings = char_readings()
+    sample = rng.sample(docs, min(len(docs), 3000))
+    freq = Counter(ch for d in sample for ch in d.sq_title + d.sq_body[:2000]
+                   if _HAN_CHAR.match(ch))
+    by_reading: dict[str, list[str]] = {}
+    for ch, _count in freq.most_common():
+        if _count < 5:
+            break
+        for reading in readings.get(ch, ())[:1]:  # the character's main reading
+            by_reading.setdefault(reading, []).append(ch)
+    text = "\x00".join(d.sq_title + "\x00" + d.sq_body for d in docs)
+    out: list[Typo] = []
+    typos = 0
+    for d in rng.sample(docs, len(docs)):
+        if typos >= n:
+            break
+        words = [w for w in benchlib.headline_words(d.title) if 2 <= len(w) <= 4]
+        if not words:
+            continue
+        word = rng.choice(words)
+        at = rng.randrange(len(word))
+        main = readings.get(word[at], ())[:1]
+        choices = [c for c in by_reading.get(main[0], [])[:6] if c != word[at]][:5] \
+            if main else []
+        if not choices:
+            continue
+        typo = word[:at] + rng.choice(choices) + word[at + 1:]
+        if typo in text:
+            continue
+        other = [w for w in words if w != word and w not in typo and typo not in w]
+        if typos % 2 and other:
+            second = rng.choice(other)
+            out += [Typo(f"{typo} {second}", f"{word} {second}", False),
+                    Typo(f"{word} {second}", f"{word} {second}", True)]
+        else:
+            out += [Typo(typo, word, False), Typo(word, word, True)]
+        typos += 1
+    return out
+
+
+def typo_quality(index: Path | str, items: list[Typo]) -> dict:
+    """(k): offered corrections, false corrections, and the warm cost of the check."""
+    from searcher import SearchEngine
+    from searcher.arguments import prepare_search
+
+    engine = SearchEngine(index)
+    right = wrong = 0
+    missed: list[dict] = []
+    costs: list[float] = []
+    try:
+        for item in items:
+            offered = engine.search(item.query).did_you_mean
+            if item.control:
+                wrong += offered is not None
+                request = prepare_search(engine.settings.timezone, item.query)
+                timings = []
+                for _ in range(3):  # warm: the search above looked the same strings up
+                    t = time.perf_counter()
+                    engine.backend.did_you_mean(request)
+                    timings.append(time.perf_counter() - t)
+                costs.append(min(timings))
+            elif offered == item.meant:
+                right += 1
+            else:
+                missed.append({"q": item.query, "meant": item.meant, "offered": offered})
+    finally:
+        engine.close()
+    typos = sum(1 for i in items if not i.control)
+    controls = len(items) - typos
+    costs.sort()
+    return {"offered": right / max(typos, 1), "false": wrong / max(controls, 1),
+            "typos": typos, "controls": controls,
+            "cost_ms_median": 1000 * costs[len(costs) // 2] if costs else 0.0,
+            "cost_ms_p95": 1000 * costs[int(len(costs) * 0.95)] if costs else 0.0,
+            "missed": missed}
 
 
 def tie_ceiling(parts: list[str], docs: list[Doc]) -> float:
@@ -502,6 +599,11 @@ def main() -> None:
                 print("OR-BM25 baseline skipped: it needs a local index (--keep DIR with "
                       "DIR/searcher, or --index FOLDER)", file=sys.stderr)
         scores: dict[str, dict[str, Any]] = {}
+        if "k" in chosen:  # the index's own did_you_mean, not a list of ids
+            print("evaluating did-you-mean (k) ...", file=sys.stderr, flush=True)
+            t = time.perf_counter()
+            result["typos"] = typo_quality(args.index or local_dir, sets["k"])
+            result["typos"]["seconds"] = time.perf_counter() - t
         for name, (search, close) in engines.items():
             print(f"evaluating {name} ...", file=sys.stderr, flush=True)
             t = time.perf_counter()
@@ -533,13 +635,15 @@ def main() -> None:
         if k in sets:
             ceil[k] = ceiling_p10([j for j, _ in sets[k]])
     print_table(scores, sets, chosen, ceil)
+    if "typos" in result:
+        print_typos(result["typos"])
     result["ceiling"] = ceil
     result["scores"] = scores
     result["sets"] = {k: describe(k, sets[k]) for k in chosen}
     benchlib.dump(args.out, result)
 
 
-ALL_SETS = "abcdefghij"
+ALL_SETS = "abcdefghijk"
 #: Sets answered by the OR-BM25 baseline too.
 QUESTION_SETS = "hij"
 _NAMES = {"a": "headline words", "b": "headline fragments", "d": "traditional script",
@@ -562,7 +666,7 @@ def make_sets(docs: list[Doc], seed: int, n: int, chosen: list[str]) -> dict[str
         s2t = OpenCC("s2t")
         sets["d"] = [s2t.convert(item.query) for item in sets["a"]]
     makers = {"g": pasted, "h": headline_questions, "i": sentence_questions,
-              "j": distracted_questions}
+              "j": distracted_questions, "k": typo_set}
     for offset, (key, make) in enumerate(makers.items(), start=1):
         if key in chosen:
             sets[key] = make(docs, random.Random(seed + offset), n)
@@ -575,6 +679,8 @@ def evaluations(search: Search, sets: dict[str, list], chosen: list[str]
     runs: dict[str, Callable[[], dict]] = {}
     for key in chosen:
         items = sets[key]
+        if key == "k":  # measured on the index itself (typo_quality)
+            continue
         if key in "abghij":
             runs[key] = lambda s=items: mrr(search, s, lambda i: i.query)
         elif key == "c":
@@ -602,6 +708,8 @@ def print_table(scores: dict[str, dict[str, Any]], sets: dict[str, list], chosen
 
     rows = [("set", "measure", *names, "ceiling")]
     for key in chosen:
+        if key == "k":  # print_typos
+            continue
         size = len(sets[key])
         if key in "abdghij":
             rows.append((f"({key}) {_NAMES[key]} ({size})", "MRR@10",
@@ -639,8 +747,19 @@ def print_table(scores: dict[str, dict[str, Any]], sets: dict[str, list], chosen
               f"(per set, s: {per_set})")
 
 
+def print_typos(found: dict[str, Any]) -> None:
+    """The (k) rows: did-you-mean on homophone typos, and on the same words typed right."""
+    print(f"(k) did you mean: intended query offered for {found['offered']:.1%} of "
+          f"{found['typos']} typos (target >= 90%); a correction offered for "
+          f"{found['false']:.1%} of {found['controls']} correct queries (target <= 3%); warm "
+          f"cost of the check on those: median {found['cost_ms_median']:.2f} ms, p95 "
+          f"{found['cost_ms_p95']:.2f} ms (target <= 1 ms)")
+
+
 def describe(key: str, items: list) -> list:
     """The queries of one set, for the JSON output."""
+    if key == "k":
+        return [i.__dict__ for i in items]
     if key in "abghij":
         return [i.__dict__ for i in items]
     if key == "c":

@@ -19,7 +19,8 @@ from typing import Any
 from .errors import QueryError
 from .local.scoring import Filters
 from .local.search import SORTS, date_range
-from .query import Node, parse_query
+from .query import Node, parse_query_notices
+from .results import Notice
 
 #: Largest page size any back end serves.
 MAX_LIMIT = 1000
@@ -37,6 +38,8 @@ class SearchRequest:
     filters: Filters
     facets: tuple[str, ...] = ()
     facet_limit: int = 10
+    #: How the query was read where it was not as typed (``SearchResults.notices``).
+    notices: tuple[Notice, ...] = ()
 
     @property
     def offset(self) -> int:
@@ -126,9 +129,10 @@ def prepare_search(timezone: str, query: str, limit: int = 10, page: int = 1,
     facet_names = check_facets(facets)
     check_whole(facet_limit, "facet_limit", 1, MAX_FACET_LIMIT)
     years, months = month_numbers(year, month)
-    node = parse_query(query)
+    node, notices = parse_query_notices(query)
     start, end = date_range(since, until, timezone)
     filters = Filters(as_values(author, "author"), as_values(category, "category"),
                       as_values(tag, "tag"), start, end, years, months, timezone)
     return SearchRequest(query=query, node=node, limit=limit, page=page, sort=sort,
-                         filters=filters, facets=facet_names, facet_limit=facet_limit)
+                         filters=filters, facets=facet_names, facet_limit=facet_limit,
+                         notices=tuple(notices))

@@ -5,7 +5,13 @@ files failed (``index``) or the index disagrees with the sources
 (``check``); 2 the command could not run (bad arguments, query or setting,
 missing index or folder, lock held, disk full, no permission); 3 an
 unexpected error, i.e. a bug (one line on stderr says where the traceback
-is); 130 interrupted; 141 the output pipe was closed.
+is); 4 a damaged index file (named; ``IndexCorruptError``); 124 a search ran past
+its time limit (``--timeout``, as ``timeout(1)``); 130 interrupted; 141 the output pipe
+was closed.
+
+Text from documents (titles, authors, paths, snippets) is printed with its
+control characters shown as escapes (``\\x1b``), so an article cannot drive
+the reader's terminal; JSON output escapes them already.
 
 Subcommands are declared with :func:`command` instead of ``app.command``:
 it adds the global options (``--index-dir``, ``--config``, ``--verbose``)
@@ -19,9 +25,9 @@ import contextlib
 import datetime as dt
 import functools
 import inspect
-import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -42,7 +48,9 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_CORRUPT = 4  # IndexCorruptError.exit_code: a damaged index file
 EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 130, 141   # 128 + SIGINT, 128 + SIGPIPE, as shells do
+EXIT_TIMEOUT = 124  # TimeLimitExceeded.exit_code: what timeout(1) exits with
 
 IndexDirOption = Annotated[str | None, typer.Option(
     "--index", "--index-dir", "-d", metavar="DIR|URL",
@@ -52,6 +60,9 @@ ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Settings file (default: ./searcher.toml if present).")]
 VerboseOption = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Log what happens; print the traceback of an unexpected error.")]
+TimeoutOption = Annotated[float | None, typer.Option(
+    "--timeout", min=0, metavar="SECONDS",
+    help="Stop with exit code 124 after this long (default: search_timeout, 10; 0: no limit).")]
 
 
 class _State:
@@ -141,12 +152,15 @@ def _guarded() -> Iterator[None]:
     ``error: ...``.  Anything else is a bug: exit 3, and the traceback goes
     to stderr with --verbose, else to a log file whose path is printed.
     """
-    from .errors import SearcherError, storage_error
+    from .errors import SearcherError, TimeLimitExceeded, storage_error
 
     try:
         yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
+    except TimeLimitExceeded as exc:
+        _fail(f"{exc}; narrow the query (another word, a filter) or allow more time with "
+              "--timeout SECONDS (0: no limit; the setting is search_timeout)", exc.exit_code)
     except SearcherError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -262,8 +276,37 @@ def _text_argument(value: str | None, name: str) -> str | None:
     return text
 
 
+#: Control characters: C0 (ESC starts the terminal's commands: ``ESC [2J`` clears the
+#: screen, ``ESC ] 0;…`` sets the window title), DEL and C1 (CSI, OSC as one character).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str, keep: str = "") -> str:
+    """*text* (from a document or a file name) with its control characters shown as escapes
+    (``\\x1b``), except those in *keep* (the newlines and tabs of a whole text)."""
+    return _CONTROLS.sub(lambda m: m.group() if m.group() in keep
+                         else f"\\x{ord(m.group()):02x}", text)
+
+
+def _marked(text: str, spans: list[tuple[int, int]], style: str, base: str = "") -> Any:
+    """A rich Text of *text* (made :func:`_visible`) with the spans (merged, sorted offsets
+    into *text*) in *style*; escapes lengthen the text, so spans are applied piece by piece."""
+    from rich.text import Text
+
+    out = Text(style=base)
+    done = 0
+    for start, end in spans:
+        out.append(_visible(text[done:start]))
+        out.append(_visible(text[start:end]), style=style)
+        done = end
+    out.append(_visible(text[done:]))
+    return out
+
+
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    from .reports import json_text
+
+    typer.echo(json_text(data, indent=2, default=str))
 
 
 @command()
@@ -302,13 +345,13 @@ def index(
         _print_json(report.as_dict())
     else:
         for path, reason in report.failed:
-            typer.echo(f"failed: {path}: {reason}", err=quiet)
+            typer.echo(_visible(f"failed: {path}: {reason}"), err=quiet)
         if not quiet:
             for path, reason in report.skipped:
-                typer.echo(f"skipped: {path}: {reason}")
+                typer.echo(_visible(f"skipped: {path}: {reason}"))
             if state.verbose:
                 for path, warning in report.warnings:
-                    typer.echo(f"warning: {path}: {warning}", err=True)
+                    typer.echo(_visible(f"warning: {path}: {warning}"), err=True)
             shown = engine.settings.index_dir if share is None else (
                 f"{engine.settings.index_dir} (part {share[0]}/{share[1]})")
             typer.echo(
@@ -377,6 +420,7 @@ def search(
     no_pinyin: Annotated[bool, typer.Option("--no-pinyin", help="Do not match pinyin.")] = False,
     synonyms: Annotated[Path | None, typer.Option(help="Synonyms file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Search the index; prints rank, title, date, path and a highlighted snippet."""
     query, since, until, sort = (
@@ -391,7 +435,8 @@ def search(
     engine = _engine(**overrides)
     results = engine.search(query, limit=limit, page=page, author=author,
                             category=category, tag=tag, since=since, until=until, sort=sort,
-                            year=year, month=month, facets=facets, facet_limit=facet_limit)
+                            year=year, month=month, facets=facets, facet_limit=facet_limit,
+                            timeout=timeout)
     if as_json:
         _print_json(results.as_dict())
         return
@@ -414,7 +459,7 @@ def _print_facets(facets: dict[str, list[tuple[str, int]]]) -> None:
         for i, (value, count) in enumerate(pairs):
             if i:
                 line.append(" · ", style="dim")
-            line.append(value)
+            line.append(_visible(value))
             line.append(f" {count}", style="cyan")
         if not pairs:
             line.append("(none)", style="dim")
@@ -426,32 +471,31 @@ def _print_results(results) -> None:
     from rich.text import Text
 
     console = Console(highlight=False, soft_wrap=True)
+    for notice in getattr(results, "notices", ()):
+        console.print(Text(f"Note: {notice.message}", style="yellow"))
+    if getattr(results, "did_you_mean", None):
+        console.print(Text(f"您是不是要找：{results.did_you_mean}", style="bold yellow"))
     if results.relaxed:
         console.print(Text("No document has every word; showing the best partial matches.",
                            style="yellow"))
     if not results.hits:
-        console.print(f"No results for {results.query!r}." if results.total == 0
-                      else f"No results on page {results.page} (of {results.pages}).")
+        console.print(Text(f"No results for {results.query!r}." if results.total == 0
+                           else f"No results on page {results.page} (of {results.pages})."))
         return
     first = (results.page - 1) * results.limit + 1
     console.print(Text(
         f"{results.total} results, showing {first}-{first + len(results.hits) - 1} "
         f"({results.elapsed * 1000:.0f} ms)", style="dim"))
     for hit in results.hits:
-        title = Text(hit.title, style="bold")
-        for start, end in hit.title_highlights:
-            title.stylize("bold reverse", start, end)
         line = Text(f"{hit.rank:>3}. ")
-        line.append_text(title)
+        line.append_text(_marked(hit.title, hit.title_highlights, "bold reverse", "bold"))
         if hit.near_duplicate:
             line.append("  near-duplicate", style="yellow")
         console.print(line)
         date = hit.date.strftime("%Y-%m-%d %H:%M") if hit.date else "no date"
-        console.print(Text(f"     {date}  {hit.author}  {hit.path}", style="dim"))
-        snippet = Text(hit.snippet)
-        for start, end in hit.highlights:
-            snippet.stylize("bold red", start, end)
-        console.print(Text("     ").append_text(snippet))
+        console.print(Text(f"     {date}  {_visible(hit.author)}  {_visible(hit.path)}",
+                           style="dim"))
+        console.print(Text("     ").append_text(_marked(hit.snippet, hit.highlights, "bold red")))
 
 
 @command()
@@ -467,7 +511,7 @@ def suggest(
         return
     width = max((len(str(s.count)) for s in found), default=1)
     for s in found:
-        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {s.text}")
+        typer.echo(f"{s.count:>{width}}  {s.kind:<6}  {_visible(s.text)}")
 
 
 @command()
@@ -476,9 +520,10 @@ def similar(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
     page: Annotated[int, typer.Option(min=1)] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Articles related to ID, near-duplicates (the same story elsewhere) first."""
-    results = _engine().similar(doc_id, limit=limit, page=page)
+    results = _engine().similar(doc_id, limit=limit, page=page, timeout=timeout)
     if as_json:
         _print_json(results.as_dict())
         return
@@ -495,15 +540,15 @@ def show(
     if as_json:
         _print_json(doc.as_dict())
         return
-    typer.echo(f"id:         {doc.id}\npath:       {doc.path}\ntitle:      {doc.title}")
-    typer.echo(f"author:     {doc.author}\ndate:       {doc.date.isoformat() if doc.date else ''}")
-    typer.echo(f"categories: {', '.join(doc.categories)}\ntags:       {', '.join(doc.tags)}")
-    for key, value in {**doc.images, **doc.extra}.items():
-        typer.echo(f"{key + ':':<11} {value}")
-    for warning in doc.warnings:
-        typer.echo(f"warning:    {warning}")
+    for name, value in (("id", doc.id), ("path", doc.path), ("title", doc.title),
+                        ("author", doc.author),
+                        ("date", doc.date.isoformat() if doc.date else ""),
+                        ("categories", ", ".join(doc.categories)), ("tags", ", ".join(doc.tags)),
+                        *{**doc.images, **doc.extra}.items(),
+                        *(("warning", warning) for warning in doc.warnings)):
+        typer.echo(_visible(f"{name + ':':<11} {value}"))
     typer.echo("")
-    typer.echo(doc.text)
+    typer.echo(_visible(doc.text, keep="\n\t"))
 
 
 @command()
@@ -549,15 +594,19 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     follow_links: Annotated[bool, typer.Option(
         "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also read every index file and compare it with its checksum "
+                       "(exit 4 naming each damaged file).")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    report = _engine().check(sources, follow_links=follow_links or None)
+    report = _engine().check(sources, follow_links=follow_links or None, deep=deep)
     if as_json:
         _print_json(report.as_dict())
     else:
         for kind in ("missing", "extra", "stale", "skipped"):
             for item in getattr(report, kind):
-                typer.echo(f"{kind}: {item if isinstance(item, str) else ': '.join(item)}")
+                typer.echo(_visible(
+                    f"{kind}: {item if isinstance(item, str) else ': '.join(item)}"))
         typer.echo(f"{report.indexed} indexed, {report.on_disk} on disk: "
                    f"{len(report.missing)} missing, {len(report.extra)} extra, "
                    f"{len(report.stale)} stale" + (" — index is up to date" if report.ok else ""))
@@ -586,7 +635,7 @@ def export(
     report = export_opensearch(sources, out, engine.settings, shards=shards, replicas=replicas,
                                jobs=jobs)
     for path, reason in report.failed:
-        typer.echo(f"failed: {path}: {reason}")
+        typer.echo(_visible(f"failed: {path}: {reason}"))
     typer.echo(f"exported {report.added} documents to {out / 'bulk.ndjson'} "
                f"(settings and mapping: {out / 'index.json'}), {len(report.failed)} failed; "
                f"load: curl -XPUT $URL/NAME -H 'Content-Type: application/json' "
@@ -607,9 +656,14 @@ def serve(
     time_budget: Annotated[float, typer.Option(
         "--time-budget", min=0.001, help="Seconds a request may take before it answers 503.",
     )] = 10.0,
+    public: Annotated[bool, typer.Option(
+        "--public",
+        help="Leave source paths and folders out of every answer and page (for serving "
+             "beyond this machine; also the public setting, SEARCHER_PUBLIC=1).")] = False,
 ) -> None:
     """Serve the index over HTTP: a search page at /, the JSON API under /api, docs at /docs."""
     engine = _engine()
+    public = public or engine.settings.public
     from .errors import SearcherError
     from .web.app import WebOptions  # the web stack is imported only here
     from .web.server import serve as run_server
@@ -621,11 +675,30 @@ def serve(
         documents = 0
     engine.close()
     _check_listen(host, port)
+    if not _loopback(host):
+        typer.echo(f"warning: listening on {host}: other machines can reach this server; "
+                   "it has no authentication"
+                   + ("" if public else ", and its answers name source files and folders "
+                      "(--public leaves them out)"), err=True)
     typer.echo(f"serving {engine.settings.index_dir} ({documents} documents) on "
                f"http://{host}:{port}/ (API reference: /docs); Ctrl-C stops", err=True)
     run_server(engine.settings, host=host, port=port, workers=workers,
-               options=WebOptions(time_budget=time_budget, cors_origins=tuple(cors or ())),
+               options=WebOptions(time_budget=time_budget, cors_origins=tuple(cors or ()),
+                                  public=public),
                log_level="info" if state.verbose else "warning", access_log=state.verbose)
+
+
+def _loopback(host: str) -> bool:
+    """Whether every address *host* names is on this machine only (127.0.0.0/8, ::1)."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
 
 
 def _check_listen(host: str, port: int) -> None:

@@ -67,6 +67,14 @@ class Settings:
     cache_bytes: int = 256 * 1024 * 1024
     #: Follow links that lead out of a source folder (off: such links are skipped and reported).
     follow_links: bool = False
+    #: ``searcher serve``: leave source paths and folders out of every answer and page.
+    public: bool = False
+    #: Seconds a search may take before it stops with TimeLimitExceeded (0: no limit).
+    search_timeout: float = 10.0
+    #: Reading one file may take this many seconds, and grow the reading process by
+    #: ``parse_memory`` bytes; a file over either bound is reported by name and skipped.
+    parse_seconds: float = 60.0
+    parse_memory: int = 1024**3
     #: Index drafts too (``draft: true``, ``published: false``, files under ``_drafts/``),
     #: which site generators do not publish (off: they are skipped and reported).
     drafts: bool = False
@@ -372,6 +380,23 @@ def _size(value: Any) -> int:
     return int(number)
 
 
+def _seconds(low: float, high: float) -> Callable[[Any, _Origin], float]:
+    """A number of seconds from *low* to *high* (also as text, from a file or the
+    environment)."""
+    def parse(value: Any, origin: _Origin) -> float:
+        if origin.from_text and isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise _Invalid("not a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(f"a {_kind(value)}, not a number of seconds")
+        if not (math.isfinite(value) and low <= value <= high):
+            raise _Invalid(f"{value:g} s is out of range")
+        return float(value)
+    return parse
+
+
 def _sized(low: int, high: int | None) -> Callable[[Any, _Origin], int]:
     def parse(value: Any, origin: _Origin) -> int:
         size = _size(value)
@@ -389,6 +414,7 @@ def _human(size: int) -> str:
 
 
 _SIZE_FORMS = "bytes as a whole number or with a unit (20MB, 512 KiB, 20M)"
+
 
 #: Every setting, in the order README documents them.
 OPTIONS: dict[str, Option] = {o.name: o for o in (
@@ -417,6 +443,18 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("follow_links", "SEARCHER_FOLLOW_LINKS", _parse_bool,
            "true or false (in the environment: 0, 1, true, false, yes or no)",
            "follow symbolic links inside the source folders"),
+    Option("public", "SEARCHER_PUBLIC", _parse_bool,
+           "true or false (in the environment: 0, 1, true, false, yes or no)",
+           "searcher serve: leave source paths and folders out of every answer and page"),
+    Option("search_timeout", "SEARCHER_SEARCH_TIMEOUT", _seconds(0, math.inf),
+           "seconds as a number, 0 or more (0: no limit)",
+           "time limit of one search (TimeLimitExceeded; the CLI exits 124)"),
+    Option("parse_seconds", "SEARCHER_PARSE_SECONDS", _seconds(0.01, 86_400),
+           "a number of seconds, from 0.01 to 86400",
+           "time bound of reading one file (a file over it is reported and skipped)"),
+    Option("parse_memory", "SEARCHER_PARSE_MEMORY", _sized(2**20, None),
+           f"{_SIZE_FORMS}, at least 1 MiB",
+           "memory bound of reading one file (a file over it is reported and skipped)"),
     Option("drafts", "SEARCHER_DRAFTS", _parse_bool,
            "true or false (in the environment: 0, 1, true, false, yes or no)",
            "index drafts (draft: true, published: false, _drafts/) too"),

@@ -12,6 +12,8 @@ engine sees the nightly job's changes without a restart.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 
 from .arguments import check_doc_id, check_page, prepare_search
 from .config import Settings, is_cluster_url, load_settings
-from .errors import ConfigError
+from .deadline import time_limit
+from .errors import ConfigError, QueryError
 from .query import parse_query
 from .results import DocumentView, SearchResults, Suggestion
 
@@ -135,7 +138,7 @@ class SearchEngine:
                year: int | str | Sequence[int | str] | None = None,
                month: str | Sequence[str] | None = None,
                facets: str | Sequence[str] | None = None,
-               facet_limit: int = 10) -> SearchResults:
+               facet_limit: int = 10, timeout: float | None = None) -> SearchResults:
         """Ranked results for *query* (see README for the syntax).
 
         *since*/*until* take dates or date strings (a bare date as *until*
@@ -145,13 +148,26 @@ class SearchEngine:
         values of one filter, and every filter given.  *facets* (names from
         ``author, category, tag, year, month``) fills ``results.facets`` with
         the top *facet_limit* ``(value, count)`` pairs over all matches.
-        Raises QueryError for malformed queries or options and
-        IndexNotFoundError before the first ``index`` run.
+        Raises QueryError for malformed queries or options,
+        IndexNotFoundError before the first ``index`` run, and TimeLimitExceeded
+        after *timeout* seconds (default: the ``search_timeout`` setting; 0: no limit).
         """
-        request = prepare_search(self.settings.timezone, query, limit, page, author, category,
-                                 since, until, sort, tag, year=year, month=month,
-                                 facets=facets, facet_limit=facet_limit)
-        return self.backend.execute(request)
+        with self._time_limit(timeout):
+            request = prepare_search(self.settings.timezone, query, limit, page, author,
+                                     category, since, until, sort, tag, year=year, month=month,
+                                     facets=facets, facet_limit=facet_limit)
+            return self.backend.execute(request)
+
+    def _time_limit(self, timeout: float | None) -> contextlib.AbstractContextManager[None]:
+        """The time limit of one search: *timeout* seconds, None for the setting, 0 none
+        (see :mod:`searcher.deadline`; a caller's own :func:`time_limit` still applies)."""
+        if timeout is None:
+            timeout = self.settings.search_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not timeout >= 0:  # NaN too
+            raise QueryError(f"timeout must be a number of seconds, 0 or more, not {timeout!r}",
+                             argument="timeout", value=timeout)
+        return time_limit(timeout) if 0 < timeout < math.inf else contextlib.nullcontext()
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Completions of what is typed so far: indexed words and whole titles starting with
@@ -163,17 +179,19 @@ class SearchEngine:
         """
         return self.backend.suggest(prefix, limit)
 
-    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults:
+    def similar(self, doc_id: str, limit: int = 10, page: int = 1, *,
+                timeout: float | None = None) -> SearchResults:
         """Articles related to *doc_id* (an id or a source path), best first, never itself.
 
         Results have the shape of :meth:`search` (``query`` is the article's id):
         related by the article's most distinctive terms, near-duplicates (the same
         story under another path) first with ``hit.near_duplicate`` set.  An
-        unknown id raises the same error as :meth:`get`.
+        unknown id raises the same error as :meth:`get`; *timeout* is :meth:`search`'s.
         """
         check_page(limit, page)
         check_doc_id(doc_id)
-        return self.backend.similar(doc_id, limit, page)
+        with self._time_limit(timeout):
+            return self.backend.similar(doc_id, limit, page)
 
     def get(self, doc_id: str) -> DocumentView:
         """Everything stored for one document, by its id or by the path of its source file.
@@ -211,11 +229,21 @@ class SearchEngine:
         return highlight_all(text, needles_for(literals, terms))
 
     def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
-              follow_links: bool | None = None) -> CheckReport:
+              follow_links: bool | None = None, deep: bool = False) -> CheckReport:
         """Compare the index with *sources* (default: the folders it was built from).
 
         *follow_links* (default: the setting) must match how the index was built.
+        With *deep*, every byte of every index file is first compared with the checksum
+        written with it (a local index; a cluster checks its own): damage raises
+        :class:`~searcher.errors.IndexCorruptError` naming every damaged file.
         """
+        verify = getattr(self.backend, "verify", None)
+        if deep and verify is not None:
+            from .local.integrity import corrupt_error
+
+            damage = verify(deep=True)
+            if damage:
+                raise corrupt_error(damage)
         return self.backend.check(sources, follow_links=follow_links)
 
     def stats(self) -> dict[str, Any]:

@@ -53,12 +53,39 @@ class DocumentNotFoundError(SearcherError, LookupError):
 
 
 class TimeLimitExceeded(SearcherError):
-    """A search ran past the time limit its caller set with :func:`searcher.time_limit`
-    (*seconds* holds that limit).  The search stopped between two steps; nothing changed."""
+    """A search ran past its time limit (``timeout``, the ``search_timeout`` setting or
+    :func:`searcher.time_limit`; *seconds* holds it).  The search stopped between two steps;
+    nothing changed.  The CLI exits 124 for it, as ``timeout(1)`` does."""
+
+    exit_code = 124
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"the search took longer than its {seconds:g} s time limit")
         self.seconds = seconds
+
+
+class IndexCorruptError(SearcherError):
+    """A file of the index is damaged: its size or checksum is not what was written.
+
+    *path* names the (first) damaged file and *problem* what is wrong with it;
+    *files* lists every damaged file found.  *derived* is true when all of them
+    are derived data that the next ``searcher index`` run rebuilds; otherwise
+    ``searcher index --full`` rebuilds the index (it never reads the damaged one).
+    The CLI exits with code 4.
+    """
+
+    exit_code = 4
+
+    def __init__(self, path: str, problem: str, *, derived: bool = False, more: str = "",
+                 files: list[str] | None = None) -> None:
+        fix = ("run 'searcher index' to rebuild it" if derived
+               else "run 'searcher index --full' to rebuild the index")
+        super().__init__(f"index file {path} is damaged: {problem}; {fix}"
+                         + (f" (also: {more})" if more else ""))
+        self.path = path
+        self.problem = problem
+        self.derived = derived
+        self.files = files or [path]
 
 
 class IndexLockedError(SearcherError):
@@ -133,11 +160,14 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
             f"cannot write: the disk took only part of a write ({exc}); free some disk space "
             "and run the command again (the index keeps its last complete commit)")
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        where = f" {_name(exc.filename)}" if exc.filename else ""
+        # A copy, move or link names its source first and the file it writes second
+        # (``filename2``): the full disk is the second's, maybe another file system.
+        written = _name(exc.filename2 if exc.filename2 is not None else exc.filename)
+        where = f" {written}" if written else ""
         return StorageError(
             f"cannot write{where}: {exc.strerror}; free some disk space and run the command "
             "again (the index keeps its last complete commit)",
-            path=_name(exc.filename), errno=exc.errno)
+            path=written, errno=exc.errno)
     if _is_sqlite(exc) and "disk is full" in str(exc):
         return StorageError(
             f"cannot write: {exc}; free some disk space and run the command again "

@@ -8,9 +8,18 @@ Grammar (case-sensitive keywords, like most engines)::
     atom    := "(" query ")" | [field ":"] ( '"' phrase '"' | word )
     field   := title | body | author | category | tag
 
+Phrases are quoted the way a Chinese keyboard types them too: ``"…"``, ``“…”``,
+``「…」``, ``『…』``, ``‘…’`` and full-width ``＂…＂``; the full-width forms of the
+operators (``（ ）``, ``－``, ``｜``, ``：``) are the operators.
+
 Words are segmented later (:mod:`searcher.local.search`); this module only knows
-structure.  Every malformed input raises :class:`~searcher.errors.QueryError`
-with the position of the problem — never another exception.
+structure.  A slip that still leaves a readable query (an unclosed quote or
+parenthesis, a stray ``)``, a dangling ``OR``/``NOT``, an empty ``title:``) is read
+the obvious way and reported as a :class:`~searcher.results.Notice`
+(:func:`parse_query_notices`); what cannot be read at all (nothing to search
+for, only exclusions, too long, too deep) raises
+:class:`~searcher.errors.QueryError` with the position of the problem — never
+another exception.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import QueryError
+from .results import Notice
 
 #: A folded word that may be pinyin: Latin letters only.
 _LATIN_LETTERS = re.compile(r"^[a-z]+$")
@@ -67,9 +77,17 @@ class Not:
 
 Node = Word | Phrase | And | Or | Not
 
+#: Each opening quote mark and the mark that closes it.
+QUOTES = {'"': '"', "\u201c": "\u201d", "\u300c": "\u300d", "\u300e": "\u300f",
+          "\u2018": "\u2019"}
+#: Full-width forms of the syntax's characters, read as theirs (one for one, so positions
+#: stay offsets in the caller's text; NFKC folds them the same way inside words).
+_FULL_WIDTH = str.maketrans({"\uff02": '"', "\uff08": "(", "\uff09": ")", "\uff0d": "-",
+                             "\uff5c": "|", "\uff1a": ":"})
+_OPENERS = "".join(QUOTES)
 _TOKEN = re.compile(
-    r'(?P<ws>\s+)|(?P<minus>-(?=["(]))|(?P<lp>\()|(?P<rp>\))|(?P<quote>"[^"]*"?)|(?P<bar>\|)'
-    r'|(?P<word>[^\s()"|]+)'
+    rf'(?P<ws>\s+)|(?P<minus>-(?=[({_OPENERS}]))|(?P<lp>\()|(?P<rp>\))'
+    rf'|(?P<quote>[{_OPENERS}])|(?P<bar>\|)|(?P<word>[^\s()|{_OPENERS}]+)'
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -81,21 +99,43 @@ class _Tok:
     pos: int
 
 
-def _tokenize(text: str) -> list[_Tok]:
+def _tokenize(text: str, notices: list[Notice]) -> list[_Tok]:
+    """Tokens of *text*; a quote without its closing mark is left out (its words are
+    searched as words) and reported in *notices*."""
     tokens = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
+    at = 0
+    while (match := _TOKEN.search(text, at)) is not None:
+        kind, at = match.lastgroup, match.end()
         if kind == "ws":
             continue
-        if kind == "quote" and (len(match.group()) < 2 or not match.group().endswith('"')):
-            raise QueryError(f'unclosed quote at character {match.start() + 1}: add a closing "',
-                             match.start())
+        if kind == "quote":
+            opener = match.group()
+            end = text.find(QUOTES[opener], match.end())
+            if end < 0:
+                notices.append(Notice(
+                    "unclosed_quote",
+                    f"unclosed quote {opener} at character {match.start() + 1}: searched the "
+                    f"words after it as words, not as a phrase (add a closing "
+                    f"{QUOTES[opener]} to search the phrase)",
+                    {"mark": opener, "closing": QUOTES[opener], "position": match.start() + 1}))
+                continue
+            tokens.append(_Tok("quote", text[match.start() : end + 1], match.start()))
+            at = end + 1
+            continue
         tokens.append(_Tok(kind, match.group(), match.start()))
     return tokens
 
 
 def parse_query(text: str) -> Node:
-    """Parse *text* into a syntax tree, or raise QueryError."""
+    """Parse *text* into a syntax tree, or raise QueryError (slips are read the obvious
+    way: :func:`parse_query_notices` says how)."""
+    return parse_query_notices(text)[0]
+
+
+def parse_query_notices(text: str) -> tuple[Node, list[Notice]]:
+    """Parse *text* into a syntax tree, with a notice for each slip read past (an unclosed
+    quote or parenthesis, a stray ``)``, a dangling operator); raise QueryError for what
+    cannot be read as a search at all."""
     if not isinstance(text, str):
         raise QueryError("the query must be a string")
     text = _CONTROL.sub(" ", text)  # one for one, so positions are offsets in the caller's text
@@ -104,16 +144,22 @@ def parse_query(text: str) -> Node:
     if len(text.strip()) > MAX_QUERY_CHARS:
         raise QueryError(f"query is too long ({len(text.strip())} characters, "
                          f"at most {MAX_QUERY_CHARS})")
-    parser = _Parser(_tokenize(text))
+    notices: list[Notice] = []
+    parser = _Parser(_tokenize(text.translate(_FULL_WIDTH), notices), notices)
     node = parser.parse_or(0)
-    if parser.i < len(parser.tokens):
+    while parser.i < len(parser.tokens):  # only a stray ")" stops parse_or early
         tok = parser.tokens[parser.i]
-        raise QueryError(f"unexpected {tok.text!r} at character {tok.pos + 1}", tok.pos)
+        parser.slip("unmatched_paren", tok, f"')' at character {tok.pos + 1} closes nothing: "
+                    "left out")
+        parser.i += 1
+        more = parser.parse_or(0)
+        if more is not None:
+            node = more if node is None else And((node, more))
     if node is None:
         raise QueryError("the query has no words to search for")
     if not has_positive(node):
         raise QueryError("the query only excludes words; add at least one word to search for")
-    return node
+    return node, notices
 
 
 def has_positive(node: Node) -> bool:
@@ -128,9 +174,14 @@ def has_positive(node: Node) -> bool:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Tok]) -> None:
+    def __init__(self, tokens: list[_Tok], notices: list[Notice]) -> None:
         self.tokens = tokens
+        self.notices = notices
         self.i = 0
+
+    def slip(self, code: str, tok: _Tok, message: str) -> None:
+        """Record a slip read past (see :class:`~searcher.results.Notice` for *code*)."""
+        self.notices.append(Notice(code, message, {"text": tok.text, "position": tok.pos + 1}))
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -147,13 +198,11 @@ class _Parser:
         ):
             self.i += 1
             item = self.parse_and(depth)
-            if item is None:
-                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides",
-                                 tok.pos)
-            if not items:
-                raise QueryError(f"OR at character {tok.pos + 1} needs a word on both sides",
-                                 tok.pos)
-            items.append(item)
+            if item is None or not items:
+                self.slip("dangling_operator", tok, f"{tok.text} at character {tok.pos + 1} "
+                          "needs a word on both sides: left out")
+            if item is not None:
+                items.append(item)
         if not items:
             return None
         return items[0] if len(items) == 1 else Or(tuple(items))
@@ -176,16 +225,14 @@ class _Parser:
     def parse_unary(self, depth: int) -> Node | None:
         tok = self.peek()
         assert tok is not None
-        if tok.kind == "minus":
+        if tok.kind == "minus" or (tok.kind == "word" and tok.text == "NOT"):
             self.i += 1
-            if self.peek() is None:  # pragma: no cover - the lookahead guarantees a token
-                raise QueryError(f"'-' at character {tok.pos + 1} needs a word after it", tok.pos)
-            inner = self.parse_unary(depth + 1)
-            return Not(inner) if inner is not None else None
-        if tok.kind == "word" and tok.text == "NOT":
-            self.i += 1
-            if self.peek() is None:
-                raise QueryError(f"NOT at character {tok.pos + 1} needs a word after it", tok.pos)
+            nxt = self.peek()
+            if nxt is None or nxt.kind in ("rp", "bar") or (
+                    nxt.kind == "word" and nxt.text in ("OR", "AND")):
+                self.slip("dangling_operator", tok, f"{tok.text} at character {tok.pos + 1} "
+                          "needs a word after it: left out")
+                return None
             inner = self.parse_unary(depth + 1)
             return Not(inner) if inner is not None else None
         if tok.kind == "word" and tok.text.startswith("-") and len(tok.text) > 1:
@@ -202,10 +249,12 @@ class _Parser:
             inner = self.parse_or(depth + 1)
             closing = self.peek()
             if closing is None or closing.kind != "rp":
-                raise QueryError(f"unclosed '(' at character {tok.pos + 1}: add a ')'", tok.pos)
+                self.slip("unclosed_paren", tok, f"unclosed '(' at character {tok.pos + 1}: "
+                          "read as closed at the end of the query")
+                return inner
             self.i += 1
             return inner
-        if tok.kind == "rp":
+        if tok.kind == "rp":  # pragma: no cover - parse_and stops at ")"
             raise QueryError(f"unexpected ')' at character {tok.pos + 1}", tok.pos)
         if tok.kind == "quote":
             return _phrase(tok.text[1:-1], None)
@@ -219,8 +268,9 @@ class _Parser:
             if nxt is not None and nxt.kind == "quote" and nxt.pos == tok.pos + len(tok.text):
                 self.i += 1
                 return _phrase(nxt.text[1:-1], field)
-            raise QueryError(f"{name}: at character {tok.pos + 1} needs a value after the colon",
-                             tok.pos)
+            self.slip("empty_field", tok, f"{name}: at character {tok.pos + 1} has no value "
+                      "after the colon: left out")
+            return None
         return Word(tok.text)
 
 

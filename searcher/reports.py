@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+#: A lone surrogate: how Python holds a byte of a file name that is not UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """``json.dumps(data, ensure_ascii=False, **options)`` that is valid UTF-8 whatever the
+    data: a path holding a name that is not UTF-8 keeps its bytes as ``\\udcff`` escapes
+    (``json.load`` gives the same string back, ``os.fsencode`` the same bytes) instead
+    of raw bytes that no JSON reader accepts."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass

@@ -52,6 +52,27 @@ class Hit:
         }
 
 
+@dataclass(frozen=True)
+class Notice:
+    """How a query was read where it was not quite as typed, for the user to see.
+
+    ``code`` is stable (a page shows its own wording for it, in its own language, from
+    ``params``); ``message`` says it in English.  Codes: ``unclosed_quote`` (params
+    ``mark``, ``closing``, ``position``: the words after the mark were searched as
+    words), ``unclosed_paren`` (read as closed at the end), ``unmatched_paren`` (a
+    ``)`` that closes nothing, left out), ``dangling_operator`` (``OR``/``NOT``/``-``
+    without its word, left out), ``empty_field`` (``title:`` with no value, left out);
+    ``params`` of the last four: ``text``, ``position`` (1-based character).
+    """
+
+    code: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "params": dict(self.params)}
+
+
 @dataclass
 class SearchResults:
     """A page of hits.  ``relaxed`` is True when no document had every word and
@@ -63,10 +84,23 @@ class SearchResults:
     limit: int
     hits: list[Hit]
     relaxed: bool = False
+    #: Latin words of the query read as pinyin → the indexed words they matched, most
+    #: common first (``{"liaocheng": ["聊城", "疗程"]}``), so a page can say how it read them.
+    pinyin: dict[str, list[str]] = field(default_factory=dict)
     sort: str = "relevance"
     elapsed: float = 0.0
     #: Requested facet → ``(value, count)`` pairs over *all* matches, by count then value.
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: How the query was read where it was not as typed (an unclosed quote …), in order.
+    notices: list[Notice] = field(default_factory=list)
+    #: The query with a homophone typo corrected (``聊成`` → ``聊城``), when one is likely;
+    #: the hits are those of ``query`` as typed.
+    did_you_mean: str | None = None
+
+    @property
+    def notice(self) -> str | None:
+        """The notices' English messages as one line (None when the query was read as typed)."""
+        return "; ".join(n.message for n in self.notices) or None
 
     @property
     def pages(self) -> int:
@@ -81,10 +115,14 @@ class SearchResults:
             "limit": self.limit,
             "sort": self.sort,
             "relaxed": self.relaxed,
+            "pinyin": {spelling: list(words) for spelling, words in self.pinyin.items()},
             "elapsed_ms": round(self.elapsed * 1000, 2),
             "hits": [h.as_dict() for h in self.hits],
             "facets": {name: [[value, count] for value, count in pairs]
                        for name, pairs in self.facets.items()},
+            "notice": self.notice,
+            "notices": [n.as_dict() for n in self.notices],
+            "did_you_mean": self.did_you_mean,
         }
 
 

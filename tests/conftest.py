@@ -78,3 +78,12 @@ def corpus_2k(tmp_path_factory):
     report = engine.index([out], jobs=2)
     yield engine, out, report
     engine.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on the test item (``item.rep_call``), so a fixture can tell
+    after the test whether it failed (the browser tests then save a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -247,6 +247,7 @@ def test_a_corrupt_jieba_cache_falls_back_to_jieba(tmp_path, monkeypatch) -> Non
     from searcher.analysis.tokens import _initialize
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("SEARCHER_CACHE_DIR", str(tmp_path / "cache"))  # none of its own yet
     (tmp_path / "jieba.cache").write_bytes(b"not a marshal stream")
     tokenizer = jieba.Tokenizer()
     _initialize(tokenizer)

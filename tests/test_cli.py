@@ -90,7 +90,7 @@ def test_show_stats_check(indexed):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["search", '"unclosed'], "unclosed quote"),
+    (["search", "“ ”"], "no words"),
     (["search", "--", "-only"], "only excludes"),
     (["search", "聊城", "--since", "someday"], "bad date"),
     (["show", "no-such-id"], "no document"),
@@ -325,7 +325,8 @@ def test_index_verbose_lists_warnings(tmp_path, docs):
      "with a unit (20MB, 512 KiB, 20M), from 64 KiB to 1 GiB"),
     ("pinyn = false",
      'unknown setting "pinyn" (did you mean "pinyin"?); expected one of index_dir, timezone, '
-     "userdict, synonyms, pinyin, max_bytes, cache_bytes, follow_links, drafts"),
+     "userdict, synonyms, pinyin, max_bytes, cache_bytes, follow_links, public, search_timeout, "
+     "parse_seconds, parse_memory, drafts"),
 ])
 def test_a_bad_setting_stops_the_run_before_any_file(tmp_path, docs, setting, message):
     config = tmp_path / "searcher.toml"

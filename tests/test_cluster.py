@@ -283,7 +283,9 @@ def test_serve_answers_from_the_cluster(pair, monkeypatch):
         seed = SearchEngine(local).search('"世界认可日"').hits[0].id
         page = web.get(f"/doc/{seed}", params={"q": "世界认可日"})
         assert page.status_code == 200 and "世界认可日" in page.text
-        assert web.get("/api/search", params={"q": '"unclosed'}).status_code == 400
+        assert web.get("/api/search", params={"q": "“ ”"}).status_code == 400
+        slip = web.get("/api/search", params={"q": "“世界认可日"}).json()
+        assert slip["total"] > 0 and slip["notices"][0]["code"] == "unclosed_quote"
     assert threads and all(name.startswith("searcher-web") for name in threads), threads
 
 
@@ -303,7 +305,7 @@ def _real_docs(folder: Path, count: int = 60) -> Path:
 
 def _ids(url: str, name: str) -> list[str]:
     from searcher.opensearch.client import connect
-    from searcher.opensearch.sync import current_index, read_manifest
+    from searcher.opensearch.generations import current_index, read_manifest
 
     client = connect(url)
     try:
@@ -379,7 +381,7 @@ def test_parts_share_the_documents(opensearch_url, tmp_path):  # noqa: F811
 
 def test_a_whole_run_and_a_share_run_exclude_each_other(opensearch_url, location):  # noqa: F811
     from searcher.opensearch import OpenSearchBackend
-    from searcher.opensearch.sync import ClusterLock
+    from searcher.opensearch.lease import ClusterLock
 
     backend = OpenSearchBackend.from_location(location, Settings(), replicas=0)
     backend.index([SAMPLE_DOCS])
@@ -405,3 +407,26 @@ def test_part_on_a_local_index_is_refused(tmp_path):
     with pytest.raises(SearcherError):
         SearchEngine(tmp_path / "ix2").index([SAMPLE_DOCS], part=(1, 2))
     assert os.listdir(tmp_path) == []
+
+
+def test_suggestions_rank_common_readings_first_on_the_cluster(location, tmp_path):
+    """As in the local index: changj spells 长江 in its common reading and 长期 only in a
+    rare one (期 read ji), so 长江 comes first although 长期 is in more documents."""
+    docs = tmp_path / "docs"
+    for number in range(5):
+        write(docs, f"s/long-{number}.md", article(f"长期规划 {number}", "长期发展，长期坚持。"))
+    write(docs, "s/river.md", article("长江保护法实施", "长江保护法保护长江。"))
+    engine = SearchEngine(location)
+    assert not engine.index([docs]).failed
+    texts = [s.text for s in engine.suggest("changj")]
+    assert texts.index("长江") < texts.index("长期"), texts
+    assert [s.text for s in engine.suggest("changq")][0] == "长期"
+    engine.close()
+
+
+def test_pinyin_readings_on_the_cluster_are_the_local_ones(pair):
+    local, cluster, _ = pair
+    for query in ("liaocheng", "liao cheng", "changjiang 保护", "聊城", "-liaocheng 聊城"):
+        mine = SearchEngine(cluster).search(query).pinyin
+        assert mine == SearchEngine(local).search(query).pinyin, query
+    assert SearchEngine(cluster).search("liaocheng").pinyin == {"liaocheng": ["聊城"]}

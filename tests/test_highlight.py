@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from searcher.highlight import (
+    DEFAULT_WIDTH,
     find_spans,
     highlight_all,
     make_snippet,
@@ -186,3 +191,146 @@ def test_shown_window_contains_the_needles_it_was_chosen_for() -> None:
     snippet = make_snippet(text, ["认证", "认可"], width=120)
     # a 120-char window holding both needles exists (they are 102 chars apart)
     assert marked(snippet.text, snippet.highlights) == ["认证", "认可"]
+
+
+# -- the same answers as the definition, at any number of matches ------------------------
+
+def reference_snippet(text: str, needles: list[str], width: int) -> tuple[str, list]:
+    """make_snippet's definition, written out the direct (quadratic) way: every window
+    starting at a match or at its soft start, scored on the needles wholly inside it."""
+    from searcher.analysis.normalize import fold_with_map
+
+    folded, mapping = fold_with_map(text, drop_space=True)
+    spans = []
+    for needle in {n for n in needles if n}:
+        i = folded.find(needle)
+        while i >= 0:
+            spans.append((mapping[i], mapping[i + len(needle) - 1] + 1, needle))
+            i = folded.find(needle, i + 1)
+    spans.sort()
+
+    def soft(lo: int, hi: int) -> int:
+        lo = max(lo, 0)
+        for i in range(hi - 1, lo - 1, -1):
+            if text[i] in "。！？；\n!?;":
+                return i + 1
+        return lo
+
+    if len(text) <= width:
+        start, end = 0, len(text)
+    elif not spans:
+        start, end = 0, width
+    else:
+        best, best_score = 0, (-1, 0, 0)
+        for s, _e, _n in spans:
+            for ws in (soft(s - 20, s), s):
+                distinct = {n for s2, e2, n in spans if s2 >= ws and e2 <= ws + width}
+                score = (len(distinct), sum(len(n) for n in distinct), -ws)
+                if score > best_score:
+                    best, best_score = ws, score
+        start, end = best, min(len(text), best + width)
+    inside = merge((max(s, start) - start, min(e, end) - start)
+                   for s, e, _ in spans if s < end and e > start)
+    shift = 1 if start > 0 else 0
+    shown = ("…" if start else "") + text[start:end].replace("\n", " ") + (
+        "…" if end < len(text) else "")
+    return shown, [(s + shift, e + shift) for s, e in inside]
+
+
+_PIECES = st.lists(st.sampled_from(
+    list("认证可聊城市场甲乙。！？；\n!? 　ＡＢａb認證㈱ﬁ") + ["认证", "认可", "城市", "ab"]),
+    max_size=300).map("".join)
+_NEEDLES = st.lists(st.sampled_from(["认证", "认可", "城市", "聊城市", "ab", "b", "市场", "甲",
+                                     "(株)", "fi", "乙乙"]), max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PIECES, _NEEDLES, st.sampled_from([5, 12, 40, 120]), st.sampled_from([3, 16, None]))
+def test_snippet_equals_its_definition(text: str, needles: list[str], width: int,
+                                       chunk: int | None) -> None:
+    """Also with small blocks of candidates (``CHUNK``), as in a long article."""
+    import searcher.highlight as highlight
+
+    saved = highlight.CHUNK
+    highlight.CHUNK = chunk or saved
+    try:
+        snippet = make_snippet(text, needles, width)
+    finally:
+        highlight.CHUNK = saved
+    assert (snippet.text, snippet.highlights) == reference_snippet(text, needles, width)
+    reference_spans = merge((s, e) for s, e, _ in find_spans(text, needles))
+    assert highlight_all(text, needles) == reference_spans
+
+
+@pytest.mark.parametrize("chunk", [3, 16, 1 << 16])
+@pytest.mark.parametrize("text", [
+    "甲" * 10 + "认证" + "乙" * 200,  # the window starts before the first match
+    "甲" * 30 + "认证" + "乙" * 200,  # a gap longer than LEAD before it
+    "甲" * 50 + "。丙认证" + "乙" * 90 + "认可" + "丁" * 300 + "认证丙认可" + "戊" * 100,
+    ("认证" + "甲" * 37) * 20 + "认可" + "乙" * 50,
+])
+def test_snippet_equals_its_definition_across_blocks(text: str, chunk: int) -> None:
+    import searcher.highlight as highlight
+
+    saved = highlight.CHUNK
+    highlight.CHUNK = chunk
+    try:
+        for width in (12, 40, 120):
+            snippet = make_snippet(text, ["认证", "认可", "丙"], width)
+            assert (snippet.text, snippet.highlights) == \
+                reference_snippet(text, ["认证", "认可", "丙"], width)
+    finally:
+        highlight.CHUNK = saved
+
+
+def test_snippet_equals_its_definition_on_real_articles() -> None:
+    """Real articles (sample_docs), with their own frequent words as needles."""
+    from pathlib import Path
+
+    from searcher.ingest.documents import load_document
+
+    docs = sorted((Path(__file__).resolve().parents[1] / "sample_docs").rglob("*.md"))
+    assert docs
+    for path in docs[:12]:
+        body = load_document(path, path.parent).body
+        words = [body[i : i + 2] for i in range(0, min(len(body), 600), 97)]
+        for width in (40, 120):
+            snippet = make_snippet(body, words, width)
+            assert (snippet.text, snippet.highlights) == reference_snippet(body, words, width)
+
+
+@pytest.mark.parametrize("text", [
+    "长江，" * 100_000,  # one word repeated 10^5 times
+    "长" * 1_000_000,  # one character: a match at every position
+    ("长江是中国第一长河，" * 100_000) + "认可",  # a long line, the second needle at its end
+])
+def test_snippets_of_worst_case_articles_cost_matches_times_log(text: str) -> None:
+    """Hundreds of thousands of matches: the quadratic version took minutes (20,000 took
+    36 s); these take well under a second each, with the same window as the definition."""
+    import time
+
+    started = time.perf_counter()
+    snippet = make_snippet(text, ["长江", "长", "认可"])
+    spans = highlight_all(text, ["长江"])
+    elapsed = time.perf_counter() - started
+    assert elapsed < 20, elapsed  # generous: a loaded machine, not a benchmark
+    assert snippet.highlights and len(snippet.text) <= DEFAULT_WIDTH + 2
+    if text.endswith("认可"):  # the only window holding every needle is at the end
+        assert snippet.text.endswith("认可") and not snippet.text.endswith("…")
+    if text.startswith("长江，"):
+        assert len(spans) == 100_000 and spans[:2] == [(0, 2), (3, 5)]
+
+
+def test_snippets_stop_at_the_time_limit() -> None:
+    from searcher import TimeLimitExceeded, time_limit
+
+    text = "长江，" * 100_000
+    with time_limit(0), pytest.raises(TimeLimitExceeded):
+        make_snippet(text, ["长江"])
+    with time_limit(0), pytest.raises(TimeLimitExceeded):
+        highlight_all(text, ["长江"])
+    # folding 20 million characters is not started with a second left
+    with time_limit(1), pytest.raises(TimeLimitExceeded):
+        make_snippet("a" * 20_000_000, ["a"])
+    with time_limit(60):
+        assert make_snippet(text, ["长江"]).highlights[0] == (0, 2)

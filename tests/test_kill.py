@@ -152,3 +152,69 @@ def test_lock_belongs_to_the_process_that_took_it(tmp_path):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def _busy_run(ix: Path, src: Path) -> tuple[subprocess.Popen, set[int]]:
+    """A `searcher index` run with both its workers busy building segments."""
+    proc = run_index(ix, src)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = {c for c in children(proc.pid) if alive(c)}
+        if len(workers) >= 2 and len(list(ix.glob("gen-*/staging/stage-*"))) >= 2:
+            return proc, workers
+        time.sleep(0.02)
+    proc.kill()
+    proc.communicate()
+    pytest.fail("the run ended (or never got busy) before it could be killed")
+
+
+@needs_shared
+@needs_proc
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_within_a_second_of_the_run_and_print_nothing(tmp_path, xwlb_copy, sig):
+    """However the indexing process dies, its workers end at once and say nothing (cron
+    mails whatever they print)."""
+    proc, workers = _busy_run(tmp_path / "ix", xwlb_copy)
+    try:
+        os.kill(proc.pid, sig)  # the indexing process only, as cron or a supervisor would
+        proc.wait(timeout=30)
+        killed = time.monotonic()
+        while time.monotonic() < killed + 5 and any(alive(w) for w in workers):
+            time.sleep(0.01)
+        lasted = time.monotonic() - killed
+        assert not [w for w in workers if alive(w)], "workers outlived the indexing process"
+        assert lasted < 1.5, f"workers ended {lasted:.2f} s after the indexing process"
+        # The stream closes once every process holding it (the workers too) has ended.
+        out, err = proc.communicate(timeout=10)
+    finally:
+        for pid in [proc.pid, *workers]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.communicate()
+    assert proc.returncode == -sig
+    assert out == "" and err == "", err[-2000:]
+
+
+@needs_shared
+@needs_proc
+@pytest.mark.slow
+def test_deleting_the_lock_file_lets_no_second_writer_in(tmp_path, xwlb_copy):
+    ix = tmp_path / "ix"
+    proc, _ = _busy_run(ix, xwlb_copy)
+    try:
+        (ix / "write.lock").unlink()
+        second = run_index(ix, xwlb_copy)
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 2, (out, err)
+        assert err.startswith(f"error: index {ix} is being written by another process"), err
+        first_out, first_err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, first_err[-2000:]
+    engine = SearchEngine(ix)
+    assert engine.search('"新闻联播"', limit=1).total == ARTICLES
+    check = engine.check([xwlb_copy])
+    assert check.ok, (check.missing[:3], check.extra[:3], check.stale[:3])

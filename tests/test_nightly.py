@@ -68,6 +68,27 @@ def test_lock_of_a_killed_process_is_cleared(tmp_path):
         pass
 
 
+def test_lock_holds_when_its_file_is_deleted(tmp_path):
+    """Deleting ``write.lock`` under a writer does not let a second writer in."""
+    code = ("import sys, time; from pathlib import Path\n"
+            "from searcher.local.locking import writer_lock\n"
+            "with writer_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "ix")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        (tmp_path / "ix" / "write.lock").unlink()
+        with pytest.raises(IndexLockedError, match="being written by another process"), \
+                writer_lock(tmp_path / "ix"):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    with writer_lock(tmp_path / "ix"):
+        pass
+
+
 def _index_subprocess(index_dir: Path, src: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "index", str(src),

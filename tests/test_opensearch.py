@@ -168,7 +168,10 @@ def test_filters_and_sorting_match_local(sample_cluster):
 def test_bad_queries_and_missing_index(sample_cluster, backends):
     _, backend, _ = sample_cluster
     with pytest.raises(QueryError):
-        backend.search('"unclosed')
+        backend.search("“ ”")
+    slipped = backend.search("“聊城")  # read as the word, and said so
+    assert [n.code for n in slipped.notices] == ["unclosed_quote"]
+    assert [h.id for h in slipped.hits] == [h.id for h in backend.search("聊城").hits]
     with pytest.raises(QueryError):
         backend.search("x", sort="random")
     with pytest.raises(QueryError):
@@ -313,7 +316,9 @@ def test_unreadable_file_keeps_its_indexed_version(docs, backends):
 
 def test_rejected_document_is_reported_like_a_bad_file(docs, backends):
     backend = backends()
-    huge_author = "a" * 40_000  # one keyword term over Lucene's 32,766-byte limit
+    # one keyword term over Lucene's 32,766-byte limit (and within the 10,000 characters
+    # kept of a front matter value)
+    huge_author = "😀" * 9_000
     write(docs, "news/huge-author.md", article("作者太长", "正文。", author=huge_author))
     report = backend.index([docs])
     assert report.documents == 14
@@ -337,7 +342,7 @@ def test_full_rebuild_swaps_the_alias_and_drops_the_old_index(docs, backends):
     third = backend.index([docs])
     assert third.full and third.generation != again.generation
     # a rebuild killed before its swap leaves an index the next run deletes
-    from searcher.opensearch.sync import generation_name
+    from searcher.opensearch.generations import generation_name
 
     orphan = generation_name(backend.name)
     client.indices.create(index=orphan, body={"settings": {"number_of_replicas": 0}})
@@ -347,7 +352,7 @@ def test_full_rebuild_swaps_the_alias_and_drops_the_old_index(docs, backends):
 
 
 def test_one_writer_at_a_time(docs, backends):
-    from searcher.opensearch.sync import ClusterLock, lock_index
+    from searcher.opensearch.lease import ClusterLock, lock_index
 
     backend = backends()
     backend.index([docs])

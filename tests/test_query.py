@@ -11,12 +11,14 @@ from searcher.errors import QueryError, SearcherError
 from searcher.query import (
     MAX_QUERY_CHARS,
     And,
+    Node,
     Not,
     Or,
     Phrase,
     Word,
     has_positive,
     parse_query,
+    parse_query_notices,
     positive_literals,
 )
 
@@ -103,20 +105,12 @@ def test_has_positive() -> None:
         ("NOT 认证", ["only excludes"]),
         ("-a -b", ["only excludes"]),
         ("a OR -b", ["only excludes"]),
-        ('"认证', ["unclosed quote", "character 1", 'add a closing "']),
-        ('认证 "认可', ["unclosed quote", "character 4"]),
-        ("(认证", ["unclosed '('", "character 1", "add a ')'"]),
-        ("a (b (c)", ["unclosed '('", "character 3"]),
-        ("认证)", ["unexpected ')'", "character 3"]),
-        (")", ["unexpected ')'", "character 1"]),
-        ("认证 OR", ["OR", "character 4", "both sides"]),
-        ("OR 认证", ["OR", "character 1", "both sides"]),
-        ("a | | b", ["OR", "character 3", "both sides"]),
-        ("|", ["OR", "both sides"]),
-        ("认证 NOT", ["NOT", "character 4", "needs a word after it"]),
-        ("title:", ["title:", "character 1", "needs a value"]),
-        ("a title: b", ["title:", "character 3", "needs a value"]),
-        ("author:", ["author:", "needs a value"]),
+        (")", ["no words"]),
+        ("|", ["no words"]),
+        ("title:", ["no words"]),
+        ("author:", ["no words"]),
+        ('“', ["no words"]),
+        ("-“认证”", ["only excludes"]),
         ("()", ["no words"]),
         ('""', ["no words"]),
         ("x" * (MAX_QUERY_CHARS + 1), ["too long", str(MAX_QUERY_CHARS + 1), "at most 1000"]),
@@ -129,6 +123,64 @@ def test_errors(text: str, fragments: list[str]) -> None:
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, (fragment, message)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "code", "fragments"),
+    [
+        ('"认证', Word("认证"), "unclosed_quote", ["unclosed quote", "character 1",
+                                                  'add a closing "']),
+        ('认证 "认可 机构', And((Word("认证"), Word("认可"), Word("机构"))), "unclosed_quote",
+         ["character 4", "as words"]),
+        ("“灰度发布", Word("灰度发布"), "unclosed_quote", ["“", "add a closing ”"]),
+        ("「灰度 发布", And((Word("灰度"), Word("发布"))), "unclosed_quote", ["「", "」"]),
+        ("(认证", Word("认证"), "unclosed_paren", ["unclosed '('", "character 1"]),
+        ("a (b (c)", And((Word("a"), And((Word("b"), Word("c"))))), "unclosed_paren",
+         ["character 3"]),
+        ("认证)", Word("认证"), "unmatched_paren", ["')'", "character 3", "closes nothing"]),
+        ("a ) b", And((Word("a"), Word("b"))), "unmatched_paren", ["character 3"]),
+        ("认证 OR", Word("认证"), "dangling_operator", ["OR", "character 4", "both sides"]),
+        ("OR 认证", Word("认证"), "dangling_operator", ["OR", "character 1", "both sides"]),
+        ("a | | b", Or((Word("a"), Word("b"))), "dangling_operator", ["character 3"]),
+        ("认证 NOT", Word("认证"), "dangling_operator", ["NOT", "character 4", "after it"]),
+        ("a title: b", And((Word("a"), Word("b"))), "empty_field", ["title:", "character 3",
+                                                                    "no value"]),
+    ],
+)
+def test_recoverable_slips_are_read_and_reported(text: str, expected: Node, code: str,
+                                                 fragments: list[str]) -> None:
+    """A slip that leaves a readable query is searched the obvious way, with a notice
+    naming what was done (a stable code, its parameters, an English message)."""
+    node, notices = parse_query_notices(text)
+    assert node == expected
+    assert [n.code for n in notices] == [code]
+    for fragment in fragments:
+        assert fragment in notices[0].message, (fragment, notices[0].message)
+    assert f'character {notices[0].params["position"]} ' in notices[0].message.replace(
+        ":", " ")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("“灰度发布”", Phrase("灰度发布")),
+        ("「灰度发布」", Phrase("灰度发布")),
+        ("『灰度发布』", Phrase("灰度发布")),
+        ("‘灰度发布’", Phrase("灰度发布")),
+        ("＂灰度发布＂", Phrase("灰度发布")),
+        ("“认证 认可” 机构", And((Phrase("认证 认可"), Word("机构")))),
+        ("title:“灰度发布”", Phrase("灰度发布", "title")),
+        ("title：「灰度发布」", Phrase("灰度发布", "title")),
+        ("-“灰度发布” 上线", And((Not(Phrase("灰度发布")), Word("上线")))),
+        ("（认证｜认可）－机构 检测", And((Or((Word("认证"), Word("认可"))), Not(Word("机构")),
+                                   Word("检测")))),
+        ("“他说「好」”", Phrase("他说「好」")),
+        ("don’t ‘stop now’", And((Word("don’t"), Phrase("stop now")))),
+    ],
+)
+def test_chinese_quotes_and_full_width_operators(text: str, expected: Node) -> None:
+    node, notices = parse_query_notices(text)
+    assert node == expected and notices == []
 
 
 def test_query_error_is_a_value_error_and_searcher_error() -> None:
@@ -263,10 +315,39 @@ def test_engine_queries(engine, query: str, expected: set[str]) -> None:
 
 
 def test_engine_rejects_bad_queries(engine) -> None:
-    with pytest.raises(QueryError, match="unclosed quote"):
-        engine.search('"abc')
     with pytest.raises(QueryError, match="only excludes"):
         engine.search("-认证")
+    with pytest.raises(QueryError, match="no words"):
+        engine.search("“ ”")
+
+
+def test_engine_reads_past_slips_and_says_how(engine) -> None:
+    """An unclosed quote searches its words, and the results say so (JSON too)."""
+    words = engine.search("认证 认可")
+    slipped = engine.search("“认证 认可")
+    assert words.total > 0 and words.notice is None and words.notices == []
+    assert [h.id for h in slipped.hits] == [h.id for h in words.hits]
+    assert slipped.total == words.total
+    assert [n.code for n in slipped.notices] == ["unclosed_quote"]
+    assert "unclosed quote “ at character 1" in slipped.notice
+    data = slipped.as_dict()
+    assert data["notice"] == slipped.notice
+    assert data["notices"] == [{"code": "unclosed_quote", "message": slipped.notice,
+                                "params": {"mark": "“", "closing": "”", "position": 1}}]
+    assert words.as_dict()["notices"] == [] and words.as_dict()["notice"] is None
+
+
+@pytest.mark.parametrize("quoted", ["“{}”", "「{}」", "『{}』", "‘{}’", "＂{}＂"])
+def test_engine_chinese_quotes_are_phrases(engine, quoted: str) -> None:
+    """Chinese quote marks search the exact phrase, like ASCII quotes."""
+    phrase = engine.search('"认证 认可"', limit=50)
+    words = engine.search("认证 -认证认可", limit=50)
+    chinese = engine.search(quoted.format("认证 认可"), limit=50)
+    assert phrase.total > 0
+    assert [h.id for h in chinese.hits] == [h.id for h in phrase.hits]
+    assert chinese.notices == []
+    # The words apart (without the phrase) are found by the words, never by the quotes.
+    assert not {h.id for h in words.hits} & {h.id for h in chinese.hits}
 
 
 @settings(

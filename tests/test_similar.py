@@ -47,11 +47,12 @@ def corpus(tmp_path_factory):
 
 
 def every_hit(engine, doc_id):
-    results = engine.similar(doc_id, limit=1000)
+    """Every page of 1000 (no time limit: a page of 1000 snippets may pass 10 s under load)."""
+    results = engine.similar(doc_id, limit=1000, timeout=0)
     hits = list(results.hits)
     page = 2
     while page <= results.pages:
-        hits += engine.similar(doc_id, limit=1000, page=page).hits
+        hits += engine.similar(doc_id, limit=1000, page=page, timeout=0).hits
         page += 1
     return results, hits
 

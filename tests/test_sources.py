@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -242,3 +244,52 @@ def test_check_sources_rejects_a_file(tmp_path: Path) -> None:
 def test_check_sources_rejects_empty_list() -> None:
     with pytest.raises(SourceNotFoundError, match="no source folder"):
         check_sources([])
+
+
+UNDECODABLE = b"\xe6\x96\xb0\xff\xfe"  # 新 and two bytes that are not UTF-8 (a GBK or Latin-1 name)
+
+
+def _cli(ix: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "searcher", "--index-dir", str(ix), *args],
+                          cwd=REPO, capture_output=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.skipif(os.name == "nt" or sys.platform == "darwin",
+                    reason="needs a file system that takes any bytes as a name")
+def test_a_file_name_that_is_not_utf8_is_indexed_and_checked(tmp_path: Path) -> None:
+    import json
+
+    src = tmp_path / "src"
+    src.mkdir()
+    real = sorted((REPO.parent / "shared" / "corpus" / "xwlb" / "news").glob("*.md"))[:2]
+    texts = [p.read_bytes() for p in real] if real else [
+        "# 长江\n\n长江防汛工作扎实推进。\n".encode(), "# 黄河\n\n黄河\n".encode()]
+    odd = os.fsencode(src) + b"/" + UNDECODABLE + b".md"
+    with open(odd, "wb") as handle:  # a real article under a name that is not UTF-8
+        handle.write(texts[0])
+    with open(os.fsencode(src) + b"/" + UNDECODABLE + b"-untitled.md", "wb") as handle:
+        handle.write("没有标题的文章，正文提到长江。\n".encode())
+    (src / "plain.md").write_bytes(texts[1])
+    with open(os.fsencode(src) + b"/" + UNDECODABLE + b"-empty.md", "wb"):
+        pass  # fails ("empty file"): its path goes into the JSON report
+    ix = tmp_path / "ix"
+
+    done = _cli(ix, "index", str(src), "-q")
+    assert done.returncode == 1, done.stderr  # 1: the empty file failed, nothing else
+    assert b"Traceback" not in done.stderr and b"internal error" not in done.stderr
+    assert done.stderr.count(b"\n") == 1 and b"empty file" in done.stderr
+
+    report = json.loads(_cli(ix, "index", str(src), "--json").stdout)  # valid UTF-8 JSON
+    assert report["unchanged"] == 3 and report["added"] == 0
+    assert [os.fsencode(f["path"]) for f in report["failed"]] == [
+        os.fsencode(src) + b"/" + UNDECODABLE + b"-empty.md"]  # the exact bytes come back
+
+    check = json.loads(_cli(ix, "check", str(src), "--json").stdout)
+    assert [os.fsencode(p) for p in check["missing"]] == [  # only the file that failed
+        os.fsencode(src) + b"/" + UNDECODABLE + b"-empty.md"]
+    assert check["indexed"] == 3
+    hits = json.loads(_cli(ix, "search", "没有标题的文章", "--json").stdout)["hits"]
+    assert [os.fsencode(h["path"]) for h in hits] == [
+        os.fsencode(src) + b"/" + UNDECODABLE + b"-untitled.md"]
+    assert hits[0]["title"] == "新\ufffd\ufffd-untitled"

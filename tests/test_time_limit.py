@@ -80,3 +80,45 @@ def test_facets_stop_at_the_limit_too(sample_index):
     with time_limit(0), pytest.raises(TimeLimitExceeded):
         count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches)
     assert count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches) == counts
+
+
+def test_the_search_timeout_setting_is_the_default_limit(sample_index, monkeypatch):
+    from searcher import ConfigError, SearchEngine, load_settings
+
+    engine, _ = sample_index
+    assert engine.settings.search_timeout == 10  # a default a person waits for
+    hurried = SearchEngine(settings=engine.settings.with_overrides(search_timeout=1e-9))
+    with pytest.raises(TimeLimitExceeded) as caught:
+        hurried.search("认证认可")
+    assert caught.value.seconds == 1e-9
+    with pytest.raises(TimeLimitExceeded):
+        hurried.similar(engine.search("认证认可").hits[0].id)
+    # an argument wins over the setting; 0 is no limit
+    assert plain(hurried.search("认证认可", timeout=60)) == plain(engine.search("认证认可"))
+    assert plain(hurried.search("认证认可", timeout=0)) == plain(engine.search("认证认可"))
+    monkeypatch.setenv("SEARCHER_SEARCH_TIMEOUT", "2.5")
+    assert load_settings().search_timeout == 2.5
+    monkeypatch.setenv("SEARCHER_SEARCH_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match="SEARCHER_SEARCH_TIMEOUT"):
+        load_settings()
+    monkeypatch.delenv("SEARCHER_SEARCH_TIMEOUT")
+    with pytest.raises(ConfigError, match="out of range"):
+        load_settings(search_timeout=-1)
+
+
+def test_the_cli_timeout_exits_124_with_a_clear_message(sample_index):
+    from typer.testing import CliRunner
+
+    from searcher.cli import app
+
+    engine, _ = sample_index
+    where = ["--index-dir", str(engine.settings.index_dir)]
+    result = CliRunner().invoke(app, [*where, "search", "认证认可", "--timeout", "0.000001"])
+    assert result.exit_code == 124
+    assert result.output.startswith("error: the search took longer than its 1e-06 s time "
+                                    "limit; narrow the query")
+    assert "--timeout SECONDS" in result.output
+    result = CliRunner().invoke(app, [*where, "search", "认证认可", "--timeout", "30"])
+    assert result.exit_code == 0 and "认证认可" in result.output
+    assert CliRunner().invoke(app, [*where, "search", "认证认可", "--timeout", "-1"]
+                              ).exit_code == 2

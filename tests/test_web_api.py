@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ with warnings.catch_warnings():  # newer starlette prefers httpx2; httpx works t
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
-from searcher import SearchEngine  # noqa: E402
+from searcher import SearchEngine, TimeLimitExceeded  # noqa: E402
 from searcher.web import WebOptions, create_app  # noqa: E402
 
 HOSTILE_RELPATH = "evil/hostile.md"
@@ -258,9 +259,9 @@ def test_searches_on_the_loop_leave_the_loop_a_turn_between_them(site, monkeypat
 PLAIN_SEARCHES = [
     "q=聊城", "q=认证认可&limit=5&page=2", "q=认可&sort=date", "q=认可&sort=oldest&page=1",
     "q=认可&facets=author,year&facet_limit=3", "q=认可&facets=author&facets=tag",
-    "q=认可&author=&since=&until=&category=", "q=认可&year=2021&year=2020&month=2021-06",
+    "q=认可&author=&category=", "q=认可&year=2021&year=2020&month=2021-06",
     "q=认可&unknown=1", "q=认可&since=2021-01-01&until=2021-12-31", "q=%E8%AE%A4%E5%8F%AF",
-    "q=xssprobe", "q=(", "q=认可&since=2021-13-45", "q=" + "认" * 500, "q=+",
+    "q=xssprobe", "q=(", "q=" + "认" * 500, "q=+",
     "q=认可&limit=100&page=1000", "q=认可&" + "&".join(["author=a"] * 20),
 ]
 NOT_PLAIN = [
@@ -268,7 +269,8 @@ NOT_PLAIN = [
     "q=认可&limit=ten", "q=认可&limit=010", "q=认可&limit=%205", "q=认可&sort=random",
     "q=a&q=b", "q=认可&limit=5&limit=6", "q=" + "认" * 501, "q=认可&" + "&".join(["tag=a"] * 21),
     "q=认可&author=" + "x" * 201, "q=认可&" + "&".join(["facets=author"] * 11),
-    "q=认可&since=" + "2" * 41, "q=认可&facet_limit=101",
+    "q=认可&since=" + "2" * 41, "q=认可&facet_limit=101", "q=认可&since=2021-13-45",
+    "q=认可&since=", "q=认可&until=2021-6-1",
 ]
 
 
@@ -294,7 +296,7 @@ def test_plain_search_requests_answer_as_the_fastapi_route(site, monkeypatch):
         assert web_app._plain_search_params(scope_query_string(query)) is None, query
     plain = {q: answer(q) for q in PLAIN_SEARCHES}
     assert all(web_app._plain_search_params(scope_query_string(q)) for q in PLAIN_SEARCHES)
-    assert {status for status, _, _ in plain.values()} == {200, 400}
+    assert {status for status, _, _ in plain.values()} == {200, 400, 404}
     monkeypatch.setattr(web_app, "_plain_search_params", lambda query_string: None)
     assert {q: answer(q) for q in PLAIN_SEARCHES} == plain
 
@@ -377,17 +379,29 @@ def test_search_relaxed_flag(site):
     assert data["relaxed"] is True and data["total"] > 0
 
 
+def test_query_slips_are_searched_and_reported(site):
+    client, _, _ = site
+    data = client.get("/api/search", params={"q": "聊城 (认证"}).json()
+    words = client.get("/api/search", params={"q": "聊城 认证"}).json()
+    assert data["total"] == words["total"] and words["notices"] == []
+    assert [n["code"] for n in data["notices"]] == ["unclosed_paren"]
+    assert data["notices"][0]["params"] == {"text": "(", "position": 4}
+    assert "unclosed '(' at character 4" in data["notice"] and "did_you_mean" in data
+    quoted = client.get("/api/search", params={"q": "「世界认可日」"}).json()
+    ascii_quoted = client.get("/api/search", params={"q": '"世界认可日"'}).json()
+    assert quoted["total"] == ascii_quoted["total"] > 0
+    typo = client.get("/api/search", params={"q": "聊成"}).json()
+    assert typo["did_you_mean"] == "聊城"
+
+
 def test_bad_query_is_400_with_the_parsers_message_and_position(site):
     client, _, _ = site
-    data = assert_error(client.get("/api/search", params={"q": "聊城 (认证"}), 400, "bad query")
-    assert data["detail"] == "unclosed '(' at character 4: add a ')'"
-    assert data["position"] == 3
-    data = assert_error(client.get("/api/search", params={"q": '  "城市'}), 400)
-    assert data["position"] == 2 and "unclosed quote" in data["detail"]
+    data = assert_error(client.get("/api/search", params={"q": "“ ”"}), 400, "bad query")
+    assert data["detail"] == "the query has no words to search for"
     data = assert_error(client.get("/api/search", params={"q": "-洪水"}), 400)
     assert data["position"] is None
-    data = assert_error(client.get("/api/search", params={"q": "聊城", "since": "soon"}), 400)
-    assert "soon" in data["detail"] or "date" in data["detail"]
+    data = assert_error(client.get("/api/search", params={"q": "聊城", "since": "soon"}), 422)
+    assert data["problems"][0]["parameter"] == "since" and "date" in data["detail"]
 
 
 def test_dates_out_of_range_are_400_not_500(site):
@@ -416,10 +430,12 @@ def test_user_input_never_produces_a_500(site, q, author, since, until, year, mo
               "month": month, "page": page, "sort": sort}
     params = {k: v for k, v in params.items() if v is not None}
     api = client.get("/api/search", params=params)
-    assert api.status_code in (200, 400, 422), (params, api.text)
+    assert api.status_code in (200, 400, 404, 422), (params, api.text)
     if api.status_code != 200:
         assert set(api.json()) >= {"error", "detail"}
-    page_ = client.get("/", params=params)
+    if api.status_code == 404:
+        assert api.json()["error"] == "page out of range" and page > 1
+    page_ = client.get("/", params=params)  # redirects (empty values, past the last page)
     assert page_.status_code in (200, 400), (params, page_.status_code)
     assert client.get(f"/api/documents/{quote(q, safe='')}").status_code in (404, 405)
 
@@ -463,9 +479,9 @@ def test_search_facets_and_multi_value_filters(site):
     month = client.get("/api/search", params={"q": "的 OR 是", "month": "2021-06",
                                               "limit": 100}).json()
     assert month["total"] and {h["date"][:7] for h in month["hits"]} <= {"2021-06"}
-    data = assert_error(client.get("/api/search", params={"q": "的", "facets": "colour"}), 400)
-    assert "colour" in data["detail"]
-    assert_error(client.get("/api/search", params={"q": "的", "year": "soon"}), 400)
+    data = assert_error(client.get("/api/search", params={"q": "的", "facets": "colour"}), 422)
+    assert data["problems"][0]["parameter"] == "facets"
+    assert_error(client.get("/api/search", params={"q": "的", "year": "soon"}), 422)
     assert_error(client.get("/api/search", params={"q": "的", "facet_limit": 101}), 422)
     assert_error(client.get("/api/search", params={"q": "的", "tag": ["a"] * 21}), 422)
 
@@ -512,7 +528,8 @@ def test_suggest(site):
     assert data["query"] == "聊"
     texts = [item["text"] for item in data["suggestions"]]
     assert texts[0] == "聊城" and all(t.startswith("聊") for t in texts)
-    assert data["suggestions"] == [s.as_dict() for s in engine.suggest("聊")]
+    assert data["suggestions"] == [{**s.as_dict(), "query": s.text}
+                                   for s in engine.suggest("聊")]
     assert all(item["count"] >= 1 for item in data["suggestions"])
     pinyin = client.get("/api/suggest", params={"q": "liaoc", "limit": 1}).json()
     assert [item["text"] for item in pinyin["suggestions"]] == ["聊城"]
@@ -674,8 +691,9 @@ def test_search_page_without_javascript(site):
     assert 'href="/doc/' in page
     relaxed = client.get("/", params={"q": "聊城 火箭发射场"}).text
     assert "部分匹配" in relaxed
-    bad = client.get("/", params={"q": "聊城 (认证"})
-    assert bad.status_code == 400 and "unclosed" in bad.text
+    bad = client.get("/", params={"q": "-认证"})
+    assert bad.status_code == 400 and "查询有误" in bad.text
+    assert "only excludes" not in bad.text  # the page is Chinese throughout
 
 
 def test_search_page_filters_chips_and_pages(site):
@@ -1196,3 +1214,364 @@ def test_serve_on_a_port_in_use_is_a_user_error(site):
     assert result.exit_code == 2, result.output
     assert result.stderr == (f"error: cannot listen on 127.0.0.1:{port}: Address already in use; "
                              "choose another --port or --host\n")
+
+
+# -- issue 26: languages, HTTP details, paging, the start page, pinyin, exposure ------------------
+
+def test_every_message_has_english_and_chinese():
+    from searcher.web import messages
+
+    for key, (english, chinese) in messages.MESSAGES.items():
+        assert english.strip() and chinese.strip(), key
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in english.replace("{", "")
+                       if ch not in "“”"), key
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese), key
+    assert messages.text("did_you_mean", "zh", query="聊城") == "您是不是要找：聊城"
+    assert messages.negotiate("en-US,en;q=0.9,zh-CN;q=0.8", "zh") == "en"
+    assert messages.negotiate("zh-CN,zh;q=0.9,en;q=0.8", "en") == "zh"
+    assert messages.negotiate("fr-FR, de;q=0.5", "en") == "en"
+    assert messages.negotiate("en;q=0, zh-TW", "en") == "zh"
+
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+
+
+def test_api_errors_keep_their_code_and_speak_the_requests_language(site):
+    client, _, _ = site
+    cases = [("/api/search?q=" + quote("-城市"), 400, "bad query", "查询只有排除的词语"),
+             ("/api/documents/nope", 404, "not found", "没有这个编号的文章"),
+             ("/api/nothing", 404, "not found", "没有这个页面"),
+             ("/api/search?q=%FF", 400, "bad encoding", "参数 q"),
+             ("/api/search?q=x&since=2023-13-45", 422, "invalid parameter", "不是有效日期"),
+             ("/api/search?q=x&limit=0", 422, "invalid parameter", "应不小于 1"),
+             ("/api/search?q=" + quote("聊城") + "&page=9", 404, "page out of range",
+              "结果共 1 页")]
+    for url, status, code, chinese in cases:
+        english = assert_error(client.get(url), status, code)
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in english["detail"]), english
+        translated = assert_error(client.get(url, headers=ZH), status, code)
+        assert chinese in translated["detail"], (url, translated)
+        if status == 422:
+            assert translated["problems"][0]["parameter"] in ("since", "limit")
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in translated["problems"][0]["message"])
+    data = assert_error(client.get("/api/search?q=%FF&page=1"), 400, "bad encoding")
+    assert data["parameter"] == "q" and "q" in data["detail"]
+    data = assert_error(client.get("/api/search?q=ok&author=%C3%28"), 400, "bad encoding")
+    assert data["parameter"] == "author"
+
+
+def test_the_page_is_chinese_throughout(site):
+    client, _, _ = site
+    checks = [("/?q=" + quote('"城市'), 200, "没有闭合：其后的词语已逐个搜索"),
+              ("/?q=" + quote("-城市"), 400, "查询只有排除的词语"),
+              ("/?q=" + quote("聊城") + "&since=2023-13-45", 400, "不是有效日期"),
+              ("/doc/0000000000000000", 404, "没有这个编号的文章"),
+              ("/nothing", 404, "没有这个页面"),
+              ("/?q=%FF", 400, "参数 q 的百分号编码不是有效的 UTF-8"),
+              ("/?q=zzqxnothing", 200, "没有找到与“zzqxnothing”相关的文章")]
+    for url, status, chinese in checks:
+        page = client.get(url, headers={"Accept-Language": "en"})
+        assert page.status_code == status, (url, page.status_code)
+        assert chinese in page.text, url
+        text = page.text.split("<main>")[1].split("</main>")[0]
+        for english in ("unclosed", "no document", "bad date", "cannot be opened",
+                        "no such page", "percent-encoding", "invalid"):
+            assert english not in text, (url, english)
+
+
+def test_head_for_every_get_route(site):
+    client, engine, _ = site
+    doc_id = seed_id(engine)
+    for url in ("/", "/?q=聊城", "/healthz", "/api/search?q=聊城", "/api/stats",
+                f"/api/documents/{doc_id}", f"/api/similar/{doc_id}", "/api/suggest?q=聊",
+                f"/doc/{doc_id}", "/docs", "/openapi.json", "/static/style.css",
+                "/favicon.ico"):
+        get = client.get(url)
+        head = client.head(url)
+        assert get.status_code == head.status_code == 200, url
+        assert head.content == b"", url
+        assert head.headers["content-type"] == get.headers["content-type"], url
+        if "search" not in url and "similar" not in url and "q=" not in url:  # timings vary
+            assert head.headers["content-length"] == str(len(get.content)), url
+        assert int(head.headers["content-length"]) > 0, url
+        assert "content-security-policy" in head.headers
+    assert client.head("/api/documents/nope").status_code == 404
+    refused = client.post("/healthz")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
+
+
+def test_favicon_and_styled_404s_with_working_links(site):
+    client, _, _ = site
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg")
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/").text
+    for url in ("/static/nope.css", "/static/deeper/nope.js", "/nothing", "/doc/nope"):
+        page = client.get(url)
+        assert page.status_code == 404 and "<h1>404" in page.text, url
+        links = re.findall(r'(?:href|src)="([^"]+)"', page.text)
+        assert "/static/style.css" in links and "/" in links, (url, links)
+        for link in links:
+            assert client.get(link).status_code == 200, (url, link)
+
+
+def test_pages_past_the_last_redirect_there_and_the_api_says_404(site):
+    client, _, _ = site
+    q = "的 OR 是"
+    first = client.get("/", params={"q": q, "limit": 10})
+    pages = int(re.search(r"/ (\d+) 页", first.text).group(1))
+    assert pages >= 2
+    for asked in (pages + 1, 500, 5000, 10**12):
+        moved = client.get("/", params={"q": q, "page": asked}, follow_redirects=False)
+        assert moved.status_code == 302, asked
+        assert moved.headers["location"].endswith(f"page={pages}"), moved.headers
+        assert f'aria-current="page">{pages}<' in client.get(moved.headers["location"]).text
+    data = assert_error(client.get("/api/search", params={"q": q, "page": pages + 1}), 404,
+                        "page out of range")
+    assert data["pages"] == pages and str(pages) in data["detail"]
+    assert client.get("/api/search", params={"q": q, "page": pages}).status_code == 200
+    nothing = client.get("/", params={"q": "zzqxnothing", "page": 3},
+                         follow_redirects=False)
+    assert nothing.status_code == 302 and "page=" not in nothing.headers["location"]
+
+
+def test_empty_parameters_are_dropped_by_a_redirect(site):
+    client, _, _ = site
+    moved = client.get("/?q=%E8%81%8A%E5%9F%8E&sort=relevance&since=&until=&author=",
+                       follow_redirects=False)
+    assert moved.status_code == 302
+    assert moved.headers["location"] == "/?q=%E8%81%8A%E5%9F%8E"
+    kept = client.get("/?q=%E8%81%8A%E5%9F%8E&since=2021-01-01&until=&page=x",
+                      follow_redirects=False)
+    assert kept.headers["location"] == "/?q=%E8%81%8A%E5%9F%8E&since=2021-01-01"
+    page = client.get("/?q=%E8%81%8A%E5%9F%8E&since=2021-01-01")
+    assert page.status_code == 200  # nothing to drop: no redirect
+    # every link the page makes is free of empty values
+    for link in re.findall(r'href="(/\?[^"]*)"', page.text):
+        assert not re.search(r"=(&|$)", link.replace("&amp;", "&")), link
+
+
+def test_pager_has_ellipses_between_gaps():
+    from searcher.web.app import _Page
+
+    view = _Page({"q": "x"})
+    numbers = [None if link is None else link[0] for link in view.page_links(50, 147)]
+    assert numbers == [1, None, 48, 49, 50, 51, 52, None, 147]
+    assert [None if lk is None else lk[0] for lk in view.page_links(3, 7)] == \
+        [1, 2, 3, 4, 5, 6, 7]
+    assert [None if lk is None else lk[0] for lk in view.page_links(1, 5000)][-1] == 1000
+
+
+def test_pager_ellipsis_on_a_real_page(docs, tmp_path):
+    for number in range(75):
+        write(docs, f"many/{number}.md", article(f"分页测试 {number}", f"翻页词 第{number}篇。"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    with TestClient(create_app(engine)) as client:
+        html = client.get("/", params={"q": "翻页词", "page": 4}).text
+        pager = html.split('class="pager"')[1].split("</nav>")[0]
+        shown = re.findall(r'>(\d+|…)</(?:a|span)>', pager)
+        assert shown == ["1", "2", "3", "4", "5", "6", "7", "8"], shown
+        html = client.get("/", params={"q": "翻页词", "page": 1}).text
+        pager = html.split('class="pager"')[1].split("</nav>")[0]
+        assert re.findall(r'>(\d+|…)</(?:a|span)>', pager) == ["1", "2", "3", "…", "8"]
+    engine.close()
+
+
+def test_start_page_facts_examples_and_an_h1_everywhere(site):
+    client, engine, _ = site
+    home = client.get("/").text
+    stats = engine.stats()
+    assert f"索引共 <strong>{stats['documents']}</strong> 篇文章" in home
+    assert "最近更新于 <time>" in home
+    examples = re.findall(r'<a class="example" href="([^"]+)"><span class="example-kind">'
+                          r"([^<]+)</span>", home)
+    kinds = [kind for _, kind in examples]
+    assert kinds[0] == "词语" and "拼音" in kinds and "短语" in kinds, examples
+    for href, kind in examples:
+        page = client.get(href.replace("&amp;", "&"))
+        assert page.status_code == 200
+        assert int(re.search(r'id="total">(\d+)<', page.text).group(1)) > 0, (kind, href)
+    pinyin = next(h for h, k in examples if k == "拼音")
+    assert re.fullmatch(r"/\?q=[a-z]+", pinyin), pinyin
+    doc_id = seed_id(engine)
+    for url in ("/", "/?q=聊城", "/?q=" + quote("聊城 ("), f"/doc/{doc_id}", "/nothing",
+                "/docs", "/static/nope"):
+        assert len(re.findall(r"<h1[ >]", client.get(url).text)) == 1, url
+
+
+def test_pinyin_readings_on_the_results_and_the_page(site):
+    client, engine, _ = site
+    results = engine.search("liaocheng")
+    assert results.pinyin == {"liaocheng": ["聊城"]}
+    assert engine.search("聊城").pinyin == {}
+    assert engine.search("liao cheng").pinyin == {"liaocheng": ["聊城"]}
+    data = client.get("/api/search", params={"q": "liaocheng"}).json()
+    assert data["pinyin"] == {"liaocheng": ["聊城"]}
+    page = client.get("/", params={"q": "liaocheng"}).text
+    assert "按拼音 liaocheng 匹配：聊城</p>" in page
+
+
+def test_pinyin_readings_list_every_word_most_common_first(docs, tmp_path):
+    for number in range(3):
+        write(docs, f"py/liaocheng-{number}.md", article(f"聊城新闻 {number}", "聊城的消息。"))
+    write(docs, "py/liaocheng-course.md", article("治疗的疗程", "一个疗程七天。"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    assert engine.search("liaocheng").pinyin == {"liaocheng": ["聊城", "疗程"]}
+    with TestClient(create_app(engine)) as client:
+        assert "按拼音 liaocheng 匹配：聊城 · 疗程" in client.get("/?q=liaocheng").text
+    engine.close()
+
+
+def test_suggestions_rank_common_readings_first_and_keep_typed_words(docs, tmp_path):
+    # 长期 is in more documents than 长江, but changj spells it only in a rare reading of 期
+    for number in range(5):
+        write(docs, f"s/long-{number}.md", article(f"长期规划 {number}", "长期发展，长期坚持。"))
+    write(docs, "s/river.md", article("长江保护法实施", "长江保护法保护长江。"))
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs])
+    texts = [s.text for s in engine.suggest("changj")]
+    assert "长江" in texts and "长期" in texts, texts
+    assert texts.index("长江") < texts.index("长期"), texts
+    assert [s.text for s in engine.suggest("changq")][0] == "长期"
+    with TestClient(create_app(engine)) as client:
+        data = client.get("/api/suggest", params={"q": "长江 保"}).json()
+        chosen = {s["text"]: s["query"] for s in data["suggestions"]}
+        assert chosen["长江保护法"] == "长江 保护法", chosen
+        pinyin = client.get("/api/suggest", params={"q": "changj"}).json()
+        assert {s["text"]: s["query"] for s in pinyin["suggestions"]}["长江"] == "长江"
+    engine.close()
+
+
+@pytest.mark.parametrize("typed, text, expected", [
+    ("长江 保", "长江保护法", "长江 保护法"),
+    ("长江  保", "长江保护法实施", "长江 保护法实施"),
+    ("聊", "聊城", "聊城"),
+    ("liaoc", "聊城", "聊城"),
+    (" 長江 保", "长江保护法", "长江 保护法"),
+    ("a (", 'a "(b)', "a b"),
+    ("标题", '标题 "引号', "标题 引号"),
+    ("-x", "-x 开头", "x 开头"),
+])
+def test_box_text_keeps_the_typed_words(typed, text, expected):
+    from searcher.web.app import box_text
+
+    assert box_text(typed, text) == expected
+
+
+def test_docs_page_renders_markdown_and_fits_a_phone(site):
+    client, _, _ = site
+    html = client.get("/docs").text
+    assert "``" not in html and "`q`" not in html
+    assert "<code>" in html and "<p>" in html
+    assert "<table" not in html  # lists, which wrap on a 390 px screen (tested in Chromium)
+    schema = client.get("/openapi.json").json()
+    search = schema["paths"]["/api/search"]["get"]
+    assert set(search["responses"]) == {"200", "400", "404", "422", "500", "503"}
+    params = {p["name"]: p["schema"] for p in search["parameters"]}
+    assert params["since"]["anyOf"][0] == {"type": "string", "format": "date"}
+    for path, ops in schema["paths"].items():
+        for op in ops.values():
+            assert "``" not in op.get("description", ""), path
+            for status, answer in op["responses"].items():
+                assert "application/json" in answer["content"], (path, status)
+
+
+def test_public_leaves_source_paths_out_of_every_answer_and_page(site):
+    _, engine, docs = site
+    doc_id = seed_id(engine)
+    with TestClient(create_app(engine, WebOptions(public=True))) as client:
+        answers = [client.get(url) for url in (
+            "/api/search?q=%E8%81%8A%E5%9F%8E", f"/api/documents/{doc_id}",
+            f"/api/similar/{doc_id}", "/api/stats", "/healthz", "/",
+            "/?q=%E8%81%8A%E5%9F%8E", f"/doc/{doc_id}", "/docs", "/openapi.json")]
+        for response in answers:
+            assert response.status_code == 200, response.url
+            text = response.text
+            assert str(docs) not in text and SEED_RELPATH not in text, response.url
+            assert "index_dir" not in text, response.url
+        hit = answers[0].json()["hits"][0]
+        assert "path" not in hit and hit["id"] == doc_id
+        assert {"path", "relpath"}.isdisjoint(answers[1].json())
+        assert "sources" not in answers[3].json()
+        assert f'href="/doc/{doc_id}' in answers[6].text
+    with TestClient(create_app(engine)) as client:  # not public: as before
+        assert client.get("/api/search?q=%E8%81%8A%E5%9F%8E").json()["hits"][0]["path"]
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
+    import socket
+    import urllib.request
+
+    _, engine, docs = site
+    # the public setting (a settings file) does what --public does
+    (tmp_path / "searcher.toml").write_text("public = true\n", encoding="utf-8")
+    proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
+                              "--config", str(tmp_path / "searcher.toml"))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=30) as r:
+            assert str(docs) not in r.read().decode()
+        # a URL over what uvicorn's parser reads: its 400, as JSON like every other error
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"GET /api/search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
+        assert json.loads(body)["error"] == "bad request"
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0].decode()
+    assert "warning: listening on 0.0.0.0: other machines can reach this server" in out
+    assert "--public leaves them out" not in out  # it is on
+    flag, port = _start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
+                              "--public")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=30) as r:
+            assert str(docs) not in r.read().decode()
+    finally:
+        flag.terminate()
+    assert "--public leaves them out" not in flag.communicate(timeout=30)[0].decode()
+    (tmp_path / "searcher.toml").unlink()
+    quiet, port = _start_serve(engine.settings.index_dir, tmp_path)
+    quiet.terminate()
+    assert "warning" not in quiet.communicate(timeout=30)[0].decode()
+
+
+def test_the_servers_budget_not_the_libraries_default_limit_bounds_a_search(site):
+    """`serve --time-budget` is the limit of the server's searches: the engine's own default
+    (the search_timeout setting) must not cut a search within the budget short."""
+    _, engine, _ = site
+    hurried = SearchEngine(settings=engine.settings.with_overrides(search_timeout=1e-9))
+    with pytest.raises(TimeLimitExceeded):  # the library alone stops at its setting
+        hurried.search("聊城")
+    with TestClient(create_app(hurried, time_budget=30)) as client:
+        found = client.get("/api/search", params={"q": "聊城"})
+        assert found.status_code == 200, found.text
+        assert found.json()["total"] >= 1
+        doc = seed_id(engine)
+        assert client.get(f"/api/similar/{doc}").status_code == 200
+        assert client.get(f"/doc/{doc}").status_code == 200
+    hurried.close()
+
+
+def test_page_shows_did_you_mean_and_notices_in_chinese(site):
+    """A homophone typo gets 「您是不是要找：」 with a link to the corrected search; a slip in
+    the query syntax is searched and said in Chinese (the API keeps the English message)."""
+    client, _, _ = site
+    page = client.get("/", params={"q": "聊成"})
+    assert page.status_code == 200
+    assert "您是不是要找：" in page.text and 'id="did-you-mean"' in page.text
+    assert "聊城</a>" in page.text
+    slip = client.get("/", params={"q": "“世界认可日"})
+    assert slip.status_code == 200
+    assert "第 1 个字符处的 “ 没有闭合" in slip.text and "unclosed" not in slip.text
+    api = client.get("/api/search", params={"q": "“世界认可日"}).json()
+    assert api["notices"][0]["code"] == "unclosed_quote"
+    assert "unclosed quote" in api["notice"]
+    zh = client.get("/api/search", params={"q": "“世界认可日"}, headers=ZH).json()
+    assert zh["notices"][0]["code"] == "unclosed_quote"
+    assert "没有闭合" in zh["notice"] and zh["notices"][0]["message"] == zh["notice"]

@@ -10,6 +10,7 @@ Chinese queries never go through pinyin (so ``景点`` can not match ``经典``)
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -20,8 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, IndexCorruptError
 from .normalize import fold
+
+log = logging.getLogger(__name__)
 
 PINYIN_FILE = "pinyin.sqlite"
 MAX_READINGS = 16
@@ -123,26 +126,138 @@ def write_pinyin_table(reader: Any, path: Path, fields: tuple[str, ...] = ("titl
     for field in fields:
         words = (t.decode("utf-8") if isinstance(t, bytes) else t for t in reader.lexicon(field))
         rows |= pinyin_rows(words)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     add_pinyin_rows(tmp, rows)
     os.replace(tmp, path)
     return len(rows)
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def sqlite_problem(path: Path, *, deep: bool = False) -> str | None:
+    """What is wrong with the SQLite file at *path*, or None (also when it is absent).
+
+    Cheap: the header's magic, and the file's size against the page count the header
+    records (a truncated file is caught without reading it).  *deep*: SQLite's own
+    ``PRAGMA quick_check`` over every page too.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+            size = os.fstat(handle.fileno()).st_size
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        return f"not an SQLite database ({size} bytes)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96]  # the header's page count is current
+    if valid and pages and size < pages * page_size:
+        return f"{size} bytes where its header records {pages * page_size}"
+    if deep:
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                rows = con.execute("PRAGMA quick_check").fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            return f"unreadable ({exc})"
+        if rows != [("ok",)]:
+            return "SQLite quick_check: " + "; ".join(str(r[0]) for r in rows[:3])
+    return None
+
+
+def usable_pinyin_table(path: Path) -> bool:
+    """Whether the table at *path* exists and is intact; a damaged one is deleted, with a
+    warning, so that the indexing run writes it again (``write_pinyin_table``)."""
+    problem = sqlite_problem(path)
+    if problem is None and path.exists():
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                con.execute("SELECT count(*) FROM pinyin").fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            problem = f"unreadable ({exc})"
+    if problem is None:
+        return path.exists()
+    log.warning("damaged pinyin table %s (%s): writing it again", path, problem)
+    path.unlink(missing_ok=True)
+    return False
+
+
 class PinyinTable:
-    """Looks up the indexed words a toneless pinyin string spells exactly."""
+    """Looks up the indexed words a toneless pinyin string spells exactly.
+
+    A missing or damaged table (a lost or damaged file: every index run writes it) makes
+    a query that needs it fail with :class:`~searcher.errors.IndexCorruptError` naming
+    it, rather than with SQLite's error or a silently empty answer; the next ``searcher
+    index`` run writes it again.  Queries that are not pinyin never open it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._broken: tuple[str, str] | None = None  # (file signature, problem)
 
     def __call__(self, text: str) -> list[str]:
         if not text.isascii() or not text.isalpha() or len(text) < 4:
             return []
-        if not self.path.exists():
+        return self._query("SELECT word FROM pinyin WHERE py = ?", [text])
+
+    def spelled(self, spellings: list[str]) -> list[str]:
+        """The indexed words any of *spellings* spells (``searcher.spelling``'s homophones).
+
+        A hint, never an error: with the table missing or damaged it knows no words (a
+        pinyin query is what reports the damage)."""
+        spellings = [s for s in spellings if s.isascii() and s.isalpha()]
+        if not spellings or not self.path.exists():
             return []
+        marks = ",".join("?" * len(spellings))
+        try:
+            return self._query(f"SELECT DISTINCT word FROM pinyin WHERE py IN ({marks})",
+                               spellings)
+        except IndexCorruptError:
+            return []
+
+    def _query(self, sql: str, values: list[str]) -> list[str]:
+        """The words *sql* selects, on this thread's connection; a damaged table raises."""
+        if self._broken is not None:
+            if self._broken[0] == self._signature():
+                return self._off(self._broken[1])
+            self._broken = None  # written again since: try it
+            self._local = threading.local()
         con = getattr(self._local, "con", None)
         if con is None:
-            con = self._local.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        return [w for (w,) in con.execute("SELECT word FROM pinyin WHERE py = ?", (text,))]
+            problem = sqlite_problem(self.path) if self.path.exists() else "missing"
+            if problem is not None:
+                return self._off(problem)
+            try:
+                con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            except sqlite3.Error as exc:
+                return self._off(str(exc))
+            self._local.con = con
+        try:
+            return [w for (w,) in con.execute(sql, values)]
+        except sqlite3.DatabaseError as exc:
+            return self._off(str(exc))
+
+    def _signature(self) -> str:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return "missing"
+        return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+    def _off(self, problem: str) -> list[str]:
+        """Refuse a pinyin lookup on a damaged table: an error naming it, not a wrong answer."""
+        if self._broken is None:
+            self._broken = (self._signature(), problem)
+        raise IndexCorruptError(str(self.path), problem, derived=True)

@@ -70,6 +70,11 @@ _COMBINING: set[str] = set()
 _seen_lock = threading.Lock()
 
 
+#: Characters of a text gathered per call (a long article's set() held the GIL 0.2 s, while
+#: the web server's event loop waited for it).
+_SET_STEP = 1 << 20
+
+
 def _fold_table(text: str) -> tuple[dict[int, str], set[str], set[str]] | None:
     """A translate() table folding *text* character by character (NFKC + lower case),
     with the characters of *text* whose folding changes its length and those it changes
@@ -80,7 +85,9 @@ def _fold_table(text: str) -> tuple[dict[int, str], set[str], set[str]] | None:
     and judging its ~1,000 distinct characters each time was most of that cost.  The
     table is shared and may hold characters absent from *text*.
     """
-    chars = set(text)
+    chars: set[str] = set()
+    for start in range(0, len(text), _SET_STEP):  # not one long call: other threads run
+        chars.update(text[start : start + _SET_STEP])
     new = chars - _SEEN
     if new:
         with _seen_lock:
@@ -128,7 +135,15 @@ def _units(text: str) -> list[tuple[int, str]]:
 
 
 def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int]]:
-    """Fold *text* and map each folded character back to its index in *text*.
+    """Fold *text* and map each folded character back to its index in *text*
+    (:func:`fold_with_positions`, with the map as a list)."""
+    folded, mapping = fold_with_positions(text, drop_space=drop_space)
+    return folded, mapping.tolist()
+
+
+def fold_with_positions(text: str, *, drop_space: bool = False) -> tuple[str, np.ndarray]:
+    """Fold *text* and map each folded character back to its index in *text* (a
+    non-decreasing integer array: a list of a long article's positions costs 10x its memory).
 
     With ``drop_space`` whitespace is removed, which is how phrases are matched
     ("whitespace ignored").  NFKC and case folding are applied per character
@@ -167,7 +182,7 @@ def fold_with_map(text: str, *, drop_space: bool = False) -> tuple[str, list[int
         mapping = mapping[~_space_table()[np.minimum(codes, _LAST_SPACE)]
                           | (codes > _LAST_SPACE)]
         folded = _SPACE.sub("", folded)
-    return folded, mapping.tolist()
+    return folded, mapping
 
 
 #: The last code point ``\s`` matches (IDEOGRAPHIC SPACE); tests check every code point.

@@ -18,6 +18,7 @@ terms the index was built with.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import shutil
@@ -27,6 +28,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "querydict.sqlite"
 
@@ -81,8 +84,14 @@ def install_dictionary(target: Path, fingerprint: str, load_jieba: Callable[[], 
     Freezing costs jieba's dictionary load plus writing ~350,000 rows (about
     1.5 s), so it is done once per machine and fingerprint and then copied.
     """
-    if dictionary_fingerprint(target) == fingerprint and _has_max_len(target):
+    from .lexicon import sqlite_problem
+
+    problem = sqlite_problem(target) if target.exists() else None
+    if problem is None and dictionary_fingerprint(target) == fingerprint \
+            and _has_max_len(target):
         return
+    if problem is not None:
+        log.warning("damaged query dictionary %s (%s): copying it again", target, problem)
     digest = hashlib.sha1(fingerprint.encode("utf-8")).hexdigest()[:16]
     cached = cache_dir() / f"querydict-v2-{digest}.sqlite"
     if dictionary_fingerprint(cached) != fingerprint:
@@ -242,6 +251,12 @@ def open_segmenter(folder: Path, fingerprint: str) -> QuerySegmenter | None:
             _cache.move_to_end(key)
             return _cache[key]
     if not path.exists() or dictionary_fingerprint(path) != fingerprint:
+        return None
+    from .lexicon import sqlite_problem
+
+    problem = sqlite_problem(path)
+    if problem is not None:  # queries are cut by jieba itself until 'index' copies it again
+        log.warning("damaged query dictionary %s (%s): using jieba's own", path, problem)
         return None
     seg = QuerySegmenter(path)
     with _cache_lock:

@@ -12,8 +12,10 @@ so names are kept whole), Latin/digit runs become whole tokens (``a320``,
 Hangul runs stay whole.  Each main token takes the next position, so phrase
 queries line up.  In index mode, words of three or more characters also emit
 the dictionary words inside them (``监管局`` → ``监管``) *at the same position*,
-which keeps recall for sub-words without breaking phrases; hyphenated Latin
-tokens emit their parts the same way (``covid-19`` → ``covid``, ``19``).
+which keeps recall for sub-words without breaking phrases; Latin tokens joined by
+``-``, ``_``, ``'``, ``&`` or ``.`` emit their parts the same way (``covid-19`` →
+``covid``, ``19``; ``application.yml`` → ``application``, ``yml``): see
+:func:`latin_parts`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ _RUNS = re.compile(
     r"|(?P<kana>[\u3040-\u30ff\u31f0-\u31ff]+)"
     r"|(?P<hangul>[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+)"
 )
-_SPLIT_PARTS = re.compile(r"[-_'&]")
+_SPLIT_PARTS = re.compile(r"[-_'&.]|(?<=[a-z0-9\u00c0-\u024f])[+#](?=[a-z0-9\u00c0-\u024f])")
+_SPLIT_PIECES = re.compile(r"[-_'&]|(?<=[a-z0-9\u00c0-\u024f])[+#](?=[a-z0-9\u00c0-\u024f])")
+#: A part of a dotted token that is only digits (``3`` of ``3.6.3``, ``6`` of ``python3.6``):
+#: not a word of its own, or every version number would match its digits.
+_DIGITS = re.compile(r"^[0-9]+$")
 
 
 def _load_stop_words() -> frozenset[str]:
@@ -110,20 +116,42 @@ def _initialize(tokenizer) -> None:
     unmarshalling the file's bytes gives the same dictionary in 0.3 s.  Only
     the default dictionary with jieba's default cache file takes this path;
     anything unusual (or a missing/corrupt cache) goes through jieba itself.
+
+    jieba keeps its cache in the shared temporary folder, where another user's
+    ``jieba.cache`` cannot be replaced: jieba then logs a "Dump cache file
+    failed" traceback on every run.  So a tokenizer without a cache folder of its
+    own writes its cache to this user's cache folder (another user's readable
+    cache in the temporary folder is still read).
     """
-    if (not tokenizer.initialized and tokenizer.dictionary is None
-            and not tokenizer.cache_file and not tokenizer.tmp_dir):
-        cache = Path(tempfile.gettempdir()) / "jieba.cache"
-        try:
-            freq, total = marshal.loads(cache.read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
-        else:
+    if tokenizer.cache_file or tokenizer.dictionary is not None:
+        tokenizer.initialize()
+        return
+    if not tokenizer.tmp_dir:
+        tokenizer.tmp_dir = str(_jieba_cache_dir())
+    if not tokenizer.initialized:
+        for folder in dict.fromkeys((tokenizer.tmp_dir, tempfile.gettempdir())):
+            try:
+                freq, total = marshal.loads((Path(folder) / "jieba.cache").read_bytes())
+            except (OSError, EOFError, ValueError, TypeError):
+                continue
             if isinstance(freq, dict) and isinstance(total, int) and freq:
                 with tokenizer.lock:
                     tokenizer.FREQ, tokenizer.total = freq, total
                     tokenizer.initialized = True
+                break
     tokenizer.initialize()  # returns at once when already initialised
+
+
+def _jieba_cache_dir() -> Path:
+    """This user's folder for jieba's dictionary cache (see :func:`_initialize`)."""
+    from .segmenter import cache_dir
+
+    folder = cache_dir() / "jieba"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return Path(tempfile.gettempdir())
+    return folder
 
 
 def load_userdict(path: str | Path | None) -> None:
@@ -257,9 +285,8 @@ def _raw_terms(folded: str, extras: bool,
             word = run.strip("'")
             yield word, pos, start, start + len(run), False
             if extras and _SPLIT_PARTS.search(word):
-                for part in _SPLIT_PARTS.split(word):
-                    if part and part != word:
-                        yield part, pos, start, start + len(run), True
+                for part in latin_parts(word):
+                    yield part, pos, start, start + len(run), True
             pos += 1
         elif kind == "kana":
             if len(run) == 1:
@@ -271,6 +298,23 @@ def _raw_terms(folded: str, extras: bool,
         else:  # hangul
             yield run, pos, start, start + len(run), False
             pos += 1
+
+
+def latin_parts(word: str) -> list[str]:
+    """The parts a Latin/digit token is also indexed under (at its position): the pieces
+    between ``-``, ``_``, ``'``, ``&``, ``.`` and an inner ``+`` or ``#``
+    (``statistics.getaverage`` → ``statistics``, ``getaverage``; ``step1.png`` → ``step1``,
+    ``png``; ``covid-19`` → ``covid``, ``19``),
+    so an identifier is found by its own name wherever it stands between non-alphanumeric
+    characters (``3.6.3`` of ``3.6.3-jdk-8`` too).  Digit-only pieces between dots are left
+    out (``3.6.3`` gives none), so a number does not match every version holding its digits."""
+    parts: list[str] = []
+    for piece in _SPLIT_PIECES.split(word):
+        if piece and piece != word:
+            parts.append(piece)  # 3.6.3 of maven:3.6.3-jdk-8, 19 of covid-19
+        if "." in piece:
+            parts.extend(p for p in piece.split(".") if p and not _DIGITS.match(p))
+    return list(dict.fromkeys(parts))
 
 
 def index_terms(value: str, stoplist: frozenset[str] = frozenset()) -> list[str]:

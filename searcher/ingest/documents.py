@@ -118,7 +118,10 @@ def load_document(
         raise DocumentError("empty file")
     relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
     is_html = path.suffix.lower() in (".html", ".htm")
-    doc = parse_article(text, name=path.stem, tz=tz, is_html=is_html, relpath=relpath)
+    # A name that is not UTF-8 (lone surrogates in Python) is shown with U+FFFD as a title.
+    name = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    doc = parse_article(text, name=name, tz=tz, is_html=is_html, relpath=shown)
     doc.id = document_id(relpath, label)
     doc.path = str(path.absolute())
     doc.relpath = relpath

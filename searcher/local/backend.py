@@ -9,11 +9,14 @@ job) on its next search, without a restart.  Arguments arrive checked
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,9 +26,15 @@ if TYPE_CHECKING:
 
 from ..arguments import is_text
 from ..config import Settings
-from ..errors import DocumentNotFoundError, IndexNotFoundError, SearcherError
+from ..errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    SearcherError,
+)
 from ..results import DocumentView, SearchResults, Suggestion
 from .caching import SearchCaches
+from .integrity import Damage, check_toc, corrupt_error, latest_toc, open_check, verify_generation
 from .schema import analysis_fingerprint, describe_change, dictionary_key
 from .search import QueryContext, execute
 from .storage import Generation, IndexDir
@@ -36,6 +45,57 @@ log = logging.getLogger(__name__)
 #: A folder changed less than this long ago may change again within the same timestamp tick
 #: (file systems stamp with a coarse clock), so its stamp is not trusted yet.
 SETTLE_NS = 2_000_000_000
+
+
+def open_generation(gen: Generation) -> Any:
+    """The Whoosh index of *gen*, its files checked as :func:`integrity.open_check` does.
+
+    Raises IndexCorruptError naming a damaged file (the table of contents when Whoosh
+    cannot read it)."""
+    from .whoosh_adapter import index_segments, open_index
+
+    toc = latest_toc(gen.path)
+    damage = check_toc(gen.path)
+    if damage is not None and not damage.derived:  # (a lost toc.sums: open_check warns)
+        raise corrupt_error([damage])
+    try:
+        ix = open_index(str(gen.path))
+        segment_ids = [s.segment_id() for s in index_segments(ix)]
+    except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
+        if toc is None:
+            raise IndexNotFoundError(
+                f"index in {gen.path} cannot be opened ({exc}); "
+                "rebuild it with 'searcher index --full'") from None
+        raise IndexCorruptError(str(toc), f"unreadable ({type(exc).__name__}: {exc})") from None
+    try:
+        open_check(gen.path, segment_ids)
+    except IndexCorruptError:
+        ix.close()
+        raise
+    return ix
+
+
+def verify_folder(folder: os.PathLike[str] | str, *, deep: bool = True) -> list[Damage]:
+    """Every damaged file of the generation in *folder* (see integrity.verify_generation)."""
+    from .whoosh_adapter import index_segments, open_index
+
+    try:
+        ix = open_index(str(folder))
+        try:
+            segment_ids: list[str] | None = [s.segment_id() for s in index_segments(ix)]
+        finally:
+            ix.close()
+    except Exception as exc:  # noqa: BLE001 - reported as the TOC's damage below
+        segment_ids = None
+        toc = latest_toc(Path(folder))
+        unreadable = [Damage(str(toc or Path(folder) / "_MAIN_0.toc"),
+                             f"unreadable ({type(exc).__name__}: {exc})", False)]
+    else:
+        unreadable = []
+    damage = verify_generation(folder, segment_ids, deep=deep)
+    if unreadable and not any(d.path == unreadable[0].path for d in damage):
+        damage = unreadable + damage
+    return damage
 
 
 def settled_stamp(folder: os.PathLike[str] | str) -> int | None:
@@ -94,15 +154,33 @@ class LocalBackend:
 
     # -- reading -----------------------------------------------------------
     def execute(self, request: SearchRequest) -> SearchResults:
-        return execute(self._searcher(), request.node, request.query, self._query_context(),
-                       limit=request.limit, page=request.page, filters=request.filters,
-                       sort=request.sort, facets=request.facets,
-                       facet_limit=request.facet_limit)
+        with self._damage_explained():
+            searcher, context = self._searcher(), self._query_context()
+            results = execute(searcher, request.node, request.query, context,
+                              limit=request.limit, page=request.page, filters=request.filters,
+                              sort=request.sort, facets=request.facets,
+                              facet_limit=request.facet_limit)
+            results.notices = list(request.notices)
+            results.did_you_mean = self.did_you_mean(request, searcher)
+            return results
+
+    def did_you_mean(self, request: SearchRequest, searcher=None) -> str | None:
+        """The query with a homophone typo corrected (:mod:`searcher.spelling`), or None."""
+        from ..analysis.lexicon import PINYIN_FILE, PinyinTable
+        from ..spelling import did_you_mean
+        from .search import HomophoneLookup
+
+        searcher = searcher or self._searcher()
+        context = self._query_context()
+        table = context.pinyin or PinyinTable(self._index()[1].path / PINYIN_FILE)
+        return did_you_mean(request.query, request.node,
+                            HomophoneLookup(searcher, context, table), context.cut)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         from .suggest import suggest
 
-        return suggest(self._searcher(), prefix, limit, self._caches.suggest)
+        with self._damage_explained():
+            return suggest(self._searcher(), prefix, limit, self._caches.suggest)
 
     def optimize(self, *, wait: float = 0.0) -> OptimizeReport:
         from .optimizing import optimize_index
@@ -117,9 +195,15 @@ class LocalBackend:
         docnum = searcher.document_number(id=doc.id)
         if docnum is None:  # replaced between the two reads (a commit landed)
             raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
-        return similar(searcher, docnum, doc.id, self._query_context(), limit=limit, page=page)
+        with self._damage_explained():
+            return similar(searcher, docnum, doc.id, self._query_context(), limit=limit,
+                           page=page)
 
     def get(self, doc_id: str) -> DocumentView:
+        with self._damage_explained():
+            return self._get(doc_id)
+
+    def _get(self, doc_id: str) -> DocumentView:
         searcher = self._searcher()
         docnum = searcher.document_number(id=doc_id) if is_text(doc_id) else None
         if docnum is None:
@@ -157,6 +241,15 @@ class LocalBackend:
         info = gen.info()
         return check_index(ix, sources or info.get("sources") or [], follow_links=follow,
                            labels=info.get("labels"))
+
+    def verify(self, *, deep: bool = True) -> list[Damage]:
+        """Every damaged file of the current generation (every byte read with *deep*);
+        ``SearchEngine.check(deep=True)`` raises IndexCorruptError naming them."""
+        gen = self.root.current()
+        if gen is None:
+            raise IndexNotFoundError(
+                f"no index in {self.root.root} yet: run 'searcher index SOURCE' first")
+        return verify_folder(gen.path, deep=deep)
 
     def stats(self) -> dict[str, Any]:
         searcher = self._searcher()
@@ -213,18 +306,29 @@ class LocalBackend:
             if gen is None:
                 raise IndexNotFoundError(
                     f"no index in {self.root.root} yet: run 'searcher index SOURCE' first")
-            from .whoosh_adapter import open_index
-
-            try:
-                ix = open_index(str(gen.path))
-            except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
-                raise IndexNotFoundError(
-                    f"index in {gen.path} cannot be opened ({exc}); "
-                    "rebuild it with 'searcher index --full'") from None
+            ix = open_generation(gen)
             self._check_fingerprint(gen)
             self._opened = (marker, gen, ix)
             self._context = None
             return self._opened
+
+    @contextlib.contextmanager
+    def _damage_explained(self) -> Iterator[None]:
+        """Turn an unexpected failure while reading the index into IndexCorruptError when
+        a file of it is damaged (a byte flipped in a large file is only found this way, or
+        by ``check --deep``); any other failure stays what it is (a bug)."""
+        try:
+            yield
+        except (SearcherError, MemoryError, RecursionError):
+            raise
+        except Exception:
+            opened = self._opened
+            # (A generation removed whole is no damaged file: the caller explains that.)
+            damage = verify_folder(opened[1].path, deep=True) \
+                if opened and opened[1].path.is_dir() else []
+            if damage:
+                raise corrupt_error(damage) from None
+            raise
 
     def _searcher(self):
         marker, gen, ix = self._index()

@@ -12,11 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import multiprocessing
-import os
 import shutil
-import signal
-import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,13 +20,15 @@ from typing import Any
 
 from ..analysis.lexicon import pinyin_rows
 from ..analysis.normalize import squeeze
-from ..analysis.tokens import load_userdict
+from ..analysis.tokens import _jieba, load_userdict
 from ..config import Settings
 from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
 from ..ingest.sources import SourceFile, became_link_out
 from . import manifest, suggest
+from .integrity import seal_segment
+from .limits import bounded
 from .postings import SegmentBuilder
 from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
 from .whoosh_adapter import (
@@ -40,6 +38,8 @@ from .whoosh_adapter import (
     segment_reader,
     staging_writer,
 )
+from .workers import die_with_parent as _die_with_parent  # noqa: F401 - web workers
+from .workers import report_file
 
 log = logging.getLogger(__name__)
 
@@ -63,60 +63,12 @@ class BuildResult:
     pinyin: set[tuple[str, str]] = field(default_factory=set)
 
 
-_progress: Any = None
-#: The pid of this worker's parent when it started (None when not a pool worker): the
-#: indexing process, or the fork server that ends with it.
-_parent: int | None = None
-#: prctl option: the signal the kernel sends this process when its parent ends (Linux).
-PR_SET_PDEATHSIG = 1
-
-
-class ParentGone(Exception):
-    """The indexing process that started this worker has ended; its work is abandoned."""
-
-
-def init_worker(settings: Settings, counter: Any = None, parent: int | None = None) -> None:
-    """Pool initializer: end with *parent*, load the user dictionary, remember the counter.
-
-    When the indexing process is killed (``kill -9`` from cron kills it alone, not its
-    process group), its workers must not live on: the kernel kills them with it on Linux
-    (``PR_SET_PDEATHSIG``), and elsewhere :func:`build_segment` stops at the next file
-    when its parent has changed.
-    """
-    global _progress, _parent
-    _progress = counter
-    if parent is not None:
-        _die_with_parent()
-        _parent = os.getppid()  # *parent*, or the fork server, which ends when it does
-        if not _alive(parent) or _parent == 1:  # it died before the kernel was told
-            os._exit(1)
+def init_worker(settings: Settings) -> None:
+    """Worker initializer (and the in-process equivalent): load jieba and the user
+    dictionary now, so that no file's time bound pays for them."""
     logging.getLogger("jieba").setLevel(logging.WARNING)
     load_userdict(settings.userdict)
-
-
-def _alive(pid: int) -> bool:
-    """Whether process *pid* exists (signal 0 is checked, not sent; a process of another
-    user exists too)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent ends (a no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # no usable libc: the parent-pid check still applies
-        log.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+    _jieba()
 
 
 def document_fields(doc: Document) -> dict[str, Any]:
@@ -170,6 +122,7 @@ def build_segment(task: BuildTask) -> BuildResult:
     seen: dict[str, list[str]] = {}  # the title's and body's terms of the current document
     for name in ("title", "body"):
         functions[name] = _recording(functions[name], name, seen)
+    functions["relpath"] = functions["source"] = _path_term
     builder = SegmentBuilder(writer, functions)
     settings = task.settings
     squeezed: list[str] = []
@@ -177,21 +130,21 @@ def build_segment(task: BuildTask) -> BuildResult:
     titles: list[str] = []
     phrases: Counter[str] = Counter()
     try:
-        for source_file in task.files:
-            if _parent is not None and os.getppid() != _parent:
-                raise ParentGone("the indexing process ended")
+        for number, source_file in enumerate(task.files):
+            report_file(number)
             try:
                 if not settings.follow_links and became_link_out(source_file):
                     raise DocumentError("became a link out of the source folder; not followed")
-                doc = load_document(
-                    source_file.path, source_file.source,
-                    tz=settings.timezone, max_bytes=settings.max_bytes, label=source_file.label,
-                )
+                with bounded(settings.parse_seconds, settings.parse_memory):
+                    doc = load_document(
+                        source_file.path, source_file.source, tz=settings.timezone,
+                        max_bytes=settings.max_bytes, label=source_file.label,
+                    )
+                    values = document_fields(doc)
                 if doc.draft and not settings.drafts:
                     result.skipped.append((source_file.path, f"{doc.draft}; not indexed "
                                            "(--drafts indexes it)", doc.id))
                     continue
-                values = document_fields(doc)
                 seen.clear()
                 builder.add_document(values)
                 squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
@@ -207,10 +160,7 @@ def build_segment(task: BuildTask) -> BuildResult:
             else:
                 result.added.append(doc.id)
                 result.warnings.extend((source_file.path, w) for w in doc.warnings)
-            finally:
-                if _progress is not None:
-                    with _progress.get_lock():
-                        _progress.value += 1
+        report_file(None)  # what follows is the segment's, not one file's
         if result.added:
             result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
                                                         builder.terms("body")))
@@ -225,13 +175,22 @@ def build_segment(task: BuildTask) -> BuildResult:
         else:
             builder.cancel()
             shutil.rmtree(staging, ignore_errors=True)
-    except BaseException as exc:
+    except BaseException:
         builder.cancel()
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, ParentGone):
-            os._exit(1)  # nobody is left to take the result
         raise
     return result
+
+
+def _path_term(path: str) -> list[str]:
+    """The term of a path field: the path itself (as Whoosh's ``ID`` field gives it), with
+    the bytes of a file name that is not UTF-8 (kept by Python as lone surrogates, which
+    no term can hold) written as ``\\xff`` escapes.  The stored value keeps them."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return [path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")]
+    return [path]
 
 
 def _recording(function, name: str, seen: dict[str, list[str]]):
@@ -280,6 +239,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
                     else suggest.reader_arrays(reader, phrases))
     finally:
         reader.close()
+    seal_segment(folder, segment_id, sidecars=True)  # last: the segment's checksums
 
 
 def add_bigram_indexes(ix: Any) -> int:
@@ -301,9 +261,11 @@ def add_bigram_indexes(ix: Any) -> int:
                for key in substrings.BIGRAMS_KEYS):
             continue
         reader = segment_reader(ix, segment)
+        text_written = False
         try:
             text = load_arrays(reader, substrings.SIDECAR, ("codes", "histogram"))
             if text is None:
+                text_written = True
                 column = reader.column_reader("squeezed")
                 text = substrings.text_arrays(
                     [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
@@ -314,24 +276,9 @@ def add_bigram_indexes(ix: Any) -> int:
             added += 1
         finally:
             reader.close()
+        seal_segment(folder, segment_id, [
+            sidecar_path(folder, segment_id, name, key).name
+            for name, keys in ((substrings.SIDECAR, substrings.SIDECAR_KEYS),
+                               (substrings.BIGRAMS_SIDECAR, substrings.BIGRAMS_KEYS))
+            for key in keys if name == substrings.BIGRAMS_SIDECAR or text_written])
     return added
-
-
-#: What the fork server imports once, so that each worker it forks starts with them.
-WORKER_MODULES = ["searcher.local.building"]
-
-
-def pool_context() -> multiprocessing.context.BaseContext:
-    """Where build workers start: a fork server where available, spawn elsewhere.
-
-    Not ``fork``: a forked worker starts as a copy of the indexing process, with
-    its scan, its plan, the index's manifest and jieba (540 MB in a full build of
-    500,000 articles), and every worker's memory counts them again.  Workers forked from the fork
-    server (a small process that has imported :data:`WORKER_MODULES`) hold only
-    what they load, and no lock another thread of the indexing process held.
-    """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(WORKER_MODULES)
-        return ctx
-    return multiprocessing.get_context("spawn")

@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -26,21 +25,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..analysis.lexicon import PINYIN_FILE, add_pinyin_rows, write_pinyin_table
+from ..analysis.lexicon import (
+    PINYIN_FILE,
+    add_pinyin_rows,
+    usable_pinyin_table,
+    write_pinyin_table,
+)
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
 from ..ingest.documents import content_digest, document_id
 from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
 from ..reports import IndexReport
+from . import workers
 from .building import (
     BuildResult,
     BuildTask,
     add_bigram_indexes,
     build_segment,
     init_worker,
-    pool_context,
     write_sidecars,
 )
+from .integrity import remove_temp_files, repair_generation
 from .locking import writer_lock
 from .manifest import read_manifest
 from .schema import analysis_fingerprint, build_schema, describe_change, dictionary_key
@@ -55,6 +60,7 @@ from .whoosh_adapter import (
     open_index,
     segment_reader,
 )
+from .workers import Bounds, Interrupted, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,15 @@ log = logging.getLogger(__name__)
 SEGMENT_DOCS = 12_000
 #: An incremental run with fewer new/changed files than this stays in-process.
 INPROCESS_BELOW = 200
+
+
+def hard_bounds(settings: Settings) -> Bounds:
+    """When a worker is killed over one file: reading a file is bounded inside the worker
+    (``parse_seconds``, ``parse_memory``); this catches what that bound cannot stop (a
+    long call into C) and gives the rest of the work on a file (analysis, whose time
+    grows with the file's size) three times the room, and at least a minute more."""
+    return Bounds(seconds=max(3 * settings.parse_seconds, settings.parse_seconds + 60),
+                  memory=3 * settings.parse_memory)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -93,6 +108,7 @@ def index_sources(
     source_paths = check_sources(source_list)
     report = IndexReport()
     with writer_lock(root.root, wait):
+        remove_temp_files([root.root, *(g.path for g in root.generations())])
         fp = analysis_fingerprint(settings)
         target, rebuilding = _choose_generation(root, fp, full)
         report.full = rebuilding
@@ -100,6 +116,8 @@ def index_sources(
 
         _ensure_query_dictionary(target, fp, settings)
         ix = open_index(str(target.path))
+        repaired = repair_generation(ix)  # IndexCorruptError: only 'index --full' can help
+        pinyin_intact = usable_pinyin_table(target.path / PINYIN_FILE)
         manifest = read_manifest(ix)
         found = scan(source_paths, follow_links=settings.follow_links)
         report.skipped = found.skipped
@@ -120,14 +138,14 @@ def index_sources(
 
         with ix.searcher() as searcher:
             report.documents = searcher.doc_count()
-            if not (target.path / PINYIN_FILE).exists():
+            if not pinyin_intact or not (target.path / PINYIN_FILE).exists():
                 write_pinyin_table(searcher.reader(), target.path / PINYIN_FILE)
-            if report.added or report.updated or report.deleted:
+            if report.added or report.updated or report.deleted or repaired:
                 _merge_suggestions(searcher)
         ix.close()
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
-        if rebuilding:
+        if rebuilding or root.pointed() != target:  # (a damaged CURRENT is written again)
             root.publish(target)
         report.generation = target.name
         report.index_bytes = root.size_bytes()
@@ -170,13 +188,26 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
     for gen in reversed(root.generations()):
         info = gen.info()
         if (gen != current and info.get("state") == "building"
-                and info.get("fingerprint") == fp and index_exists(str(gen.path))):
+                and info.get("fingerprint") == fp and index_exists(str(gen.path))
+                and _intact(gen)):
             log.info("resuming the interrupted rebuild in %s", gen.name)
             return gen, True
     gen = root.new_generation()
     create_index(str(gen.path), build_schema())
     gen.write_info({"state": "building", "fingerprint": fp, "created": time.time()})
     return gen, True
+
+
+def _intact(gen: Generation) -> bool:
+    """Whether an interrupted rebuild can be resumed: its files pass the open check."""
+    from .backend import open_generation
+
+    try:
+        open_generation(gen).close()
+    except Exception as exc:  # noqa: BLE001 - damaged: a new rebuild starts instead
+        log.warning("not resuming the rebuild in %s: %s", gen.name, exc)
+        return False
+    return True
 
 
 @dataclass
@@ -277,12 +308,17 @@ def _labels_of(target: Generation, current: Generation | None) -> dict[str, str]
 
 
 def _manifest_of(gen: Generation) -> Mapping[str, dict[str, Any]]:
+    """What the served generation holds, for a rebuild's folder history; {} when it cannot
+    be read (a rebuild must succeed whatever state the old index is in)."""
     try:
         ix = open_index(str(gen.path))
     except Exception:  # noqa: BLE001 - an unreadable old index just has no history
         return {}
     try:
         return read_manifest(ix)
+    except Exception as exc:  # noqa: BLE001 - a damaged old index, the same
+        log.warning("cannot read what %s holds (%s): moved folders get new ids", gen.path, exc)
+        return {}
     finally:
         ix.close()
 
@@ -421,7 +457,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
     """Yield BuildResults as segments finish, using *jobs* worker processes."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     total = len(files)
-    in_process = jobs == 1 or total < INPROCESS_BELOW
+    in_process = jobs == 1 or total < INPROCESS_BELOW or not workers.SUPPORTED
     batch_size = max(1, batch_size)
     per_round = batch_size if in_process else batch_size * jobs
     parts = math.ceil(total / per_round) * (1 if in_process else jobs)
@@ -437,22 +473,26 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
                 progress(done, total)
             yield result
         return
-    ctx = pool_context()  # each worker loads jieba and the pinyin table for itself
-    counter = ctx.Value("i", 0)
-    stop = threading.Event()
-    try:
-        # Workers live for the whole run: the pool starts them once, here, before the
-        # progress thread starts.  (Under ``fork``, replacing workers mid-run forked from the
-        # pool's own thread while others ran, and a child could inherit a lock held by
-        # another thread: a build hung that way in tests.)
-        with ctx.Pool(min(jobs, len(tasks)), initializer=init_worker,
-                      initargs=(settings, counter, os.getpid())) as pool:
+    finished = 0
+
+    def recover(stopped: Interrupted) -> tuple[BuildResult, BuildTask | None]:
+        """The file a worker ended on is reported; the task's other files are built again."""
+        task, index = stopped.task, stopped.index
+        culprit = task.files[index]
+        rest = task.files[:index] + task.files[index + 1:]
+        retry = BuildTask(rest, task.staging_root, task.settings) if rest else None
+        return BuildResult(failed=[(culprit.path, stopped.reason)]), retry
+
+    bounds = hard_bounds(settings)
+    # Each worker loads jieba and the pinyin table for itself.
+    with WorkerPool(min(jobs, len(tasks)), init_worker, (settings,), bounds) as pool:
+        def tick() -> None:
             if progress:
-                threading.Thread(target=_report_progress, args=(counter, total, progress, stop),
-                                 daemon=True).start()
-            yield from pool.imap_unordered(build_segment, tasks)
-    finally:
-        stop.set()
+                progress(min(finished + pool.files_done(), total), total)
+
+        for result in pool.run(build_segment, tasks, recover, tick):
+            finished += len(result.added) + len(result.failed)
+            yield result
 
 
 def split_by_size(files: list[SourceFile], parts: int) -> list[list[SourceFile]]:
@@ -470,12 +510,6 @@ def split_by_size(files: list[SourceFile], parts: int) -> list[list[SourceFile]]
         chunks[index].append(f)
         done += f.size
     return [chunk for chunk in chunks if chunk]
-
-
-def _report_progress(counter, total: int, progress: ProgressCallback,
-                     stop: threading.Event) -> None:
-    while not stop.wait(0.25):
-        progress(min(counter.value, total), total)
 
 
 def _phrases_of(ix, segments: list) -> dict[str, int]:

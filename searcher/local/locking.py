@@ -13,6 +13,12 @@ taken on a raw descriptor that every forked child closes right after the fork
 unlock it for the parent) and that an ``exec`` closes too (Python opens it
 non-inheritable).  The lock is then held by the process that took it and by
 nothing else.
+
+The lock is taken on the index folder itself, which cannot be unlinked while it
+holds the index: a lock on ``write.lock`` alone was lost when someone deleted that
+file (a second writer then created a new one and locked it too).  ``write.lock``
+is still locked as well (a writer of an older version locks only that) and keeps
+the holder's pid for the message.
 """
 
 from __future__ import annotations
@@ -54,15 +60,20 @@ def writer_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK_NAME
     owner = os.getpid()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    _held.add(fd)
+    cloexec = getattr(os, "O_CLOEXEC", 0)
+    fds: list[int] = []
     try:
+        if fcntl is not None:
+            fds.append(_open_held(index_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+                                  | cloexec))
+        fds.append(_open_held(path, os.O_RDWR | os.O_CREAT | cloexec, 0o644))
         deadline = time.monotonic() + max(wait, 0.0)
-        while True:
+        locked = 0
+        while locked < len(fds):
             try:
                 if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                    fcntl.flock(fds[locked], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked += 1
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = _holder(path)
@@ -71,16 +82,26 @@ def writer_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
                         "try again later or pass --wait SECONDS"
                     ) from None
                 time.sleep(0.2)
+        fd = fds[-1]
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"{owner}\n".encode())
         yield
     finally:
-        # Only the process that opened it closes it: a forked child already dropped it, and
-        # its number may since belong to another file there.
-        if os.getpid() == owner and fd in _held:
-            _held.discard(fd)
-            os.close(fd)
+        # Only the process that opened them closes them: a forked child already dropped
+        # them, and their numbers may since belong to other files there.
+        if os.getpid() == owner:
+            for fd in fds:
+                if fd in _held:
+                    _held.discard(fd)
+                    os.close(fd)
+
+
+def _open_held(path: Path, flags: int, mode: int = 0o777) -> int:
+    """``os.open``, the descriptor recorded in :data:`_held` (see the module docstring)."""
+    fd = os.open(path, flags, mode)
+    _held.add(fd)
+    return fd
 
 
 def _holder(path: Path) -> str:

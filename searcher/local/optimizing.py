@@ -28,7 +28,9 @@ from ..config import Settings
 from ..errors import ConfigError, IndexNotFoundError
 from ..reports import OptimizeReport
 from . import suggest
+from .backend import open_generation
 from .building import write_sidecars
+from .integrity import remove_temp_files
 from .locking import writer_lock
 from .schema import analysis_fingerprint, build_schema, describe_change
 from .storage import Generation, IndexDir
@@ -39,7 +41,6 @@ from .whoosh_adapter import (
     index_exists,
     index_folder,
     index_segments,
-    open_index,
     segment_reader,
 )
 
@@ -69,7 +70,8 @@ def optimize_index(root: IndexDir, settings: Settings, *, wait: float = 0.0) -> 
         root.remove_stale(keep={current.name})  # an unfinished rebuild or optimize
         report.previous = report.generation = current.name
         report.bytes_before = report.bytes_after = root.size_bytes()
-        old = open_index(str(current.path))
+        remove_temp_files([root.root, current.path])
+        old = open_generation(current)  # IndexCorruptError: merging would copy the damage
         try:
             segments = index_segments(old)
             report.segments_before = len(segments)

@@ -37,7 +37,7 @@ from .whoosh_adapter import Token, Tokenizer, columns, fields
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
 #: Separates title from body in the squeezed text so no match spans both.
@@ -136,6 +136,11 @@ NON_ANALYSIS_SETTINGS: dict[str, str] = {
     "follow_links": "decides which files are found, not their terms: the next incremental "
                     "run adds the files newly found and deletes those no longer found",
     "cache_bytes": "memory of search caches",
+    "search_timeout": "how long a search may run",
+    "public": "what the web server shows of the source paths",
+    "parse_seconds": "decides which files are read, not their terms: a file over the bound "
+                     "is reported and not indexed, and tried again by every run",
+    "parse_memory": "decides which files are read, not their terms (as parse_seconds)",
     "extra": "free-form settings of applications, never read by the indexer",
 }
 
@@ -215,6 +220,8 @@ def dictionary_key(fp: dict[str, Any]) -> str:
 FORMAT_CHANGES = {
     3: "document ids now include the source folder, so files with the same relative path "
        "in two source folders are both kept",
+    4: "Latin tokens joined by dots are also indexed by their parts (application.yml → yml), "
+       "so identifiers are found by their own names",
 }
 
 

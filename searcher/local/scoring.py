@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.normalize import fold, fold_keyword, squeeze
-from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms, iter_terms
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms, iter_terms, latin_parts
 from ..deadline import check_time_limit
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
@@ -406,6 +406,26 @@ def word_units(text: str, terms: list[str]) -> tuple[list[str], bool]:
     return kept, False
 
 
+def identifier_parts(needle: str, terms: list[str]) -> list[str] | None:
+    """For a dotted, slashed or joined name queried whole (``client.WithUnaryOptions``,
+    ``java/util/List``, ``docker-compose``; *needle* squeezed, *terms* its query terms):
+    the words a document must hold for it to stand there as a phrase (each term's
+    :func:`~searcher.analysis.tokens.latin_parts`, else the term), which with the exact
+    string make the match.  None for anything else (Chinese, one plain token)."""
+    if _HAN.search(needle) or not terms:
+        return None
+    pieces = [[p for p in latin_parts(t) if p.isalnum()] for t in terms]
+    if len(terms) < 2 and not pieces[0]:
+        return None
+    return list(dict.fromkeys(p for t, found in zip(terms, pieces, strict=True)
+                              for p in (found or [t])))
+
+
+def number_edges(needle: str) -> bool:
+    """Whether *needle* starts or ends with a digit (then it must not touch a longer number)."""
+    return needle[:1].isdigit() or needle[-1:].isdigit()
+
+
 def cut_fragment(text: str, terms: list[str]) -> bool:
     """Whether a plain word is a fragment cut out of words (推动生 → 推动, 生): Chinese,
     several terms, one of them a lone character, which most titles hold."""
@@ -441,6 +461,8 @@ class Evaluator:
         self.context = context
         self.relaxed = relaxed
         self.terms: set[str] = set()
+        #: Latin text read as pinyin → the indexed words it matched, most documents first.
+        self.readings: dict[str, list[str]] = {}
         self.total_docs = max(searcher.doc_count_all(), 1)
         self._avg = {f: max(searcher.avg_field_length(f, 1.0), 1.0) for f in TEXT_FIELDS}
         self._scans: dict[tuple[str, bool], Found] = {}
@@ -690,6 +712,16 @@ class Evaluator:
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: not indexed, match the text itself
             return self.substring(space, needle, single)
+        parts = identifier_parts(needle, terms)
+        if parts is not None:
+            # A name queried whole: its parts with the exact string between them (a phrase),
+            # or the whole token itself.
+            exact = self.substring(space, needle, single, whole_numbers=number_edges(needle))
+            named = all_of([self.any_field(t, fields, space) for t in parts], n)
+            result = Match(named.mask & exact.mask, named.score + exact.score)
+            if len(terms) == 1:
+                result = result.union(self.any_field(terms[0], fields, space))
+            return result
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
         words = self._combine([self.any_field(t, fields, space) for t in required], n)
         optional = [t for t in kept if t not in required]
@@ -752,6 +784,9 @@ class Evaluator:
             return result
         self.terms.update(words)
         freq = {w: sum(self.df(f, w) for f in fields) for w in words}
+        found = sorted((w for w in words if freq[w] > 0), key=lambda w: (-freq[w], w))
+        if found and not self._quiet:
+            self.readings.setdefault(text, found)
         top = max(freq.values()) or 1
         for word in words:
             weight = PINYIN_BOOST * (freq[word] / top) ** 0.5
@@ -865,6 +900,8 @@ class Ranked:
     partial: bool = False
     #: The documents of ``mask``, ascending (ranking lists them anyway; facets use them).
     hits: np.ndarray | None = None
+    #: Latin query words read as pinyin → the indexed words they matched (Evaluator.readings).
+    readings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
@@ -900,7 +937,8 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
         page_score = match.score[page] + evaluator.title_bonus(node, space, page)
     matched = evaluator.matched_counts(page)
     return Ranked([int(d) for d in page], [float(s) for s in page_score], total, mask,
-                  [int(c) for c in matched], len(words), partial, hits), evaluator.terms
+                  [int(c) for c in matched], len(words), partial, hits,
+                  evaluator.readings), evaluator.terms
 
 
 def top_order(keys: np.ndarray, count: int) -> np.ndarray:

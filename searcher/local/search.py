@@ -21,18 +21,22 @@ import datetime as dt
 import re
 import time
 
+import numpy as np
+
 from ..analysis.tokens import QUESTION_WORDS, query_terms
+from ..deadline import check_time_limit
 from ..errors import QueryError
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..ingest.dates import parse_date, to_utc
 from ..query import And, Node, Not, Word, positive_literals
 from ..results import Hit, SearchResults
 from .facets import count_facets
-from .scoring import Filters, QueryContext, rank
+from .scoring import Evaluator, Filters, QueryContext, rank
 
 SORTS = ("relevance", "date", "oldest")
 
-__all__ = ["SORTS", "Filters", "QueryContext", "build_hits", "date_bound", "execute"]
+__all__ = ["SORTS", "Filters", "HomophoneLookup", "QueryContext", "build_hits", "date_bound",
+           "execute"]
 
 
 def date_range(since: object, until: object, tz: str
@@ -86,7 +90,32 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
                       snippet_width, ranked.matched, ranked.query_words)
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
-                         facets=counts)
+                         facets=counts, pinyin=ranked.readings)
+
+
+class HomophoneLookup:
+    """The local index's answers for :func:`searcher.spelling.did_you_mean`: verbatim
+    document counts from the substring index (the search just looked the same strings
+    up, so they are warm), indexed words from the postings, homophones from the pinyin
+    table."""
+
+    def __init__(self, searcher, context: QueryContext, table) -> None:
+        self.evaluator = Evaluator(searcher, context)
+        self.table = table
+
+    def counts(self, units: list[str]) -> dict[str, tuple[int, bool]]:
+        ev = self.evaluator
+        return {unit: (len(ev.found(ev.space, unit, False)),
+                       bool(ev.df("title", unit) or ev.df("body", unit))) for unit in units}
+
+    def homophones(self, spellings: list[str]) -> dict[str, int]:
+        ev = self.evaluator
+        out = {}
+        for word in self.table.spelled(spellings):
+            title = ev.postings(ev.space, "title", word)[0]
+            body = ev.postings(ev.space, "body", word)[0]
+            out[word] = len(np.union1d(title, body)) if len(title) else len(body)
+        return out
 
 
 def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[str],
@@ -97,6 +126,7 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
     text_column = _text_column(searcher) if docnums else None
     hits = []
     for i, (docnum, score) in enumerate(zip(docnums, scores, strict=True)):
+        check_time_limit()  # a caller's time_limit: a hit's snippet may be a long article's
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         snippet = make_snippet(body, needles, snippet_width)

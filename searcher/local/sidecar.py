@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .integrity import sidecar_damage, warn_once
 from .whoosh_adapter import reader_folder, reader_segment_id, segment_file_name
 
 
@@ -31,7 +32,7 @@ def save_arrays(folder: str | os.PathLike[str], segment_id: str, name: str,
                 arrays: dict[str, np.ndarray]) -> None:
     for key, array in arrays.items():
         path = sidecar_path(folder, segment_id, name, key)
-        tmp = path.with_name(path.name + ".tmp.npy")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")
         np.save(tmp, np.ascontiguousarray(array))
         os.replace(tmp, path)
 
@@ -57,11 +58,20 @@ def segment_key(reader) -> tuple[str, str]:
 
 
 def load_arrays(reader, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-    """The arrays *keys* saved for *reader*'s segment (read-only maps); None if one is missing."""
+    """The arrays *keys* saved for *reader*'s segment (read-only maps); None if one is
+    missing or damaged (its size, or the checksum of a small one, is not what was written:
+    see :mod:`searcher.local.integrity`)."""
     folder = segment_folder(reader)
     if folder is None:
         return None
     segment_id = reader_segment_id(reader)
+    damage = sidecar_damage(folder, segment_id,
+                            [segment_file_name(segment_id, f"{name}.{key}.npy") for key in keys])
+    if damage is not None:
+        # Derived data: computed from the segment instead; the next index run rebuilds it.
+        warn_once(damage, "damaged index file %s; computing its data from the segment "
+                  "instead until 'searcher index' rebuilds it", damage)
+        return None
     try:
         return {key: np.load(sidecar_path(folder, segment_id, name, key), mmap_mode="r")
                 for key in keys}

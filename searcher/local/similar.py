@@ -26,6 +26,7 @@ import numpy as np
 
 from ..analysis.normalize import squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
+from ..deadline import check_time_limit
 from ..results import SearchResults
 from .schema import FIELD_BREAK
 from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
@@ -38,6 +39,8 @@ MAX_CHARS = 6000
 #: Jaccard similarity of character 4-gram sets from which a document is a near-duplicate.
 NEAR_DUPLICATE = 0.8
 SHINGLE = 4
+#: 4-grams taken between checks of the time limit (a long article has millions).
+SHINGLE_STEP = 1 << 18
 #: Best-scored candidates checked for near-duplication (beyond the page asked for).
 CANDIDATES = 50
 
@@ -72,7 +75,13 @@ def shingles(squeezed: str) -> set[str]:
     body = squeezed.split(FIELD_BREAK, 1)[-1] or squeezed
     if len(body) <= SHINGLE:
         return {body} if body else set()
-    return {body[i : i + SHINGLE] for i in range(len(body) - SHINGLE + 1)}
+    found: set[str] = set()
+    count = len(body) - SHINGLE + 1
+    for first in range(0, count, SHINGLE_STEP):  # a caller's time_limit between steps
+        check_time_limit()
+        found.update(body[i : i + SHINGLE] for i in range(first, min(first + SHINGLE_STEP,
+                                                                     count)))
+    return found
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

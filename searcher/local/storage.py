@@ -12,6 +12,7 @@ started before the swap can finish.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -19,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 INFO = "searcher.json"
@@ -54,13 +57,34 @@ class IndexDir:
         self.root = Path(root)
 
     def current(self) -> Generation | None:
-        """The generation searches should use, or None when nothing was ever built."""
+        """The generation searches should use, or None when nothing was ever built.
+
+        That is the one ``CURRENT`` names; when ``CURRENT`` is missing, empty, unreadable or
+        names no generation (a damaged pointer), the newest complete generation instead,
+        so that a damaged pointer never hides (nor gets deleted) an intact index.
+        """
+        named = self.pointed()
+        if named is not None:
+            return named
+        ready = [g for g in self.generations() if g.info().get("state") == "ready"
+                 and any(p.suffix == ".toc" for p in g.path.iterdir())]
+        if not ready:
+            return None
+        best = max(ready, key=lambda g: (g.info().get("updated") or 0, g.name))
+        if (self.root / CURRENT).exists() or len(self.generations()) > 0:
+            _warn_pointer(self.root, best)
+        return best
+
+    def pointed(self) -> Generation | None:
+        """The generation ``CURRENT`` names, or None when it is missing or damaged."""
         try:
-            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
-        except (FileNotFoundError, NotADirectoryError):
+            name = (self.root / CURRENT).read_bytes().decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not name.startswith(GEN_PREFIX) or "/" in name or "\\" in name:
             return None
         path = self.root / name
-        return Generation(path) if name and path.is_dir() else None
+        return Generation(path) if path.is_dir() else None
 
     def current_marker(self) -> tuple[int, int] | None:
         """A cheap token that changes whenever CURRENT is replaced."""
@@ -111,6 +135,17 @@ class IndexDir:
         """Bytes of the current generation's files (``stats()``, so ``/healthz`` too)."""
         gen = self.current()
         return _tree_bytes(gen.path) if gen is not None else 0
+
+
+_warned_pointers: set[str] = set()
+
+
+def _warn_pointer(root: Path, gen: Generation) -> None:
+    key = f"{root}:{gen.name}"
+    if key not in _warned_pointers:
+        _warned_pointers.add(key)
+        log.warning("%s is missing or damaged: using the newest complete generation, %s "
+                    "(the next 'searcher index' run writes it again)", root / CURRENT, gen.name)
 
 
 def _tree_bytes(folder: Path | str) -> int:

@@ -46,12 +46,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..deadline import check_time_limit
 from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, release_free_memory
 from .schema import FIELD_BREAK
 from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
 SIDECAR_KEYS = ("codes", "starts", "title_ends", "lengths", "histogram")
+#: Occurrences walked per second when finding a string, kept low (one core walks 20-50
+#: million): the estimate that keeps a scan from starting when the time limit is near.
+SCAN_RATE = 10_000_000
 #: The persisted bigram index: positions grouped by the (clipped) code points of the
 #: bigram starting there, the distinct bigrams (first << 16 | second) in order, and where
 #: each one's group starts (one more entry: the end).
@@ -261,6 +265,9 @@ class SegmentText:
             return _empty()
         wanted = np.array([ord(c) for c in needle], dtype=np.uint32)
         last = len(codes) - size
+        # A caller's time limit (searcher/deadline.py): the steps below walk up to every
+        # occurrence of the needle's rarest character and cannot stop midway.
+        check_time_limit(int(self.histogram[np.minimum(wanted, 0xFFFF)].min()) / SCAN_RATE)
         if self.bigrams is not None:
             at = self.bigrams.find(wanted, codes)
             at = at[(at >= 0) & (at <= last)]

@@ -25,20 +25,25 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import logging
 import os
 import pickle
 import re
+import struct
 import threading
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
 
+from ..analysis.lexicon import char_readings
 from ..analysis.normalize import fold, squeeze
 from ..results import Suggestion
 from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
+from .integrity import segment_sums
 from .sidecar import load_arrays, save_arrays, segment_folder, segment_key
 from .whoosh_adapter import field_doc_frequencies
 
@@ -49,7 +54,10 @@ SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
 #: The merged table, saved by the first process that needs it (keyed by the segments).
 TABLE_FILE = "suggest.table.pickle"
 #: Bump when SuggestTable changes: an older saved table is then rebuilt.
-TABLE_VERSION = 2
+TABLE_VERSION = 3
+#: Starts the keys of a word's uncommon readings (``长期`` read ``changji``): a Latin prefix
+#: finds the words it spells in their common reading first, these only after them.
+RARE = "\x01"
 MAX_LIMIT = 100
 #: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
 MAX_READINGS = 8
@@ -156,7 +164,9 @@ def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], 
     if arrays is None:
         arrays = reader_arrays(reader)
         folder = segment_folder(reader)
-        if folder is not None:
+        # Saved only for a segment of an older index (no checksums): a damaged sidecar of
+        # a checksummed one is left for the index run to rewrite and seal.
+        if folder is not None and segment_sums(folder, reader.segment().segment_id()) is None:
             try:
                 save_arrays(folder, reader.segment().segment_id(), SIDECAR, arrays)
             except OSError as exc:  # a read-only index still gets suggestions, in memory
@@ -188,9 +198,17 @@ class SuggestTable:
     first_chars: dict[str, list[int]] = field(default_factory=dict)
 
     def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
+        best = self.best(prefix, limit)
+        if len(best) < limit and prefix.isascii() and prefix.isalpha():
+            seen = set(best)
+            best += [i for i in self.best(RARE + prefix, limit + len(best))
+                     if i not in seen][:limit - len(best)]
+        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+
+    def best(self, prefix: str, limit: int) -> list[int]:
+        """The best *limit* entries with a key starting with *prefix*, best first."""
         if len(prefix) == 1:
-            best = self.first_chars.get(prefix, [])[:limit]
-            return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+            return self.first_chars.get(prefix, [])[:limit]
         lo = bisect.bisect_left(self.keys, prefix)
         hi = bisect.bisect_left(self.keys, prefix + _END, lo)
         if lo >= hi:
@@ -203,7 +221,7 @@ class SuggestTable:
             best = self.scan(prefix, limit, 4 * SCAN_STEPS)
         if best is None:
             best = self.partition(lo, hi, limit)
-        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
+        return best
 
     def scan(self, prefix: str, limit: int, steps: int | None = None) -> list[int] | None:
         """The best *limit* entries with a key starting with *prefix*, in entry order
@@ -262,14 +280,58 @@ def suggestion_table(searcher, cache: ByteLRU[SuggestTable] | None = None) -> Su
     return table
 
 
+#: The saved table ends with a footer (as Lucene's files do): this mark, then the CRC32
+#: and length of the pickle before it.
+FOOTER_MARK = b"searcher-crc32"
+_FOOTER = struct.Struct(f">{len(FOOTER_MARK)}sIQ")
+
+
+def _sealed(data: bytes) -> bytes:
+    return data + _FOOTER.pack(FOOTER_MARK, zlib.crc32(data), len(data))
+
+
+def _unsealed(data: bytes) -> bytes:
+    """The pickle of a saved table; ValueError when its footer does not match it."""
+    if len(data) < _FOOTER.size:
+        raise ValueError(f"{len(data)} bytes: shorter than its footer")
+    mark, crc, size = _FOOTER.unpack_from(data, len(data) - _FOOTER.size)
+    body = data[: len(data) - _FOOTER.size]
+    if mark != FOOTER_MARK or size != len(body):
+        raise ValueError("no valid footer (truncated or overwritten)")
+    if zlib.crc32(body) != crc:
+        raise ValueError("checksum mismatch (its bytes changed after it was written)")
+    return body
+
+
+def table_problem(path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with a saved table (None when it is intact or absent: it is optional)."""
+    try:
+        with open(path, "rb") as handle:
+            _unsealed(handle.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
-    """The merged table another process saved for the same segments, if any."""
+    """The merged table another process saved for the same segments, if any (a damaged
+    one is ignored, with a warning, and replaced)."""
     if folder is None:
         return None
+    path = os.path.join(folder, TABLE_FILE)
     try:
-        with open(os.path.join(folder, TABLE_FILE), "rb") as handle:
-            version, saved_key, table = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    try:
+        version, saved_key, table = pickle.loads(_unsealed(data))
+    except ValueError as exc:
+        log.warning("damaged suggestion table %s (%s): building it again", path, exc)
+        return None
+    except (EOFError, pickle.UnpicklingError, TypeError, AttributeError, ImportError):
         return None
     if version != TABLE_VERSION or saved_key != key or not isinstance(table, SuggestTable):
         return None
@@ -284,8 +346,9 @@ def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
     path = os.path.join(folder, TABLE_FILE)
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
+        data = pickle.dumps((TABLE_VERSION, key, table), protocol=pickle.HIGHEST_PROTOCOL)
         with open(tmp, "wb") as handle:
-            pickle.dump((TABLE_VERSION, key, table), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(_sealed(data))
         os.replace(tmp, path)
     except OSError as exc:
         log.debug("cannot save the suggestion table in %s: %s", folder, exc)
@@ -331,7 +394,8 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
         if kind != 2 and spelled < MAX_PINYIN_WORDS and _HAN_WORD.match(text) \
                 and len(text) <= MAX_PINYIN_CHARS:
             spelled += 1
-            for spelling in pinyin_keys(text):
+            common, rare = reading_keys(text)
+            for spelling in (*common, *(RARE + k for k in rare)):
                 keys.append(spelling)
                 numbers.append(number)
     order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -353,8 +417,6 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
 
 def pinyin_keys(word: str) -> set[str]:
     """Toneless spellings (``liaocheng``) and initials (``lc``) of a Chinese word."""
-    from ..analysis.lexicon import char_readings
-
     table = char_readings()
     readings = []
     for ch in word:
@@ -369,6 +431,40 @@ def pinyin_keys(word: str) -> set[str]:
         if len(keys) >= 2 * MAX_READINGS:
             break
     return keys
+
+
+def common_reading(word: str) -> list[str] | None:
+    """How *word* is most often read, as toneless syllables (``长江`` → ``chang jiang``,
+    ``长期`` → ``chang qi``): pypinyin's reading of the word where its phrase table has it
+    (长 is ``chang`` in 长江 but ``zhang`` in 校长), else each character's most common
+    reading; None for a character without a reading."""
+    from pypinyin.phrases_dict import phrases_dict
+
+    known = phrases_dict.get(word)
+    if known and len(known) == len(word):
+        return [_toneless(r[0]) for r in known]
+    table = char_readings()
+    firsts = [table.get(ch) for ch in word]
+    return [f[0] for f in firsts] if all(firsts) else None  # type: ignore[index]
+
+
+@functools.lru_cache(maxsize=4096)
+def _toneless(reading: str) -> str:
+    """A toned syllable without its tone (``cháng`` → ``chang``; a few thousand exist)."""
+    from ..analysis.lexicon import _toneless as strip
+
+    return strip(reading)
+
+
+def reading_keys(word: str) -> tuple[set[str], set[str]]:
+    """:func:`pinyin_keys` of *word* split into those of its common reading (the spelling
+    and its initials) and the rest, rare readings that rank after every common one."""
+    keys = pinyin_keys(word)
+    syllables = common_reading(word)
+    if not syllables:
+        return keys, set()
+    common = {"".join(syllables), "".join(s[0] for s in syllables)} & keys
+    return common, keys - common
 
 
 def _safe_fold(text: str) -> str:

@@ -98,7 +98,11 @@ def index_exists(folder: str) -> bool:
 
 
 def create_index(folder: str, schema: Any) -> Any:
-    return _index.create_in(folder, schema)
+    from .integrity import seal_toc
+
+    ix = _index.create_in(folder, schema)
+    seal_toc(folder, ix.latest_generation())
+    return ix
 
 
 def index_folder(ix: Any) -> str:
@@ -225,6 +229,9 @@ def commit_segments(writer: Any, new_segments: list[Any],
     else:
         writer._close_segment()
     writer._commit_toc(segments + new_segments)
+    from .integrity import seal_toc
+
+    seal_toc(writer.storage.folder, writer.generation)
     writer._finish()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,20 +26,32 @@ from ..analysis.segmenter import open_segmenter
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..arguments import check_doc_id, check_page, prepare_search
 from ..config import Settings, load_settings, parse_cluster_url
-from ..errors import ConfigError, DocumentNotFoundError, IndexNotFoundError, SearcherError
+from ..deadline import check_time_limit, time_left
+from ..errors import (
+    ConfigError,
+    DocumentNotFoundError,
+    IndexNotFoundError,
+    SearcherError,
+    TimeLimitExceeded,
+)
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
 from ..local.search import _can_relax
 from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
+from ..spelling import did_you_mean, first_units
 from .client import connect, public_url
 from .dsl import Translator, filter_clauses, matched_words
+from .generations import current_index, index_meta
 from .mapping import key
-from .sync import check_part, current_index, export, index_meta, sync
+from .suggest import HomophoneLookup
+from .sync import check_part, export, sync
 
 #: Deeper pages than this are fetched with search_after (OpenSearch's max_result_window).
 MAX_WINDOW = 10_000
+#: The aggregation that counts the query's Chinese runs for did-you-mean (searcher.spelling).
+SPELLING_AGG = "searcher-spelling"
 #: Hit fields read for result pages (the display text is needed for snippets).
 HIT_FIELDS = ["id", "path", "title", "text", "author", "categories", "tags", "date", "meta.date"]
 #: Keyword facets: name → (field of folded values, source field spelling them as written).
@@ -59,7 +72,10 @@ class OpenSearchBackend:
     >>> backend.search("认证认可").hits[0].title                                 # doctest: +SKIP
     """
 
-    checks_time_limit = False  # a search is a request to the cluster (the client's timeout)
+    #: A search is a request to the cluster: under a time limit (searcher/deadline.py) its
+    #: timeout is what is left, but it waits on the network, so the web server runs it in a
+    #: thread rather than on its event loop.
+    checks_time_limit = False
 
     def __init__(self, url: str, settings: Settings | None = None, *, name: str = "searcher",
                  shards: int = 1, replicas: int = 1, timeout: float = 30.0) -> None:
@@ -68,6 +84,11 @@ class OpenSearchBackend:
         self.name = name
         self.shards, self.replicas = shards, replicas
         self.client = connect(url, timeout=timeout)
+        self._timeout = timeout
+        #: For searches under a time limit: one that times out is not retried (the limit is
+        #: the answer's deadline); made on first use.
+        self._limited_client: Any = None
+        self._limited_lock = threading.Lock()
         self._synonyms: dict[str, list[str]] | None = None
         self._cut: Callable[[str], list[str]] | None = None
         self._cut_ready = False
@@ -144,6 +165,10 @@ class OpenSearchBackend:
         cut = self.query_cut()
         filters = filter_clauses(request.filters)
         aggs = self._facet_aggs(request.facets, request.facet_limit)
+        units = first_units(request.node, cut)
+        if units:  # the did-you-mean counts ride along (global: whatever the query matches)
+            aggs = dict(aggs or {}, **{SPELLING_AGG: {"global": {}, "aggs": {
+                "units": HomophoneLookup.aggregation(units)}}})
         translation = self._translator(cut).translate(request.node)
         total, hits, found = self._page(self._body(translation.query, filters, aggs),
                                         request.sort, request.offset, request.limit)
@@ -160,7 +185,44 @@ class OpenSearchBackend:
             hits=[self._hit(h, needles, rank, translation.query_words)
                   for rank, h in enumerate(hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
-            facets=self._facet_counts(request.facets, request.facet_limit, found or {}))
+            facets=self._facet_counts(request.facets, request.facet_limit, found or {}),
+            pinyin=self._readings(translation.spellings) if total else {},
+            notices=list(request.notices), did_you_mean=self.did_you_mean(
+                request, HomophoneLookup.read(found[SPELLING_AGG]["units"], units)
+                if units and found and SPELLING_AGG in found else None))
+
+    def _readings(self, spellings: list[str]) -> dict[str, list[str]]:
+        """The indexed words each pinyin *spelling* of the query reads as, most documents
+        first (as :attr:`searcher.results.SearchResults.pinyin` locally), from the
+        ``suggest`` keys ``PINYIN_MARK spelling KEY_SEP word``: one more request, only for
+        queries with Latin words that may be pinyin."""
+        if not spellings:
+            return {}
+        from ..analysis.lexicon import word_pinyins
+        from .dsl import regex_literal
+        from .mapping import KEY_SEP, PINYIN_MARK
+
+        aggs = {str(number): {"terms": {
+            "field": "suggest", "size": 20, "order": [{"_count": "desc"}, {"_key": "asc"}],
+            "include": regex_literal(PINYIN_MARK + spelling + KEY_SEP) + ".*"}}
+            for number, spelling in enumerate(spellings)}
+        found = self._search({"size": 0, "track_total_hits": False, "aggs": aggs})
+        readings: dict[str, list[str]] = {}
+        for number, spelling in enumerate(spellings):
+            buckets = found.get("aggregations", {}).get(str(number), {}).get("buckets", [])
+            words = [b["key"].split(KEY_SEP, 1)[-1] for b in buckets]
+            words = [w for w in words if spelling in word_pinyins(w)]  # not initials
+            if words:
+                readings[spelling] = words
+        return readings
+
+    def did_you_mean(self, request: SearchRequest,
+                     counted: dict[str, tuple[int, bool]] | None = None) -> str | None:
+        """The query with a homophone typo corrected (:mod:`searcher.spelling`), or None.
+        The search counts the query's Chinese runs (*counted*); only a suspect one costs
+        more requests (without *counted*, one more)."""
+        return did_you_mean(request.query, request.node, HomophoneLookup(self._search),
+                            self.query_cut(), counted)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Completions of *prefix* like :meth:`searcher.SearchEngine.suggest`
@@ -267,7 +329,7 @@ class OpenSearchBackend:
 
         from ..local.checking import compare_manifest
         from .client import cluster_error
-        from .sync import read_manifest
+        from .generations import read_manifest
 
         follow = self.settings.follow_links if follow_links is None else follow_links
         try:
@@ -321,6 +383,8 @@ class OpenSearchBackend:
 
     def close(self) -> None:
         self.client.close()
+        if self._limited_client is not None:
+            self._limited_client.close()
 
     def __enter__(self) -> OpenSearchBackend:
         return self
@@ -395,17 +459,41 @@ class OpenSearchBackend:
         return out
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
-        from opensearchpy.exceptions import NotFoundError, OpenSearchException
+        """One search request; under a time limit (searcher/deadline.py) with what is left
+        of it as the cluster's and the client's timeout, and TimeLimitExceeded, never a
+        partial answer, when it runs out."""
+        from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, OpenSearchException
 
         from .client import cluster_error
 
+        limit = time_left()
+        client, options = self.client, {}
+        if limit is not None:
+            check_time_limit()
+            left = max(limit[0], 0.001)
+            client, options = self._limited(), {"request_timeout": left}
+            body = dict(body, timeout=f"{max(int(left * 1000), 1)}ms")
         try:
-            return self.client.search(index=self.name, body=body)
+            response = client.search(index=self.name, body=body, **options)
+        except ConnectionTimeout as exc:
+            if limit is None:
+                raise cluster_error(exc, self.url, f"a search of {self.name}") from None
+            raise TimeLimitExceeded(limit[1]) from None
         except NotFoundError:
             raise IndexNotFoundError(f"no index {self.location} yet: run 'searcher index "
                                      "SOURCE' first") from None
         except OpenSearchException as exc:
             raise cluster_error(exc, self.url, f"a search of {self.name}") from None
+        if limit is not None and response.get("timed_out"):  # the cluster stopped early
+            raise TimeLimitExceeded(limit[1])
+        return response
+
+    def _limited(self) -> Any:
+        with self._limited_lock:
+            if self._limited_client is None:
+                self._limited_client = connect(self.url, timeout=self._timeout,
+                                               retry_on_timeout=False)
+            return self._limited_client
 
     def _page(self, body: dict[str, Any], sort: str, offset: int, limit: int
               ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:

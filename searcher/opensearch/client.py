@@ -39,8 +39,10 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def connect(url: str, *, timeout: float = 30.0, max_retries: int = 3) -> Any:
-    """An ``opensearchpy.OpenSearch`` client for *url* with credentials from the environment."""
+def connect(url: str, *, timeout: float = 30.0, max_retries: int = 3,
+            retry_on_timeout: bool = True) -> Any:
+    """An ``opensearchpy.OpenSearch`` client for *url* with credentials from the environment
+    (*retry_on_timeout* off: a request that times out is not sent again)."""
     try:
         from opensearchpy import OpenSearch
     except ImportError:
@@ -53,7 +55,7 @@ def connect(url: str, *, timeout: float = 30.0, max_retries: int = 3) -> Any:
     options: dict[str, Any] = {
         "timeout": timeout,
         "max_retries": max_retries,
-        "retry_on_timeout": True,
+        "retry_on_timeout": retry_on_timeout,
         "retry_on_status": RETRY_STATUSES,
         "http_compress": True,
     }

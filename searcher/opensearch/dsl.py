@@ -48,6 +48,8 @@ from ..local.scoring import (
     Filters,
     content_runs,
     cut_fragment,
+    identifier_parts,
+    number_edges,
     question_only,
     verbatim_weight,
     word_units,
@@ -79,6 +81,8 @@ class Translation:
     terms: set[str] = field(default_factory=set)
     #: How many query words the query has (named ``UNIT_PREFIX`` + number in the query).
     query_words: int = 0
+    #: Latin query words also searched as pinyin spellings (the backend asks which words).
+    spellings: list[str] = field(default_factory=list)
 
 
 #: Prefix of the named clauses that count a hit's query words (:func:`matched_words`).
@@ -106,6 +110,7 @@ class Translator:
         self.cut = cut
         self.relaxed = relaxed
         self.terms: set[str] = set()
+        self.spellings: list[str] = []
         #: The query's words → the clauses of the documents holding each (OR).
         self.units: dict[str, list[dict[str, Any]]] = {}
         self._quiet = 0  # > 0 while translating what is not a query word of its own
@@ -123,7 +128,7 @@ class Translator:
         query: dict[str, Any] = {"bool": {"must": [main]}}
         if should:
             query["bool"]["should"] = should
-        return Translation(query, self.terms, len(self.units))
+        return Translation(query, self.terms, len(self.units), list(dict.fromkeys(self.spellings)))
 
     # -- query words (the local scorer's ``_unit``) --------------------------
     def _unit(self, name: str, clause: dict[str, Any]) -> None:
@@ -219,6 +224,12 @@ class Translator:
         single = fields[0] if len(fields) == 1 else None
         if not kept:  # only stop words or symbols: match the text itself
             return self.substring(needle, single)
+        parts = identifier_parts(needle, terms)
+        if parts is not None:  # a name queried whole: a phrase of its parts, or the token
+            named = _all([*(self.any_field(t, fields) for t in parts),
+                          self.substring(needle, single, whole_numbers=number_edges(needle))])
+            return _any([self.any_field(terms[0], fields), named]) if len(terms) == 1 \
+                else named
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
         words = self.combine([self.any_field(t, fields) for t in required])
         optional = [t for t in kept if t not in required]
@@ -246,6 +257,8 @@ class Translator:
         return clauses[0] if len(clauses) == 1 else _any(clauses)
 
     def pinyin(self, text: str) -> dict[str, Any]:
+        if not self._quiet:
+            self.spellings.append(text)
         return {"term": {"pinyin": {"value": text, "boost": PINYIN_BOOST}}}
 
     def keyword(self, field_name: str, text: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from ..local.schema import TITLE_BOOST as _LOCAL_TITLE_BOOST
 from ..local.scoring import K1, B
 
 #: Bump when the mapping or the document source change in a way that needs a rebuild.
-MAPPING_VERSION = 5
+MAPPING_VERSION = 6
 #: Quoted phrases become regular expressions over the wildcard fields; escaping doubles them.
 MAX_REGEX_LENGTH = 8192
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..local.suggest import MAX_LIMIT, prefix_key
+from ..local.suggest import MAX_LIMIT, prefix_key, reading_keys
 from ..results import Suggestion
 from .dsl import regex_literal
 from .mapping import KEY_SEP, PINYIN_MARK
@@ -58,13 +58,21 @@ def suggest(search: Callable[[dict[str, Any]], dict[str, Any]], prefix: object,
     counts: dict[tuple[int, str], int] = {}
     for bucket in found["words"]["values"]["buckets"]:
         counts[(0, bucket["key"])] = int(bucket["doc_count"])
+    common: set[str] = set()  # words the prefix spells in their common reading
     for bucket in found.get("pinyin", {}).get("values", {}).get("buckets", []):
-        word = bucket["key"].split(KEY_SEP, 1)[-1]
+        spelling, _, word = bucket["key"][len(PINYIN_MARK):].partition(KEY_SEP)
         counts[(0, word)] = max(counts.get((0, word), 0), int(bucket["doc_count"]))
+        if word not in common and any(k.startswith(key) for k in reading_keys(word)[0]):
+            common.add(word)
+    rare = {word for kind, word in counts if kind == 0 and word not in common
+            and found.get("pinyin") and not word.startswith(key)}
     for bucket in found["titles"]["values"]["buckets"]:
         shown = bucket["key"].split(KEY_SEP, 1)[-1]
         counts[(2, shown)] = counts.get((2, shown), 0) + int(bucket["doc_count"])
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][0], len(item[0][1]),
+    # a word the prefix spells only in a rare reading (changj: 长期 read changji) comes
+    # after the others, as in the local index
+    ranked = sorted(counts.items(), key=lambda item: (item[0][1] in rare, -item[1],
+                                                      item[0][0], len(item[0][1]),
                                                       item[0][1]))
     return [Suggestion(text, count, "word" if kind == 0 else "title")
             for (kind, text), count in ranked[:limit]]
@@ -75,3 +83,54 @@ def _terms(field: str, selection: dict[str, Any], pattern: str, size: int) -> di
     return {"filter": selection, "aggs": {"values": {"terms": {
         "field": field, "include": pattern, "size": size, "shard_size": max(size * 5, 100),
         "order": [{"_count": "desc"}, {"_key": "asc"}]}}}}
+
+
+class HomophoneLookup:
+    """A cluster's answers for :func:`searcher.spelling.did_you_mean`, as the local index
+    gives them: verbatim document counts (a phrase of the squeezed text's bigrams, what a
+    quoted phrase searches), whether a unit is an indexed word (its term in title or
+    body), and the indexed words a spelling spells with their document counts (the
+    ``suggest`` field's pinyin keys, which the local pinyin table also holds)."""
+
+    def __init__(self, search: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self.search = search
+
+    def counts(self, units: list[str]) -> dict[str, tuple[int, bool]]:
+        body = {"size": 0, "track_total_hits": False, "aggs": {"units": self.aggregation(units)}}
+        return self.read(self.search(body)["aggregations"]["units"], units)
+
+    @staticmethod
+    def aggregation(units: list[str]) -> dict[str, Any]:
+        """A ``filters`` aggregation counting *units* (see :meth:`counts`); under a ``global``
+        one it can ride along with the search itself."""
+        filters: dict[str, Any] = {}
+        for number, unit in enumerate(units):
+            filters[f"v{number}"] = {"bool": {"should": [
+                {"match_phrase": {"title_sq.grams": unit}},
+                {"match_phrase": {"body_sq.grams": unit}}], "minimum_should_match": 1}}
+            filters[f"t{number}"] = {"bool": {"should": [
+                {"term": {"title_terms": unit}}, {"term": {"body_terms": unit}}],
+                "minimum_should_match": 1}}
+        return {"filters": {"filters": filters}}
+
+    @staticmethod
+    def read(found: dict[str, Any], units: list[str]) -> dict[str, tuple[int, bool]]:
+        """The counts of :meth:`aggregation`'s answer."""
+        buckets = found["buckets"]
+        return {unit: (int(buckets[f"v{n}"]["doc_count"]), buckets[f"t{n}"]["doc_count"] > 0)
+                for n, unit in enumerate(units)}
+
+    def homophones(self, spellings: list[str]) -> dict[str, int]:
+        spellings = [s for s in spellings if _LATIN.match(s)]
+        if not spellings:
+            return {}
+        keys = [PINYIN_MARK + s + KEY_SEP for s in spellings]
+        pattern = "(" + "|".join(regex_literal(k) for k in keys) + ").*"
+        body = {"size": 0, "track_total_hits": False, "aggs": {"words": _terms(
+            "suggest", {"bool": {"should": [{"prefix": {"suggest": k}} for k in keys],
+                                 "minimum_should_match": 1}}, pattern, 200)}}
+        found: dict[str, int] = {}
+        for bucket in self.search(body)["aggregations"]["words"]["values"]["buckets"]:
+            word = bucket["key"].split(KEY_SEP, 1)[-1]
+            found[word] = max(found.get(word, 0), int(bucket["doc_count"]))
+        return found

@@ -16,6 +16,7 @@ the nightly re-index on its next call, so a long-running server needs no restart
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import functools
 import json
 import logging
@@ -25,14 +26,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from pydantic import StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..deadline import time_limit
@@ -43,6 +47,15 @@ from ..errors import (
     QueryError,
     SearcherError,
     TimeLimitExceeded,
+)
+from . import messages
+from .schema import (
+    DocumentBody,
+    HealthBody,
+    SearchBody,
+    StatsBody,
+    SuggestBody,
+    responses,
 )
 
 log = logging.getLogger("searcher.web")
@@ -85,14 +98,33 @@ class WebOptions:
     threads: int = 4
     #: Origins allowed to call the API from a browser (no CORS headers when empty).
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    #: Serving beyond this machine: no answer or page names a source path or folder
+    #: (``searcher serve --public``); documents are linked by id only, as always.
+    public: bool = False
 
 
 class ApiError(Exception):
-    """An error answered as ``{"error": ..., "detail": ...}`` with *status*."""
+    """An error answered as ``{"error": ..., "detail": ...}`` with *status*: *error* is the
+    stable code, *key* and *fields* the message (:mod:`searcher.web.messages`), given in the
+    request's language when answered; *extra* are more keys of the answer."""
 
-    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.extra = status, error, detail, extra
+    def __init__(self, status: int, error: str, key: str, fields: dict[str, Any] | None = None,
+                 **extra: Any) -> None:
+        self.status, self.error, self.key, self.extra = status, error, key, extra
+        self.fields = fields or {}
+        super().__init__(self.detail)
+
+    @property
+    def detail(self) -> str:
+        """The message in English (logs, and the API's default)."""
+        return self.message("en")
+
+    def message(self, lang: messages.Lang) -> str:
+        if self.key in ("bad_query", "bad_filter"):
+            said = messages.query_error(self.fields["detail"], self.extra.get("position"),
+                                        lang)
+            return said if lang == "en" else messages.text(self.key, lang, detail=said)
+        return messages.text(self.key, lang, **self.fields)
 
 
 #: orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":"), default=str)
@@ -117,8 +149,9 @@ class JSON(JSONResponse):
             # what orjson refuses and json.dumps takes (ints over 64 bits, keys that are not
             # strings): the same answer, slower.  (NaN, which json.dumps writes as a bare
             # NaN that is not JSON, orjson writes as null.)
-            return json.dumps(content, ensure_ascii=False, separators=(",", ":"),
-                              default=str).encode("utf-8")
+            from ..reports import json_text  # keeps paths that are not UTF-8 valid
+
+            return json_text(content, separators=(",", ":"), default=str).encode("utf-8")
 
 
 class _State:
@@ -133,6 +166,8 @@ class _State:
         #: Searches run on the event loop only where they stop at searcher.time_limit (see
         #: search); a back end that does not check it waits in the pool like other calls.
         self.on_loop = bool(getattr(engine.backend, "checks_time_limit", False))
+        #: The start page's example queries, with the index state they were taken from.
+        self.examples: tuple[Any, list[tuple[str, str]]] | None = None
         # One lane per event loop (an app may be served by several loops one after another,
         # as the test client does; an asyncio semaphore belongs to one loop).
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] \
@@ -169,6 +204,9 @@ class _State:
         was searched before the next poll, and a new connection, which takes the loop a few
         rounds to set up, waited behind dozens of searches (measured with 16 clients: ~1 s
         for the first request of a connection, 0.14 s for the others)."""
+        # The server's budget bounds every call (time_limit here and in _limited), so the
+        # engine's own default limit (the search_timeout setting) must not cut it shorter.
+        kwargs.setdefault("timeout", 0)
         loop = asyncio.get_running_loop()
         started = loop.time()
         if not self.on_loop:  # a cluster: network waits, and no checks of time_limit
@@ -251,8 +289,7 @@ def _over_budget(fn: Callable[..., Any], args: tuple, budget: float) -> ApiError
     """The 503 of a request over its time budget (logged)."""
     log.warning("%s %s exceeded the %.3g s time budget", getattr(fn, "__name__", fn),
                 [a for a in args if isinstance(a, str)], budget)
-    return ApiError(503, "time budget exceeded", f"the request took longer than {budget:g} s; "
-                    "try a narrower query (fewer words, a filter)")
+    return ApiError(503, "time budget exceeded", "time_budget", {"seconds": f"{budget:g}"})
 
 
 def _limited(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -267,21 +304,51 @@ def _state(request: Request) -> _State:
 
 # -- errors ----------------------------------------------------------------------------------
 
-def _wants_json(request: Request) -> bool:
-    path, root = request.url.path, request.scope.get("root_path", "")
+def _root(scope: dict) -> str:
+    """Where the app is mounted (``""`` at the top), also under ``/static``, whose mount
+    adds itself to ``root_path``: _Guard notes the app's own root first."""
+    return scope.get("searcher.root", scope.get("root_path", ""))
+
+
+def _api_path(scope: dict) -> bool:
+    path, root = scope["path"], _root(scope)
     if root and path.startswith(root):
         path = path[len(root):]
     return path == "/api" or path.startswith("/api/") or path in ("/healthz", "/openapi.json")
 
 
-def _error_response(request: Request, status: int, error: str, detail: str,
-                    **extra: Any) -> Response:
+def _wants_json(request: Request) -> bool:
+    return _api_path(request.scope)
+
+
+def _lang(request: Request | dict) -> messages.Lang:
+    """The language of a request's messages: the API follows ``Accept-Language`` (English
+    by default); the search page is a Chinese page, all of it in Chinese."""
+    scope = request if isinstance(request, dict) else request.scope
+    if not _api_path(scope):
+        return "zh"
+    header = dict(scope.get("headers") or ()).get(b"accept-language", b"")
+    return messages.negotiate(header.decode("latin-1"), "en")
+
+
+def _error_response(request: Request, err: ApiError) -> Response:
+    lang = _lang(request)
+    detail = err.message(lang)
     if _wants_json(request):
-        return JSON({"error": error, "detail": detail, **extra}, status_code=status)
-    return _state(request).templates.TemplateResponse(
-        request, "error.html", {"status": status, "error": error, "detail": detail,
-                                "root": request.scope.get("root_path", "")},
-        status_code=status)
+        extra = dict(err.extra)
+        if "problems" in extra:
+            extra["problems"] = [{"parameter": p["parameter"], "message": p[lang]}
+                                 for p in extra["problems"]]
+        response: Response = JSON({"error": err.error, "detail": detail, **extra},
+                                  status_code=err.status)
+    else:
+        response = _state(request).templates.TemplateResponse(
+            request, "error.html", {**_page_context(request), "status": err.status,
+                                    "error": err.error, "detail": detail},
+            status_code=err.status)
+    if err.status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
 
 
 def _as_api_error(exc: Exception) -> ApiError:
@@ -289,51 +356,85 @@ def _as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, QueryError):
-        return ApiError(400, "bad query", str(exc), position=exc.position)
+        return ApiError(400, "bad query", "bad_query", {"detail": str(exc)},
+                        position=exc.position)
     if isinstance(exc, DocumentNotFoundError):
-        return ApiError(404, "not found", "no document with this id")
+        return ApiError(404, "not found", "not_found_document")
     if isinstance(exc, IndexNotFoundError):
         log.warning("index unavailable: %s", exc)
-        return ApiError(503, "index unavailable",
-                        "the index cannot be opened right now; the server log says why")
+        return ApiError(503, "index unavailable", "index_unavailable")
     if isinstance(exc, SearcherError):
         log.warning("search failed: %s", exc)
-        return ApiError(503, "unavailable", "the search engine cannot answer right now")
+        return ApiError(503, "unavailable", "unavailable")
     raise exc
+
+
+#: pydantic's error types → Chinese (the English is pydantic's own message).
+_PROBLEMS_ZH = {
+    "missing": "缺少这个参数", "string_too_short": "不能为空",
+    "string_too_long": "太长（最多 {max_length} 个字符）",
+    "too_long": "太多（最多 {max_length} 个）",
+    "int_parsing": "应为整数", "int_from_float": "应为整数",
+    "greater_than_equal": "应不小于 {ge}", "less_than_equal": "应不大于 {le}",
+    "literal_error": "应为 {expected} 之一",
+    "date_from_datetime_parsing": "不是有效日期（应为 年-月-日，如 2021-06-01）",
+    "date_from_datetime_inexact": "不是有效日期（应为 年-月-日，如 2021-06-01）",
+    "date_parsing": "不是有效日期（应为 年-月-日，如 2021-06-01）",
+    "date_type": "不是有效日期（应为 年-月-日，如 2021-06-01）",
+}
+
+
+def _problem(item: dict[str, Any]) -> dict[str, str]:
+    # "author.0" (one of a repeated parameter's values) is the parameter "author"
+    where = ".".join(str(part) for part in item.get("loc", ())[1:]
+                     if not isinstance(part, int)) or "request"
+    english = item.get("msg", "invalid")
+    chinese = _PROBLEMS_ZH.get(item.get("type", ""), "无效")
+    try:
+        chinese = chinese.format(**(item.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        chinese = "无效"
+    return {"parameter": where, "en": english, "zh": chinese}
+
+
+class _ValidationError(ApiError):
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__(422, "invalid parameter", "invalid_parameter", problems=problems)
+
+    def message(self, lang: messages.Lang) -> str:
+        problems = self.extra["problems"]
+        sep = "; " if lang == "en" else "；"
+        joined = sep.join(f"{p['parameter']}: {p[lang]}" if lang == "en"
+                          else f"{p['parameter']} {p[lang]}" for p in problems)
+        return joined if lang == "en" else f"参数有误：{joined}"
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     async def searcher_error(request: Request, exc: Exception) -> Response:
-        err = _as_api_error(exc)
-        response = _error_response(request, err.status, err.error, err.detail, **err.extra)
-        if err.status == 503:
-            response.headers["Retry-After"] = "5"
-        return response
+        return _error_response(request, _as_api_error(exc))
 
-    async def validation_error(request: Request, exc: Exception) -> Response:
+    async def validation_failed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = []
-        for item in exc.errors():
-            where = ".".join(str(part) for part in item.get("loc", ())[1:]) or "request"
-            problems.append({"parameter": where, "message": item.get("msg", "invalid")})
-        detail = "; ".join(f"{p['parameter']}: {p['message']}" for p in problems)
-        return _error_response(request, 422, "invalid parameter", detail, problems=problems)
+        return _error_response(request, _ValidationError([_problem(i) for i in exc.errors()]))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        names = {404: "not found", 405: "method not allowed"}
-        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 404:
-            detail = "no such page or endpoint"
-        response = _error_response(request, exc.status_code,
-                                   names.get(exc.status_code, "error"), detail)
+            err = ApiError(404, "not found", "not_found_page")
+        elif exc.status_code == 405:
+            err = ApiError(405, "method not allowed", "method_not_allowed")
+        else:
+            err = ApiError(exc.status_code, "error", "bad_request")
+        response = _error_response(request, err)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
+        if exc.status_code == 405:  # HEAD is answered for every GET (see _Guard)
+            response.headers["Allow"] = "GET, HEAD"
         return response
 
     for kind in (ApiError, SearcherError):
         app.add_exception_handler(kind, searcher_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
@@ -348,21 +449,29 @@ class _Guard:
     """Outermost ASGI layer: security headers on every response, and any unexpected
     exception logged and answered with a bare 500 (no traceback, no internals).
 
-    It also answers the hot endpoint, ``GET /api/search``, itself when the request is
-    plainly valid (see :func:`_plain_search_params`): FastAPI's routing, dependency
-    resolution and pydantic validation cost ~0.7 ms a request, as much as 7% of a search.
-    The answer is the route's own (same ``_search`` call, same JSON response and errors);
-    anything unusual, and every request when CORS is on, goes through FastAPI, whose
-    validation and 422s stay the reference, as does the route for ``/openapi.json``."""
+    It also answers ``HEAD`` for every ``GET`` (the ``GET`` answer without its body: uptime
+    monitors and link checkers ask that), refuses a query string whose percent-encoding is
+    not UTF-8 (400 naming the parameter; Starlette would decode it to U+FFFD), and answers
+    the hot endpoint, ``GET /api/search``, itself when the request is plainly valid (see
+    :func:`_plain_search_params`): FastAPI's routing, dependency resolution and pydantic
+    validation cost ~0.7 ms a request, as much as 7% of a search.  The answer is the
+    route's own (same :func:`_search_answer`); anything unusual, and every request when
+    CORS is on, goes through FastAPI, whose validation and 422s stay the reference, as does
+    the route for ``/openapi.json``."""
 
-    def __init__(self, app: Any, state: _State | None = None) -> None:
+    def __init__(self, app: Any, state: _State) -> None:
         self.app = app
-        self.state = state if state is not None and not state.options.cors_origins else None
+        self.state = state
+        self.fast = not state.options.cors_origins
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope["searcher.root"] = scope.get("root_path", "")
+        head = scope["method"] == "HEAD"
+        if head:
+            scope["method"] = "GET"
         started = False
 
         async def send_with_headers(message: dict) -> None:
@@ -370,22 +479,30 @@ class _Guard:
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}  # content-length stays the GET's
             await send(message)
 
         try:
-            if self.state is None or not await self._search(scope, receive, send_with_headers):
+            bad = _undecodable_parameter(scope.get("query_string", b""))
+            if bad is not None:
+                err = ApiError(400, "bad encoding", "bad_encoding", {"parameter": bad},
+                               parameter=bad)
+                await _error_response(Request(scope), err)(scope, receive, send_with_headers)
+            elif not self.fast or not await self._search(scope, receive, send_with_headers):
                 await self.app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unexpected error answering %s %s", scope.get("method"),
                           scope.get("path"))
             if started:
                 raise
+            lang = _lang(scope)
             body = json.dumps({"error": "internal error",
-                               "detail": "an unexpected error happened; it has been logged"})
+                               "detail": messages.text("internal", lang)}, ensure_ascii=False)
             await send_with_headers({
                 "type": "http.response.start", "status": 500,
                 "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": body.encode()})
+            await send_with_headers({"type": "http.response.body", "body": body.encode()})
 
     async def _search(self, scope: dict, receive: Any, send: Any) -> bool:
         """Answer a plainly valid ``GET /api/search`` as the route would (True), or leave
@@ -398,22 +515,65 @@ class _Guard:
         params = _plain_search_params(scope.get("query_string", b""))
         if params is None:
             return False
-        assert self.state is not None
+        request = Request(scope)
         try:
-            response: Response = JSON((await _search(self.state, **params)).as_dict())
+            response: Response = await _search_answer(self.state, params, _lang(request))
         except (ApiError, SearcherError) as exc:
-            err = _as_api_error(exc)
-            response = JSON({"error": err.error, "detail": err.detail, **err.extra},
-                            status_code=err.status)
-            if err.status == 503:
-                response.headers["Retry-After"] = "5"
+            response = _error_response(request, _as_api_error(exc))
         await response(scope, receive, send)
         return True
+
+
+def _undecodable_parameter(query_string: bytes) -> str | None:
+    """The name of the first query parameter whose value (or name) is not UTF-8 once its
+    percent-encoding is undone (``q=%FF``), or None."""
+    for part in query_string.split(b"&"):
+        name, _, value = part.partition(b"=")
+        for raw in (name, value):
+            try:
+                unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                return unquote_to_bytes(name).decode("utf-8", "replace") or "?"
+    return None
+
+
+async def _search_answer(state: _State, params: dict[str, Any],
+                         lang: messages.Lang = "en") -> Response:
+    """The JSON answer of ``/api/search`` for checked *params* (``_search``'s keywords):
+    a page past the last is a 404 naming the number of pages.  Notices are worded in
+    *lang* (their codes and params stay as they are)."""
+    results = await _search(state, **params)
+    if params["page"] > max(results.pages, 1):
+        raise ApiError(404, "page out of range", "page_out_of_range",
+                       {"page": params["page"], "pages": results.pages}, pages=results.pages)
+    answer = results.as_dict()
+    if lang != "en" and results.notices:
+        worded = [messages.notice_text(notice, lang) for notice in results.notices]
+        answer["notices"] = [dict(item, message=text)
+                             for item, text in zip(answer["notices"], worded, strict=True)]
+        answer["notice"] = " ".join(worded)
+    return JSON(_public_results(state, answer))
 
 
 _SEARCH_SINGLE = ("q", "since", "until", "sort", "page", "limit", "facet_limit")
 _SEARCH_LISTS = (*MULTI_FILTERS, "facets")
 _SMALL_INT = re.compile(r"[1-9][0-9]{0,3}")
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_YEAR = re.compile(r"[1-9][0-9]{3}")
+_MONTH = re.compile(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])")
+
+
+def _is_date(text: str) -> bool:
+    """Whether *text* is a date as the API declares them (``YYYY-MM-DD``, a real day)."""
+    if not _ISO_DATE.fullmatch(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _plain_search_params(query_string: bytes) -> dict[str, Any] | None:
@@ -447,10 +607,14 @@ def _plain_search_params(query_string: bytes) -> dict[str, Any] | None:
     sort = single.get("sort", "relevance")
     if sort not in ("relevance", "date", "oldest"):
         return None
-    if any(len(single.get(name, "")) > 40 for name in ("since", "until")):
+    if any(name in single and not _is_date(single[name]) for name in ("since", "until")):
         return None
     if any(len(values) > 20 or any(len(v) > MAX_FILTER_CHARS for v in values)
            for name, values in lists.items() if name != "facets") or len(lists["facets"]) > 10:
+        return None
+    if not all(re.match(_FACETS, value) for value in lists["facets"]) or \
+            not all(_YEAR.fullmatch(value) for value in lists["year"]) or \
+            not all(_MONTH.fullmatch(value) for value in lists["month"]):
         return None
     return {"q": q, "sort": sort, **numbers, "since": single.get("since"),
             "until": single.get("until"), "facets": _split_facets(lists["facets"]),
@@ -471,13 +635,13 @@ def _check_id(doc_id: str) -> None:
     also accepts source paths."""
     if (not doc_id or len(doc_id) > MAX_ID_CHARS or "/" in doc_id or "\\" in doc_id
             or ".." in doc_id or ":" in doc_id or "\x00" in doc_id):
-        raise ApiError(404, "not found", "no document with this id")
+        raise ApiError(404, "not found", "not_found_document")
 
 
 def _get_by_id(engine: SearchEngine, doc_id: str):
     doc = engine.get(doc_id)
     if doc.id != doc_id:  # the engine found it by path: not an id
-        raise ApiError(404, "not found", "no document with this id")
+        raise ApiError(404, "not found", "not_found_document")
     return doc
 
 
@@ -501,85 +665,176 @@ async def _search(state: _State, q: str, *, page: int, limit: int, sort: str,
 api = APIRouter()
 
 Q = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
-                         description="Query in searcher's syntax (see README).")]
-Filter = Annotated[list[str] | None, Query(
+                         description="Query in searcher's syntax: words, `\"a phrase\"`, "
+                         "`a OR b`, `-excluded`, `title:word` (see the README).")]
+Filter = Annotated[list[Annotated[str, StringConstraints(max_length=MAX_FILTER_CHARS)]], Query(
     max_length=20, description="Repeat for several values (any of them matches).")]
-DateParam = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD (inclusive).")]
+Year = Annotated[list[Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{3}$")]], Query(
+    max_length=20, description="A year, `2021`; repeat for several.")]
+Month = Annotated[list[Annotated[str, StringConstraints(
+    pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")]], Query(
+    max_length=20, description="A month, `2021-06`; repeat for several.")]
+DateParam = Annotated[dt.date | None, Query(
+    description="A day, `YYYY-MM-DD` (inclusive), in the index's time zone.")]
 Sort = Annotated[Literal["relevance", "date", "oldest"], Query()]
-Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description="A page past the last is a 404.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Facets = Annotated[list[str] | None, Query(
-    max_length=10, description="Facet names (author, category, tag, year, month), repeated "
-    "or comma-separated: facets=author,year")]
+_FACET = "(author|category|tag|year|month)"
+_FACETS = rf"^ *{_FACET}? *(, *{_FACET}? *)*$"
+Facets = Annotated[list[Annotated[str, StringConstraints(pattern=_FACETS)]], Query(
+    max_length=10,
+    description="Facet names (`author`, `category`, `tag`, `year`, `month`), "
+    "repeated or comma-separated: `facets=author,year`.")]
 FacetLimit = Annotated[int, Query(ge=1, le=100, description="Values per facet.")]
 
 
-def _filter_values(name: str, values: list[str] | None) -> list[str]:
-    for value in values or []:
-        if len(value) > MAX_FILTER_CHARS:
-            raise RequestValidationError([{
-                "loc": ("query", name), "type": "string_too_long",
-                "msg": f"String should have at most {MAX_FILTER_CHARS} characters"}])
-    return list(values or [])
+def _public_results(state: _State, data: dict[str, Any]) -> dict[str, Any]:
+    """*data* (``SearchResults.as_dict()``) without source paths when serving publicly."""
+    if state.options.public:
+        for hit in data["hits"]:
+            hit.pop("path", None)
+    return data
 
 
-@api.get("/api/search", summary="Ranked results (the CLI's --json shape)")
-async def api_search(request: Request, q: Q, author: Filter = None, category: Filter = None,
-                     tag: Filter = None, year: Filter = None, month: Filter = None,
+def _public_document(state: _State, data: dict[str, Any]) -> dict[str, Any]:
+    if state.options.public:
+        data.pop("path", None)
+        data.pop("relpath", None)
+    return data
+
+
+def _public_stats(state: _State, data: dict[str, Any]) -> dict[str, Any]:
+    if state.options.public:
+        data = {k: v for k, v in data.items() if k not in ("sources", "index_dir", "url")}
+        if isinstance(data.get("fingerprint"), dict) and data["fingerprint"].get("userdict"):
+            data["fingerprint"] = {**data["fingerprint"], "userdict": "(set)"}  # a path
+    return data
+
+
+#: OpenAPI links: a hit's id is what /api/documents and /api/similar take (clients and
+#: schemathesis follow them from a search to its documents).
+_HIT_LINKS = {name: {"operationId": op, "parameters": {"doc_id": "$response.body#/hits/0/id"}}
+              for name, op in (("document", "document"), ("similar", "similar"))}
+
+
+@api.get("/api/search", summary="Ranked results (the CLI's --json shape)",
+         operation_id="search", response_model=None,
+         responses={200: {"model": SearchBody, "links": _HIT_LINKS},
+                                         **responses(400, 404, 422, 500, 503)})
+async def api_search(request: Request, q: Q, author: Filter = [], category: Filter = [],  # noqa: B006 - FastAPI copies defaults
+                     tag: Filter = [], year: Year = [], month: Month = [],  # noqa: B006
                      since: DateParam = None, until: DateParam = None,
                      sort: Sort = "relevance", page: Page = 1, limit: Limit = 10,
-                     facets: Facets = None, facet_limit: FacetLimit = 10) -> JSON:
-    """``{query, total, page, pages, limit, sort, relaxed, elapsed_ms, hits: [...],
-    facets: {name: [[value, count], ...]}}``.  Snippets are plain text; ``highlights`` are
-    ``[start, end)`` spans into them.  ``year`` is ``2021``, ``month`` ``2021-06``."""
+                     facets: Facets = [], facet_limit: FacetLimit = 10) -> Response:  # noqa: B006
+    """One page of hits for `q`, with facet counts over all matches.  Snippets are plain
+    text; `highlights` are `[start, end)` spans into them.  `year` is `2021`, `month`
+    `2021-06`.  `notices` say how a query with a slip (an unclosed quote …) was read;
+    `did_you_mean` is the query with a homophone typo corrected, or null.  A page past the
+    last is a 404 that says how many pages there are."""
     state = _state(request)
     given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
-    filters = {name: _filter_values(name, values) for name, values in given.items()}
-    results = await _search(state, q, page=page, limit=limit, sort=sort, filters=filters,
-                            since=since, until=until, facets=_split_facets(facets),
-                            facet_limit=facet_limit)
-    return JSON(results.as_dict())
+    filters = {name: list(values) for name, values in given.items()}
+    return await _search_answer(state, {
+        "q": q, "page": page, "limit": limit, "sort": sort, "filters": filters,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "facets": _split_facets(facets), "facet_limit": facet_limit}, _lang(request))
 
 
-@api.get("/api/documents/{doc_id:path}", summary="One document: metadata and text")
+@api.get("/api/documents/{doc_id}", summary="One document: metadata and text",
+         operation_id="document", response_model=None, responses={200: {"model": DocumentBody},
+                                         **responses(400, 404, 500, 503)})
 async def api_document(request: Request, doc_id: str) -> JSON:
-    """Everything stored for the document with this id (``searcher show --json``).  Ids
+    """Everything stored for the document with this id (`searcher show --json`).  Ids
     only: a source path is a 404."""
     _check_id(doc_id)
     state = _state(request)
     doc = await state.run(_get_by_id, state.engine, doc_id)
-    return JSON(doc.as_dict())
+    return JSON(_public_document(state, doc.as_dict()))
 
 
-@api.get("/api/suggest", summary="Completions for what is being typed")
-async def api_suggest(request: Request, q: Annotated[str, Query(max_length=100)],
+@api.get("/api/suggest", summary="Completions for what is being typed",
+         operation_id="suggest", response_model=None, responses={200: {"model": SuggestBody},
+                                         **responses(400, 422, 500, 503)})
+async def api_suggest(request: Request, q: Annotated[str, Query(
+                          max_length=100, description="What has been typed so far.")],
                       limit: Annotated[int, Query(ge=1, le=50)] = 10) -> JSON:
-    """``{"query": q, "suggestions": [{"text": ..., "count": ...}, ...]}``."""
+    """Indexed words, phrases and titles that complete `q` (Chinese, pinyin such as
+    `liaoc`, or pinyin initials such as `lc`), most common first.  `query` is the text
+    to put in the search box: it keeps the words and spaces already typed."""
     state = _state(request)
     items = await state.run(state.engine.suggest, q, limit=limit) if q.strip() else []
-    return JSON({"query": q, "suggestions": [i.as_dict() for i in items]})
+    return JSON({"query": q, "suggestions": [
+        {**i.as_dict(), "query": box_text(q, i.text)} for i in items]})
 
 
-@api.get("/api/similar/{doc_id:path}", summary="Documents similar to one document")
+@api.get("/api/similar/{doc_id}", summary="Documents similar to one document",
+         operation_id="similar", response_model=None,
+         responses={200: {"model": SearchBody, "links": _HIT_LINKS},
+                                         **responses(400, 404, 422, 500, 503)})
 async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
-    """The same shape as ``/api/search``; near-duplicates are marked on their hits."""
+    """The same shape as `/api/search`; near-duplicates are marked on their hits."""
     _check_id(doc_id)
     state = _state(request)
-    results = await state.run(state.engine.similar, doc_id, limit=limit)
-    return JSON(results.as_dict())
+    results = await state.run(state.engine.similar, doc_id, limit=limit, timeout=0)
+    return JSON(_public_results(state, results.as_dict()))
 
 
-@api.get("/api/stats", summary="Document count, index size, last update, fields")
+@api.get("/api/stats", summary="Document count, index size, last update, fields",
+         operation_id="stats", response_model=None, responses={200: {"model": StatsBody},
+                                         **responses(400, 500, 503)})
 async def api_stats(request: Request) -> JSON:
+    """What `searcher stats --json` says; without source folders with `--public`."""
     state = _state(request)
-    return JSON(await state.run(state.engine.stats))
+    return JSON(_public_stats(state, await state.run(state.engine.stats)))
 
 
-@api.get("/healthz", summary="200 when the index opens, 503 otherwise")
+@api.get("/healthz", summary="200 when the index opens, 503 otherwise",
+         operation_id="health", response_model=None, responses={200: {"model": HealthBody},
+                                         **responses(400, 500, 503)})
 async def healthz(request: Request) -> JSON:
+    """For load balancers and uptime monitors (`HEAD` works too)."""
     state = _state(request)
     stats = await state.run(state.engine.stats)
     return JSON({"status": "ok", "documents": stats["documents"]})
+
+
+_SYNTAX = re.compile(r'["()|]')
+_DASHES = re.compile(r"(^|\s)-+")
+
+
+def box_text(typed: str, text: str) -> str:
+    """What choosing the completion *text* of *typed* puts in the search box: *text*
+    without query syntax (a title's quote must not become an unclosed phrase), and where
+    *text* continues what was typed, the typed words and spaces kept (``长江 保`` +
+    ``长江保护法`` → ``长江 保护法``: two words stay two words, as the user wrote them)."""
+    clean = " ".join(_DASHES.sub(r"\1", _SYNTAX.sub(" ", text)).split())
+    head = typed.lstrip()
+    out: list[str] = []
+    j = 0
+    for ch in head:
+        if ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+            continue
+        while j < len(clean) and clean[j] == " ":
+            j += 1
+        if j >= len(clean) or _fold_char(ch) != _fold_char(clean[j]):
+            return clean  # not a continuation (pinyin, initials, a folded form): as is
+        out.append(clean[j])
+        j += 1
+    if j < len(clean) and clean[j] == " " and out and out[-1] == " ":
+        j += 1
+    return ("".join(out) + clean[j:]).strip()
+
+
+def _fold_char(ch: str) -> str:
+    from ..analysis.normalize import fold
+
+    try:
+        return fold(ch)
+    except (UnicodeError, ValueError):
+        return ch
 
 
 # -- the pages ------------------------------------------------------------------------------
@@ -614,7 +869,7 @@ class _Page:
 
     def __init__(self, params: Any, root: str = "") -> None:
         def get(key: str) -> str:
-            return str(params.get(key) or "")[:MAX_QUERY_CHARS]
+            return str(params.get(key) or "").strip()[:MAX_QUERY_CHARS]
 
         def getlist(key: str) -> list[str]:
             values = params.getlist(key) if hasattr(params, "getlist") else (
@@ -669,50 +924,170 @@ class _Page:
                 for k in ("since", "until") if k in self.single]
         return out
 
-    def page_links(self, current: int, pages: int) -> list[tuple[int, str]]:
-        shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
-        return [(n, self.url(page=n)) for n in shown if 1 <= n <= min(pages, MAX_PAGE)]
+    def page_links(self, current: int, pages: int) -> list[tuple[int, str] | None]:
+        """The pager's numbers: the first, the last, two either side of *current*; None
+        where numbers are left out (shown as an ellipsis)."""
+        last = min(pages, MAX_PAGE)
+        shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+        out: list[tuple[int, str] | None] = []
+        for n in shown:
+            previous = out[-1][0] if out and out[-1] is not None else None
+            if previous is not None and n == previous + 2:  # one number: no "…" for it
+                out.append((n - 1, self.url(page=n - 1)))
+            elif previous is not None and n > previous + 2:
+                out.append(None)
+            out.append((n, self.url(page=n)))
+        return out
 
 
-def _int(value: str | None, default: int, low: int, high: int) -> int:
-    try:
-        number = int(value) if value else default
-    except ValueError:
-        return default
-    return min(max(number, low), high)
+def _page_number(value: str | None) -> int | None:
+    """The ``page`` of the page's URL: None when absent, 0 when it is not a page number."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 40 or int(value) < 1:
+        return 0
+    return int(value)
+
+
+def _needs_cleaning(raw: Any) -> bool:
+    """Whether the page's URL holds empty parameters (a form sends its empty boxes) or a
+    page that is not a number: the page redirects to the same search without them."""
+    return any(not value.strip() for _, value in raw.multi_items()) or \
+        _page_number(raw.get("page")) == 0 or raw.get("sort") == "relevance"
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    """What every page's frame (base.html) needs."""
+    return {"root": _root(request.scope), "q": "", "public": _state(request).options.public}
+
+
+def _pinyin_notes(results: Any) -> list[tuple[str, list[str]]]:
+    readings = getattr(results, "pinyin", None) or {}
+    return [(spelling, words) for spelling, words in readings.items() if words]
+
+
+def _redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=302)
 
 
 @pages.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def search_page(request: Request) -> Response:
     state = _state(request)
     raw = request.query_params
-    root = request.scope.get("root_path", "")
+    root = _root(request.scope)
     view = _Page(raw, root)
+    asked = _page_number(raw.get("page")) or 1
+    if _needs_cleaning(raw):
+        return _redirect(view.url(page=asked))
     q = view.single.get("q", "")
     sort = view.single.get("sort", "relevance")
     if sort not in ("relevance", "date", "oldest"):
         sort = "relevance"
-    page = _int(raw.get("page"), 1, 1, MAX_PAGE)
-    context: dict[str, Any] = {"root": root, "view": view, "q": q, "sort": sort,
+    context: dict[str, Any] = {**_page_context(request), "view": view, "q": q, "sort": sort,
                                "parts": parts, "results": None, "error": None, "facets": {},
-                               "facet_names": _Page.LABELS}
+                               "facet_names": _Page.LABELS, "max_page": MAX_PAGE,
+                               "pinyin_notes": [], "msg": _zh}
     status = 200
     if q:
         try:
+            since, until = (_page_date(view, name) for name in ("since", "until"))
             results = await _search(
-                state, q, page=page, limit=10, sort=sort, filters=view.multi,
-                since=view.single.get("since"), until=view.single.get("until"),
-                facets=list(PAGE_FACETS))
-            context["results"] = results
-            context["facets"] = results.facets
+                state, q, page=min(asked, MAX_PAGE), limit=10, sort=sort,
+                filters=view.multi, since=since, until=until, facets=list(PAGE_FACETS))
         except (ApiError, SearcherError) as exc:
             err = _as_api_error(exc)
             status = err.status
-            context["error"] = err.detail
+            context["error"] = err.message("zh")
             context["error_status"] = err.status
-            context["error_position"] = err.extra.get("position")
+            context["error_position"] = err.extra.get("position") \
+                if err.key == "bad_query" else None
+        else:
+            last = max(1, min(results.pages, MAX_PAGE))
+            if asked > last:  # past the last page (or the deepest one served): go there
+                return _redirect(view.url(page=last))
+            context["results"] = results
+            context["facets"] = results.facets
+            context["pinyin_notes"] = _pinyin_notes(results)
+            context["notice_text"] = functools.partial(messages.notice_text, lang="zh")
+    else:
+        context["start"] = await _start_info(state)
     return state.templates.TemplateResponse(request, "search.html", context,
                                             status_code=status)
+
+
+def _zh(key: str, **fields: Any) -> str:
+    """A message of the page (Chinese) for the templates."""
+    return messages.text(key, "zh", **fields)
+
+
+def _page_date(view: _Page, name: str) -> str | None:
+    value = view.single.get(name)
+    if value is None:
+        return None
+    if not _is_date(value):
+        raise ApiError(400, "bad date", "bad_date",
+                       {"parameter": _Page.LABELS[name], "value": value})
+    return value
+
+
+async def _start_info(state: _State) -> dict[str, Any]:
+    """The start page's facts: document count, last update (in the index's time zone),
+    and example queries taken from the index (none when it cannot be read)."""
+    try:
+        stats = await state.run(state.engine.stats)
+    except (ApiError, SearcherError) as exc:
+        log.warning("start page: %s", exc)
+        return {"documents": None, "updated": None, "examples": []}
+    updated = None
+    if stats.get("last_update"):
+        with contextlib.suppress(ValueError, TypeError):
+            when = dt.datetime.fromisoformat(str(stats["last_update"]))
+            zone = ZoneInfo(state.engine.settings.timezone)
+            updated = (when.astimezone(zone) if when.tzinfo else when).strftime(
+                "%Y-%m-%d %H:%M")
+    key = (stats.get("generation"), stats.get("documents"), stats.get("last_update"))
+    if state.examples is None or state.examples[0] != key:
+        try:
+            examples = await state.run(example_queries, state.engine)
+        except (ApiError, SearcherError) as exc:
+            log.warning("example queries: %s", exc)
+            examples = []
+        state.examples = (key, examples)
+    return {"documents": stats.get("documents"), "updated": updated,
+            "examples": state.examples[1]}
+
+
+#: Characters whose completions are looked at for the start page's example word: common
+#: first characters of Chinese words (the index decides which word is shown).
+_EXAMPLE_STARTS = "中国人大发新北上学城经市文生工业全民时"
+
+
+def example_queries(engine: SearchEngine) -> list[tuple[str, str]]:
+    """Example queries for the start page, from the index itself: ``(label, query)`` for
+    the most common Chinese word among the completions of a few common characters, the
+    same word in pinyin, and a phrase that starts with it (quoted)."""
+    best = None
+    for start in _EXAMPLE_STARTS:
+        for item in engine.suggest(start, limit=5):
+            if item.kind == "word" and len(item.text) >= 2 and \
+                    all("\u4e00" <= ch <= "\u9fff" for ch in item.text):
+                if best is None or item.count > best.count:
+                    best = item
+                break
+    if best is None:
+        return []
+    out = [("词语", best.text)]
+    from pypinyin import lazy_pinyin
+
+    spelling = "".join(lazy_pinyin(best.text))
+    if spelling.isascii() and spelling.isalpha() and engine.search(spelling, limit=1).total:
+        out.append(("拼音", spelling))
+    phrase = next((s.text for s in engine.suggest(best.text, limit=20)
+                   if s.kind == "phrase" and s.text != best.text), None)
+    if phrase and engine.search(f'"{phrase}"', limit=1).total:
+        out.append(("短语", f'"{phrase}"'))
+    return out
 
 
 def _document_view(engine: SearchEngine, doc_id: str, q: str):
@@ -736,35 +1111,56 @@ async def document_page(request: Request, doc_id: str) -> Response:
     doc, spans, title_spans = await state.run(_document_view, state.engine, doc_id, q)
     similar = None
     try:
-        similar = await state.run(state.engine.similar, doc_id, limit=5)
+        similar = await state.run(state.engine.similar, doc_id, limit=5, timeout=0)
     except (ApiError, SearcherError) as exc:  # the page still shows the document
         log.warning("similar documents for %s: %s", doc_id, exc)
-    root = request.scope.get("root_path", "")
+    root = _root(request.scope)
     return state.templates.TemplateResponse(request, "document.html", {
-        "root": root, "doc": doc, "q": q, "text_parts": parts(doc.text, spans),
+        **_page_context(request), "doc": doc, "q": q, "text_parts": parts(doc.text, spans),
         "title_parts": parts(doc.title, title_spans), "similar": similar, "marks": len(spans),
         "back": _Page({"q": q}, root).url() if q else root + "/"})
 
 
+@pages.get("/favicon.ico", include_in_schema=False)
+async def favicon(request: Request) -> Response:
+    """Browsers ask every page for it; the same small icon as the pages link."""
+    return Response((_HERE / "static" / "favicon.svg").read_bytes(),
+                    media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
 @pages.get("/docs", response_class=HTMLResponse, include_in_schema=False)
 async def docs_page(request: Request) -> Response:
-    """The API reference, rendered on the server from the OpenAPI schema (works offline)."""
+    """The API reference, rendered on the server from the OpenAPI schema (works offline);
+    descriptions are Markdown, rendered by markdown-it-py without raw HTML."""
     schema = request.app.openapi()
+    md = _markdown()
     endpoints = []
     for path, methods in schema.get("paths", {}).items():
         for method, op in methods.items():
             params = [{"name": p["name"], "in": p["in"], "required": p.get("required", False),
                        "schema": _schema_text(p.get("schema", {})),
-                       "description": p.get("description") or
-                       p.get("schema", {}).get("description", "")}
+                       "description": md(p.get("description") or
+                                         p.get("schema", {}).get("description", ""))}
                       for p in op.get("parameters", [])]
             endpoints.append({"method": method.upper(), "path": path,
                               "summary": op.get("summary", ""),
-                              "description": op.get("description", ""), "params": params,
-                              "responses": sorted(op.get("responses", {}))})
+                              "description": md(op.get("description", "")), "params": params,
+                              "responses": [(code, md(r.get("description", "")))
+                                            for code, r in sorted(op.get("responses",
+                                                                         {}).items())]})
     return _state(request).templates.TemplateResponse(
         request, "docs.html", {"schema": schema, "endpoints": endpoints,
-                               "root": request.scope.get("root_path", "")})
+                               "description": md(schema["info"].get("description", "")),
+                               "root": _root(request.scope)})
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown() -> Callable[[str], Markup]:
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("commonmark", {"html": False})
+    return lambda text: Markup(renderer.render(text or ""))
 
 
 def _schema_text(schema: dict[str, Any]) -> str:
@@ -789,7 +1185,8 @@ def create_app(engine: SearchEngine, options: WebOptions | None = None, **kwargs
     ``/doc/{id}``, ``/docs`` (API reference) and ``/openapi.json``.
 
     *options* (or the same fields as keywords: ``time_budget``, ``threads``,
-    ``cors_origins``) set the time budget per request and CORS.  The returned object is an
+    ``cors_origins``, ``public``) set the time budget per request, CORS, and whether
+    answers leave out source paths.  The returned object is an
     ASGI callable (a FastAPI app) to run with uvicorn or mount in another app.
     """
     options = options or WebOptions(**kwargs)
@@ -803,8 +1200,11 @@ def create_app(engine: SearchEngine, options: WebOptions | None = None, **kwargs
     app = FastAPI(title="searcher", version=_version(), docs_url=None, redoc_url=None,
                   lifespan=lifespan, default_response_class=JSON,
                   description="Chinese full-text search over a folder of articles. "
-                  "Read-only; documents are addressed by id. Errors are "
-                  '`{"error": ..., "detail": ...}`.')
+                  "Read-only (`GET`, and `HEAD` for every `GET`); documents are addressed "
+                  "by id.\n\nErrors are `{\"error\": code, \"detail\": message}`: `error` "
+                  "is a stable code to branch on, `detail` a sentence in the request's "
+                  "language (`Accept-Language: zh-CN` gives Chinese, English otherwise). "
+                  "A 422 adds `problems`, one `{parameter, message}` per bad parameter.")
     app.state.searcher = state
     _install_error_handlers(app)
     app.include_router(api)

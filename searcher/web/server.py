@@ -351,8 +351,11 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
 
     sys.setswitchinterval(SWITCH_INTERVAL)
     options = options or WebOptions()
+    from .protocol import JsonErrorsHttpTools
+
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
-                              "access_log": access_log, "server_header": False}
+                              "access_log": access_log, "server_header": False,
+                              "http": JsonErrorsHttpTools}
     if workers > 1:
         os.environ[ENV_CONFIG] = _encode(settings, options)  # inherited by the workers
         if _uvicorn_supported():

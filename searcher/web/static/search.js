@@ -13,6 +13,21 @@
       if (input && input.value.trim()) form.requestSubmit();
     });
   }
+  // No empty parameters in the URL (the server would redirect without them anyway): the
+  // empty date boxes, and the default sort, are left out of the submitted form.
+  if (form) {
+    form.addEventListener("formdata", function (event) {
+      const data = event.formData;
+      const entries = Array.from(data.entries());
+      for (const key of new Set(entries.map(function (pair) { return pair[0]; }))) {
+        data.delete(key);
+      }
+      for (const [key, value] of entries) {
+        const empty = typeof value === "string" && !value.trim();
+        if (!empty && !(key === "sort" && value === "relevance")) data.append(key, value);
+      }
+    });
+  }
   if (!form || !input || !list) return;
   let items = [];
   let active = -1;
@@ -29,13 +44,14 @@
   }
 
   // A suggestion is text, not query syntax: a title holding a quote, a bracket, "|" or a
-  // leading "-" must not turn into an operator (or an unclosed quote) in the box.
+  // leading "-" must not turn into an operator (or an unclosed quote) in the box.  (The
+  // server's "query" of a suggestion is that already, with the typed spaces kept.)
   function asQuery(text) {
     return text.replace(/["()|]/g, " ").replace(/(^|\s)-+/g, "$1").replace(/\s+/g, " ").trim();
   }
 
-  function choose(text) {
-    input.value = asQuery(text);
+  function choose(text, query) {
+    input.value = query || asQuery(text);
     close();
     form.requestSubmit();
   }
@@ -57,6 +73,7 @@
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", "false");
       li.dataset.text = s.text;
+      li.dataset.query = s.query || "";
       const text = document.createElement("span");
       text.textContent = s.text;
       li.appendChild(text);
@@ -68,7 +85,7 @@
       }
       li.addEventListener("mousedown", function (event) {
         event.preventDefault();  // keep the focus in the box
-        choose(s.text);
+        choose(s.text, s.query);
       });
       list.appendChild(li);
       return li;
@@ -107,7 +124,7 @@
       highlight(active <= 0 ? items.length - 1 : active - 1);
     } else if (event.key === "Enter" && active >= 0) {
       event.preventDefault();
-      choose(items[active].dataset.text);
+      choose(items[active].dataset.text, items[active].dataset.query);
     } else if (event.key === "Escape") {
       close();
     }
