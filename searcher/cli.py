@@ -326,6 +326,8 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
     follow_links: Annotated[bool, typer.Option(
         "--follow-links", help="Also follow links that lead out of a source folder.")] = False,
+    drafts: Annotated[bool, typer.Option(
+        "--drafts", help="Also index drafts (draft: true, published: false, _drafts/).")] = False,
     part: Annotated[str | None, typer.Option(
         "--part", metavar="K/N",
         help="Cluster index only: index (and delete) just share K of N of the documents, "
@@ -333,7 +335,7 @@ def index(
 ) -> None:
     """Index SOURCES: the first run builds, later runs apply only what changed."""
     share = _part(part)
-    engine = _engine(userdict=userdict)
+    engine = _engine(userdict=userdict, drafts=drafts or None)
     progress_cm = _progress(enabled=not (as_json or quiet) and sys.stderr.isatty())
     with progress_cm as progress:
         report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,

@@ -75,6 +75,9 @@ class Settings:
     #: ``parse_memory`` bytes; a file over either bound is reported by name and skipped.
     parse_seconds: float = 60.0
     parse_memory: int = 1024**3
+    #: Index drafts too (``draft: true``, ``published: false``, files under ``_drafts/``),
+    #: which site generators do not publish (off: they are skipped and reported).
+    drafts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -452,6 +455,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("parse_memory", "SEARCHER_PARSE_MEMORY", _sized(2**20, None),
            f"{_SIZE_FORMS}, at least 1 MiB",
            "memory bound of reading one file (a file over it is reported and skipped)"),
+    Option("drafts", "SEARCHER_DRAFTS", _parse_bool,
+           "true or false (in the environment: 0, 1, true, false, yes or no)",
+           "index drafts (draft: true, published: false, _drafts/) too"),
 )}
 #: Settings name → environment variable.
 ENV = {name: option.env for name, option in OPTIONS.items()}

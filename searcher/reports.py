@@ -25,7 +25,8 @@ class IndexReport:
     """What one indexing run did.  ``failed`` and ``skipped`` list ``(path, reason)``.
 
     ``skipped`` holds links not followed on purpose (they lead out of their
-    source folder); unlike ``failed`` they do not make the run unsuccessful.
+    source folder) and drafts (unless the ``drafts`` setting is on); unlike
+    ``failed`` they do not make the run unsuccessful.
     """
 
     added: int = 0
@@ -74,7 +75,8 @@ class CheckReport:
     extra: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
-    #: (path, reason): links not followed because they lead out of their source folder.
+    #: (path, reason): links not followed because they lead out of their source folder, and
+    #: drafts (not indexed unless the ``drafts`` setting is on).
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property

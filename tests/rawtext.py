@@ -5,7 +5,8 @@ sidecar arrays) must not compare the index with the very functions that wrote it
 bug in those would be on both sides.  Here the same facts are derived with other
 tools: PyYAML for front matter; for HTML a regular expression that drops the tags of
 plain markup, else BeautifulSoup with Python's own ``html.parser`` (the indexer uses
-lxml or its own reader); markdown-it-py for Markdown; ``unicodedata`` + OpenCC
+lxml or its own reader); markdown-it-py for Markdown (every Markdown body, HTML in it
+included, as CommonMark generators render it); ``unicodedata`` + OpenCC
 directly for folding.  It agrees with the indexer on every file of sample_docs and of
 ``make_corpus.py --limit 2000`` (not on the messiest feed articles, which tests do not
 use it for).
@@ -76,10 +77,29 @@ def html_text(markup: str) -> str:
     return soup.get_text(" ")
 
 
-def markdown_text(markdown: str) -> str:
+@lru_cache(maxsize=1)
+def _markdown():
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.footnote import footnote_plugin
 
-    return html_text(MarkdownIt("commonmark").render(markdown))
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md.use(footnote_plugin)
+    md.add_render_rule("footnote_anchor", lambda *_: "")  # the "↩︎" link back
+    return md
+
+
+def markdown_text(markdown: str) -> str:
+    """What a CommonMark generator shows of a Markdown body (HTML in it read as HTML)."""
+    return html_text(_markdown().render(markdown))
+
+
+def leading_heading(markdown: str) -> str | None:
+    """The text of the heading that opens a Markdown body (None if it opens otherwise)."""
+    tokens = _markdown().parse(markdown)
+    if len(tokens) > 1 and tokens[0].type == "heading_open":
+        return "".join(child.content for child in tokens[1].children or []
+                       if child.type in ("text", "code_inline"))
+    return None
 
 
 def raw_title_body(path: Path) -> tuple[str, str]:
@@ -92,15 +112,13 @@ def raw_title_body(path: Path) -> tuple[str, str]:
         heading = soup.find(["h1", "h2", "h3"]) or soup.find("title")
         return heading.get_text(" ").strip(), html_text(text)
     meta, body = split_front_matter(text)
-    is_html = re.search(r"<(?:p|div|br)\b", body) is not None
-    content = html_text(body) if is_html else markdown_text(body)
+    content = markdown_text(body)
     title = meta.get("title") if meta else None
     if title is None and meta is None:  # invalid YAML: the title line, quotes trimmed
         line = re.search(r"^title:[ \t]*(.*)$", text, re.M)
         title = line.group(1).strip().strip("'\"") if line else None
     if title is None:
-        heading = re.search(r"^#[ \t]+(.+?)[ \t]*$", body, re.M)
-        title = heading.group(1) if heading else path.stem
+        title = leading_heading(body) or path.stem
     return " ".join(str(title).split()), content
 
 

@@ -326,7 +326,7 @@ def test_index_verbose_lists_warnings(tmp_path, docs):
     ("pinyn = false",
      'unknown setting "pinyn" (did you mean "pinyin"?); expected one of index_dir, timezone, '
      "userdict, synonyms, pinyin, max_bytes, cache_bytes, follow_links, public, search_timeout, "
-     "parse_seconds, parse_memory"),
+     "parse_seconds, parse_memory, drafts"),
 ])
 def test_a_bad_setting_stops_the_run_before_any_file(tmp_path, docs, setting, message):
     config = tmp_path / "searcher.toml"

@@ -231,3 +231,13 @@ def test_to_utc_treats_naive_as_utc() -> None:
     assert to_utc(dt.datetime(2021, 6, 9, 8)) == utc(2021, 6, 9, 8)
     assert to_utc(dt.datetime(2021, 6, 9, 8, tzinfo=SHANGHAI)) == utc(2021, 6, 9, 0)
     assert to_utc(dt.datetime(2021, 6, 9, 8, tzinfo=SHANGHAI)).tzinfo is UTC
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2019-03-05 9:00:00 +0800", dt.datetime(2019, 3, 5, 1, 0, tzinfo=dt.timezone.utc)),
+    ("2019-03-05T9:00:00+08:00", dt.datetime(2019, 3, 5, 1, 0, tzinfo=dt.timezone.utc)),
+    ("2019-3-5 9:05:07.25 -0130", dt.datetime(2019, 3, 5, 10, 35, 7, tzinfo=dt.timezone.utc)),
+    ("2019-03-05T9:00Z", dt.datetime(2019, 3, 5, 9, 0, tzinfo=dt.timezone.utc)),
+])
+def test_one_digit_hours_with_a_zone(value: str, expected: dt.datetime) -> None:
+    assert parse_date(value) == expected

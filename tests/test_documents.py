@@ -582,7 +582,7 @@ def test_markdown_body_to_text(tmp_path: Path) -> None:
         "- 支持 `C++` 扩展\n- 使用 _iPhone 13_ 测试\n\n> 总结：__按部就班__。\n"
     )
     doc = load(tmp_path, "m.md", article("title: 笔记", body))
-    assert doc.body.splitlines() == [
+    assert [line for line in doc.body.splitlines() if line] == [
         "升级步骤",
         "安装 Python 3.6.3",
         "阅读 更新日志",
@@ -861,3 +861,268 @@ def test_feed_059_list_item_with_comma_stays_one_category() -> None:
 def test_list_item_with_comma_stays_one_category() -> None:
     doc = parse_article(article("categories:\n  - 博客\n  - Hi, DIYgod - 手办"))
     assert doc.categories == ["博客", "Hi, DIYgod - 手办"]
+
+
+# --- front matter styles, generators' conventions, drafts (issue 22) ----------------------------
+
+
+def test_toml_front_matter(tmp_path: Path) -> None:
+    doc = load(tmp_path, "t.md", (
+        '+++\n# Add menu entry to sidebar.\ntitle = "Volcano 快速上手"\n'
+        'date = 2019-03-28T10:00:00+08:00\ntags = ["Tutorials", "批处理"]\n'
+        'categories = "博客"\ndraft = false  # Is this a draft?\n[menu.docs]\n  weight = 3\n'
+        '+++\n\n正文第一段。\n'))
+    assert doc.title == "Volcano 快速上手"
+    assert doc.date == dt.datetime(2019, 3, 28, 2, 0, tzinfo=UTC)
+    assert doc.tags == ["Tutorials", "批处理"] and doc.categories == ["博客"]
+    assert doc.body == "正文第一段。" and not doc.draft and doc.warnings == []
+    assert doc.extra["menu"] == {"docs": {"weight": 3}}
+
+
+def test_broken_toml_is_salvaged_with_a_warning(tmp_path: Path) -> None:
+    text = '+++\ntitle = "标题"\ndate = 2019-03-28\ndateday = 07\n+++\n正文\n'  # 07: not TOML
+    doc = load(tmp_path, "t.md", text)
+    assert doc.title == "标题" and doc.date == dt.datetime(2019, 3, 28, tzinfo=SHANGHAI)
+    assert len(doc.warnings) == 1 and "not valid TOML" in doc.warnings[0]
+    assert doc.body == "正文"
+
+
+def test_json_front_matter(tmp_path: Path) -> None:
+    doc = load(tmp_path, "j.md", '{\n  "title": "JSON 标题",\n  "tags": ["a", "b"],\n'
+                                 '  "date": "2020-05-01"\n}\n\n# 正文标题\n\n正文。\n')
+    assert doc.title == "JSON 标题" and doc.tags == ["a", "b"]
+    assert doc.date == dt.datetime(2020, 5, 1, tzinfo=SHANGHAI)
+    assert doc.body.startswith("正文标题") and "{" not in doc.body
+
+
+def test_body_starting_with_a_brace_is_not_front_matter(tmp_path: Path) -> None:
+    doc = load(tmp_path, "b.md", "{% raw %}模板{% endraw %}\n\n正文\n")
+    assert doc.body.splitlines()[0] == "模板" and doc.warnings == []
+
+
+def test_jekyll_post_date_from_file_name_and_tags_split_at_blanks(tmp_path: Path) -> None:
+    doc = load(tmp_path, "_posts/2016-09-22-the-open-web.md",
+               article("title: 开放的网络\ntags: 前端 Web 生活\ncategories: 随笔 技术"))
+    assert doc.date == dt.datetime(2016, 9, 22, tzinfo=SHANGHAI)
+    assert doc.tags == ["前端", "Web", "生活"] and doc.categories == ["随笔", "技术"]
+    dated = load(tmp_path, "_posts/2016-09-23-x.md", article("title: x\ndate: 2017-01-02"))
+    assert dated.date == dt.datetime(2017, 1, 2, tzinfo=SHANGHAI)  # front matter wins
+    single = load(tmp_path, "_posts/2016-09-24-y.md", article("title: y\ntag: 读书 笔记"))
+    assert single.tags == ["读书 笔记"]  # Jekyll's singular key is one value
+
+
+def test_other_generators_keep_a_spaced_string_as_one_value(tmp_path: Path) -> None:
+    doc = load(tmp_path, "blog/post/index.md", article('title: x\ncategories: "SOFA Weekly"'))
+    assert doc.categories == ["SOFA Weekly"]
+
+
+def test_vuepress_category_and_tag_keys(tmp_path: Path) -> None:
+    front = "title: x\ncategory: 数据库\ntag:\n  - MySQL\n  - 索引"
+    doc = load(tmp_path, "docs/a.md", article(front))
+    assert doc.categories == ["数据库"] and doc.tags == ["MySQL", "索引"]
+
+
+def test_html_in_author_title_and_taxonomy_is_removed(tmp_path: Path) -> None:
+    doc = load(tmp_path, "a.md", article(
+        "title: 如何理解 <code>document</code> 对象\n"
+        "author: '<a href=\"https://github.com/x\">张三</a>'\ntags: ['<b>Java</b>', 'A&amp;B']"))
+    assert doc.title == "如何理解 document 对象"
+    assert doc.author == "张三" and doc.tags == ["Java", "A&B"]
+
+
+def test_untitled_page_bundle_is_titled_by_its_folder(tmp_path: Path) -> None:
+    text = "---\ndate: 2019-08-16\n---\n\n正文 ## 不是标题"
+    doc = load(tmp_path, "blog/ACM/线段树入门/index.md", text)
+    assert doc.title == "线段树入门"
+
+
+def test_untitled_post_uses_a_heading_only_when_it_opens_the_body(tmp_path: Path) -> None:
+    assert load(tmp_path, "a.md", "## 开头的标题\n\n正文").title == "开头的标题"
+    assert load(tmp_path, "b.md", "前言一段。\n\n## 后面的标题\n").title == "b"
+
+
+@pytest.mark.parametrize(("relpath", "front", "reason"), [
+    ("a.md", "draft: true", "draft: true"),
+    ("b.md", "published: false", "published: false"),
+    ("_drafts/c.md", "title: c", "_drafts/"),
+])
+def test_drafts_are_flagged(tmp_path: Path, relpath: str, front: str, reason: str) -> None:
+    doc = load(tmp_path, relpath, article(front))
+    assert reason in doc.draft
+    assert not load(tmp_path, "d.md", article("draft: false\npublished: true")).draft
+
+
+def test_yaml_aliases_that_expand_without_bound_are_refused(tmp_path: Path) -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, 9):
+        name, previous = chr(ord("a") + level), chr(ord("a") + level - 1)
+        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]")
+    text = "---\ntitle: laughs\n" + "\n".join(lines) + "\n---\n正文\n"
+    assert len(text.encode()) < 600
+    with pytest.raises(DocumentError, match="more than 10,000 values"):
+        load(tmp_path, "lol.md", text)
+    small = load(tmp_path, "ok.md", "---\nbase: &b [1, 2]\nother: *b\n---\n正文\n")
+    assert small.extra == {"base": [1, 2], "other": [1, 2]}
+
+
+def test_long_front_matter_values_are_cut_with_a_warning(tmp_path: Path) -> None:
+    doc = load(tmp_path, "long.md", article("title: " + "长" * 50_000))
+    assert len(doc.title) == 10_000
+    assert any("title is longer than 10,000 characters" in w for w in doc.warnings)
+
+
+def test_a_reader_that_loses_text_is_reported(monkeypatch, tmp_path: Path) -> None:
+    from searcher.ingest import textify
+
+    monkeypatch.setattr(textify, "html_to_text", lambda markup: "只剩一点")
+    doc = load(tmp_path, "a.md", article("title: x", "<p>" + "很长的正文" * 100 + "</p>"))
+    assert any("shorter than the body" in w for w in doc.warnings)
+
+
+def test_drafts_are_skipped_and_reported_unless_asked_for(tmp_path: Path) -> None:
+    from searcher import SearchEngine
+
+    src = tmp_path / "src"
+    write(src, "pub.md", article("title: 发布的文章", "<p>共同词</p>"))
+    write(src, "draft.md", article("title: 草稿\ndraft: true", "<p>共同词</p>"))
+    write(src, "_drafts/j.md", article("title: 杰草稿", "<p>共同词</p>"))
+    engine = SearchEngine(tmp_path / "ix")
+    report = engine.index([src])
+    assert report.added == 1 and report.ok
+    assert sorted(Path(p).name for p, _ in report.skipped) == ["draft.md", "j.md"]
+    assert all("--drafts" in reason for _, reason in report.skipped)
+    assert engine.search("共同词").total == 1
+    assert engine.check([src]).ok  # drafts are not "missing"
+    write(src, "pub.md", article("title: 发布的文章\npublished: false", "<p>共同词</p>"))
+    report = engine.index([src])
+    assert report.deleted == 1 and engine.search("共同词").total == 0
+    engine.close()
+    with_drafts = SearchEngine(tmp_path / "ix", drafts=True)
+    assert with_drafts.index([src]).skipped == []
+    assert with_drafts.search("共同词").total == 3
+    with_drafts.close()
+
+
+# --- the real blogs of ../shared/corpus/blogs (Hugo YAML and TOML, Hexo, Jekyll, VuePress) ------
+
+BLOGS = SHARED / "corpus" / "blogs"
+needs_blogs = pytest.mark.skipif(not BLOGS.is_dir(), reason=f"{BLOGS} is absent")
+
+
+def blog(relpath: str) -> Document:
+    folder = relpath.split("/", 1)[0]
+    return load_document(BLOGS / relpath, BLOGS / folder, label=folder)
+
+
+@needs_blogs
+@pytest.mark.shared
+def test_hugo_toml_posts_take_title_date_and_tags_from_toml() -> None:
+    import tomllib
+
+    posts = sorted((BLOGS / "volcano-sh__website").rglob("*.md"))
+    assert len(posts) > 150
+    for path in posts:
+        block = path.read_text(encoding="utf-8").split("+++")[1]
+        try:
+            meta = tomllib.loads(block)
+        except tomllib.TOMLDecodeError:
+            continue  # salvaged (with a warning); checked in the bench
+        doc = load_document(path, BLOGS / "volcano-sh__website")
+        assert doc.title == " ".join(meta["title"].split()), path
+        assert not doc.body.startswith("+++") and "Add menu entry" not in doc.body
+        assert doc.tags == meta.get("tags", []), path
+        if "date" in meta:
+            assert doc.date is not None and doc.date.date() == (
+                meta["date"].date() if isinstance(meta["date"], dt.datetime) else meta["date"])
+
+
+@needs_blogs
+@pytest.mark.shared
+def test_real_posts_lose_no_generator_syntax_and_keep_shortcode_text() -> None:
+    hugo = blog("volcano-sh__website/content/zh/blog/ING_case.md")
+    assert "{{<" not in hugo.body and ">}}" not in hugo.body
+    hexo = blog("fightinggg__hexo-blog/blog/Hexo/hexo博客搭建浅谈/index.md")
+    assert hexo.title == "hexo博客搭建浅谈"  # untitled page bundle: its folder
+    assert "<!--more-->" not in hexo.body
+    assert "{% block content %}" in hexo.body  # in a fence: code, kept verbatim
+    vuepress = blog("Snailclimb__JavaGuide/docs/interview-preparation/"
+                    "project-experience-guide.md")
+    assert not re.search(r"^\s*:::", vuepress.body, re.M)
+    assert vuepress.categories  # VuePress's "category" key
+
+
+@needs_blogs
+@pytest.mark.shared
+def test_jekyll_posts_dated_only_by_file_name() -> None:
+    doc = blog("Huxpro__huxpro.github.io/_posts/2016-09-22-the-open-web.md")
+    assert doc.date == dt.datetime(2016, 9, 22, tzinfo=SHANGHAI)
+    titled = blog("Huxpro__huxpro.github.io/_posts/2017-04-06-html-document.md")
+    assert "<code>" not in titled.title and "document" in titled.title
+
+
+@needs_blogs
+@pytest.mark.shared
+@pytest.mark.slow
+def test_every_blog_post_reads_as_its_generator_shows_it() -> None:
+    """bench/blogs.py's measures (an independent reading of each source) meet issue 22's
+    targets on all 1,646 posts."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import blogs
+
+    counts, examples = blogs.measure(BLOGS, show=5)
+    assert counts.get("failed", 0) == 0, examples
+    assert counts["posts"] > 1600
+    assert counts.get("wrong titles", 0) == 0, examples["wrong titles"]
+    assert counts.get("wrong dates", 0) == 0, examples["wrong dates"]
+    # One Hexo post writes "tags: 读书,HTTP", which Hexo keeps as one tag and searcher
+    # splits at the comma (as it does for feeds): the only difference allowed.
+    assert counts.get("wrong tags/categories", 0) <= 1, examples["wrong tags/categories"]
+    assert counts.get("code lines missing", 0) <= 0.005 * counts["code lines"]
+    assert counts.get("items missing", 0) <= 0.01 * counts["items"], examples["items missing"]
+    assert counts.get("posts showing syntax", 0) <= 0.01 * counts["posts"]
+    assert counts.get("posts losing their ending", 0) == 0, examples
+    assert counts["drafts (not published)"] == 7
+
+
+@pytest.mark.shared
+def test_news_articles_show_no_markdown_link_syntax(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    tool = SHARED / "tools" / "make_corpus.py"
+    if not tool.is_file():
+        pytest.skip(f"{tool} is absent")
+    subprocess.run([sys.executable, str(tool), str(tmp_path), "--limit", "300"], check=True,
+                   capture_output=True)
+    docs = [load_document(p, tmp_path) for p in sorted(tmp_path.rglob("*.md"))]
+    assert len(docs) == 300
+    linked = [d for d in docs if "查看原文" in d.body]
+    assert len(linked) > 200
+    assert not [d.relpath for d in docs if "](" in d.body or "tv.cctv.com" in d.body]
+    assert all(not d.warnings for d in docs)
+
+
+def test_cli_drafts_flag_and_json_report(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from searcher.cli import app
+
+    src = tmp_path / "src"
+    write(src, "pub.md", article("title: 发布", "<p>正文</p>"))
+    write(src, "d.md", article("title: 草稿\ndraft: true", "<p>正文</p>"))
+    ix = str(tmp_path / "ix")
+    first = CliRunner().invoke(app, ["--index-dir", ix, "index", "--json", str(src)])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["added"] == 1 and report["failed"] == []
+    assert [s["reason"] for s in report["skipped"]] == [
+        "a draft (draft: true); not indexed (--drafts indexes it)"]
+    second = CliRunner().invoke(app, ["--index-dir", ix, "index", "--drafts", str(src)])
+    assert second.exit_code == 0, second.output
+    assert "skipped" not in second.output.split("\n")[0]
+    found = CliRunner().invoke(app, ["--index-dir", ix, "search", "草稿", "--json"])
+    assert json.loads(found.output)["total"] == 1

@@ -236,7 +236,7 @@ def test_index_with_the_old_fingerprint_format_is_rebuilt(base, index, caplog):
     before = terms(index)
     warning, message = rebuild(index, caplog)
     expected = ("the index records an older fingerprint, without whoosh-reloaded, "
-                "Unicode data, stop-word list, pypinyin, time zone")
+                "Unicode data, stop-word list, pypinyin, time zone, article reader, drafts setting")
     assert expected in warning
     assert f"schema version 2 → {schema.SCHEMA_VERSION}: " in message
     assert f"{expected}): rebuilding" in message
@@ -268,7 +268,7 @@ def test_every_setting_is_classified():
     assert not set(schema.ANALYSIS_SETTINGS) & set(schema.NON_ANALYSIS_SETTINGS)
     fp = schema.analysis_fingerprint(Settings())
     for name in schema.ANALYSIS_SETTINGS:
-        changed = {"timezone": "UTC", "userdict": SAMPLE_DOCS / SEED_RELPATH}[name]
+        changed = {"timezone": "UTC", "userdict": SAMPLE_DOCS / SEED_RELPATH, "drafts": True}[name]
         assert schema.analysis_fingerprint(dataclasses.replace(Settings(), **{name: changed})) \
             != fp, name
     for name, value in (("pinyin", False), ("max_bytes", 1_000_000), ("cache_bytes", 1),

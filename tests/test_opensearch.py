@@ -286,6 +286,24 @@ def test_incremental_runs_match_local_reports(docs, tmp_path, backends):
     assert backend.search('"长江"').total == engine.search('"长江"').total
 
 
+def test_drafts_are_skipped_and_leave_the_cluster_like_the_local_index(docs, tmp_path, backends):
+    backend = backends()
+    engine = SearchEngine(tmp_path / "ix")
+    write(docs, "news/draft.md", article("草稿文章", "草稿里的独特词。").replace(
+        "author:", "draft: true\nauthor:"))
+    for report in (engine.index([docs]), backend.index([docs])):
+        assert [Path(p).name for p, _ in report.skipped] == ["draft.md"] and report.ok
+    seed = docs / SEED_RELPATH
+    seed.write_text(seed.read_text(encoding="utf-8").replace("author:", "published: false\n"
+                                                             "author:", 1), encoding="utf-8")
+    local, cluster = engine.index([docs]), backend.index([docs])
+    assert cluster.deleted == local.deleted == 1
+    for searchable in (backend, engine):
+        hits = searchable.search("聊城", limit=100).hits
+        assert hits and str(seed.absolute()) not in {h.path for h in hits}
+    assert backend.search("独特词").total == 0
+
+
 def test_unreadable_file_keeps_its_indexed_version(docs, backends):
     backend = backends()
     backend.index([docs])
@@ -298,7 +316,9 @@ def test_unreadable_file_keeps_its_indexed_version(docs, backends):
 
 def test_rejected_document_is_reported_like_a_bad_file(docs, backends):
     backend = backends()
-    huge_author = "a" * 40_000  # one keyword term over Lucene's 32,766-byte limit
+    # one keyword term over Lucene's 32,766-byte limit (and within the 10,000 characters
+    # kept of a front matter value)
+    huge_author = "😀" * 9_000
     write(docs, "news/huge-author.md", article("作者太长", "正文。", author=huge_author))
     report = backend.index([docs])
     assert report.documents == 14

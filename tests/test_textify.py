@@ -15,8 +15,11 @@ from searcher.ingest.textify import (
     first_html_heading,
     first_markdown_heading,
     html_to_text,
+    leading_heading,
     looks_like_html,
+    loss_warning,
     markdown_to_text,
+    read_markdown,
     simple_html_to_text,
     soup_to_text,
     tidy,
@@ -219,7 +222,8 @@ def test_body_to_text_html_body() -> None:
 
 def test_body_to_text_markdown_body() -> None:
     body = "## 升级步骤\n\n1. 安装 **Python 3.6.3**\n2. 运行 [测试](https://x.org)\n"
-    assert body_to_text(body).splitlines() == ["升级步骤", "安装 Python 3.6.3", "运行 测试"]
+    lines = [line for line in body_to_text(body).splitlines() if line]
+    assert lines == ["升级步骤", "安装 Python 3.6.3", "运行 测试"]
 
 
 def test_body_with_block_html_is_not_treated_as_markdown() -> None:
@@ -329,7 +333,7 @@ def _bodies(folder: Path) -> list[str]:
     from searcher.ingest.metadata import parse
 
     return [parse(p.read_text(encoding="utf-8", errors="replace")).body
-            for p in sorted(folder.rglob("*")) if p.suffix in (".md", ".html")]
+            for p in sorted(folder.rglob("*")) if p.suffix in (".md", ".html") and p.is_file()]
 
 
 def _assert_fast_path_agrees(bodies: list[str]) -> int:
@@ -359,7 +363,8 @@ def test_fast_path_agrees_with_soup_on_news_articles(corpus_2k) -> None:
 
 
 def test_plain_markup_is_read_without_importing_bs4() -> None:
-    """An indexing run over plain markup (or with nothing to index) never pays bs4's import."""
+    """An indexing run never pays bs4's import (0.2 s): plain markup is read by a regular
+    expression, the rest by walking lxml's tree (bs4 stays the reference in tests)."""
     import subprocess
     import sys
 
@@ -367,7 +372,209 @@ def test_plain_markup_is_read_without_importing_bs4() -> None:
             "from searcher.ingest.textify import html_to_text; "
             "assert html_to_text('<div><p>正文</p></div>') == '正文'; "
             "assert 'bs4' not in sys.modules; "
-            "assert html_to_text('前言<p>正文</p>') == '前言\\n正文'; "
-            "assert 'bs4' in sys.modules; print('ok')")
+            "assert html_to_text('前言<p>正文</p>') == '前言\\n正文'; "  # lxml's tree, walked
+            "assert 'bs4' not in sys.modules and 'lxml.etree' in sys.modules; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# --- Markdown as CommonMark generators read it -------------------------------------------------
+
+
+def test_code_is_kept_verbatim_in_fences_indented_blocks_and_spans() -> None:
+    body = (
+        "正文 `List<Integer> trans[u][i]` 与 `__init__`。\n\n"
+        "```cpp\n#include <iostream>\nint main() { cout<<ans; return trans[u][i]; }\n```\n\n"
+        "    <dependency><groupId>org.example</groupId></dependency>\n\n"
+        "~~~\n**not bold** [not](a link)\n~~~\n"
+    )
+    text = markdown_to_text(body)
+    for kept in ("List<Integer> trans[u][i]", "__init__", "#include <iostream>",
+                 "int main() { cout<<ans; return trans[u][i]; }",
+                 "<dependency><groupId>org.example</groupId></dependency>",
+                 "**not bold** [not](a link)"):
+        assert kept in text, kept
+    assert "```" not in text and "~~~" not in text
+
+
+def test_a_less_than_sign_that_opens_no_element_is_text() -> None:
+    body = "若 i<p 则 cout<<ans，ArrayList<Integer> 与 Callable<Object> 都是类型。\n\n结尾一句。"
+    text = markdown_to_text(body)
+    assert "i<p 则 cout<<ans，ArrayList<Integer> 与 Callable<Object> 都是类型。" in text
+    assert text.endswith("结尾一句。")
+    # HTML bodies too: the rest of the article is never swallowed
+    html_body = "<div><p>#include <iostream> 与 a<b 以及 List<Object> 后文</p><p>最后</p></div>"
+    assert html_to_text(html_body) == "#include <iostream> 与 a<b 以及 List<Object> 后文\n\n最后"
+
+
+def test_block_html_does_not_stop_markdown_around_it() -> None:
+    body = ("<div>\n<p>第一段</p>\n</div>\n\n"
+            "**粗体** 与 [查看原文](https://example.com/a)\n\n## 小节\n")
+    text = markdown_to_text(body)
+    assert text.splitlines()[0] == "第一段"
+    assert "粗体 与 查看原文" in text and "小节" in text
+    for syntax in ("**", "](", "https://", "#"):
+        assert syntax not in text
+
+
+def test_news_article_link_after_an_html_block_is_its_text() -> None:
+    body = ("<div>   \n<p><strong>央视网消息</strong>（新闻联播）：正文。</p>\n\n"
+            "[查看原文](https://tv.cctv.com/2023/03/31/VIDE.shtml)\n</div>\n            ")
+    assert markdown_to_text(body) == "央视网消息（新闻联播）：正文。\n\n查看原文"
+
+
+def test_indented_markup_in_an_html_body_is_not_code() -> None:
+    body = "<div>\n  <p>一</p>\n\n      <div class='x'><a href='u'>二</a></div>\n</div>"
+    assert [line for line in markdown_to_text(body).splitlines() if line] == ["一", "二"]
+
+
+def test_tables_links_images_headings_and_footnotes_keep_their_text() -> None:
+    body = ("# 标题\n\n| 名称 | 说明 |\n|---|---|\n| **甲** | [链接文字](http://x.org) |\n\n"
+            "![图片说明](a.png) 脚注在此[^n]。~~删除~~\n\n[^n]: 脚注的文字。\n")
+    text = markdown_to_text(body)
+    for kept in ("标题", "名称", "说明", "甲", "链接文字", "图片说明", "脚注的文字。", "删除"):
+        assert kept in text, kept
+    for gone in ("|", "http", "a.png", "~~", "[^n]", "↩"):
+        assert gone not in text, gone
+
+
+def test_liquid_tags_are_dropped_and_their_content_kept() -> None:
+    body = (
+        "前言 <!-- more -->\n\n{% youtube I07XMi7MHd4 %}\n\n"
+        "{% note info 提示 %}\n注意**这里**\n{% endnote %}\n\n"
+        "{% codeblock app.js lang:js %}\nif (a<b && c) { *x* = [y](z); }\n{% endcodeblock %}\n\n"
+        "{% highlight ruby %}\nputs 'hello world!!'\n{% endhighlight %}\n\n"
+        "例：`{% raw %}{% post_link slug %}{% endraw %}` 与 "
+        "{% raw %}{{ site.title }}{% endraw %}\n\n"
+        "```\n{% codeblock %} in a fence stays {% endcodeblock %}\n```\n"
+    )
+    text = markdown_to_text(body)
+    for kept in ("前言", "注意这里", "if (a<b && c) { *x* = [y](z); }", "puts 'hello world!!'",
+                 "{% post_link slug %}", "{{ site.title }}",
+                 "{% codeblock %} in a fence stays {% endcodeblock %}"):
+        assert kept in text, kept
+    for gone in ("more", "youtube", "endnote", "note info", "lang:js", "raw %}"):
+        assert gone not in text, gone
+
+
+def test_hugo_shortcodes_kramdown_lists_containers_and_math() -> None:
+    body = (
+        "* TOC\n{:toc}\n\n{{< notice tip >}}短代码里的**文字**{{< /notice >}}\n\n"
+        '{{< figure src="a.png" title="图一的标题" >}}\n\n'
+        "::: tip 小提示\n容器里的内容\n:::\n\n"
+        "公式 $E = mc^2$ 和\n$$\n\\sum_{i=1}^n a_i\n$$\n价格 $5 和 $10。\n"
+    )
+    text = markdown_to_text(body)
+    for kept in ("短代码里的文字", "图一的标题", "小提示", "容器里的内容", "E = mc^2",
+                 "\\sum_{i=1}^n a_i", "价格 $5 和 $10。"):
+        assert kept in text, kept
+    for gone in ("{:", "{{", "}}", ":::", "$$", "notice", "figure", "a.png"):
+        assert gone not in text, gone
+
+
+def test_leading_heading_only_when_it_opens_the_body() -> None:
+    text, rendered = read_markdown("## 第一节 **重点**\n\n正文")
+    assert leading_heading(rendered, text) == "第一节 重点"
+    text, rendered = read_markdown("前言\n\n## 第二节\n")
+    assert leading_heading(rendered, text) is None
+
+
+def test_loss_warning_names_a_body_whose_text_is_much_shorter() -> None:
+    body = "<p>" + "正文" * 300 + "</p>"
+    assert loss_warning(body, html_to_text(body)) is None
+    warning = loss_warning(body, "正文" * 10)
+    assert warning is not None and "shorter than the body" in warning
+    # markup, URLs and template tags are not text: their absence is no loss
+    markdown = "[文字](https://example.com/" + "x" * 500 + ")\n{% include_code " + "y" * 300 + " %}"
+    assert loss_warning(markdown, markdown_to_text(markdown)) is None
+
+
+# --- bodies that open with HTML are read chunk by chunk; the text must be the parser's -----------
+
+
+def _assert_chunks_agree(bodies: list[str]) -> int:
+    from searcher.ingest import textify
+
+    taken = 0
+    for body in bodies:
+        chunked = textify._render_html_body(body) if textify._HTML_FIRST.match(body) else None
+        if chunked is not None:
+            taken += 1
+            whole = textify._markdown(indented_code=False).render(body)
+            assert html_to_text(chunked) == html_to_text(whole), body[:200]
+    return taken
+
+
+def test_chunked_html_bodies_agree_with_the_parser_on_constructed_bodies() -> None:
+    bodies = [
+        "<div>\n<p>一</p>\n\n[查看原文](https://x.org/a)\n</div>\n   ",
+        "<div>\n<p>一</p>\n\n**粗** 与 [链接](u) 和 `代码`\n<p>二</p>\n\n- 列表\n- 项\n\n</div>",
+        "<p>a</p>\n\n<img src=x alt='图'>\n\n\n<span>行内</span>\n文字 *强调*\n\n<hr>\n\n# 标题",
+        "<section>\n\n    缩进的文字\n\n</section>\n\n> 引用\n<div>块</div>",
+    ]
+    assert _assert_chunks_agree(bodies) == len(bodies)
+    # what could span a blank line is read whole
+    for body in ("<div>\n\n```\ncode\n\n<p>x</p>\n```", "<div>\n<pre>\na\n\nb</pre>",
+                 "<p>x</p>\n\n[a]: http://x", "<p>x</p>\n\n$$\na\n\nb\n$$"):
+        assert _assert_chunks_agree([body]) == 0
+
+
+@needs_shared
+def test_chunked_html_bodies_agree_with_the_parser_on_real_articles(corpus_2k) -> None:
+    _, corpus, _ = corpus_2k
+    news = _bodies(corpus)
+    assert _assert_chunks_agree(news) == len(news)
+    assert _assert_chunks_agree(_bodies(SHARED / "corpus" / "rsshub")) >= 60
+    assert _assert_chunks_agree(_bodies(SAMPLE_DOCS)) >= 1
+
+
+def test_an_unclosed_script_tag_in_prose_is_text() -> None:
+    """A feed that unescaped its source (置于 <script> 标签中) must not lose the rest."""
+    markup = "<p>置于 <script> 标签中，</p><p>后文</p><style>p {}</style><p>尾</p>"
+    assert html_to_text(markup).split() == ["置于", "<script>", "标签中，", "后文", "尾"]
+    closed = "<p>前</p><script>var x = 1;</script><p>尾</p>"
+    assert html_to_text(closed).split() == ["前", "尾"]
+
+
+@needs_shared
+def test_real_feed_articles_lose_no_text() -> None:
+    from searcher.ingest.documents import load_document
+
+    feed = SHARED / "corpus" / "rsshub"
+    docs = [load_document(p, feed) for p in sorted(feed.glob("*.md"))]
+    assert not [(d.relpath, w) for d in docs for w in d.warnings if "shorter than" in w]
+    article = next(d for d in docs if d.relpath == "068.md")
+    assert "置于 <script> 标签中" in article.body and "Flutter" in article.body[-3000:]
+
+
+def _assert_lxml_agrees(markups: list[str]) -> int:
+    from searcher.ingest.textify import escape_stray_brackets, lxml_to_text
+
+    compared = 0
+    for markup in map(escape_stray_brackets, markups):
+        text = lxml_to_text(markup)
+        if text is not None:
+            compared += 1
+            assert text == soup_to_text(markup), markup[:200]
+    return compared
+
+
+def test_lxml_reader_gives_the_soup_text() -> None:
+    from searcher.ingest.textify import render_markdown
+
+    pieces = ["<p>a <b>b</b></p>\n\n<pre><code>  x\n\n  y</code></pre>", "<table><tr><td>格"
+              "</td></tr></table><ul><li>一</li></ul> tail", "<div>\n  <p>\n</p>  <img alt='图'>"
+              "<script>x</script><!-- c --></div>", "纯文本 a<b", "&nbsp;&amp; <br> x"]
+    assert _assert_lxml_agrees(pieces) == len(pieces)
+    assert _assert_lxml_agrees([render_markdown(b) for b in _bodies(SAMPLE_DOCS)]) >= 13
+
+
+@needs_shared
+def test_lxml_reader_gives_the_soup_text_on_real_articles() -> None:
+    from searcher.ingest.textify import render_markdown
+
+    for folder in (SHARED / "corpus" / "rsshub", SHARED / "corpus" / "blogs"):
+        bodies = _bodies(folder)
+        assert _assert_lxml_agrees([render_markdown(b) for b in bodies]) == len(bodies)
+    feed = _bodies(SHARED / "corpus" / "rsshub")  # HTML bodies, read as HTML too
+    assert _assert_lxml_agrees(feed) == len(feed)

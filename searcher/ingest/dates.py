@@ -22,6 +22,13 @@ _CJK_DATE = re.compile(
 )
 
 
+_UNPADDED = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?"
+    r"[ \t]*(?P<zone>Z|[+-]\d{2}:?\d{2})?)?"
+)
+
+
 class DateParseError(ValueError):
     """The value does not look like any supported date format."""
 
@@ -65,13 +72,22 @@ def _parse_iso(text: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(candidate)
     except ValueError:
         pass
-    # "2021-6-9 8:05" and other unpadded forms fromisoformat refuses.
-    match = re.fullmatch(
-        r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?", candidate
-    )
-    if match:
-        return _build(match.groups())
-    return None
+    # "2021-6-9 8:05", "2019-03-05T9:00:00+08:00" and other unpadded forms fromisoformat
+    # refuses (a one-digit hour, day or month; a fraction; a zone with or without a colon).
+    match = _UNPADDED.fullmatch(text)
+    if not match:
+        return None
+    parsed = _build(match.groups()[:6])
+    zone_text = match.group("zone")
+    if parsed is None or not zone_text:
+        return parsed
+    if zone_text == "Z":
+        return parsed.replace(tzinfo=dt.timezone.utc)
+    sign = -1 if zone_text[0] == "-" else 1
+    hours, minutes = int(zone_text[1:3]), int(zone_text[-2:])
+    if hours > 23 or minutes > 59:
+        return None
+    return parsed.replace(tzinfo=dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes)))
 
 
 def _parse_cjk(text: str) -> dt.datetime | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 IMAGE_KEYS = ("headimg", "thumbnail", "cover", "image", "banner", "img", "top_img", "photo")
 _KNOWN = {"title", "categories", "category", "tags", "tag", "author", "date", "updated"}
+#: A Jekyll post's file name: ``2016-09-22-the-open-web.md`` (the date when none is given).
+_DATED_NAME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
 
 
 @dataclass
@@ -52,6 +55,10 @@ class Document:
     mtime_ns: int = 0
     digest: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Why the generator would not publish it (``draft: true``, ``published: false``, a
+    #: ``_drafts/`` folder), or "" for a published article.  Indexing skips drafts unless
+    #: the ``drafts`` setting is on.
+    draft: str = ""
 
 
 def document_id(relpath: str, label: str = "") -> str:
@@ -113,7 +120,8 @@ def load_document(
     is_html = path.suffix.lower() in (".html", ".htm")
     # A name that is not UTF-8 (lone surrogates in Python) is shown with U+FFFD as a title.
     name = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    doc = parse_article(text, name=name, tz=tz, is_html=is_html)
+    shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    doc = parse_article(text, name=name, tz=tz, is_html=is_html, relpath=shown)
     doc.id = document_id(relpath, label)
     doc.path = str(path.absolute())
     doc.relpath = relpath
@@ -125,21 +133,47 @@ def load_document(
 
 
 def parse_article(
-    text: str, *, name: str = "", tz: dt.tzinfo | str | None = None, is_html: bool = False
+    text: str, *, name: str = "", tz: dt.tzinfo | str | None = None, is_html: bool = False,
+    relpath: str = "",
 ) -> Document:
-    """Parse decoded article text (front matter + body) into a Document without id or path."""
-    head = fm.parse(text)
+    """Parse decoded article text (front matter + body) into a Document without id or path.
+
+    *relpath* (the path inside its source folder) tells a Jekyll post (under ``_posts/``
+    or ``_drafts/``) and names the folder of a page bundle (``slug/index.md``).
+    Raises :class:`DocumentError` for front matter that cannot be read within bounds.
+    """
+    try:
+        head = fm.parse(text)
+    except fm.FrontMatterError as exc:
+        raise DocumentError(str(exc)) from None
     meta = head.metadata
     warnings = list(head.warnings)
-    body_text = textify.html_to_text(head.body) if is_html else textify.body_to_text(head.body)
+    folders = relpath.split("/")[:-1]
+    jekyll = "_posts" in folders or "_drafts" in folders
+    if is_html:
+        body_text, rendered = textify.html_to_text(head.body), ""
+    else:
+        body_text, rendered = textify.read_markdown(head.body)
+    lost = textify.loss_warning(head.body, body_text)
+    if lost:
+        warnings.append(lost)
 
     title = _title(meta.get("title"), head.raw.get("title"))
     if not title:
-        heading = textify.first_heading(head.body)
-        title = heading or name.strip() or "(untitled)"
+        bundle = folders[-1] if name in ("index", "_index") and folders else ""
+        if bundle:
+            heading = None
+        elif is_html:  # an HTML page: its first heading, wherever it is
+            heading = (textify.first_html_heading(head.body)
+                       if textify.looks_like_html(head.body) else None)
+        else:  # Markdown: only a heading that opens the body
+            heading = textify.leading_heading(rendered, body_text)
+        title = bundle or heading or name.strip() or "(untitled)"
         if head.present and "title" in meta:
             warnings.append(f"title is empty; using {title!r}")
 
+    if meta.get("date") in (None, "") and (dated := _DATED_NAME.match(name)):
+        meta = {**meta, "date": "-".join(dated.groups())}
     date = _date(meta, "date", tz, warnings)
     updated = _date(meta, "updated", tz, warnings)
     return Document(
@@ -150,24 +184,72 @@ def parse_article(
         title=title,
         body=body_text,
         author=_text(meta.get("author")),
-        categories=_list(meta.get("categories", meta.get("category"))),
-        tags=_list(meta.get("tags", meta.get("tag"))),
+        categories=_taxonomy(meta, "category", "categories", jekyll),
+        tags=_taxonomy(meta, "tag", "tags", jekyll),
         date=date,
         updated=updated,
         images={k: _text(meta[k]) for k in IMAGE_KEYS if _text(meta.get(k))},
         extra={k: _jsonable(v) for k, v in meta.items() if k not in _KNOWN and k not in IMAGE_KEYS},
         warnings=warnings,
+        draft=_draft(meta, folders),
     )
+
+
+def _draft(meta: dict[str, Any], folders: list[str]) -> str:
+    """Why a generator would not publish the article ("" when it would)."""
+    if meta.get("draft") is True:
+        return "a draft (draft: true)"
+    if meta.get("published") is False:
+        return "not published (published: false)"
+    if "_drafts" in folders:
+        return "a draft (in _drafts/)"
+    return ""
+
+
+def draft_reason(path: str | os.PathLike[str], relpath: str) -> str:
+    """Why the article at *path* (*relpath* inside its source folder) is a draft, or ""
+    (also for a file that cannot be read: loading it reports that)."""
+    folders = relpath.split("/")[:-1]
+    try:
+        text, _encoding = decode(Path(path).read_bytes())
+        meta = fm.parse(text).metadata
+    except (OSError, DocumentError, fm.FrontMatterError):
+        meta = {}
+    return _draft(meta, folders)
+
+
+def _taxonomy(meta: dict[str, Any], singular: str, plural: str, jekyll: bool) -> list[str]:
+    """Categories or tags under either key (VuePress writes ``category``/``tag``).
+
+    Jekyll reads the singular key first, as one value, and splits a string under the
+    plural key at blanks (``tags: 读书 生活``); other generators take the plural key first.
+    """
+    if jekyll:
+        value = meta.get(singular)
+        if value is not None:
+            return _list([value] if isinstance(value, str) else value)
+        value = meta.get(plural)
+        return _list(value.split() if isinstance(value, str) else value)
+    value = meta.get(plural)
+    return _list(value if value is not None else meta.get(singular))
 
 
 def _title(value: Any, raw: str | None) -> str:
     if isinstance(value, str):
-        return " ".join(value.split())
+        return _plain(value)
     if value is None:
         return ""
     # YAML turned the title into a number, bool or date (``title: 12_00``): keep what was written.
     raw_text = fm.unquote(raw or "")
-    return " ".join(raw_text.split()) if raw_text else str(value)
+    return _plain(raw_text) if raw_text else str(value)
+
+
+def _plain(value: str) -> str:
+    """A front matter string as plain text on one line: HTML (``<a href=…>name</a>``) and
+    entities removed, blanks collapsed."""
+    if "<" in value or "&" in value:
+        value = textify.html_to_text(value)
+    return " ".join(value.split())
 
 
 def _date(meta: dict[str, Any], key: str, tz: Any, warnings: list[str]) -> dt.datetime | None:
@@ -186,7 +268,10 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, (list, tuple)):
         return ", ".join(_text(v) for v in value if v is not None)
-    return " ".join(str(value).split())
+    if isinstance(value, dict):  # {name: …, url: …}: the name
+        named = value.get("name", value.get("title"))
+        return _text(named) if named is not None else ""
+    return _plain(str(value))
 
 
 def _list(value: Any) -> list[str]:
@@ -195,7 +280,7 @@ def _list(value: Any) -> list[str]:
         return []
     items: list[str] = []
     if isinstance(value, str):  # "a, b" is a list; inside a YAML list, commas are text
-        items = [part.strip() for part in value.replace("，", ",").split(",")]
+        items = [_text(part) for part in value.replace("，", ",").split(",")]
     stack = [] if isinstance(value, str) else [value]
     while stack:
         current = stack.pop(0)

@@ -1,23 +1,51 @@
-"""Split front matter from the body and read it, leniently when YAML refuses.
+"""Split front matter from the body and read it, leniently when it is broken.
 
-python-frontmatter reads well-formed YAML.  Real feeds also contain front
-matter that is not YAML at all (unbalanced quotes, titles spread over several
-lines); rather than drop those articles we salvage ``key: value`` pairs with a
-line-based reader and report a warning.
+Three styles, as Hugo reads them: YAML between ``---`` lines, TOML between
+``+++`` lines (:mod:`tomllib`) and a JSON object at the very start.  Real feeds
+also contain front matter that is not valid at all (unbalanced quotes, titles
+spread over several lines); rather than drop those articles we salvage
+``key: value`` (or ``key = value``) pairs with a line-based reader and report a
+warning.
+
+Front matter is small.  A block whose values expand to more than
+:data:`MAX_VALUES` items (YAML aliases can make a few hundred bytes stand for
+gigabytes) is refused with :class:`FrontMatterError`, and a string longer than
+:data:`MAX_VALUE_CHARS` is cut, with a warning.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 _OPEN = re.compile(r"\A\s*---[ \t]*\r?\n")
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
+_TOML_OPEN = re.compile(r"\A\s*\+\+\+[ \t]*\r?\n")
+_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*\r?$", re.M)
+_JSON_OPEN = re.compile(r"\A\s*\{\s*\"")
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
+_TOML_KEY = re.compile(r"^[ \t]*([A-Za-z_][\w-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
+_TOML_TABLE = re.compile(r"^[ \t]*\[")
+#: Most values (strings, numbers, list items, mapping entries) a front matter block may hold,
+#: counted as they would be expanded: ten thousand is far beyond any real article's.
+MAX_VALUES = 10_000
+#: Longest string kept from front matter; longer ones are cut (with a warning).
+MAX_VALUE_CHARS = 10_000
+
+
+class FrontMatterError(ValueError):
+    """Front matter that cannot be read within bounds (it would expand without limit)."""
 _ITEM = re.compile(r"^[ \t]*-[ \t]+(.*?)[ \t]*$")
 
 
@@ -52,24 +80,67 @@ class FrontMatter:
 
 
 def split(text: str) -> tuple[str | None, str]:
-    """Return ``(front matter block or None, body)``.  Leading blank lines are allowed."""
-    opening = _OPEN.match(text)
-    if not opening:
-        return None, text
-    closing = _CLOSE.search(text, opening.end())
-    if not closing:
-        return None, text
-    block = text[opening.end() : closing.start()]
-    body = text[closing.end() :]
-    return block, body.lstrip("\r\n")
+    """Return ``(YAML front matter block or None, body)``.  Leading blank lines are allowed."""
+    block, body, _style = split_any(text)
+    return (block, body) if _style == "yaml" else (None, text)
+
+
+def split_any(text: str) -> tuple[str | None, str, str]:
+    """Return ``(front matter block or None, body, style)``, style ``yaml``, ``toml``,
+    ``json`` or ``""`` (none)."""
+    for style, opener, closer in (("yaml", _OPEN, _CLOSE), ("toml", _TOML_OPEN, _TOML_CLOSE)):
+        opening = opener.match(text)
+        if not opening:
+            continue
+        closing = closer.search(text, opening.end())
+        if not closing:
+            return None, text, ""
+        block = text[opening.end() : closing.start()]
+        return block, text[closing.end() :].lstrip("\r\n"), style
+    opening = _JSON_OPEN.match(text)
+    if opening:
+        start = text.index("{")
+        try:
+            _value, end = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            end = _json_end(text, start)
+            if end is None:
+                return None, text, ""
+        return text[start:end], text[end:].lstrip("\r\n"), "json"
+    return None, text, ""
+
+
+def _json_end(text: str, start: int) -> int | None:
+    """Where a broken JSON object that starts at *start* ends: its closing brace on a line
+    of its own (None when there is none)."""
+    match = re.compile(r"^\}[ \t]*\r?$", re.M).search(text, start)
+    return match.end() if match else None
 
 
 def parse(text: str) -> FrontMatter:
-    """Read the front matter of *text*; never raises for malformed metadata."""
-    block, body = split(text)
+    """Read the front matter of *text*; never raises for malformed metadata.
+
+    Raises :class:`FrontMatterError` only for a block that would expand beyond
+    :data:`MAX_VALUES` values.
+    """
+    block, body, style = split_any(text)
     if block is None:
         return FrontMatter(metadata={}, body=text)
-    raw = lenient_pairs(block)
+    if style == "toml":
+        raw = lenient_toml_pairs(block)
+        metadata, warnings = _load_toml(block)
+    elif style == "json":
+        raw = {}
+        metadata, warnings = _load_json(block)
+    else:
+        raw = lenient_pairs(block)
+        metadata, warnings = _load_yaml(block)
+    metadata = {str(key): value for key, value in metadata.items()}
+    metadata = bounded(metadata, warnings)
+    return FrontMatter(metadata=metadata, body=body, raw=raw, warnings=warnings, present=True)
+
+
+def _load_yaml(block: str) -> tuple[dict[str, Any], list[str]]:
     warnings: list[str] = []
     try:
         metadata = _HANDLER.load(block)
@@ -77,13 +148,82 @@ def parse(text: str) -> FrontMatter:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         metadata = lenient_metadata(block)
         warnings = [f"front matter is not valid YAML ({problem}); salvaged {len(metadata)} keys"]
+    except RecursionError:
+        metadata = lenient_metadata(block)
+        warnings = [f"front matter is nested too deeply; salvaged {len(metadata)} keys"]
     if metadata is None:
         metadata = {}
     elif not isinstance(metadata, dict):
         metadata = lenient_metadata(block)
         warnings = ["front matter is not a mapping; salvaged key: value lines"]
-    metadata = {str(key): value for key, value in metadata.items()}
-    return FrontMatter(metadata=metadata, body=body, raw=raw, warnings=warnings, present=True)
+    return metadata, warnings
+
+
+def _load_toml(block: str) -> tuple[dict[str, Any], list[str]]:
+    try:
+        return tomllib.loads(block), []
+    except tomllib.TOMLDecodeError as exc:
+        metadata: dict[str, Any] = dict(lenient_toml_metadata(block))
+        return metadata, [f"front matter is not valid TOML ({exc}); "
+                          f"salvaged {len(metadata)} keys"]
+
+
+def _load_json(block: str) -> tuple[dict[str, Any], list[str]]:
+    try:
+        metadata = json.loads(block)
+    except (ValueError, RecursionError) as exc:
+        salvaged = {key: value for line in block.splitlines()
+                    for key, value in _json_pair(line)}
+        return salvaged, [f"front matter is not valid JSON ({exc}); "
+                          f"salvaged {len(salvaged)} keys"]
+    if not isinstance(metadata, dict):
+        return {}, ["front matter is not a JSON object; ignored"]
+    return metadata, []
+
+
+def _json_pair(line: str) -> list[tuple[str, Any]]:
+    """A ``"key": value`` line of a broken JSON block, as a (key, value) pair if it reads."""
+    try:
+        pair = json.loads("{" + line.strip().rstrip(",") + "}")
+    except (ValueError, RecursionError):
+        return []
+    return list(pair.items()) if isinstance(pair, dict) else []
+
+
+def bounded(metadata: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """*metadata* with long strings cut; :class:`FrontMatterError` when it holds (or, through
+    YAML aliases, stands for) more than :data:`MAX_VALUES` values.
+
+    Aliased values are counted each time they are used, since that is how they would be
+    expanded; the walk stops at the bound, so it costs at most that many steps.
+    """
+    count = 0
+    cut: list[str] = []
+
+    def walk(value: Any, key: str, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        if count > MAX_VALUES or depth > 100:
+            raise FrontMatterError(
+                f"front matter holds more than {MAX_VALUES:,} values or is nested more than "
+                "100 deep (YAML aliases that expand without limit?); refused")
+        if isinstance(value, str):
+            if len(value) > MAX_VALUE_CHARS:
+                cut.append(key)
+                return value[:MAX_VALUE_CHARS]
+            return value
+        if isinstance(value, dict):
+            return {k: walk(v, key, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v, key, depth + 1) for v in value]
+        return value
+
+    result = {key: walk(value, key, 0) for key, value in metadata.items()}
+    if cut:
+        names = ", ".join(dict.fromkeys(cut))
+        warnings.append(f"front matter value of {names} is longer than {MAX_VALUE_CHARS:,} "
+                        "characters; cut")
+    return result
 
 
 def lenient_pairs(block: str) -> dict[str, str]:
@@ -117,6 +257,36 @@ def lenient_metadata(block: str) -> dict[str, Any]:
             joined = f"{current or ''} {unquote(line.strip())}".strip()
             result[key] = joined
     return result
+
+
+def lenient_toml_pairs(block: str) -> dict[str, str]:
+    """The raw text after each top-level ``key =`` of a TOML block (first line only)."""
+    pairs: dict[str, str] = {}
+    for key, value in _toml_lines(block):
+        pairs.setdefault(key, value)
+    return pairs
+
+
+def lenient_toml_metadata(block: str) -> dict[str, Any]:
+    """Salvage the top-level ``key = value`` lines of a broken TOML block, each read alone."""
+    result: dict[str, Any] = {}
+    for key, value in _toml_lines(block):
+        try:
+            result[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            result[key] = unquote(value)
+    return result
+
+
+def _toml_lines(block: str) -> list[tuple[str, str]]:
+    pairs = []
+    for line in block.splitlines():
+        if _TOML_TABLE.match(line):
+            break  # keys below a [table] header are not top-level
+        match = _TOML_KEY.match(line)
+        if match:
+            pairs.append((match.group(1), match.group(2)))
+    return pairs
 
 
 def unquote(value: str) -> str:

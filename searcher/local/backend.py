@@ -351,6 +351,8 @@ class LocalBackend:
     def _check_fingerprint(self, gen: Generation) -> None:
         built = gen.info().get("fingerprint")
         current = analysis_fingerprint(self.settings)
+        if isinstance(built, dict) and "drafts" in built:  # which files, not how to search
+            built = {**built, "drafts": current["drafts"]}
         if built and built != current and not self._fingerprint_warned:
             self._fingerprint_warned = True
             log.warning(

@@ -57,6 +57,8 @@ class BuildResult:
     added: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: (path, reason, id): drafts not indexed (see the ``drafts`` setting).
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
     #: (pinyin, word) rows for the Chinese words of the segment's titles and bodies.
     pinyin: set[tuple[str, str]] = field(default_factory=set)
 
@@ -139,6 +141,10 @@ def build_segment(task: BuildTask) -> BuildResult:
                         max_bytes=settings.max_bytes, label=source_file.label,
                     )
                     values = document_fields(doc)
+                if doc.draft and not settings.drafts:
+                    result.skipped.append((source_file.path, f"{doc.draft}; not indexed "
+                                           "(--drafts indexes it)", doc.id))
+                    continue
                 seen.clear()
                 builder.add_document(values)
                 squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..ingest.documents import document_id
+from ..ingest.documents import document_id, draft_reason
 from ..ingest.sources import check_sources, scan
 from ..reports import CheckReport
 from .indexing import file_digest, label_sources
@@ -42,7 +42,11 @@ def compare_manifest(manifest: Mapping[str, dict[str, Any]],
         seen.add(doc_id)
         old = manifest.get(doc_id)
         if old is None:
-            report.missing.append(f.path)
+            draft = draft_reason(f.path, f.relpath)  # not indexed unless --drafts
+            if draft:
+                report.skipped.append((f.path, draft))
+            else:
+                report.missing.append(f.path)
         elif (old["size"], old["mtime_ns"], old["path"]) != (f.size, f.mtime_ns, f.path) and (
             old["path"] != f.path or file_digest(f.path) != old["digest"]
         ):

@@ -424,6 +424,11 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                                      batch_size):
                 report.failed.extend(result.failed)
                 report.warnings.extend(result.warnings)
+                report.skipped.extend((path, reason) for path, reason, _id in result.skipped)
+                # A document that became a draft leaves the index (counted as deleted).
+                unpublished = {i for _p, _r, i in result.skipped if i in plan.existing}
+                report.deleted += len(unpublished)
+                pending_deletes |= unpublished
                 replaced = {i for i in result.added if i in plan.existing}
                 if result.pinyin:  # before the commit: a crash may leave rows, never lose them
                     add_pinyin_rows(gen.path / PINYIN_FILE, result.pinyin)
@@ -435,7 +440,7 @@ def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | Non
                 report.moved += len(replaced & plan.relocated)
             if pending_deletes:
                 _commit(ix, [], pending_deletes)
-        report.deleted = len(plan.delete) - plan.moved
+        report.deleted += len(plan.delete) - plan.moved
         report.added -= plan.moved
         report.moved += plan.moved
         kept = {f.path for f in plan.build if f.id in plan.existing}

@@ -31,6 +31,7 @@ from ..analysis.tokens import (
     file_digest,
     index_terms,
 )
+from ..ingest import READER_VERSION
 from . import whoosh_adapter
 from .whoosh_adapter import Token, Tokenizer, columns, fields
 
@@ -117,10 +118,12 @@ COMPONENTS: dict[str, str] = {
     "pypinyin": "pypinyin",  # the pinyin rows written at index time
     "userdict": "user dictionary",  # content hash
     "timezone": "time zone",  # the stored instant of dates written without a zone
+    "reader": "article reader",  # how files become text (ingest.documents.READER_VERSION)
+    "drafts": "drafts setting",  # whether drafts are indexed
 }
 
 #: Settings that change what is indexed, and so are in the fingerprint (see COMPONENTS).
-ANALYSIS_SETTINGS = ("timezone", "userdict")
+ANALYSIS_SETTINGS = ("timezone", "userdict", "drafts")
 #: Settings that leave the index as it is, and why (tests check every setting is in one
 #: of the two lists, so a new setting must be classified).
 NON_ANALYSIS_SETTINGS: dict[str, str] = {
@@ -195,6 +198,8 @@ def analysis_fingerprint(settings: Any) -> dict[str, Any]:
         "pypinyin": package_version("pypinyin"),
         "userdict": file_digest(settings.userdict),
         "timezone": str(settings.timezone),
+        "reader": READER_VERSION,
+        "drafts": bool(settings.drafts),
     }
 
 

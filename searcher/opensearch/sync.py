@@ -62,9 +62,17 @@ BULK_BYTES = 20 * 1024 * 1024
 PARALLEL_FROM = 200
 
 
+#: How :func:`_analyse` marks a draft's reason (it is skipped, not failed).
+DRAFT = "\0draft: "
+
+
 def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, Any] | None,
                                                        str, list[str]]:
-    """(file, JSON source or None, failure reason, warnings): runs in worker processes."""
+    """(file, JSON source or None, failure reason, warnings): runs in worker processes.
+
+    A draft (unless the ``drafts`` setting is on) has no source and a reason that starts
+    with :data:`DRAFT`.
+    """
     from ..local.limits import bounded
     from ..local.workers import report_file
 
@@ -76,6 +84,8 @@ def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, A
         with bounded(settings.parse_seconds, settings.parse_memory):
             doc = load_document(f.path, f.source, tz=settings.timezone,
                                 max_bytes=settings.max_bytes, label=f.label)
+        if doc.draft and not settings.drafts:
+            return f, None, f"{DRAFT}{doc.draft}; not indexed (--drafts indexes it)", []
         return f, document_source(doc), "", list(doc.warnings)
     except DocumentError as exc:
         return f, None, str(exc), []
@@ -118,6 +128,9 @@ def _collect(results: Iterable[tuple[SourceFile, dict[str, Any] | None, str, lis
              index: str, report: IndexReport, paths: dict[str, str]
              ) -> Iterator[dict[str, Any]]:
     for f, source, failure, warnings in results:
+        if source is None and failure.startswith(DRAFT):
+            report.skipped.append((f.path, failure[len(DRAFT):]))
+            continue
         if source is None:
             report.failed.append((f.path, failure))
             continue
@@ -287,10 +300,12 @@ def _apply(client: Any, name: str, plan: _Plan, settings: Settings, report: Inde
     report.added = len(accepted) - len(replaced) - changes.moved
     report.updated = len(replaced - changes.relocated)
     report.moved = len(replaced & changes.relocated) + changes.moved
-    if changes.delete:
+    ids = {f.path: f.id for f in changes.build}  # a document that became a draft leaves
+    unpublished = {ids[p] for p, _ in report.skipped if ids.get(p) in changes.existing}
+    if changes.delete or unpublished:
         _bulk(client, ({"_op_type": "delete", "_index": target, "_id": d}
-                       for d in sorted(changes.delete)), report, {})
-    report.deleted = len(changes.delete) - changes.moved
+                       for d in sorted(changes.delete | unpublished)), report, {})
+    report.deleted = len(changes.delete) - changes.moved + len(unpublished)
     kept = {f.path for f in changes.build if f.id in changes.existing}
     report.failed = [(p, f"{r}; kept the previously indexed version" if p in kept else r)
                      for p, r in report.failed]
