@@ -101,7 +101,8 @@ def test_identifiers_are_there_to_find(tech_posts) -> None:
     ids = all_ids(engine)
     assert len(whole_token_docs(engine, ids, "yml")) > len(
         whole_token_docs(engine, ids, "application.yml")) > 0
-    assert len(whole_token_docs(engine, ids, "png")) >= 3
+    # (mostly in prose: an image's file name in its URL is not text)
+    assert len(whole_token_docs(engine, ids, "png")) >= 2
     assert whole_token_docs(engine, ids, "getAverage")
 
 

@@ -30,15 +30,16 @@ from searcher import SearchEngine, TimeLimitExceeded  # noqa: E402
 from searcher.web import WebOptions, create_app  # noqa: E402
 
 HOSTILE_RELPATH = "evil/hostile.md"
-#: Every field holds markup that would run script if it were ever treated as HTML.  The
-#: word xssprobe finds it.
+#: Every field's text is markup that would run script if it were ever treated as HTML.  The
+#: word xssprobe finds it.  Front matter values are plain text (tags removed, entities
+#: decoded), so the markup is written escaped: its *text* is the markup.
 HOSTILE = """---
-title: '<img src=x onerror="window.__pwned=1">恶意标题 xssprobe'
-author: '<b onmouseover="window.__pwned=2">黑客</b>'
+title: '&lt;img src=x onerror="window.__pwned=1"&gt;恶意标题 xssprobe'
+author: '&lt;b onmouseover="window.__pwned=2"&gt;黑客&lt;/b&gt;'
 categories:
-  - '<script>window.__pwned=3</script>'
+  - '&lt;script&gt;window.__pwned=3&lt;/script&gt;'
 tags:
-  - '"><svg onload="window.__pwned=4">'
+  - '"&gt;&lt;svg onload="window.__pwned=4"&gt;'
 date: 2021-07-01 08:00:00
 ---
 

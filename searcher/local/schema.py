@@ -236,8 +236,11 @@ def describe_change(built: Any, current: dict[str, Any]) -> str:
     changes = []
     old_schema, new_schema = built.get("schema"), current.get("schema")
     if old_schema != new_schema:
-        why = FORMAT_CHANGES.get(new_schema) if isinstance(new_schema, int) else None
-        changes.append(f"schema version {old_schema} → {new_schema}" + (f": {why}" if why else ""))
+        whys = ([FORMAT_CHANGES[v] for v in range(old_schema + 1, new_schema + 1)
+                 if v in FORMAT_CHANGES]
+                if isinstance(old_schema, int) and isinstance(new_schema, int) else [])
+        changes.append(f"schema version {old_schema} → {new_schema}"
+                       + (f": {'; '.join(whys)}" if whys else ""))
     untracked = [label for key, label in COMPONENTS.items() if key not in built]
     if untracked:
         return "; ".join(changes + ["the index records an older fingerprint, without "
