@@ -60,6 +60,13 @@ class Document:
     #: the ``drafts`` setting is on.
     draft: str = ""
 
+    def left_out(self, drafts: bool) -> str:
+        """Why indexing leaves this document out ("" to index it): a draft, unless the
+        ``drafts`` setting (*drafts*) includes drafts.  Both back ends report it as skipped."""
+        if self.draft and not drafts:
+            return f"{self.draft}; not indexed (--drafts indexes it)"
+        return ""
+
 
 def document_id(relpath: str, label: str = "") -> str:
     """A stable id from the source folder's *label* and the path relative to it.

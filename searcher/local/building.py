@@ -140,10 +140,10 @@ def build_segment(task: BuildTask) -> BuildResult:
                         source_file.path, source_file.source, tz=settings.timezone,
                         max_bytes=settings.max_bytes, label=source_file.label,
                     )
-                    values = document_fields(doc)
-                if doc.draft and not settings.drafts:
-                    result.skipped.append((source_file.path, f"{doc.draft}; not indexed "
-                                           "(--drafts indexes it)", doc.id))
+                    left_out = doc.left_out(settings.drafts)
+                    values = None if left_out else document_fields(doc)
+                if values is None:
+                    result.skipped.append((source_file.path, left_out, doc.id))
                     continue
                 seen.clear()
                 builder.add_document(values)

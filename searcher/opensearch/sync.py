@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config import Settings
 from ..errors import DocumentError, IndexLockedError, SearcherError
@@ -62,17 +62,18 @@ BULK_BYTES = 20 * 1024 * 1024
 PARALLEL_FROM = 200
 
 
-#: How :func:`_analyse` marks a draft's reason (it is skipped, not failed).
-DRAFT = "\0draft: "
+class _Analysed(NamedTuple):
+    """One file analysed by :func:`_analyse`: its JSON source, or why it has none."""
+
+    file: SourceFile
+    source: dict[str, Any] | None  # None: failed (*failure*) or left out (*skipped*)
+    failure: str = ""
+    warnings: tuple[str, ...] = ()
+    skipped: str = ""  # a draft the drafts setting leaves out
 
 
-def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, Any] | None,
-                                                       str, list[str]]:
-    """(file, JSON source or None, failure reason, warnings): runs in worker processes.
-
-    A draft (unless the ``drafts`` setting is on) has no source and a reason that starts
-    with :data:`DRAFT`.
-    """
+def _analyse(task: tuple[SourceFile, Settings]) -> _Analysed:
+    """The file of *task* analysed for the cluster: runs in worker processes."""
     from ..local.limits import bounded
     from ..local.workers import report_file
 
@@ -84,14 +85,14 @@ def _analyse(task: tuple[SourceFile, Settings]) -> tuple[SourceFile, dict[str, A
         with bounded(settings.parse_seconds, settings.parse_memory):
             doc = load_document(f.path, f.source, tz=settings.timezone,
                                 max_bytes=settings.max_bytes, label=f.label)
-        if doc.draft and not settings.drafts:
-            return f, None, f"{DRAFT}{doc.draft}; not indexed (--drafts indexes it)", []
-        return f, document_source(doc), "", list(doc.warnings)
+        if left_out := doc.left_out(settings.drafts):
+            return _Analysed(f, None, skipped=left_out)
+        return _Analysed(f, document_source(doc), warnings=tuple(doc.warnings))
     except DocumentError as exc:
-        return f, None, str(exc), []
+        return _Analysed(f, None, str(exc))
     except Exception as exc:  # one bad file must never stop the run
         log.exception("unexpected error indexing %s", f.path)
-        return f, None, f"internal error: {exc!r}", []
+        return _Analysed(f, None, f"internal error: {exc!r}")
 
 
 def _init_worker(settings: Settings) -> None:
@@ -114,8 +115,8 @@ def _actions(files: list[SourceFile], index: str, settings: Settings, report: In
         from ..local.indexing import hard_bounds
         from ..local.workers import Interrupted, WorkerPool
 
-        def recover(stopped: Interrupted) -> tuple[Any, None]:
-            return (stopped.task[0], None, stopped.reason, []), None
+        def recover(stopped: Interrupted) -> tuple[_Analysed, None]:
+            return _Analysed(stopped.task[0], None, stopped.reason), None
 
         with WorkerPool(jobs, _init_worker, (settings,), hard_bounds(settings)) as pool:
             yield from _collect(pool.run(_analyse, tasks, recover), index, report, paths)
@@ -124,12 +125,11 @@ def _actions(files: list[SourceFile], index: str, settings: Settings, report: In
         yield from _collect(map(_analyse, tasks), index, report, paths)
 
 
-def _collect(results: Iterable[tuple[SourceFile, dict[str, Any] | None, str, list[str]]],
-             index: str, report: IndexReport, paths: dict[str, str]
-             ) -> Iterator[dict[str, Any]]:
-    for f, source, failure, warnings in results:
-        if source is None and failure.startswith(DRAFT):
-            report.skipped.append((f.path, failure[len(DRAFT):]))
+def _collect(results: Iterable[_Analysed], index: str, report: IndexReport,
+             paths: dict[str, str]) -> Iterator[dict[str, Any]]:
+    for f, source, failure, warnings, skipped in results:
+        if skipped:
+            report.skipped.append((f.path, skipped))
             continue
         if source is None:
             report.failed.append((f.path, failure))
