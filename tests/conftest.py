@@ -87,3 +87,21 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+#: Modules whose tests start servers, browsers, clusters or worker processes, or build
+#: several indexes: all of them are ``slow``, so ``pytest -m "not slow"`` (the inner loop)
+#: runs the unit and library-level tests in about two minutes.  CI runs everything.
+SLOW_MODULES = frozenset({
+    "test_browser", "test_char_index", "test_cluster", "test_corruption", "test_disk_full",
+    "test_identifiers", "test_kill", "test_limits", "test_memory", "test_merge_policy",
+    "test_nightly", "test_opensearch", "test_opensearch_time_limit", "test_opensearch_tls",
+    "test_optimize", "test_questions", "test_schemathesis", "test_similar", "test_workers",
+    "test_worst_case",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
