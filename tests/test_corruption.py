@@ -245,3 +245,33 @@ def test_stale_temp_files_are_removed(copy: Path) -> None:
     build(copy)
     assert [p for p in [*stale, pool] if p.exists()] == []
     assert live.exists()
+
+
+def test_deep_check_finds_a_changed_word_in_the_pinyin_table(copy: Path) -> None:
+    """SQLite's quick_check sees page structure, not a changed character of a stored word:
+    the rows' checksum, written in the same transaction as the rows, does."""
+    table = generation(copy) / "pinyin.sqlite"
+    data = bytearray(table.read_bytes())
+    at = data.find("数据".encode())  # a word of the table (its pinyin: shuju)
+    assert at > 0
+    data[at:at + 3] = "救".encode()  # same length: the page stays well-formed
+    table.write_bytes(bytes(data))
+    assert deep_damage(copy) == ["pinyin.sqlite"]
+    build(copy, full=True)
+    assert deep_damage(copy) == []
+
+
+def test_pinyin_rows_added_by_a_later_run_keep_the_checksum_true(tmp_path: Path) -> None:
+    from searcher.analysis.lexicon import add_pinyin_rows, pinyin_content_problem
+
+    table = tmp_path / "pinyin.sqlite"
+    add_pinyin_rows(table, {("shuju", "数据"), ("liaocheng", "聊城")})
+    add_pinyin_rows(table, {("shuju", "数据"), ("kaifa", "开发")})  # one old, one new row
+    assert pinyin_content_problem(table) is None
+    import sqlite3
+
+    con = sqlite3.connect(table)
+    with con:
+        con.execute("UPDATE pinyin SET word = '开放' WHERE word = '开发'")
+    con.close()
+    assert pinyin_content_problem(table) is not None

@@ -16,6 +16,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
+import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -111,9 +112,55 @@ def add_pinyin_rows(path: Path, rows: Iterable[tuple[str, str]]) -> None:
         with con:
             con.execute("CREATE TABLE IF NOT EXISTS pinyin (py TEXT, word TEXT, "
                         "PRIMARY KEY (py, word)) WITHOUT ROWID")
-            con.executemany("INSERT OR IGNORE INTO pinyin VALUES (?, ?)", sorted(rows))
+            con.execute("CREATE TABLE IF NOT EXISTS checksum (name TEXT PRIMARY KEY, "
+                        "value INTEGER)")
+            found = con.execute("SELECT value FROM checksum WHERE name = 'rows'").fetchone()
+            # The sum of the rows' hashes, kept in the same transaction as the rows (a
+            # killed run changes neither): check --deep recomputes it (SQLite's own
+            # quick_check sees the pages' structure, not a changed byte of a word).
+            total = found[0] if found else (0 if _empty(con) else None)
+            for row in sorted(rows):
+                added = con.execute("INSERT OR IGNORE INTO pinyin VALUES (?, ?)", row).rowcount
+                if added and total is not None:
+                    total = (total + _row_hash(row)) % _HASH_MODULUS
+            if total is not None:
+                con.execute("INSERT OR REPLACE INTO checksum VALUES ('rows', ?)", (total,))
     finally:
         con.close()
+
+
+_HASH_MODULUS = 2**62
+
+
+def _row_hash(row: tuple[str, str]) -> int:
+    """A 32-bit hash of one (spelling, word) row: order-free sums of these checksum a table."""
+    return zlib.crc32(f"{row[0]}\0{row[1]}".encode("utf-8", "surrogatepass"))
+
+
+def _empty(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT 1 FROM pinyin LIMIT 1").fetchone() is None
+
+
+def pinyin_content_problem(path: Path) -> str | None:
+    """Whether the rows of the table at *path* still sum to the checksum written with them
+    (``check --deep``); None for an intact table, or one from before the checksum."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'checksum'").fetchone() \
+                    is None:
+                return None
+            found = con.execute("SELECT value FROM checksum WHERE name = 'rows'").fetchone()
+            if found is None:
+                return None
+            total = 0
+            for row in con.execute("SELECT py, word FROM pinyin"):
+                total = (total + _row_hash(row)) % _HASH_MODULUS
+        finally:
+            con.close()
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        return f"unreadable ({exc})"
+    return None if total == found[0] else "its rows do not match the checksum written with them"
 
 
 def write_pinyin_table(reader: Any, path: Path, fields: tuple[str, ...] = ("title", "body")) -> int:

@@ -358,7 +358,7 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
                       deep: bool = True) -> list[Damage]:
     """Every damaged file of a generation (``check --deep``): the TOC, each segment's files
     (in full with *deep*), the derived files.  *segment_ids* None: the TOC was unreadable."""
-    from ..analysis.lexicon import PINYIN_FILE, sqlite_problem
+    from ..analysis.lexicon import PINYIN_FILE, pinyin_content_problem, sqlite_problem
     from .suggest import TABLE_FILE, table_problem
 
     folder = Path(folder)
@@ -368,6 +368,8 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
     for name in (PINYIN_FILE, "querydict.sqlite"):  # every index run writes both
         cheap = sqlite_problem(folder / name) if (folder / name).exists() else "missing"
         problem = cheap or (sqlite_problem(folder / name, deep=True) if deep else None)
+        if not problem and deep and name == PINYIN_FILE:
+            problem = pinyin_content_problem(folder / name)
         if problem:
             damage.append(Damage(str(folder / name), problem, True, deep_only=not cheap))
     try:
