@@ -223,3 +223,23 @@ def test_indexing_prepares_the_table(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(module, "build_table", no_merging)
     assert "聊城" in texts(SearchEngine(tmp_path / "ix").suggest("liaoc"))
     engine.close()
+
+
+def test_a_copied_index_loads_its_saved_table_instead_of_merging_again(tmp_path):
+    """The saved suggestion table belongs to its segments, not to the folder's path: a
+    copy of the index (a backup restored elsewhere) loads it; nothing is merged or saved."""
+    import shutil
+
+    from searcher import SearchEngine
+    from searcher.local.suggest import TABLE_FILE
+
+    first = SearchEngine(tmp_path / "ix")
+    first.index([SAMPLE_DOCS])
+    expected = texts(first.suggest("聊", 10))
+    first.close()
+    shutil.copytree(tmp_path / "ix", tmp_path / "copy")
+    saved = next((tmp_path / "copy").glob(f"gen-*/{TABLE_FILE}"))
+    before = saved.stat().st_mtime_ns, saved.read_bytes()
+    with SearchEngine(tmp_path / "copy") as copy:
+        assert texts(copy.suggest("聊", 10)) == expected
+    assert (saved.stat().st_mtime_ns, saved.read_bytes()) == before

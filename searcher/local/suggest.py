@@ -333,9 +333,19 @@ def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
         return None
     except (EOFError, pickle.UnpicklingError, TypeError, AttributeError, ImportError):
         return None
-    if version != TABLE_VERSION or saved_key != key or not isinstance(table, SuggestTable):
+    if version != TABLE_VERSION or not isinstance(table, SuggestTable) \
+            or _segments(saved_key) != _segments(key):
         return None
     return table
+
+
+def _segments(key: tuple) -> tuple | None:
+    """A table key without its folder: the same segments in a copied or moved index folder
+    (a backup restored elsewhere) have the same table."""
+    try:
+        return tuple((segment[1], count) for segment, count in key)
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
