@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import textwrap
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -105,3 +111,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.stem in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+def start_serve(index_dir: Path, cwd: Path, *options: str,
+                 before: str = "") -> tuple[subprocess.Popen, int]:
+    """`searcher --index-dir INDEX serve` on a free loopback port, once it answers (*before*:
+    Python run first in the same process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"{before}\nfrom searcher.cli import main\nmain()",
+         "--index-dir", str(index_dir), "serve", "--port", str(port), *options],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError("serve did not answer in 90 s: "
+                                     + proc.stdout.read().decode(errors="replace")) from None
+            time.sleep(0.3)

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH, article, write
+from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH, article, start_serve, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -793,7 +793,7 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
     import urllib.request
 
     _, engine, _ = site
-    proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--workers", "2",
+    proc, port = start_serve(engine.settings.index_dir, tmp_path, "--workers", "2",
                               "--time-budget", "30")
     held: list[socket.socket] = []
 
@@ -869,35 +869,6 @@ def test_serve_command_two_workers_on_loopback(site, tmp_path):
             f"/proc/{pid}/status").read_text()
 
 
-def _start_serve(index_dir: Path, cwd: Path, *options: str,
-                 before: str = "") -> tuple[subprocess.Popen, int]:
-    """`searcher --index-dir INDEX serve` on a free loopback port, once it answers (*before*:
-    Python run first in the same process)."""
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", f"{before}\nfrom searcher.cli import main\nmain()",
-         "--index-dir", str(index_dir), "serve", "--port", str(port), *options],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError("serve did not answer in 90 s: "
-                                     + proc.stdout.read().decode(errors="replace")) from None
-            time.sleep(0.3)
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 def test_serve_workers_pick_up_the_nightly_reindex_and_take_cors(docs, tmp_path):
     """The real command with two workers, each holding its own engine: after the nightly
@@ -912,7 +883,7 @@ def test_serve_workers_pick_up_the_nightly_reindex_and_take_cors(docs, tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     assert subprocess.run(run, env=env, capture_output=True).returncode == 0
     origin = "https://app.example.com"
-    proc, port = _start_serve(index_dir, tmp_path, "--workers", "2", "--cors", origin)
+    proc, port = start_serve(index_dir, tmp_path, "--workers", "2", "--cors", origin)
     conns: list[http.client.HTTPConnection] = []
     try:
         workers = _children(proc.pid)
@@ -993,7 +964,7 @@ def test_serve_runs_on_uvicorns_own_workers_for_an_unknown_uvicorn(site, tmp_pat
 
     _, engine, _ = site
     origin = "https://app.example.com"
-    proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--workers", "2",
+    proc, port = start_serve(engine.settings.index_dir, tmp_path, "--workers", "2",
                               "--cors", origin, before="import uvicorn\n"
                               "uvicorn.__version__ = '1.0.0'")
     try:
@@ -1509,7 +1480,7 @@ def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
     _, engine, docs = site
     # the public setting (a settings file) does what --public does
     (tmp_path / "searcher.toml").write_text("public = true\n", encoding="utf-8")
-    proc, port = _start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
+    proc, port = start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
                               "--config", str(tmp_path / "searcher.toml"))
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=30) as r:
@@ -1528,7 +1499,7 @@ def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
         out = proc.communicate(timeout=30)[0].decode()
     assert "warning: listening on 0.0.0.0: other machines can reach this server" in out
     assert "--public leaves them out" not in out  # it is on
-    flag, port = _start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
+    flag, port = start_serve(engine.settings.index_dir, tmp_path, "--host", "0.0.0.0",
                               "--public")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=30) as r:
@@ -1537,7 +1508,7 @@ def test_serve_beyond_loopback_warns_and_public_hides_paths(site, tmp_path):
         flag.terminate()
     assert "--public leaves them out" not in flag.communicate(timeout=30)[0].decode()
     (tmp_path / "searcher.toml").unlink()
-    quiet, port = _start_serve(engine.settings.index_dir, tmp_path)
+    quiet, port = start_serve(engine.settings.index_dir, tmp_path)
     quiet.terminate()
     assert "warning" not in quiet.communicate(timeout=30)[0].decode()
 

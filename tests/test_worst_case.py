@@ -15,10 +15,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLE_DOCS
+from conftest import ROOT, SAMPLE_DOCS, start_serve
 
 from searcher import SearchEngine, TimeLimitExceeded
 
@@ -136,7 +135,7 @@ def test_healthz_answers_within_a_second_while_a_worst_case_search_runs(worst, t
     """The real `searcher serve` (one worker): searches over the worst articles run while
     /healthz is asked every 0.2 s; each answer comes within a second (the issue: 43.5 s)."""
     engine, _ = worst
-    proc, port = _serve(engine.settings.index_dir, tmp_path, "--time-budget", str(LIMIT))
+    proc, port = start_serve(engine.settings.index_dir, tmp_path, "--time-budget", str(LIMIT))
     base = f"http://127.0.0.1:{port}"
     statuses: list[tuple[str, int, float]] = []
 
@@ -170,27 +169,3 @@ def test_healthz_answers_within_a_second_while_a_worst_case_search_runs(worst, t
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def _serve(index_dir: Path, cwd: Path, *options: str) -> tuple[subprocess.Popen, int]:
-    """`searcher --index-dir INDEX serve` on a free loopback port, once it answers."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "searcher", "--index-dir", str(index_dir), "serve",
-         "--port", str(port), *options],
-        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError("serve did not answer in 90 s") from None
-            time.sleep(0.3)
