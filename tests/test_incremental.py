@@ -166,3 +166,38 @@ def test_settled_index_is_not_listed_per_search_and_commits_still_show(tmp_path,
     listed.clear()
     assert reader.search("哈尔滨").total == 1
     assert str(gen) in listed  # changed within SETTLE_NS: checked the slow way
+
+
+def test_full_build_writes_the_pinyin_table_once(docs, tmp_path, monkeypatch):
+    """The rows the build adds are the whole table of a new index: it is not written again
+    from the lexicon (seconds at 20,000 articles), and equals what that would write."""
+    import sqlite3
+
+    from searcher.analysis import lexicon
+    from searcher.local import indexing
+
+    rewrites = []
+
+    def spy(reader, path, *args):
+        rewrites.append(path)
+        return lexicon.write_pinyin_table(reader, path, *args)
+
+    monkeypatch.setattr(indexing, "write_pinyin_table", spy)
+    engine = SearchEngine(tmp_path / "ix")
+    assert engine.index([docs]).added > 0
+    assert rewrites == []
+    gen = engine.root.current().path
+    with engine._searcher() as searcher:
+        lexicon.write_pinyin_table(searcher.reader(), tmp_path / "from-lexicon.sqlite")
+
+    def rows(path):
+        con = sqlite3.connect(path)
+        try:
+            return set(con.execute("SELECT py, word FROM pinyin"))
+        finally:
+            con.close()
+
+    assert rows(gen / lexicon.PINYIN_FILE) == rows(tmp_path / "from-lexicon.sqlite")
+    (gen / lexicon.PINYIN_FILE).unlink()  # a lost table, with documents indexed: written again
+    engine.index([docs])
+    assert rewrites == [gen / lexicon.PINYIN_FILE]

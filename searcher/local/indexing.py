@@ -119,6 +119,9 @@ def index_sources(
         repaired = repair_generation(ix)  # IndexCorruptError: only 'index --full' can help
         pinyin_intact = usable_pinyin_table(target.path / PINYIN_FILE)
         manifest = read_manifest(ix)
+        # Into an index holding no document yet (a full build), the rows the workers add
+        # are the whole table: writing it again from the lexicon would repeat them.
+        pinyin_intact = pinyin_intact or not manifest
         found = scan(source_paths, follow_links=settings.follow_links)
         report.skipped = found.skipped
         # A rebuild starts empty: the folders' history (which one moved where) is in the

@@ -18,13 +18,17 @@ children forked or served by :mod:`multiprocessing`:
   time bound, or makes its worker grow past its memory bound, gets the worker
   killed; the file is reported by name and the task's other files are given to
   a fresh worker (see :mod:`searcher.local.limits` for the in-worker bound that
-  stops most such files without a restart).
+  stops most such files without a restart).  The worker writes which file it is
+  on into a page of memory it shares with the parent, which reads it every
+  :data:`TICK`: a message per file woke the parent 20,000 times in a 20,000-article
+  build (1.6 s of its CPU, taken from the workers on two cores).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import pickle
 import queue
@@ -32,6 +36,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -108,17 +113,72 @@ def _receive(stream: BinaryIO) -> Any:
     return pickle.loads(data)
 
 
+#: A worker's state in the memory it shares with the parent: a sequence number (odd while
+#: the worker writes), then the number of tasks it has begun, whether it is on a file (1)
+#: or between files (0), the file's number in the task (-1: none yet), when the file began
+#: (``time.monotonic``, one clock for every process) and the worker's resident memory then
+#: (-1: unknown).
+_SEQUENCE = struct.Struct("=Q")
+_FIELDS = struct.Struct("=QqqdQ")
+_STATE_SIZE = mmap.PAGESIZE
+
+
+@dataclass
+class FileState:
+    """What the parent reads of a worker's current task: *file* is the number of the file
+    it is on (*on_file*) or was last on, None before its first."""
+
+    on_file: bool
+    file: int | None
+    started: float
+    memory: int | None
+
+
+def _read_state(shared: mmap.mmap) -> tuple[int, FileState] | None:
+    """(tasks begun, state) as the worker last wrote them, or None before it wrote any."""
+    for _ in range(1000):
+        (first,) = _SEQUENCE.unpack_from(shared, 0)
+        tasks, on_file, file, started, memory = _FIELDS.unpack_from(shared, _SEQUENCE.size)
+        (last,) = _SEQUENCE.unpack_from(shared, 0)
+        if first == last and not first % 2:
+            break
+        time.sleep(0)  # the worker is writing it: a few instructions
+    else:
+        return None
+    if first == 0:
+        return None
+    return tasks, FileState(bool(on_file), None if file < 0 else file, started,
+                            None if memory == 2**64 - 1 else memory)
+
+
 # -- the worker side --------------------------------------------------------------------------
 
 _results: BinaryIO | None = None
+_state: mmap.mmap | None = None
+_sequence = 0
+_tasks_begun = 0
+_file = -1
 
 
 def report_file(index: int | None) -> None:
     """In a worker: tell the parent that file *index* of the current task begins, or (None)
     that the task's files are done and its result is being written (a no-op elsewhere).
     The parent counts progress and bounds each file's time and memory with it."""
-    if _results is not None:
-        _tell(("file", index, _resident()))
+    if _state is not None:
+        _write_state(index)
+
+
+def _write_state(index: int | None) -> None:
+    global _sequence, _file
+    if index is not None:
+        _file = index
+    resident = _resident()
+    _sequence += 1  # odd: the parent reads again
+    _SEQUENCE.pack_into(_state, 0, _sequence)
+    _FIELDS.pack_into(_state, _SEQUENCE.size, _tasks_begun, index is not None, _file,
+                      time.monotonic(), 2**64 - 1 if resident is None else resident)
+    _sequence += 1
+    _SEQUENCE.pack_into(_state, 0, _sequence)
 
 
 def _tell(message: Any) -> None:
@@ -156,14 +216,14 @@ def die_with_parent() -> None:
         log.debug("prctl(PR_SET_PDEATHSIG) unavailable")
 
 
-def serve(task_fd: int, result_fd: int, lifeline_fd: int, parent: int) -> None:
+def serve(task_fd: int, result_fd: int, lifeline_fd: int, parent: int, state_fd: int) -> None:
     """A worker's main loop: initialise, then run tasks until the parent closes the pipe.
 
     The worker ends with *parent* twice over: the kernel kills it when *parent* ends
     (Linux; at once, even while this interpreter is busy in one long call into C), and
     its lifeline's watcher thread exits it (everywhere).
     """
-    global _results
+    global _results, _state, _tasks_begun, _file
     die_with_parent()
     if os.getppid() != parent:  # it ended before the kernel was told
         os._exit(0)
@@ -171,6 +231,8 @@ def serve(task_fd: int, result_fd: int, lifeline_fd: int, parent: int) -> None:
     threading.Thread(target=_watch_lifeline, args=(lifeline_fd,), daemon=True).start()
     tasks = os.fdopen(task_fd, "rb")
     _results = os.fdopen(result_fd, "wb")
+    _state = mmap.mmap(state_fd, _STATE_SIZE)
+    os.close(state_fd)
     try:
         initializer, initargs = _receive(tasks)
         if initializer is not None:
@@ -187,6 +249,8 @@ def serve(task_fd: int, result_fd: int, lifeline_fd: int, parent: int) -> None:
         if message is None:
             os._exit(0)
         function, task = message
+        _tasks_begun, _file = _tasks_begun + 1, -1
+        _write_state(None)
         try:
             result = function(task)
         except BaseException as exc:  # noqa: BLE001 - the parent raises it
@@ -233,11 +297,14 @@ class _Worker:
         life_r, life_w = os.pipe()
         _lifelines.add(life_w)
         self.lifeline = life_w
+        state_fd = -1
         try:
-            fds = f"{task_r}, {result_w}, {life_r}, {os.getpid()}"
+            state_fd = _shared_file()
+            self.state = mmap.mmap(state_fd, _STATE_SIZE)
+            fds = f"{task_r}, {result_w}, {life_r}, {os.getpid()}, {state_fd}"
             code = _BOOT.format(path=_search_path(), fds=fds)
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", code], pass_fds=(task_r, result_w, life_r),
+                [sys.executable, "-c", code], pass_fds=(task_r, result_w, life_r, state_fd),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
         except BaseException as exc:
             for fd in (task_w, result_r):
@@ -249,16 +316,15 @@ class _Worker:
                                   "--jobs 1 to index without worker processes") from None
             raise
         finally:
-            for fd in (task_r, result_w, life_r):
-                os.close(fd)
+            for fd in (task_r, result_w, life_r, state_fd):
+                if fd >= 0:
+                    os.close(fd)
         self.tasks = os.fdopen(task_w, "wb")
         self.results = os.fdopen(result_r, "rb")
         self.ready = False
         self.task: Any = None
-        self.file: int | None = None  # the file it is on, or (on_file false) was last on
-        self.on_file = False
-        self.file_started = 0.0
-        self.file_memory: int | None = None
+        self.given = 0  # tasks given to it; the state of the last one is read from its page
+        self.given_at = 0.0
         self.killed: str | None = None
         with contextlib.suppress(OSError):
             _send(self.tasks, (pool.initializer, pool.initargs))
@@ -275,10 +341,16 @@ class _Worker:
                 return
 
     def give(self, function: Callable[[Any], Any], task: Any) -> None:
-        self.task, self.file, self.file_started = task, None, time.monotonic()
-        self.file_memory, self.on_file = None, False
+        self.task, self.given, self.given_at = task, self.given + 1, time.monotonic()
         with contextlib.suppress(OSError):  # it died: its reader reports that
             _send(self.tasks, (function, task))
+
+    def file_state(self) -> FileState:
+        """Where the worker is in its current task (between files until it reports one)."""
+        read = _read_state(self.state)
+        if read is None or read[0] != self.given:
+            return FileState(False, None, self.given_at, None)
+        return read[1]
 
     def kill(self, reason: str) -> None:
         if self.killed is None:
@@ -306,6 +378,21 @@ class _Worker:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
+
+
+def _shared_file() -> int:
+    """A descriptor of a fresh zero-filled file of :data:`_STATE_SIZE` bytes, in memory."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("searcher-worker-state")
+    else:
+        with tempfile.TemporaryFile() as handle:
+            fd = os.dup(handle.fileno())
+    try:
+        os.ftruncate(fd, _STATE_SIZE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _search_path() -> list[str]:
@@ -364,7 +451,7 @@ class WorkerPool:
 
     def files_done(self) -> int:
         """Files the busy workers have finished of their current tasks."""
-        return sum(w.file or 0 for w in self.workers if w.task is not None)
+        return sum(w.file_state().file or 0 for w in self.workers if w.task is not None)
 
     def run(self, function: Callable[[Any], Any], tasks: Iterable[Any],
             recover: Callable[[Interrupted], tuple[Any, Any]] | None = None,
@@ -406,13 +493,8 @@ class WorkerPool:
             elif kind == "error":
                 log.debug("worker start-up failed:\n%s", message[2])
                 raise WorkerError(f"an indexing worker process could not start: {message[1]}")
-            elif kind == "file":
-                worker.on_file = message[1] is not None
-                if worker.on_file:
-                    worker.file = message[1]
-                worker.file_started, worker.file_memory = time.monotonic(), message[2]
             elif kind == "done":
-                worker.task = worker.file = None
+                worker.task = None
                 yield message[1]
             elif kind == "raised":
                 worker.task = None
@@ -433,7 +515,8 @@ class WorkerPool:
             self._start()
             return None
         reason = worker.killed or f"its worker process ended ({how})"
-        if not worker.on_file:
+        state = worker.file_state()
+        if not state.on_file:
             # Between files (writing its result): no file to blame; the task runs once more.
             if recover is None or id(worker.task) in self._retried:
                 raise WorkerError(f"an indexing worker process ended while working ({how})")
@@ -442,7 +525,7 @@ class WorkerPool:
             return None, worker.task
         if recover is None:
             raise WorkerError(f"an indexing worker process ended while working ({reason})")
-        outcome = recover(Interrupted(worker.task, worker.file, reason))
+        outcome = recover(Interrupted(worker.task, state.file, reason))
         self._start()
         return outcome
 
@@ -452,14 +535,17 @@ class WorkerPool:
             return
         self._checked = now
         for worker in self.workers:
-            if worker.task is None or worker.killed is not None or not worker.on_file:
+            if worker.task is None or worker.killed is not None:
                 continue
-            if now - worker.file_started > self.bounds.seconds:
+            state = worker.file_state()
+            if not state.on_file:
+                continue
+            if now - state.started > self.bounds.seconds:
                 worker.kill(f"took longer than {self.bounds.seconds:g} s to index; skipped")
                 continue
             resident = _resident(worker.proc.pid)
-            if (resident is not None and worker.file_memory is not None
-                    and resident - worker.file_memory > self.bounds.memory):
+            if (resident is not None and state.memory is not None
+                    and resident - state.memory > self.bounds.memory):
                 worker.kill(f"needed more than {_mib(self.bounds.memory)} of memory to "
                             "index; skipped")
 
