@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, SHARED, needs_shared
+from test_kill import children
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
 
@@ -79,16 +80,6 @@ def test_worker_that_cannot_start_ends_the_run_with_one_error(tmp_path):
                            "run with --jobs 1 to index without worker processes\n")
     assert done.stderr == ""
     assert time.monotonic() - started < 60
-
-
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found.update(int(c) for c in (task / "children").read_text().split())
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 @needs_shared
