@@ -16,9 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .core.request import (
+    MAX_FACET_LIMIT,
+    SORTS,
+    Filters,
+    as_values,
+    check_facets,
+    date_range,
+    month_numbers,
+)
 from .errors import QueryError
-from .local.scoring import Filters
-from .local.search import SORTS, date_range
 from .query import Node, parse_query_notices
 from .results import Notice
 
@@ -124,8 +131,6 @@ def prepare_search(timezone: str, query: str, limit: int = 10, page: int = 1,
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}",
                          argument="sort", value=sort)
-    from .local.facets import MAX_FACET_LIMIT, as_values, check_facets, month_numbers
-
     facet_names = check_facets(facets)
     check_whole(facet_limit, "facet_limit", 1, MAX_FACET_LIMIT)
     years, months = month_numbers(year, month)

@@ -214,7 +214,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
     suggestion phrases are *phrases*, the merged segments' (see
     :func:`suggest.segment_phrases`).
     """
-    from . import scoring, substrings
+    from . import segments, substrings
     from .sidecar import save_arrays
 
     folder, segment_id = index_folder(ix), segment.segment_id()
@@ -233,7 +233,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
         if records is None:
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
-        save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
+        save_arrays(folder, segment_id, segments.SIDECAR, segments.data_arrays(reader))
         save_arrays(folder, segment_id, suggest.SIDECAR,
                     suggestions if suggestions is not None
                     else suggest.reader_arrays(reader, phrases))

@@ -31,11 +31,11 @@ from ..analysis.tokens import (
     file_digest,
     index_terms,
 )
+from ..core.rules import TITLE_BOOST
 from ..ingest import READER_VERSION
 from . import whoosh_adapter
 from .whoosh_adapter import Token, Tokenizer, columns, fields
 
-TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
 SCHEMA_VERSION = 4
 #: Separator for multi-valued keyword fields (never appears in real values).

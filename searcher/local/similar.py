@@ -4,7 +4,7 @@ The document's title and (the start of its) body are segmented like a query
 (the frozen query dictionary, no jieba load); each term gets a tf-idf weight
 (title occurrences count like the title boost), the strongest ``MAX_TERMS``
 terms found in other documents are kept, and every document is scored by the
-same vectorised BM25 as a search (:class:`searcher.local.scoring.Evaluator`),
+same vectorised BM25 as a search (:class:`searcher.local.evaluator.Evaluator`),
 each term's scores multiplied by its weight.  The article itself never
 appears.
 
@@ -26,10 +26,13 @@ import numpy as np
 
 from ..analysis.normalize import squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
+from ..core import rules
+from ..core.rules import TEXT_FIELDS
 from ..deadline import check_time_limit
 from ..results import SearchResults
+from .evaluator import Evaluator, QueryContext
+from .matches import Match, top_order
 from .schema import FIELD_BREAK
-from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
 from .search import build_hits
 
 #: Distinctive terms used as the query.
@@ -52,7 +55,7 @@ def distinctive_terms(searcher, title: str, body: str, context: QueryContext) ->
     that other documents hold too."""
     counts: Counter[str] = Counter()
     for term in query_terms(title, context.cut):
-        counts[term] += TITLE_WEIGHT
+        counts[term] += rules.TITLE_WEIGHT
     counts.update(query_terms(body[:MAX_CHARS], context.cut))
     total = max(searcher.doc_count(), 1)
     scored: list[tuple[float, str]] = []

@@ -26,6 +26,7 @@ from ..analysis.segmenter import open_segmenter
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..arguments import check_doc_id, check_page, prepare_search
 from ..config import Settings, load_settings, parse_cluster_url
+from ..core.plan import can_relax, is_question
 from ..deadline import check_time_limit, time_left
 from ..errors import (
     ConfigError,
@@ -36,7 +37,6 @@ from ..errors import (
 )
 from ..highlight import highlight_all, make_snippet, needles_for
 from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
-from ..local.search import _can_relax, is_question
 from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
@@ -172,9 +172,9 @@ class OpenSearchBackend:
         if units:  # the did-you-mean counts ride along (global: whatever the query matches)
             aggs = dict(aggs or {}, **{SPELLING_AGG: {"global": {}, "aggs": {
                 "units": HomophoneLookup.aggregation(units)}}})
-        question = is_question(request.node, request.query, cut) and _can_relax(request.node, cut)
+        question = is_question(request.node, request.query, cut) and can_relax(request.node, cut)
         if question:
-            # A question (the local rule, searcher.local.search.execute): "any word" from
+            # A question (searcher.core.plan, as locally): "any word" from
             # the start; relaxed says if some match lacks a word, i.e. if there are more
             # matches than the strict query's (counted in the same request).
             strict = self._translator(cut).translate(request.node).query
@@ -190,7 +190,7 @@ class OpenSearchBackend:
             total, hits, found = self._page(self._body(translation.query, filters, aggs),
                                             request.sort, request.offset, request.limit)
             relaxed = False
-        if total == 0 and not question and _can_relax(request.node, cut):
+        if total == 0 and not question and can_relax(request.node, cut):
             translation = self._translator(cut, relaxed=True).translate(request.node)
             total, hits, found = self._page(self._body(translation.query, filters, aggs),
                                             request.sort, request.offset, request.limit)

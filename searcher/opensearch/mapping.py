@@ -36,10 +36,10 @@ from typing import Any
 from ..analysis.lexicon import word_pinyins
 from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, index_terms
+from ..core.rules import K1, B
+from ..core.rules import TITLE_BOOST as _LOCAL_TITLE_BOOST
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document
-from ..local.schema import TITLE_BOOST as _LOCAL_TITLE_BOOST
-from ..local.scoring import K1, B
 
 #: Bump when the mapping or the document source change in a way that needs a rebuild.
 MAPPING_VERSION = 6
@@ -74,7 +74,7 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
                 "max_regex_length": MAX_REGEX_LENGTH,
-                # BM25 with Lucene's defaults is what searcher.local.scoring computes too.
+                # BM25 with Lucene's defaults is what searcher.local.evaluator computes too.
                 "similarity": {"default": {"type": "BM25", "k1": K1, "b": B}},
                 "analysis": {
                     # The indexed text ends with END_MARK, so its last character starts a
