@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,13 +145,15 @@ _NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
-                  index_existed: bool = False) -> StorageError | None:
+                  index_existed: bool = False,
+                  vanished: Callable[[Path], bool] | None = None) -> StorageError | None:
     """The :class:`StorageError` that explains *exc*, or None when it is not one we expect.
 
     *exc* escaped an operation on the index in *index_dir*.  Three situations
     are expected and explained: the disk is full, permission is denied (or
     the file system is read-only), and the index folder, which existed when
-    the operation started (*index_existed*), is gone.  Anything else, for
+    the operation started (*index_existed*), is gone (*vanished* says whether a folder
+    still holds a usable index: the back end knows what one looks like).  Anything else, for
     example an ``OSError`` with another errno, is left to the caller as the
     bug it probably is.
     """
@@ -186,7 +189,7 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
             + ("; check its owner and permissions, or pass --index-dir" if inside
                else "; check its owner and permissions"),
             path=name, errno=exc.errno)
-    if index_existed and root is not None and _vanished(root):
+    if index_existed and root is not None and vanished is not None and vanished(root):
         return StorageError(
             f"the index folder {root} was removed while the command was using it: "
             "run 'searcher index SOURCE' to build it again",
@@ -211,16 +214,6 @@ def _is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _vanished(root: Path) -> bool:
-    """True when *root* no longer holds a usable index (folder, CURRENT or generation gone)."""
-    from .local.storage import IndexDir
-
-    try:
-        return IndexDir(root).current() is None
-    except OSError:
-        return True
 
 
 class UnsupportedWhooshError(SearcherError, ImportError):

@@ -67,6 +67,10 @@ TEXT_FIELDS = ("title", "body")
 #: title terms this many times).
 TITLE_BOOST = 3.0
 
+#: Separates title from body in the squeezed text (both back ends store title + FIELD_BREAK +
+#: body without whitespace), so no exact match spans both.
+FIELD_BREAK = "\x1e"
+
 #: Han characters (what makes a query word Chinese: verbatim matching, proximity).
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 #: A Latin word that may be pinyin.

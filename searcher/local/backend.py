@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 from ..arguments import is_text
 from ..config import Settings
+from ..core.fingerprint import analysis_fingerprint, describe_change, dictionary_key
 from ..errors import (
     DocumentNotFoundError,
     IndexCorruptError,
@@ -35,7 +36,6 @@ from ..errors import (
 from ..results import DocumentView, SearchResults, Suggestion
 from .caching import SearchCaches
 from .integrity import Damage, check_toc, corrupt_error, latest_toc, open_check, verify_generation
-from .schema import analysis_fingerprint, describe_change, dictionary_key
 from .search import QueryContext, execute
 from .storage import Generation, IndexDir
 

@@ -25,6 +25,7 @@ from collections import Counter
 from typing import Any
 
 from ..config import Settings
+from ..core.fingerprint import analysis_fingerprint, describe_change
 from ..errors import ConfigError, IndexNotFoundError
 from ..reports import OptimizeReport
 from . import suggest
@@ -32,7 +33,7 @@ from .backend import open_generation
 from .building import write_sidecars
 from .integrity import remove_temp_files
 from .locking import writer_lock
-from .schema import analysis_fingerprint, build_schema, describe_change
+from .schema import build_schema
 from .storage import Generation, IndexDir
 from .whoosh_adapter import (
     commit_segments,

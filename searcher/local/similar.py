@@ -28,24 +28,14 @@ from ..analysis.normalize import squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..core import rules
 from ..core.rules import TEXT_FIELDS
-from ..deadline import check_time_limit
+from ..core.similarity import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
 from ..results import SearchResults
 from .evaluator import Evaluator, QueryContext
 from .matches import Match, top_order
-from .schema import FIELD_BREAK
 from .search import build_hits
 
-#: Distinctive terms used as the query.
-MAX_TERMS = 25
 #: Body characters segmented for the terms (the start of an article says what it is about).
 MAX_CHARS = 6000
-#: Jaccard similarity of character 4-gram sets from which a document is a near-duplicate.
-NEAR_DUPLICATE = 0.8
-SHINGLE = 4
-#: 4-grams taken between checks of the time limit (a long article has millions).
-SHINGLE_STEP = 1 << 18
-#: Best-scored candidates checked for near-duplication (beyond the page asked for).
-CANDIDATES = 50
 
 _WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
 
@@ -71,26 +61,6 @@ def distinctive_terms(searcher, title: str, body: str, context: QueryContext) ->
     best = scored[:MAX_TERMS]
     top = best[0][0] if best else 1.0
     return {term: weight / top for weight, term in best}
-
-
-def shingles(squeezed: str) -> set[str]:
-    """Character 4-grams of the body part of a squeezed text (the whole text if no body)."""
-    body = squeezed.split(FIELD_BREAK, 1)[-1] or squeezed
-    if len(body) <= SHINGLE:
-        return {body} if body else set()
-    found: set[str] = set()
-    count = len(body) - SHINGLE + 1
-    for first in range(0, count, SHINGLE_STEP):  # a caller's time_limit between steps
-        check_time_limit()
-        found.update(body[i : i + SHINGLE] for i in range(first, min(first + SHINGLE_STEP,
-                                                                     count)))
-    return found
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
 
 
 def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,

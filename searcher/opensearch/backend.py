@@ -26,7 +26,9 @@ from ..analysis.segmenter import open_segmenter
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..arguments import check_doc_id, check_page, prepare_search
 from ..config import Settings, load_settings, parse_cluster_url
+from ..core.fingerprint import analysis_fingerprint, dictionary_key
 from ..core.plan import can_relax, is_question
+from ..core.rules import FIELD_BREAK
 from ..deadline import check_time_limit, time_left
 from ..errors import (
     ConfigError,
@@ -36,7 +38,6 @@ from ..errors import (
     TimeLimitExceeded,
 )
 from ..highlight import highlight_all, make_snippet, needles_for
-from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
 from ..query import positive_literals
 from ..reports import IndexReport
 from ..results import DocumentView, Hit, SearchResults, Suggestion
@@ -256,7 +257,7 @@ class OpenSearchBackend:
         character 4-grams) come first with ``hit.near_duplicate`` set.  An unknown id
         raises DocumentNotFoundError, like :meth:`get`.
         """
-        from ..local.similar import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
+        from ..core.similarity import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
 
         check_page(limit, page)
         started = time.perf_counter()
@@ -327,12 +328,12 @@ class OpenSearchBackend:
         so cluster queries cut words exactly like local ones."""
         if not self._cut_ready:
             from ..analysis.segmenter import FILE_NAME, cache_dir, install_dictionary
-            from ..local.indexing import _load_jieba
+            from ..core.changes import load_jieba
 
             words = dictionary_key(analysis_fingerprint(self.settings))
             folder = cache_dir() / f"cluster-{hashlib.sha1(words.encode()).hexdigest()[:16]}"
             folder.mkdir(parents=True, exist_ok=True)
-            install_dictionary(folder / FILE_NAME, words, lambda: _load_jieba(self.settings))
+            install_dictionary(folder / FILE_NAME, words, lambda: load_jieba(self.settings))
             segmenter = open_segmenter(folder, words)
             self._cut = segmenter.cut if segmenter else None
             self._cut_ready = True
@@ -344,7 +345,7 @@ class OpenSearchBackend:
         from): per-document size, time and digest, as the local ``check`` does."""
         from opensearchpy.exceptions import OpenSearchException
 
-        from ..local.checking import compare_manifest
+        from ..core.changes import compare_manifest
         from .client import cluster_error
         from .generations import read_manifest
 

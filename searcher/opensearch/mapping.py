@@ -183,7 +183,7 @@ def suggest_keys(title_terms: list[str], body_terms: list[str]) -> list[str]:
     """The ``suggest`` values of one document: what the local suggestion table holds for it
     (:mod:`searcher.local.suggest`): its suggestible words, and the pinyin spellings and
     initials of its Chinese words of up to eight characters."""
-    from ..local.suggest import MAX_PINYIN_CHARS, suggestible
+    from ..core.suggestions import MAX_PINYIN_CHARS, suggestible
 
     words = sorted({t for t in (*title_terms, *body_terms) if suggestible(t)})
     keys = list(words)
@@ -195,7 +195,7 @@ def suggest_keys(title_terms: list[str], body_terms: list[str]) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def _pinyin_keys(word: str) -> frozenset[str]:
-    from ..local.suggest import pinyin_keys
+    from ..core.suggestions import pinyin_keys
 
     return frozenset(pinyin_keys(word))
 
@@ -203,7 +203,7 @@ def _pinyin_keys(word: str) -> frozenset[str]:
 def title_key(title: str) -> str | None:
     """The ``title_key`` value: the folded, whitespace-free title (what a prefix is compared
     with) and the title as the local suggestions show it."""
-    from ..local.suggest import MAX_TITLE_CHARS
+    from ..core.suggestions import MAX_TITLE_CHARS
 
     shown = " ".join(title.split())[:MAX_TITLE_CHARS]
     folded = squeeze(fold(shown))
