@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .arguments import SearchRequest
+    from .core.request import SearchRequest
     from .local.indexing import ProgressCallback
     from .reports import CheckReport, IndexReport, OptimizeReport
 

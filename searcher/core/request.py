@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from ..errors import QueryError
 from ..ingest.dates import parse_date, to_utc
+from ..query import Node
+from ..results import Notice
 
 SORTS = ("relevance", "date", "oldest")
 
@@ -39,6 +41,35 @@ class Filters:
     years: tuple[int, ...] = ()
     months: tuple[int, ...] = ()
     timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One checked search: what a back end's ``execute`` runs."""
+
+    query: str
+    node: Node
+    limit: int
+    page: int
+    sort: str
+    filters: Filters
+    facets: tuple[str, ...] = ()
+    facet_limit: int = 10
+    #: How the query was read where it was not as typed (``SearchResults.notices``).
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+def is_text(value: str) -> bool:
+    """True when *value* is encodable text (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def date_range(since: object, until: object, tz: str

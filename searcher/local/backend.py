@@ -16,26 +16,25 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..arguments import SearchRequest
+    from ..core.request import SearchRequest
     from ..reports import CheckReport, IndexReport, OptimizeReport
     from .indexing import ProgressCallback
 
-from ..arguments import is_text
 from ..config import Settings
 from ..core.fingerprint import analysis_fingerprint, describe_change, dictionary_key
+from ..core.request import is_text
 from ..errors import (
     DocumentNotFoundError,
-    IndexCorruptError,
     IndexNotFoundError,
     SearcherError,
 )
 from ..results import DocumentView, SearchResults, Suggestion
 from .caching import SearchCaches
-from .integrity import Damage, check_toc, corrupt_error, latest_toc, open_check, verify_generation
+from .integrity import Damage, corrupt_error
+from .repair import open_generation, verify_folder
 from .search import QueryContext, execute
 from .storage import Generation, IndexDir
 
@@ -45,57 +44,6 @@ log = logging.getLogger(__name__)
 #: A folder changed less than this long ago may change again within the same timestamp tick
 #: (file systems stamp with a coarse clock), so its stamp is not trusted yet.
 SETTLE_NS = 2_000_000_000
-
-
-def open_generation(gen: Generation) -> Any:
-    """The Whoosh index of *gen*, its files checked as :func:`integrity.open_check` does.
-
-    Raises IndexCorruptError naming a damaged file (the table of contents when Whoosh
-    cannot read it)."""
-    from .whoosh_adapter import index_segments, open_index
-
-    toc = latest_toc(gen.path)
-    damage = check_toc(gen.path)
-    if damage is not None and not damage.derived:  # (a lost toc.sums: open_check warns)
-        raise corrupt_error([damage])
-    try:
-        ix = open_index(str(gen.path))
-        segment_ids = [s.segment_id() for s in index_segments(ix)]
-    except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
-        if toc is None:
-            raise IndexNotFoundError(
-                f"index in {gen.path} cannot be opened ({exc}); "
-                "rebuild it with 'searcher index --full'") from None
-        raise IndexCorruptError(str(toc), f"unreadable ({type(exc).__name__}: {exc})") from None
-    try:
-        open_check(gen.path, segment_ids)
-    except IndexCorruptError:
-        ix.close()
-        raise
-    return ix
-
-
-def verify_folder(folder: os.PathLike[str] | str, *, deep: bool = True) -> list[Damage]:
-    """Every damaged file of the generation in *folder* (see integrity.verify_generation)."""
-    from .whoosh_adapter import index_segments, open_index
-
-    try:
-        ix = open_index(str(folder))
-        try:
-            segment_ids: list[str] | None = [s.segment_id() for s in index_segments(ix)]
-        finally:
-            ix.close()
-    except Exception as exc:  # noqa: BLE001 - reported as the TOC's damage below
-        segment_ids = None
-        toc = latest_toc(Path(folder))
-        unreadable = [Damage(str(toc or Path(folder) / "_MAIN_0.toc"),
-                             f"unreadable ({type(exc).__name__}: {exc})", False)]
-    else:
-        unreadable = []
-    damage = verify_generation(folder, segment_ids, deep=deep)
-    if unreadable and not any(d.path == unreadable[0].path for d in damage):
-        damage = unreadable + damage
-    return damage
 
 
 def settled_stamp(folder: os.PathLike[str] | str) -> int | None:

@@ -51,9 +51,10 @@ from .building import (
     build_segment,
     write_sidecars,
 )
-from .integrity import remove_temp_files, repair_generation
+from .integrity import remove_temp_files
 from .locking import writer_lock
 from .manifest import read_manifest
+from .repair import open_generation, repair_generation
 from .schema import build_schema
 from .storage import Generation, IndexDir
 from .whoosh_adapter import (
@@ -192,7 +193,6 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
 
 def _intact(gen: Generation) -> bool:
     """Whether an interrupted rebuild can be resumed: its files pass the open check."""
-    from .backend import open_generation
 
     try:
         open_generation(gen).close()

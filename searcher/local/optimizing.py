@@ -29,10 +29,10 @@ from ..core.fingerprint import analysis_fingerprint, describe_change
 from ..errors import ConfigError, IndexNotFoundError
 from ..reports import OptimizeReport
 from . import suggest
-from .backend import open_generation
 from .building import write_sidecars
 from .integrity import remove_temp_files
 from .locking import writer_lock
+from .repair import open_generation
 from .schema import build_schema
 from .storage import Generation, IndexDir
 from .whoosh_adapter import (

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..arguments import SearchRequest
+    from ..core.request import SearchRequest
     from ..reports import CheckReport
 
 from ..analysis.normalize import squeeze
