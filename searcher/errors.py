@@ -53,6 +53,17 @@ class DocumentNotFoundError(SearcherError, LookupError):
         self.doc_id = doc_id
 
 
+class AmbiguousDocumentError(SearcherError, LookupError):
+    """A source path names several documents (one file reached from two nested source
+    folders): ``ids`` lists them, sorted; ask for one of them by id."""
+
+    def __init__(self, doc_id: str, ids: list[str]) -> None:
+        self.doc_id = doc_id
+        self.ids = sorted(ids)
+        super().__init__(f"{doc_id} is indexed as {len(self.ids)} documents "
+                         f"({', '.join(self.ids)}): give one of these ids")
+
+
 class TimeLimitExceeded(SearcherError):
     """A search ran past its time limit (``timeout``, the ``search_timeout`` setting or
     :func:`searcher.time_limit`; *seconds* holds it).  The search stopped between two steps;

@@ -2,15 +2,20 @@
 
 A question (``…是什么``, ``如何…``, ``…吗``, a question mark) is ranked "any word" from the
 start, documents holding more of its words first; any other query is relaxed to "any
-word" only when no document holds every word.  Both back ends follow these rules.
+word" only when no document holds every word.  :func:`run_search` is that flow, once:
+each back end's search hands it one ranking step (numpy over segments, or a request to
+the cluster) and builds its page from the ranking it returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from ..analysis.tokens import QUESTION_WORDS, query_terms
-from ..query import And, Node, Not, Word
+from ..highlight import needles_for
+from ..query import And, Node, Not, Word, positive_literals
 
 Cut = Callable[[str], list[str]]
 
@@ -35,3 +40,52 @@ def can_relax(node: Node, cut: Cut | None = None) -> bool:
         return sum(1 for i in node.items if not isinstance(i, Not)) > 1 or any(
             can_relax(i, cut) for i in node.items)
     return False
+
+
+class Ranking(Protocol):
+    """What one ranking step of a back end tells the flow."""
+
+    @property
+    def total(self) -> int: ...
+    @property
+    def partial(self) -> bool:
+        """Some match lacks one of the query's words (asked for by a question's step)."""
+    @property
+    def terms(self) -> set[str]:
+        """Every term the query looked for (for the highlight needles)."""
+
+
+RankingT = TypeVar("RankingT", bound=Ranking)
+#: One ranking step: ``rank(relaxed, question)``; *relaxed*: "any word" ranking;
+#: *question*: a question's step, whose ranking must say whether it is ``partial``.
+RankStep = Callable[[bool, bool], RankingT]
+
+
+@dataclass
+class Planned(Generic[RankingT]):
+    """The ranking a search ends with, whether it was relaxed, and the needles to highlight."""
+
+    ranking: RankingT
+    relaxed: bool
+    needles: list[str]
+
+
+def run_search(node: Node, raw: str, cut: Cut | None,
+               rank: Callable[[bool, bool], RankingT]) -> Planned[RankingT]:
+    """Rank *node* (typed as *raw*) the way the query plan says, with the back end's *rank*.
+
+    A question is ranked "any word" at once (the answer seldom holds every word), and
+    ``relaxed`` says whether some hit lacks a word; any other query that several words
+    make is relaxed to "any word" when no document holds them all, and ``relaxed`` says
+    whether that found anything.
+    """
+    if is_question(node, raw, cut) and can_relax(node, cut):
+        ranking = rank(True, True)
+        relaxed = ranking.partial
+    else:
+        ranking = rank(False, False)
+        relaxed = False
+        if ranking.total == 0 and can_relax(node, cut):
+            ranking = rank(True, False)
+            relaxed = ranking.total > 0
+    return Planned(ranking, relaxed, needles_for(positive_literals(node), ranking.terms))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -137,11 +138,12 @@ class Evaluator:
             if len(ids):
                 ids_parts.append(np.asarray(ids, dtype=np.int64) + offset)
                 weight_parts.append(np.asarray(weights, dtype=np.float32))
-        ids = np.concatenate(ids_parts).astype(np.int32) if ids_parts \
+        all_ids = np.concatenate(ids_parts).astype(np.int32) if ids_parts \
             else np.zeros(0, dtype=np.int32)
-        weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, np.float32)
-        return self.caches.postings.put(key, (ids, weights),
-                                        heap_bytes(ids, weights) + ENTRY_OVERHEAD)
+        all_weights = np.concatenate(weight_parts) if weight_parts \
+            else np.zeros(0, np.float32)
+        return self.caches.postings.put(key, (all_ids, all_weights),
+                                        heap_bytes(all_ids, all_weights) + ENTRY_OVERHEAD)
 
     def df(self, fieldname: str, term: str) -> int:
         """Documents holding *term* in *fieldname*: the length of its postings over the
@@ -248,7 +250,7 @@ class Evaluator:
 
     def conjunction(self, items: tuple[Node, ...], space: Space) -> Match:
         n = space.n
-        positives = [i for i in items if not isinstance(i, Not)]
+        positives: list[Node] = [i for i in items if not isinstance(i, Not)]
         negatives = [i.item for i in items if isinstance(i, Not)]
         groups = pinyin_runs(positives, lambda joined: bool(
             self.context.pinyin and self.context.pinyin(joined)))
@@ -290,7 +292,7 @@ class Evaluator:
                              space.n)
         finally:
             self._quiet -= 1
-        joined = "".join(fold(n.text) for n in group)
+        joined = "".join(fold(cast(Word, n).text) for n in group)  # a run of plain words
         result = literal.union(self.pinyin(joined, TEXT_FIELDS, space))
         self._unit(joined, result.mask)
         return result

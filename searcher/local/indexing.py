@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from ..core.changes import (
     load_jieba,
     plan_changes,
 )
+from ..core.contract import ProgressCallback
 from ..core.fingerprint import analysis_fingerprint, describe_change, dictionary_key
 from ..core.workers import Interrupted, WorkerPool
 from ..ingest.sources import SourceFile, check_sources, scan
@@ -76,7 +77,6 @@ SEGMENT_DOCS = 12_000
 INPROCESS_BELOW = 200
 
 
-ProgressCallback = Callable[[int, int], None]
 
 
 def index_sources(

@@ -7,6 +7,8 @@ them; :func:`all_of`/:func:`any_of` combine them, :func:`top_order` picks a page
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 #: ``Match.at`` binary-searches a sparse match for up to 1/SPARSE_LOOKUPS of the index's
@@ -34,8 +36,9 @@ class Match:
                  values: np.ndarray | None = None) -> None:
         self._mask = mask
         self._score = score
-        self.ids = ids
-        self.values = values
+        #: A sparse match's document numbers and scores (None once whole-index arrays).
+        self.ids: Any = ids
+        self.values: Any = values
         self.n = len(mask) if mask is not None else int(n or 0)
 
     @classmethod

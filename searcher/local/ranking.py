@@ -62,6 +62,8 @@ class Ranked:
     hits: np.ndarray | None = None
     #: Latin query words read as pinyin → the indexed words they matched (Evaluator.readings).
     readings: dict[str, list[str]] = field(default_factory=dict)
+    #: Every term the query looked for (the highlight needles).
+    terms: set[str] = field(default_factory=set)
 
 
 def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relaxed: bool,
@@ -98,5 +100,5 @@ def rank(searcher, node: Node, context: QueryContext, filters: Filters, *, relax
     matched = evaluator.matched_counts(page)
     return Ranked([int(d) for d in page], [float(s) for s in page_score], total, mask,
                   [int(c) for c in matched], len(words), partial, hits,
-                  evaluator.readings), evaluator.terms
+                  evaluator.readings, evaluator.terms), evaluator.terms
 

@@ -139,7 +139,9 @@ def repair_generation(ix: object, *, deep: bool = False) -> list[str]:
         toc = latest_toc(folder)
         if toc is not None:
             log.warning("missing %s: writing it again", folder / TOC_SUMS)
-            seal_toc(folder, int(TOC_NAME.match(toc.name).group(1)))
+            named = TOC_NAME.match(toc.name)
+            assert named is not None  # latest_toc finds TOCs by this name
+            seal_toc(folder, int(named.group(1)))
             repaired.append(str(folder / TOC_SUMS))
         damage = [d for d in damage if os.path.basename(d.path) != TOC_SUMS]
     damaged_ids = {os.path.basename(d.path).split(".", 1)[0] for d in damage}

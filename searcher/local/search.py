@@ -18,20 +18,19 @@ that way from the start, documents holding more of the words first.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 import numpy as np
 
-from ..core.plan import can_relax, is_question
+from ..core.hits import make_hit, stored_date
+from ..core.plan import run_search
 from ..core.request import Filters
 from ..deadline import check_time_limit
-from ..highlight import highlight_all, make_snippet, needles_for
-from ..query import Node, positive_literals
+from ..query import Node
 from ..results import Hit, SearchResults
 from .evaluator import Evaluator, QueryContext
 from .facets import count_facets
-from .ranking import rank
+from .ranking import Ranked, rank
 
 __all__ = ["HomophoneLookup", "QueryContext", "build_hits", "execute"]
 
@@ -43,25 +42,17 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     *facets* over all matches, see :mod:`searcher.local.facets`)."""
     started = time.perf_counter()
     offset = (page - 1) * limit
-    if is_question(node, raw, context.cut) and can_relax(node, context.cut):
-        # A question: the answer seldom holds every word, so rank "any word" at once
-        # (documents holding more of the words first); relaxed says if some hit lacks one.
-        ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
-                             offset=offset, limit=limit)
-        relaxed = ranked.partial
-    else:
-        ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
-                             offset=offset, limit=limit)
-        relaxed = False
-        if ranked.total == 0 and can_relax(node, context.cut):
-            ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
-                                 offset=offset, limit=limit)
-            relaxed = ranked.total > 0
+
+    def rank_step(relaxed: bool, question: bool) -> Ranked:
+        return rank(searcher, node, context, filters, relaxed=relaxed, sort=sort,
+                    offset=offset, limit=limit)[0]
+
+    planned = run_search(node, raw, context.cut, rank_step)
+    ranked, relaxed = planned.ranking, planned.relaxed
     counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone,
                           context.caches, ranked.hits) \
         if facets and ranked.mask is not None else {}
-    needles = needles_for(positive_literals(node), terms)
-    hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
+    hits = build_hits(searcher, ranked.docnums, ranked.scores, planned.needles, offset + 1,
                       snippet_width, ranked.matched, ranked.query_words)
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
@@ -104,24 +95,13 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
         check_time_limit()  # a caller's time_limit: a hit's snippet may be a long article's
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
-        snippet = make_snippet(body, needles, snippet_width)
         meta = stored.get("meta") or {}
-        hits.append(Hit(
-            id=stored["id"],
-            path=stored.get("path", ""),
-            title=stored.get("title", ""),
-            author=stored.get("author", ""),
-            categories=list(meta.get("categories") or []),
-            tags=list(meta.get("tags") or []),
-            date=_hit_date(meta.get("date"), stored.get("date")),
-            score=score,
-            snippet=snippet.text,
-            highlights=snippet.highlights,
-            title_highlights=highlight_all(stored.get("title", ""), needles),
-            rank=first_rank + i,
+        hits.append(make_hit(
+            {**stored, "categories": meta.get("categories"), "tags": meta.get("tags")},
+            text=body, date=stored_date(meta.get("date"), stored.get("date")), score=score,
+            needles=needles, rank=first_rank + i, snippet_width=snippet_width,
             matched=matched[i] if matched else None,
-            query_words=query_words if matched else None,
-        ))
+            query_words=query_words if matched else None))
     return hits
 
 
@@ -132,14 +112,3 @@ def _text_column(searcher):
         column = searcher.reader().column_reader("text")
         searcher._searcher_text_column = column
     return column
-
-
-def _hit_date(iso: str | None, stored: dt.datetime | None) -> dt.datetime | None:
-    if iso:
-        try:
-            return dt.datetime.fromisoformat(iso)
-        except ValueError:
-            pass
-    if stored is not None:
-        return stored.replace(tzinfo=dt.timezone.utc)
-    return None
