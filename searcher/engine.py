@@ -174,7 +174,7 @@ class SearchEngine:
         current folder, links resolved).  Every document has its own id and
         path, even when two source folders hold the same relative path, so
         either names one document; a path that names several (one file reached
-        from two nested source folders) raises SearcherError listing their ids.
+        from two nested source folders) raises AmbiguousDocumentError (``ids`` lists them).
         A path may hold the lone surrogates Python uses for file-name bytes that
         are not UTF-8 (U+DC80..U+DCFF); any other non-text raises QueryError.
         An unknown id or path raises DocumentNotFoundError.
