@@ -138,3 +138,61 @@ def test_both_back_ends_rank_questions_alike(stard, local_run):
             backend.client.indices.delete(index=f"{name}-*", ignore=[404],
                                           expand_wildcards="all")
         cluster.close()
+
+
+@pytest.fixture(scope="module")
+def adjacency_case(tmp_path_factory):
+    """Question 514 of the train split with its two answers, the three articles that
+    outranked them when adjacent words found verbatim scored outside the share of the
+    question a document holds (特殊保护 in 海岛保护法, 农业法, 妇女权益保障法: two common
+    words of the question), and seeded random other articles of the corpus."""
+    from searcher import SearchEngine
+
+    bench = _bench()
+    articles = bench.load_corpus(DATA)
+    chosen = {"10523", "6551", "14683", "3690", "8316"}
+    sample = [a for a in articles if str(a["id"]) in chosen]
+    sample += random.Random(514).sample(
+        [a for a in articles if str(a["id"]) not in chosen], 400)
+    folder = tmp_path_factory.mktemp("stard-514") / "articles"
+    bench.write_articles(sample, folder)
+    engine = SearchEngine(tmp_path_factory.mktemp("stard-514-index") / "index")
+    engine.index([folder], full=True)
+    yield (engine, bench.load_queries(DATA)["514"],
+           bench.load_qrels(DATA / "qrels.train.tsv")["514"], folder)
+    engine.close()
+
+
+def test_adjacent_common_words_count_within_the_share_of_the_question(adjacency_case):
+    engine, question, answers, _folder = adjacency_case
+    assert question == "驰名商标有什么用？能获得什么特殊保护？"
+    ranked = _ids(engine.search(question, limit=10))
+    # The answers hold the question's rarest word (驰名商标); the others only two common
+    # words that happen to stand side by side (特殊保护), which is no proof of the answer.
+    assert ranked[0] in answers, ranked
+    assert ranked.index("10523") < ranked.index("14683"), ranked
+
+
+def test_the_cluster_counts_adjacent_words_within_the_share_too(adjacency_case):
+    import os
+
+    url = os.environ.get("SEARCHER_OPENSEARCH_URL")
+    if not url:
+        pytest.skip("no OpenSearch cluster: set SEARCHER_OPENSEARCH_URL")
+    pytest.importorskip("opensearchpy")
+    from searcher import SearchEngine
+
+    _engine, question, answers, folder = adjacency_case
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    cluster = SearchEngine(f"{url.rstrip('/')}/{name}")
+    try:
+        assert not cluster.index([folder], full=True).failed
+        ranked = _ids(cluster.search(question, limit=10))
+        assert ranked[0] in answers, ranked
+        assert ranked.index("10523") < ranked.index("14683"), ranked
+    finally:
+        backend = cluster.backend
+        if backend is not None and hasattr(backend, "client"):
+            backend.client.indices.delete(index=f"{name}-*", ignore=[404],
+                                          expand_wildcards="all")
+        cluster.close()

@@ -269,12 +269,18 @@ class Evaluator:
             self._quiet -= 1
         return result
 
-    def _combine(self, matches: list[Match], n: int) -> Match:
+    def _combine(self, matches: list[Match], n: int,
+                 evidence: list[tuple[Match, float]] = ()) -> Match:
         """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
-        of *matches* each document holds, each weighing its idf: COORD_POWER)."""
+        of *matches* each document holds, each weighing its idf: COORD_POWER).  Once
+        relaxed, *evidence* (a Match and its weight: adjacent words found verbatim) adds to
+        the score of the documents matched before the scaling: it is evidence about the
+        same words, worth only the share of the question a document holds."""
         if not self.relaxed:
             return all_of(matches, n)
         result = any_of(matches, n)
+        for match, weight in evidence:
+            result.score += weight * np.where(result.mask, match.score, 0.0)
         if len(matches) > 1 and rules.COORD_POWER:
             weights = [self.idf(match_count(m)) for m in matches]
             held = np.zeros(n, dtype=np.float64)
@@ -347,13 +353,17 @@ class Evaluator:
                 result = result.union(self.any_field(terms[0], fields, space))
             return result
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
-        words = self._combine([self.any_field(t, fields, space) for t in required], n)
+        quantity = any(ch.isdigit() for ch in needle) and (
+            len(terms) > 1 or len("".join(terms)) < len(needle))
+        near = self.proximity(text, fields, space) \
+            if verbatim and not quantity and rules.HAN.search(needle) else []
+        words = self._combine([self.any_field(t, fields, space) for t in required], n,
+                              [(match, weight) for match, weight in near if self.relaxed])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)
             words.score += rules.QUESTION_WEIGHT * np.where(words.mask, extra.score, 0.0)
-        if any(ch.isdigit() for ch in needle) and (
-                len(terms) > 1 or len("".join(terms)) < len(needle)):
+        if quantity:
             # Quantities (30%, 4万, G20峰会): the parts mean nothing apart ("30" is
             # everywhere), so the exact string is required and the terms only add score.
             exact = self.substring(space, needle, single, whole_numbers=True)
@@ -373,19 +383,29 @@ class Evaluator:
         if verbatim and rules.HAN.search(needle):
             weight = self.verbatim_weight(needle, required)
             result = words.union(self.substring(space, needle), weight)
-            for run, run_terms in self.content_runs(text):
-                # Proximity: the query's adjacent content words, adjacent in the text too
-                # ("怎样会见外长" → 会见外长), where the whole string is not (a question).
-                if self.relaxed and len(run_terms) < 2:
-                    continue  # "any word" ranking: a lone word is counted by its own match
-                near = self.substring(space, run)
-                weight = self.verbatim_weight(run, run_terms)
-                if self.relaxed:
-                    weight *= self.adjacency(near, run_terms, fields, space)
-                if weight:
-                    result.score += weight * np.where(result.mask, near.score, 0.0)
+            if not self.relaxed:  # "any word" ranking counted them inside the share
+                for match, weight in near:
+                    result.score += weight * np.where(result.mask, match.score, 0.0)
             return result
         return words
+
+    def proximity(self, text: str, fields: tuple[str, ...], space: Space
+                  ) -> list[tuple[Match, float]]:
+        """The query's adjacent content words, adjacent in the text too ("怎样会见外长" →
+        会见外长), where the whole string is not (a question): each run found verbatim and
+        its weight.  In "any word" ranking a lone word is counted by its own match, and a
+        run only for what its adjacency adds (:meth:`adjacency`)."""
+        out = []
+        for run, run_terms in self.content_runs(text):
+            if self.relaxed and len(run_terms) < 2:
+                continue
+            near = self.substring(space, run)
+            weight = self.verbatim_weight(run, run_terms)
+            if self.relaxed:
+                weight *= self.adjacency(near, run_terms, fields, space)
+            if weight:
+                out.append((near, weight))
+        return out
 
     def adjacency(self, near: Match, terms: list[str], fields: tuple[str, ...],
                   space: Space) -> float:

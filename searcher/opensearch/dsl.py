@@ -179,19 +179,23 @@ class Translator:
             combined = {"bool": {"must": [combined], "must_not": negatives}}
         return combined
 
-    def combine(self, clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    def combine(self, clauses: list[dict[str, Any]],
+                evidence: list[dict[str, Any]] = ()) -> dict[str, Any]:
         """AND of *clauses*, or OR once relaxed, scaled like the local ranking by the share
         of the clauses a document holds, each weighing its idf (the document frequencies
         from *frequencies*): ``function_score`` multiplying the score by the sum of the
-        weights of the clauses it matches, COORD_POWER times."""
-        if not self.relaxed or len(clauses) < 2:
+        weights of the clauses it matches, COORD_POWER times.  Once relaxed, *evidence*
+        (adjacent words found verbatim) scores inside the scaling, as locally."""
+        if not self.relaxed:
             return _all(clauses)
+        if len(clauses) < 2:
+            return _plus(_all(clauses), list(evidence))
         weights = [1.0] * len(clauses)
         if self.frequencies is not None:
             total, counts = self.counts(clauses)
             weights = [rules.idf(total, count) for count in counts]
         share = sum(weights) or 1.0
-        result = _any(clauses)
+        result = _plus(_any(clauses), list(evidence))
         for _ in range(int(rules.COORD_POWER)):  # score × share ** COORD_POWER
             result = {"function_score": {
                 "query": result,
@@ -244,14 +248,18 @@ class Translator:
                 if verbatim and rules.HAN.search(needle) else []
             self.counts([*(self.any_field(t, fields) for t in {*required, *(
                 t for _, ts in runs for t in ts)}), *(self.substring(r) for r, _ in runs)])
-        words = self.combine([self.any_field(t, fields) for t in required])
+        quantity = any(ch.isdigit() for ch in needle) and (
+            len(terms) > 1 or len("".join(terms)) < len(needle))
+        near = self.proximity(text, fields) \
+            if verbatim and not quantity and rules.HAN.search(needle) else []
+        words = self.combine([self.any_field(t, fields) for t in required],
+                             near if self.relaxed else [])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
                 "should": [self.any_field(t, fields) for t in optional],
                 "boost": rules.QUESTION_WEIGHT}}])
-        if any(ch.isdigit() for ch in needle) and (
-                len(terms) > 1 or len("".join(terms)) < len(needle)):
+        if quantity:
             # Quantities: the exact string is required, the terms only add score.
             exact = self.substring(needle, single, whole_numbers=True,
                                    weight=verbatim_weight(needle, required))
@@ -262,15 +270,22 @@ class Translator:
             # The local ranking's verbatim evidence: stronger the longer the string, and
             # runs of adjacent query words found adjacent in the text (proximity).
             result = _any([words, self.verbatim(needle, required)])
-            near = []
-            for run, run_terms in content_runs(text, self.cut):
-                if self.relaxed and len(run_terms) < 2:
-                    continue  # "any word" ranking: a lone word is counted by its own match
-                scale = self.adjacency(run, run_terms, fields) if self.relaxed else 1.0
-                if scale > 0:
-                    near.append(self.verbatim(run, run_terms, scale))
-            return _plus(result, near)
+            # "Any word" ranking counted the runs inside the share (combine).
+            return result if self.relaxed else _plus(result, near)
         return words
+
+    def proximity(self, text: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        """:meth:`searcher.local.evaluator.Evaluator.proximity`: the runs of adjacent query
+        words, each scored as verbatim evidence (once relaxed, only runs of several words,
+        for what their adjacency adds)."""
+        near = []
+        for run, run_terms in content_runs(text, self.cut):
+            if self.relaxed and len(run_terms) < 2:
+                continue  # "any word" ranking: a lone word is counted by its own match
+            scale = self.adjacency(run, run_terms, fields) if self.relaxed else 1.0
+            if scale > 0:
+                near.append(self.verbatim(run, run_terms, scale))
+        return near
 
     def counts(self, clauses: list[dict[str, Any]]) -> tuple[int, list[int]]:
         """(documents in the index, documents matching each of *clauses*), each clause
