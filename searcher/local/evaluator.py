@@ -270,22 +270,28 @@ class Evaluator:
         return result
 
     def _combine(self, matches: list[Match], n: int,
-                 evidence: list[tuple[Match, float]] = ()) -> Match:
+                 evidence: list[tuple[Match, float, list[int]]] = ()) -> Match:
         """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
         of *matches* each document holds, each weighing its idf: COORD_POWER).  Once
-        relaxed, *evidence* (a Match and its weight: adjacent words found verbatim) adds to
-        the score of the documents matched before the scaling: it is evidence about the
-        same words, worth only the share of the question a document holds."""
+        relaxed, *evidence* (a Match, its weight and the positions in *matches* of the
+        words it holds: adjacent words found verbatim) adds to the score of the documents
+        matched before the scaling: it is evidence about the same words, worth only the
+        share of the question a document holds; and a document holding the run verbatim
+        holds its words (however its text was segmented)."""
         if not self.relaxed:
             return all_of(matches, n)
         result = any_of(matches, n)
-        for match, weight in evidence:
+        for match, weight, _covered in evidence:
             result.score += weight * np.where(result.mask, match.score, 0.0)
         if len(matches) > 1 and rules.COORD_POWER:
             weights = [self.idf(match_count(m)) for m in matches]
             held = np.zeros(n, dtype=np.float64)
-            for match, weight in zip(matches, weights, strict=True):
-                held += weight * match.mask
+            for number, (match, weight) in enumerate(zip(matches, weights, strict=True)):
+                mask = match.mask
+                for run, _weight, covered in evidence:
+                    if number in covered:
+                        mask = mask | (run.mask & result.mask)
+                held += weight * mask
             result.score *= (held / sum(weights)) ** rules.COORD_POWER
         return result
 
@@ -357,8 +363,10 @@ class Evaluator:
             len(terms) > 1 or len("".join(terms)) < len(needle))
         near = self.proximity(text, fields, space) \
             if verbatim and not quantity and rules.HAN.search(needle) else []
-        words = self._combine([self.any_field(t, fields, space) for t in required], n,
-                              [(match, weight) for match, weight in near if self.relaxed])
+        words = self._combine(
+            [self.any_field(t, fields, space) for t in required], n,
+            [(match, weight, [i for i, t in enumerate(required) if t in run_terms])
+             for match, weight, run_terms in near] if self.relaxed else [])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)
@@ -384,16 +392,16 @@ class Evaluator:
             weight = self.verbatim_weight(needle, required)
             result = words.union(self.substring(space, needle), weight)
             if not self.relaxed:  # "any word" ranking counted them inside the share
-                for match, weight in near:
+                for match, weight, _terms in near:
                     result.score += weight * np.where(result.mask, match.score, 0.0)
             return result
         return words
 
     def proximity(self, text: str, fields: tuple[str, ...], space: Space
-                  ) -> list[tuple[Match, float]]:
+                  ) -> list[tuple[Match, float, list[str]]]:
         """The query's adjacent content words, adjacent in the text too ("怎样会见外长" →
-        会见外长), where the whole string is not (a question): each run found verbatim and
-        its weight.  In "any word" ranking a lone word is counted by its own match, and a
+        会见外长), where the whole string is not (a question): each run found verbatim, its
+        weight and its words.  In "any word" ranking a lone word is counted by its own match, and a
         run only for what its adjacency adds (:meth:`adjacency`)."""
         out = []
         for run, run_terms in self.content_runs(text):
@@ -404,7 +412,7 @@ class Evaluator:
             if self.relaxed:
                 weight *= self.adjacency(near, run_terms, fields, space)
             if weight:
-                out.append((near, weight))
+                out.append((near, weight, run_terms))
         return out
 
     def adjacency(self, near: Match, terms: list[str], fields: tuple[str, ...],

@@ -180,27 +180,32 @@ class Translator:
         return combined
 
     def combine(self, clauses: list[dict[str, Any]],
-                evidence: list[dict[str, Any]] = ()) -> dict[str, Any]:
+                evidence: list[tuple[dict[str, Any], list[int]]] = ()) -> dict[str, Any]:
         """AND of *clauses*, or OR once relaxed, scaled like the local ranking by the share
         of the clauses a document holds, each weighing its idf (the document frequencies
         from *frequencies*): ``function_score`` multiplying the score by the sum of the
         weights of the clauses it matches, COORD_POWER times.  Once relaxed, *evidence*
-        (adjacent words found verbatim) scores inside the scaling, as locally."""
+        (adjacent words found verbatim, and the positions in *clauses* of their words)
+        scores inside the scaling, and a document holding a run holds its words, as
+        locally (:meth:`searcher.local.evaluator.Evaluator._combine`)."""
         if not self.relaxed:
             return _all(clauses)
+        extra = [clause for clause, _covered in evidence]
         if len(clauses) < 2:
-            return _plus(_all(clauses), list(evidence))
+            return _plus(_all(clauses), extra)
         weights = [1.0] * len(clauses)
         if self.frequencies is not None:
             total, counts = self.counts(clauses)
             weights = [rules.idf(total, count) for count in counts]
         share = sum(weights) or 1.0
-        result = _plus(_any(clauses), list(evidence))
+        result = _plus(_any(clauses), extra)
+        held = [_any([c, *(run for run, covered in evidence if number in covered)])
+                for number, c in enumerate(clauses)]
         for _ in range(int(rules.COORD_POWER)):  # score × share ** COORD_POWER
             result = {"function_score": {
                 "query": result,
                 "functions": [{"filter": c, "weight": w / share}
-                              for c, w in zip(clauses, weights, strict=True)],
+                              for c, w in zip(held, weights, strict=True)],
                 "score_mode": "sum", "boost_mode": "multiply"}}
         return result
 
@@ -252,8 +257,10 @@ class Translator:
             len(terms) > 1 or len("".join(terms)) < len(needle))
         near = self.proximity(text, fields) \
             if verbatim and not quantity and rules.HAN.search(needle) else []
-        words = self.combine([self.any_field(t, fields) for t in required],
-                             near if self.relaxed else [])
+        words = self.combine(
+            [self.any_field(t, fields) for t in required],
+            [(clause, [i for i, t in enumerate(required) if t in run_terms])
+             for clause, run_terms in near] if self.relaxed else [])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
@@ -271,20 +278,21 @@ class Translator:
             # runs of adjacent query words found adjacent in the text (proximity).
             result = _any([words, self.verbatim(needle, required)])
             # "Any word" ranking counted the runs inside the share (combine).
-            return result if self.relaxed else _plus(result, near)
+            return result if self.relaxed else _plus(result, [c for c, _terms in near])
         return words
 
-    def proximity(self, text: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    def proximity(self, text: str, fields: tuple[str, ...]
+                  ) -> list[tuple[dict[str, Any], list[str]]]:
         """:meth:`searcher.local.evaluator.Evaluator.proximity`: the runs of adjacent query
         words, each scored as verbatim evidence (once relaxed, only runs of several words,
-        for what their adjacency adds)."""
+        for what their adjacency adds), with their words."""
         near = []
         for run, run_terms in content_runs(text, self.cut):
             if self.relaxed and len(run_terms) < 2:
                 continue  # "any word" ranking: a lone word is counted by its own match
             scale = self.adjacency(run, run_terms, fields) if self.relaxed else 1.0
             if scale > 0:
-                near.append(self.verbatim(run, run_terms, scale))
+                near.append((self.verbatim(run, run_terms, scale), run_terms))
         return near
 
     def counts(self, clauses: list[dict[str, Any]]) -> tuple[int, list[int]]:
