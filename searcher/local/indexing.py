@@ -45,7 +45,13 @@ from .building import (
     init_worker,
     write_sidecars,
 )
-from .integrity import remove_temp_files, repair_generation
+from .integrity import (
+    SQLITE_FILES,
+    remove_temp_files,
+    repair_generation,
+    seal_sqlite,
+    unseal_sqlite,
+)
 from .locking import writer_lock
 from .manifest import read_manifest
 from .schema import analysis_fingerprint, build_schema, describe_change, dictionary_key
@@ -114,6 +120,7 @@ def index_sources(
         report.full = rebuilding
         root.remove_stale(keep={target.name})
 
+        unseal_sqlite(target.path, SQLITE_FILES)  # a damaged one is deleted: written below
         _ensure_query_dictionary(target, fp, settings)
         ix = open_index(str(target.path))
         repaired = repair_generation(ix)  # IndexCorruptError: only 'index --full' can help
@@ -146,6 +153,7 @@ def index_sources(
             if report.added or report.updated or report.deleted or repaired:
                 _merge_suggestions(searcher)
         ix.close()
+        seal_sqlite(target.path, SQLITE_FILES)
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
         if rebuilding or root.pointed() != target:  # (a damaged CURRENT is written again)

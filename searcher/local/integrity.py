@@ -20,7 +20,12 @@ What is checked when:
   byte there used to change answers silently);
 * ``searcher check --deep`` (:func:`verify_generation`): every byte of every
   file, and SQLite's own ``quick_check`` of the pinyin table and the query
-  dictionary.
+  dictionary;
+* the two SQLite files as a whole: ``sqlite.sums`` holds their size and CRC32,
+  recorded when an ``index`` run ends (:func:`seal_sqlite`) and checked at the
+  start of the next run (:func:`unseal_sqlite`, which then removes it: a killed
+  run leaves no stale record) and by ``check --deep``.  SQLite's quick_check
+  sees the pages' structure, not a changed byte of a word or of a free page.
 
 A file's damage is an :class:`~searcher.errors.IndexCorruptError` naming it when
 it holds primary data (Whoosh's files, the TOC, the ``.sums`` files: only
@@ -337,6 +342,63 @@ def warn_once(key: str, message: str, *args: object) -> None:
     log.warning(message, *args)
 
 
+# -- the SQLite files, whole --------------------------------------------------------------
+
+SQLITE_SUMS = "sqlite.sums"
+#: The generation's SQLite files: the pinyin table and the query dictionary.
+SQLITE_FILES = ("pinyin.sqlite", "querydict.sqlite")
+
+
+def seal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
+    """Record the size and CRC32 of each SQLite file *names* in *folder* (the end of a run
+    that may have written them: nothing writes them again until the next run)."""
+    folder = Path(folder)
+    body = {name: [os.path.getsize(folder / name), file_crc(folder / name)]
+            for name in names if (folder / name).exists()}
+    _write_sealed(folder / SQLITE_SUMS, body)
+
+
+def sqlite_damage(folder: str | os.PathLike[str], name: str) -> str | None:
+    """Whether the SQLite file *name* still has the size and CRC32 recorded for it; None
+    when it does, or when nothing is recorded (a run is under way, or was killed)."""
+    folder = Path(folder)
+    try:
+        expected = _read_sealed(folder / SQLITE_SUMS).get(name)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return f"{SQLITE_SUMS} unreadable ({exc})"
+    if not (isinstance(expected, list) and len(expected) == 2):
+        return None
+    try:
+        size, crc = os.path.getsize(folder / name), file_crc(folder / name)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if size != expected[0]:
+        return f"{size} bytes where {expected[0]} were recorded after the last index run"
+    if crc != expected[1]:
+        return "its bytes do not match the checksum recorded after the last index run"
+    return None
+
+
+def unseal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> list[str]:
+    """Check each SQLite file *names* against its record, delete the damaged ones (they are
+    derived: the run writes them again) with a warning, and remove the record before the
+    run writes anything.  Returns the names deleted."""
+    folder = Path(folder)
+    deleted = []
+    for name in names:
+        problem = sqlite_damage(folder, name)
+        if problem and problem != "missing":
+            log.warning("damaged index file %s (%s): writing it again", folder / name, problem)
+            (folder / name).unlink(missing_ok=True)
+            deleted.append(name)
+    (folder / SQLITE_SUMS).unlink(missing_ok=True)
+    return deleted
+
+
 # -- the whole generation ---------------------------------------------------------------
 
 
@@ -365,13 +427,17 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
     damage = [d for d in [check_toc(folder)] if d]
     for segment_id in segment_ids or ():
         damage += check_segment(folder, segment_id, deep=deep)
-    for name in (PINYIN_FILE, "querydict.sqlite"):  # every index run writes both
+    for name in SQLITE_FILES:  # every index run writes both
         cheap = sqlite_problem(folder / name) if (folder / name).exists() else "missing"
         problem = cheap or (sqlite_problem(folder / name, deep=True) if deep else None)
         if not problem and deep and name == PINYIN_FILE:
             problem = pinyin_content_problem(folder / name)
+        # A file that differs from its record is rewritten by the next run (which checks it)
+        whole = sqlite_damage(folder, name) if deep and not cheap else None
+        problem = problem or whole
         if problem:
-            damage.append(Damage(str(folder / name), problem, True, deep_only=not cheap))
+            damage.append(Damage(str(folder / name), problem, True,
+                                 deep_only=not cheap and not whole))
     try:
         info = json.loads((folder / "searcher.json").read_text(encoding="utf-8"))
         problem = None if isinstance(info, dict) and info.get("fingerprint") else \
