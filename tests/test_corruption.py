@@ -129,7 +129,7 @@ KINDS = ["pst", "trm", "_stored.col", "text.col", "squeezed.col", "date.col",
          "data.title.npy", "data.dates.npy", "manifest.text.npy", "manifest.numbers.npy",
          "suggest.words.npy", "suggest.counts.npy", "suggest.titles.npy",
          "suggest.phrases.npy", "suggest.phrase_counts.npy", "pinyin.sqlite",
-         "querydict.sqlite"]
+         "querydict.sqlite", "sqlite.sums"]
 
 
 @pytest.mark.slow

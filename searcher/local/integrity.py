@@ -23,8 +23,8 @@ What is checked when:
   dictionary;
 * the two SQLite files as a whole: ``sqlite.sums`` holds their size and CRC32,
   recorded when an ``index`` run ends (:func:`seal_sqlite`) and checked at the
-  start of the next run (:func:`unseal_sqlite`, which then removes it: a killed
-  run leaves no stale record) and by ``check --deep``.  SQLite's quick_check
+  start of the next run (:func:`unseal_sqlite`, which then marks it "being
+  written": a killed run leaves no stale record) and by ``check --deep``.  SQLite's quick_check
   sees the pages' structure, not a changed byte of a word or of a free page.
 
 A file's damage is an :class:`~searcher.errors.IndexCorruptError` naming it when
@@ -358,20 +358,27 @@ def seal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
     _write_sealed(folder / SQLITE_SUMS, body)
 
 
-def sqlite_damage(folder: str | os.PathLike[str], name: str) -> str | None:
-    """Whether the SQLite file *name* still has the size and CRC32 recorded for it; None
-    when it does, or when nothing is recorded (a run is under way, or was killed)."""
-    folder = Path(folder)
+def sqlite_record(folder: str | os.PathLike[str]) -> tuple[dict, str | None]:
+    """The sizes and CRC32s recorded for the SQLite files of *folder*, and what is wrong
+    with the record itself (missing, unreadable), or None.  While a run writes the files
+    (or after a killed run) the record says so and lists no file."""
     try:
-        expected = _read_sealed(folder / SQLITE_SUMS).get(name)
+        return _read_sealed(Path(folder) / SQLITE_SUMS), None
     except FileNotFoundError:
-        return None
+        return {}, "missing"
     except (OSError, ValueError) as exc:
-        return f"{SQLITE_SUMS} unreadable ({exc})"
+        return {}, f"unreadable ({exc})"
+
+
+def sqlite_damage(folder: str | os.PathLike[str], name: str, record: dict) -> str | None:
+    """Whether the SQLite file *name* still has the size and CRC32 *record* holds for it
+    (None also when it holds none)."""
+    expected = record.get(name)
     if not (isinstance(expected, list) and len(expected) == 2):
         return None
+    path = Path(folder) / name
     try:
-        size, crc = os.path.getsize(folder / name), file_crc(folder / name)
+        size, crc = os.path.getsize(path), file_crc(path)
     except FileNotFoundError:
         return "missing"
     except OSError as exc:
@@ -385,17 +392,18 @@ def sqlite_damage(folder: str | os.PathLike[str], name: str) -> str | None:
 
 def unseal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> list[str]:
     """Check each SQLite file *names* against its record, delete the damaged ones (they are
-    derived: the run writes them again) with a warning, and remove the record before the
-    run writes anything.  Returns the names deleted."""
+    derived: the run writes them again) with a warning, and mark the record as "being
+    written" before the run writes anything.  Returns the names deleted."""
     folder = Path(folder)
+    record, _problem = sqlite_record(folder)
     deleted = []
     for name in names:
-        problem = sqlite_damage(folder, name)
+        problem = sqlite_damage(folder, name, record)
         if problem and problem != "missing":
             log.warning("damaged index file %s (%s): writing it again", folder / name, problem)
             (folder / name).unlink(missing_ok=True)
             deleted.append(name)
-    (folder / SQLITE_SUMS).unlink(missing_ok=True)
+    _write_sealed(folder / SQLITE_SUMS, {"state": "writing"})
     return deleted
 
 
@@ -427,13 +435,16 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
     damage = [d for d in [check_toc(folder)] if d]
     for segment_id in segment_ids or ():
         damage += check_segment(folder, segment_id, deep=deep)
+    record, problem = sqlite_record(folder) if deep else ({}, None)
+    if problem:  # the next run writes it again
+        damage.append(Damage(str(folder / SQLITE_SUMS), problem, True))
     for name in SQLITE_FILES:  # every index run writes both
         cheap = sqlite_problem(folder / name) if (folder / name).exists() else "missing"
         problem = cheap or (sqlite_problem(folder / name, deep=True) if deep else None)
         if not problem and deep and name == PINYIN_FILE:
             problem = pinyin_content_problem(folder / name)
         # A file that differs from its record is rewritten by the next run (which checks it)
-        whole = sqlite_damage(folder, name) if deep and not cheap else None
+        whole = sqlite_damage(folder, name, record) if deep and not cheap else None
         problem = problem or whole
         if problem:
             damage.append(Damage(str(folder / name), problem, True,
