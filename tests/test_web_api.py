@@ -115,7 +115,7 @@ def test_json_reads_back_as_json_dumps_wrote_it(site):
 
     import numpy as np
 
-    from searcher.web.app import JSON
+    from searcher.web.rendering import JSON
 
     _, engine, _ = site
 
@@ -148,7 +148,8 @@ def test_engine_calls_take_turns_and_a_slow_one_lets_the_next_start(site):
     import asyncio
     import time
 
-    from searcher.web.app import LANE_HOLD, ApiError
+    from searcher.web.budget import LANE_HOLD
+    from searcher.web.errors import ApiError
 
     _, engine, _ = site
     state = create_app(engine, time_budget=30).state.searcher
@@ -188,7 +189,7 @@ def test_a_search_runs_on_the_event_loop_and_a_slow_one_moves_to_the_pool(site, 
     """A search runs on the event loop thread under a LANE_HOLD time limit (no thread hop);
     one still ranking when the limit passes stops and starts over in a pool thread, with
     the same answer; a budget spent on the loop is a 503 without a pool call."""
-    import searcher.web.app as web_app
+    import searcher.web.budget as budget
 
     _, engine, _ = site
     search = engine.search
@@ -206,7 +207,7 @@ def test_a_search_runs_on_the_event_loop_and_a_slow_one_moves_to_the_pool(site, 
         assert len(threads) == 2 and not any(t.startswith("searcher-web") for t in threads)
 
         threads.clear()
-        monkeypatch.setattr(web_app, "LANE_HOLD", 0.0)  # every search is "slow" on the loop
+        monkeypatch.setattr(budget, "LANE_HOLD", 0.0)  # every search is "slow" on the loop
         data = client.get("/api/search", params={"q": "认证认可", "limit": 5}).json()
         assert [t.startswith("searcher-web") for t in threads] == [False, True], threads
     assert {k: v for k, v in data.items() if k != "elapsed_ms"} == \
@@ -276,10 +277,11 @@ NOT_PLAIN = [
 
 
 def test_plain_search_requests_answer_as_the_fastapi_route(site, monkeypatch):
-    """/api/search answered without FastAPI's routing (searcher/web/app.py, _Guard) gives
+    """/api/search answered without FastAPI's routing (searcher/web/guard.py, Guard) gives
     what the route gives: status, headers and body (but the time taken); everything else
     goes through the route."""
-    import searcher.web.app as web_app
+    import searcher.web.guard as guard
+    from searcher.web.params import plain_search_params
 
     client, _, _ = site
 
@@ -294,11 +296,11 @@ def test_plain_search_requests_answer_as_the_fastapi_route(site, monkeypatch):
         return quote(query, safe="=&+%").encode()
 
     for query in NOT_PLAIN:
-        assert web_app._plain_search_params(scope_query_string(query)) is None, query
+        assert plain_search_params(scope_query_string(query)) is None, query
     plain = {q: answer(q) for q in PLAIN_SEARCHES}
-    assert all(web_app._plain_search_params(scope_query_string(q)) for q in PLAIN_SEARCHES)
+    assert all(plain_search_params(scope_query_string(q)) for q in PLAIN_SEARCHES)
     assert {status for status, _, _ in plain.values()} == {200, 400, 404}
-    monkeypatch.setattr(web_app, "_plain_search_params", lambda query_string: None)
+    monkeypatch.setattr(guard, "plain_search_params", lambda query_string: None)
     assert {q: answer(q) for q in PLAIN_SEARCHES} == plain
 
 
@@ -1324,9 +1326,9 @@ def test_empty_parameters_are_dropped_by_a_redirect(site):
 
 
 def test_pager_has_ellipses_between_gaps():
-    from searcher.web.app import _Page
+    from searcher.web.pages import SearchView
 
-    view = _Page({"q": "x"})
+    view = SearchView({"q": "x"})
     numbers = [None if link is None else link[0] for link in view.page_links(50, 147)]
     assert numbers == [1, None, 48, 49, 50, 51, 52, None, 147]
     assert [None if lk is None else lk[0] for lk in view.page_links(3, 7)] == \
@@ -1427,7 +1429,7 @@ def test_suggestions_rank_common_readings_first_and_keep_typed_words(docs, tmp_p
     ("-x", "-x 开头", "x 开头"),
 ])
 def test_box_text_keeps_the_typed_words(typed, text, expected):
-    from searcher.web.app import box_text
+    from searcher.web.api import box_text
 
     assert box_text(typed, text) == expected
 
