@@ -12,20 +12,7 @@ from ..engine import SearchEngine
 from . import messages
 from .budget import State, app_state
 from .errors import ApiError
-from .params import (
-    MAX_ID_CHARS,
-    DateParam,
-    FacetLimit,
-    Facets,
-    Filter,
-    Limit,
-    Month,
-    Page,
-    Q,
-    Sort,
-    Year,
-    split_facets,
-)
+from .params import MAX_ID_CHARS, Limit, SearchParams
 from .rendering import JSON, public_document, public_results, public_stats, request_lang
 from .schema import DocumentBody, HealthBody, SearchBody, StatsBody, SuggestBody, responses
 
@@ -94,24 +81,15 @@ _HIT_LINKS = {name: {"operationId": op, "parameters": {"doc_id": "$response.body
          operation_id="search", response_model=None,
          responses={200: {"model": SearchBody, "links": _HIT_LINKS},
                                          **responses(400, 404, 422, 500, 503)})
-async def api_search(request: Request, q: Q, author: Filter = [], category: Filter = [],  # noqa: B006 - FastAPI copies defaults
-                     tag: Filter = [], year: Year = [], month: Month = [],  # noqa: B006
-                     since: DateParam = None, until: DateParam = None,
-                     sort: Sort = "relevance", page: Page = 1, limit: Limit = 10,
-                     facets: Facets = [], facet_limit: FacetLimit = 10) -> Response:  # noqa: B006
+async def api_search(request: Request,
+                     params: Annotated[SearchParams, Query()]) -> Response:
     """One page of hits for `q`, with facet counts over all matches.  Snippets are plain
     text; `highlights` are `[start, end)` spans into them.  `year` is `2021`, `month`
     `2021-06`.  `notices` say how a query with a slip (an unclosed quote …) was read;
     `did_you_mean` is the query with a homophone typo corrected, or null.  A page past the
     last is a 404 that says how many pages there are."""
-    state = app_state(request)
-    given = {"author": author, "category": category, "tag": tag, "year": year, "month": month}
-    filters = {name: list(values) for name, values in given.items()}
-    return await search_answer(state, {
-        "q": q, "page": page, "limit": limit, "sort": sort, "filters": filters,
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
-        "facets": split_facets(facets), "facet_limit": facet_limit}, request_lang(request))
+    return await search_answer(app_state(request), params.search_keywords(),
+                               request_lang(request))
 
 
 @api.get("/api/documents/{doc_id}", summary="One document: metadata and text",

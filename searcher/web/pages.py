@@ -22,7 +22,16 @@ from . import messages
 from .api import check_id, get_by_id, run_search
 from .budget import HERE, State, app_state
 from .errors import ApiError, as_api_error
-from .params import MAX_FILTER_CHARS, MAX_PAGE, MAX_QUERY_CHARS, MULTI_FILTERS, PAGE_FACETS, is_date
+from .params import (
+    MAX_FILTER_CHARS,
+    MAX_FILTER_VALUES,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    MULTI_FILTERS,
+    PAGE_FACETS,
+    SORTS,
+    is_date,
+)
 from .rendering import mount_root, page_context
 
 log = logging.getLogger("searcher.web")
@@ -66,7 +75,7 @@ class SearchView:
             values = params.getlist(key) if hasattr(params, "getlist") else (
                 [params[key]] if params.get(key) else [])
             clean = [v[:MAX_FILTER_CHARS] for v in values if v and v.strip()]
-            return list(dict.fromkeys(clean))[:20]
+            return list(dict.fromkeys(clean))[:MAX_FILTER_VALUES]
 
         self.single = {k: get(k) for k in self.SINGLE if get(k)}
         self.multi = {k: getlist(k) for k in MULTI_FILTERS}
@@ -169,7 +178,7 @@ async def search_page(request: Request) -> Response:
         return _redirect(view.url(page=asked))
     q = view.single.get("q", "")
     sort = view.single.get("sort", "relevance")
-    if sort not in ("relevance", "date", "oldest"):
+    if sort not in SORTS:
         sort = "relevance"
     context: dict[str, Any] = {**page_context(request), "view": view, "q": q, "sort": sort,
                                "parts": parts, "results": None, "error": None, "facets": {},

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .params import SortName
+
 
 class ErrorBody(BaseModel):
     """Every error but 422: a stable code and a message in the request's language."""
@@ -69,7 +71,7 @@ class SearchBody(BaseModel):
     page: int
     pages: int
     limit: int
-    sort: Literal["relevance", "date", "oldest"]
+    sort: SortName
     relaxed: bool = Field(description="No document had every word: partial matches.")
     pinyin: dict[str, list[str]] = Field(
         default_factory=dict, description="Latin words of the query read as pinyin → the "
