@@ -16,7 +16,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, overload
 
 import typer
 
@@ -52,11 +52,15 @@ class RunState:
     """The global options of this invocation and what the error handler needs to know."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to no options given (each invocation starts here)."""
         self.index_dir: str | None = None
         self.config: Path | None = None
         self.verbose: bool = False
         #: The index folder the command opened, and whether it held an index then.
-        self.used_index_dir: Path | None = None
+        self.used_index_dir: Path | str | None = None
         self.index_existed: bool = False
 
 
@@ -67,7 +71,7 @@ state = RunState()
 def main_options(index_dir: IndexDirOption = None, config: ConfigOption = None,
                  verbose: VerboseOption = False) -> None:
     """Chinese full-text search for folders of Markdown/HTML articles."""
-    state.__init__()
+    state.reset()
     state.index_dir, state.config, state.verbose = index_dir, config, verbose
 
 
@@ -160,12 +164,12 @@ def _guarded() -> Iterator[None]:
         internal_error(exc)
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> None:
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def internal_error(exc: BaseException) -> None:
+def internal_error(exc: BaseException) -> NoReturn:
     """Report a bug: the traceback on stderr (--verbose) or in a log file, then exit 3."""
     text = "".join(traceback.format_exception(exc))
     summary = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -234,6 +238,10 @@ def parse_part(value: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
+@overload
+def text_argument(value: str, name: str) -> str: ...
+@overload
+def text_argument(value: None, name: str) -> None: ...
 def text_argument(value: str | None, name: str) -> str | None:
     """*value* as text, when the terminal sent bytes that are not UTF-8.
 

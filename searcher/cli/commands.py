@@ -3,6 +3,7 @@ and serve."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +53,7 @@ def index(
     engine = open_engine(userdict=userdict, drafts=drafts or None)
     progress_cm = progress_bar(enabled=not (as_json or quiet) and sys.stderr.isatty())
     with progress_cm as progress:
-        report = engine.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
+        report = engine.index(_paths(sources), full=full, jobs=jobs, wait=wait, progress=progress,
                               batch_size=batch_size, follow_links=follow_links or None,
                               part=share)
     if as_json:
@@ -111,9 +112,10 @@ def search(
     timeout: TimeoutOption = None,
 ) -> None:
     """Search the index; prints rank, title, date, path and a highlighted snippet."""
-    query, since, until, sort = (
-        text_argument(value, name) for name, value in (
-            ("query", query), ("--since", since), ("--until", until), ("--sort", sort)))
+    query = text_argument(query, "query")
+    since = text_argument(since, "--since")
+    until = text_argument(until, "--until")
+    sort = text_argument(sort, "--sort")
     author, category, tag = (
         [text_argument(value, name) for value in values] if values else None
         for name, values in (("--author", author), ("--category", category), ("--tag", tag)))
@@ -234,7 +236,7 @@ def check(
                        "(exit 4 naming each damaged file).")] = False,
 ) -> None:
     """Compare the index with the source folders without changing anything."""
-    report = open_engine().check(sources, follow_links=follow_links or None, deep=deep)
+    report = open_engine().check(_paths(sources), follow_links=follow_links or None, deep=deep)
     if as_json:
         print_json(report.as_dict())
     else:
@@ -267,7 +269,8 @@ def export(
         sources = [Path(p) for p in engine.stats()["sources"]]
     from ..opensearch.sync import export as export_opensearch
 
-    report = export_opensearch(sources, out, engine.settings, shards=shards, replicas=replicas,
+    folders: list[str | os.PathLike[str]] = list(sources)
+    report = export_opensearch(folders, out, engine.settings, shards=shards, replicas=replicas,
                                jobs=jobs)
     for path, reason in report.failed:
         typer.echo(visible(f"failed: {path}: {reason}"))
@@ -323,6 +326,11 @@ def serve(
                log_level="info" if state.verbose else "warning", access_log=state.verbose)
 
 
+def _paths(sources: list[Path] | None) -> list[str | os.PathLike[str]] | None:
+    """Folders given on the command line, as the library takes them."""
+    return None if sources is None else list(sources)
+
+
 def _loopback(host: str) -> bool:
     """Whether every address *host* names is on this machine only (127.0.0.0/8, ::1)."""
     import ipaddress
@@ -333,7 +341,7 @@ def _loopback(host: str) -> bool:
     except OSError:
         return False
     return bool(infos) and all(
-        ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
 
 
 def _check_listen(host: str, port: int) -> None:

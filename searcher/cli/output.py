@@ -4,9 +4,13 @@ facets, JSON, and the progress bar."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 #: screen, ``ESC ] 0;…`` sets the window title), DEL and C1 (CSI, OSC as one character).
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -45,20 +49,20 @@ class progress_bar:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._bar = None
+        self._bar: Progress | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[int, int], None] | None:
         if not self.enabled:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        self._bar = Progress("indexing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                             transient=True)
-        self._bar.start()
-        task = self._bar.add_task("index", total=None)
+        bar = self._bar = Progress("indexing", BarColumn(), MofNCompleteColumn(),
+                                   TimeRemainingColumn(), transient=True)
+        bar.start()
+        task = bar.add_task("index", total=None)
 
         def update(done: int, total: int) -> None:
-            self._bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total)
 
         return update
 

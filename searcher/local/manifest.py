@@ -56,7 +56,7 @@ def _sidecar_records(reader: Any) -> list[Record] | None:
     numbers = loaded["numbers"].tolist()
     if len(strings) != 4 * count or len(numbers) != count:
         return None
-    return [(*strings[4 * i : 4 * i + 4], *numbers[i]) for i in range(count)]  # type: ignore[misc]
+    return [(*strings[4 * i : 4 * i + 4], *numbers[i]) for i in range(count)]
 
 
 def _live_records(reader: Any) -> Iterator[Record]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import Counter
 
 import numpy as np
 
@@ -50,10 +49,11 @@ _WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
 def distinctive_terms(searcher, title: str, body: str, context: QueryContext) -> dict[str, float]:
     """Term → weight (1 for the strongest) of the document's ``MAX_TERMS`` best tf-idf terms
     that other documents hold too."""
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = {}
     for term in query_terms(title, context.cut):
-        counts[term] += TITLE_WEIGHT
-    counts.update(query_terms(body[:MAX_CHARS], context.cut))
+        counts[term] = counts.get(term, 0) + TITLE_WEIGHT
+    for term in query_terms(body[:MAX_CHARS], context.cut):
+        counts[term] = counts.get(term, 0) + 1
     total = max(searcher.doc_count(), 1)
     scored: list[tuple[float, str]] = []
     for term, tf in counts.items():

@@ -4,11 +4,11 @@ for a bug, and the fast path of ``GET /api/search``.
 
 import json
 import logging
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import SearcherError
 from . import messages
@@ -46,12 +46,12 @@ class Guard:
     CORS is on, goes through FastAPI, whose validation and 422s stay the reference, as does
     the route for ``/openapi.json``."""
 
-    def __init__(self, app: Any, state: State) -> None:
+    def __init__(self, app: ASGIApp, state: State) -> None:
         self.app = app
         self.state = state
         self.fast = not state.options.cors_origins
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -61,7 +61,7 @@ class Guard:
             scope["method"] = "GET"
         started = False
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -91,7 +91,7 @@ class Guard:
                 "headers": [(b"content-type", b"application/json")]})
             await send_with_headers({"type": "http.response.body", "body": body.encode()})
 
-    async def _search(self, scope: dict, receive: Any, send: Any) -> bool:
+    async def _search(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer a plainly valid ``GET /api/search`` as the route would (True), or leave
         the request to FastAPI (False)."""
         path, root = scope["path"], scope.get("root_path", "")

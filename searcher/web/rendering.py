@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from ..errors import SearcherError
 from . import messages
@@ -65,13 +66,13 @@ def public_stats(state: State, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def mount_root(scope: dict) -> str:
+def mount_root(scope: Scope) -> str:
     """Where the app is mounted (``""`` at the top), also under ``/static``, whose mount
     adds itself to ``root_path``: Guard notes the app's own root first."""
     return scope.get("searcher.root", scope.get("root_path", ""))
 
 
-def is_api_path(scope: dict) -> bool:
+def is_api_path(scope: Scope) -> bool:
     path, root = scope["path"], mount_root(scope)
     if root and path.startswith(root):
         path = path[len(root):]
@@ -82,10 +83,10 @@ def wants_json(request: Request) -> bool:
     return is_api_path(request.scope)
 
 
-def request_lang(request: Request | dict) -> messages.Lang:
+def request_lang(request: Request | Scope) -> messages.Lang:
     """The language of a request's messages: the API follows ``Accept-Language`` (English
     by default); the search page is a Chinese page, all of it in Chinese."""
-    scope = request if isinstance(request, dict) else request.scope
+    scope = request.scope if isinstance(request, Request) else request
     if not is_api_path(scope):
         return "zh"
     header = dict(scope.get("headers") or ()).get(b"accept-language", b"")
