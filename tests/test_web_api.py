@@ -319,7 +319,7 @@ def test_server_processes_switch_threads_less_often(site, monkeypatch):
     try:
         create_app(engine)
         assert sys.getswitchinterval() == before
-        monkeypatch.setenv(server.ENV_CONFIG, server._encode(engine.settings, WebOptions()))
+        monkeypatch.setenv(server.ENV_CONFIG, server.encode_config(engine.settings, WebOptions()))
         server.app_from_env()
         assert sys.getswitchinterval() == pytest.approx(server.SWITCH_INTERVAL)
         assert before < server.SWITCH_INTERVAL
@@ -956,10 +956,10 @@ def test_workers_fall_back_to_uvicorns_own_for_an_unknown_uvicorn(monkeypatch):
     from searcher.web import server
 
     monkeypatch.setattr(uvicorn, "__version__", "0.54.0")
-    assert server._uvicorn_supported() is hasattr(socket, "send_fds")
+    assert server.uvicorn_supported() is hasattr(socket, "send_fds")
     for version in ("1.0.0", "0.28.1", "dev"):
         monkeypatch.setattr(uvicorn, "__version__", version)
-        assert server._uvicorn_supported() is False
+        assert server.uvicorn_supported() is False
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
