@@ -1077,11 +1077,13 @@ def test_time_budget_answers_503_and_other_requests_go_on(site):
 SLOW_QUERY = "慢查询"
 
 
-def _slowed(engine, monkeypatch, seconds: float, checks: bool) -> None:
+def _slowed(engine, monkeypatch, seconds: float, checks: bool,
+            started: threading.Event | None = None) -> None:
     """Make *engine* take *seconds* longer for SLOW_QUERY: sample_docs holds no query that
     takes seconds.  With *checks*, the delay comes first and checks searcher.time_limit
     every 10 ms, as the engine's ranking steps do; without, it comes after the search, as
-    a step that does not check (building the page of hits)."""
+    a step that does not check (building the page of hits).  *started* is set when a
+    slow search begins."""
     import time
 
     from searcher.deadline import check_time_limit
@@ -1091,6 +1093,8 @@ def _slowed(engine, monkeypatch, seconds: float, checks: bool) -> None:
     def search_slowly(q, *args, **kwargs):
         if q != SLOW_QUERY:
             return search(q, *args, **kwargs)
+        if started is not None:
+            started.set()
         if not checks:
             results = search(q, *args, **kwargs)
             time.sleep(seconds)
@@ -1113,7 +1117,8 @@ def test_a_query_over_its_budget_is_a_503_while_the_others_are_answered(site, mo
 
     _, engine, _ = site
     budget, slow = 2.0, 6.0
-    _slowed(engine, monkeypatch, slow, checks=True)
+    searching = threading.Event()
+    _slowed(engine, monkeypatch, slow, checks=True, started=searching)
     ended: dict[str, tuple[float, object]] = {}
     with TestClient(create_app(engine, time_budget=budget)) as client:
         def fetch(name: str, url: str) -> None:
@@ -1123,7 +1128,7 @@ def test_a_query_over_its_budget_is_a_503_while_the_others_are_answered(site, mo
         started = time.monotonic()
         first = threading.Thread(target=fetch, args=("slow", f"/api/search?q={SLOW_QUERY}"))
         first.start()
-        time.sleep(0.1)  # the slow one is searching
+        assert searching.wait(30)  # the slow one is searching
         others = [threading.Thread(target=fetch, args=(name, url)) for name, url in
                   [(f"search {i}", "/api/search?q=聊城") for i in range(3)]
                   + [("health", "/healthz"), ("page", "/?q=认证认可"), ("docs", "/docs")]]

@@ -1,6 +1,6 @@
 """The API's answers as pydantic models: what ``/openapi.json`` declares for every status.
 
-The routes write their JSON directly (orjson, see :class:`searcher.web.app.JSON`); these
+The routes write their JSON directly (orjson, see :class:`searcher.web.rendering.JSON`); these
 models only describe it, and ``tests/test_schemathesis.py`` checks the server's answers
 against them.  Fields absent under ``searcher serve --public`` (source paths) are
 optional.  Descriptions are Markdown (``/docs`` renders them).
