@@ -39,7 +39,6 @@ from .whoosh_adapter import (
     segment_reader,
     staging_writer,
 )
-from .workers import die_with_parent as _die_with_parent  # noqa: F401 - web workers
 from .workers import report_file
 
 log = logging.getLogger(__name__)

@@ -130,9 +130,9 @@ def _worker(channel: socket.socket, common: dict[str, Any]) -> None:
     connections the parent hands over on *channel*."""
     import uvicorn
 
-    from ..local.building import _die_with_parent
+    from ..local.workers import die_with_parent
 
-    _die_with_parent()  # a killed `searcher serve` takes its workers with it
+    die_with_parent()  # a killed `searcher serve` takes its workers with it
     server = uvicorn.Server(uvicorn.Config("searcher.web.server:app_from_env", factory=True,
                                            **common))
     try:
