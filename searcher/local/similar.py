@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from ..results import SearchResults
 from .schema import FIELD_BREAK
 from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
 from .search import build_hits
+
+if TYPE_CHECKING:
+    from .whoosh_types import Searcher
 
 #: Distinctive terms used as the query.
 MAX_TERMS = 25
@@ -46,7 +50,8 @@ CANDIDATES = 50
 _WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
 
 
-def distinctive_terms(searcher, title: str, body: str, context: QueryContext) -> dict[str, float]:
+def distinctive_terms(searcher: Searcher, title: str, body: str,
+                      context: QueryContext) -> dict[str, float]:
     """Term → weight (1 for the strongest) of the document's ``MAX_TERMS`` best tf-idf terms
     that other documents hold too."""
     counts: dict[str, float] = {}
@@ -90,7 +95,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
+def similar(searcher: Searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
             page: int = 1, snippet_width: int = 120) -> SearchResults:
     """Documents related to document *docnum* (global number), best first, as a results page."""
     started = time.perf_counter()
