@@ -94,7 +94,7 @@ def check_segment(reader, src: Path) -> list[Path]:
             date.astimezone(dt.timezone.utc).replace(tzinfo=None))
         assert int(data["dates"][d]) == expected, path.name
 
-    records = manifest._sidecar_records(reader)
+    records = manifest.sidecar_records(reader)
     assert records is not None
     for d, (path, record) in enumerate(zip(files, records, strict=True)):
         facts = os.stat(path)

@@ -50,7 +50,7 @@ def _number(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else -1
 
 
-def _sidecar_records(reader: IndexReader) -> list[Record] | None:
+def sidecar_records(reader: IndexReader) -> list[Record] | None:
     loaded = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
     if loaded is None:
         return None
@@ -66,7 +66,7 @@ def _live_records(reader: IndexReader) -> Iterator[Record]:
     for leaf, _offset in reader.leaf_readers():
         if leaf.doc_count_all() == 0:
             continue
-        records = _sidecar_records(leaf)
+        records = sidecar_records(leaf)
         if records is None:
             records = stored_records(leaf)
         deletions = leaf.has_deletions()
