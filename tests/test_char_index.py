@@ -19,6 +19,7 @@ from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
 from searcher.local import substrings
+from searcher.local.inspection import internals
 from searcher.local.schema import FIELD_BREAK
 from searcher.local.sidecar import segment_folder, sidecar_path
 from searcher.local.whoosh_adapter import reader_segment_id
@@ -39,7 +40,7 @@ def copy_files(files: list[Path], folder: Path) -> None:
 
 
 def leaf_readers(engine: SearchEngine) -> list:
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     return [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
 
 
@@ -96,7 +97,7 @@ def check_segments(engine: SearchEngine, rng: random.Random) -> int:
     """Every segment has a persisted bigram index that equals an independent sort of its
     text and answers random needles as the linear scan does; returns the segment count."""
     readers = leaf_readers(engine)
-    caches = engine._caches
+    caches = internals(engine).caches
     for reader in readers:
         folder, segment_id = segment_folder(reader), reader_segment_id(reader)
         for key in substrings.BIGRAMS_KEYS:

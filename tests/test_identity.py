@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from searcher import SearchEngine, SearcherError
 from searcher.cli import app
+from searcher.local.inspection import internals
 from searcher.local.storage import INFO
 
 TEA = "misc/afternoon-tea-history.md"
@@ -38,7 +39,7 @@ def bundle(folder: Path, name: str, sample: str) -> Path:
 
 def all_docs(engine: SearchEngine) -> dict[str, str]:
     """id -> path of every document in the index."""
-    reader = engine._searcher().reader()
+    reader = internals(engine).searcher().reader()
     docs = [(stored["id"], stored["path"]) for _, stored in reader.iter_docs()]
     assert len(docs) == len({i for i, _ in docs}) == len({p for _, p in docs})
     return dict(docs)

@@ -17,6 +17,7 @@ from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
 from searcher.local import whoosh_adapter
+from searcher.local.inspection import internals
 
 pytestmark = needs_shared
 XWLB = SHARED / "corpus" / "xwlb" / "news"
@@ -33,7 +34,7 @@ def nightly_runs(tmp_path: Path, runs: int, per_run: int) -> tuple[int, int]:
             shutil.copy(path, docs / path.name)
         report = engine.index([docs], jobs=1)
         assert not report.failed
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     counts = (len(searcher.leaf_searchers()), searcher.doc_count())
     assert engine.search('"新闻联播"', limit=1).total == len(files)
     engine.close()

@@ -14,6 +14,7 @@ from pypinyin import Style
 
 from searcher import SearchEngine, Suggestion
 from searcher.analysis.normalize import fold, squeeze
+from searcher.local.inspection import internals
 
 
 def texts(suggestions: list[Suggestion]) -> list[str]:
@@ -144,20 +145,20 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
     fresh = SearchEngine(tmp_path / "ix")
     from searcher.local import suggest as module
 
-    fresh._caches.suggest.clear()
+    internals(fresh).caches.suggest.clear()
     words = [s for s in fresh.suggest("shenzh") if s.kind != "phrase"]
     assert [s for s in before if s.kind != "phrase"] == words  # same, from the segment itself
     assert list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))  # and saved for next time
 
     saved = list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
     assert len(saved) == 1  # the merged table, for the next process
-    fresh._caches.suggest.clear()
+    internals(fresh).caches.suggest.clear()
     assert [s for s in fresh.suggest("shenzh") if s.kind != "phrase"] == words  # loaded
 
     (docs / "news" / "shenzhou-12-launch.md").unlink()
     fresh.index([docs])
     assert title not in texts(fresh.suggest("神舟十二号载人"))  # the saved table is stale
-    fresh._caches.suggest.clear()
+    internals(fresh).caches.suggest.clear()
     assert title not in texts(fresh.suggest("神舟十二号载人"))  # and was replaced
     engine.close()
     fresh.close()
@@ -188,7 +189,7 @@ def test_both_lookup_strategies_agree(sample_index):
     from searcher.local import suggest as module
 
     engine, _ = sample_index
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     table = module.suggestion_table(searcher)
     prefixes = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["sh", "zh", "lc", "中", "国",
                                                                    "聊", "认证", "5", "c+"]

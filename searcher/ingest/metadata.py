@@ -100,6 +100,7 @@ def split_any(text: str) -> tuple[str | None, str, str]:
     opening = _JSON_OPEN.match(text)
     if opening:
         start = text.index("{")
+        end: int | None
         try:
             _value, end = json.JSONDecoder().raw_decode(text, start)
         except ValueError:

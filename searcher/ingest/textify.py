@@ -384,7 +384,7 @@ def _markdown(indented_code: bool = True) -> Any:
     md.add_render_rule("footnote_anchor", lambda *_: "")  # the "↩︎" back to the reference
     md.add_render_rule("html_block", _render_html_block)
     # Addresses are never text: skip percent-encoding them (a fifth of the parse time).
-    md.normalizeLink = lambda url: url
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]  # this parser's own
     if not indented_code:
         md.disable("code")
     return md

@@ -15,8 +15,9 @@ import logging
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..analysis.lexicon import pinyin_rows
 from ..analysis.normalize import squeeze
@@ -38,7 +39,6 @@ from .whoosh_adapter import (
     segment_reader,
     staging_writer,
 )
-from .workers import die_with_parent as _die_with_parent  # noqa: F401 - web workers
 from .workers import report_file
 
 log = logging.getLogger(__name__)
@@ -162,8 +162,9 @@ def build_segment(task: BuildTask) -> BuildResult:
                 result.warnings.extend((source_file.path, w) for w in doc.warnings)
         report_file(None)  # what follows is the segment's, not one file's
         if result.added:
-            result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
-                                                        builder.terms("body")))
+            # text fields' terms are str (bytes are only other fields')
+            result.pinyin = pinyin_rows(cast("Iterable[str]", itertools.chain(
+                builder.terms("title"), builder.terms("body"))))
             words = builder.doc_frequencies("title")
             for word, df in builder.doc_frequencies("body").items():
                 words[word] = max(df, words.get(word, 0))

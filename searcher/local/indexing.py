@@ -544,9 +544,11 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
             writer.delete_by_term("id", doc_id)
         new_segments = []
         for result in results:
-            for name in os.listdir(result.staging):
+            staging = result.staging
+            assert staging is not None  # only results that staged a segment are committed
+            for name in os.listdir(staging):
                 if is_segment_file(name, result.segment):
-                    os.replace(os.path.join(result.staging, name),
+                    os.replace(os.path.join(staging, name),
                                os.path.join(index_folder(ix), name))
             new_segments.append(result.segment)
         # A segment Whoosh merges gets its sidecars too, else every search process
@@ -558,4 +560,5 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
         raise
     finally:
         for result in results:
-            shutil.rmtree(result.staging, ignore_errors=True)
+            if result.staging is not None:
+                shutil.rmtree(result.staging, ignore_errors=True)

@@ -48,6 +48,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import IndexCorruptError
 
@@ -207,7 +208,7 @@ def segment_sums(folder: str | os.PathLike[str], segment_id: str) -> dict[str, l
         raise IndexCorruptError(str(path), f"unreadable checksums ({exc})") from None
 
 
-def check_file(path: Path, expected: list[int], full: bool) -> str | None:
+def check_file(path: Path, expected: list[Any], full: bool) -> str | None:
     """What is wrong with *path* given its recorded [size, crc32], or None.
 
     Its size is always compared; its CRC32 when *full* or it is at most SMALL_FILE.
@@ -257,7 +258,8 @@ def check_toc(folder: Path) -> Damage | None:
     except (OSError, ValueError) as exc:
         return Damage(str(sums), f"unreadable checksums ({exc})", False)
     if toc is None:
-        name = body.get("toc") if body and isinstance(body.get("toc"), str) else "_MAIN_0.toc"
+        named = body.get("toc") if body else None
+        name = named if isinstance(named, str) else "_MAIN_0.toc"
         return Damage(str(folder / name), "missing (no table of contents)", False)
     if body is None:
         return None
@@ -536,7 +538,9 @@ def repair_generation(ix: object, *, deep: bool = False) -> list[str]:
         toc = latest_toc(folder)
         if toc is not None:
             log.warning("missing %s: writing it again", folder / TOC_SUMS)
-            seal_toc(folder, int(_TOC.match(toc.name).group(1)))
+            named = _TOC.match(toc.name)
+            assert named is not None  # latest_toc finds only names _TOC matches
+            seal_toc(folder, int(named.group(1)))
             repaired.append(str(folder / TOC_SUMS))
         damage = [d for d in damage if os.path.basename(d.path) != TOC_SUMS]
     damaged_ids = {os.path.basename(d.path).split(".", 1)[0] for d in damage}

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .sidecar import load_arrays
+
+if TYPE_CHECKING:
+    from .whoosh_types import Index, IndexReader
 
 SIDECAR = "manifest"
 SIDECAR_KEYS = ("text", "numbers")
@@ -34,7 +37,7 @@ def arrays(records: list[Record]) -> dict[str, np.ndarray]:
     }
 
 
-def stored_records(reader: Any) -> list[Record]:
+def stored_records(reader: IndexReader) -> list[Record]:
     """Records of every document of a leaf *reader* (deleted ones included), from stored fields."""
     out = []
     for docnum in range(reader.doc_count_all()):
@@ -47,7 +50,7 @@ def _number(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else -1
 
 
-def _sidecar_records(reader: Any) -> list[Record] | None:
+def sidecar_records(reader: IndexReader) -> list[Record] | None:
     loaded = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
     if loaded is None:
         return None
@@ -56,14 +59,14 @@ def _sidecar_records(reader: Any) -> list[Record] | None:
     numbers = loaded["numbers"].tolist()
     if len(strings) != 4 * count or len(numbers) != count:
         return None
-    return [(*strings[4 * i : 4 * i + 4], *numbers[i]) for i in range(count)]  # type: ignore[misc]
+    return [(*strings[4 * i : 4 * i + 4], *numbers[i]) for i in range(count)]
 
 
-def _live_records(reader: Any) -> Iterator[Record]:
+def _live_records(reader: IndexReader) -> Iterator[Record]:
     for leaf, _offset in reader.leaf_readers():
         if leaf.doc_count_all() == 0:
             continue
-        records = _sidecar_records(leaf)
+        records = sidecar_records(leaf)
         if records is None:
             records = stored_records(leaf)
         deletions = leaf.has_deletions()
@@ -124,7 +127,7 @@ class Manifest(Mapping[str, dict[str, Any]]):
                 "mtime_ns": None if mtime_ns < 0 else mtime_ns}
 
 
-def read_manifest(ix: Any) -> Manifest:
+def read_manifest(ix: Index) -> Manifest:
     """What the index knows about the file each live document came from; see :class:`Manifest`."""
     with ix.reader() as reader:
         return Manifest(_live_records(reader))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from ..results import SearchResults
 from .schema import FIELD_BREAK
 from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
 from .search import build_hits
+
+if TYPE_CHECKING:
+    from .whoosh_types import Searcher
 
 #: Distinctive terms used as the query.
 MAX_TERMS = 25
@@ -47,13 +50,15 @@ CANDIDATES = 50
 _WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
 
 
-def distinctive_terms(searcher, title: str, body: str, context: QueryContext) -> dict[str, float]:
+def distinctive_terms(searcher: Searcher, title: str, body: str,
+                      context: QueryContext) -> dict[str, float]:
     """Term → weight (1 for the strongest) of the document's ``MAX_TERMS`` best tf-idf terms
     that other documents hold too."""
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = {}
     for term in query_terms(title, context.cut):
-        counts[term] += TITLE_WEIGHT
-    counts.update(query_terms(body[:MAX_CHARS], context.cut))
+        counts[term] = counts.get(term, 0) + TITLE_WEIGHT
+    for term in query_terms(body[:MAX_CHARS], context.cut):
+        counts[term] = counts.get(term, 0) + 1
     total = max(searcher.doc_count(), 1)
     scored: list[tuple[float, str]] = []
     for term, tf in counts.items():
@@ -90,7 +95,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
+def similar(searcher: Searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
             page: int = 1, snippet_width: int = 120) -> SearchResults:
     """Documents related to document *docnum* (global number), best first, as a results page."""
     started = time.perf_counter()

@@ -137,7 +137,8 @@ class BigramIndex:
         if mapping is None or not hasattr(mapping, "madvise"):
             return
         size = self.positions.itemsize
-        skip = self.positions.offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
+        offset: int = getattr(self.positions, "offset", 0)  # a memory map's, as _mmap says
+        skip = offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
         for start, end in spans:
             # A page fault maps the cached pages of its whole aligned 64 KiB window
             # (Linux's fault-around), so a group of 8 positions leaves 16 pages behind

@@ -226,7 +226,7 @@ class SuggestTable:
     def scan(self, prefix: str, limit: int, steps: int | None = None) -> list[int] | None:
         """The best *limit* entries with a key starting with *prefix*, in entry order
         (None when that takes more than *steps* entries: the caller sorts the range)."""
-        found = []
+        found: list[int] = []
         for number, keys in enumerate(self.entry_keys):
             if steps is not None and number >= steps:
                 return None if len(found) < limit else found

@@ -353,7 +353,8 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
         else:
             minlength, maxlength = None, 0
         total_weight += sum(weights)
-        term_min = minlength if term_min is None else min(term_min, minlength)
+        if minlength is not None:  # None: the field keeps no lengths
+            term_min = minlength if term_min is None else min(term_min, minlength)
         term_max = max(term_max, maxlength)
         term_maxweight = max(term_maxweight, maxweight)
 
