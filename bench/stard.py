@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"{OPENSEARCH_NAME}) instead of the local index")
     ap.add_argument("--reindex", action="store_true", help="rebuild the index even if kept")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="change a ranking constant of searcher.local.scoring (ablations)")
+                    help="change a ranking constant of searcher.core.rules (ablations)")
     ap.add_argument("--queries", type=int, default=0, help="only the first N questions")
     ap.add_argument("--skip-bm25", action="store_true", help="searcher only")
     ap.add_argument("--out", help="write the numbers and per-question rankings as JSON here")
