@@ -148,7 +148,7 @@ def set_constants(assignments: Iterable[str]) -> list[str]:
     done = []
     for item in assignments:
         name, _, value = item.partition("=")
-        if not name.isupper() or not hasattr(rules, name):
+        if not name.isupper() or not isinstance(getattr(rules, name, None), (int, float)):
             raise SystemExit(f"--set: no ranking constant {name!r}")
         parsed = json.loads(value)
         setattr(rules, name, parsed)
