@@ -190,7 +190,7 @@ def main() -> None:
             subprocess.run(
                 [sys.executable, __file__, "--corpus", str(args.corpus), "--requests",
                  str(work / "requests.json"), "--side", str(src), location, str(out)],
-                check=True, env={**os.environ, "PYTHONPATH": str(src)},
+                check=True, env={**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"},
             )
             print(f"{back_end} {side}: {time.monotonic() - started:.1f} s", file=sys.stderr)
             answers[side] = json.loads(out.read_text(encoding="utf-8"))

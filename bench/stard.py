@@ -20,8 +20,8 @@ question's words, k1 = 0.9, b = 0.4 (README: nDCG@10 0.413, R@100 0.710).
     python bench/stard.py --keep /tmp/stard --opensearch        # the cluster back end
     python bench/stard.py --keep /tmp/stard --set COORD_POWER=0  # an ablation
 
-``--set NAME=VALUE`` changes a constant of :mod:`searcher.local.scoring` (and the
-OpenSearch translation's copy of it) for the run, which is how the ablation table of the
+``--set NAME=VALUE`` changes a constant of :mod:`searcher.core.rules` (both back ends
+read it there) for the run, which is how the ablation table of the
 ranking was made.
 """
 
@@ -141,19 +141,17 @@ class PlainBM25:
 
 # -- searcher ---------------------------------------------------------------------
 def set_constants(assignments: Iterable[str]) -> list[str]:
-    """Apply ``NAME=VALUE`` to the ranking constants (both back ends read the local ones)."""
-    from searcher.local import scoring
-    from searcher.opensearch import dsl
+    """Apply ``NAME=VALUE`` to the ranking constants (:mod:`searcher.core.rules`, which
+    both back ends read when they rank)."""
+    from searcher.core import rules
 
     done = []
     for item in assignments:
         name, _, value = item.partition("=")
-        if not hasattr(scoring, name) and not hasattr(dsl, name):
+        if not name.isupper() or not isinstance(getattr(rules, name, None), (int, float)):
             raise SystemExit(f"--set: no ranking constant {name!r}")
         parsed = json.loads(value)
-        for module in (scoring, dsl):
-            if hasattr(module, name):
-                setattr(module, name, parsed)
+        setattr(rules, name, parsed)
         done.append(f"{name}={parsed!r}")
     return done
 
@@ -216,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"{OPENSEARCH_NAME}) instead of the local index")
     ap.add_argument("--reindex", action="store_true", help="rebuild the index even if kept")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="change a ranking constant of searcher.local.scoring (ablations)")
+                    help="change a ranking constant of searcher.core.rules (ablations)")
     ap.add_argument("--queries", type=int, default=0, help="only the first N questions")
     ap.add_argument("--skip-bm25", action="store_true", help="searcher only")
     ap.add_argument("--out", help="write the numbers and per-question rankings as JSON here")

@@ -14,6 +14,7 @@ from .config import Settings, load_settings
 from .deadline import time_limit
 from .engine import SearchEngine
 from .errors import (
+    AmbiguousDocumentError,
     ClusterError,
     ConfigError,
     DocumentError,
@@ -26,12 +27,13 @@ from .errors import (
     SourceNotFoundError,
     TimeLimitExceeded,
 )
-from .reports import CheckReport, IndexReport, OptimizeReport
+from .reports import CheckReport, IndexReport, IndexStats, OptimizeReport
 from .results import DocumentView, Hit, SearchResults, Suggestion
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousDocumentError",
     "CheckReport",
     "ClusterError",
     "ConfigError",
@@ -43,6 +45,7 @@ __all__ = [
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexReport",
+    "IndexStats",
     "OptimizeReport",
     "QueryError",
     "SearchEngine",

@@ -13,46 +13,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .core.request import (
+    MAX_FACET_LIMIT,
+    SORTS,
+    Filters,
+    SearchRequest,
+    as_values,
+    check_facets,
+    date_range,
+    is_text,
+    month_numbers,
+)
 from .errors import QueryError
-from .local.scoring import Filters
-from .local.search import SORTS, date_range
-from .query import Node, parse_query_notices
-from .results import Notice
+from .query import parse_query_notices
 
 #: Largest page size any back end serves.
 MAX_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """One checked search: what a back end's ``execute`` runs."""
-
-    query: str
-    node: Node
-    limit: int
-    page: int
-    sort: str
-    filters: Filters
-    facets: tuple[str, ...] = ()
-    facet_limit: int = 10
-    #: How the query was read where it was not as typed (``SearchResults.notices``).
-    notices: tuple[Notice, ...] = ()
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.limit
-
-
-def is_text(value: str) -> bool:
-    """True when *value* is encodable text (no lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_text(value: Any, name: str, *, optional: bool) -> None:
@@ -124,8 +102,6 @@ def prepare_search(timezone: str, query: str, limit: int = 10, page: int = 1,
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}",
                          argument="sort", value=sort)
-    from .local.facets import MAX_FACET_LIMIT, as_values, check_facets, month_numbers
-
     facet_names = check_facets(facets)
     check_whole(facet_limit, "facet_limit", 1, MAX_FACET_LIMIT)
     years, months = month_numbers(year, month)

@@ -4,7 +4,7 @@
 :class:`~searcher.errors.TimeLimitExceeded` at the first check after half a second, instead of
 running to its end.  The checks sit between the steps of the ranking (each node of the query,
 and each segment whose postings or string occurrences are read on a cache miss; see
-:mod:`searcher.local.scoring`), of the facets (each facet, and each segment whose column
+:mod:`searcher.local.evaluator`), of the facets (each facet, and each segment whose column
 is read on a cache miss; :mod:`searcher.local.facets`) and of the page of hits (each hit,
 and the steps of its snippet and highlights, :mod:`searcher.highlight`; ``similar``'s
 near-duplicate test), so a search stops at most one step past its limit.  A step that

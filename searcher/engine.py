@@ -16,42 +16,18 @@ import contextlib
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .arguments import SearchRequest
-    from .local.indexing import ProgressCallback
     from .reports import CheckReport, IndexReport, OptimizeReport
 
 from .arguments import check_doc_id, check_page, prepare_search
 from .config import Settings, is_cluster_url, load_settings
+from .core.contract import Backend, ProgressCallback
 from .deadline import time_limit
-from .errors import ConfigError, QueryError
+from .errors import QueryError
 from .query import parse_query
 from .results import DocumentView, SearchResults, Suggestion
-
-
-class Backend(Protocol):
-    """What SearchEngine needs of a back end (arguments arrive checked)."""
-
-    settings: Settings
-    #: Whether searches stop at :func:`searcher.time_limit` (the web server runs them on its
-    #: event loop only then; others wait in a thread, where the budget still bounds the answer).
-    checks_time_limit: bool
-
-    def index(self, sources: list[str | os.PathLike[str]] | None = None, *,
-              full: bool = False, jobs: int | None = None, wait: float = 0.0,
-              **options: Any) -> IndexReport: ...
-    def execute(self, request: SearchRequest) -> SearchResults: ...
-    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]: ...
-    def similar(self, doc_id: str, limit: int = 10, page: int = 1) -> SearchResults: ...
-    def get(self, doc_id: str) -> DocumentView: ...
-    def query_cut(self) -> Any: ...
-    def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
-              follow_links: bool | None = None) -> CheckReport: ...
-    def stats(self) -> dict[str, Any]: ...
-    def optimize(self, *, wait: float = 0.0) -> OptimizeReport: ...
-    def close(self) -> None: ...
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -90,6 +66,13 @@ class SearchEngine:
         """Whether the index is on an OpenSearch cluster."""
         return is_cluster_url(self.settings.index_dir)
 
+    @property
+    def checks_time_limit(self) -> bool:
+        """Whether a search stops at its time limit between its own steps (the local index),
+        rather than waiting on the network for an answer bounded by that limit (a
+        cluster): a server may run the first kind on its event loop, the second in a thread."""
+        return self.backend.checks_time_limit
+
     # -- writing -----------------------------------------------------------
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
               jobs: int | None = None, wait: float = 0.0,
@@ -107,17 +90,8 @@ class SearchEngine:
         shares of the documents (a stable hash of the id), so N machines can
         share the work.
         """
-        if part is None:
-            return self.backend.index(sources, full=full, jobs=jobs, wait=wait,
-                                      progress=progress, batch_size=batch_size,
-                                      follow_links=follow_links)
-        if not self.is_cluster:
-            raise ConfigError(
-                f"--part {part[0]}/{part[1]} needs a cluster index (http(s)://host:port/NAME); "
-                f"the local index {self.settings.index_dir} is built by one machine",
-                key="part", value=f"{part[0]}/{part[1]}", expected="a cluster index_dir")
         return self.backend.index(sources, full=full, jobs=jobs, wait=wait, progress=progress,
-                                  follow_links=follow_links, part=part)
+                                  batch_size=batch_size, follow_links=follow_links, part=part)
 
     def optimize(self, *, wait: float = 0.0) -> OptimizeReport:
         """Merge every segment of the index into one, for faster queries.
@@ -156,7 +130,7 @@ class SearchEngine:
             request = prepare_search(self.settings.timezone, query, limit, page, author,
                                      category, since, until, sort, tag, year=year, month=month,
                                      facets=facets, facet_limit=facet_limit)
-            return self.backend.execute(request)
+            return self.backend.search(request)
 
     def _time_limit(self, timeout: float | None) -> contextlib.AbstractContextManager[None]:
         """The time limit of one search: *timeout* seconds, None for the setting, 0 none
@@ -200,7 +174,7 @@ class SearchEngine:
         current folder, links resolved).  Every document has its own id and
         path, even when two source folders hold the same relative path, so
         either names one document; a path that names several (one file reached
-        from two nested source folders) raises SearcherError listing their ids.
+        from two nested source folders) raises AmbiguousDocumentError (``ids`` lists them).
         A path may hold the lone surrogates Python uses for file-name bytes that
         are not UTF-8 (U+DC80..U+DCFF); any other non-text raises QueryError.
         An unknown id or path raises DocumentNotFoundError.
@@ -237,22 +211,16 @@ class SearchEngine:
         written with it (a local index; a cluster checks its own): damage raises
         :class:`~searcher.errors.IndexCorruptError` naming every damaged file.
         """
-        verify = getattr(self.backend, "verify", None)
-        if deep and verify is not None:
-            from .local.integrity import corrupt_error
-
-            damage = verify(deep=True)
-            if damage:
-                raise corrupt_error(damage)
-        return self.backend.check(sources, follow_links=follow_links)
+        return self.backend.check(sources, follow_links=follow_links, deep=deep)
 
     def stats(self) -> dict[str, Any]:
         """Document count, size, last update, sources and fields of the current index.
 
         The same keys for both back ends (``index_dir`` is the folder or the cluster
-        location, never with credentials); a cluster adds ``url`` and ``index``.
+        location, never with credentials); a cluster adds ``url`` and ``index``
+        (:class:`~searcher.reports.IndexStats` as a JSON-ready mapping).
         """
-        return self.backend.stats()
+        return self.backend.stats().as_dict()
 
     def close(self) -> None:
         """Release searchers, files and connections (also done at garbage collection)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,17 @@ class DocumentNotFoundError(SearcherError, LookupError):
     def __init__(self, message: str, doc_id: str) -> None:
         super().__init__(message)
         self.doc_id = doc_id
+
+
+class AmbiguousDocumentError(SearcherError, LookupError):
+    """A source path names several documents (one file reached from two nested source
+    folders): ``ids`` lists them, sorted; ask for one of them by id."""
+
+    def __init__(self, doc_id: str, ids: list[str]) -> None:
+        self.doc_id = doc_id
+        self.ids = sorted(ids)
+        super().__init__(f"{doc_id} is indexed as {len(self.ids)} documents "
+                         f"({', '.join(self.ids)}): give one of these ids")
 
 
 class TimeLimitExceeded(SearcherError):
@@ -144,13 +156,15 @@ _NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
-                  index_existed: bool = False) -> StorageError | None:
+                  index_existed: bool = False,
+                  vanished: Callable[[Path], bool] | None = None) -> StorageError | None:
     """The :class:`StorageError` that explains *exc*, or None when it is not one we expect.
 
     *exc* escaped an operation on the index in *index_dir*.  Three situations
     are expected and explained: the disk is full, permission is denied (or
     the file system is read-only), and the index folder, which existed when
-    the operation started (*index_existed*), is gone.  Anything else, for
+    the operation started (*index_existed*), is gone (*vanished* says whether a folder
+    still holds a usable index: the back end knows what one looks like).  Anything else, for
     example an ``OSError`` with another errno, is left to the caller as the
     bug it probably is.
     """
@@ -186,7 +200,7 @@ def storage_error(exc: BaseException, index_dir: str | os.PathLike[str] | None,
             + ("; check its owner and permissions, or pass --index-dir" if inside
                else "; check its owner and permissions"),
             path=name, errno=exc.errno)
-    if index_existed and root is not None and _vanished(root):
+    if index_existed and root is not None and vanished is not None and vanished(root):
         return StorageError(
             f"the index folder {root} was removed while the command was using it: "
             "run 'searcher index SOURCE' to build it again",
@@ -211,16 +225,6 @@ def _is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _vanished(root: Path) -> bool:
-    """True when *root* no longer holds a usable index (folder, CURRENT or generation gone)."""
-    from .local.storage import IndexDir
-
-    try:
-        return IndexDir(root).current() is None
-    except OSError:
-        return True
 
 
 class UnsupportedWhooshError(SearcherError, ImportError):

@@ -115,3 +115,32 @@ class OptimizeReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class IndexStats:
+    """What ``SearchEngine.stats`` reports of an index, the same fields for both back ends.
+
+    ``index_dir`` is the folder or the cluster location (never with credentials);
+    ``segments`` counts Whoosh segments, or the primary shards' Lucene segments; a cluster
+    also sets ``url`` and ``index`` (its alias).
+    """
+
+    index_dir: str
+    generation: str | None
+    documents: int
+    segments: int
+    index_bytes: int
+    last_update: str | None
+    sources: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    fingerprint: dict[str, Any] | None = None
+    url: str | None = None
+    index: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready mapping (``url`` and ``index`` only for a cluster)."""
+        data = asdict(self)
+        if self.url is None and self.index is None:
+            del data["url"], data["index"]
+        return data

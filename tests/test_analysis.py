@@ -8,7 +8,8 @@ from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
 from searcher.analysis.normalize import fold
-from searcher.analysis.tokens import STOP_WORDS, ChineseAnalyzer, iter_terms, query_terms
+from searcher.analysis.tokens import STOP_WORDS, iter_terms, query_terms
+from searcher.local.analyzers import ChineseAnalyzer
 
 
 def terms(text: str, extras: bool = True) -> list[tuple[str, int, bool]]:

@@ -18,9 +18,9 @@ import pytest
 from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
+from searcher.core.rules import FIELD_BREAK
 from searcher.local import substrings
 from searcher.local.inspection import internals
-from searcher.local.schema import FIELD_BREAK
 from searcher.local.sidecar import segment_folder, sidecar_path
 from searcher.local.whoosh_adapter import reader_segment_id
 

@@ -24,7 +24,7 @@ from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH
 
 from searcher import SearchEngine
 from searcher.config import Settings
-from searcher.local import schema
+from searcher.core import fingerprint as schema
 from searcher.local.whoosh_adapter import open_index
 
 #: An article of sample_docs dated "2021-09-25 20:00:00", without a zone.

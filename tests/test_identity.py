@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH, article, write
+from test_opensearch import opensearch_url  # noqa: F401 - the fixture (cluster variant)
 from typer.testing import CliRunner
 
 from searcher import SearchEngine, SearcherError
@@ -260,3 +261,32 @@ def test_source_behind_a_link_repointed_at_each_deploy(tmp_path):
     report = engine.index([source], jobs=1)
     assert (report.unchanged, report.deleted, report.added, report.moved) == (13, 1, 0, 0)
     assert all_docs(engine) == {i: p for i, p in before.items() if not p.endswith(FLOOD)}
+
+
+@pytest.mark.parametrize("back_end", ["local", "cluster"])
+def test_a_path_reached_from_nested_sources_names_its_documents(tmp_path, site, back_end,
+                                                                request):
+    """One file under two nested source folders is two documents; its path names both, so
+    ``get`` by path raises AmbiguousDocumentError carrying their ids (either id works)."""
+    from searcher.errors import AmbiguousDocumentError
+
+    content, _ = site
+    location: str | Path = tmp_path / "ix"
+    if back_end == "cluster":
+        url = request.getfixturevalue("opensearch_url")
+        location = f"{url.rstrip('/')}/test-ambiguous-{os.getpid()}"
+    engine = SearchEngine(location)
+    try:
+        engine.index([content.parent, content], jobs=1)
+        path = str(content / "post" / "index.md")
+        with pytest.raises(AmbiguousDocumentError) as caught:
+            engine.get(path)
+        ids = caught.value.ids
+        assert len(ids) == 2 and ids == sorted(ids) and caught.value.doc_id == path
+        assert isinstance(caught.value, SearcherError) and all(i in str(caught.value) for i in ids)
+        assert {engine.get(doc_id).path for doc_id in ids} == {path}
+    finally:
+        if back_end == "cluster":
+            engine.backend.client.indices.delete(  # type: ignore[attr-defined]
+                index=f"test-ambiguous-{os.getpid()}-*", ignore=[404], expand_wildcards="all")
+        engine.close()

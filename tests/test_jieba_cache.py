@@ -9,8 +9,8 @@ import sys
 
 from conftest import ROOT
 
-LOAD = ("from searcher.analysis.tokens import _jieba, segment_han\n"
-        "_jieba()\nprint(segment_han('中华人民共和国'))\n")
+LOAD = ("from searcher.analysis.tokens import jieba_module, segment_han\n"
+        "jieba_module()\nprint(segment_han('中华人民共和国'))\n")
 
 
 def test_unreplaceable_shared_cache_prints_nothing(tmp_path):

@@ -190,11 +190,12 @@ def test_get_and_stats(sample_cluster):
     local = engine.get(doc_id)
     assert view.as_dict() == local.as_dict()
     assert backend.get(str(folder / SEED_RELPATH)).id == doc_id
-    stats = backend.stats()
-    assert stats["documents"] == 14
-    assert stats["generation"].startswith(backend.name + "-g")
-    assert stats["sources"] == [str(folder)]
-    assert stats["index_bytes"] > 0 and stats["last_update"]
+    stats = backend.stats()  # the back end's IndexStats; the engine gives its dict
+    assert stats.documents == 14
+    assert stats.generation is not None and stats.generation.startswith(backend.name + "-g")
+    assert stats.sources == [str(folder)]
+    assert stats.index_bytes > 0 and stats.last_update
+    assert stats.url is not None and stats.as_dict()["index"] == backend.name
 
 
 ALL_FACETS = "author,category,tag,year,month"

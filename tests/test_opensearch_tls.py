@@ -132,8 +132,8 @@ def test_basic_auth_with_the_right_ca_searches(proxy, secured_index, env):
     backend = _backend(proxy, secured_index)
     results = backend.search("认证认可")
     assert results.total == 1 and "世界认可日" in results.hits[0].title
-    assert backend.stats()["documents"] == 14
-    assert backend.stats()["url"] == proxy.url  # the URL the user gave, no credentials
+    assert backend.stats().documents == 14
+    assert backend.stats().url == proxy.url  # the URL the user gave, no credentials
     assert backend.search('"城市场"').total == 1
     # an incremental run goes through the same front door: bulk, point-in-time, lease
     assert backend.index().unchanged == 14

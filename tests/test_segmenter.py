@@ -21,9 +21,9 @@ from searcher.analysis.segmenter import (
 )
 from searcher.analysis.tokens import load_userdict, segment_han
 from searcher.config import Settings
+from searcher.core.fingerprint import analysis_fingerprint, dictionary_key
 from searcher.ingest.documents import load_document
 from searcher.local.inspection import internals
-from searcher.local.schema import analysis_fingerprint, dictionary_key
 
 HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 

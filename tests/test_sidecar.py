@@ -12,8 +12,9 @@ from conftest import article, write
 from rawtext import raw_date, raw_title_body, squeezed
 
 from searcher import SearchEngine
+from searcher.core.rules import TEXT_FIELDS
 from searcher.ingest.documents import content_digest
-from searcher.local import manifest, scoring, substrings
+from searcher.local import manifest, segments, substrings
 from searcher.local.inspection import internals
 from searcher.local.sidecar import load_arrays
 
@@ -80,9 +81,9 @@ def check_segment(reader, src: Path) -> list[Path]:
                             minlength=0x10000)
     assert np.array_equal(text["histogram"], histogram)
 
-    data = load_arrays(reader, scoring.SIDECAR, (*scoring.TEXT_FIELDS, "dates"))
+    data = load_arrays(reader, segments.SIDECAR, (*TEXT_FIELDS, "dates"))
     assert data is not None
-    for field in scoring.TEXT_FIELDS:
+    for field in TEXT_FIELDS:
         counted = posting_lengths(reader, field)
         assert counted.min() > 0
         quantised = [byte_to_length(length_to_byte(int(n))) for n in counted]
@@ -90,7 +91,7 @@ def check_segment(reader, src: Path) -> list[Path]:
         assert data[field].tolist() == [reader.doc_field_length(d, field) for d in range(count)]
     for d, path in enumerate(files):
         date = raw_date(path)
-        expected = scoring.NO_DATE if date is None else datetime_to_long(
+        expected = segments.NO_DATE if date is None else datetime_to_long(
             date.astimezone(dt.timezone.utc).replace(tzinfo=None))
         assert int(data["dates"][d]) == expected, path.name
 

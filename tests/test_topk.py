@@ -19,7 +19,7 @@ from test_char_index import oracle
 from searcher import SearchEngine
 from searcher.local import substrings
 from searcher.local.inspection import internals
-from searcher.local.scoring import top_order
+from searcher.local.matches import top_order
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
 
@@ -120,7 +120,7 @@ def test_whole_index_statistics_with_deleted_documents(tmp_path: Path) -> None:
     """After a nightly run deletes documents inside a segment, the joined postings still
     give Whoosh's document frequencies (deleted documents included, as its term statistics
     count them) and no deleted document is ever a hit."""
-    from searcher.local.scoring import Evaluator, QueryContext
+    from searcher.local.evaluator import Evaluator, QueryContext
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -150,7 +150,8 @@ def test_sparse_leaves_answer_for_any_documents_like_whole_index_arrays(corpus_2
     """A leaf's ids (a term's postings, a string's documents) ascend, and ``Match.at``, which
     binary-searches them, gives what indexing its whole-index mask and score arrays gives:
     for the matches, for documents it lacks, first and last documents included."""
-    from searcher.local.scoring import SPARSE_LOOKUPS, Evaluator, Match, QueryContext
+    from searcher.local.evaluator import Evaluator, QueryContext
+    from searcher.local.matches import SPARSE_LOOKUPS, Match
 
     engine = corpus_2k[0]
     searcher = internals(engine).searcher()

@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_build_costs_one_file(tmp_path):
 def stall(seconds: float) -> str:
     """A task stuck in one call that never returns to the interpreter's signal checks for
     its duration (a sleep, like a long call into C), on its first file."""
-    from searcher.local.workers import report_file
+    from searcher.core.workers import report_file
 
     report_file(0)
     time.sleep(seconds)
@@ -134,7 +134,7 @@ def stall(seconds: float) -> str:
 
 def grow(megabytes: int) -> str:
     """A task whose first file makes its worker grow by *megabytes* (kept, touched)."""
-    from searcher.local.workers import report_file
+    from searcher.core.workers import report_file
 
     report_file(0)
     held = bytearray(megabytes * 2**20)
@@ -147,7 +147,7 @@ def grow(megabytes: int) -> str:
 def test_the_parent_kills_a_worker_past_its_bounds():
     """What the in-worker bound cannot interrupt, the parent stops: the worker is killed,
     the task reported by *recover*, a new worker takes the next task."""
-    from searcher.local.workers import Bounds, WorkerPool
+    from searcher.core.workers import Bounds, WorkerPool
 
     recovered = []
 
@@ -167,7 +167,7 @@ def test_the_parent_kills_a_worker_past_its_bounds():
 
 def walk(count: int) -> str:
     """A task that goes through *count* files quickly, then stays on its last one a while."""
-    from searcher.local.workers import report_file
+    from searcher.core.workers import report_file
 
     for number in range(count):
         report_file(number)
@@ -181,7 +181,7 @@ def test_the_parent_follows_files_without_a_message_each(monkeypatch):
     import queue
     import types
 
-    from searcher.local import workers
+    from searcher.core import workers
 
     kinds = []
 

@@ -62,7 +62,7 @@ def char_readings() -> dict[str, tuple[str, ...]]:
     for code, readings in pinyin_dict.items():
         plain: list[str] = []
         for reading in readings.split(","):
-            toneless = _toneless(reading)
+            toneless = toneless_syllable(reading)
             if toneless and toneless not in plain:
                 plain.append(toneless)
             if "u\u0308" in unicodedata.normalize("NFKD", reading):  # ü: typed as v too
@@ -73,7 +73,7 @@ def char_readings() -> dict[str, tuple[str, ...]]:
     return table
 
 
-def _toneless(reading: str) -> str:
+def toneless_syllable(reading: str) -> str:
     decomposed = unicodedata.normalize("NFKD", reading)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 

@@ -1,12 +1,8 @@
 """Analysis: folded text → index terms with consecutive positions.
 
-The pipeline is a Whoosh tokenizer composed with filters, like Whoosh's own
-``analysis`` package::
-
-    analyzer = SearcherTokenizer() | StopFilter(stoplist=STOP_WORDS, renumber=False)
-
-:class:`SearcherTokenizer` folds the text (:mod:`searcher.analysis.normalize`), then
-splits it into runs: Han runs are segmented by jieba's precise mode (HMM on,
+:func:`raw_terms` (and :func:`index_terms`, :func:`query_terms` over it) folds the text
+(:mod:`searcher.analysis.normalize`), then splits it into runs: Han runs are segmented by
+jieba's precise mode (HMM on,
 so names are kept whole), Latin/digit runs become whole tokens (``a320``,
 ``covid-19``, ``c++``, ``3.6.3``), kana runs become character bigrams and
 Hangul runs stay whole.  Each main token takes the next position, so phrase
@@ -32,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..local.whoosh_adapter import StopFilter, Token, Tokenizer
 from .normalize import fold
 from .segmenter import precise_cut
 
@@ -95,7 +90,7 @@ def _import_jieba():
     return jieba
 
 
-def _jieba():
+def jieba_module():
     """Import jieba quietly and load its dictionary once per process."""
     global _jieba_ready
     if _jieba_ready:
@@ -168,7 +163,7 @@ def load_userdict(path: str | Path | None) -> None:
     key = f"{resolved}#{file_digest(resolved)}" if resolved else None
     if _userdict_loaded == key:
         return
-    jieba = _jieba()
+    jieba = jieba_module()
     with _jieba_lock:
         if _userdict_loaded is not None:
             fresh = jieba.Tokenizer()
@@ -203,7 +198,7 @@ def segment_han(run: str) -> list[str]:
     cached = _run_cache.get(run)
     if cached is not None:
         return cached
-    tokenizer = _jieba().dt
+    tokenizer = jieba_module().dt
     words = precise_cut(run, tokenizer.FREQ, math.log(tokenizer.total), _hmm_cut)
     if len(_run_cache) >= RUN_CACHE_SIZE:
         _run_cache.clear()
@@ -227,7 +222,7 @@ _HMM_KEY = "\x00"
 
 def sub_words(word: str) -> list[str]:
     """Dictionary words of two and three characters inside a longer word (jieba's search mode)."""
-    freq = _jieba().dt.FREQ
+    freq = jieba_module().dt.FREQ
     found: list[str] = []
     n = len(word)
     for size in (2, 3):
@@ -259,11 +254,11 @@ def iter_terms(folded: str, *, extras: bool = True,
     *cut* segments Han runs (default: jieba); queries pass the frozen-dictionary
     segmenter, which gives the same words without loading jieba.
     """
-    for text, pos, start, end, extra in _raw_terms(folded, extras, cut or segment_han):
+    for text, pos, start, end, extra in raw_terms(folded, extras, cut or segment_han):
         yield Term(text, pos, start, end, extra)
 
 
-def _raw_terms(folded: str, extras: bool,
+def raw_terms(folded: str, extras: bool,
                cut: Callable[[str], list[str]]) -> Iterator[tuple[str, int, int, int, bool]]:
     """iter_terms as plain tuples: the indexing hot path (hundreds of thousands per build)."""
     pos = 0
@@ -325,7 +320,7 @@ def index_terms(value: str, stoplist: frozenset[str] = frozenset()) -> list[str]
     filter.  Building a segment calls this for every title and body
     (:mod:`searcher.local.postings`); tests compare it with the Whoosh analyzer.
     """
-    return [item[0] for item in _raw_terms(fold(value), True, segment_han)
+    return [item[0] for item in raw_terms(fold(value), True, segment_han)
             if item[0] not in stoplist]
 
 
@@ -348,60 +343,3 @@ class QueryTerms:
         if terms is None:
             terms = self._segmented[text] = query_terms(text, self.cut)
         return list(terms)
-
-
-class SearcherTokenizer(Tokenizer):
-    """Whoosh tokenizer: fold, then segment (see module docstring).
-
-    In ``mode="query"`` no extras are produced, so a query word is matched by
-    its own segmentation while documents carry both the word and its parts.
-    """
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __call__(  # noqa: PLR0913 - Whoosh's tokenizer protocol
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs,
-    ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        folded = fold(value)
-        if not tokenize:
-            token.original = token.text = folded
-            token.boost = 1.0
-            token.stopped = False
-            if positions:
-                token.pos = start_pos
-            if chars:
-                token.startchar, token.endchar = start_char, start_char + len(value)
-            yield token
-            return
-        for text, pos, start, end, _extra in _raw_terms(folded, mode != "query", segment_han):
-            token.text = text
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = text
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar = start_char + start
-                token.endchar = start_char + end
-            yield token
-
-
-def ChineseAnalyzer(stoplist: frozenset[str] = STOP_WORDS):  # noqa: N802 - Whoosh naming style
-    """The analyzer for title and body: fold, segment, drop stop words but keep positions."""
-    return SearcherTokenizer() | StopFilter(stoplist=stoplist, minsize=1, renumber=False)

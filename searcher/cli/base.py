@@ -158,7 +158,9 @@ def _guarded() -> Iterator[None]:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(EXIT_PIPE_CLOSED) from None
     except Exception as exc:  # noqa: BLE001 - the point: nothing escapes unexplained
-        explained = storage_error(exc, state.used_index_dir, state.index_existed)
+        from ..local.storage import index_gone
+
+        explained = storage_error(exc, state.used_index_dir, state.index_existed, index_gone)
         if explained is not None:
             fail(str(explained), explained.exit_code)
         internal_error(exc)

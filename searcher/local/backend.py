@@ -15,27 +15,31 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..arguments import SearchRequest
+    from ..core.contract import ProgressCallback
+    from ..core.request import SearchRequest
     from ..reports import CheckReport, IndexReport, OptimizeReport
-    from .indexing import ProgressCallback
+    from ..results import DocumentView, SearchResults, Suggestion
 
-from ..arguments import is_text
 from ..config import Settings
+from ..core.contract import Backend
+from ..core.fingerprint import analysis_fingerprint, describe_change, dictionary_key
+from ..core.hits import document_view, stored_date
+from ..core.request import is_text
 from ..errors import (
+    AmbiguousDocumentError,
+    ConfigError,
     DocumentNotFoundError,
-    IndexCorruptError,
     IndexNotFoundError,
     SearcherError,
 )
-from ..results import DocumentView, SearchResults, Suggestion
+from ..reports import IndexStats
 from .caching import SearchCaches
-from .integrity import Damage, check_toc, corrupt_error, latest_toc, open_check, verify_generation
-from .schema import analysis_fingerprint, describe_change, dictionary_key
+from .integrity import Damage, corrupt_error
+from .repair import open_generation, verify_folder
 from .search import QueryContext, execute
 from .storage import Generation, IndexDir
 
@@ -45,57 +49,6 @@ log = logging.getLogger(__name__)
 #: A folder changed less than this long ago may change again within the same timestamp tick
 #: (file systems stamp with a coarse clock), so its stamp is not trusted yet.
 SETTLE_NS = 2_000_000_000
-
-
-def open_generation(gen: Generation) -> Any:
-    """The Whoosh index of *gen*, its files checked as :func:`integrity.open_check` does.
-
-    Raises IndexCorruptError naming a damaged file (the table of contents when Whoosh
-    cannot read it)."""
-    from .whoosh_adapter import index_segments, open_index
-
-    toc = latest_toc(gen.path)
-    damage = check_toc(gen.path)
-    if damage is not None and not damage.derived:  # (a lost toc.sums: open_check warns)
-        raise corrupt_error([damage])
-    try:
-        ix = open_index(str(gen.path))
-        segment_ids = [s.segment_id() for s in index_segments(ix)]
-    except Exception as exc:  # noqa: BLE001 - any unreadable index is the same problem
-        if toc is None:
-            raise IndexNotFoundError(
-                f"index in {gen.path} cannot be opened ({exc}); "
-                "rebuild it with 'searcher index --full'") from None
-        raise IndexCorruptError(str(toc), f"unreadable ({type(exc).__name__}: {exc})") from None
-    try:
-        open_check(gen.path, segment_ids)
-    except IndexCorruptError:
-        ix.close()
-        raise
-    return ix
-
-
-def verify_folder(folder: os.PathLike[str] | str, *, deep: bool = True) -> list[Damage]:
-    """Every damaged file of the generation in *folder* (see integrity.verify_generation)."""
-    from .whoosh_adapter import index_segments, open_index
-
-    try:
-        ix = open_index(str(folder))
-        try:
-            segment_ids: list[str] | None = [s.segment_id() for s in index_segments(ix)]
-        finally:
-            ix.close()
-    except Exception as exc:  # noqa: BLE001 - reported as the TOC's damage below
-        segment_ids = None
-        toc = latest_toc(Path(folder))
-        unreadable = [Damage(str(toc or Path(folder) / "_MAIN_0.toc"),
-                             f"unreadable ({type(exc).__name__}: {exc})", False)]
-    else:
-        unreadable = []
-    damage = verify_generation(folder, segment_ids, deep=deep)
-    if unreadable and not any(d.path == unreadable[0].path for d in damage):
-        damage = unreadable + damage
-    return damage
 
 
 def settled_stamp(folder: os.PathLike[str] | str) -> int | None:
@@ -117,7 +70,7 @@ def settled_stamp(folder: os.PathLike[str] | str) -> int | None:
     return mtime if time.time_ns() - mtime >= SETTLE_NS else None
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     """Index and search the generations of one index folder."""
 
     checks_time_limit = True  # between ranking steps and facets (searcher/deadline.py)
@@ -145,15 +98,22 @@ class LocalBackend:
     def index(self, sources: list[str | os.PathLike[str]] | None = None, *, full: bool = False,
               jobs: int | None = None, wait: float = 0.0,
               progress: ProgressCallback | None = None, batch_size: int | None = None,
-              follow_links: bool | None = None) -> IndexReport:
+              follow_links: bool | None = None,
+              part: tuple[int, int] | None = None) -> IndexReport:
         from .indexing import SEGMENT_DOCS, index_sources
+
+        if part is not None:
+            raise ConfigError(
+                f"--part {part[0]}/{part[1]} needs a cluster index (http(s)://host:port/NAME); "
+                f"the local index {self.settings.index_dir} is built by one machine",
+                key="part", value=f"{part[0]}/{part[1]}", expected="a cluster index_dir")
 
         return index_sources(self.root, sources, self.settings, full=full, jobs=jobs,
                              wait=wait, progress=progress, batch_size=batch_size or SEGMENT_DOCS,
                              follow_links=follow_links)
 
     # -- reading -----------------------------------------------------------
-    def execute(self, request: SearchRequest) -> SearchResults:
+    def search(self, request: SearchRequest) -> SearchResults:
         with self._damage_explained():
             searcher, context = self._searcher(), self._query_context()
             results = execute(searcher, request.node, request.query, context,
@@ -209,8 +169,7 @@ class LocalBackend:
         if docnum is None:
             found = self._ids_by_path(doc_id)
             if len(found) > 1:
-                raise SearcherError(f"{doc_id} is indexed as {len(found)} documents "
-                                    f"({', '.join(sorted(found))}): give one of these ids")
+                raise AmbiguousDocumentError(doc_id, found)
             docnum = searcher.document_number(id=found[0]) if found else None
         if docnum is None:
             raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
@@ -218,23 +177,22 @@ class LocalBackend:
         meta = stored.get("meta") or {}
         text = bytes(searcher.reader().column_reader("text")[docnum] or b"").decode(
             "utf-8", "surrogatepass")
-        date = dt.datetime.fromisoformat(meta["date"]) if meta.get("date") else None
-        return DocumentView(
-            id=stored["id"], path=stored.get("path", ""), relpath=stored.get("relpath", ""),
-            title=stored.get("title", ""), author=stored.get("author", ""),
-            categories=list(meta.get("categories") or []), tags=list(meta.get("tags") or []),
-            date=date, updated=meta.get("updated"), images=dict(meta.get("images") or {}),
-            extra=dict(meta.get("extra") or {}), warnings=list(meta.get("warnings") or []),
-            text=text,
-        )
+        return document_view({**stored, "categories": meta.get("categories"),
+                              "tags": meta.get("tags")}, meta, text=text,
+                             date=stored_date(meta.get("date")))
 
-    def query_cut(self):
+    def query_cut(self) -> Callable[[str], list[str]] | None:
         """The query segmenter's ``cut`` (the index's frozen dictionary), or None."""
         return self._query_context().cut
 
     def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
-              follow_links: bool | None = None) -> CheckReport:
+              follow_links: bool | None = None, deep: bool = False) -> CheckReport:
         from .checking import check_index
+
+        if deep:  # every byte of every index file against the checksum written with it
+            damage = self.verify(deep=True)
+            if damage:
+                raise corrupt_error(damage)
 
         marker, gen, ix = self._index()
         follow = self.settings.follow_links if follow_links is None else follow_links
@@ -251,23 +209,23 @@ class LocalBackend:
                 f"no index in {self.root.root} yet: run 'searcher index SOURCE' first")
         return verify_folder(gen.path, deep=deep)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         searcher = self._searcher()
         gen = self._opened[1] if self._opened else None
         info = gen.info() if gen else {}
         updated = info.get("updated")
-        return {
-            "index_dir": self.location,
-            "generation": gen.name if gen else None,
-            "documents": searcher.doc_count(),
-            "segments": len(searcher.leaf_searchers()),
-            "index_bytes": self.root.size_bytes(),
-            "last_update": dt.datetime.fromtimestamp(updated, dt.timezone.utc).isoformat()
+        return IndexStats(
+            index_dir=self.location,
+            generation=gen.name if gen else None,
+            documents=searcher.doc_count(),
+            segments=len(searcher.leaf_searchers()),
+            index_bytes=self.root.size_bytes(),
+            last_update=dt.datetime.fromtimestamp(updated, dt.timezone.utc).isoformat()
             if updated else None,
-            "sources": info.get("sources", []),
-            "fields": sorted(searcher.schema.names()),
-            "fingerprint": info.get("fingerprint"),
-        }
+            sources=info.get("sources", []),
+            fields=sorted(searcher.schema.names()),
+            fingerprint=info.get("fingerprint"),
+        )
 
     def close(self) -> None:
         searcher = getattr(self._local, "searcher", None)

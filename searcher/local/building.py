@@ -21,17 +21,18 @@ from typing import Any, cast
 
 from ..analysis.lexicon import pinyin_rows
 from ..analysis.normalize import squeeze
-from ..analysis.tokens import _jieba, load_userdict
 from ..config import Settings
+from ..core.limits import bounded
+from ..core.rules import FIELD_BREAK
+from ..core.workers import report_file
 from ..errors import DocumentError
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document, load_document
 from ..ingest.sources import SourceFile, became_link_out
 from . import manifest, suggest
 from .integrity import seal_segment
-from .limits import bounded
 from .postings import SegmentBuilder
-from .schema import FIELD_BREAK, SEP, build_schema, index_term_functions
+from .schema import SEP, build_schema, index_term_functions
 from .whoosh_adapter import (
     discard_temp_files,
     index_folder,
@@ -39,7 +40,6 @@ from .whoosh_adapter import (
     segment_reader,
     staging_writer,
 )
-from .workers import report_file
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,6 @@ class BuildResult:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     #: (pinyin, word) rows for the Chinese words of the segment's titles and bodies.
     pinyin: set[tuple[str, str]] = field(default_factory=set)
-
-
-def init_worker(settings: Settings) -> None:
-    """Worker initializer (and the in-process equivalent): load jieba and the user
-    dictionary now, so that no file's time bound pays for them."""
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    load_userdict(settings.userdict)
-    _jieba()
 
 
 def document_fields(doc: Document) -> dict[str, Any]:
@@ -215,7 +207,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
     suggestion phrases are *phrases*, the merged segments' (see
     :func:`suggest.segment_phrases`).
     """
-    from . import scoring, substrings
+    from . import segments, substrings
     from .sidecar import save_arrays
 
     folder, segment_id = index_folder(ix), segment.segment_id()
@@ -234,7 +226,7 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
         if records is None:
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
-        save_arrays(folder, segment_id, scoring.SIDECAR, scoring.data_arrays(reader))
+        save_arrays(folder, segment_id, segments.SIDECAR, segments.data_arrays(reader))
         save_arrays(folder, segment_id, suggest.SIDECAR,
                     suggestions if suggestions is not None
                     else suggest.reader_arrays(reader, phrases))

@@ -202,7 +202,7 @@ class ByteLRU(Generic[V]):
 #: scale fits); facet columns take 1/16, and the rest (1/8) is for per-segment arrays
 #: (memory maps with sidecar files, so almost free) and the per-document arrays of the whole
 #: index a query uses (dates and the BM25 length norms of title, body and text: 32 bytes a
-#: document, 32 MB at 1,000,000 articles; :class:`searcher.local.scoring.Space`).
+#: document, 32 MB at 1,000,000 articles; :class:`searcher.local.segments.Space`).
 POSTINGS_SHARE = 6 / 16
 SUGGEST_SHARE = 5 / 16
 CHAR_INDEX_SHARE = 1 / 8

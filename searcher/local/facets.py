@@ -1,7 +1,7 @@
 """Facet counts: how all matches of a query split by author, category, tag, year and month.
 
 Ranking already produces an exact match mask over every document of every
-segment (:func:`searcher.local.scoring.rank`), so counting is a matter of
+segment (:func:`searcher.local.ranking.rank`), so counting is a matter of
 looking up each matched document's values, vectorised:
 
 * ``author``/``category``/``tag``: the index holds each whole folded value as
@@ -22,30 +22,22 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from ..analysis.normalize import fold_keyword
+from ..core.request import FACETS
 from ..deadline import check_time_limit
-from ..errors import QueryError
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes, text_bytes
-from .scoring import NO_DATE, segment_data
+from .segments import NO_DATE, segment_data
 from .sidecar import segment_key
-
-#: Facet name → the keyword field holding its whole folded values (None: from the date).
-FACETS: dict[str, str | None] = {
-    "author": "author_key", "category": "category", "tag": "tag", "year": None, "month": None,
-}
-MAX_FACET_LIMIT = 10_000
 
 _DAY_US = 86_400 * 1_000_000
 #: Whoosh stores dates as microseconds since ``datetime.min``; numpy counts from 1970.
 _EPOCH_US = (dt.datetime(1970, 1, 1) - dt.datetime.min) // dt.timedelta(microseconds=1)
-_MONTH = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*")
 
 FacetCounts = dict[str, list[tuple[str, int]]]
 
@@ -53,75 +45,6 @@ FacetCounts = dict[str, list[tuple[str, int]]]
 def facet_key(value: str) -> str:
     """The form a keyword value is indexed (and counted, and filtered) under."""
     return fold_keyword(value)
-
-
-def check_facets(names: str | Iterable[str] | None) -> tuple[str, ...]:
-    """The requested facet names, validated (a comma-separated string is accepted too)."""
-    if names is None:
-        return ()
-    if isinstance(names, str):
-        names = names.split(",")
-    out: list[str] = []
-    for raw in names:
-        if not isinstance(raw, str):
-            raise QueryError(f"facet names must be strings, not {raw!r}")
-        name = raw.strip().lower()
-        if not name:
-            continue
-        if name not in FACETS:
-            raise UnknownFacetError(raw, tuple(FACETS))
-        if name not in out:
-            out.append(name)
-    return tuple(out)
-
-
-class UnknownFacetError(QueryError):
-    """A facet name that does not exist; ``name`` and ``accepted`` say which and what does."""
-
-    def __init__(self, name: str, accepted: tuple[str, ...]) -> None:
-        super().__init__(f"unknown facet {name!r}: use one or more of {', '.join(accepted)}")
-        self.name = name
-        self.accepted = accepted
-
-
-def as_values(value: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
-    """A filter value given as one string or several (OR), as a tuple without blanks."""
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else list(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise QueryError(f"{what} filter values must be strings, not {item!r}")
-    return tuple(item for item in items if item.strip())
-
-
-def month_numbers(year: int | str | Iterable[int | str] | None,
-                  month: str | Iterable[str] | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(years, month numbers ``y * 12 + m - 1``) of the ``year``/``month`` filters.
-
-    Years are ``2021`` or ``"2021"``; months ``"2021-06"`` (also ``2021/6``, ``2021年6月``).
-    """
-    years: list[int] = []
-    for item in _items(year):
-        text = str(item).strip()
-        if isinstance(item, bool) or not re.fullmatch(r"\d{1,4}", text) or int(text) < 1:
-            raise QueryError(f"bad year filter {item!r}: use a year such as 2021")
-        years.append(int(text))
-    months: list[int] = []
-    for item in _items(month):
-        match = _MONTH.fullmatch(str(item)) if isinstance(item, str) else None
-        if match is None or not 1 <= int(match.group(2)) <= 12:
-            raise QueryError(f"bad month filter {item!r}: use YYYY-MM, e.g. 2021-06")
-        months.append(int(match.group(1)) * 12 + int(match.group(2)) - 1)
-    return tuple(years), tuple(months)
-
-
-def _items(value):
-    if value is None:
-        return []
-    if isinstance(value, (str, int)):
-        return [value]
-    return list(value)
 
 
 # -- per-segment columns --------------------------------------------------------------------

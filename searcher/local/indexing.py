@@ -20,8 +20,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,28 +32,31 @@ from ..analysis.lexicon import (
 )
 from ..analysis.segmenter import FILE_NAME, install_dictionary
 from ..config import Settings
-from ..ingest.documents import content_digest, document_id
-from ..ingest.sources import Scan, SourceFile, check_sources, new_label, scan
+from ..core import workers
+from ..core.changes import (
+    ChangePlan,
+    hard_bounds,
+    label_sources,
+    load_jieba,
+    plan_changes,
+)
+from ..core.contract import ProgressCallback
+from ..core.fingerprint import analysis_fingerprint, describe_change, dictionary_key
+from ..core.workers import Interrupted, WorkerPool
+from ..ingest.sources import SourceFile, check_sources, scan
 from ..reports import IndexReport
-from . import workers
 from .building import (
     BuildResult,
     BuildTask,
     add_bigram_indexes,
     build_segment,
-    init_worker,
     write_sidecars,
 )
-from .integrity import (
-    SQLITE_FILES,
-    remove_temp_files,
-    repair_generation,
-    seal_sqlite,
-    unseal_sqlite,
-)
+from .integrity import SQLITE_FILES, remove_temp_files, seal_sqlite, unseal_sqlite
 from .locking import writer_lock
 from .manifest import read_manifest
-from .schema import analysis_fingerprint, build_schema, describe_change, dictionary_key
+from .repair import open_generation, repair_generation
+from .schema import build_schema
 from .storage import Generation, IndexDir
 from .whoosh_adapter import (
     commit_segments,
@@ -66,7 +68,6 @@ from .whoosh_adapter import (
     open_index,
     segment_reader,
 )
-from .workers import Bounds, Interrupted, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,6 @@ SEGMENT_DOCS = 12_000
 INPROCESS_BELOW = 200
 
 
-def hard_bounds(settings: Settings) -> Bounds:
-    """When a worker is killed over one file: reading a file is bounded inside the worker
-    (``parse_seconds``, ``parse_memory``); this catches what that bound cannot stop (a
-    long call into C) and gives the rest of the work on a file (analysis, whose time
-    grows with the file's size) three times the room, and at least a minute more."""
-    return Bounds(seconds=max(3 * settings.parse_seconds, settings.parse_seconds + 60),
-                  memory=3 * settings.parse_memory)
-
-ProgressCallback = Callable[[int, int], None]
 
 
 def index_sources(
@@ -177,15 +169,7 @@ def _merge_suggestions(searcher: Any) -> None:
 
 def _ensure_query_dictionary(gen: Generation, fp: dict[str, Any], settings: Settings) -> None:
     """Freeze jieba's dictionary into the generation for fast query segmentation."""
-    install_dictionary(gen.path / FILE_NAME, dictionary_key(fp), lambda: _load_jieba(settings))
-
-
-def _load_jieba(settings: Settings) -> None:
-    """Load jieba (and the user dictionary) in this process."""
-    from ..analysis.tokens import _jieba
-
-    init_worker(settings)
-    _jieba()
+    install_dictionary(gen.path / FILE_NAME, dictionary_key(fp), lambda: load_jieba(settings))
 
 
 def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[Generation, bool]:
@@ -211,7 +195,6 @@ def _choose_generation(root: IndexDir, fp: dict[str, Any], full: bool) -> tuple[
 
 def _intact(gen: Generation) -> bool:
     """Whether an interrupted rebuild can be resumed: its files pass the open check."""
-    from .backend import open_generation
 
     try:
         open_generation(gen).close()
@@ -219,95 +202,6 @@ def _intact(gen: Generation) -> bool:
         log.warning("not resuming the rebuild in %s: %s", gen.name, exc)
         return False
     return True
-
-
-@dataclass
-class Labeling:
-    """Which label each source folder has, and which vanished folders moved where.
-
-    Folders are named by their absolute path as given (not resolved: a nightly
-    job indexing ``/srv/site/current/content``, a link re-pointed at every
-    deploy, keeps one folder and one label).  ``labels`` maps every source
-    folder the index has known to its label (stored in the generation's
-    ``searcher.json``; a label is never given to another folder while
-    documents carry it).  ``run`` lists the source folders of this run;
-    ``merged`` maps a vanished folder to the folder of this run it moved to (its
-    documents are updated and pruned as that folder's); ``gone`` lists the
-    other vanished folders that still have documents.
-    """
-
-    labels: dict[str, str]
-    run: set[str]
-    merged: dict[str, str] = field(default_factory=dict)
-    gone: set[str] = field(default_factory=set)
-
-    def label(self, source: str) -> str:
-        return self.labels[source]
-
-    def pruned(self, source: str) -> bool:
-        """Whether documents of the folder *source* are compared with this run's files."""
-        return source in self.run or source in self.merged
-
-
-def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
-                  manifest: Mapping[str, dict[str, Any]]) -> Labeling:
-    """Give every source folder of this run its label (see :class:`Labeling`).
-
-    A folder keeps the label it had.  A folder seen for the first time takes over
-    the label of a folder that no longer exists when it holds, at the same
-    relative paths, the same content for at least half of that folder's
-    documents: the folder was moved or renamed, and its documents keep their
-    ids.  Otherwise it gets a new label, distinct from every label in use.
-    """
-    labels = dict(known)
-    run = [str(p) for p in sources]
-    result = Labeling(labels, set(run))
-    counts: Counter[str] = Counter(old["source"] for old in manifest.values()
-                                   if old["source"] and old["path"])
-    vanished = {folder for folder in set(labels) | set(counts)
-                if folder not in result.run and not os.path.isdir(folder)}
-    for folder in vanished - set(counts):
-        labels.pop(folder, None)  # nothing carries its label any more
-    # The documents of folders that vanished (usually none: then neither these nor the
-    # files by relative path are held, 100 MB at 500,000 articles).
-    docs: dict[str, list[dict[str, Any]]] = {folder: [] for folder in vanished & set(counts)}
-    if docs:
-        for old in manifest.values():
-            if old["source"] in docs and old["path"]:
-                docs[old["source"]].append(old)
-    files = {(f.source, f.relpath): f for f in found.files} if docs else {}
-    digests: dict[str, str | None] = {}
-    moves: dict[str, dict[str, int]] = {}  # new folder -> {vanished folder: matches}
-    for gone in sorted(vanished & set(docs)):
-        matches: dict[str, int] = {}
-        for old in docs[gone]:
-            relpath = Path(os.path.relpath(old["path"], old["source"])).as_posix()
-            for new in run:
-                f = files.get((new, relpath))
-                if f is not None and f.size == old["size"]:
-                    if f.path not in digests:
-                        digests[f.path] = file_digest(f.path)
-                    if digests[f.path] == old["digest"]:
-                        matches[new] = matches.get(new, 0) + 1
-        best = max(sorted(matches), key=matches.__getitem__, default=None)
-        if best is not None and 2 * matches[best] >= len(docs[gone]):
-            result.merged[gone] = best
-            moves.setdefault(best, {})[gone] = matches[best]
-        else:
-            result.gone.add(gone)
-    for source in run:
-        if source in labels:
-            continue
-        heirs = [g for g in sorted(moves.get(source, {}), key=lambda g: -moves[source][g])
-                 if g in labels]
-        if heirs:
-            labels[source] = labels.pop(heirs[0])
-            log.info("%s was moved to %s: its documents keep their ids", heirs[0], source)
-        else:
-            labels[source] = new_label(source, labels.values())
-    for gone in result.merged:
-        labels.pop(gone, None)  # its documents are pruned with the folder it moved to
-    return result
 
 
 def _labels_of(target: Generation, current: Generation | None) -> dict[str, str]:
@@ -334,92 +228,7 @@ def _manifest_of(gen: Generation) -> Mapping[str, dict[str, Any]]:
         ix.close()
 
 
-@dataclass
-class _Plan:
-    build: list[SourceFile] = field(default_factory=list)
-    existing: set[str] = field(default_factory=set)  # ids in the index that build replaces
-    #: ids of *existing* whose file only moved (same content at another path)
-    relocated: set[str] = field(default_factory=set)
-    delete: set[str] = field(default_factory=set)
-    moved: int = 0  # new files that replace a deleted document with the same content
-
-
-def plan_changes(manifest: Mapping[str, dict[str, Any]], found: Scan, labeling: Labeling,
-          report: IndexReport) -> _Plan:
-    """What a run must build, replace and delete to bring an index holding *manifest*
-    (id → path, source, size, mtime, digest) up to date with the files *found*.
-
-    The files to build are labelled (see :class:`Labeling`) in ``found.files`` itself.
-
-    Shared by both back ends, so the local index and a cluster count added,
-    updated, moved and deleted documents the same way.
-    """
-    plan = _Plan()
-    report.failed.extend(found.problems)
-    problem_paths = {p for p, _ in found.problems}
-    seen: set[str] = set()
-    labels = {source: labeling.label(source) for source in labeling.run}
-    files = found.files
-    for index, f in enumerate(files):
-        label = labels[f.source]
-        doc_id = document_id(f.relpath, label)  # f.id once labelled; no copy of f per file
-        if doc_id in seen:  # only if two (label, relative path) pairs share a hash
-            first = next(g.path for g in files if document_id(g.relpath, labels[g.source])
-                         == doc_id)
-            report.failed.append((f.path, f"same id as {first}; skipped"))
-            continue
-        seen.add(doc_id)
-        old = manifest.get(doc_id)
-        if old is not None and old["size"] == f.size and (
-                (old["mtime_ns"] == f.mtime_ns and old["path"] == f.path)
-                or (old["path"] == f.path and file_digest(f.path) == old["digest"])):
-            report.unchanged += 1  # (touched, not changed, when only the mtime differs)
-            continue
-        # Labelled in place, so that a full build of 500,000 files holds one object per
-        # file, not a scanned one and a labelled copy (40 MB more).
-        f = files[index] = replace(f, label=label)
-        plan.build.append(f)
-        if old is not None:
-            plan.existing.add(doc_id)
-            if old["path"] != f.path and old["size"] == f.size and (
-                    file_digest(f.path) == old["digest"]):
-                plan.relocated.add(doc_id)  # its folder was moved
-    vanished: dict[tuple[Any, Any], list[str]] = {}  # content -> ids, folder no longer exists
-    for doc_id in manifest:
-        if doc_id in seen:
-            continue
-        old = manifest[doc_id]
-        if labeling.pruned(old["source"]):
-            if old["path"] in problem_paths:
-                continue  # cannot be read tonight: keep what we have
-            plan.delete.add(doc_id)
-        elif old["source"] in labeling.gone:
-            vanished.setdefault((old["size"], old["digest"]), []).append(doc_id)
-    sizes = {manifest[d]["size"] for d in plan.delete} | {size for size, _ in vanished}
-    if sizes:
-        deleted = {(manifest[d]["size"], manifest[d]["digest"]) for d in plan.delete}
-        for f in plan.build:
-            if f.id in plan.existing or f.size not in sizes:
-                continue
-            content = (f.size, file_digest(f.path))
-            if content in deleted:
-                plan.moved += 1
-            elif vanished.get(content):  # renamed from a folder that is gone: no duplicate
-                plan.delete.add(vanished[content].pop())
-                plan.moved += 1
-    return plan
-
-
-def file_digest(path: str) -> str | None:
-    """Content hash of the file at *path*, or None when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            return content_digest(handle.read())
-    except OSError:
-        return None
-
-
-def _apply(ix, gen: Generation, plan: _Plan, settings: Settings, jobs: int | None,
+def _apply(ix, gen: Generation, plan: ChangePlan, settings: Settings, jobs: int | None,
            report: IndexReport, progress: ProgressCallback | None, batch_size: int) -> None:
     staging_root = gen.path / "staging"
     shutil.rmtree(staging_root, ignore_errors=True)  # left by a killed run
@@ -496,7 +305,7 @@ def _run_tasks(files: list[SourceFile], staging_root: Path, settings: Settings,
 
     bounds = hard_bounds(settings)
     # Each worker loads jieba and the pinyin table for itself.
-    with WorkerPool(min(jobs, len(tasks)), init_worker, (settings,), bounds) as pool:
+    with WorkerPool(min(jobs, len(tasks)), load_jieba, (settings,), bounds) as pool:
         def tick() -> None:
             if progress:
                 progress(min(finished + pool.files_done(), total), total)

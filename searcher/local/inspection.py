@@ -9,12 +9,11 @@ applications: what it returns may change with the back end.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .backend import LocalBackend
 
 if TYPE_CHECKING:
-    from ..engine import SearchEngine
     from .caching import SearchCaches
     from .search import QueryContext
     from .storage import Generation
@@ -46,7 +45,14 @@ class Internals:
         return self.backend._index()
 
 
-def internals(engine: SearchEngine) -> Internals:
+class _Engine(Protocol):
+    """A :class:`searcher.SearchEngine` (named by shape: the engine is a layer above)."""
+
+    @property
+    def backend(self) -> object: ...
+
+
+def internals(engine: _Engine) -> Internals:
     """The local back end of *engine*, opened for inspection; AttributeError for an engine
     whose index is on a cluster."""
     backend = engine.backend

@@ -63,7 +63,7 @@ TOC_SUMS = "toc.sums"
 #: 4 MiB, which took in the bigram table).
 SMALL_FILE = 1 << 20
 _CHUNK = 1 << 20
-_TOC = re.compile(r"^_MAIN_([0-9]+)\.toc$")
+TOC_NAME = re.compile(r"^_MAIN_([0-9]+)\.toc$")
 #: Whoosh's files of a segment (everything else named after the segment is a sidecar).
 _SIDECAR_SUFFIX = ".npy"
 
@@ -235,7 +235,7 @@ def latest_toc(folder: Path) -> Path | None:
     best = None
     with contextlib.suppress(OSError):
         for name in os.listdir(folder):
-            match = _TOC.match(name)
+            match = TOC_NAME.match(name)
             if match and (best is None or int(match.group(1)) > best[0]):
                 best = (int(match.group(1)), name)
     return folder / best[1] if best else None
@@ -426,45 +426,6 @@ def open_check(folder: str | os.PathLike[str], segment_ids: Iterable[str]) -> No
         raise corrupt_error(primary)
 
 
-def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str] | None, *,
-                      deep: bool = True) -> list[Damage]:
-    """Every damaged file of a generation (``check --deep``): the TOC, each segment's files
-    (in full with *deep*), the derived files.  *segment_ids* None: the TOC was unreadable."""
-    from ..analysis.lexicon import PINYIN_FILE, pinyin_content_problem, sqlite_problem
-    from .suggest import TABLE_FILE, table_problem
-
-    folder = Path(folder)
-    damage = [d for d in [check_toc(folder)] if d]
-    for segment_id in segment_ids or ():
-        damage += check_segment(folder, segment_id, deep=deep)
-    record, problem = sqlite_record(folder) if deep else ({}, None)
-    if problem:  # the next run writes it again
-        damage.append(Damage(str(folder / SQLITE_SUMS), problem, True))
-    for name in SQLITE_FILES:  # every index run writes both
-        cheap = sqlite_problem(folder / name) if (folder / name).exists() else "missing"
-        problem = cheap or (sqlite_problem(folder / name, deep=True) if deep else None)
-        if not problem and deep and name == PINYIN_FILE:
-            problem = pinyin_content_problem(folder / name)
-        # A file that differs from its record is rewritten by the next run (which checks it)
-        whole = sqlite_damage(folder, name, record) if deep and not cheap else None
-        problem = problem or whole
-        if problem:
-            damage.append(Damage(str(folder / name), problem, True,
-                                 deep_only=not cheap and not whole))
-    try:
-        info = json.loads((folder / "searcher.json").read_text(encoding="utf-8"))
-        problem = None if isinstance(info, dict) and info.get("fingerprint") else \
-            "no fingerprint"
-    except (OSError, ValueError) as exc:
-        problem = f"unreadable ({exc})"
-    if problem:
-        damage.append(Damage(str(folder / "searcher.json"), problem, True))
-    problem = table_problem(folder / TABLE_FILE)
-    if problem:
-        damage.append(Damage(str(folder / TABLE_FILE), problem, True))
-    return damage
-
-
 #: Temporary files: ``<name>.<pid>[.<thread>].tmp[.npy]`` (a writer's pid), or written
 #: only under the writer lock (no pid: stale whenever the lock is free to take).
 _TMP_PID = re.compile(r"\.(\d+)(?:\.\d+)?\.tmp(?:\.npy)?$")
@@ -510,68 +471,3 @@ def remove_temp_files(folders: Iterable[str | os.PathLike[str]]) -> list[str]:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed
-
-
-def repair_generation(ix: object, *, deep: bool = False) -> list[str]:
-    """Check the generation of the open Whoosh index *ix* before an ``index`` run writes
-    to it, and rebuild its damaged derived files from the primary data.
-
-    Raises IndexCorruptError for damage to primary data (``index --full`` rebuilds
-    without reading it).  The check is the cheap one (sizes, checksums of files up to
-    SMALL_FILE; every byte with *deep*): reading a 20,000-article index in full takes
-    over a second, which every nightly run would pay.  Returns the paths of the files
-    rebuilt.
-    """
-    from .building import write_sidecars
-    from .whoosh_adapter import index_folder, index_segments
-
-    folder = Path(index_folder(ix))
-    segments = index_segments(ix)
-    damage = [d for d in [check_toc(folder)] if d]
-    for segment in segments:
-        damage += check_segment(folder, segment.segment_id(), deep=deep)
-    primary = [d for d in damage if not d.derived]
-    if primary:
-        raise corrupt_error(primary)
-    repaired = []
-    if any(os.path.basename(d.path) == TOC_SUMS for d in damage):
-        toc = latest_toc(folder)
-        if toc is not None:
-            log.warning("missing %s: writing it again", folder / TOC_SUMS)
-            named = _TOC.match(toc.name)
-            assert named is not None  # latest_toc finds only names _TOC matches
-            seal_toc(folder, int(named.group(1)))
-            repaired.append(str(folder / TOC_SUMS))
-        damage = [d for d in damage if os.path.basename(d.path) != TOC_SUMS]
-    damaged_ids = {os.path.basename(d.path).split(".", 1)[0] for d in damage}
-    for segment in segments:
-        if segment.segment_id() not in damaged_ids:
-            continue
-        files = [d.path for d in damage
-                 if os.path.basename(d.path).split(".", 1)[0] == segment.segment_id()]
-        log.warning("damaged index files %s: writing them again from the segment",
-                    ", ".join(files))
-        phrases = _intact_phrases(ix, segment, files)
-        for path in files:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-        write_sidecars(ix, segment, phrases=phrases)
-        repaired += files
-    # (The saved suggestion table is checked whenever it is loaded, and a damaged one is
-    # built and saved again then: reading 16 MB here at 20,000 articles is not needed.)
-    return repaired
-
-
-def _intact_phrases(ix: object, segment: object, damaged: list[str]) -> dict[str, int]:
-    """The segment's suggestion phrases, unless their sidecar is among *damaged* (phrases
-    come from the source documents, so only ``index --full`` can recompute them)."""
-    from .suggest import segment_phrases
-    from .whoosh_adapter import segment_reader
-
-    if any(".suggest.phrase" in os.path.basename(p) for p in damaged):
-        return {}
-    reader = segment_reader(ix, segment)
-    try:
-        return segment_phrases(reader)
-    finally:
-        reader.close()

@@ -25,14 +25,15 @@ from collections import Counter
 from typing import Any
 
 from ..config import Settings
+from ..core.fingerprint import analysis_fingerprint, describe_change
 from ..errors import ConfigError, IndexNotFoundError
 from ..reports import OptimizeReport
 from . import suggest
-from .backend import open_generation
 from .building import write_sidecars
 from .integrity import SQLITE_FILES, SQLITE_SUMS, remove_temp_files
 from .locking import writer_lock
-from .schema import analysis_fingerprint, build_schema, describe_change
+from .repair import open_generation
+from .schema import build_schema
 from .storage import Generation, IndexDir
 from .whoosh_adapter import (
     commit_segments,

@@ -1,6 +1,7 @@
-"""Run a parsed query: rank with :mod:`searcher.local.scoring`, then build hits and snippets.
+"""Run a parsed query: rank with :mod:`searcher.local.ranking`, then build hits and snippets.
 
-How each node matches (details and weights in :mod:`searcher.local.scoring`):
+How each node matches (details and weights in :mod:`searcher.core.rules`, executed by
+:mod:`searcher.local.evaluator`):
 
 * a word: its jieba terms must all appear in title or body (BM25, title
   boosted); documents containing the word verbatim also match, even across
@@ -17,48 +18,21 @@ that way from the start, documents holding more of the words first.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import time
 
 import numpy as np
 
-from ..analysis.tokens import QUESTION_WORDS, query_terms
+from ..core.hits import make_hit, stored_date
+from ..core.plan import run_search
+from ..core.request import Filters
 from ..deadline import check_time_limit
-from ..errors import QueryError
-from ..highlight import highlight_all, make_snippet, needles_for
-from ..ingest.dates import parse_date, to_utc
-from ..query import And, Node, Not, Word, positive_literals
+from ..query import Node
 from ..results import Hit, SearchResults
+from .evaluator import Evaluator, QueryContext
 from .facets import count_facets
-from .scoring import Evaluator, Filters, QueryContext, rank
+from .ranking import Ranked, rank
 
-SORTS = ("relevance", "date", "oldest")
-
-__all__ = ["SORTS", "Filters", "HomophoneLookup", "QueryContext", "build_hits", "date_bound",
-           "execute"]
-
-
-def date_range(since: object, until: object, tz: str
-               ) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The naive-UTC bounds of a *since*/*until* filter, or QueryError (both back ends)."""
-    try:
-        return date_bound(since, tz, end=False), date_bound(until, tz, end=True)
-    except (ValueError, TypeError, OverflowError, OSError) as exc:
-        raise QueryError(f"bad date filter: {exc}") from None
-
-
-def date_bound(value: object, tz: str, end: bool) -> dt.datetime | None:
-    """A naive-UTC bound for the date filter; a bare date as *until* means the whole day."""
-    if value is None or value == "":
-        return None
-    whole_day = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", value):
-        whole_day = True
-    parsed = parse_date(value, tz)
-    if end and whole_day:
-        parsed = parsed + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
-    return to_utc(parsed).replace(tzinfo=None)
+__all__ = ["HomophoneLookup", "QueryContext", "build_hits", "execute"]
 
 
 def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int, page: int,
@@ -68,25 +42,17 @@ def execute(searcher, node: Node, raw: str, context: QueryContext, *, limit: int
     *facets* over all matches, see :mod:`searcher.local.facets`)."""
     started = time.perf_counter()
     offset = (page - 1) * limit
-    if is_question(node, raw, context.cut) and _can_relax(node, context.cut):
-        # A question: the answer seldom holds every word, so rank "any word" at once
-        # (documents holding more of the words first); relaxed says if some hit lacks one.
-        ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
-                             offset=offset, limit=limit)
-        relaxed = ranked.partial
-    else:
-        ranked, terms = rank(searcher, node, context, filters, relaxed=False, sort=sort,
-                             offset=offset, limit=limit)
-        relaxed = False
-        if ranked.total == 0 and _can_relax(node, context.cut):
-            ranked, terms = rank(searcher, node, context, filters, relaxed=True, sort=sort,
-                                 offset=offset, limit=limit)
-            relaxed = ranked.total > 0
+
+    def rank_step(relaxed: bool, question: bool) -> Ranked:
+        return rank(searcher, node, context, filters, relaxed=relaxed, sort=sort,
+                    offset=offset, limit=limit)[0]
+
+    planned = run_search(node, raw, context.cut, rank_step)
+    ranked, relaxed = planned.ranking, planned.relaxed
     counts = count_facets(searcher, ranked.mask, facets, facet_limit, filters.timezone,
                           context.caches, ranked.hits) \
         if facets and ranked.mask is not None else {}
-    needles = needles_for(positive_literals(node), terms)
-    hits = build_hits(searcher, ranked.docnums, ranked.scores, needles, offset + 1,
+    hits = build_hits(searcher, ranked.docnums, ranked.scores, planned.needles, offset + 1,
                       snippet_width, ranked.matched, ranked.query_words)
     return SearchResults(query=raw, total=ranked.total, page=page, limit=limit, hits=hits,
                          relaxed=relaxed, sort=sort, elapsed=time.perf_counter() - started,
@@ -129,24 +95,13 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
         check_time_limit()  # a caller's time_limit: a hit's snippet may be a long article's
         stored = searcher.stored_fields(docnum)
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
-        snippet = make_snippet(body, needles, snippet_width)
         meta = stored.get("meta") or {}
-        hits.append(Hit(
-            id=stored["id"],
-            path=stored.get("path", ""),
-            title=stored.get("title", ""),
-            author=stored.get("author", ""),
-            categories=list(meta.get("categories") or []),
-            tags=list(meta.get("tags") or []),
-            date=_hit_date(meta.get("date"), stored.get("date")),
-            score=score,
-            snippet=snippet.text,
-            highlights=snippet.highlights,
-            title_highlights=highlight_all(stored.get("title", ""), needles),
-            rank=first_rank + i,
+        hits.append(make_hit(
+            {**stored, "categories": meta.get("categories"), "tags": meta.get("tags")},
+            text=body, date=stored_date(meta.get("date"), stored.get("date")), score=score,
+            needles=needles, rank=first_rank + i, snippet_width=snippet_width,
             matched=matched[i] if matched else None,
-            query_words=query_words if matched else None,
-        ))
+            query_words=query_words if matched else None))
     return hits
 
 
@@ -157,34 +112,3 @@ def _text_column(searcher):
         column = searcher.reader().column_reader("text")
         searcher._searcher_text_column = column
     return column
-
-
-def is_question(node: Node, raw: str, cut=None) -> bool:
-    """Whether the query is typed as a question: a question mark, or a plain word holding
-    a question word (什么, 如何, 是否, 吗 …: ``QUESTION_WORDS``) among other words."""
-    if "?" in raw or "？" in raw:
-        return True
-    words = [node] if isinstance(node, Word) else (
-        [i for i in node.items if isinstance(i, Word)] if isinstance(node, And) else [])
-    return any(w.field is None and any(t in QUESTION_WORDS for t in query_terms(w.text, cut))
-               for w in words)
-
-
-def _can_relax(node: Node, cut=None) -> bool:
-    if isinstance(node, Word):
-        return node.field is None and len(query_terms(node.text, cut)) > 1
-    if isinstance(node, And):
-        return sum(1 for i in node.items if not isinstance(i, Not)) > 1 or any(
-            _can_relax(i, cut) for i in node.items)
-    return False
-
-
-def _hit_date(iso: str | None, stored: dt.datetime | None) -> dt.datetime | None:
-    if iso:
-        try:
-            return dt.datetime.fromisoformat(iso)
-        except ValueError:
-            pass
-    if stored is not None:
-        return stored.replace(tzinfo=dt.timezone.utc)
-    return None

@@ -4,7 +4,7 @@ The document's title and (the start of its) body are segmented like a query
 (the frozen query dictionary, no jieba load); each term gets a tf-idf weight
 (title occurrences count like the title boost), the strongest ``MAX_TERMS``
 terms found in other documents are kept, and every document is scored by the
-same vectorised BM25 as a search (:class:`searcher.local.scoring.Evaluator`),
+same vectorised BM25 as a search (:class:`searcher.local.evaluator.Evaluator`),
 each term's scores multiplied by its weight.  The article itself never
 appears.
 
@@ -26,26 +26,19 @@ import numpy as np
 
 from ..analysis.normalize import squeeze
 from ..analysis.tokens import STOP_WORDS, query_terms
-from ..deadline import check_time_limit
+from ..core import rules
+from ..core.rules import TEXT_FIELDS
+from ..core.similarity import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
 from ..results import SearchResults
-from .schema import FIELD_BREAK
-from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
+from .evaluator import Evaluator, QueryContext
+from .matches import Match, top_order
 from .search import build_hits
 
 if TYPE_CHECKING:
     from .whoosh_types import Searcher
 
-#: Distinctive terms used as the query.
-MAX_TERMS = 25
 #: Body characters segmented for the terms (the start of an article says what it is about).
 MAX_CHARS = 6000
-#: Jaccard similarity of character 4-gram sets from which a document is a near-duplicate.
-NEAR_DUPLICATE = 0.8
-SHINGLE = 4
-#: 4-grams taken between checks of the time limit (a long article has millions).
-SHINGLE_STEP = 1 << 18
-#: Best-scored candidates checked for near-duplication (beyond the page asked for).
-CANDIDATES = 50
 
 _WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
 
@@ -56,7 +49,7 @@ def distinctive_terms(searcher: Searcher, title: str, body: str,
     that other documents hold too."""
     counts: dict[str, float] = {}
     for term in query_terms(title, context.cut):
-        counts[term] = counts.get(term, 0) + TITLE_WEIGHT
+        counts[term] = counts.get(term, 0) + rules.TITLE_WEIGHT
     for term in query_terms(body[:MAX_CHARS], context.cut):
         counts[term] = counts.get(term, 0) + 1
     total = max(searcher.doc_count(), 1)
@@ -73,26 +66,6 @@ def distinctive_terms(searcher: Searcher, title: str, body: str,
     best = scored[:MAX_TERMS]
     top = best[0][0] if best else 1.0
     return {term: weight / top for weight, term in best}
-
-
-def shingles(squeezed: str) -> set[str]:
-    """Character 4-grams of the body part of a squeezed text (the whole text if no body)."""
-    body = squeezed.split(FIELD_BREAK, 1)[-1] or squeezed
-    if len(body) <= SHINGLE:
-        return {body} if body else set()
-    found: set[str] = set()
-    count = len(body) - SHINGLE + 1
-    for first in range(0, count, SHINGLE_STEP):  # a caller's time_limit between steps
-        check_time_limit()
-        found.update(body[i : i + SHINGLE] for i in range(first, min(first + SHINGLE_STEP,
-                                                                     count)))
-    return found
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
 
 
 def similar(searcher: Searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,

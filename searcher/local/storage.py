@@ -171,3 +171,11 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def index_gone(root: str | os.PathLike[str]) -> bool:
+    """True when *root* no longer holds a usable index (folder, CURRENT or generation gone)."""
+    try:
+        return IndexDir(root).current() is None
+    except OSError:
+        return True

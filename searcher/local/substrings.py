@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.rules import FIELD_BREAK
 from ..deadline import check_time_limit
 from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, release_free_memory
-from .schema import FIELD_BREAK
 from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"

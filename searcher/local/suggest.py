@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import logging
 import os
 import pickle
@@ -35,12 +34,19 @@ import threading
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import product
 
 import numpy as np
 
-from ..analysis.lexicon import char_readings
-from ..analysis.normalize import fold, squeeze
+from ..analysis.normalize import squeeze
+from ..core.suggestions import (
+    MAX_LIMIT,
+    MAX_PINYIN_CHARS,
+    MAX_TITLE_CHARS,
+    fold_or_empty,
+    prefix_key,
+    reading_keys,
+    suggestible,
+)
 from ..results import Suggestion
 from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
 from .integrity import segment_sums
@@ -58,32 +64,17 @@ TABLE_VERSION = 3
 #: Starts the keys of a word's uncommon readings (``长期`` read ``changji``): a Latin prefix
 #: finds the words it spells in their common reading first, these only after them.
 RARE = "\x01"
-MAX_LIMIT = 100
-#: Pinyin spellings / initials kept per word (polyphonic characters multiply them).
-MAX_READINGS = 8
 #: The most frequent words and phrases get pinyin keys (bounds the first call's work).
 MAX_PINYIN_WORDS = 40_000
-#: Longest word given pinyin keys (longer "words" are rare compounds or junk).
-MAX_PINYIN_CHARS = 8
-MAX_TITLE_CHARS = 200
 #: Key ranges at least this long, where few steps are expected, are answered by a walk over
 #: the entries best first (see SuggestTable.lookup).
 SCAN_RANGE = 4096
 SCAN_STEPS = 500
 MAX_PHRASE = 8
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
-_LETTER = re.compile(r"[^\W\d_]")
 _END = "\U0010ffff"
 KINDS = ("word", "phrase", "title")
-
-
-def suggestible(word: str) -> bool:
-    """Words worth completing to: two characters or more, with a Chinese character or a
-    letter (not bare numbers or symbols)."""
-    return len(word) >= 2 and bool(_HAN.search(word) or _LETTER.search(word)) and \
-        "\x00" not in word
 
 
 # -- per-segment parts ----------------------------------------------------------------------
@@ -397,7 +388,7 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
     numbers: list[int] = []
     spelled = 0
     for number, (_, kind, _, text) in enumerate(entries):
-        key = squeeze(_safe_fold(text)) if kind == 2 else text  # terms are folded already
+        key = squeeze(fold_or_empty(text)) if kind == 2 else text  # terms are folded already
         if key:
             keys.append(key)
             numbers.append(number)
@@ -423,76 +414,6 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
         start = end
     return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
                         sorted_keys, sorted_numbers, [tuple(k) for k in entry_keys], first_chars)
-
-
-def pinyin_keys(word: str) -> set[str]:
-    """Toneless spellings (``liaocheng``) and initials (``lc``) of a Chinese word."""
-    table = char_readings()
-    readings = []
-    for ch in word:
-        found = table.get(ch)
-        if not found:
-            return set()
-        readings.append(found[:3])
-    keys: set[str] = set()
-    for combo in product(*readings):
-        keys.add("".join(combo))
-        keys.add("".join(r[0] for r in combo))
-        if len(keys) >= 2 * MAX_READINGS:
-            break
-    return keys
-
-
-def common_reading(word: str) -> list[str] | None:
-    """How *word* is most often read, as toneless syllables (``长江`` → ``chang jiang``,
-    ``长期`` → ``chang qi``): pypinyin's reading of the word where its phrase table has it
-    (长 is ``chang`` in 长江 but ``zhang`` in 校长), else each character's most common
-    reading; None for a character without a reading."""
-    from pypinyin.phrases_dict import phrases_dict
-
-    known = phrases_dict.get(word)
-    if known and len(known) == len(word):
-        return [_toneless(r[0]) for r in known]
-    table = char_readings()
-    firsts = [table.get(ch) for ch in word]
-    return [f[0] for f in firsts] if all(firsts) else None  # type: ignore[index]
-
-
-@functools.lru_cache(maxsize=4096)
-def _toneless(reading: str) -> str:
-    """A toned syllable without its tone (``cháng`` → ``chang``; a few thousand exist)."""
-    from ..analysis.lexicon import _toneless as strip
-
-    return strip(reading)
-
-
-def reading_keys(word: str) -> tuple[set[str], set[str]]:
-    """:func:`pinyin_keys` of *word* split into those of its common reading (the spelling
-    and its initials) and the rest, rare readings that rank after every common one."""
-    keys = pinyin_keys(word)
-    syllables = common_reading(word)
-    if not syllables:
-        return keys, set()
-    common = {"".join(syllables), "".join(s[0] for s in syllables)} & keys
-    return common, keys - common
-
-
-def _safe_fold(text: str) -> str:
-    try:
-        return fold(text)
-    except (UnicodeError, ValueError):
-        return ""
-
-
-def prefix_key(prefix: object) -> str:
-    """The lookup key of what was typed: folded, without whitespace; "" when unusable."""
-    if not isinstance(prefix, str):
-        return ""
-    try:
-        prefix.encode("utf-8")  # lone surrogates cannot be folded or indexed
-    except UnicodeError:
-        return ""
-    return squeeze(_safe_fold(prefix))[:MAX_TITLE_CHARS]
 
 
 def suggest(searcher, prefix: object, limit: int = 10,

@@ -15,34 +15,36 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..arguments import SearchRequest
-    from ..reports import CheckReport
+    from ..reports import CheckReport, OptimizeReport
 
 from ..analysis.normalize import squeeze
 from ..analysis.segmenter import open_segmenter
 from ..analysis.tokens import STOP_WORDS, query_terms
 from ..arguments import check_doc_id, check_page, prepare_search
 from ..config import Settings, load_settings, parse_cluster_url
+from ..core.contract import Backend
+from ..core.fingerprint import analysis_fingerprint, dictionary_key
+from ..core.hits import document_view, make_hit, stored_date
+from ..core.plan import run_search
+from ..core.request import SearchRequest
+from ..core.rules import FIELD_BREAK
 from ..deadline import check_time_limit, time_left
 from ..errors import (
+    AmbiguousDocumentError,
     ConfigError,
     DocumentNotFoundError,
     IndexNotFoundError,
-    SearcherError,
     TimeLimitExceeded,
 )
-from ..highlight import highlight_all, make_snippet, needles_for
-from ..local.schema import FIELD_BREAK, analysis_fingerprint, dictionary_key
-from ..local.search import _can_relax, is_question
-from ..query import positive_literals
-from ..reports import IndexReport
+from ..reports import IndexReport, IndexStats
 from ..results import DocumentView, Hit, SearchResults, Suggestion
 from ..spelling import did_you_mean, first_units
 from .client import connect, public_url
-from .dsl import Translator, filter_clauses, matched_words
+from .dsl import Translation, Translator, filter_clauses, matched_words
 from .generations import current_index, index_meta
 from .mapping import key
 from .suggest import HomophoneLookup
@@ -64,7 +66,19 @@ KEYWORD_FACETS = {"author": ("author_key", "author"), "category": ("category", "
 DATE_FACETS = {"year": ("year", "yyyy"), "month": ("month", "yyyy-MM")}
 
 
-class OpenSearchBackend:
+@dataclass
+class _Ranking:
+    """One ranking step on the cluster (:data:`searcher.core.plan.RankStep`)."""
+
+    total: int
+    partial: bool
+    terms: set[str]
+    translation: Translation
+    hits: list[dict[str, Any]]
+    found: dict[str, Any]
+
+
+class OpenSearchBackend(Backend):
     """Index and search alias *name* on the cluster at *url*.
 
     Credentials and TLS come from the environment (:mod:`searcher.opensearch.client`).
@@ -148,7 +162,7 @@ class OpenSearchBackend:
                       replicas=self.replicas, jobs=jobs)
 
     # -- reading -----------------------------------------------------------
-    def search(self, query: str, limit: int = 10, page: int = 1,
+    def search(self, query: str | SearchRequest, limit: int = 10, page: int = 1,
                author: str | Sequence[str] | None = None,
                category: str | Sequence[str] | None = None, since: Any = None, until: Any = None,
                sort: str = "relevance", tag: str | Sequence[str] | None = None, *,
@@ -157,13 +171,17 @@ class OpenSearchBackend:
                facets: str | Sequence[str] | None = None,
                facet_limit: int = 10) -> SearchResults:
         """Ranked results for *query*: the arguments, checks and results of
-        :meth:`searcher.SearchEngine.search`."""
-        return self.execute(prepare_search(
+        :meth:`searcher.SearchEngine.search`, or a request checked already
+        (:func:`searcher.arguments.prepare_search`, what the engine passes)."""
+        if isinstance(query, SearchRequest):
+            return self._run(query)
+        return self._run(prepare_search(
             self.settings.timezone, query, limit, page, author, category, since, until, sort,
             tag, year=year, month=month, facets=facets, facet_limit=facet_limit))
 
-    def execute(self, request: SearchRequest) -> SearchResults:
-        """Run a checked request (:func:`searcher.arguments.prepare_search`)."""
+    def _run(self, request: SearchRequest) -> SearchResults:
+        """One page for a checked request, ranked as :func:`searcher.core.plan.run_search`
+        says (one request per ranking step)."""
         started = time.perf_counter()
         cut = self.query_cut()
         filters = filter_clauses(request.filters)
@@ -172,35 +190,31 @@ class OpenSearchBackend:
         if units:  # the did-you-mean counts ride along (global: whatever the query matches)
             aggs = dict(aggs or {}, **{SPELLING_AGG: {"global": {}, "aggs": {
                 "units": HomophoneLookup.aggregation(units)}}})
-        question = is_question(request.node, request.query, cut) and _can_relax(request.node, cut)
-        if question:
-            # A question (the local rule, searcher.local.search.execute): "any word" from
-            # the start; relaxed says if some match lacks a word, i.e. if there are more
-            # matches than the strict query's (counted in the same request).
-            strict = self._translator(cut).translate(request.node).query
-            translation = self._translator(cut, relaxed=True).translate(request.node)
-            total, hits, found = self._page(
-                self._body(translation.query, filters,
-                           {**(aggs or {}), STRICT_COUNT: {"filter": strict}}),
-                request.sort, request.offset, request.limit)
-            counted = (found or {}).pop(STRICT_COUNT, None) or {}
-            relaxed = total > int(counted.get("doc_count", total))
-        else:
-            translation = self._translator(cut).translate(request.node)
-            total, hits, found = self._page(self._body(translation.query, filters, aggs),
+
+        def rank_step(relaxed: bool, question: bool) -> _Ranking:
+            extra = aggs
+            if question:
+                # Whether some match lacks a word: more matches than the strict query's
+                # (counted in the same request).
+                strict = self._translator(cut).translate(request.node).query
+                extra = {**(aggs or {}), STRICT_COUNT: {"filter": strict}}
+            translation = self._translator(cut, relaxed=relaxed).translate(request.node)
+            total, hits, found = self._page(self._body(translation.query, filters, extra),
                                             request.sort, request.offset, request.limit)
-            relaxed = False
-        if total == 0 and not question and _can_relax(request.node, cut):
-            translation = self._translator(cut, relaxed=True).translate(request.node)
-            total, hits, found = self._page(self._body(translation.query, filters, aggs),
-                                            request.sort, request.offset, request.limit)
-            relaxed = total > 0
-        needles = needles_for(positive_literals(request.node), translation.terms)
+            partial = False
+            if question:
+                counted = (found or {}).pop(STRICT_COUNT, None) or {}
+                partial = total > int(counted.get("doc_count", total))
+            return _Ranking(total, partial, translation.terms, translation, hits, found)
+
+        planned = run_search(request.node, request.query, cut, rank_step)
+        ranking = planned.ranking
+        total, found, translation = ranking.total, ranking.found, ranking.translation
         return SearchResults(
             query=request.query, total=total, page=request.page, limit=request.limit,
-            relaxed=relaxed, sort=request.sort,
-            hits=[self._hit(h, needles, rank, translation.query_words)
-                  for rank, h in enumerate(hits, start=request.offset + 1)],
+            relaxed=planned.relaxed, sort=request.sort,
+            hits=[self._hit(h, planned.needles, rank, translation.query_words)
+                  for rank, h in enumerate(ranking.hits, start=request.offset + 1)],
             elapsed=time.perf_counter() - started,
             facets=self._facet_counts(request.facets, request.facet_limit, found or {}),
             pinyin=self._readings(translation.spellings) if total else {},
@@ -256,7 +270,7 @@ class OpenSearchBackend:
         character 4-grams) come first with ``hit.near_duplicate`` set.  An unknown id
         raises DocumentNotFoundError, like :meth:`get`.
         """
-        from ..local.similar import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
+        from ..core.similarity import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
 
         check_page(limit, page)
         started = time.perf_counter()
@@ -306,20 +320,13 @@ class OpenSearchBackend:
         found = [h for h in hits if h["_id"] == doc_id] or \
             [h for h in hits if h["_source"].get("path") == wanted] or hits
         if len(found) > 1:
-            ids = sorted(h["_id"] for h in found)
-            raise SearcherError(f"{doc_id} is indexed as {len(found)} documents "
-                                f"({', '.join(ids)}): give one of these ids")
+            raise AmbiguousDocumentError(doc_id, [h["_id"] for h in found])
         if not found:
             raise DocumentNotFoundError(f"no document with id or path {doc_id!r}", doc_id)
         src = found[0]["_source"]
         meta = src.get("meta") or {}
-        return DocumentView(
-            id=src["id"], path=src.get("path", ""), relpath=src.get("relpath", ""),
-            title=src.get("title", ""), author=src.get("author", ""),
-            categories=list(src.get("categories") or []), tags=list(src.get("tags") or []),
-            date=_date(meta.get("date"), src.get("date")), updated=meta.get("updated"),
-            images=dict(meta.get("images") or {}), extra=dict(meta.get("extra") or {}),
-            warnings=list(meta.get("warnings") or []), text=src.get("text", ""))
+        return document_view(src, meta, text=src.get("text", ""),
+                             date=stored_date(meta.get("date"), src.get("date")))
 
     def query_cut(self) -> Callable[[str], list[str]] | None:
         """The query segmenter's ``cut``: jieba's dictionary with the ``userdict`` setting,
@@ -327,24 +334,25 @@ class OpenSearchBackend:
         so cluster queries cut words exactly like local ones."""
         if not self._cut_ready:
             from ..analysis.segmenter import FILE_NAME, cache_dir, install_dictionary
-            from ..local.indexing import _load_jieba
+            from ..core.changes import load_jieba
 
             words = dictionary_key(analysis_fingerprint(self.settings))
             folder = cache_dir() / f"cluster-{hashlib.sha1(words.encode()).hexdigest()[:16]}"
             folder.mkdir(parents=True, exist_ok=True)
-            install_dictionary(folder / FILE_NAME, words, lambda: _load_jieba(self.settings))
+            install_dictionary(folder / FILE_NAME, words, lambda: load_jieba(self.settings))
             segmenter = open_segmenter(folder, words)
             self._cut = segmenter.cut if segmenter else None
             self._cut_ready = True
         return self._cut
 
     def check(self, sources: list[str | os.PathLike[str]] | None = None, *,
-              follow_links: bool | None = None) -> CheckReport:
+              follow_links: bool | None = None, deep: bool = False) -> CheckReport:
         """Compare the cluster index with *sources* (default: the folders it was built
-        from): per-document size, time and digest, as the local ``check`` does."""
+        from): per-document size, time and digest, as the local ``check`` does (*deep*
+        adds nothing: the cluster checks its own files)."""
         from opensearchpy.exceptions import OpenSearchException
 
-        from ..local.checking import compare_manifest
+        from ..core.changes import compare_manifest
         from .client import cluster_error
         from .generations import read_manifest
 
@@ -358,14 +366,14 @@ class OpenSearchBackend:
         return compare_manifest(manifest, sources or meta.get("sources") or [],
                                 follow_links=follow, labels=meta.get("labels"))
 
-    def optimize(self, *, wait: float = 0.0) -> Any:
+    def optimize(self, *, wait: float = 0.0) -> OptimizeReport:
         """Refused: a cluster merges its own segments (``POST NAME/_forcemerge`` by hand)."""
         raise ConfigError(
             f"optimize merges the segments of a local index; {self.location} is a cluster, "
             "which merges its own (POST /_forcemerge if you must)",
             key="index_dir", value=self.location, expected="a local index folder")
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         """The local ``stats`` keys (``index_dir`` is this location, without credentials;
         ``segments`` counts the primary shards' Lucene segments) plus ``url`` and
         ``index`` (the alias)."""
@@ -383,20 +391,20 @@ class OpenSearchBackend:
         except OpenSearchException as exc:
             raise cluster_error(exc, self.url, f"stats of {self.name}") from None
         updated = meta.get("updated")
-        return {
-            "index_dir": self.location,
-            "generation": index,
-            "documents": documents,
-            "segments": int(primaries.get("segments", {}).get("count", 0)),
-            "index_bytes": int(primaries["store"]["size_in_bytes"]),
-            "last_update": dt.datetime.fromtimestamp(updated, dt.timezone.utc).isoformat()
+        return IndexStats(
+            index_dir=self.location,
+            generation=index,
+            documents=documents,
+            segments=int(primaries.get("segments", {}).get("count", 0)),
+            index_bytes=int(primaries["store"]["size_in_bytes"]),
+            last_update=dt.datetime.fromtimestamp(updated, dt.timezone.utc).isoformat()
             if updated else None,
-            "sources": meta.get("sources", []),
-            "fields": sorted(mapping.get("properties", {})),
-            "fingerprint": meta.get("fingerprint"),
-            "url": public_url(self.url),
-            "index": self.name,
-        }
+            sources=meta.get("sources", []),
+            fields=sorted(mapping.get("properties", {})),
+            fingerprint=meta.get("fingerprint"),
+            url=public_url(self.url),
+            index=self.name,
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -568,17 +576,11 @@ class OpenSearchBackend:
         """One result; with *query_words* (a search, not ``similar``), how many of them the
         hit holds, from its named clauses (:func:`searcher.opensearch.dsl.matched_words`)."""
         src = raw["_source"]
-        text = src.get("text", "")
-        snippet = make_snippet(text, needles)
-        title = src.get("title", "")
-        return Hit(
-            id=src["id"], path=src.get("path", ""), title=title, author=src.get("author", ""),
-            categories=list(src.get("categories") or []), tags=list(src.get("tags") or []),
-            date=_date((src.get("meta") or {}).get("date"), src.get("date")),
-            score=float(raw.get("_score") or 0.0), snippet=snippet.text,
-            highlights=snippet.highlights, title_highlights=highlight_all(title, needles),
-            rank=rank, matched=None if query_words is None else matched_words(raw),
-            query_words=query_words)
+        return make_hit(src, text=src.get("text", ""),
+                        date=stored_date((src.get("meta") or {}).get("date"), src.get("date")),
+                        score=float(raw.get("_score") or 0.0), needles=needles, rank=rank,
+                        matched=None if query_words is None else matched_words(raw),
+                        query_words=query_words)
 
 
 def _spelling(bucket: dict[str, Any], field: str) -> str:
@@ -595,13 +597,3 @@ def _spelling(bucket: dict[str, Any], field: str) -> str:
 def _squeezed(title: str, text: str) -> str:
     """The local index's squeezed column: title and body without whitespace."""
     return squeeze(title) + FIELD_BREAK + squeeze(text)
-
-
-def _date(iso: str | None, utc: str | None) -> dt.datetime | None:
-    for value in (iso, utc):
-        if value:
-            try:
-                return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-    return None

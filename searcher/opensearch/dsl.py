@@ -1,7 +1,7 @@
 """Query syntax tree (:mod:`searcher.query`) → OpenSearch query DSL.
 
-The translation mirrors :mod:`searcher.local.scoring` node by node, so both back
-ends match the same documents:
+The translation executes the rules of :mod:`searcher.core.rules` node by node, as
+:mod:`searcher.local.evaluator` does, so both back ends match the same documents:
 
 * a word: all its jieba terms (``query_terms``, stop words dropped) in title or
   body (BM25 on ``title_terms``/``body_terms``); a Chinese word also matches
@@ -31,24 +31,15 @@ is needed on the title clauses.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.normalize import fold, squeeze
 from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, QueryTerms
-
-# The weights are the local scorer's (pinyin match, all-words-in-title bonus, phrase
-# occurrences in the title, verbatim match): one definition for both back ends.
-from ..local.scoring import (
-    COORD_POWER,
-    PINYIN_BOOST,
-    QUESTION_WEIGHT,
-    TITLE_ALL_BOOST,
-    TITLE_WEIGHT,
-    Filters,
+from ..core import rules
+from ..core.request import Filters
+from ..core.rules import (
     content_runs,
     cut_fragment,
     identifier_parts,
@@ -57,22 +48,15 @@ from ..local.scoring import (
     verbatim_weight,
     word_units,
 )
-from ..local.scoring import VERBATIM_SCALE as VERBATIM_BOOST
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .mapping import key
 
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"^[a-z]+$")
 #: Characters that may not border a whole number (the local back end's list).
 _NUMBER = "0-9."
 
 #: Counts the documents of a list of clauses: (documents in the index, each clause's).
 Frequencies = Callable[[list[dict[str, Any]]], tuple[int, list[int]]]
 
-
-def idf(total: int, count: int) -> float:
-    """The local index's idf (:meth:`searcher.local.scoring.Evaluator.idf`)."""
-    return math.log(1 + (max(total, 1) - count + 0.5) / (count + 0.5))
 
 TERM_FIELDS = {"title": "title_terms", "body": "body_terms"}
 SQ_FIELDS = {"title": "title_sq", "body": "body_sq"}
@@ -101,7 +85,7 @@ def matched_words(hit: dict[str, Any]) -> int:
 
 def regex_literal(text: str) -> str:
     """*text* as a Lucene regular expression matching exactly itself."""
-    return "".join(ch if ch.isalnum() and ord(ch) < 128 or _HAN.match(ch) else "\\" + ch
+    return "".join(ch if ch.isalnum() and ord(ch) < 128 or rules.HAN.match(ch) else "\\" + ch
                    for ch in text)
 
 
@@ -163,7 +147,7 @@ class Translator:
             self._unit(kept[0], result)
             return
         needle = squeeze(text)
-        whole = [self.substring(needle)] if verbatim and _HAN.search(needle) else []
+        whole = [self.substring(needle)] if verbatim and rules.HAN.search(needle) else []
         for term in kept:
             self._unit(term, _any([self.any_field(term, fields), *whole]))
 
@@ -190,7 +174,7 @@ class Translator:
         combined = self.combine([self.group(g) for g in groups if g not in asking])
         if asking:  # "海洋强国 是什么": the question words only add a little score
             combined = _plus(combined, [{"bool": {"should": [self.group(g) for g in asking],
-                                                  "boost": QUESTION_WEIGHT}}])
+                                                  "boost": rules.QUESTION_WEIGHT}}])
         if negatives:
             combined = {"bool": {"must": [combined], "must_not": negatives}}
         return combined
@@ -205,10 +189,10 @@ class Translator:
         weights = [1.0] * len(clauses)
         if self.frequencies is not None:
             total, counts = self.counts(clauses)
-            weights = [idf(total, count) for count in counts]
+            weights = [rules.idf(total, count) for count in counts]
         share = sum(weights) or 1.0
         result = _any(clauses)
-        for _ in range(int(COORD_POWER)):  # score × share ** COORD_POWER
+        for _ in range(int(rules.COORD_POWER)):  # score × share ** COORD_POWER
             result = {"function_score": {
                 "query": result,
                 "functions": [{"filter": c, "weight": w / share}
@@ -232,7 +216,8 @@ class Translator:
         alternatives = self.synonyms.get(fold(node.text), [node.text])
         clauses = [self.word_match(alt, fields, node.field is None) for alt in alternatives]
         text = fold(node.text)
-        if node.field is None and self.pinyin_on and _LATIN_WORD.match(text) and len(text) >= 4:
+        if node.field is None and self.pinyin_on and rules.LATIN_WORD.match(text) \
+                and len(text) >= 4:
             clauses.append(self.pinyin(text))
         result = clauses[0] if len(clauses) == 1 else _any(clauses)
         self._word_units(text, fields, result, verbatim=node.field is None)
@@ -256,7 +241,7 @@ class Translator:
         if self.relaxed and self.frequencies is not None:
             # Every document frequency this word's ranking needs, in one request.
             runs = [(r, ts) for r, ts in content_runs(text, self.cut) if len(ts) >= 2] \
-                if verbatim and _HAN.search(needle) else []
+                if verbatim and rules.HAN.search(needle) else []
             self.counts([*(self.any_field(t, fields) for t in {*required, *(
                 t for _, ts in runs for t in ts)}), *(self.substring(r) for r, _ in runs)])
         words = self.combine([self.any_field(t, fields) for t in required])
@@ -264,7 +249,7 @@ class Translator:
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
                 "should": [self.any_field(t, fields) for t in optional],
-                "boost": QUESTION_WEIGHT}}])
+                "boost": rules.QUESTION_WEIGHT}}])
         if any(ch.isdigit() for ch in needle) and (
                 len(terms) > 1 or len("".join(terms)) < len(needle)):
             # Quantities: the exact string is required, the terms only add score.
@@ -273,7 +258,7 @@ class Translator:
             if self.relaxed:  # "any word" ranking: the string is evidence, not required
                 return _any([words, exact])
             return {"bool": {"must": [exact], "should": [words]}}
-        if verbatim and _HAN.search(needle):
+        if verbatim and rules.HAN.search(needle):
             # The local ranking's verbatim evidence: stronger the longer the string, and
             # runs of adjacent query words found adjacent in the text (proximity).
             result = _any([words, self.verbatim(needle, required)])
@@ -298,7 +283,7 @@ class Translator:
         return self._total, [self._counts.get(k, 0) for k in keys]
 
     def adjacency(self, run: str, terms: list[str], fields: tuple[str, ...]) -> float:
-        """:meth:`searcher.local.scoring.Evaluator.adjacency`: the share of the run's
+        """:meth:`searcher.local.evaluator.Evaluator.adjacency`: the share of the run's
         rarity above its rarest word's (document frequencies from *frequencies*)."""
         if self.frequencies is None:
             return 1.0
@@ -306,8 +291,8 @@ class Translator:
             [self.substring(run), *(self.any_field(t, fields) for t in terms)])
         if not counts[0]:
             return 0.0
-        own = idf(total, counts[0])
-        return max(own - max(idf(total, c) for c in counts[1:]), 0.0) / own
+        own = rules.idf(total, counts[0])
+        return max(own - max(rules.idf(total, c) for c in counts[1:]), 0.0) / own
 
     def any_field(self, term: str, fields: tuple[str, ...]) -> dict[str, Any]:
         clauses = [{"term": {TERM_FIELDS[f]: term}} for f in fields]
@@ -316,7 +301,7 @@ class Translator:
     def pinyin(self, text: str) -> dict[str, Any]:
         if not self._quiet:
             self.spellings.append(text)
-        return {"term": {"pinyin": {"value": text, "boost": PINYIN_BOOST}}}
+        return {"term": {"pinyin": {"value": text, "boost": rules.PINYIN_BOOST}}}
 
     def keyword(self, field_name: str, text: str) -> dict[str, Any]:
         value = key(text)
@@ -350,7 +335,7 @@ class Translator:
         """Documents whose squeezed title/body contain *needle* (exact).
 
         A quoted phrase scores a constant.  With *weight* (the verbatim evidence of plain
-        words, :func:`searcher.local.scoring.verbatim_weight`) the bigram phrase is scored
+        words, :func:`searcher.core.rules.verbatim_weight`) the bigram phrase is scored
         by BM25 like any phrase: the rarer its bigrams and the more often it occurs, the
         more it counts, as the local index scores a string by its document frequency and
         occurrences; divided by its bigram count, since BM25 adds one idf per bigram
@@ -375,14 +360,14 @@ class Translator:
                 exact = {"match_phrase": {grams: needle}}
             else:  # every character starts a bigram (the text ends with END_MARK)
                 exact = {"prefix": {grams: needle}}
-            field_weight = TITLE_WEIGHT if name == "title" else 1.0
+            field_weight = rules.TITLE_WEIGHT if name == "title" else 1.0
             if weight is not None and "match_phrase" in exact:
                 clauses.append({"match_phrase": {grams: {
                     "query": needle, "boost": weight * field_weight / (len(needle) - 1)}}})
                 continue
             clauses.append({"constant_score": {
                 "filter": exact,
-                "boost": (VERBATIM_BOOST if weight is None else weight) * field_weight}})
+                "boost": (rules.VERBATIM_SCALE if weight is None else weight) * field_weight}})
         return clauses[0] if len(clauses) == 1 else _any(clauses)
 
     # -- whole-query extras ------------------------------------------------
@@ -392,7 +377,7 @@ class Translator:
         terms = [t for w in words if w.field is None
                  for t in self.query_terms(w.text) if t not in STOP_WORDS]
         terms = [t for t in terms if t not in QUESTION_WORDS] or terms
-        if not terms or not TITLE_ALL_BOOST:
+        if not terms or not rules.TITLE_ALL_BOOST:
             return None
         fragments = []
         for word in words:
@@ -402,7 +387,7 @@ class Translator:
                 fragments.append({"match_phrase": {SQ_FIELDS["title"] + ".grams":
                                                    squeeze(word.text)}})
         bonus: dict[str, Any] = {"must": [{"term": {"title_terms": t}} for t in terms],
-                                 "boost": TITLE_ALL_BOOST}
+                                 "boost": rules.TITLE_ALL_BOOST}
         if fragments:
             bonus["filter"] = fragments
         return {"bool": bonus}

@@ -36,10 +36,10 @@ from typing import Any
 from ..analysis.lexicon import word_pinyins
 from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, index_terms
+from ..core.rules import K1, B
+from ..core.rules import TITLE_BOOST as _LOCAL_TITLE_BOOST
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document
-from ..local.schema import TITLE_BOOST as _LOCAL_TITLE_BOOST
-from ..local.scoring import K1, B
 
 #: Bump when the mapping or the document source change in a way that needs a rebuild.
 MAPPING_VERSION = 6
@@ -74,7 +74,7 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
                 "max_regex_length": MAX_REGEX_LENGTH,
-                # BM25 with Lucene's defaults is what searcher.local.scoring computes too.
+                # BM25 with Lucene's defaults is what searcher.local.evaluator computes too.
                 "similarity": {"default": {"type": "BM25", "k1": K1, "b": B}},
                 "analysis": {
                     # The indexed text ends with END_MARK, so its last character starts a
@@ -183,7 +183,7 @@ def suggest_keys(title_terms: list[str], body_terms: list[str]) -> list[str]:
     """The ``suggest`` values of one document: what the local suggestion table holds for it
     (:mod:`searcher.local.suggest`): its suggestible words, and the pinyin spellings and
     initials of its Chinese words of up to eight characters."""
-    from ..local.suggest import MAX_PINYIN_CHARS, suggestible
+    from ..core.suggestions import MAX_PINYIN_CHARS, suggestible
 
     words = sorted({t for t in (*title_terms, *body_terms) if suggestible(t)})
     keys = list(words)
@@ -195,7 +195,7 @@ def suggest_keys(title_terms: list[str], body_terms: list[str]) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def _pinyin_keys(word: str) -> frozenset[str]:
-    from ..local.suggest import pinyin_keys
+    from ..core.suggestions import pinyin_keys
 
     return frozenset(pinyin_keys(word))
 
@@ -203,7 +203,7 @@ def _pinyin_keys(word: str) -> frozenset[str]:
 def title_key(title: str) -> str | None:
     """The ``title_key`` value: the folded, whitespace-free title (what a prefix is compared
     with) and the title as the local suggestions show it."""
-    from ..local.suggest import MAX_TITLE_CHARS
+    from ..core.suggestions import MAX_TITLE_CHARS
 
     shown = " ".join(title.split())[:MAX_TITLE_CHARS]
     folded = squeeze(fold(shown))

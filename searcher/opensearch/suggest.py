@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..local.suggest import MAX_LIMIT, prefix_key, reading_keys
+from ..core.suggestions import MAX_LIMIT, prefix_key, reading_keys
 from ..results import Suggestion
 from .dsl import regex_literal
 from .mapping import KEY_SEP, PINYIN_MARK

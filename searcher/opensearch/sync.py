@@ -9,7 +9,7 @@ and then deletes the old index.
 An incremental run reads what the index holds about each file (path, source,
 size, mtime, digest; a point-in-time with ``search_after``, so it is consistent
 and has no 10,000-hit limit), plans exactly like the embedded back end
-(:func:`searcher.local.indexing.plan_changes`: unchanged, touched, changed, moved, deleted, and a
+(:func:`searcher.core.changes.plan_changes`: unchanged, touched, changed, moved, deleted, and a
 file that cannot be read tonight keeps its indexed version), and sends the
 changes with the bulk helper.  Each document is analysed here
 (:func:`searcher.opensearch.mapping.document_source`); a document the cluster rejects is
@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import Settings
+from ..core.changes import label_sources, plan_changes
+from ..core.fingerprint import analysis_fingerprint
 from ..errors import DocumentError, IndexLockedError, SearcherError
 from ..ingest.documents import document_id, load_document
 from ..ingest.sources import Scan, SourceFile, became_link_out, check_sources, scan
-from ..local.indexing import label_sources, plan_changes
-from ..local.schema import analysis_fingerprint
 from ..reports import IndexReport
 from .client import cluster_error
 from .generations import (
@@ -74,8 +74,8 @@ class _Analysed(NamedTuple):
 
 def _analyse(task: tuple[SourceFile, Settings]) -> _Analysed:
     """The file of *task* analysed for the cluster: runs in worker processes."""
-    from ..local.limits import bounded
-    from ..local.workers import report_file
+    from ..core.limits import bounded
+    from ..core.workers import report_file
 
     f, settings = task
     report_file(0)
@@ -97,11 +97,9 @@ def _analyse(task: tuple[SourceFile, Settings]) -> _Analysed:
 
 def _init_worker(settings: Settings) -> None:
     from ..analysis.lexicon import char_readings
-    from ..analysis.tokens import _jieba
-    from ..local.building import init_worker
+    from ..core.changes import load_jieba
 
-    init_worker(settings)
-    _jieba()
+    load_jieba(settings)
     char_readings()
 
 
@@ -109,11 +107,11 @@ def _actions(files: list[SourceFile], index: str, settings: Settings, report: In
              paths: dict[str, str], jobs: int = 1) -> Iterator[dict[str, Any]]:
     """Bulk actions for *files*, analysed by *jobs* processes (failures go to *report*)."""
     tasks = [(f, settings) for f in files]
-    from ..local.workers import SUPPORTED
+    from ..core.workers import SUPPORTED
 
     if jobs > 1 and len(files) >= PARALLEL_FROM and SUPPORTED:
-        from ..local.indexing import hard_bounds
-        from ..local.workers import Interrupted, WorkerPool
+        from ..core.changes import hard_bounds
+        from ..core.workers import Interrupted, WorkerPool
 
         def recover(stopped: Interrupted) -> tuple[_Analysed, None]:
             return _Analysed(stopped.task[0], None, stopped.reason), None
@@ -199,7 +197,7 @@ class _Plan:
     old: str | None  # the generation the alias points at, None before the first run
     rebuild: bool  # a new generation, swapped in at the end
     meta: dict[str, Any]  # the new generation's ``_meta``
-    changes: Any  # searcher.local.indexing.plan_changes's plan
+    changes: Any  # searcher.core.changes.ChangePlan
     target: str = ""  # the index written: *old*, or the new generation
 
 

@@ -69,7 +69,7 @@ class State:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         #: Searches run on the event loop only where they stop at searcher.time_limit (see
         #: search); a back end that does not check it waits in the pool like other calls.
-        self.on_loop = bool(getattr(engine.backend, "checks_time_limit", False))
+        self.on_loop = engine.checks_time_limit
         #: The start page's example queries, with the index state they were taken from.
         self.examples: tuple[Any, list[tuple[str, str]]] | None = None
         # One lane per event loop (an app may be served by several loops one after another,

@@ -130,7 +130,7 @@ def _worker(channel: socket.socket, common: dict[str, Any]) -> None:
     connections the parent hands over on *channel*."""
     import uvicorn
 
-    from ..local.workers import die_with_parent
+    from ..core.workers import die_with_parent
 
     die_with_parent()  # a killed `searcher serve` takes its workers with it
     server = uvicorn.Server(uvicorn.Config("searcher.web.server:app_from_env", factory=True,

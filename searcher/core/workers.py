@@ -17,7 +17,7 @@ children forked or served by :mod:`multiprocessing`:
 - The parent watches each worker's current file: a file that runs past its
   time bound, or makes its worker grow past its memory bound, gets the worker
   killed; the file is reported by name and the task's other files are given to
-  a fresh worker (see :mod:`searcher.local.limits` for the in-worker bound that
+  a fresh worker (see :mod:`searcher.core.limits` for the in-worker bound that
   stops most such files without a restart).  The worker writes which file it is
   on into a page of memory it shares with the parent, which reads it every
   :data:`TICK`: a message per file woke the parent 20,000 times in a 20,000-article
@@ -172,7 +172,7 @@ def _write_state(index: int | None) -> None:
     global _sequence, _file
     if index is not None:
         _file = index
-    resident = _resident()
+    resident = resident_bytes()
     _sequence += 1  # odd: the parent reads again
     _SEQUENCE.pack_into(_state, 0, _sequence)
     _FIELDS.pack_into(_state, _SEQUENCE.size, _tasks_begun, index is not None, _file,
@@ -240,7 +240,7 @@ def serve(task_fd: int, result_fd: int, lifeline_fd: int, parent: int, state_fd:
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops the run
         _tell(("error", _describe(exc), traceback.format_exc()))
         os._exit(1)
-    _tell(("ready", _resident()))
+    _tell(("ready", resident_bytes()))
     while True:
         try:
             message = _receive(tasks)
@@ -271,7 +271,7 @@ def _picklable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _resident(pid: int | None = None) -> int | None:
+def resident_bytes(pid: int | None = None) -> int | None:
     """Resident memory of process *pid* (this one by default) in bytes; None where /proc
     is missing."""
     try:
@@ -282,7 +282,7 @@ def _resident(pid: int | None = None) -> int | None:
 
 
 _BOOT = ("import sys; sys.path[:0] = {path!r}; "
-         "from searcher.local.workers import serve; serve({fds})")
+         "from searcher.core.workers import serve; serve({fds})")
 
 
 # -- the parent side --------------------------------------------------------------------------
@@ -543,7 +543,7 @@ class WorkerPool:
             if now - state.started > self.bounds.seconds:
                 worker.kill(f"took longer than {self.bounds.seconds:g} s to index; skipped")
                 continue
-            resident = _resident(worker.proc.pid)
+            resident = resident_bytes(worker.proc.pid)
             if (resident is not None and state.memory is not None
                     and resident - state.memory > self.bounds.memory):
                 worker.kill(f"needed more than {_mib(self.bounds.memory)} of memory to "

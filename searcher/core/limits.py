@@ -10,7 +10,7 @@ the file is then reported by name and skipped, and the run goes on.
 The timer works in the main thread of a Unix process (always the case in
 build workers, and for the CLI).  Code that never returns to the interpreter
 (one long call into C) cannot be interrupted this way: in worker processes the
-parent then kills the worker (:mod:`searcher.local.workers`).
+parent then kills the worker (:mod:`searcher.core.workers`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import DocumentError
-from .workers import _resident
+from .workers import resident_bytes
 
 #: How often the bound is checked while a file is read (seconds).
 INTERVAL = 0.05
@@ -40,7 +40,7 @@ def bounded(seconds: float, memory: int) -> Iterator[None]:
             or threading.current_thread() is not threading.main_thread()):
         yield
         return
-    started, base = time.monotonic(), _resident()
+    started, base = time.monotonic(), resident_bytes()
     active = True
 
     def check(signum: int, frame: object) -> None:
@@ -49,7 +49,7 @@ def bounded(seconds: float, memory: int) -> Iterator[None]:
         if time.monotonic() - started > seconds:
             raise ParseLimitExceeded(f"took longer than {seconds:g} s to read; skipped")
         if base is not None:
-            resident = _resident()
+            resident = resident_bytes()
             if resident is not None and resident - base > memory:
                 raise ParseLimitExceeded(
                     f"needed more than {memory / 2**20:g} MiB of memory to read; skipped")

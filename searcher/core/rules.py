@@ -1,0 +1,165 @@
+"""The ranking rules both back ends execute: weights, query words, questions, verbatim runs.
+
+Each rule is defined here once.  The local back end (:mod:`searcher.local.evaluator`)
+executes it with numpy over the index's segments, the cluster back end
+(:mod:`searcher.opensearch.dsl`) translates it into OpenSearch's query DSL; both read the
+weights as ``rules.NAME`` when they run, so an ablation (``bench/stard.py --set``) changes
+one place.
+
+Scoring is BM25 per field (title terms weigh ``TITLE_BOOST``), summed over fields and
+terms, plus:
+
+* "contains the query word verbatim", BM25 over the string's own document frequency
+  (rarity) times a weight that grows with its length when it spans several jieba words
+  (:func:`verbatim_weight`);
+* proximity: runs of adjacent content words of a query word, found verbatim
+  (:func:`content_runs`);
+* a bonus for titles that hold every plain query word (``TITLE_ALL_BOOST``);
+* question words (``QUESTION_WORDS``) weigh ``QUESTION_WEIGHT`` and are never required;
+  "any word" ranking (relaxed queries, questions) multiplies by the share of the words a
+  document holds, each word weighing its :func:`idf` (``COORD_POWER``);
+* pinyin readings and synonyms as alternatives (pinyin below literal matches).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from ..analysis.normalize import fold, squeeze
+from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, iter_terms, latin_parts
+from ..query import Node, Word
+
+K1 = 1.2
+B = 0.75
+#: Weight of "contains the query word verbatim" next to the word match itself: a document
+#: that has the words *and* the exact string beats one with only scattered words, and a
+#: rare exact string found only across word boundaries (a headline fragment) still ranks.
+VERBATIM_SCALE = 1.0
+#: A verbatim match of a query word that spans several jieba words is stronger evidence
+#: the longer it is: its weight is VERBATIM_SCALE × (characters / 2) ** VERBATIM_POWER
+#: (2 characters: 1, as for one word; 8: 8), on top of its rarity (the idf of the string).
+VERBATIM_POWER = 1.5
+#: Longest run counted for that weight (a pasted sentence is proof enough at this length).
+VERBATIM_MAX_CHARS = 16
+#: Bonus (times the title scores) when the title holds every plain word of the query.
+TITLE_ALL_BOOST = 3.0
+#: Quantities need their numbers whole (4万 is not in 14万), except in a pasted run with
+#: this many Han characters, which also matches (at LOOSE_NUMBER_WEIGHT) where cut.
+LOOSE_NUMBER_HAN = 4
+LOOSE_NUMBER_WEIGHT = 0.5
+PINYIN_BOOST = 0.3
+#: Weight of question words (什么, 是否, 有哪些 …: ``QUESTION_WORDS``) next to the other
+#: words of a query; they are not required when the query has other words.
+QUESTION_WEIGHT = 0.1
+#: "Any word" ranking (relaxed queries, questions): scores times (share of the query's
+#: words a document holds) ** COORD_POWER, each word weighing its idf, so documents holding
+#: more of the question come first, and its rare words count for more than its common ones.
+#: (Counting words alike ranked articles holding many common words of a long question
+#: above the answer holding its rare ones: bench/stard.py.)  An integer (the cluster
+#: applies the share that many times).
+COORD_POWER = 2
+#: Occurrences of a phrase in the title count this many times (like the title boost).
+TITLE_WEIGHT = 3.0
+TEXT_FIELDS = ("title", "body")
+#: Title terms count this many times (the local index's field boost; the cluster indexes
+#: title terms this many times).
+TITLE_BOOST = 3.0
+
+#: Separates title from body in the squeezed text (both back ends store title + FIELD_BREAK +
+#: body without whitespace), so no exact match spans both.
+FIELD_BREAK = "\x1e"
+
+#: Han characters (what makes a query word Chinese: verbatim matching, proximity).
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+#: A Latin word that may be pinyin.
+LATIN_WORD = re.compile(r"^[a-z]+$")
+
+
+def idf(total: int, count: int) -> float:
+    """BM25's idf of something *count* of *total* documents hold (both back ends' weights
+    of words and strings)."""
+    return math.log(1 + (max(total, 1) - count + 0.5) / (count + 0.5))
+
+
+def content_runs(text: str, cut: Callable[[str], list[str]] | None = None
+                 ) -> list[tuple[str, list[str]]]:
+    """Runs of adjacent content words of a query word (stop and question words split
+    them), as (squeezed text, its words), when they are not the whole word."""
+    folded = fold(text)
+    runs: list[tuple[int, int, list[str]]] = []
+    last_end = -1
+    for term in iter_terms(folded, extras=False, cut=cut):
+        if term.text in STOP_WORDS or term.text in QUESTION_WORDS:
+            last_end = -1
+            continue
+        if runs and term.start == last_end:
+            start, _end, words = runs[-1]
+            runs[-1] = (start, term.end, [*words, term.text])
+        else:
+            runs.append((term.start, term.end, [term.text]))
+        last_end = term.end
+    whole = squeeze(text)
+    out = [(squeeze(folded[start:end]), words) for start, end, words in runs]
+    return [(run, words) for run, words in out if run != whole and HAN.search(run)]
+
+
+def question_only(group: list[Node], terms: Callable[[str], list[str]]) -> bool:
+    """Whether a conjunction item (a pinyin run of words) is only question words
+    (``是什么``, ``吗``); *terms* gives a word's query terms."""
+    if len(group) != 1 or not isinstance(group[0], Word) or group[0].field is not None:
+        return False
+    kept = [t for t in terms(group[0].text) if t not in STOP_WORDS]
+    return bool(kept) and all(t in QUESTION_WORDS for t in kept)
+
+
+def word_units(text: str, terms: list[str], quantity: bool = True) -> tuple[list[str], bool]:
+    """The query words one plain word counts as (``matched`` / ``query_words``): its
+    distinct jieba words *terms* without stop words, or, with True, the word as one (a
+    single term, or with *quantity* a word holding a number, whose parts mean nothing
+    apart) under that one name.  "Any word" ranking passes ``quantity=False``: there the
+    exact string is not required, and each word counts."""
+    kept = [t for t in dict.fromkeys(terms) if t not in STOP_WORDS]
+    needle = squeeze(text)
+    if len(kept) <= 1 or (quantity and any(ch.isdigit() for ch in needle)):
+        return [kept[0] if len(kept) == 1 else needle], True
+    return kept, False
+
+
+def identifier_parts(needle: str, terms: list[str]) -> list[str] | None:
+    """For a dotted, slashed or joined name queried whole (``client.WithUnaryOptions``,
+    ``java/util/List``, ``docker-compose``; *needle* squeezed, *terms* its query terms):
+    the words a document must hold for it to stand there as a phrase (each term's
+    :func:`~searcher.analysis.tokens.latin_parts`, else the term), which with the exact
+    string make the match.  None for anything else (Chinese, one plain token)."""
+    if HAN.search(needle) or not terms:
+        return None
+    pieces = [[p for p in latin_parts(t) if p.isalnum()] for t in terms]
+    if len(terms) < 2 and not pieces[0]:
+        return None
+    return list(dict.fromkeys(p for t, found in zip(terms, pieces, strict=True)
+                              for p in (found or [t])))
+
+
+def number_edges(needle: str) -> bool:
+    """Whether *needle* starts or ends with a digit (then it must not touch a longer number)."""
+    return needle[:1].isdigit() or needle[-1:].isdigit()
+
+
+def cut_fragment(text: str, terms: list[str]) -> bool:
+    """Whether a plain word is a fragment cut out of words (推动生 → 推动, 生): Chinese,
+    several terms, one of them a lone character, which most titles hold."""
+    kept = [t for t in terms if t not in STOP_WORDS]
+    return (len(kept) > 1 and bool(HAN.search(squeeze(text)))
+            and any(len(t) == 1 and HAN.match(t) for t in kept))
+
+
+def verbatim_weight(needle: str, terms: list[str]) -> float:
+    """How much a verbatim match of *needle* counts: grows with its length when it
+    spans several words (one word's verbatim match is just that word)."""
+    if len(terms) < 2:
+        return VERBATIM_SCALE
+    size = min(len(needle), VERBATIM_MAX_CHARS)
+    return VERBATIM_SCALE * max(size / 2, 1.0) ** VERBATIM_POWER
+
