@@ -173,6 +173,7 @@ def _write_state(index: int | None) -> None:
     if index is not None:
         _file = index
     resident = resident_bytes()
+    assert _state is not None  # set when the worker starts, before any task
     _sequence += 1  # odd: the parent reads again
     _SEQUENCE.pack_into(_state, 0, _sequence)
     _FIELDS.pack_into(_state, _SEQUENCE.size, _tasks_begun, index is not None, _file,
@@ -467,9 +468,9 @@ class WorkerPool:
         """
         pending = deque(tasks)
         while pending or any(w.task is not None for w in self.workers):
-            for worker in self.workers:
-                if worker.ready and worker.task is None and worker.killed is None and pending:
-                    worker.give(function, pending.popleft())
+            for idle in self.workers:
+                if idle.ready and idle.task is None and idle.killed is None and pending:
+                    idle.give(function, pending.popleft())
             try:
                 worker, message = self.events.get(timeout=TICK)
             except queue.Empty:
@@ -516,7 +517,7 @@ class WorkerPool:
             return None
         reason = worker.killed or f"its worker process ended ({how})"
         state = worker.file_state()
-        if not state.on_file:
+        if not state.on_file or state.file is None:
             # Between files (writing its result): no file to blame; the task runs once more.
             if recover is None or id(worker.task) in self._retried:
                 raise WorkerError(f"an indexing worker process ended while working ({how})")
