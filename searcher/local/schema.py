@@ -9,9 +9,11 @@ chosen deliberately:
   would only cost postings bytes and build time.  Title boosted.
 * ``author``/``category``/``tag`` — whole folded values as single terms
   (exact filters); ``author`` also gets segmented terms for ``author:`` words.
-* ``text`` (display text) and ``squeezed`` (folded, whitespace-free text for
-  exact substring matching) live in compressed *columns*: one blob per
-  document, no postings at all.
+* ``text`` (display text) lives in a compressed *column*: one blob per
+  document, no postings at all.  The folded, whitespace-free text for exact
+  substring matching is not stored as such: it is derived from title and body
+  and kept only inside the segment's bigram index
+  (:mod:`searcher.local.substrings`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .whoosh_adapter import Token, Tokenizer, columns, fields
 
 TITLE_BOOST = 3.0
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
 #: Separates title from body in the squeezed text so no match spans both.
@@ -88,7 +90,6 @@ def build_schema() -> fields.Schema:
         date=fields.DATETIME(stored=True, sortable=True),
         meta=fields.STORED(),
         text=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
-        squeezed=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
     )
 
 
@@ -222,6 +223,8 @@ FORMAT_CHANGES = {
        "in two source folders are both kept",
     4: "Latin tokens joined by dots are also indexed by their parts (application.yml → yml), "
        "so identifiers are found by their own names",
+    5: "the folded text for exact phrases is kept once, inside a compact bigram index "
+       "(no second column, no code-point array): the index is a third smaller",
 }
 
 

@@ -31,6 +31,7 @@ from ..results import SearchResults
 from .schema import FIELD_BREAK
 from .scoring import TEXT_FIELDS, TITLE_WEIGHT, Evaluator, Match, QueryContext, top_order
 from .search import build_hits
+from .substrings import squeezed_texts
 
 #: Distinctive terms used as the query.
 MAX_TERMS = 25
@@ -113,10 +114,11 @@ def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit:
     offset = (page - 1) * limit
     # Only the head is ranked: the near-duplicate check and the page never go past it.
     head = candidates[top_order(-score[candidates], max(CANDIDATES, offset + limit))].tolist()
-    squeezed = reader.column_reader("squeezed")
-    source = shingles(bytes(squeezed[docnum] or b"").decode("utf-8", "surrogatepass"))
-    similarity = {d: jaccard(source, shingles(
-        bytes(squeezed[d] or b"").decode("utf-8", "surrogatepass"))) for d in head}
+    source = shingles(squeezed_texts(reader, [docnum])[0])
+    similarity = {}
+    for d in head:
+        check_time_limit()
+        similarity[d] = jaccard(source, shingles(squeezed_texts(reader, [d])[0]))
     near = sorted((d for d in head if similarity[d] >= NEAR_DUPLICATE),
                   key=lambda d: (-similarity[d], -score[d], d))
     near_set = set(near)
