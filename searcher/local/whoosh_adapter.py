@@ -21,7 +21,9 @@ Whoosh's internal modules or private names.
 
 from __future__ import annotations
 
+import io
 import itertools
+import pickle
 import re
 import struct
 import sys
@@ -84,6 +86,76 @@ __all__ = [
     "SUPPORTED", "SUPPORTED_TEXT", "StopFilter", "Token", "Tokenizer", "check_version",
     "columns", "datetime_to_long", "fields", "formats", "installed_version",
 ]
+
+# -- loading Whoosh's pickles ------------------------------------------------------------
+#
+# Whoosh writes Python pickles into the index folder: the table of contents (the schema and
+# the segment list), each document's stored fields, column headers and posting blocks.
+# Loading a pickle can call any function it names, so an index folder (data, that may come
+# from elsewhere) could run code.  Replacing Whoosh's formats is out of reach of this
+# adapter, so every pickle Whoosh loads goes through an Unpickler that resolves only the
+# names a searcher index holds: the classes of Whoosh's schema, formats, analysis, columns
+# and segments and searcher's two tokenizers, and a few plain value types (stored dates,
+# sets, the helpers pickle itself uses for bytes and arrays).  Anything else (``os.system``,
+# ``builtins.eval``, a class of any other module) is refused before it is called: the load
+# fails with an ``UnpicklingError`` naming the global, and nothing runs.
+
+#: (module, name) pairs of plain types and pickle's own helpers.
+SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    [(mod, name) for mod in ("builtins", "__builtin__") for name in (
+        "set", "frozenset", "int", "long", "float", "complex", "bytes", "bytearray", "str",
+        "unicode", "list", "dict", "tuple", "bool", "slice", "range")]
+    + [("_codecs", "encode"), ("copyreg", "_reconstructor"), ("array", "array"),
+       ("array", "_array_reconstructor"), ("collections", "defaultdict"),
+       ("collections", "OrderedDict"), ("collections", "deque")]
+    + [("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")])
+#: Modules whose classes (only classes, defined in that very module) an index may name.
+SAFE_CLASS_MODULES = ("whoosh.fields", "whoosh.formats", "whoosh.analysis", "whoosh.columns",
+                      "whoosh.codec.whoosh3", "searcher.analysis.tokens", "searcher.local.schema")
+
+
+class IndexUnpickler(pickle.Unpickler):
+    """An Unpickler that resolves only :data:`SAFE_GLOBALS` and the classes of
+    :data:`SAFE_CLASS_MODULES` (see above)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        if "." not in name and any(module == m or module.startswith(m + ".")
+                                   for m in SAFE_CLASS_MODULES):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
+        raise pickle.UnpicklingError(
+            f"refused to load {module}.{name} from the index: not a type an index holds "
+            "(loading it could run code)")
+
+
+def safe_loads(data: bytes, *_args: Any, **_kwargs: Any) -> Any:
+    """``pickle.loads`` through :class:`IndexUnpickler`."""
+    return IndexUnpickler(io.BytesIO(data)).load()
+
+
+def safe_load(handle: Any, *_args: Any, **_kwargs: Any) -> Any:
+    """``pickle.load`` through :class:`IndexUnpickler`."""
+    return IndexUnpickler(handle).load()
+
+
+def _restrict_unpickling() -> None:
+    """Make every module of Whoosh that loads pickles from an index use :func:`safe_loads`."""
+    import types
+
+    from whoosh.codec import whoosh3
+    from whoosh.filedb import structfile
+
+    _index.pickle = types.SimpleNamespace(loads=safe_loads, dumps=pickle.dumps,
+                                          PicklingError=pickle.PicklingError)
+    structfile.load_pickle = safe_load
+    columns.loads = safe_loads
+    whoosh3.loads = safe_loads
+
+
+_restrict_unpickling()
 
 # -- opening and creating indexes --------------------------------------------------------
 
