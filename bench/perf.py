@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -382,7 +383,13 @@ class Query:
 
 
 def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
-    """~200 queries from the corpus itself: words, word pairs, quoted fragments, filtered."""
+    """~200 queries from the corpus itself: words, word pairs, quoted fragments, filtered,
+    and the kinds whose cost grows with the corpus: two-character quoted fragments (most
+    match thousands of articles), the commonest headline words, Latin words and numbers.
+
+    Every kind is drawn from the articles' own text, so a larger corpus of the same kind
+    of articles gets the same kinds of queries, matching proportionally more articles.
+    """
     rng = random.Random(seed)
     files = benchlib.article_files(corpus)
     sample = rng.sample(files, min(len(files), 600))
@@ -392,8 +399,9 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
     cats = sorted({c for d in docs for c in d.categories[1:]}) or sorted(
         {c for d in docs for c in d.categories})
     dates = sorted(d.date for d in docs if d.date)
-    n_word, n_pair, n_phrase = n * 35 // 100, n * 25 // 100, n * 20 // 100
-    n_filter = n - n_word - n_pair - n_phrase
+    n_word, n_pair, n_phrase = n * 25 // 100, n * 15 // 100, n * 15 // 100
+    n_short, n_common, n_latin = n * 10 // 100, n * 10 // 100, n * 10 // 100
+    n_filter = n - n_word - n_pair - n_phrase - n_short - n_common - n_latin
     out = [Query("word", w) for w in rng.sample(words, min(n_word, len(words)))]
     out += [Query("two words", " ".join(rng.sample(words, 2))) for _ in range(n_pair)]
     phrases = []
@@ -404,6 +412,21 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
         if frag:
             phrases.append(Query("phrase", f'"{frag}"'))
     out += phrases
+    shorts: list[Query] = []
+    for d in docs:  # a random position of the text: common bigrams come up most
+        if len(shorts) >= n_short:
+            break
+        frag = benchlib.boundary_fragment(d.sq_body, rng, 2, 2)
+        if frag:
+            shorts.append(Query("short phrase", f'"{frag}"'))
+    out += shorts
+    counts: dict[str, int] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+    common = sorted(counts, key=lambda w: (-counts[w], w))[: max(n_common, 1) * 3]
+    out += [Query("common word", rng.choice(common)) for _ in range(n_common if common else 0)]
+    latin = sorted({m.group() for d in docs for m in _LATIN.finditer(d.body)})
+    out += [Query("latin / digits", rng.choice(latin)) for _ in range(n_latin if latin else 0)]
     for i in range(n_filter):
         word = rng.choice(words)
         if i % 2 == 0 and cats:
@@ -411,6 +434,10 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
         else:
             out.append(Query("filtered", word, since=dates[len(dates) // 2] if dates else None))
     return out
+
+
+#: Latin words and numbers of two or more characters (``GDP``, ``5G``, ``2021``).
+_LATIN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{2,12}(?![A-Za-z0-9])")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -630,52 +657,68 @@ LATENCY_PASSES = 3
 
 def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_PASSES
                    ) -> dict[str, Any]:
-    """Warm latency of each (corpus, index) pair's own query mix, printed as one table
-    (p50 / p95 / p99 ms, overall and by kind, and each index's p50 and p99 over the first's).
+    """Warm latency of each (corpus, index[, source tree]) triple's own query mix, printed
+    as one table (p50 / p95 / p99 ms, overall and by kind, and each index's p50 and p99
+    over the first's).
 
-    The indexes are timed side by side, not one after the other: one process opens them
-    all, warms each with its mix, then times query *i* of every mix before query *i + 1*
-    (the order of the indexes alternating), for *passes* passes.  A shared machine's speed
-    drifts by tens of percent over a minute; interleaved, every index sees the same
-    drift, so their ratios hold still where the absolute figures do not.  Every timed
-    query is a sample (``passes × n`` per index): a p99 of one pass of 200 queries is its
-    second or third slowest, which one hiccup moves.
+    The indexes are timed side by side, not one after the other: one process per index
+    (running the searcher of its source tree, this one's by default) opens it and warms
+    it with its mix; then query *i* of every mix is timed before query *i + 1* (the order
+    of the indexes alternating), for *passes* passes.  A shared machine's speed drifts by
+    tens of percent over a minute; interleaved, every index sees the same drift, so their
+    ratios hold still where the absolute figures do not.  The same index under two source
+    trees (old and new code) is compared the same way.  Every timed query is a sample
+    (``passes × n`` per index): a p99 of one pass of 200 queries is its second or third
+    slowest, which one hiccup moves.
     """
-    from searcher import SearchEngine
-    from searcher.errors import QueryError
-
     runs = []
-    for corpus, index_dir in pairs:
-        print(f"warming {index_dir} ({corpus}) ...", file=sys.stderr, flush=True)
-        engine = SearchEngine(index_dir)
-        mix = query_mix(corpus, n)
-        for q in mix:
-            _run_query(engine, q, QueryError)
-        runs.append({"engine": engine, "mix": mix, "times": {}, "errors": 0,
-                     "documents": len(benchlib.article_files(corpus)),
-                     "index_bytes": benchlib.dir_bytes(index_dir)})
-    print(f"timing {len(runs)} indexes side by side, {passes} passes ...", file=sys.stderr,
-          flush=True)
-    started = time.perf_counter()
-    for number in range(passes * n):
-        i = number % n
-        order = runs if number % 2 == 0 else runs[::-1]
-        for run in order:
-            if i >= len(run["mix"]):
-                continue
-            q = run["mix"][i]
-            t = time.perf_counter()
-            run["errors"] += _run_query(run["engine"], q, QueryError) < 0
-            run["times"].setdefault(q.kind, []).append(time.perf_counter() - t)
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        for number, (corpus, index_dir, *src) in enumerate(pairs):
+            mix = query_mix(corpus, n)
+            mix_file = Path(tmp) / f"mix-{number}.json"
+            mix_file.write_text(json.dumps([q.__dict__ for q in mix], ensure_ascii=False),
+                                encoding="utf-8")
+            env = dict(os.environ)
+            if src:
+                env["PYTHONPATH"] = str(src[0])
+            print(f"warming {index_dir} ({corpus}){f' with {src[0]}' if src else ''} ...",
+                  file=sys.stderr, flush=True)
+            child = subprocess.Popen([sys.executable, str(HERE), "_latency", str(index_dir),
+                                      str(mix_file)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+            if child.stdout.readline().strip() != "ready":
+                sys.exit(f"the latency process for {index_dir} failed")
+            runs.append({"child": child, "mix": mix, "times": {}, "errors": 0,
+                         "label": f"{index_dir}" + (f" ({src[0]})" if src else ""),
+                         "documents": len(benchlib.article_files(corpus)),
+                         "index_bytes": benchlib.dir_bytes(index_dir)})
+        print(f"timing {len(runs)} indexes side by side, {passes} passes ...",
+              file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        for number in range(passes * n):
+            i = number % n
+            order = runs if number % 2 == 0 else runs[::-1]
+            for run in order:
+                if i >= len(run["mix"]):
+                    continue
+                run["child"].stdin.write(f"{i}\n")
+                run["child"].stdin.flush()
+                seconds, total = run["child"].stdout.readline().split()
+                run["errors"] += int(total) < 0
+                run["times"].setdefault(run["mix"][i].kind, []).append(float(seconds))
+        seconds = time.perf_counter() - started
+        for run in runs:
+            run["child"].stdin.close()
+            run["child"].wait()
     out: dict[str, Any] = {}
-    for (_, index_dir), run in zip(pairs, runs, strict=True):
-        run["engine"].close()
-        out[str(index_dir)] = {"documents": run["documents"], "index_bytes": run["index_bytes"],
-                               "latency": _latency(run["times"], run["errors"]),
-                               "passes": passes, "seconds": seconds}
+    for run in runs:
+        out[run["label"]] = {"documents": run["documents"], "index_bytes": run["index_bytes"],
+                             "latency": _latency(run["times"], run["errors"]),
+                             "passes": passes, "seconds": seconds}
     rows = [("", *(f"{v['documents']:,} articles ({v['index_bytes'] / 1e6:.0f} MB)"
                    for v in out.values()))]
+    if any(len(p) > 2 for p in pairs):
+        rows.append(("code", *(str(p[2]) if len(p) > 2 else "this tree" for p in pairs)))
 
     def cell(p: dict[str, float]) -> str:
         return f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f}"
@@ -696,6 +739,26 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
                     for r in rows))
     print(f"({passes} passes of {n} queries per index, interleaved, {seconds:.0f} s)")
     return out
+
+
+def _latency_child(argv: list[str]) -> None:
+    """Serve ``latency_report``: open index *argv[0]*, run the mix in *argv[1]* once to warm
+    up, print ``ready``, then for each query number read on stdin print its seconds and
+    total (-1: a query error)."""
+    from searcher import SearchEngine
+    from searcher.errors import QueryError
+
+    engine = SearchEngine(argv[0])
+    mix = [Query(**q) for q in json.loads(Path(argv[1]).read_text(encoding="utf-8"))]
+    for q in mix:
+        _run_query(engine, q, QueryError)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        q = mix[int(line)]
+        t = time.perf_counter()
+        total = _run_query(engine, q, QueryError)
+        print(f"{time.perf_counter() - t:.9f} {total}", flush=True)
+    engine.close()
 
 
 def _run_query(engine, q: Query, query_error: type[Exception]) -> int:
@@ -743,6 +806,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_memory":
         _memory_child(sys.argv[2:])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_latency":
+        _latency_child(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, help="article folder (default: generate one)")
     ap.add_argument("--limit", type=int, default=0,
@@ -766,8 +832,9 @@ def main() -> None:
                     help="build searcher's index in DIR (new or empty) and keep it afterwards")
     ap.add_argument("--baseline-src", type=Path,
                     help="a second source tree (holding searcher/) to measure the same way")
-    ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
-                    help="only time the query mix on existing indexes (repeat: one table)")
+    ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX[=SRC]", default=[],
+                    help="only time the query mix on existing indexes (repeat: one table), "
+                         "each with the searcher of source tree SRC if given")
     ap.add_argument("--passes", type=int, default=LATENCY_PASSES,
                     help="timed passes over the mix in --latency (default %(default)s)")
     ap.add_argument("--no-features", action="store_true",
@@ -893,15 +960,15 @@ def main() -> None:
     print(table(rows))
     print(f"(load average at end {_load()}: other processes on the machine skew every number)")
     result["load_end"] = _load()
-    print("\nwarm latency by query kind, p50 / p95 (ms):")
+    print("\nwarm latency by query kind, p50 / p95 / p99 (ms):")
     kinds = list(s_lat["by_kind"])
     krows = [("", "searcher", "recipe")]
     for kind in kinds:
         s = s_lat["by_kind"][kind]
         r = r_lat["by_kind"].get(kind) if r_lat else None
         n = sum(1 for q in queries if q.kind == kind)
-        krows.append((f"{kind} ({n})", f"{s['p50']:.1f} / {s['p95']:.1f}",
-                      f"{r['p50']:.1f} / {r['p95']:.1f}" if r else "n/a"))
+        krows.append((f"{kind} ({n})", f"{s['p50']:.1f} / {s['p95']:.1f} / {s['p99']:.1f}",
+                      f"{r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f}" if r else "n/a"))
     print(table(krows))
     print("\n(searcher latency includes snippets and highlights; the recipe returns ids only "
           "and has no category field, so its filtered queries use the date filter alone)")
