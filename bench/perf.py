@@ -449,14 +449,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "mean": statistics.fmean(values) * 1000}
 
 
-def time_searcher(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+def time_searcher(index_dir: Path, queries: list[Query],
+                  warm_up: list[Query] | None = None) -> dict[str, Any]:
     """Warm in-process latency of SearchEngine.search (top 10, with snippets)."""
     from searcher import SearchEngine
     from searcher.errors import QueryError
 
     engine = SearchEngine(index_dir)
     try:
-        return _timed(lambda q: _run_query(engine, q, QueryError), queries)
+        return _timed(lambda q: _run_query(engine, q, QueryError), queries, warm_up)
     finally:
         engine.close()
 
@@ -611,7 +612,8 @@ def features_report(index_dir: Path, queries: list[Query], scale: int = 0) -> di
     return out
 
 
-def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+def time_recipe(index_dir: Path, queries: list[Query],
+                warm_up: list[Query] | None = None) -> dict[str, Any]:
     """Warm in-process latency of the recipe's MultifieldParser search (top 10 ids)."""
     import datetime as dt
 
@@ -627,14 +629,20 @@ def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
             return -1
 
     try:
-        return _timed(run, queries)
+        return _timed(run, queries, warm_up)
     finally:
         engine.close()
 
 
-def _timed(run: Callable[[Query], int], queries: list[Query]) -> dict[str, Any]:
-    """One warm-up pass (caches, dictionaries, segment texts), then a timed pass."""
-    for q in queries:
+def _timed(run: Callable[[Query], int], queries: list[Query],
+           warm_up: list[Query] | None = None) -> dict[str, Any]:
+    """One warm-up pass (dictionaries, segment texts, lazy imports), then a timed pass.
+
+    With *warm_up* (another mix of the same kinds) the warm-up runs that, so the timed
+    queries are new to the process, as a user's are: a query timed a second time is
+    answered from the caches of its postings and substrings, which hid what a new
+    common word or short phrase costs."""
+    for q in queries if warm_up is None else warm_up:
         run(q)
     times: dict[str, list[float]] = {}
     errors = 0
@@ -663,8 +671,10 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
 
     The indexes are timed side by side, not one after the other: one process per index
     (running the searcher of its source tree, this one's by default) opens it and warms
-    it with its mix; then query *i* of every mix is timed before query *i + 1* (the order
-    of the indexes alternating), for *passes* passes.  A shared machine's speed drifts by
+    it with a mix of another seed; then query *i* of every mix is timed before query
+    *i + 1* (the order of the indexes alternating), over *passes* mixes of new seeds: every
+    timed query is new to the process, as a user's are (a repeated query is answered
+    from the caches of its postings and substrings).  A shared machine's speed drifts by
     tens of percent over a minute; interleaved, every index sees the same drift, so their
     ratios hold still where the absolute figures do not.  The same index under two source
     trees (old and new code) is compared the same way.  Every timed query is a sample
@@ -672,12 +682,16 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
     slowest, which one hiccup moves.
     """
     runs = []
+    mixes: dict[Path, list[list[Query]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         for number, (corpus, index_dir, *src) in enumerate(pairs):
-            mix = query_mix(corpus, n)
+            if corpus not in mixes:  # the warm-up mix, then one new mix per pass
+                mixes[corpus] = [query_mix(corpus, n, SEED + p) for p in range(-1, passes)]
+            mix = [q for m in mixes[corpus][1:] for q in m]
             mix_file = Path(tmp) / f"mix-{number}.json"
-            mix_file.write_text(json.dumps([q.__dict__ for q in mix], ensure_ascii=False),
-                                encoding="utf-8")
+            mix_file.write_text(json.dumps({
+                "warm_up": [q.__dict__ for q in mixes[corpus][0]],
+                "timed": [q.__dict__ for q in mix]}, ensure_ascii=False), encoding="utf-8")
             env = dict(os.environ)
             if src:
                 env["PYTHONPATH"] = str(src[0])
@@ -688,24 +702,24 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
                                      stdout=subprocess.PIPE, text=True, env=env)
             if child.stdout.readline().strip() != "ready":
                 sys.exit(f"the latency process for {index_dir} failed")
-            runs.append({"child": child, "mix": mix, "times": {}, "errors": 0,
+            runs.append({"child": child, "mix": mix, "times": {}, "cpu": {}, "errors": 0,
                          "label": f"{index_dir}" + (f" ({src[0]})" if src else ""),
                          "documents": len(benchlib.article_files(corpus)),
                          "index_bytes": benchlib.dir_bytes(index_dir)})
         print(f"timing {len(runs)} indexes side by side, {passes} passes ...",
               file=sys.stderr, flush=True)
         started = time.perf_counter()
-        for number in range(passes * n):
-            i = number % n
-            order = runs if number % 2 == 0 else runs[::-1]
+        for i in range(max(len(run["mix"]) for run in runs)):
+            order = runs if i % 2 == 0 else runs[::-1]
             for run in order:
                 if i >= len(run["mix"]):
                     continue
                 run["child"].stdin.write(f"{i}\n")
                 run["child"].stdin.flush()
-                seconds, total = run["child"].stdout.readline().split()
+                seconds, cpu, total = run["child"].stdout.readline().split()
                 run["errors"] += int(total) < 0
                 run["times"].setdefault(run["mix"][i].kind, []).append(float(seconds))
+                run["cpu"].setdefault(run["mix"][i].kind, []).append(float(cpu))
         seconds = time.perf_counter() - started
         for run in runs:
             run["child"].stdin.close()
@@ -714,6 +728,7 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
     for run in runs:
         out[run["label"]] = {"documents": run["documents"], "index_bytes": run["index_bytes"],
                              "latency": _latency(run["times"], run["errors"]),
+                             "cpu": _latency(run["cpu"], run["errors"]),
                              "passes": passes, "seconds": seconds}
     rows = [("", *(f"{v['documents']:,} articles ({v['index_bytes'] / 1e6:.0f} MB)"
                    for v in out.values()))]
@@ -733,11 +748,23 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
     rows.append(("p50 / p99 over the first", *(
         f"{v['latency']['all']['p50'] / first['p50']:.2f}x / "
         f"{v['latency']['all']['p99'] / first['p99']:.2f}x" for v in out.values())))
+    # CPU time of the searching thread: what a query costs whatever else the machine runs
+    # (wall time on a loaded machine adds the waits for a core).
+    rows.append(("CPU p50 / p95 / p99 (ms)", *(cell(v["cpu"]["all"]) for v in out.values())))
+    for kind in kinds:
+        rows.append((f"— {kind} (CPU)", *(cell(v["cpu"]["by_kind"][kind])
+                                          if kind in v["cpu"]["by_kind"] else "n/a"
+                                          for v in out.values())))
+    first_cpu = next(iter(out.values()))["cpu"]["all"]
+    rows.append(("CPU p50 / p99 over the first", *(
+        f"{v['cpu']['all']['p50'] / first_cpu['p50']:.2f}x / "
+        f"{v['cpu']['all']['p99'] / first_cpu['p99']:.2f}x" for v in out.values())))
     width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print("\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
                               for i, (c, w) in enumerate(zip(r, width, strict=True)))
                     for r in rows))
-    print(f"({passes} passes of {n} queries per index, interleaved, {seconds:.0f} s)")
+    print(f"({passes} mixes of {n} queries per index, each query new to its process, "
+          f"interleaved, {seconds:.0f} s)")
     return out
 
 
@@ -749,15 +776,17 @@ def _latency_child(argv: list[str]) -> None:
     from searcher.errors import QueryError
 
     engine = SearchEngine(argv[0])
-    mix = [Query(**q) for q in json.loads(Path(argv[1]).read_text(encoding="utf-8"))]
-    for q in mix:
-        _run_query(engine, q, QueryError)
+    mixes = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    mix = [Query(**q) for q in mixes["timed"]]
+    for q in mixes["warm_up"]:
+        _run_query(engine, Query(**q), QueryError)
     print("ready", flush=True)
     for line in sys.stdin:
         q = mix[int(line)]
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         total = _run_query(engine, q, QueryError)
-        print(f"{time.perf_counter() - t:.9f} {total}", flush=True)
+        print(f"{time.perf_counter() - t:.9f} {time.thread_time() - cpu:.9f} {total}",
+              flush=True)
     engine.close()
 
 
@@ -855,7 +884,7 @@ def main() -> None:
         info = benchlib.machine()
         print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}; "
               f"load average at start {_load()}")
-        result = latency_report([tuple(Path(p) for p in pair.split("=", 1))
+        result = latency_report([tuple(Path(p) for p in pair.split("=", 2))
                                  for pair in args.latency], args.queries, args.passes)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, {"machine": info, "latency": result})
@@ -900,7 +929,8 @@ def main() -> None:
         print("re-running searcher (no change) ...", file=sys.stderr, flush=True)
         s_incr = run_build("searcher-incremental", corpus, s_dir, jobs)
         print("timing searcher queries ...", file=sys.stderr, flush=True)
-        s_lat = time_searcher(s_dir, queries)
+        warm_up = query_mix(corpus, args.queries, SEED - 1)  # the timed queries are new
+        s_lat = time_searcher(s_dir, queries, warm_up)
         first_word = next(q.text for q in queries if q.kind == "word")
         s_cold = cold_cli([sys.executable, "-m", "searcher", "--index-dir", str(s_dir),
                            "search", first_word, "--limit", "10"])
@@ -920,7 +950,7 @@ def main() -> None:
             print("building with the recipe ...", file=sys.stderr, flush=True)
             r_build = run_build("recipe", corpus, r_dir, 1)
             print("timing recipe queries ...", file=sys.stderr, flush=True)
-            r_lat = time_recipe(r_dir, queries)
+            r_lat = time_recipe(r_dir, queries, warm_up)
             r_cold = cold_cli([sys.executable, str(HERE.parent / "recipe.py"), "search",
                                str(r_dir), first_word, "--limit", "10"])
             result["recipe"] = {"build": r_build.__dict__, "latency": r_lat, "cold_cli_s": r_cold}
