@@ -243,3 +243,38 @@ def test_searches_hand_back_the_position_pages_they_read(tmp_path: Path) -> None
     assert kept > 4 * 1024, kept  # the queries really read megabytes of positions
     # measured: ~3 MB left (fault-around pages at group edges) against ~13.6 MB kept
     assert after_release * 3 < kept, (after_release, kept)
+
+
+def _segment(texts: list[str], packed: bool) -> substrings.SegmentText:
+    """A SegmentText of *texts*: searched through the packed bigram index, or (the path
+    of a segment without one) through its code points in memory."""
+    arrays = substrings.text_arrays(texts)
+    bigrams = substrings.BigramIndex(**substrings.pack_bigram_index(
+        substrings.bigram_index_arrays(arrays["codes"].copy(), arrays["histogram"])))
+    return substrings.SegmentText(
+        arrays["starts"], arrays["title_ends"], arrays["lengths"], arrays["histogram"], 1.0,
+        arrays["astral_at"], arrays["astral_codes"], bigrams=bigrams if packed else None,
+        codes=None if packed else arrays["codes"])
+
+
+def test_whole_numbers_and_astral_characters_through_the_packed_index() -> None:
+    """The packed index holds no code points: numbers glued to digits or dots before or
+    after, and characters above U+FFFE (which share one bigram key), are told apart
+    through bigram groups and the astral list; both paths give the linear scan's answer."""
+    texts = ["14万人\x1e4万人来了，共4万。", "标题\x1e𠀀𪚖𠀀，𪚖𠀀x1.4万和0.4万", "4万\x1e",
+             "\x1e2021年与12021年、2021.5和20215", "𠀀\x1e\uffff𠀀\uffff"]
+    packed, scanned = _segment(texts, True), _segment(texts, False)
+    assert packed.codes is None and scanned.bigrams is None
+    for needle in ("4万", "万", "2021", "021", "1", "𠀀", "𪚖𠀀", "𠀀，", "\uffff", "\uffff𠀀",
+                   "x1", "人", "万人", "20215", ".4万"):
+        for whole in (False, True):
+            got = packed.find(needle, whole)
+            want = scanned.find(needle, whole)
+            assert got.ids.tolist() == want.ids.tolist(), (needle, whole)
+            assert got.title.tolist() == want.title.tolist(), (needle, whole)
+            assert got.body.tolist() == want.body.tolist(), (needle, whole)
+            if not whole:
+                assert {int(d): (int(t), int(b)) for d, t, b in zip(
+                    got.ids, got.title, got.body, strict=True)} == oracle(texts, needle)
+    assert packed.find("4万", True).ids.tolist() == [0, 2]  # not in 14万, 1.4万, 0.4万
+    assert packed.find("2021", True).body.tolist() == [1]  # 2021年, not 12021, 2021.5, 20215
