@@ -122,10 +122,11 @@ def assert_held(index: Path, want: dict, damaged: str) -> None:
 
 
 #: Every kind of file of a generation (the first segment's, for segment files).
-KINDS = ["pst", "trm", "_stored.col", "text.col", "squeezed.col", "date.col",
-         "_body_len.col", "sums", "toc", "toc.sums", "text.codes.npy", "text.starts.npy",
+KINDS = ["pst", "trm", "_stored.col", "text.col", "date.col",
+         "_body_len.col", "sums", "toc", "toc.sums", "text.starts.npy",
          "text.title_ends.npy", "text.lengths.npy", "text.histogram.npy",
-         "bigrams.positions.npy", "bigrams.keys.npy", "bigrams.starts.npy", "data.body.npy",
+         "text.astral_at.npy", "text.astral_codes.npy",
+         "bigrams.stream.npy", "bigrams.keys.npy", "bigrams.offsets.npy", "data.body.npy",
          "data.title.npy", "data.dates.npy", "manifest.text.npy", "manifest.numbers.npy",
          "suggest.words.npy", "suggest.counts.npy", "suggest.titles.npy",
          "suggest.phrases.npy", "suggest.phrase_counts.npy", "pinyin.sqlite",
@@ -194,7 +195,7 @@ def test_cli_names_damaged_file_with_exit_4(copy: Path) -> None:
 
 def test_deep_check_finds_flip_in_large_file(copy: Path) -> None:
     """A flip in a file too large to checksum on open is found by ``check --deep``."""
-    target = one_file(copy, "text.codes.npy")
+    target = one_file(copy, "bigrams.stream.npy")
     damage(target, "flip")
     assert deep_damage(copy) == [target.name]
 
@@ -234,7 +235,7 @@ def test_stale_temp_files_are_removed(copy: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     stale = [gen / f"suggest.table.pickle.{dead}.140.tmp",
-             gen / f"{one_file(copy, 'text.codes.npy').name}.{dead}.tmp.npy",
+             gen / f"{one_file(copy, 'bigrams.stream.npy').name}.{dead}.tmp.npy",
              gen / "pinyin.tmp", copy / ".CURRENT.tmp"]
     live = gen / f"suggest.table.pickle.{os.getppid()}.1.tmp"
     for path in [*stale, live]:

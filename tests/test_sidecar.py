@@ -69,7 +69,12 @@ def check_segment(reader, src: Path) -> list[Path]:
 
     text = load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS)
     assert text is not None
-    codes, starts, lengths = text["codes"], text["starts"], text["lengths"]
+    starts, lengths = text["starts"], text["lengths"]
+    bigrams = load_arrays(reader, substrings.BIGRAMS_SIDECAR, substrings.BIGRAMS_KEYS)
+    assert bigrams is not None  # the only copy of the squeezed text: check what it holds
+    codes = substrings.unpack_codes(substrings.BigramIndex(**bigrams),
+                                    int(lengths.sum()) + count, text["astral_at"],
+                                    text["astral_codes"])
     for d, path in enumerate(files):
         title, body = map(squeezed, raw_title_body(path))
         held = "".join(map(chr, codes[starts[d]: starts[d] + lengths[d]].tolist()))

@@ -29,10 +29,12 @@ from ..analysis.tokens import STOP_WORDS, query_terms
 from ..core import rules
 from ..core.rules import TEXT_FIELDS
 from ..core.similarity import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
+from ..deadline import check_time_limit
 from ..results import SearchResults
 from .evaluator import Evaluator, QueryContext
 from .matches import Match, top_order
 from .search import build_hits
+from .substrings import squeezed_texts
 
 if TYPE_CHECKING:
     from .whoosh_types import Searcher
@@ -91,10 +93,11 @@ def similar(searcher: Searcher, docnum: int, doc_id: str, context: QueryContext,
     offset = (page - 1) * limit
     # Only the head is ranked: the near-duplicate check and the page never go past it.
     head = candidates[top_order(-score[candidates], max(CANDIDATES, offset + limit))].tolist()
-    squeezed = reader.column_reader("squeezed")
-    source = shingles(bytes(squeezed[docnum] or b"").decode("utf-8", "surrogatepass"))
-    similarity = {d: jaccard(source, shingles(
-        bytes(squeezed[d] or b"").decode("utf-8", "surrogatepass"))) for d in head}
+    source = shingles(squeezed_texts(reader, [docnum])[0])
+    similarity = {}
+    for d in head:
+        check_time_limit()
+        similarity[d] = jaccard(source, shingles(squeezed_texts(reader, [d])[0]))
     near = sorted((d for d in head if similarity[d] >= NEAR_DUPLICATE),
                   key=lambda d: (-similarity[d], -score[d], d))
     near_set = set(near)
