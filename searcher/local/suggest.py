@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -59,7 +60,7 @@ BASE_FILE = "suggest.base"
 #: What an older version saved (a pickle): removed when a table is saved.
 OLD_TABLE_FILE = "suggest.table.pickle"
 #: Bump when SuggestTable changes: an older saved table is then rebuilt.
-TABLE_VERSION = 4
+TABLE_VERSION = 5
 #: Starts the keys of a word's uncommon readings (``长期`` read ``changji``): a Latin prefix
 #: finds the words it spells in their common reading first, these only after them.
 RARE = "\x01"
@@ -193,10 +194,11 @@ class Strings(Sequence[str]):
     words is two arrays instead of a million objects, saved and loaded without pickling
     (bisect works on it as on a list)."""
 
-    __slots__ = ("blob", "starts", "_n")
+    __slots__ = ("blob", "starts", "_n", "_at")
 
     def __init__(self, blob: bytes | memoryview, starts: np.ndarray) -> None:
         self.blob, self.starts, self._n = blob, starts, len(starts) - 1
+        self._at = memoryview(np.ascontiguousarray(starts, dtype=np.int64)).cast("B").cast("q")
 
     @classmethod
     def pack(cls, strings: list[str]) -> Strings:
@@ -220,8 +222,8 @@ class Strings(Sequence[str]):
             index += self._n
         if not 0 <= index < self._n:
             raise IndexError(index)
-        return str(self.blob[self.starts[index]:self.starts[index + 1]], "utf-8",
-                   "surrogatepass")
+        at = self._at
+        return str(self.blob[at[index]:at[index + 1]], "utf-8", "surrogatepass")
 
 
 class _Kinds(Sequence[str]):
@@ -277,8 +279,15 @@ class _FirstChars:
 #: Arrays of a saved table, and the types they may have (nothing else is accepted).
 TABLE_ARRAYS = ("texts_blob", "texts_starts", "counts", "kinds", "keys_blob", "keys_starts",
                 "entries", "entry_key_starts", "entry_key_numbers", "first_chars",
-                "first_char_starts", "first_char_entries")
-_DTYPES = frozenset({"|u1", "<i4", "<i8", "<u4"})
+                "first_char_starts", "first_char_entries", "hashes", "hash_entries")
+_DTYPES = frozenset({"|u1", "<i4", "<i8", "<u4", "<u8"})
+
+
+def _text_hash(text: str, title: bool) -> int:
+    """A stable 64-bit hash of an entry's identity (titles apart from words and phrases)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8, person=b"t" if title else b"w")
+                          .digest(), "little")
 
 
 class SuggestTable:
@@ -299,6 +308,7 @@ class SuggestTable:
                                        a["first_char_entries"])
         #: Entries before this number that are pinyin-eligible have pinyin keys.
         self.spelled_end = spelled_end
+        self.hashes, self.hash_entries = a["hashes"], a["hash_entries"]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -318,11 +328,16 @@ class SuggestTable:
                      if i not in seen][:limit - len(best)]
         return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
 
-    def best(self, prefix: str, limit: int) -> list[int]:
+    def best(self, prefix: str, limit: int, hidden: np.ndarray | None = None) -> list[int]:
         """The best *limit* entries with a key starting with *prefix*, best first (fewer
-        only when fewer have one)."""
+        only when fewer have one), leaving out those *hidden* marks."""
         if len(prefix) == 1 and limit <= MAX_LIMIT:
-            return self.first_chars.get(prefix, [])[:limit]
+            best = self.first_chars.get(prefix, [])
+            if hidden is None:
+                return best[:limit]
+            kept = [i for i in best if not hidden[i]]
+            if len(kept) >= limit or len(best) < MAX_LIMIT:
+                return kept[:limit]
         lo = bisect.bisect_left(self.keys, prefix)
         hi = bisect.bisect_left(self.keys, prefix + _END, lo)
         if lo >= hi:
@@ -332,18 +347,21 @@ class SuggestTable:
         # sorting out the range; a narrower range is partially sorted directly.
         best = None
         if hi - lo >= SCAN_RANGE and limit * len(self.texts) <= SCAN_STEPS * (hi - lo):
-            best = self.scan(prefix, limit, 4 * SCAN_STEPS)
+            best = self.scan(prefix, limit, 4 * SCAN_STEPS, hidden)
         if best is None:
-            best = self.partition(lo, hi, limit)
+            best = self.partition(lo, hi, limit, hidden)
         return best
 
-    def scan(self, prefix: str, limit: int, steps: int | None = None) -> list[int] | None:
+    def scan(self, prefix: str, limit: int, steps: int | None = None,
+             hidden: np.ndarray | None = None) -> list[int] | None:
         """The best *limit* entries with a key starting with *prefix*, in entry order
         (None when that takes more than *steps* entries: the caller sorts the range)."""
         found = []
         for number in range(len(self.texts)):
             if steps is not None and number >= steps:
                 return None if len(found) < limit else found
+            if hidden is not None and hidden[number]:
+                continue
             for key in self.entry_keys[number]:
                 if key.startswith(prefix):
                     found.append(number)
@@ -352,9 +370,12 @@ class SuggestTable:
                 break
         return found
 
-    def partition(self, lo: int, hi: int, limit: int) -> list[int]:
+    def partition(self, lo: int, hi: int, limit: int,
+                  hidden: np.ndarray | None = None) -> list[int]:
         """The best *limit* entries among the keys ``lo:hi``."""
         ids = self.entries[lo:hi]
+        if hidden is not None:
+            ids = ids[~hidden[ids]]
         want = min(len(ids), limit * 4)
         if want < len(ids):
             best = np.unique(np.partition(ids, want - 1)[:want])
@@ -364,17 +385,27 @@ class SuggestTable:
             best = np.unique(ids)
         return best[:limit].tolist()
 
-    def find(self, text: str, title: bool) -> int | None:
-        """The entry number of word or phrase (or, with *title*, title) *text*, if any."""
-        key = squeeze(_safe_fold(text)) if title else text
-        if not key:
-            return None
-        lo = bisect.bisect_left(self.keys, key)
-        hi = bisect.bisect_right(self.keys, key, lo)
-        for number in self.entries[lo:hi].tolist():
-            if (self.kind_codes[number] == 2) == title and self.texts[number] == text:
-                return number
-        return None
+    def find(self, texts: list[str], title: bool) -> list[int | None]:
+        """The entry number of each word or phrase (or, with *title*, title) of *texts*, or
+        None: by hash, a binary search each (no per-entry structure is built)."""
+        if not texts:
+            return []
+        wanted = np.fromiter((_text_hash(t, title) for t in texts), dtype=np.uint64,
+                             count=len(texts))
+        at = np.searchsorted(self.hashes, wanted).tolist()
+        found: list[int | None] = []
+        hashes, size = self.hashes, len(self.hashes)
+        for text, code, i in zip(texts, wanted.tolist(), at, strict=True):
+            number = None
+            while i < size and int(hashes[i]) == code:
+                candidate = int(self.hash_entries[i])
+                if (self.kind_codes[candidate] == 2) == title \
+                        and self.texts[candidate] == text:
+                    number = candidate
+                    break
+                i += 1
+            found.append(number)
+        return found
 
 
 def _blob(array: np.ndarray) -> bytes | memoryview:
@@ -400,14 +431,8 @@ class TieredTable:
     def best(self, prefix: str, limit: int) -> list[tuple[tuple[int, int, int, str], int, int]]:
         """(sort key, tier, entry number) of the best *limit* entries for *prefix*."""
         found = [(self.over.sort_key(i), 1, i) for i in self.over.best(prefix, limit)]
-        want = limit
-        while True:
-            got = self.base.best(prefix, want)
-            kept = [i for i in got if not self.hidden[i]]
-            if len(kept) >= limit or len(got) < want:
-                break
-            want *= 4
-        found += [(self.base.sort_key(i), 0, i) for i in kept[:limit]]
+        found += [(self.base.sort_key(i), 0, i)
+                  for i in self.base.best(prefix, limit, self.hidden)]
         found.sort()
         return found[:limit]
 
@@ -704,8 +729,8 @@ def overlay(base: SuggestTable, meta: dict, readers: list) -> tuple[SuggestTable
     hidden: list[int] = []
     #: (text, title) -> (count, kind, base entry number or -1)
     entries: dict[tuple[str, bool], tuple[int, int, int]] = {}
-    for text in words.keys() | phrases.keys():
-        number = base.find(text, False)
+    slot = sorted(words.keys() | phrases.keys())
+    for text, number in zip(slot, base.find(slot, False), strict=True):
         kind, count = (int(base.kind_codes[number]), int(base.counts[number])) \
             if number is not None else (None, 0)
         at = -1 if number is None else number
@@ -719,8 +744,9 @@ def overlay(base: SuggestTable, meta: dict, readers: list) -> tuple[SuggestTable
             entries[text, False] = (count + phrases[text], 1, at)
         if number is not None:
             hidden.append(number)
-    for text, change in titles.items():
-        number = base.find(text, True)
+    changed = sorted(titles)
+    for text, number in zip(changed, base.find(changed, True), strict=True):
+        change = titles[text]
         count = change + (int(base.counts[number]) if number is not None else 0)
         if number is not None:
             hidden.append(number)
@@ -857,6 +883,9 @@ def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
         start = end
     texts = Strings.pack([e[3] for e in entries])
     packed_keys = Strings.pack(sorted_keys)
+    hashes = np.fromiter((_text_hash(e[3], e[1] == 2) for e in entries), dtype=np.uint64,
+                         count=len(entries))
+    hash_order = np.argsort(hashes, kind="stable")
     spelled_at = [n for n, spell in enumerate(spelled) if spell]
     spelled_end = len(entries) if len(spelled_at) < MAX_PINYIN_WORDS else spelled_at[-1] + 1
     return SuggestTable({
@@ -869,6 +898,7 @@ def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
         "first_chars": np.array(chars, dtype=np.int32),
         "first_char_starts": np.array(char_starts, dtype=np.int64),
         "first_char_entries": np.array(char_entries, dtype=np.int32),
+        "hashes": hashes[hash_order], "hash_entries": hash_order.astype(np.int32),
     }, spelled_end)
 
 
