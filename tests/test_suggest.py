@@ -327,3 +327,37 @@ def test_incremental_runs_update_the_table_exactly_without_rebuilding_its_base(
         assert meta["version"] == module.TABLE_VERSION and arrays["counts"].dtype == "int64"
     assert not list((tmp_path / "ix").glob("gen-*/*.pickle"))
     engine.close()
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_a_damaged_saved_table_is_named_and_never_changes_an_answer(tmp_path: Path,
+                                                                    monkeypatch, how: str):
+    """The saved tables carry a CRC32 footer: ``check --deep`` names a damaged one, and a
+    search ignores it (a warning), merges the table again and saves it whole."""
+    from searcher import IndexCorruptError
+    from searcher.local import suggest as module
+    from searcher.local import whoosh_adapter
+
+    monkeypatch.setattr(whoosh_adapter, "LARGE_SEGMENT_DOCS", 1)
+    monkeypatch.setattr(module, "LARGE_SEGMENT_DOCS", 1)  # the sample's segment is a base
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index([docs])
+        want = engine.suggest("liaoc")
+    assert "聊城" in texts(want)
+    for name in (module.BASE_FILE, module.TABLE_FILE):
+        path = next((tmp_path / "ix").glob(f"gen-*/{name}"))
+        data = bytearray(path.read_bytes())
+        if how == "flip":
+            data[len(data) // 2] ^= 0x55
+        else:
+            del data[len(data) // 2:]
+        path.write_bytes(bytes(data))
+        assert module.table_problem(path)
+        with SearchEngine(tmp_path / "ix") as engine:
+            with pytest.raises(IndexCorruptError) as caught:
+                engine.check(deep=True)
+            assert str(path) in caught.value.files
+            assert engine.suggest("liaoc") == want
+        assert module.table_problem(path) is None  # saved again, whole
