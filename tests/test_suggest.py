@@ -324,7 +324,7 @@ def test_incremental_runs_update_the_table_exactly_without_rebuilding_its_base(
     for name in (module.TABLE_FILE, module.BASE_FILE):  # plain arrays, no pickle
         data = next((tmp_path / "ix").glob(f"gen-*/{name}")).read_bytes()
         meta, arrays = module.decode_arrays(data)
-        assert meta["version"] == module.TABLE_VERSION and arrays["counts"].dtype == "int64"
+        assert meta["version"] == module.TABLE_VERSION and arrays["counts"].dtype == "int32"
     assert not list((tmp_path / "ix").glob("gen-*/*.pickle"))
     engine.close()
 

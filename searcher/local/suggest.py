@@ -60,7 +60,7 @@ BASE_FILE = "suggest.base"
 #: What an older version saved (a pickle): removed when a table is saved.
 OLD_TABLE_FILE = "suggest.table.pickle"
 #: Bump when SuggestTable changes: an older saved table is then rebuilt.
-TABLE_VERSION = 5
+TABLE_VERSION = 6
 #: Starts the keys of a word's uncommon readings (``长期`` read ``changji``): a Latin prefix
 #: finds the words it spells in their common reading first, these only after them.
 RARE = "\x01"
@@ -198,7 +198,8 @@ class Strings(Sequence[str]):
 
     def __init__(self, blob: bytes | memoryview, starts: np.ndarray) -> None:
         self.blob, self.starts, self._n = blob, starts, len(starts) - 1
-        self._at = memoryview(np.ascontiguousarray(starts, dtype=np.int64)).cast("B").cast("q")
+        starts = np.ascontiguousarray(starts)
+        self._at = memoryview(starts).cast("B").cast(starts.dtype.char)
 
     @classmethod
     def pack(cls, strings: list[str]) -> Strings:
@@ -211,6 +212,12 @@ class Strings(Sequence[str]):
 
     def array(self) -> np.ndarray:
         return np.frombuffer(self.blob, dtype=np.uint8)
+
+    def narrow(self) -> Strings:
+        """The same strings with 4-byte offsets when the buffer is under 4 GiB (saved so)."""
+        if len(self.blob) < 1 << 32:
+            return Strings(self.blob, self.starts.astype(np.uint32))
+        return self
 
     def __len__(self) -> int:
         return self._n
@@ -868,7 +875,7 @@ def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
     sorted_keys = [keys[i] for i in order]
     sorted_numbers = np.array(numbers, dtype=np.int64)[order].astype(np.int32)
     by_entry = np.argsort(sorted_numbers, kind="stable").astype(np.int32)
-    entry_starts = np.zeros(len(entries) + 1, dtype=np.int64)
+    entry_starts = np.zeros(len(entries) + 1, dtype=np.int32)
     np.cumsum(np.bincount(sorted_numbers, minlength=len(entries)), out=entry_starts[1:])
     chars: list[int] = []
     char_starts = [0]
@@ -881,8 +888,8 @@ def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
         char_entries += np.unique(sorted_numbers[start:end])[:MAX_LIMIT].tolist()
         char_starts.append(len(char_entries))
         start = end
-    texts = Strings.pack([e[3] for e in entries])
-    packed_keys = Strings.pack(sorted_keys)
+    texts = Strings.pack([e[3] for e in entries]).narrow()
+    packed_keys = Strings.pack(sorted_keys).narrow()
     hashes = np.fromiter((_text_hash(e[3], e[1] == 2) for e in entries), dtype=np.uint64,
                          count=len(entries))
     hash_order = np.argsort(hashes, kind="stable")
@@ -890,13 +897,13 @@ def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
     spelled_end = len(entries) if len(spelled_at) < MAX_PINYIN_WORDS else spelled_at[-1] + 1
     return SuggestTable({
         "texts_blob": texts.array(), "texts_starts": texts.starts,
-        "counts": np.array([-e[0] for e in entries], dtype=np.int64),
+        "counts": np.array([-e[0] for e in entries], dtype=np.int32),
         "kinds": np.array([e[1] for e in entries], dtype=np.uint8),
         "keys_blob": packed_keys.array(), "keys_starts": packed_keys.starts,
         "entries": sorted_numbers, "entry_key_starts": entry_starts,
         "entry_key_numbers": by_entry,
         "first_chars": np.array(chars, dtype=np.int32),
-        "first_char_starts": np.array(char_starts, dtype=np.int64),
+        "first_char_starts": np.array(char_starts, dtype=np.int32),
         "first_char_entries": np.array(char_entries, dtype=np.int32),
         "hashes": hashes[hash_order], "hash_entries": hash_order.astype(np.int32),
     }, spelled_end)

@@ -202,7 +202,8 @@ def merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
 
     # A segment whose documents are all deleted is dropped (its files go with it): it
     # would cost every query a round and every suggestion table its words until merged.
-    segments = [s for s in segments if s.doc_count() > 0]
+    # (One stays when every document is deleted: readers of an index need a segment.)
+    segments = [s for s in segments if s.doc_count() > 0] or segments[:1]
     small = [s for s in segments if s.doc_count_all() < LARGE_SEGMENT_DOCS]
     if len(small) == len(segments):
         return MERGE_SMALL(writer, segments)
