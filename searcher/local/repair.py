@@ -90,7 +90,7 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
     """Every damaged file of a generation (``check --deep``): the TOC, each segment's files
     (in full with *deep*), the derived files.  *segment_ids* None: the TOC was unreadable."""
     from ..analysis.lexicon import PINYIN_FILE, pinyin_content_problem, sqlite_problem
-    from .suggest import TABLE_FILE, table_problem
+    from .suggest import BASE_FILE, TABLE_FILE, table_problem
 
     folder = Path(folder)
     damage = [d for d in [check_toc(folder)] if d]
@@ -118,9 +118,10 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
         problem = f"unreadable ({exc})"
     if problem:
         damage.append(Damage(str(folder / "searcher.json"), problem, True))
-    problem = table_problem(folder / TABLE_FILE)
-    if problem:
-        damage.append(Damage(str(folder / TABLE_FILE), problem, True))
+    for name in (TABLE_FILE, BASE_FILE):
+        problem = table_problem(folder / name)
+        if problem:
+            damage.append(Damage(str(folder / name), problem, True))
     return damage
 
 

@@ -313,9 +313,14 @@ LARGE_SEGMENT_DOCS = 2000
 
 def merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
     """Whoosh's MERGE_SMALL over the segments below LARGE_SEGMENT_DOCS only (all of them
-    when none is larger: exactly MERGE_SMALL); returns the segments kept."""
+    when none is larger: exactly MERGE_SMALL), without segments of deleted documents only;
+    returns the segments kept."""
     from whoosh.writing import MERGE_SMALL
 
+    # A segment whose documents are all deleted is dropped (its files go with it): it
+    # would cost every query a round and every suggestion table its words until merged.
+    # (One stays when every document is deleted: readers of an index need a segment.)
+    segments = [s for s in segments if s.doc_count() > 0] or segments[:1]
     small = [s for s in segments if s.doc_count_all() < LARGE_SEGMENT_DOCS]
     if len(small) == len(segments):
         return MERGE_SMALL(writer, segments)
