@@ -275,9 +275,10 @@ class SegmentText:
     bigrams: BigramIndex | None = field(default=None, repr=False)
     #: The code points, only when there is no bigram index (see above).
     codes: np.ndarray | None = field(default=None, repr=False)
+    #: [scans, sorts] of this segment's code points: kept by the caches, so they outlive
+    #: this object when the segment cache evicts it (its codes take heap memory).
+    tally: list[int] = field(default_factory=lambda: [0, 0], repr=False)
     _sorting: bool = False
-    _scans: int = 0
-    _builds: int = 0
 
     @property
     def total(self) -> int:
@@ -302,9 +303,10 @@ class SegmentText:
         if index is not None:
             clipped = min(code, 0xFFFF)
             return index.by_char[index.char_offsets[clipped] : index.char_offsets[clipped + 1]]
-        self._scans += 1
+        self.tally[0] += 1
         # A long-lived process: worth indexing; after an eviction, only after twice the scans.
-        if (self._scans >= SORT_AFTER_SCANS << min(self._builds, 30) and self.indexes is not None
+        if (self.tally[0] >= SORT_AFTER_SCANS << min(self.tally[1], 30)
+                and self.indexes is not None
                 and self.index_bytes <= self.indexes.capacity):
             self._sort_in_background()
         return np.flatnonzero(self.codes == code)
@@ -314,7 +316,7 @@ class SegmentText:
             if self._sorting:
                 return
             self._sorting = True
-            self._builds += 1
+            self.tally[1] += 1
 
         def build() -> None:
             try:
@@ -595,5 +597,6 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
     seg = SegmentText(arrays["starts"], arrays["title_ends"], lengths, arrays["histogram"],
                       max(avg, 1.0), arrays["astral_at"], arrays["astral_codes"], key=key,
                       indexes=caches.char_index, bigrams=bigrams,
-                      codes=None if bigrams is not None else arrays["codes"])
+                      codes=None if bigrams is not None else arrays["codes"],
+                      tally=caches.sort_tally.setdefault(key, [0, 0]))
     return caches.segments.put(("text", key), seg, seg.nbytes)
