@@ -165,7 +165,10 @@ def parse_article(
     if lost:
         warnings.append(lost)
 
-    title = _title(meta.get("title"), head.raw.get("title"))
+    value = meta.get("title")
+    # (what was written is read only for a title the parser turned into a number or date)
+    title = _title(value, None if value is None or isinstance(value, str)
+                   else head.raw.get("title"))
     if not title:
         bundle = folders[-1] if name in ("index", "_index") and folders else ""
         if bundle:
