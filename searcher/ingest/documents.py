@@ -123,7 +123,10 @@ def load_document(
     text, _encoding = decode(data)
     if not text.strip():
         raise DocumentError("empty file")
-    relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
+    try:
+        relpath = path.relative_to(source).as_posix()
+    except ValueError:  # not inside the source folder
+        relpath = path.name
     is_html = path.suffix.lower() in (".html", ".htm")
     # A name that is not UTF-8 (lone surrogates in Python) is shown with U+FFFD as a title.
     name = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
