@@ -256,3 +256,13 @@ def test_own_resident_memory_follows_this_process_and_a_forked_child() -> None:
     os.waitpid(pid, 0)
     os.close(reader)
     assert abs(own - listed) < 2**20
+
+
+# --- the loss check ------------------------------------------------------------------------------
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60))
+def test_word_characters_are_counted_as_deleting_the_rest_would(text: str) -> None:
+    import re
+
+    assert textify._word_characters(text) == len(re.sub(r"[\W_]+", "", text))
