@@ -195,7 +195,7 @@ def test_both_lookup_strategies_agree(sample_index):
                                                                    "聊", "认证", "5", "c+"]
     for prefix in prefixes:
         lo = bisect.bisect_left(table.keys, prefix)
-        hi = bisect.bisect_left(table.keys, prefix + module._END)
+        hi = bisect.bisect_left(table.keys, prefix + module.END_KEY)
         for limit in (1, 5, 30):
             assert table.scan(prefix, limit) == table.partition(lo, hi, limit), prefix
             if len(prefix) == 1:  # precomputed; rare readings only fill what is left
