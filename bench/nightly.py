@@ -24,9 +24,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 
-from perf import _mem_kb, _tree  # noqa: E402
+import benchlib  # noqa: E402
 
 REPO = HERE.parent.parent
 #: Where the extra articles are put inside the corpus (removed again at the end).
@@ -69,31 +67,9 @@ def run_step(src: Path, corpus: Path, index_dir: Path, jobs: int,
     if profile is not None:
         cmd = ["py-spy", "record", "--subprocesses", "-r", "50", "-f", "speedscope", "-o",
                str(profile), "--", *cmd]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
-    peak = [0, 0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            rss = 0
-            for pid in _tree(proc.pid):
-                rss += _mem_kb(pid)[1]
-            peak[0] = max(peak[0], rss)
-            stop.wait(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    stop.set()
-    sampler.join()
-    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.exit(f"index run failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    data = json.loads(lines[-1][7:])
-    data.update(wall=time.perf_counter() - started, peak_rss_mb=peak[0] / 1024,
-                load=os.getloadavg()[0])
+    run = benchlib.run_child(cmd, "index run", env=env, interval=0.1)
+    data = run.result
+    data.update(wall=run.wall, peak_rss_mb=run.peak_rss_kb / 1024, load=os.getloadavg()[0])
     return data
 
 

@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,34 +72,6 @@ def _child(argv: list[str]) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                kids = Path(f"/proc/{p}/task/{task}/children").read_text().split()
-                todo.extend(int(k) for k in kids)
-        except OSError:
-            pass
-    return pids
-
-
-def _mem_kb(pid: int) -> tuple[int, int]:
-    """(PSS, RSS) of one process in kB; PSS shares forked copy-on-write pages fairly."""
-    pss = rss = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1])
-            elif line.startswith("Rss:"):
-                rss = int(line.split()[1])
-    except OSError:
-        pass
-    return pss, rss
-
-
 @dataclass
 class BuildRun:
     seconds: float = 0.0  # inside the child, from first import to done
@@ -121,40 +92,15 @@ class BuildRun:
 def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
     """Run one build in a subprocess while sampling the memory of its process tree."""
     cmd = [sys.executable, str(HERE), "_child", kind, str(corpus), str(index_dir), str(jobs)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0, 0, 0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            pss = rss = 0
-            for pid in _tree(proc.pid):
-                p, r = _mem_kb(pid)
-                pss += p
-                rss += r
-                if pid != proc.pid:
-                    peak[2] = max(peak[2], r)
-            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
-            stop.wait(0.25)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.exit(f"{kind} build failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    data = json.loads(lines[-1][7:])
+    run = benchlib.run_child(cmd, f"{kind} build")
+    data = run.result
     return BuildRun(
-        seconds=data.pop("seconds"), wall=wall, documents=data.pop("documents"),
+        seconds=data.pop("seconds"), wall=run.wall, documents=data.pop("documents"),
         failed=data.pop("failed"), index_bytes=benchlib.dir_bytes(index_dir),
-        peak_tree_pss_mb=peak[0] / 1024, peak_tree_rss_mb=peak[1] / 1024,
+        peak_tree_pss_mb=run.peak_pss_kb / 1024, peak_tree_rss_mb=run.peak_rss_kb / 1024,
         maxrss_self_mb=data.pop("maxrss_self_kb") / 1024,
         maxrss_child_mb=data.pop("maxrss_children_kb") / 1024,
-        peak_worker_rss_mb=peak[2] / 1024, extra=data,
+        peak_worker_rss_mb=run.peak_descendant_rss_kb / 1024, extra=data,
     )
 
 
