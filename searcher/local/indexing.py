@@ -112,7 +112,8 @@ def index_sources(
         report.full = rebuilding
         root.remove_stale(keep={target.name})
 
-        unseal_sqlite(target.path, SQLITE_FILES)  # a damaged one is deleted: written below
+        # A damaged one is deleted (written below); the intact ones keep their checksums
+        verified = unseal_sqlite(target.path, SQLITE_FILES)
         _ensure_query_dictionary(target, fp, settings)
         ix = open_index(str(target.path))
         repaired = repair_generation(ix)  # IndexCorruptError: only 'index --full' can help
@@ -145,7 +146,7 @@ def index_sources(
             if report.added or report.updated or report.deleted or repaired:
                 _merge_suggestions(searcher)
         ix.close()
-        seal_sqlite(target.path, SQLITE_FILES)
+        seal_sqlite(target.path, SQLITE_FILES, verified)
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
         if rebuilding or root.pointed() != target:  # (a damaged CURRENT is written again)

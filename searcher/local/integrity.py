@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..analysis.lexicon import PINYIN_FILE
+from ..analysis.segmenter import FILE_NAME as QUERY_DICTIONARY
 from ..errors import IndexCorruptError
 
 log = logging.getLogger(__name__)
@@ -348,15 +350,28 @@ def warn_once(key: str, message: str, *args: object) -> None:
 
 SQLITE_SUMS = "sqlite.sums"
 #: The generation's SQLite files: the pinyin table and the query dictionary.
-SQLITE_FILES = ("pinyin.sqlite", "querydict.sqlite")
+SQLITE_FILES = (PINYIN_FILE, QUERY_DICTIONARY)
 
 
-def seal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
+#: An SQLite file verified against its record: (size, mtime_ns, CRC32).
+Verified = dict[str, tuple[int, int, int]]
+
+
+def seal_sqlite(folder: str | os.PathLike[str], names: Iterable[str],
+                verified: Verified | None = None) -> None:
     """Record the size and CRC32 of each SQLite file *names* in *folder* (the end of a run
-    that may have written them: nothing writes them again until the next run)."""
+    that may have written them: nothing writes them again until the next run).  A file
+    *verified* at the start of the run and not touched since keeps its checksum unread."""
     folder = Path(folder)
-    body = {name: [os.path.getsize(folder / name), file_crc(folder / name)]
-            for name in names if (folder / name).exists()}
+    body = {}
+    for name in names:
+        try:
+            stat = os.stat(folder / name)
+        except FileNotFoundError:
+            continue
+        known = (verified or {}).get(name)
+        same = known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns)
+        body[name] = [stat.st_size, known[2] if same and known else file_crc(folder / name)]
     _write_sealed(folder / SQLITE_SUMS, body)
 
 
@@ -372,41 +387,49 @@ def sqlite_record(folder: str | os.PathLike[str]) -> tuple[dict, str | None]:
         return {}, f"unreadable ({exc})"
 
 
+def _sqlite_check(path: Path, expected: object) -> tuple[str | None, tuple[int, int, int] | None]:
+    """(what is wrong with the file at *path* against its *expected* record, or None; its
+    size, mtime_ns and CRC32 when read)."""
+    if not (isinstance(expected, list) and len(expected) == 2):
+        return None, None
+    try:
+        stat = os.stat(path)
+        crc = file_crc(path)
+    except FileNotFoundError:
+        return "missing", None
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})", None
+    if stat.st_size != expected[0]:
+        return (f"{stat.st_size} bytes where {expected[0]} were recorded after the last "
+                "index run"), None
+    if crc != expected[1]:
+        return "its bytes do not match the checksum recorded after the last index run", None
+    return None, (stat.st_size, stat.st_mtime_ns, crc)
+
+
 def sqlite_damage(folder: str | os.PathLike[str], name: str, record: dict) -> str | None:
     """Whether the SQLite file *name* still has the size and CRC32 *record* holds for it
     (None also when it holds none)."""
-    expected = record.get(name)
-    if not (isinstance(expected, list) and len(expected) == 2):
-        return None
-    path = Path(folder) / name
-    try:
-        size, crc = os.path.getsize(path), file_crc(path)
-    except FileNotFoundError:
-        return "missing"
-    except OSError as exc:
-        return f"unreadable ({exc.strerror})"
-    if size != expected[0]:
-        return f"{size} bytes where {expected[0]} were recorded after the last index run"
-    if crc != expected[1]:
-        return "its bytes do not match the checksum recorded after the last index run"
-    return None
+    return _sqlite_check(Path(folder) / name, record.get(name))[0]
 
 
-def unseal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> list[str]:
+def unseal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> Verified:
     """Check each SQLite file *names* against its record, delete the damaged ones (they are
     derived: the run writes them again) with a warning, and mark the record as "being
-    written" before the run writes anything.  Returns the names deleted."""
+    written" before the run writes anything.  Returns the files found intact, for
+    :func:`seal_sqlite`."""
     folder = Path(folder)
     record, _problem = sqlite_record(folder)
-    deleted = []
+    verified: Verified = {}
     for name in names:
-        problem = sqlite_damage(folder, name, record)
-        if problem and problem != "missing":
+        problem, intact = _sqlite_check(folder / name, record.get(name))
+        if intact is not None:
+            verified[name] = intact
+        elif problem and problem != "missing":
             log.warning("damaged index file %s (%s): writing it again", folder / name, problem)
             (folder / name).unlink(missing_ok=True)
-            deleted.append(name)
     _write_sealed(folder / SQLITE_SUMS, {"state": "writing"})
-    return deleted
+    return verified
 
 
 # -- the whole generation ---------------------------------------------------------------
