@@ -1,4 +1,4 @@
-"""Helpers shared by perf.py and relevance.py: corpus, machine info, document texts.
+"""Helpers shared by the benchmarks: corpus, machine info, document texts, child runs.
 
 Both benchmarks must derive their queries from the articles themselves and
 run on a corpus they can regenerate, so the code for that lives in one place.
@@ -14,9 +14,12 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 MAKE_CORPUS = REPO.parent / "shared" / "tools" / "make_corpus.py"
@@ -187,3 +190,81 @@ def dump(path: str | None, data: dict) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"wrote {path}", file=sys.stderr)
+
+
+# -- a child run, its process tree's memory sampled -------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """*pid* and every process below it (from /proc)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                kids = Path(f"/proc/{p}/task/{task}/children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except OSError:
+            pass
+    return pids
+
+
+def mem_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in kB; PSS shares forked copy-on-write pages fairly."""
+    pss = rss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss = int(line.split()[1])
+    except OSError:
+        pass
+    return pss, rss
+
+
+@dataclass
+class ChildRun:
+    """What :func:`run_child` saw: the child's ``RESULT`` JSON, its wall time, and the peak
+    memory of its process tree (kB: PSS sum, RSS sum, largest RSS of a descendant)."""
+
+    result: dict[str, Any]
+    wall: float
+    peak_pss_kb: int
+    peak_rss_kb: int
+    peak_descendant_rss_kb: int
+
+
+def run_child(cmd: Sequence[str], what: str, *, env: dict[str, str] | None = None,
+              interval: float = 0.25) -> ChildRun:
+    """Run *cmd*, sampling its process tree's memory every *interval* seconds, and read the
+    last ``RESULT <json>`` line it prints; exits naming *what* when it fails."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    peak = [0, 0, 0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            pss = rss = 0
+            for pid in process_tree(proc.pid):
+                p, r = mem_kb(pid)
+                pss += p
+                rss += r
+                if pid != proc.pid:
+                    peak[2] = max(peak[2], r)
+            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
+            stop.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{what} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    return ChildRun(json.loads(lines[-1][7:]), wall, *peak)

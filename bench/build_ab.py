@@ -5,6 +5,10 @@ machine over minutes, so the trees take turns (A B A B ..., or A B C A B C ...),
 ``python -m searcher --index-dir DIR index CORPUS --quiet`` in a fresh folder, as a user
 runs it.  The table gives each run's wall, user and system time and the load average
 before it (a run is only comparable on a quiet machine: load below about 1.5 on 2 cores).
+Where ``perf`` is installed it also gives the CPU seconds of the whole process tree
+(``perf stat -e task-clock``, which follows every descendant: the user and system times
+count only the children that were waited for, which misses a forkserver's workers).  CPU
+time is the figure to compare on a busy machine, where wall time mostly measures the others.
 
     python bench/build_ab.py --corpus /tmp/corpus20k --baseline-src /tmp/before --rounds 2
 
@@ -28,12 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(src: Path, corpus: Path, jobs: int | None) -> tuple[float, float, float]:
-    """(wall, user, system) seconds of one full build by the searcher in *src*."""
+PERF = shutil.which("perf")
+
+
+def build(src: Path, corpus: Path, jobs: int | None) -> tuple[float, float, float, float | None]:
+    """(wall, user, system, CPU of the whole tree or None) seconds of one full build by the
+    searcher in *src*."""
     folder = Path(tempfile.mkdtemp(prefix="build-ab-"))
     try:
         cmd = [sys.executable, "-m", "searcher", "--index-dir", str(folder / "ix"), "index",
                str(corpus), "--quiet", *(["--jobs", str(jobs)] if jobs else [])]
+        counted = folder / "perf.csv"
+        if PERF:
+            cmd = [PERF, "stat", "-x,", "-e", "task-clock", "-o", str(counted), "--", *cmd]
         env = {**os.environ, "PYTHONPATH": str(src)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
@@ -42,9 +53,22 @@ def build(src: Path, corpus: Path, jobs: int | None) -> tuple[float, float, floa
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode not in (0, 1):  # 1: some files failed, reported, still a build
             raise SystemExit(f"build by {src} failed ({done.returncode}):\n{done.stderr}")
-        return wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+        return (wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+                _task_clock(counted) if PERF else None)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _task_clock(path: Path) -> float | None:
+    """Seconds of CPU in ``perf stat -x,`` output (task-clock is given in milliseconds)."""
+    for line in path.read_text().splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2].startswith("task-clock"):
+            try:
+                return float(fields[0]) / 1000
+            except ValueError:
+                return None
+    return None
 
 
 def main() -> None:
@@ -58,19 +82,28 @@ def main() -> None:
     args = parser.parse_args()
     trees = {**{str(p): p.resolve() for p in args.baseline_src}, "this": args.src.resolve()}
     walls: dict[str, list[float]] = {name: [] for name in trees}
-    print("| round | tree | wall s | user s | sys s | load before |\n|---|---|---|---|---|---|")
+    cpus: dict[str, list[float]] = {name: [] for name in trees}
+    print("| round | tree | wall s | user s | sys s | tree CPU s | load before |\n"
+          "|---|---|---|---|---|---|---|")
     for number in range(1, args.rounds + 1):
         for name, src in trees.items():
             load = os.getloadavg()[0]
-            wall, user, system = build(src, args.corpus, args.jobs)
+            wall, user, system, cpu = build(src, args.corpus, args.jobs)
             walls[name].append(wall)
-            print(f"| {number} | {name} | {wall:.1f} | {user:.1f} | {system:.1f} | {load:.2f} |",
-                  flush=True)
+            if cpu is not None:
+                cpus[name].append(cpu)
+            shown = "-" if cpu is None else f"{cpu:.1f}"
+            print(f"| {number} | {name} | {wall:.1f} | {user:.1f} | {system:.1f} | {shown} "
+                  f"| {load:.2f} |", flush=True)
     this = statistics.median(walls["this"])
     for name in trees:
         if name != "this":
             base = statistics.median(walls[name])
             print(f"median wall: {name} {base:.1f} s, this {this:.1f} s ({this / base - 1:+.0%})")
+            if cpus[name] and cpus["this"]:
+                base, mine = statistics.median(cpus[name]), statistics.median(cpus["this"])
+                print(f"median tree CPU: {name} {base:.1f} s, this {mine:.1f} s "
+                      f"({mine / base - 1:+.1%})")
 
 
 if __name__ == "__main__":

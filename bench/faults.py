@@ -198,7 +198,7 @@ def run_damage(clean: Path, corpus: Path, work: Path, want: dict, queries: list[
 
 #: Files a search rewrites itself when it finds them damaged (with a warning), so that the
 #: check that follows finds nothing.
-REPAIRED_BY_SEARCH = {"suggest.table.pickle"}
+REPAIRED_BY_SEARCH = {"suggest.table", "suggest.base"}
 
 
 def _after_damage(index: Path, corpus: Path, want: dict, queries: list[str],

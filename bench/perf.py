@@ -25,12 +25,12 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,34 +72,6 @@ def _child(argv: list[str]) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                kids = Path(f"/proc/{p}/task/{task}/children").read_text().split()
-                todo.extend(int(k) for k in kids)
-        except OSError:
-            pass
-    return pids
-
-
-def _mem_kb(pid: int) -> tuple[int, int]:
-    """(PSS, RSS) of one process in kB; PSS shares forked copy-on-write pages fairly."""
-    pss = rss = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1])
-            elif line.startswith("Rss:"):
-                rss = int(line.split()[1])
-    except OSError:
-        pass
-    return pss, rss
-
-
 @dataclass
 class BuildRun:
     seconds: float = 0.0  # inside the child, from first import to done
@@ -120,40 +92,15 @@ class BuildRun:
 def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
     """Run one build in a subprocess while sampling the memory of its process tree."""
     cmd = [sys.executable, str(HERE), "_child", kind, str(corpus), str(index_dir), str(jobs)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0, 0, 0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            pss = rss = 0
-            for pid in _tree(proc.pid):
-                p, r = _mem_kb(pid)
-                pss += p
-                rss += r
-                if pid != proc.pid:
-                    peak[2] = max(peak[2], r)
-            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
-            stop.wait(0.25)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.exit(f"{kind} build failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    data = json.loads(lines[-1][7:])
+    run = benchlib.run_child(cmd, f"{kind} build")
+    data = run.result
     return BuildRun(
-        seconds=data.pop("seconds"), wall=wall, documents=data.pop("documents"),
+        seconds=data.pop("seconds"), wall=run.wall, documents=data.pop("documents"),
         failed=data.pop("failed"), index_bytes=benchlib.dir_bytes(index_dir),
-        peak_tree_pss_mb=peak[0] / 1024, peak_tree_rss_mb=peak[1] / 1024,
+        peak_tree_pss_mb=run.peak_pss_kb / 1024, peak_tree_rss_mb=run.peak_rss_kb / 1024,
         maxrss_self_mb=data.pop("maxrss_self_kb") / 1024,
         maxrss_child_mb=data.pop("maxrss_children_kb") / 1024,
-        peak_worker_rss_mb=peak[2] / 1024, extra=data,
+        peak_worker_rss_mb=run.peak_descendant_rss_kb / 1024, extra=data,
     )
 
 
@@ -382,7 +329,13 @@ class Query:
 
 
 def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
-    """~200 queries from the corpus itself: words, word pairs, quoted fragments, filtered."""
+    """~200 queries from the corpus itself: words, word pairs, quoted fragments, filtered,
+    and the kinds whose cost grows with the corpus: two-character quoted fragments (most
+    match thousands of articles), the commonest headline words, Latin words and numbers.
+
+    Every kind is drawn from the articles' own text, so a larger corpus of the same kind
+    of articles gets the same kinds of queries, matching proportionally more articles.
+    """
     rng = random.Random(seed)
     files = benchlib.article_files(corpus)
     sample = rng.sample(files, min(len(files), 600))
@@ -392,8 +345,9 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
     cats = sorted({c for d in docs for c in d.categories[1:]}) or sorted(
         {c for d in docs for c in d.categories})
     dates = sorted(d.date for d in docs if d.date)
-    n_word, n_pair, n_phrase = n * 35 // 100, n * 25 // 100, n * 20 // 100
-    n_filter = n - n_word - n_pair - n_phrase
+    n_word, n_pair, n_phrase = n * 25 // 100, n * 15 // 100, n * 15 // 100
+    n_short, n_common, n_latin = n * 10 // 100, n * 10 // 100, n * 10 // 100
+    n_filter = n - n_word - n_pair - n_phrase - n_short - n_common - n_latin
     out = [Query("word", w) for w in rng.sample(words, min(n_word, len(words)))]
     out += [Query("two words", " ".join(rng.sample(words, 2))) for _ in range(n_pair)]
     phrases = []
@@ -404,6 +358,21 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
         if frag:
             phrases.append(Query("phrase", f'"{frag}"'))
     out += phrases
+    shorts: list[Query] = []
+    for d in docs:  # a random position of the text: common bigrams come up most
+        if len(shorts) >= n_short:
+            break
+        frag = benchlib.boundary_fragment(d.sq_body, rng, 2, 2)
+        if frag:
+            shorts.append(Query("short phrase", f'"{frag}"'))
+    out += shorts
+    counts: dict[str, int] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+    common = sorted(counts, key=lambda w: (-counts[w], w))[: max(n_common, 1) * 3]
+    out += [Query("common word", rng.choice(common)) for _ in range(n_common if common else 0)]
+    latin = sorted({m.group() for d in docs for m in _LATIN.finditer(d.body)})
+    out += [Query("latin / digits", rng.choice(latin)) for _ in range(n_latin if latin else 0)]
     for i in range(n_filter):
         word = rng.choice(words)
         if i % 2 == 0 and cats:
@@ -411,6 +380,10 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
         else:
             out.append(Query("filtered", word, since=dates[len(dates) // 2] if dates else None))
     return out
+
+
+#: Latin words and numbers of two or more characters (``GDP``, ``5G``, ``2021``).
+_LATIN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{2,12}(?![A-Za-z0-9])")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -422,14 +395,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "mean": statistics.fmean(values) * 1000}
 
 
-def time_searcher(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+def time_searcher(index_dir: Path, queries: list[Query],
+                  warm_up: list[Query] | None = None) -> dict[str, Any]:
     """Warm in-process latency of SearchEngine.search (top 10, with snippets)."""
     from searcher import SearchEngine
     from searcher.errors import QueryError
 
     engine = SearchEngine(index_dir)
     try:
-        return _timed(lambda q: _run_query(engine, q, QueryError), queries)
+        return _timed(lambda q: _run_query(engine, q, QueryError), queries, warm_up)
     finally:
         engine.close()
 
@@ -584,7 +558,8 @@ def features_report(index_dir: Path, queries: list[Query], scale: int = 0) -> di
     return out
 
 
-def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
+def time_recipe(index_dir: Path, queries: list[Query],
+                warm_up: list[Query] | None = None) -> dict[str, Any]:
     """Warm in-process latency of the recipe's MultifieldParser search (top 10 ids)."""
     import datetime as dt
 
@@ -600,14 +575,20 @@ def time_recipe(index_dir: Path, queries: list[Query]) -> dict[str, Any]:
             return -1
 
     try:
-        return _timed(run, queries)
+        return _timed(run, queries, warm_up)
     finally:
         engine.close()
 
 
-def _timed(run: Callable[[Query], int], queries: list[Query]) -> dict[str, Any]:
-    """One warm-up pass (caches, dictionaries, segment texts), then a timed pass."""
-    for q in queries:
+def _timed(run: Callable[[Query], int], queries: list[Query],
+           warm_up: list[Query] | None = None) -> dict[str, Any]:
+    """One warm-up pass (dictionaries, segment texts, lazy imports), then a timed pass.
+
+    With *warm_up* (another mix of the same kinds) the warm-up runs that, so the timed
+    queries are new to the process, as a user's are: a query timed a second time is
+    answered from the caches of its postings and substrings, which hid what a new
+    common word or short phrase costs."""
+    for q in queries if warm_up is None else warm_up:
         run(q)
     times: dict[str, list[float]] = {}
     errors = 0
@@ -630,52 +611,75 @@ LATENCY_PASSES = 3
 
 def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_PASSES
                    ) -> dict[str, Any]:
-    """Warm latency of each (corpus, index) pair's own query mix, printed as one table
-    (p50 / p95 / p99 ms, overall and by kind, and each index's p50 and p99 over the first's).
+    """Warm latency of each (corpus, index[, source tree]) triple's own query mix, printed
+    as one table (p50 / p95 / p99 ms, overall and by kind, and each index's p50 and p99
+    over the first's).
 
-    The indexes are timed side by side, not one after the other: one process opens them
-    all, warms each with its mix, then times query *i* of every mix before query *i + 1*
-    (the order of the indexes alternating), for *passes* passes.  A shared machine's speed
-    drifts by tens of percent over a minute; interleaved, every index sees the same
-    drift, so their ratios hold still where the absolute figures do not.  Every timed
-    query is a sample (``passes × n`` per index): a p99 of one pass of 200 queries is its
-    second or third slowest, which one hiccup moves.
+    The indexes are timed side by side, not one after the other: one process per index
+    (running the searcher of its source tree, this one's by default) opens it and warms
+    it with a mix of another seed; then query *i* of every mix is timed before query
+    *i + 1* (the order of the indexes alternating), over *passes* mixes of new seeds: every
+    timed query is new to the process, as a user's are (a repeated query is answered
+    from the caches of its postings and substrings).  A shared machine's speed drifts by
+    tens of percent over a minute; interleaved, every index sees the same drift, so their
+    ratios hold still where the absolute figures do not.  The same index under two source
+    trees (old and new code) is compared the same way.  Every timed query is a sample
+    (``passes × n`` per index): a p99 of one pass of 200 queries is its second or third
+    slowest, which one hiccup moves.
     """
-    from searcher import SearchEngine
-    from searcher.errors import QueryError
-
     runs = []
-    for corpus, index_dir in pairs:
-        print(f"warming {index_dir} ({corpus}) ...", file=sys.stderr, flush=True)
-        engine = SearchEngine(index_dir)
-        mix = query_mix(corpus, n)
-        for q in mix:
-            _run_query(engine, q, QueryError)
-        runs.append({"engine": engine, "mix": mix, "times": {}, "errors": 0,
-                     "documents": len(benchlib.article_files(corpus)),
-                     "index_bytes": benchlib.dir_bytes(index_dir)})
-    print(f"timing {len(runs)} indexes side by side, {passes} passes ...", file=sys.stderr,
-          flush=True)
-    started = time.perf_counter()
-    for number in range(passes * n):
-        i = number % n
-        order = runs if number % 2 == 0 else runs[::-1]
-        for run in order:
-            if i >= len(run["mix"]):
-                continue
-            q = run["mix"][i]
-            t = time.perf_counter()
-            run["errors"] += _run_query(run["engine"], q, QueryError) < 0
-            run["times"].setdefault(q.kind, []).append(time.perf_counter() - t)
-    seconds = time.perf_counter() - started
+    mixes: dict[Path, list[list[Query]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        for number, (corpus, index_dir, *src) in enumerate(pairs):
+            if corpus not in mixes:  # the warm-up mix, then one new mix per pass
+                mixes[corpus] = [query_mix(corpus, n, SEED + p) for p in range(-1, passes)]
+            mix = [q for m in mixes[corpus][1:] for q in m]
+            mix_file = Path(tmp) / f"mix-{number}.json"
+            mix_file.write_text(json.dumps({
+                "warm_up": [q.__dict__ for q in mixes[corpus][0]],
+                "timed": [q.__dict__ for q in mix]}, ensure_ascii=False), encoding="utf-8")
+            env = dict(os.environ)
+            if src:
+                env["PYTHONPATH"] = str(src[0])
+            print(f"warming {index_dir} ({corpus}){f' with {src[0]}' if src else ''} ...",
+                  file=sys.stderr, flush=True)
+            child = subprocess.Popen([sys.executable, str(HERE), "_latency", str(index_dir),
+                                      str(mix_file)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+            if child.stdout.readline().strip() != "ready":
+                sys.exit(f"the latency process for {index_dir} failed")
+            runs.append({"child": child, "mix": mix, "times": {}, "cpu": {}, "errors": 0,
+                         "label": f"{index_dir}" + (f" ({src[0]})" if src else ""),
+                         "documents": len(benchlib.article_files(corpus)),
+                         "index_bytes": benchlib.dir_bytes(index_dir)})
+        print(f"timing {len(runs)} indexes side by side, {passes} passes ...",
+              file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        for i in range(max(len(run["mix"]) for run in runs)):
+            order = runs if i % 2 == 0 else runs[::-1]
+            for run in order:
+                if i >= len(run["mix"]):
+                    continue
+                run["child"].stdin.write(f"{i}\n")
+                run["child"].stdin.flush()
+                seconds, cpu, total = run["child"].stdout.readline().split()
+                run["errors"] += int(total) < 0
+                run["times"].setdefault(run["mix"][i].kind, []).append(float(seconds))
+                run["cpu"].setdefault(run["mix"][i].kind, []).append(float(cpu))
+        seconds = time.perf_counter() - started
+        for run in runs:
+            run["child"].stdin.close()
+            run["child"].wait()
     out: dict[str, Any] = {}
-    for (_, index_dir), run in zip(pairs, runs, strict=True):
-        run["engine"].close()
-        out[str(index_dir)] = {"documents": run["documents"], "index_bytes": run["index_bytes"],
-                               "latency": _latency(run["times"], run["errors"]),
-                               "passes": passes, "seconds": seconds}
+    for run in runs:
+        out[run["label"]] = {"documents": run["documents"], "index_bytes": run["index_bytes"],
+                             "latency": _latency(run["times"], run["errors"]),
+                             "cpu": _latency(run["cpu"], run["errors"]),
+                             "passes": passes, "seconds": seconds}
     rows = [("", *(f"{v['documents']:,} articles ({v['index_bytes'] / 1e6:.0f} MB)"
                    for v in out.values()))]
+    if any(len(p) > 2 for p in pairs):
+        rows.append(("code", *(str(p[2]) if len(p) > 2 else "this tree" for p in pairs)))
 
     def cell(p: dict[str, float]) -> str:
         return f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f}"
@@ -690,12 +694,46 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
     rows.append(("p50 / p99 over the first", *(
         f"{v['latency']['all']['p50'] / first['p50']:.2f}x / "
         f"{v['latency']['all']['p99'] / first['p99']:.2f}x" for v in out.values())))
+    # CPU time of the searching thread: what a query costs whatever else the machine runs
+    # (wall time on a loaded machine adds the waits for a core).
+    rows.append(("CPU p50 / p95 / p99 (ms)", *(cell(v["cpu"]["all"]) for v in out.values())))
+    for kind in kinds:
+        rows.append((f"— {kind} (CPU)", *(cell(v["cpu"]["by_kind"][kind])
+                                          if kind in v["cpu"]["by_kind"] else "n/a"
+                                          for v in out.values())))
+    first_cpu = next(iter(out.values()))["cpu"]["all"]
+    rows.append(("CPU p50 / p99 over the first", *(
+        f"{v['cpu']['all']['p50'] / first_cpu['p50']:.2f}x / "
+        f"{v['cpu']['all']['p99'] / first_cpu['p99']:.2f}x" for v in out.values())))
     width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print("\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
                               for i, (c, w) in enumerate(zip(r, width, strict=True)))
                     for r in rows))
-    print(f"({passes} passes of {n} queries per index, interleaved, {seconds:.0f} s)")
+    print(f"({passes} mixes of {n} queries per index, each query new to its process, "
+          f"interleaved, {seconds:.0f} s)")
     return out
+
+
+def _latency_child(argv: list[str]) -> None:
+    """Serve ``latency_report``: open index *argv[0]*, run the mix in *argv[1]* once to warm
+    up, print ``ready``, then for each query number read on stdin print its seconds and
+    total (-1: a query error)."""
+    from searcher import SearchEngine
+    from searcher.errors import QueryError
+
+    engine = SearchEngine(argv[0])
+    mixes = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    mix = [Query(**q) for q in mixes["timed"]]
+    for q in mixes["warm_up"]:
+        _run_query(engine, Query(**q), QueryError)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        q = mix[int(line)]
+        t, cpu = time.perf_counter(), time.thread_time()
+        total = _run_query(engine, q, QueryError)
+        print(f"{time.perf_counter() - t:.9f} {time.thread_time() - cpu:.9f} {total}",
+              flush=True)
+    engine.close()
 
 
 def _run_query(engine, q: Query, query_error: type[Exception]) -> int:
@@ -743,6 +781,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_memory":
         _memory_child(sys.argv[2:])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_latency":
+        _latency_child(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, help="article folder (default: generate one)")
     ap.add_argument("--limit", type=int, default=0,
@@ -766,8 +807,9 @@ def main() -> None:
                     help="build searcher's index in DIR (new or empty) and keep it afterwards")
     ap.add_argument("--baseline-src", type=Path,
                     help="a second source tree (holding searcher/) to measure the same way")
-    ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX", default=[],
-                    help="only time the query mix on existing indexes (repeat: one table)")
+    ap.add_argument("--latency", action="append", metavar="CORPUS=INDEX[=SRC]", default=[],
+                    help="only time the query mix on existing indexes (repeat: one table), "
+                         "each with the searcher of source tree SRC if given")
     ap.add_argument("--passes", type=int, default=LATENCY_PASSES,
                     help="timed passes over the mix in --latency (default %(default)s)")
     ap.add_argument("--no-features", action="store_true",
@@ -788,7 +830,7 @@ def main() -> None:
         info = benchlib.machine()
         print(f"machine: nproc={info['nproc']} python={info['python']} cpu={info['cpu']}; "
               f"load average at start {_load()}")
-        result = latency_report([tuple(Path(p) for p in pair.split("=", 1))
+        result = latency_report([tuple(Path(p) for p in pair.split("=", 2))
                                  for pair in args.latency], args.queries, args.passes)
         print(f"(load average at end {_load()})")
         benchlib.dump(args.out, {"machine": info, "latency": result})
@@ -833,7 +875,8 @@ def main() -> None:
         print("re-running searcher (no change) ...", file=sys.stderr, flush=True)
         s_incr = run_build("searcher-incremental", corpus, s_dir, jobs)
         print("timing searcher queries ...", file=sys.stderr, flush=True)
-        s_lat = time_searcher(s_dir, queries)
+        warm_up = query_mix(corpus, args.queries, SEED - 1)  # the timed queries are new
+        s_lat = time_searcher(s_dir, queries, warm_up)
         first_word = next(q.text for q in queries if q.kind == "word")
         s_cold = cold_cli([sys.executable, "-m", "searcher", "--index-dir", str(s_dir),
                            "search", first_word, "--limit", "10"])
@@ -853,7 +896,7 @@ def main() -> None:
             print("building with the recipe ...", file=sys.stderr, flush=True)
             r_build = run_build("recipe", corpus, r_dir, 1)
             print("timing recipe queries ...", file=sys.stderr, flush=True)
-            r_lat = time_recipe(r_dir, queries)
+            r_lat = time_recipe(r_dir, queries, warm_up)
             r_cold = cold_cli([sys.executable, str(HERE.parent / "recipe.py"), "search",
                                str(r_dir), first_word, "--limit", "10"])
             result["recipe"] = {"build": r_build.__dict__, "latency": r_lat, "cold_cli_s": r_cold}
@@ -893,15 +936,15 @@ def main() -> None:
     print(table(rows))
     print(f"(load average at end {_load()}: other processes on the machine skew every number)")
     result["load_end"] = _load()
-    print("\nwarm latency by query kind, p50 / p95 (ms):")
+    print("\nwarm latency by query kind, p50 / p95 / p99 (ms):")
     kinds = list(s_lat["by_kind"])
     krows = [("", "searcher", "recipe")]
     for kind in kinds:
         s = s_lat["by_kind"][kind]
         r = r_lat["by_kind"].get(kind) if r_lat else None
         n = sum(1 for q in queries if q.kind == kind)
-        krows.append((f"{kind} ({n})", f"{s['p50']:.1f} / {s['p95']:.1f}",
-                      f"{r['p50']:.1f} / {r['p95']:.1f}" if r else "n/a"))
+        krows.append((f"{kind} ({n})", f"{s['p50']:.1f} / {s['p95']:.1f} / {s['p99']:.1f}",
+                      f"{r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f}" if r else "n/a"))
     print(table(krows))
     print("\n(searcher latency includes snippets and highlights; the recipe returns ids only "
           "and has no category field, so its filtered queries use the date filter alone)")

@@ -148,7 +148,7 @@ def set_constants(assignments: Iterable[str]) -> list[str]:
     done = []
     for item in assignments:
         name, _, value = item.partition("=")
-        if not name.isupper() or not hasattr(rules, name):
+        if not name.isupper() or not isinstance(getattr(rules, name, None), (int, float)):
             raise SystemExit(f"--set: no ranking constant {name!r}")
         parsed = json.loads(value)
         setattr(rules, name, parsed)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"{OPENSEARCH_NAME}) instead of the local index")
     ap.add_argument("--reindex", action="store_true", help="rebuild the index even if kept")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="change a ranking constant of searcher.local.scoring (ablations)")
+                    help="change a ranking constant of searcher.core.rules (ablations)")
     ap.add_argument("--queries", type=int, default=0, help="only the first N questions")
     ap.add_argument("--skip-bm25", action="store_true", help="searcher only")
     ap.add_argument("--out", help="write the numbers and per-question rankings as JSON here")

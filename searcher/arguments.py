@@ -97,7 +97,7 @@ def prepare_search(timezone: str, query: str, limit: int = 10, page: int = 1,
     for name, value in (("query", query), ("author", author), ("category", category),
                         ("tag", tag), ("since", since), ("until", until), ("sort", sort)):
         several = name in ("author", "category", "tag") and isinstance(value, (list, tuple))
-        for one in value if several else [value]:
+        for one in list(value or ()) if several else [value]:
             check_text(one, name, optional=name != "query")
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}",

@@ -12,7 +12,7 @@ cannot stop midway and may be long (folding a 20 MB article, walking a common ch
 occurrences) is not started when its estimated cost would pass the limit.  A search
 stopped this way leaves nothing behind: the caches only ever hold whole entries.
 
-Why a context rather than an argument: the web server (:mod:`searcher.web.app`) runs a
+Why a context rather than an argument: the web server (:mod:`searcher.web.budget`) runs a
 search on its event loop thread and needs it to give the loop back after a short while; the
 limit follows the call (a :mod:`contextvars` variable: per thread and per asyncio task)
 without every layer between the caller and the ranking loop passing it on.  Without a

@@ -201,8 +201,8 @@ def _best_start(text: str, found: list[_Occurrences], width: int) -> int:
         check_time_limit()
         # The next block starts where the next candidate can be (a match's soft start).
         block += CHUNK
-        later = [int(o.starts[j]) for o in found
-                 if (j := int(np.searchsorted(o.starts, block, "left"))) < len(o.starts)]
+        later = [int(o.starts[at]) for o in found
+                 if (at := int(np.searchsorted(o.starts, block, "left"))) < len(o.starts)]
         if not later:
             return best
         block = max(block, min(later) - LEAD)

@@ -25,7 +25,7 @@ another exception.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import QueryError
@@ -106,6 +106,7 @@ def _tokenize(text: str, notices: list[Notice]) -> list[_Tok]:
     at = 0
     while (match := _TOKEN.search(text, at)) is not None:
         kind, at = match.lastgroup, match.end()
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind == "ws":
             continue
         if kind == "quote":
@@ -294,7 +295,7 @@ def positive_literals(node: Node) -> list[tuple[str, bool]]:
     return out
 
 
-def pinyin_runs(nodes: list[Node], spells: Callable[[str], bool]) -> list[list[Node]]:
+def pinyin_runs(nodes: Sequence[Node], spells: Callable[[str], bool]) -> list[list[Node]]:
     """*nodes* in groups: a run of two or more plain Latin words whose folded letters,
     joined, *spells* a pinyin word (``liao cheng``), else one node a group.
 
@@ -313,8 +314,9 @@ def pinyin_runs(nodes: list[Node], spells: Callable[[str], bool]) -> list[list[N
         end = i
         while end < len(nodes) and latin(nodes[end]):
             end += 1
-        if end - i >= 2 and spells("".join(fold(n.text) for n in nodes[i:end])):
-            groups.append(nodes[i:end])
+        run = [n for n in nodes[i:end] if isinstance(n, Word)]  # latin() checked each one
+        if end - i >= 2 and spells("".join(fold(n.text) for n in run)):
+            groups.append(list(nodes[i:end]))
             i = end
         else:
             groups.append([nodes[i]])

@@ -4,7 +4,7 @@ It is written by the worker that writes a segment, for every segment Whoosh
 merges in an incremental run, by ``optimize``, and for segments of older indexes
 by the next index run.  Checked on real 新闻联播 transcripts against an oracle
 that knows nothing of the index: Python's own ``str.find`` over each document's
-squeezed text, read from the segment's stored column.
+squeezed text, derived again from the stored title and display text.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from conftest import SHARED, needs_shared
 from searcher import SearchEngine
 from searcher.core.rules import FIELD_BREAK
 from searcher.local import substrings
+from searcher.local.inspection import internals
 from searcher.local.sidecar import segment_folder, sidecar_path
 from searcher.local.whoosh_adapter import reader_segment_id
 
@@ -39,14 +40,12 @@ def copy_files(files: list[Path], folder: Path) -> None:
 
 
 def leaf_readers(engine: SearchEngine) -> list:
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     return [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
 
 
 def column_texts(reader) -> list[str]:
-    column = reader.column_reader("squeezed")
-    return [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
-            for d in range(reader.doc_count_all())]
+    return substrings.squeezed_texts(reader)
 
 
 def occurrences(text: str, needle: str) -> list[int]:
@@ -85,25 +84,29 @@ def assert_bigram_index(index, codes: np.ndarray) -> None:
     """*index* equals the bigram index computed the slow, obvious way from *codes*."""
     clipped = np.minimum(codes, 0xFFFF)
     keys = clipped << 16 | np.concatenate((clipped[1:], [0]))
-    assert np.array_equal(index.positions, np.argsort(keys, kind="stable"))
+    order = np.argsort(keys, kind="stable")
+    assert np.array_equal(index.decode(0, len(index.keys)), order)
     distinct = np.unique(keys)
     assert np.array_equal(index.keys, distinct)
-    assert np.array_equal(index.starts, np.searchsorted(np.sort(keys), np.append(
-        distinct, 1 << 40)))
+    bounds = np.searchsorted(np.sort(keys), np.append(distinct, 1 << 40))
+    for group in range(0, len(distinct), max(1, len(distinct) // 500)):
+        assert np.array_equal(index.decode(group, group + 1),
+                              order[bounds[group] : bounds[group + 1]])
 
 
 def check_segments(engine: SearchEngine, rng: random.Random) -> int:
     """Every segment has a persisted bigram index that equals an independent sort of its
     text and answers random needles as the linear scan does; returns the segment count."""
     readers = leaf_readers(engine)
-    caches = engine._caches
+    caches = internals(engine).caches
     for reader in readers:
         folder, segment_id = segment_folder(reader), reader_segment_id(reader)
         for key in substrings.BIGRAMS_KEYS:
             assert sidecar_path(folder, segment_id, substrings.BIGRAMS_SIDECAR, key).exists()
         seg = substrings.segment_text(reader, caches)
         assert seg.bigrams is not None
-        assert isinstance(seg.bigrams.positions, np.memmap)  # page cache, not process memory
+        assert isinstance(seg.bigrams.stream, np.memmap)  # page cache, not process memory
+        assert seg.codes is None  # no copy of the text in process memory
         texts = column_texts(reader)
         codes = np.array([ord(c) for c in "\x00".join(texts) + "\x00"], dtype=np.int64)
         assert_bigram_index(seg.bigrams, codes)
@@ -177,12 +180,15 @@ def test_counting_sort_equals_argsort(size: int) -> None:
         codes[-1] = 0  # a segment's text ends with a separator
         hist = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
         bigrams = substrings.bigram_index_arrays(codes, hist)
-        assert_bigram_index(substrings.BigramIndex(**bigrams), codes.astype(np.int64))
-        index = substrings.BigramIndex(**bigrams)
+        index = substrings.BigramIndex(**substrings.pack_bigram_index(bigrams))
+        assert_bigram_index(index, codes.astype(np.int64))
         for needle in ([0x20000], [0x4E00, 0x2A6D6], [0x9FA5, 0x4E8C, 0x4E00], [0xFFFF]):
             wanted = np.array(needle, dtype=np.uint32)
-            got = np.sort(index.find(wanted, codes))
+            got = np.sort(index.find(wanted))
             got = got[(got >= 0) & (got <= size - len(needle))]
+            for k, c in enumerate(needle):  # clipped code points: the caller's check
+                if c >= 0xFFFF:
+                    got = got[codes[got + k] == c]
             linear = [i for i in range(size - len(needle) + 1)
                       if list(codes[i : i + len(needle)]) == needle] if size < 100 else None
             if linear is not None:
@@ -230,7 +236,7 @@ def test_searches_hand_back_the_position_pages_they_read(tmp_path: Path) -> None
             engine = SearchEngine(tmp_path / "ix")
             for query in queries:
                 engine.search(f'"{query}"', limit=5)
-            released.append(mapped_kb(".bigrams.positions.npy"))
+            released.append(mapped_kb(".bigrams.stream.npy"))
     finally:
         substrings.BigramIndex._release = original
         engine.close()
@@ -238,3 +244,38 @@ def test_searches_hand_back_the_position_pages_they_read(tmp_path: Path) -> None
     assert kept > 4 * 1024, kept  # the queries really read megabytes of positions
     # measured: ~3 MB left (fault-around pages at group edges) against ~13.6 MB kept
     assert after_release * 3 < kept, (after_release, kept)
+
+
+def _segment(texts: list[str], packed: bool) -> substrings.SegmentText:
+    """A SegmentText of *texts*: searched through the packed bigram index, or (the path
+    of a segment without one) through its code points in memory."""
+    arrays = substrings.text_arrays(texts)
+    bigrams = substrings.BigramIndex(**substrings.pack_bigram_index(
+        substrings.bigram_index_arrays(arrays["codes"].copy(), arrays["histogram"])))
+    return substrings.SegmentText(
+        arrays["starts"], arrays["title_ends"], arrays["lengths"], arrays["histogram"], 1.0,
+        arrays["astral_at"], arrays["astral_codes"], bigrams=bigrams if packed else None,
+        codes=None if packed else arrays["codes"])
+
+
+def test_whole_numbers_and_astral_characters_through_the_packed_index() -> None:
+    """The packed index holds no code points: numbers glued to digits or dots before or
+    after, and characters above U+FFFE (which share one bigram key), are told apart
+    through bigram groups and the astral list; both paths give the linear scan's answer."""
+    texts = ["14万人\x1e4万人来了，共4万。", "标题\x1e𠀀𪚖𠀀，𪚖𠀀x1.4万和0.4万", "4万\x1e",
+             "\x1e2021年与12021年、2021.5和20215", "𠀀\x1e\uffff𠀀\uffff"]
+    packed, scanned = _segment(texts, True), _segment(texts, False)
+    assert packed.codes is None and scanned.bigrams is None
+    for needle in ("4万", "万", "2021", "021", "1", "𠀀", "𪚖𠀀", "𠀀，", "\uffff", "\uffff𠀀",
+                   "x1", "人", "万人", "20215", ".4万"):
+        for whole in (False, True):
+            got = packed.find(needle, whole)
+            want = scanned.find(needle, whole)
+            assert got.ids.tolist() == want.ids.tolist(), (needle, whole)
+            assert got.title.tolist() == want.title.tolist(), (needle, whole)
+            assert got.body.tolist() == want.body.tolist(), (needle, whole)
+            if not whole:
+                assert {int(d): (int(t), int(b)) for d, t, b in zip(
+                    got.ids, got.title, got.body, strict=True)} == oracle(texts, needle)
+    assert packed.find("4万", True).ids.tolist() == [0, 2]  # not in 14万, 1.4万, 0.4万
+    assert packed.find("2021", True).body.tolist() == [1]  # 2021年, not 12021, 2021.5, 20215

@@ -25,6 +25,7 @@ from searcher import SearchEngine
 from searcher.cli import app
 from searcher.config import Settings, load_settings
 from searcher.errors import ConfigError, DocumentNotFoundError, IndexLockedError, SearcherError
+from searcher.local.inspection import internals
 
 
 def run(*args: str, env: dict[str, str] | None = None):
@@ -232,7 +233,7 @@ def test_queries_use_the_user_dictionary(opensearch_url, tmp_path):  # noqa: F81
         backend.index([docs])
         cut = backend.query_cut()
         assert query_terms("量子猫咪", cut) == ["量子猫咪"] == query_terms(
-            "量子猫咪", local._query_context().cut)
+            "量子猫咪", internals(local).query_context().cut)
         plain = OpenSearchBackend(opensearch_url, Settings(), name=backend.name)
         assert query_terms("量子猫咪", plain.query_cut()) != ["量子猫咪"]
         for query in ("量子猫咪", "量子猫咪 研究所"):

@@ -18,6 +18,7 @@ from conftest import SAMPLE_DOCS, SHARED, needs_shared
 
 from searcher import QueryError, SearchEngine
 from searcher.analysis.normalize import fold
+from searcher.local.inspection import internals
 
 ALL = ["author", "category", "tag", "year", "month"]
 
@@ -244,12 +245,12 @@ def test_whole_column_finds_the_values_of_few_and_many_hits(corpus_2k):
     from searcher.local.facets import FACET_SEARCHES, _whole_column
 
     engine = corpus_2k[0]
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
     n = sum(reader.doc_count_all() for reader, _ in leaves)
     rng = np.random.default_rng(5)
     for fieldname in ("category", "author_key", "tag"):
-        whole = _whole_column(leaves, fieldname, engine._caches)
+        whole = _whole_column(leaves, fieldname, internals(engine).caches)
         assert bool((np.diff(whole.docs) >= 0).all())
         for size in (1, 7, len(whole.docs) // FACET_SEARCHES, n // 2):
             hits = np.unique(rng.integers(0, n, size))

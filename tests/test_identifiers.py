@@ -19,6 +19,7 @@ import pytest
 
 from searcher import SearchEngine
 from searcher.analysis.tokens import index_terms
+from searcher.local.inspection import internals
 
 BLOGS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "blogs"
 #: What a whole token may not touch (the tokenizer's Latin letters and digits).
@@ -50,7 +51,7 @@ def whole_token_docs(engine: SearchEngine, ids: list[str], word: str) -> set[str
 
 
 def all_ids(engine: SearchEngine) -> list[str]:
-    return [fields["id"] for fields in engine._searcher().all_stored_fields()]
+    return [fields["id"] for fields in internals(engine).searcher().all_stored_fields()]
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 
 from searcher import SearchEngine, SearcherError
 from searcher.cli import app
+from searcher.core.fingerprint import SCHEMA_VERSION
+from searcher.local.inspection import internals
 from searcher.local.storage import INFO
 
 TEA = "misc/afternoon-tea-history.md"
@@ -39,7 +41,7 @@ def bundle(folder: Path, name: str, sample: str) -> Path:
 
 def all_docs(engine: SearchEngine) -> dict[str, str]:
     """id -> path of every document in the index."""
-    reader = engine._searcher().reader()
+    reader = internals(engine).searcher().reader()
     docs = [(stored["id"], stored["path"]) for _, stored in reader.iter_docs()]
     assert len(docs) == len({i for i, _ in docs}) == len({p for _, p in docs})
     return dict(docs)
@@ -236,9 +238,11 @@ def test_existing_index_is_rebuilt_with_a_reason(tmp_path, site):
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith(
-        "warning: analysis changed (schema version 2 → 4: document ids now include the source "
-        "folder, so files with the same relative path in two source folders are both kept; "
-        "Latin tokens joined by dots are also indexed by their parts"), result.stderr
+        f"warning: analysis changed (schema version 2 → {SCHEMA_VERSION}: document ids now "
+        "include the source folder, so files with the same relative path in two source "
+        "folders are both kept; Latin tokens joined by dots are also indexed by their parts"
+    ), result.stderr
+    assert "the folded text for exact phrases is kept once" in result.stderr  # version 5
     assert result.stdout.startswith(f"rebuilt {ix}: 3 added, 0 updated, 0 deleted")
     engine = SearchEngine(ix)
     assert engine.stats()["generation"] != gen.name and len(all_docs(engine)) == 3

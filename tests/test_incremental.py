@@ -9,10 +9,11 @@ from pathlib import Path
 from conftest import article, write
 
 from searcher import SearchEngine
+from searcher.local.inspection import internals
 
 
 def all_ids(engine: SearchEngine) -> list[str]:
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     return [stored["id"] for _, stored in searcher.reader().iter_docs()]
 
 
@@ -187,7 +188,7 @@ def test_full_build_writes_the_pinyin_table_once(docs, tmp_path, monkeypatch):
     assert engine.index([docs]).added > 0
     assert rewrites == []
     gen = engine.root.current().path
-    with engine._searcher() as searcher:
+    with internals(engine).searcher() as searcher:
         lexicon.write_pinyin_table(searcher.reader(), tmp_path / "from-lexicon.sqlite")
 
     def rows(path):

@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT, SHARED, needs_shared
 
 from searcher import IndexLockedError, SearchEngine
+from searcher.local.inspection import internals
 from searcher.local.locking import writer_lock
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
@@ -108,7 +109,7 @@ def test_rerun_right_after_kill_starts_at_once_and_completes(tmp_path, xwlb_copy
     assert not [w for w in workers if alive(w)], "workers outlived their killed parent"
 
     engine = SearchEngine(ix)
-    reader = engine._searcher().reader()
+    reader = internals(engine).searcher().reader()
     ids = [stored["id"] for _, stored in reader.iter_docs()]
     assert len(ids) == len(set(ids)) == ARTICLES
     assert engine.search('"新闻联播"', limit=1).total == ARTICLES

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from searcher import SearchEngine, SearcherError
 from searcher.cli import app
 from searcher.ingest.sources import scan
+from searcher.local.inspection import internals
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="needs POSIX symlinks")
 
@@ -118,7 +119,7 @@ def test_links_inside_the_tree_are_followed_once(tmp_path, site):
     assert report.added == 15
     assert paths(engine, "草稿") == [str(src / "published" / "draft.md")]
     assert paths(engine, "聊城 认可日") == [str(src / SEED_RELPATH)]
-    reader = engine._searcher().reader()
+    reader = internals(engine).searcher().reader()
     stored = [fields["path"] for _, fields in reader.iter_docs()]
     assert len(stored) == len(set(stored)) == 15
     assert not [p for p in stored if "alias" in p or "/up/" in p]

@@ -14,6 +14,7 @@ from conftest import article, write
 from rawtext import raw_title_body, squeezed
 
 from searcher import SearchEngine
+from searcher.local.inspection import internals
 
 
 def texts(engine: SearchEngine, folder: Path) -> dict[str, tuple[str, str]]:
@@ -117,7 +118,7 @@ def test_traditional_query_on_real_corpus(corpus_2k):
 
     engine, _, _ = corpus_2k
     to_trad = opencc.OpenCC("s2t")
-    reader = engine._searcher().reader()
+    reader = internals(engine).searcher().reader()
     titles = [stored["title"] for _, stored in reader.iter_docs()][:200:20]
     for title in titles:
         query = title[:8]

@@ -25,6 +25,7 @@ from conftest import SAMPLE_DOCS, SHARED
 from searcher import SearchEngine
 from searcher.errors import QueryError
 from searcher.local.caching import CHAR_INDEX_SHARE
+from searcher.local.inspection import internals
 from searcher.local.substrings import CharIndex
 
 SEED = 20261129
@@ -123,7 +124,7 @@ def wait_for_char_indexes() -> None:
 
 def assert_accounting(engine: SearchEngine) -> None:
     """The accounted bytes are within each cap and at least what the cached arrays hold."""
-    caches = engine._caches
+    caches = internals(engine).caches
     assert caches.bytes <= caches.total_bytes
     for cache in caches.all():
         entries = cache.sizes()
@@ -147,7 +148,7 @@ def expected(index: Path, old_index: Path) -> dict[int, tuple]:
         wait_for_char_indexes()
         again = {i: run(engine, q) for i, q in enumerate(qs)}
         assert again == first  # cached postings change nothing
-        stats = engine._caches.stats()
+        stats = internals(engine).caches.stats()
         assert stats["postings"].evictions == 0 and stats["postings"].entries > 300
         assert stats["char_index"].entries == 0  # persisted: nothing sorted in this process
     finally:
@@ -157,8 +158,8 @@ def expected(index: Path, old_index: Path) -> dict[int, tuple]:
         assert {i: run(engine, q) for i, q in enumerate(qs)} == first  # linear scans
         wait_for_char_indexes()
         assert {i: run(engine, q) for i, q in enumerate(qs)} == first  # in-memory indexes
-        assert engine._caches.char_index.stats().entries >= 3  # one per segment
-        first[-1] = max(size for _, size in engine._caches.char_index.sizes().values())
+        assert internals(engine).caches.char_index.stats().entries >= 3  # one per segment
+        first[-1] = max(size for _, size in internals(engine).caches.char_index.sizes().values())
         return first
     finally:
         engine.close()
@@ -167,7 +168,7 @@ def expected(index: Path, old_index: Path) -> dict[int, tuple]:
 def test_small_budget_many_threads(index: Path, expected: dict[int, tuple]) -> None:
     """4 threads × every query against a 1 MiB budget: capped, evicting, identical."""
     engine = SearchEngine(index, cache_bytes=1 << 20)
-    caches = engine._caches
+    caches = internals(engine).caches
     qs = queries(index)
     results: dict[int, list[tuple]] = {i: [] for i in range(len(qs))}
     errors: list[BaseException] = []
@@ -221,7 +222,7 @@ def test_char_index_budget_for_one_segment(old_index: Path, expected: dict[int, 
     largest = expected[-1]
     index = old_index
     engine = SearchEngine(index, cache_bytes=int(largest * 1.2 / CHAR_INDEX_SHARE))
-    caches = engine._caches
+    caches = internals(engine).caches
     qs = queries(index)
     phrases = [i for i, q in enumerate(qs) if q["query"].startswith('"')]
     try:
@@ -251,9 +252,9 @@ def test_zero_budget_caches_nothing(which: str, request: pytest.FixtureRequest,
         assert engine.suggest("xinwen") is not None  # the suggestion table is not kept either
         engine.search("新闻", facets=["category", "year"])  # nor facet columns
         wait_for_char_indexes()
-        for stats in engine._caches.stats().values():
+        for stats in internals(engine).caches.stats().values():
             assert stats.entries == 0 and stats.bytes == 0
-        assert engine._caches.postings.stats().rejected > 0
+        assert internals(engine).caches.postings.stats().rejected > 0
     finally:
         engine.close()
 
@@ -267,15 +268,15 @@ def test_facets_and_suggestions_are_in_the_budget(index: Path) -> None:
         found = engine.search("新闻", facets=["category", "tag", "year", "month"])
         assert found.facets["category"]
         assert engine.suggest("xinwen")
-        caches = engine._caches
+        caches = internals(engine).caches
         assert caches.facets.stats().entries >= 4 and caches.suggest.stats().entries == 1
         assert caches.bytes <= caches.total_bytes
         assert_accounting(engine)
         assert other.search("新闻", facets=["category"]).facets == {
             "category": found.facets["category"]}
         assert other.suggest("xinwen") == engine.suggest("xinwen")
-        assert other._caches.bytes <= other._caches.total_bytes
-        assert other._caches.suggest.stats().entries == 0  # larger than its 1 MiB share
+        assert internals(other).caches.bytes <= internals(other).caches.total_bytes
+        assert internals(other).caches.suggest.stats().entries == 0  # larger than its 1 MiB share
     finally:
         engine.close()
         other.close()

@@ -17,6 +17,7 @@ from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
 from searcher.local import whoosh_adapter
+from searcher.local.inspection import internals
 
 pytestmark = needs_shared
 XWLB = SHARED / "corpus" / "xwlb" / "news"
@@ -33,7 +34,7 @@ def nightly_runs(tmp_path: Path, runs: int, per_run: int) -> tuple[int, int]:
             shutil.copy(path, docs / path.name)
         report = engine.index([docs], jobs=1)
         assert not report.failed
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     counts = (len(searcher.leaf_searchers()), searcher.doc_count())
     assert engine.search('"新闻联播"', limit=1).total == len(files)
     engine.close()
@@ -49,3 +50,31 @@ def test_commits_leave_large_segments_alone(tmp_path: Path, monkeypatch, large: 
         assert segments == 9  # one per run, none merged
     else:  # plain MERGE_SMALL: the equal segments were merged (the control)
         assert segments < 9
+
+
+def test_a_segment_whose_documents_are_all_deleted_is_dropped(tmp_path: Path) -> None:
+    """A nightly run that removes what an earlier one added leaves no empty segment behind
+    (it cost every query a round, and the suggestion table the deleted documents' words)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    files = sorted(XWLB.glob("*.md"))[:12]
+    for path in files[:8]:
+        shutil.copy(path, docs / path.name)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs], jobs=1)
+    before = len(engine._searcher().leaf_searchers())
+    for path in files[8:]:
+        shutil.copy(path, docs / path.name)
+    engine.index([docs], jobs=1)
+    assert len(engine._searcher().leaf_searchers()) == before + 1
+    expected = engine.suggest("新闻", 20)
+    for path in files[8:]:
+        (docs / path.name).unlink()
+    report = engine.index([docs], jobs=1)
+    assert report.deleted == 4
+    searcher = engine._searcher()
+    assert len(searcher.leaf_searchers()) == before
+    assert searcher.doc_count_all() == searcher.doc_count() == 8
+    assert engine.search('"新闻联播"', limit=1).total == 8
+    assert engine.suggest("新闻", 20) != expected  # the deleted documents' counts are gone
+    engine.close()

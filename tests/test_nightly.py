@@ -14,6 +14,7 @@ import pytest
 from conftest import ROOT, article, write
 
 from searcher import IndexLockedError, SearchEngine
+from searcher.local.inspection import internals
 from searcher.local.locking import writer_lock
 
 
@@ -24,7 +25,7 @@ def many_articles(folder: Path, count: int, word: str = "长江") -> None:
 
 
 def unique_ids(engine: SearchEngine) -> tuple[int, int]:
-    reader = engine._searcher().reader()
+    reader = internals(engine).searcher().reader()
     ids = [stored["id"] for _, stored in reader.iter_docs()]
     return len(ids), len(set(ids))
 

@@ -210,23 +210,24 @@ def test_fold_with_map_equals_its_definition_on_any_text(text: str) -> None:
 def test_replacing_changed_characters_one_by_one_is_translate() -> None:
     """The fast path of folding replaces each changing character in turn; where one
     replacement holds another replaced character, that would chain, so translate() runs."""
-    from searcher.analysis.normalize import _translate
+    from searcher.analysis.normalize import translate_changed
 
     chained = {ord("a"): "b", ord("b"): "c"}
-    assert _translate("ab ba", chained, {"a", "b"}) == "ab ba".translate(chained) == "bc cb"
+    assert translate_changed("ab ba", chained, {"a", "b"}) == "ab ba".translate(chained) == "bc cb"
     table = {ord("，"): ",", ord("Ａ"): "a", ord("Ⅻ"): "xii"}
     text = "Ａ股，Ⅻ届，Ａ"
-    assert _translate(text, table, {"，", "Ａ", "Ⅻ"}) == text.translate(table) == "a股,xii届,a"
+    changed = {"，", "Ａ", "Ⅻ"}
+    assert translate_changed(text, table, changed) == text.translate(table) == "a股,xii届,a"
 
 
 def test_space_table_is_what_the_space_pattern_matches() -> None:
     """fold_with_map drops whitespace by a table lookup: it must match ``\\s`` exactly,
     on every code point (none above the table's last one)."""
-    from searcher.analysis.normalize import _LAST_SPACE, _SPACE, _space_table
+    from searcher.analysis.normalize import LAST_SPACE, SPACE, space_table
 
-    table = _space_table()
+    table = space_table()
     for code in range(0x110000):
         if 0xD800 <= code < 0xE000:
             continue
-        matched = _SPACE.fullmatch(chr(code)) is not None
-        assert matched == (code <= _LAST_SPACE and bool(table[code])), hex(code)
+        matched = SPACE.fullmatch(chr(code)) is not None
+        assert matched == (code <= LAST_SPACE and bool(table[code])), hex(code)

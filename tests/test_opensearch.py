@@ -21,6 +21,7 @@ from conftest import SAMPLE_DOCS, SEED_RELPATH, article, write
 from searcher import SearchEngine
 from searcher.config import Settings
 from searcher.errors import IndexLockedError, IndexNotFoundError, QueryError
+from searcher.local.inspection import internals
 
 URL_ENV = "SEARCHER_OPENSEARCH_URL"
 
@@ -426,7 +427,7 @@ def _queries_from_articles(engine, count: int = 30):
     from searcher.analysis.tokens import STOP_WORDS, query_terms
 
     rng = random.Random(13)
-    ids = sorted(s["id"] for _, s in engine._searcher().reader().iter_docs())
+    ids = sorted(s["id"] for _, s in internals(engine).searcher().reader().iter_docs())
     words, pairs, phrases = [], [], []
     for doc_id in rng.sample(ids, count):
         view = engine.get(doc_id)
@@ -507,7 +508,7 @@ def test_pasted_text_finds_its_source_on_the_cluster(corpus_2k_cluster):
 
     engine, backend, _ = corpus_2k_cluster
     rng = random.Random(7)
-    ids = sorted(s["id"] for _, s in engine._searcher().reader().iter_docs())
+    ids = sorted(s["id"] for _, s in internals(engine).searcher().reader().iter_docs())
     runs: list[tuple[str, str]] = []
     for doc_id in rng.sample(ids, 400):
         text = "".join(engine.get(doc_id).text.split())

@@ -21,8 +21,9 @@ from searcher.analysis.segmenter import (
 )
 from searcher.analysis.tokens import load_userdict, segment_han
 from searcher.config import Settings
-from searcher.ingest.documents import load_document
 from searcher.core.fingerprint import analysis_fingerprint, dictionary_key
+from searcher.ingest.documents import load_document
+from searcher.local.inspection import internals
 
 HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
@@ -149,7 +150,7 @@ def test_an_edited_user_dictionary_rebuilds_the_query_dictionary(tmp_path, isola
 
     def query_cut(text: str) -> list[str]:
         engine = SearchEngine(tmp_path / "ix", userdict=userdict)  # a new process, in effect
-        cut = engine._query_context().cut
+        cut = internals(engine).query_context().cut
         assert cut is not None  # the frozen dictionary matches the index's fingerprint
         return cut(text)
 

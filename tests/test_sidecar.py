@@ -15,6 +15,7 @@ from searcher import SearchEngine
 from searcher.core.rules import TEXT_FIELDS
 from searcher.ingest.documents import content_digest
 from searcher.local import manifest, segments, substrings
+from searcher.local.inspection import internals
 from searcher.local.sidecar import load_arrays
 
 #: Every form of date the front matter may hold (naive ones are Asia/Shanghai) and none.
@@ -68,7 +69,12 @@ def check_segment(reader, src: Path) -> list[Path]:
 
     text = load_arrays(reader, substrings.SIDECAR, substrings.SIDECAR_KEYS)
     assert text is not None
-    codes, starts, lengths = text["codes"], text["starts"], text["lengths"]
+    starts, lengths = text["starts"], text["lengths"]
+    bigrams = load_arrays(reader, substrings.BIGRAMS_SIDECAR, substrings.BIGRAMS_KEYS)
+    assert bigrams is not None  # the only copy of the squeezed text: check what it holds
+    codes = substrings.unpack_codes(substrings.BigramIndex(**bigrams),
+                                    int(lengths.sum()) + count, text["astral_at"],
+                                    text["astral_codes"])
     for d, path in enumerate(files):
         title, body = map(squeezed, raw_title_body(path))
         held = "".join(map(chr, codes[starts[d]: starts[d] + lengths[d]].tolist()))
@@ -94,7 +100,7 @@ def check_segment(reader, src: Path) -> list[Path]:
             date.astimezone(dt.timezone.utc).replace(tzinfo=None))
         assert int(data["dates"][d]) == expected, path.name
 
-    records = manifest._sidecar_records(reader)
+    records = manifest.sidecar_records(reader)
     assert records is not None
     for d, (path, record) in enumerate(zip(files, records, strict=True)):
         facts = os.stat(path)
@@ -105,7 +111,7 @@ def check_segment(reader, src: Path) -> list[Path]:
 
 def test_every_segment_has_sidecars_equal_to_the_raw_files(tmp_path):
     engine = build(tmp_path)
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     assert searcher.doc_count() == 30
     files = [f for leaf, _ in searcher.leaf_searchers()
              for f in check_segment(leaf.reader(), tmp_path / "src")]
@@ -138,7 +144,7 @@ def test_segments_merged_by_nightly_runs_get_sidecars_too(tmp_path):
     for i in range(12):  # one small segment per run until Whoosh merges them
         write(src, f"new{i}.md", article(f"新增{i} 聊城", f"第{i}次增量。"))
         engine.index([src], jobs=1)
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     leaves = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
     assert len(leaves) < 13  # some were merged
     files = [f for reader in leaves for f in check_segment(reader, src)]

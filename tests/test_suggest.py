@@ -14,6 +14,7 @@ from pypinyin import Style
 
 from searcher import SearchEngine, Suggestion
 from searcher.analysis.normalize import fold, squeeze
+from searcher.local.inspection import internals
 
 
 def texts(suggestions: list[Suggestion]) -> list[str]:
@@ -135,7 +136,7 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
 
     files = list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))
     assert files
-    files += list((tmp_path / "ix").glob("gen-*/suggest.table.pickle"))
+    files += list((tmp_path / "ix").glob("gen-*/suggest.table"))
     # An index from before suggestion data and checksums (a search process saves the data
     # only for a segment without checksums: others are the index run's to rewrite).
     files += list((tmp_path / "ix").glob("gen-*/*sums"))
@@ -144,20 +145,20 @@ def test_deleted_titles_and_old_indexes(tmp_path: Path):
     fresh = SearchEngine(tmp_path / "ix")
     from searcher.local import suggest as module
 
-    fresh._caches.suggest.clear()
+    internals(fresh).caches.suggest.clear()
     words = [s for s in fresh.suggest("shenzh") if s.kind != "phrase"]
     assert [s for s in before if s.kind != "phrase"] == words  # same, from the segment itself
     assert list((tmp_path / "ix").glob("gen-*/*.suggest.*.npy"))  # and saved for next time
 
     saved = list((tmp_path / "ix").glob(f"gen-*/{module.TABLE_FILE}"))
     assert len(saved) == 1  # the merged table, for the next process
-    fresh._caches.suggest.clear()
+    internals(fresh).caches.suggest.clear()
     assert [s for s in fresh.suggest("shenzh") if s.kind != "phrase"] == words  # loaded
 
     (docs / "news" / "shenzhou-12-launch.md").unlink()
     fresh.index([docs])
     assert title not in texts(fresh.suggest("神舟十二号载人"))  # the saved table is stale
-    fresh._caches.suggest.clear()
+    internals(fresh).caches.suggest.clear()
     assert title not in texts(fresh.suggest("神舟十二号载人"))  # and was replaced
     engine.close()
     fresh.close()
@@ -188,13 +189,13 @@ def test_both_lookup_strategies_agree(sample_index):
     from searcher.local import suggest as module
 
     engine, _ = sample_index
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     table = module.suggestion_table(searcher)
     prefixes = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["sh", "zh", "lc", "中", "国",
                                                                    "聊", "认证", "5", "c+"]
     for prefix in prefixes:
         lo = bisect.bisect_left(table.keys, prefix)
-        hi = bisect.bisect_left(table.keys, prefix + module._END)
+        hi = bisect.bisect_left(table.keys, prefix + module.END_KEY)
         for limit in (1, 5, 30):
             assert table.scan(prefix, limit) == table.partition(lo, hi, limit), prefix
             if len(prefix) == 1:  # precomputed; rare readings only fill what is left
@@ -243,3 +244,121 @@ def test_a_copied_index_loads_its_saved_table_instead_of_merging_again(tmp_path)
     with SearchEngine(tmp_path / "copy") as copy:
         assert texts(copy.suggest("聊", 10)) == expected
     assert (saved.stat().st_mtime_ns, saved.read_bytes()) == before
+
+
+def _lookups(table, prefixes: list[str]) -> list[list[Suggestion]]:
+    return [table.lookup(p, limit) for p in prefixes for limit in (1, 7, 100)]
+
+
+def _prefixes(table) -> list[str]:
+    """Prefixes of every kind from the table's own keys (words, titles, pinyin, initials)."""
+    keys = table.keys if hasattr(table, "keys") else table.base.keys
+    picked = [keys[i] for i in range(0, len(keys), max(1, len(keys) // 150))]
+    found = {k[:n] for k in picked for n in (1, 2, 3) if k and k[0] != "\x01"}
+    return sorted(found) + list("abcdefghijklmnopqrstuvwxyz")
+
+
+@needs_shared
+def test_incremental_runs_update_the_table_exactly_without_rebuilding_its_base(
+        tmp_path: Path, monkeypatch):
+    """An index run rebuilds only the small table over the saved base (the large segments):
+    the base file stays as it was, and every lookup answers exactly as a table merged from
+    all segments would, through added, deleted and edited articles, words moving into and
+    out of the pinyin-keyed set, and the base being folded again once it is outgrown."""
+    import subprocess
+    import sys
+
+    from conftest import SHARED
+
+    from searcher.local import suggest as module
+    from searcher.local import whoosh_adapter
+
+    monkeypatch.setattr(whoosh_adapter, "LARGE_SEGMENT_DOCS", 60)
+    monkeypatch.setattr(module, "LARGE_SEGMENT_DOCS", 60)
+    monkeypatch.setattr(module, "MAX_PINYIN_WORDS", 400)
+    src = tmp_path / "corpus"
+    subprocess.run([sys.executable, str(SHARED / "tools" / "make_corpus.py"), str(src),
+                    "--limit", "420"], check=True, capture_output=True)
+    files = sorted(src.rglob("*.md"))
+    held = tmp_path / "held"
+    for path in files[300:]:  # added later
+        target = held / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([src], jobs=1, batch_size=100)
+
+    def check(expect_tiered: bool = True) -> None:
+        searcher = engine._searcher()
+        readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+        engine._caches.suggest.clear()
+        table = module.suggestion_table(searcher)  # as the index run saved it
+        assert isinstance(table, module.TieredTable) or not expect_tiered
+        whole = module.build_table(readers)
+        prefixes = _prefixes(whole)
+        assert _lookups(table, prefixes) == _lookups(whole, prefixes)
+
+    base_file = next((tmp_path / "ix").glob(f"gen-*/{module.BASE_FILE}"))
+    saved = base_file.read_bytes()
+    check(expect_tiered=False)
+    for path in files[:12]:  # deleted: their titles leave the base's counts
+        path.unlink()
+    for path in files[20:26]:  # edited
+        path.write_text(path.read_text(encoding="utf-8").replace("新闻联播", "联播快讯"),
+                        encoding="utf-8")
+    for path in sorted(held.rglob("*.md"))[:40]:  # added: a small segment
+        target = src / path.relative_to(held)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    report = engine.index([src], jobs=1, batch_size=100)
+    assert (report.added, report.deleted, report.updated) == (40, 12, 6)
+    assert base_file.read_bytes() == saved  # not rebuilt
+    check(expect_tiered=True)
+
+    for path in sorted(held.rglob("*.md")):  # a large segment: the base is outgrown
+        target = src / path.relative_to(held)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    engine.index([src], jobs=1, batch_size=100)
+    assert base_file.read_bytes() != saved
+    check(expect_tiered=True)
+    for name in (module.TABLE_FILE, module.BASE_FILE):  # plain arrays, no pickle
+        data = next((tmp_path / "ix").glob(f"gen-*/{name}")).read_bytes()
+        meta, arrays = module.decode_arrays(data)
+        assert meta["version"] == module.TABLE_VERSION and arrays["counts"].dtype == "int32"
+    assert not list((tmp_path / "ix").glob("gen-*/*.pickle"))
+    engine.close()
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_a_damaged_saved_table_is_named_and_never_changes_an_answer(tmp_path: Path,
+                                                                    monkeypatch, how: str):
+    """The saved tables carry a CRC32 footer: ``check --deep`` names a damaged one, and a
+    search ignores it (a warning), merges the table again and saves it whole."""
+    from searcher import IndexCorruptError
+    from searcher.local import suggest as module
+    from searcher.local import whoosh_adapter
+
+    monkeypatch.setattr(whoosh_adapter, "LARGE_SEGMENT_DOCS", 1)
+    monkeypatch.setattr(module, "LARGE_SEGMENT_DOCS", 1)  # the sample's segment is a base
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index([docs])
+        want = engine.suggest("liaoc")
+    assert "聊城" in texts(want)
+    for name in (module.BASE_FILE, module.TABLE_FILE):
+        path = next((tmp_path / "ix").glob(f"gen-*/{name}"))
+        data = bytearray(path.read_bytes())
+        if how == "flip":
+            data[len(data) // 2] ^= 0x55
+        else:
+            del data[len(data) // 2:]
+        path.write_bytes(bytes(data))
+        assert module.table_problem(path)
+        with SearchEngine(tmp_path / "ix") as engine:
+            with pytest.raises(IndexCorruptError) as caught:
+                engine.check(deep=True)
+            assert str(path) in caught.value.files
+            assert engine.suggest("liaoc") == want
+        assert module.table_problem(path) is None  # saved again, whole

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from searcher import SearcherError, TimeLimitExceeded, time_limit
+from searcher.local.inspection import internals
 
 QUERIES = ["认证认可", '"世界认可日"', "聊城 OR 认可", "认可 category:新闻"]
 
@@ -72,14 +73,15 @@ def test_facets_stop_at_the_limit_too(sample_index):
     from searcher.local.facets import count_facets
 
     engine, _ = sample_index
-    searcher = engine._searcher()
+    inside = internals(engine)
+    searcher = inside.searcher()
     mask = np.ones(searcher.doc_count_all(), dtype=bool)
     names = ["author", "category", "tag", "year", "month"]
-    counts = count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches)
+    counts = count_facets(searcher, mask, names, 10, "Asia/Shanghai", inside.caches)
     assert set(counts) == set(names) and counts["author"]  # warm now
     with time_limit(0), pytest.raises(TimeLimitExceeded):
-        count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches)
-    assert count_facets(searcher, mask, names, 10, "Asia/Shanghai", engine._caches) == counts
+        count_facets(searcher, mask, names, 10, "Asia/Shanghai", inside.caches)
+    assert count_facets(searcher, mask, names, 10, "Asia/Shanghai", inside.caches) == counts
 
 
 def test_the_search_timeout_setting_is_the_default_limit(sample_index, monkeypatch):

@@ -18,6 +18,7 @@ from test_char_index import oracle
 
 from searcher import SearchEngine
 from searcher.local import substrings
+from searcher.local.inspection import internals
 from searcher.local.matches import top_order
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
@@ -61,17 +62,14 @@ def test_per_document_counts_both_ways(tmp_path: Path) -> None:
         shutil.copy(path, docs / path.name)
     engine = SearchEngine(tmp_path / "ix")
     engine.index([docs], jobs=1)
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     ways = set()
     for leaf, _ in searcher.leaf_searchers():
         reader = leaf.reader()
-        seg = substrings.segment_text(reader, engine._caches)
-        column = reader.column_reader("squeezed")
-        texts = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
-                 for d in range(reader.doc_count_all())]
+        seg = substrings.segment_text(reader, internals(engine).caches)
+        texts = substrings.squeezed_texts(reader)
         for needle in ("的", "中国", "新闻联播", "习近平", "认证认可", "ZZZ"):
-            starts = substrings.BigramIndex.find(seg.bigrams, np.array(
-                [ord(c) for c in needle], dtype=np.uint32), seg.codes)
+            starts = seg.bigrams.find(np.array([ord(c) for c in needle], dtype=np.uint32))
             ways.add(len(starts) > len(seg.starts))
             found = seg.find(needle)
             got = {int(d): (int(t), int(b))
@@ -99,8 +97,8 @@ def test_cached_string_postings_change_no_result(corpus_2k, tmp_path: Path) -> N
         return [(hit.id, hit.score) for hit in result.hits] + [("total", result.total)]
 
     first = {q: ranking(keeps, q) for q in QUERIES}
-    assert keeps._caches.postings.stats().entries > 0
-    assert any(len(key) == 4 for key in keeps._caches.postings.sizes())  # string postings
+    assert internals(keeps).caches.postings.stats().entries > 0
+    assert any(len(key) == 4 for key in internals(keeps).caches.postings.sizes())  # string postings
     for query in QUERIES:
         assert ranking(keeps, query) == first[query], query
         assert ranking(keeps_nothing, query) == first[query], query
@@ -132,9 +130,9 @@ def test_whole_index_statistics_with_deleted_documents(tmp_path: Path) -> None:
     for name in gone:
         (docs / name).unlink()
     engine.index([docs], jobs=1)
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     assert any(leaf.reader().has_deletions() for leaf, _ in searcher.leaf_searchers())
-    evaluator = Evaluator(searcher, QueryContext(caches=engine._caches))
+    evaluator = Evaluator(searcher, QueryContext(caches=internals(engine).caches))
     for fieldname, term in [("body", "发展"), ("body", "习近平"), ("title", "新闻联播"),
                             ("body", "联播"), ("body", "国际"), ("title", "文字版")]:
         assert evaluator.df(fieldname, term) == searcher.doc_frequency(fieldname, term)
@@ -153,8 +151,8 @@ def test_sparse_leaves_answer_for_any_documents_like_whole_index_arrays(corpus_2
     from searcher.local.matches import SPARSE_LOOKUPS, Match
 
     engine = corpus_2k[0]
-    searcher = engine._searcher()
-    evaluator = Evaluator(searcher, QueryContext(caches=engine._caches))
+    searcher = internals(engine).searcher()
+    evaluator = Evaluator(searcher, QueryContext(caches=internals(engine).caches))
     space = evaluator.space
     rng = np.random.default_rng(3)
     leaves = [evaluator.term(space, field, term) for field in ("title", "body")

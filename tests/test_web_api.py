@@ -115,7 +115,7 @@ def test_json_reads_back_as_json_dumps_wrote_it(site):
 
     import numpy as np
 
-    from searcher.web.app import JSON
+    from searcher.web.rendering import JSON
 
     _, engine, _ = site
 
@@ -148,7 +148,8 @@ def test_engine_calls_take_turns_and_a_slow_one_lets_the_next_start(site):
     import asyncio
     import time
 
-    from searcher.web.app import LANE_HOLD, ApiError
+    from searcher.web.budget import LANE_HOLD
+    from searcher.web.errors import ApiError
 
     _, engine, _ = site
     state = create_app(engine, time_budget=30).state.searcher
@@ -188,7 +189,7 @@ def test_a_search_runs_on_the_event_loop_and_a_slow_one_moves_to_the_pool(site, 
     """A search runs on the event loop thread under a LANE_HOLD time limit (no thread hop);
     one still ranking when the limit passes stops and starts over in a pool thread, with
     the same answer; a budget spent on the loop is a 503 without a pool call."""
-    import searcher.web.app as web_app
+    import searcher.web.budget as budget
 
     _, engine, _ = site
     search = engine.search
@@ -206,7 +207,7 @@ def test_a_search_runs_on_the_event_loop_and_a_slow_one_moves_to_the_pool(site, 
         assert len(threads) == 2 and not any(t.startswith("searcher-web") for t in threads)
 
         threads.clear()
-        monkeypatch.setattr(web_app, "LANE_HOLD", 0.0)  # every search is "slow" on the loop
+        monkeypatch.setattr(budget, "LANE_HOLD", 0.0)  # every search is "slow" on the loop
         data = client.get("/api/search", params={"q": "认证认可", "limit": 5}).json()
         assert [t.startswith("searcher-web") for t in threads] == [False, True], threads
     assert {k: v for k, v in data.items() if k != "elapsed_ms"} == \
@@ -276,10 +277,11 @@ NOT_PLAIN = [
 
 
 def test_plain_search_requests_answer_as_the_fastapi_route(site, monkeypatch):
-    """/api/search answered without FastAPI's routing (searcher/web/app.py, _Guard) gives
+    """/api/search answered without FastAPI's routing (searcher/web/guard.py, Guard) gives
     what the route gives: status, headers and body (but the time taken); everything else
     goes through the route."""
-    import searcher.web.app as web_app
+    import searcher.web.guard as guard
+    from searcher.web.params import plain_search_params
 
     client, _, _ = site
 
@@ -293,13 +295,18 @@ def test_plain_search_requests_answer_as_the_fastapi_route(site, monkeypatch):
     def scope_query_string(query: str) -> bytes:  # as a client sends it
         return quote(query, safe="=&+%").encode()
 
-    for query in NOT_PLAIN:
-        assert web_app._plain_search_params(scope_query_string(query)) is None, query
     plain = {q: answer(q) for q in PLAIN_SEARCHES}
-    assert all(web_app._plain_search_params(scope_query_string(q)) for q in PLAIN_SEARCHES)
+    assert all(plain_search_params(scope_query_string(q)) for q in PLAIN_SEARCHES)
     assert {status for status, _, _ in plain.values()} == {200, 400, 404}
-    monkeypatch.setattr(web_app, "_plain_search_params", lambda query_string: None)
+    others = {q: answer(q) for q in NOT_PLAIN}
+    # the fast path checks with the route's own model: what the route refuses, it leaves
+    for query, (status, _, _) in others.items():
+        if status == 422:
+            assert plain_search_params(scope_query_string(query)) is None, query
+    assert {status for status, _, _ in others.values()} >= {422}
+    monkeypatch.setattr(guard, "plain_search_params", lambda query_string: None)
     assert {q: answer(q) for q in PLAIN_SEARCHES} == plain
+    assert {q: answer(q) for q in NOT_PLAIN} == others
 
 
 def test_server_processes_switch_threads_less_often(site, monkeypatch):
@@ -312,7 +319,7 @@ def test_server_processes_switch_threads_less_often(site, monkeypatch):
     try:
         create_app(engine)
         assert sys.getswitchinterval() == before
-        monkeypatch.setenv(server.ENV_CONFIG, server._encode(engine.settings, WebOptions()))
+        monkeypatch.setenv(server.ENV_CONFIG, server.encode_config(engine.settings, WebOptions()))
         server.app_from_env()
         assert sys.getswitchinterval() == pytest.approx(server.SWITCH_INTERVAL)
         assert before < server.SWITCH_INTERVAL
@@ -949,10 +956,10 @@ def test_workers_fall_back_to_uvicorns_own_for_an_unknown_uvicorn(monkeypatch):
     from searcher.web import server
 
     monkeypatch.setattr(uvicorn, "__version__", "0.54.0")
-    assert server._uvicorn_supported() is hasattr(socket, "send_fds")
+    assert server.uvicorn_supported() is hasattr(socket, "send_fds")
     for version in ("1.0.0", "0.28.1", "dev"):
         monkeypatch.setattr(uvicorn, "__version__", version)
-        assert server._uvicorn_supported() is False
+        assert server.uvicorn_supported() is False
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
@@ -1070,11 +1077,13 @@ def test_time_budget_answers_503_and_other_requests_go_on(site):
 SLOW_QUERY = "慢查询"
 
 
-def _slowed(engine, monkeypatch, seconds: float, checks: bool) -> None:
+def _slowed(engine, monkeypatch, seconds: float, checks: bool,
+            started: threading.Event | None = None) -> None:
     """Make *engine* take *seconds* longer for SLOW_QUERY: sample_docs holds no query that
     takes seconds.  With *checks*, the delay comes first and checks searcher.time_limit
     every 10 ms, as the engine's ranking steps do; without, it comes after the search, as
-    a step that does not check (building the page of hits)."""
+    a step that does not check (building the page of hits).  *started* is set when a
+    slow search begins."""
     import time
 
     from searcher.deadline import check_time_limit
@@ -1084,6 +1093,8 @@ def _slowed(engine, monkeypatch, seconds: float, checks: bool) -> None:
     def search_slowly(q, *args, **kwargs):
         if q != SLOW_QUERY:
             return search(q, *args, **kwargs)
+        if started is not None:
+            started.set()
         if not checks:
             results = search(q, *args, **kwargs)
             time.sleep(seconds)
@@ -1106,7 +1117,8 @@ def test_a_query_over_its_budget_is_a_503_while_the_others_are_answered(site, mo
 
     _, engine, _ = site
     budget, slow = 2.0, 6.0
-    _slowed(engine, monkeypatch, slow, checks=True)
+    searching = threading.Event()
+    _slowed(engine, monkeypatch, slow, checks=True, started=searching)
     ended: dict[str, tuple[float, object]] = {}
     with TestClient(create_app(engine, time_budget=budget)) as client:
         def fetch(name: str, url: str) -> None:
@@ -1116,7 +1128,7 @@ def test_a_query_over_its_budget_is_a_503_while_the_others_are_answered(site, mo
         started = time.monotonic()
         first = threading.Thread(target=fetch, args=("slow", f"/api/search?q={SLOW_QUERY}"))
         first.start()
-        time.sleep(0.1)  # the slow one is searching
+        assert searching.wait(30)  # the slow one is searching
         others = [threading.Thread(target=fetch, args=(name, url)) for name, url in
                   [(f"search {i}", "/api/search?q=聊城") for i in range(3)]
                   + [("health", "/healthz"), ("page", "/?q=认证认可"), ("docs", "/docs")]]
@@ -1324,9 +1336,9 @@ def test_empty_parameters_are_dropped_by_a_redirect(site):
 
 
 def test_pager_has_ellipses_between_gaps():
-    from searcher.web.app import _Page
+    from searcher.web.pages import SearchView
 
-    view = _Page({"q": "x"})
+    view = SearchView({"q": "x"})
     numbers = [None if link is None else link[0] for link in view.page_links(50, 147)]
     assert numbers == [1, None, 48, 49, 50, 51, 52, None, 147]
     assert [None if lk is None else lk[0] for lk in view.page_links(3, 7)] == \
@@ -1427,7 +1439,7 @@ def test_suggestions_rank_common_readings_first_and_keep_typed_words(docs, tmp_p
     ("-x", "-x 开头", "x 开头"),
 ])
 def test_box_text_keeps_the_typed_words(typed, text, expected):
-    from searcher.web.app import box_text
+    from searcher.web.api import box_text
 
     assert box_text(typed, text) == expected
 
@@ -1547,3 +1559,16 @@ def test_page_shows_did_you_mean_and_notices_in_chinese(site):
     zh = client.get("/api/search", params={"q": "“世界认可日"}, headers=ZH).json()
     assert zh["notices"][0]["code"] == "unclosed_quote"
     assert "没有闭合" in zh["notice"] and zh["notices"][0]["message"] == zh["notice"]
+
+
+def test_the_api_takes_the_sort_names_the_library_takes(site):
+    """One list of sort names: the API's (params.SORTS, the route's Literal) is the
+    library's, which names them when it refuses another."""
+    from searcher import QueryError
+    from searcher.web.params import SORTS
+
+    _, engine, _ = site
+    with pytest.raises(QueryError) as refused:
+        engine.search("认可", sort="random")
+    assert f"one of {', '.join(SORTS)}," in str(refused.value)
+    assert all(engine.search("认可", sort=name, limit=1).total for name in SORTS)

@@ -164,10 +164,10 @@ def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
             folder = adapter.reader_folder(reader)
             assert folder == str(engine.root.current().path)
             segment_id = adapter.reader_segment_id(reader)
-            name = adapter.segment_file_name(segment_id, "text.codes.npy")
+            name = adapter.segment_file_name(segment_id, "bigrams.stream.npy")
             assert (Path(folder) / name).is_file()  # the sidecar written beside the segment
             assert adapter.is_segment_file(name, reader.segment())
-            assert not adapter.is_segment_file("MAIN_other.text.codes.npy", reader.segment())
+            assert not adapter.is_segment_file("MAIN_other.bigrams.stream.npy", reader.segment())
     ix.close()
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 _local = threading.local()
-_SPACE = re.compile(r"\s+")
+SPACE = re.compile(r"\s+")
 _NON_SPACE = re.compile(r"\S+")
 
 
@@ -106,7 +106,7 @@ def _fold_table(text: str) -> tuple[dict[int, str], set[str], set[str]] | None:
     return _CHANGED, chars & _RESIZED, chars & _CHANGED_CHARS
 
 
-def _translate(text: str, table: dict[int, str], present: set[str]) -> str:
+def translate_changed(text: str, table: dict[int, str], present: set[str]) -> str:
     """``text.translate(table)``, given the characters of *text* that *table* changes.
 
     ``str.translate`` looks every character up in the dict (0.16 ms for an article of
@@ -156,7 +156,7 @@ def fold_with_positions(text: str, *, drop_space: bool = False) -> tuple[str, np
     if plan is not None:
         # Per character, as the loop below does for text without combining marks.
         table, resized, present = plan
-        nfkc = _translate(text, table, present)
+        nfkc = translate_changed(text, table, present)
         if resized:
             codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             sizes = np.ones(len(text), dtype=np.int64)
@@ -177,25 +177,25 @@ def fold_with_positions(text: str, *, drop_space: bool = False) -> tuple[str, np
     folded = to_simplified(nfkc)
     if len(folded) != len(nfkc):
         folded = "".join(to_simplified(ch) if len(to_simplified(ch)) == 1 else ch for ch in nfkc)
-    if drop_space and _SPACE.search(folded):
+    if drop_space and SPACE.search(folded):
         codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        mapping = mapping[~_space_table()[np.minimum(codes, _LAST_SPACE)]
-                          | (codes > _LAST_SPACE)]
-        folded = _SPACE.sub("", folded)
+        mapping = mapping[~space_table()[np.minimum(codes, LAST_SPACE)]
+                          | (codes > LAST_SPACE)]
+        folded = SPACE.sub("", folded)
     return folded, mapping
 
 
 #: The last code point ``\s`` matches (IDEOGRAPHIC SPACE); tests check every code point.
-_LAST_SPACE = 0x3000
+LAST_SPACE = 0x3000
 
 
 @lru_cache(maxsize=1)
-def _space_table() -> np.ndarray:
-    r"""Whether ``\s`` matches each code point up to :data:`_LAST_SPACE`: one lookup a
+def space_table() -> np.ndarray:
+    r"""Whether ``\s`` matches each code point up to :data:`LAST_SPACE`: one lookup a
     character, where a Python loop over the text's whitespace runs cost 3x more."""
-    return np.array([chr(c).isspace() for c in range(_LAST_SPACE + 1)], dtype=bool)
+    return np.array([chr(c).isspace() for c in range(LAST_SPACE + 1)], dtype=bool)
 
 
 def squeeze(text: str) -> str:
     """Folded text with all whitespace removed: the key for exact substring matching."""
-    return _SPACE.sub("", fold(text))
+    return SPACE.sub("", fold(text))

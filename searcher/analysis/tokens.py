@@ -82,7 +82,7 @@ def _import_jieba():
         import jieba
 
         return jieba
-    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import raises ImportError
+    sys.modules["pkg_resources"] = None  # import raises ImportError
     try:
         import jieba
     finally:

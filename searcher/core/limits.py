@@ -18,8 +18,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from ..errors import DocumentError
 from .workers import resident_bytes
@@ -32,33 +31,46 @@ class ParseLimitExceeded(DocumentError):
     """Reading one file ran past its time or memory bound; the file is skipped."""
 
 
-@contextmanager
-def bounded(seconds: float, memory: int) -> Iterator[None]:
+def bounded(seconds: float, memory: int) -> AbstractContextManager[None]:
     """Run the body under *seconds* of wall time and *memory* bytes of growth of this
     process's resident memory, else raise :class:`ParseLimitExceeded` inside it."""
-    if (not hasattr(signal, "setitimer")
-            or threading.current_thread() is not threading.main_thread()):
-        yield
-        return
-    started, base = time.monotonic(), resident_bytes()
-    active = True
+    return _Bound(seconds, memory)
 
-    def check(signum: int, frame: object) -> None:
-        if not active:
+
+_CAN_TIME = hasattr(signal, "setitimer")
+
+
+class _Bound:
+    """:func:`bounded`'s context (a class, not a generator: it is entered once per file)."""
+
+    __slots__ = ("seconds", "memory", "started", "base", "active", "previous")
+
+    def __init__(self, seconds: float, memory: int) -> None:
+        self.seconds, self.memory = seconds, memory
+        self.active = False
+
+    def __enter__(self) -> None:
+        if not _CAN_TIME or threading.current_thread() is not threading.main_thread():
             return
-        if time.monotonic() - started > seconds:
-            raise ParseLimitExceeded(f"took longer than {seconds:g} s to read; skipped")
-        if base is not None:
-            resident = resident_bytes()
-            if resident is not None and resident - base > memory:
-                raise ParseLimitExceeded(
-                    f"needed more than {memory / 2**20:g} MiB of memory to read; skipped")
-
-    previous = signal.signal(signal.SIGALRM, check)
-    try:
+        self.started, self.base = time.monotonic(), resident_bytes()
+        self.active = True
+        self.previous = signal.signal(signal.SIGALRM, self._check)
         signal.setitimer(signal.ITIMER_REAL, INTERVAL, INTERVAL)
-        yield
-    finally:
-        active = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.active:
+            self.active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            previous = self.previous
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+    def _check(self, signum: int, frame: object) -> None:
+        if not self.active:
+            return
+        if time.monotonic() - self.started > self.seconds:
+            raise ParseLimitExceeded(f"took longer than {self.seconds:g} s to read; skipped")
+        if self.base is not None:
+            resident = resident_bytes()
+            if resident is not None and resident - self.base > self.memory:
+                raise ParseLimitExceeded(
+                    f"needed more than {self.memory / 2**20:g} MiB of memory to read; skipped")

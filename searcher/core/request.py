@@ -36,8 +36,8 @@ class Filters:
     author: str | tuple[str, ...] | None = None
     category: str | tuple[str, ...] | None = None
     tag: str | tuple[str, ...] | None = None
-    since: object = None
-    until: object = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
     years: tuple[int, ...] = ()
     months: tuple[int, ...] = ()
     timezone: str = "UTC"

@@ -99,7 +99,8 @@ def _build(groups: tuple[str | None, ...]) -> dt.datetime | None:
     numbers = [int(g) if g else 0 for g in groups]
     numbers += [0] * (6 - len(numbers))
     try:
-        return dt.datetime(*numbers[:6])
+        year, month, day, hour, minute, second = numbers[:6]
+        return dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

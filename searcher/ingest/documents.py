@@ -123,7 +123,10 @@ def load_document(
     text, _encoding = decode(data)
     if not text.strip():
         raise DocumentError("empty file")
-    relpath = path.relative_to(source).as_posix() if path.is_relative_to(source) else path.name
+    try:
+        relpath = path.relative_to(source).as_posix()
+    except ValueError:  # not inside the source folder
+        relpath = path.name
     is_html = path.suffix.lower() in (".html", ".htm")
     # A name that is not UTF-8 (lone surrogates in Python) is shown with U+FFFD as a title.
     name = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -165,7 +168,10 @@ def parse_article(
     if lost:
         warnings.append(lost)
 
-    title = _title(meta.get("title"), head.raw.get("title"))
+    value = meta.get("title")
+    # (what was written is read only for a title the parser turned into a number or date)
+    title = _title(value, None if value is None or isinstance(value, str)
+                   else head.raw.get("title"))
     if not title:
         bundle = folders[-1] if name in ("index", "_index") and folders else ""
         if bundle:

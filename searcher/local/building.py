@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..analysis.lexicon import pinyin_rows
 from ..analysis.normalize import squeeze
@@ -89,9 +91,6 @@ def document_fields(doc: Document) -> dict[str, Any]:
             "warnings": doc.warnings,
         },
         "text": doc.body.encode("utf-8", "surrogatepass"),
-        "squeezed": (squeeze(doc.title) + FIELD_BREAK + squeeze(doc.body)).encode(
-            "utf-8", "surrogatepass"
-        ),
     }
 
 
@@ -133,12 +132,15 @@ def build_segment(task: BuildTask) -> BuildResult:
                     )
                     left_out = doc.left_out(settings.drafts)
                     values = None if left_out else document_fields(doc)
+                    text = None if left_out else (squeeze(doc.title) + FIELD_BREAK
+                                                  + squeeze(doc.body))
                 if values is None:
                     result.skipped.append((source_file.path, left_out, doc.id))
                     continue
                 seen.clear()
                 builder.add_document(values)
-                squeezed.append(values["squeezed"].decode("utf-8", "surrogatepass"))
+                assert text is not None  # set with values
+                squeezed.append(text)
                 records.append(manifest.record(values))
                 titles.append(doc.title)
                 phrases.update(suggest.document_phrases(seen.get("title", []),
@@ -153,8 +155,9 @@ def build_segment(task: BuildTask) -> BuildResult:
                 result.warnings.extend((source_file.path, w) for w in doc.warnings)
         report_file(None)  # what follows is the segment's, not one file's
         if result.added:
-            result.pinyin = pinyin_rows(itertools.chain(builder.terms("title"),
-                                                        builder.terms("body")))
+            # text fields' terms are str (bytes are only other fields')
+            result.pinyin = pinyin_rows(cast("Iterable[str]", itertools.chain(
+                builder.terms("title"), builder.terms("body"))))
             words = builder.doc_frequencies("title")
             for word, df in builder.doc_frequencies("body").items():
                 words[word] = max(df, words.get(word, 0))
@@ -212,15 +215,9 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
     reader = segment_reader(ix, segment)
     try:
         if squeezed is None:
-            column = reader.column_reader("squeezed")
-            squeezed = [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
-                        for d in range(reader.doc_count_all())]
-        text = substrings.text_arrays(squeezed)
+            squeezed = substrings.squeezed_texts(reader)
+        write_text_sidecars(folder, segment_id, squeezed)
         del squeezed
-        save_arrays(folder, segment_id, substrings.SIDECAR, text)
-        save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
-                    substrings.bigram_index_arrays(text["codes"], text["histogram"]))
-        del text
         if records is None:
             records = manifest.stored_records(reader)
         save_arrays(folder, segment_id, manifest.SIDECAR, manifest.arrays(records))
@@ -233,43 +230,46 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
     seal_segment(folder, segment_id, sidecars=True)  # last: the segment's checksums
 
 
-def add_bigram_indexes(ix: Any) -> int:
-    """Write the bigram index of every segment of *ix* written without one (an index
-    from before it was persisted); returns how many segments got one.
+def write_text_sidecars(folder: str, segment_id: str, squeezed: list[str]) -> None:
+    """The substring index of a segment from its squeezed texts: the per-document arrays
+    and the packed bigram index (the only copy of the squeezed text; see substrings.py)."""
+    from . import substrings
+    from .sidecar import save_arrays
 
-    Each index is computed from the segment's text sidecar (or its column) and saved
+    text = substrings.text_arrays(squeezed)
+    save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_sidecar(text))
+    bigrams = substrings.bigram_index_arrays(text["codes"], text["histogram"])
+    del text
+    save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
+                substrings.pack_bigram_index(bigrams))
+
+
+def add_bigram_indexes(ix: Any) -> int:
+    """Write the substring index of every segment of *ix* whose sidecars are missing
+    (or were removed as damaged); returns how many segments got one.
+
+    Each index is computed from the segment's stored title and display text and saved
     atomically next to it: segments never change, so a search process that opens the
-    segment later maps it, one that already scans it linearly goes on doing so, exact
-    either way.  Takes a few seconds per 12,000-article segment.
+    segment later maps it, one that already searches it from memory goes on doing so,
+    exact either way.  Takes a few seconds per 10,000-article segment.
     """
     from . import substrings
-    from .sidecar import load_arrays, save_arrays, sidecar_path
+    from .sidecar import sidecar_path
 
     folder, added = index_folder(ix), 0
     for segment in index_segments(ix):
         segment_id = segment.segment_id()
-        if all(sidecar_path(folder, segment_id, substrings.BIGRAMS_SIDECAR, key).exists()
-               for key in substrings.BIGRAMS_KEYS):
+        names = [sidecar_path(folder, segment_id, name, key).name
+                 for name, keys in ((substrings.SIDECAR, substrings.SIDECAR_KEYS),
+                                    (substrings.BIGRAMS_SIDECAR, substrings.BIGRAMS_KEYS))
+                 for key in keys]
+        if all(os.path.exists(os.path.join(folder, name)) for name in names):
             continue
         reader = segment_reader(ix, segment)
-        text_written = False
         try:
-            text = load_arrays(reader, substrings.SIDECAR, ("codes", "histogram"))
-            if text is None:
-                text_written = True
-                column = reader.column_reader("squeezed")
-                text = substrings.text_arrays(
-                    [bytes(column[d] or b"").decode("utf-8", "surrogatepass")
-                     for d in range(reader.doc_count_all())])
-                save_arrays(folder, segment_id, substrings.SIDECAR, text)
-            save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
-                        substrings.bigram_index_arrays(text["codes"], text["histogram"]))
+            write_text_sidecars(folder, segment_id, substrings.squeezed_texts(reader))
             added += 1
         finally:
             reader.close()
-        seal_segment(folder, segment_id, [
-            sidecar_path(folder, segment_id, name, key).name
-            for name, keys in ((substrings.SIDECAR, substrings.SIDECAR_KEYS),
-                               (substrings.BIGRAMS_SIDECAR, substrings.BIGRAMS_KEYS))
-            for key in keys if name == substrings.BIGRAMS_SIDECAR or text_written])
+        seal_segment(folder, segment_id, names)
     return added

@@ -242,6 +242,9 @@ class SearchCaches:
         self.facets: ByteLRU[Any] = ByteLRU(shares["facets"], "facets")
         self.segments: ByteLRU[Any] = ByteLRU(self.total_bytes - sum(shares.values()),
                                               "segments", max_entries=MAX_SEGMENTS)
+        #: Per segment without a bigram index: [scans, sorts] of its code points (two
+        #: integers a segment; see substrings.SegmentText).
+        self.sort_tally: dict[Any, list[int]] = {}
 
     def all(self) -> tuple[ByteLRU[Any], ...]:
         return (self.postings, self.suggest, self.char_index, self.facets, self.segments)

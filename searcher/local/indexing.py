@@ -52,7 +52,7 @@ from .building import (
     build_segment,
     write_sidecars,
 )
-from .integrity import remove_temp_files
+from .integrity import SQLITE_FILES, remove_temp_files, seal_sqlite, unseal_sqlite
 from .locking import writer_lock
 from .manifest import read_manifest
 from .repair import open_generation, repair_generation
@@ -112,6 +112,8 @@ def index_sources(
         report.full = rebuilding
         root.remove_stale(keep={target.name})
 
+        # A damaged one is deleted (written below); the intact ones keep their checksums
+        verified = unseal_sqlite(target.path, SQLITE_FILES)
         _ensure_query_dictionary(target, fp, settings)
         ix = open_index(str(target.path))
         repaired = repair_generation(ix)  # IndexCorruptError: only 'index --full' can help
@@ -144,6 +146,7 @@ def index_sources(
             if report.added or report.updated or report.deleted or repaired:
                 _merge_suggestions(searcher)
         ix.close()
+        seal_sqlite(target.path, SQLITE_FILES, verified)
         info.update(state="ready", updated=time.time(), documents=report.documents)
         target.write_info(info)
         if rebuilding or root.pointed() != target:  # (a damaged CURRENT is written again)
@@ -351,9 +354,11 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
             writer.delete_by_term("id", doc_id)
         new_segments = []
         for result in results:
-            for name in os.listdir(result.staging):
+            staging = result.staging
+            assert staging is not None  # only results that staged a segment are committed
+            for name in os.listdir(staging):
                 if is_segment_file(name, result.segment):
-                    os.replace(os.path.join(result.staging, name),
+                    os.replace(os.path.join(staging, name),
                                os.path.join(index_folder(ix), name))
             new_segments.append(result.segment)
         # A segment Whoosh merges gets its sidecars too, else every search process
@@ -365,4 +370,5 @@ def _commit(ix, results: list[BuildResult], delete_ids: set[str]) -> None:
         raise
     finally:
         for result in results:
-            shutil.rmtree(result.staging, ignore_errors=True)
+            if result.staging is not None:
+                shutil.rmtree(result.staging, ignore_errors=True)

@@ -20,7 +20,12 @@ What is checked when:
   byte there used to change answers silently);
 * ``searcher check --deep`` (:func:`verify_generation`): every byte of every
   file, and SQLite's own ``quick_check`` of the pinyin table and the query
-  dictionary.
+  dictionary;
+* the two SQLite files as a whole: ``sqlite.sums`` holds their size and CRC32,
+  recorded when an ``index`` run ends (:func:`seal_sqlite`) and checked at the
+  start of the next run (:func:`unseal_sqlite`, which then marks it "being
+  written": a killed run leaves no stale record) and by ``check --deep``.  SQLite's quick_check
+  sees the pages' structure, not a changed byte of a word or of a free page.
 
 A file's damage is an :class:`~searcher.errors.IndexCorruptError` naming it when
 it holds primary data (Whoosh's files, the TOC, the ``.sums`` files: only
@@ -43,7 +48,10 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ..analysis.lexicon import PINYIN_FILE
+from ..analysis.segmenter import FILE_NAME as QUERY_DICTIONARY
 from ..errors import IndexCorruptError
 
 log = logging.getLogger(__name__)
@@ -202,7 +210,7 @@ def segment_sums(folder: str | os.PathLike[str], segment_id: str) -> dict[str, l
         raise IndexCorruptError(str(path), f"unreadable checksums ({exc})") from None
 
 
-def check_file(path: Path, expected: list[int], full: bool) -> str | None:
+def check_file(path: Path, expected: list[Any], full: bool) -> str | None:
     """What is wrong with *path* given its recorded [size, crc32], or None.
 
     Its size is always compared; its CRC32 when *full* or it is at most SMALL_FILE.
@@ -252,7 +260,8 @@ def check_toc(folder: Path) -> Damage | None:
     except (OSError, ValueError) as exc:
         return Damage(str(sums), f"unreadable checksums ({exc})", False)
     if toc is None:
-        name = body.get("toc") if body and isinstance(body.get("toc"), str) else "_MAIN_0.toc"
+        named = body.get("toc") if body else None
+        name = named if isinstance(named, str) else "_MAIN_0.toc"
         return Damage(str(folder / name), "missing (no table of contents)", False)
     if body is None:
         return None
@@ -335,6 +344,92 @@ def warn_once(key: str, message: str, *args: object) -> None:
             return
         _warned.add(key)
     log.warning(message, *args)
+
+
+# -- the SQLite files, whole --------------------------------------------------------------
+
+SQLITE_SUMS = "sqlite.sums"
+#: The generation's SQLite files: the pinyin table and the query dictionary.
+SQLITE_FILES = (PINYIN_FILE, QUERY_DICTIONARY)
+
+
+#: An SQLite file verified against its record: (size, mtime_ns, CRC32).
+Verified = dict[str, tuple[int, int, int]]
+
+
+def seal_sqlite(folder: str | os.PathLike[str], names: Iterable[str],
+                verified: Verified | None = None) -> None:
+    """Record the size and CRC32 of each SQLite file *names* in *folder* (the end of a run
+    that may have written them: nothing writes them again until the next run).  A file
+    *verified* at the start of the run and not touched since keeps its checksum unread."""
+    folder = Path(folder)
+    body = {}
+    for name in names:
+        try:
+            stat = os.stat(folder / name)
+        except FileNotFoundError:
+            continue
+        known = (verified or {}).get(name)
+        same = known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns)
+        body[name] = [stat.st_size, known[2] if same and known else file_crc(folder / name)]
+    _write_sealed(folder / SQLITE_SUMS, body)
+
+
+def sqlite_record(folder: str | os.PathLike[str]) -> tuple[dict, str | None]:
+    """The sizes and CRC32s recorded for the SQLite files of *folder*, and what is wrong
+    with the record itself (missing, unreadable), or None.  While a run writes the files
+    (or after a killed run) the record says so and lists no file."""
+    try:
+        return _read_sealed(Path(folder) / SQLITE_SUMS), None
+    except FileNotFoundError:
+        return {}, "missing"
+    except (OSError, ValueError) as exc:
+        return {}, f"unreadable ({exc})"
+
+
+def _sqlite_check(path: Path, expected: object) -> tuple[str | None, tuple[int, int, int] | None]:
+    """(what is wrong with the file at *path* against its *expected* record, or None; its
+    size, mtime_ns and CRC32 when read)."""
+    if not (isinstance(expected, list) and len(expected) == 2):
+        return None, None
+    try:
+        stat = os.stat(path)
+        crc = file_crc(path)
+    except FileNotFoundError:
+        return "missing", None
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})", None
+    if stat.st_size != expected[0]:
+        return (f"{stat.st_size} bytes where {expected[0]} were recorded after the last "
+                "index run"), None
+    if crc != expected[1]:
+        return "its bytes do not match the checksum recorded after the last index run", None
+    return None, (stat.st_size, stat.st_mtime_ns, crc)
+
+
+def sqlite_damage(folder: str | os.PathLike[str], name: str, record: dict) -> str | None:
+    """Whether the SQLite file *name* still has the size and CRC32 *record* holds for it
+    (None also when it holds none)."""
+    return _sqlite_check(Path(folder) / name, record.get(name))[0]
+
+
+def unseal_sqlite(folder: str | os.PathLike[str], names: Iterable[str]) -> Verified:
+    """Check each SQLite file *names* against its record, delete the damaged ones (they are
+    derived: the run writes them again) with a warning, and mark the record as "being
+    written" before the run writes anything.  Returns the files found intact, for
+    :func:`seal_sqlite`."""
+    folder = Path(folder)
+    record, _problem = sqlite_record(folder)
+    verified: Verified = {}
+    for name in names:
+        problem, intact = _sqlite_check(folder / name, record.get(name))
+        if intact is not None:
+            verified[name] = intact
+        elif problem and problem != "missing":
+            log.warning("damaged index file %s (%s): writing it again", folder / name, problem)
+            (folder / name).unlink(missing_ok=True)
+    _write_sealed(folder / SQLITE_SUMS, {"state": "writing"})
+    return verified
 
 
 # -- the whole generation ---------------------------------------------------------------

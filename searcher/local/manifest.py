@@ -10,13 +10,15 @@ one (built by an older version) is read from its stored fields instead.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .sidecar import load_arrays
+
+if TYPE_CHECKING:
+    from .whoosh_types import Index, IndexReader
 
 SIDECAR = "manifest"
 SIDECAR_KEYS = ("text", "numbers")
@@ -34,7 +36,7 @@ def arrays(records: list[Record]) -> dict[str, np.ndarray]:
     }
 
 
-def stored_records(reader: Any) -> list[Record]:
+def stored_records(reader: IndexReader) -> list[Record]:
     """Records of every document of a leaf *reader* (deleted ones included), from stored fields."""
     out = []
     for docnum in range(reader.doc_count_all()):
@@ -47,7 +49,7 @@ def _number(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else -1
 
 
-def _sidecar_records(reader: Any) -> list[Record] | None:
+def sidecar_records(reader: IndexReader) -> list[Record] | None:
     loaded = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
     if loaded is None:
         return None
@@ -56,20 +58,30 @@ def _sidecar_records(reader: Any) -> list[Record] | None:
     numbers = loaded["numbers"].tolist()
     if len(strings) != 4 * count or len(numbers) != count:
         return None
-    return [(*strings[4 * i : 4 * i + 4], *numbers[i]) for i in range(count)]  # type: ignore[misc]
+    return [(*strings[4 * i : 4 * i + 4], *numbers[i]) for i in range(count)]
 
 
-def _live_records(reader: Any) -> Iterator[Record]:
+def _parts(reader: Any) -> Iterator[tuple[bytes, np.ndarray, np.ndarray | None]]:
+    """(text, numbers, live mask or None) of each segment of *reader*: its sidecar as
+    saved, or its stored fields packed the same way (a segment of an older index)."""
     for leaf, _offset in reader.leaf_readers():
-        if leaf.doc_count_all() == 0:
+        count = leaf.doc_count_all()
+        if count == 0:
             continue
-        records = _sidecar_records(leaf)
-        if records is None:
-            records = stored_records(leaf)
-        deletions = leaf.has_deletions()
-        for docnum, record in enumerate(records):
-            if not (deletions and leaf.is_deleted(docnum)):
-                yield record
+        loaded = load_arrays(leaf, SIDECAR, SIDECAR_KEYS)
+        packed = None
+        if loaded is not None and loaded["numbers"].shape == (count, 2):
+            packed = bytes(loaded["text"]), np.asarray(loaded["numbers"])
+            if packed[0].count(b"\0") != 4 * count - 1:
+                packed = None
+        if packed is None:
+            made = arrays(stored_records(leaf))
+            packed = bytes(made["text"]), made["numbers"]
+        live = None
+        if leaf.has_deletions():
+            live = np.ones(count, dtype=bool)
+            live[[d for d in range(count) if leaf.is_deleted(d)]] = False
+        yield packed[0], packed[1], live
 
 
 class Manifest(Mapping[str, dict[str, Any]]):
@@ -77,31 +89,48 @@ class Manifest(Mapping[str, dict[str, Any]]):
     ``digest``, ``size`` and ``mtime_ns`` (``None`` where unknown), in a dict made
     when asked for.
 
-    A read-only mapping over packed arrays rather than a dict of dicts: at 500,000
-    articles the dicts and their strings took 290 MB of the indexing process.
-    Here a document costs its id, a row number, its path and digest as UTF-8 and
-    a few array slots (about 120 MB at that size).
+    A read-only mapping over the segments' packed sidecars rather than a dict of dicts
+    (290 MB of the indexing process at 500,000 articles): the records' strings stay one
+    UTF-8 buffer with the offsets of each field, found by one vectorised pass per
+    segment, so that reading it costs a dict of ids and no object per record.
     """
 
-    def __init__(self, records: Iterable[Record] = ()) -> None:
+    def __init__(self, records: Iterable[Record] = (), *,
+                 parts: Iterable[tuple[bytes, np.ndarray, np.ndarray | None]] | None = None
+                 ) -> None:
+        if parts is None:
+            records = list(records)
+            made = arrays(records)
+            parts = [(bytes(made["text"]), made["numbers"], None)] if records else []
+        blobs: list[bytes] = []
+        bounds: list[np.ndarray] = []
+        numbers: list[np.ndarray] = []
         self._rows: dict[str, int] = {}
-        self._sources: list[str] = []
-        source_numbers: dict[str, int] = {}
-        blob = bytearray()
-        starts = array("q", [0])
-        source_of = array("l")
-        numbers = array("q")
-        for doc_id, path, source, digest, size, mtime_ns in records:
-            self._rows[doc_id] = len(source_of)  # (were an id live twice, the last would count)
-            blob += f"{path}\0{digest}".encode("utf-8", "surrogatepass")
-            starts.append(len(blob))
-            if source not in source_numbers:
-                source_numbers[source] = len(self._sources)
-                self._sources.append(source)
-            source_of.append(source_numbers[source])
-            numbers.extend((size, mtime_ns))
-        self._blob = bytes(blob)
-        self._starts, self._source_of, self._numbers = starts, source_of, numbers
+        size = rows = 0
+        for text, nums, live in parts:
+            count = len(nums)
+            cuts = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 0)
+            # Field k of record i spans bounds[4i+k] + 1 .. bounds[4i+k+1] (NUL-separated).
+            edges = np.concatenate(([-1], cuts, [len(text)])).astype(np.int64) + size
+            bounds.append(edges[:-1])
+            ids = text.split(b"\0")[0::4]
+            numbers.append(np.asarray(nums, dtype=np.int64).reshape(-1, 2))
+            order = range(rows, rows + count)
+            if live is None:
+                self._rows.update(zip([i.decode("utf-8", "surrogatepass") for i in ids],
+                                      order, strict=True))
+            else:
+                keep = live.tolist()
+                self._rows.update((i.decode("utf-8", "surrogatepass"), row)
+                                  for i, row, alive in zip(ids, order, keep, strict=True) if alive)
+            blobs.append(text)
+            size += len(text) + 1
+            rows += count
+        self._blob = b"\0".join(blobs)
+        ends = np.concatenate([*bounds, [size - 1 if blobs else 0]]).astype(np.int64)
+        self._bounds = ends.data.cast("B").cast("q")
+        table = np.concatenate(numbers) if numbers else np.zeros((0, 2), dtype=np.int64)
+        self._numbers = np.ascontiguousarray(table.reshape(-1)).data.cast("B").cast("q")
 
     def __getitem__(self, doc_id: str) -> dict[str, Any]:
         return self._entry(self._rows[doc_id])
@@ -115,19 +144,22 @@ class Manifest(Mapping[str, dict[str, Any]]):
     def __len__(self) -> int:
         return len(self._rows)
 
+    def _field(self, row: int, k: int) -> str:
+        at = 4 * row + k
+        return str(self._blob[self._bounds[at] + 1:self._bounds[at + 1]], "utf-8",
+                   "surrogatepass")
+
     def _entry(self, row: int) -> dict[str, Any]:
-        path, digest = self._blob[self._starts[row] : self._starts[row + 1]].decode(
-            "utf-8", "surrogatepass").split("\0")
         size, mtime_ns = self._numbers[2 * row], self._numbers[2 * row + 1]
-        return {"path": path or None, "source": self._sources[self._source_of[row]] or None,
-                "digest": digest or None, "size": None if size < 0 else size,
+        return {"path": self._field(row, 1) or None, "source": self._field(row, 2) or None,
+                "digest": self._field(row, 3) or None, "size": None if size < 0 else size,
                 "mtime_ns": None if mtime_ns < 0 else mtime_ns}
 
 
-def read_manifest(ix: Any) -> Manifest:
+def read_manifest(ix: Index) -> Manifest:
     """What the index knows about the file each live document came from; see :class:`Manifest`."""
     with ix.reader() as reader:
-        return Manifest(_live_records(reader))
+        return Manifest(parts=_parts(reader))
 
 
 def record(values: dict[str, Any]) -> Record:

@@ -30,7 +30,7 @@ from ..errors import ConfigError, IndexNotFoundError
 from ..reports import OptimizeReport
 from . import suggest
 from .building import write_sidecars
-from .integrity import remove_temp_files
+from .integrity import SQLITE_FILES, SQLITE_SUMS, remove_temp_files
 from .locking import writer_lock
 from .repair import open_generation
 from .schema import build_schema
@@ -46,7 +46,8 @@ from .whoosh_adapter import (
 )
 
 #: Files of a generation that belong to no segment and stay valid after a merge.
-GENERATION_FILES = ("querydict.sqlite", "pinyin.sqlite")
+#: Copied byte for byte, so their recorded checksums (copied last) still hold.
+GENERATION_FILES = (*SQLITE_FILES, SQLITE_SUMS)
 
 
 def optimize_index(root: IndexDir, settings: Settings, *, wait: float = 0.0) -> OptimizeReport:

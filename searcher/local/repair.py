@@ -15,6 +15,8 @@ from typing import Any
 
 from ..errors import IndexCorruptError, IndexNotFoundError
 from .integrity import (
+    SQLITE_FILES,
+    SQLITE_SUMS,
     TOC_NAME,
     TOC_SUMS,
     Damage,
@@ -24,6 +26,8 @@ from .integrity import (
     latest_toc,
     open_check,
     seal_toc,
+    sqlite_damage,
+    sqlite_record,
 )
 from .storage import Generation
 
@@ -86,19 +90,26 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
     """Every damaged file of a generation (``check --deep``): the TOC, each segment's files
     (in full with *deep*), the derived files.  *segment_ids* None: the TOC was unreadable."""
     from ..analysis.lexicon import PINYIN_FILE, pinyin_content_problem, sqlite_problem
-    from .suggest import TABLE_FILE, table_problem
+    from .suggest import BASE_FILE, TABLE_FILE, table_problem
 
     folder = Path(folder)
     damage = [d for d in [check_toc(folder)] if d]
     for segment_id in segment_ids or ():
         damage += check_segment(folder, segment_id, deep=deep)
-    for name in (PINYIN_FILE, "querydict.sqlite"):  # every index run writes both
+    record, problem = sqlite_record(folder) if deep else ({}, None)
+    if problem:  # the next run writes it again
+        damage.append(Damage(str(folder / SQLITE_SUMS), problem, True))
+    for name in SQLITE_FILES:  # every index run writes both
         cheap = sqlite_problem(folder / name) if (folder / name).exists() else "missing"
         problem = cheap or (sqlite_problem(folder / name, deep=True) if deep else None)
         if not problem and deep and name == PINYIN_FILE:
             problem = pinyin_content_problem(folder / name)
+        # A file that differs from its record is rewritten by the next run (which checks it)
+        whole = sqlite_damage(folder, name, record) if deep and not cheap else None
+        problem = problem or whole
         if problem:
-            damage.append(Damage(str(folder / name), problem, True, deep_only=not cheap))
+            damage.append(Damage(str(folder / name), problem, True,
+                                 deep_only=not cheap and not whole))
     try:
         info = json.loads((folder / "searcher.json").read_text(encoding="utf-8"))
         problem = None if isinstance(info, dict) and info.get("fingerprint") else \
@@ -107,9 +118,10 @@ def verify_generation(folder: str | os.PathLike[str], segment_ids: Iterable[str]
         problem = f"unreadable ({exc})"
     if problem:
         damage.append(Damage(str(folder / "searcher.json"), problem, True))
-    problem = table_problem(folder / TABLE_FILE)
-    if problem:
-        damage.append(Damage(str(folder / TABLE_FILE), problem, True))
+    for name in (TABLE_FILE, BASE_FILE):
+        problem = table_problem(folder / name)
+        if problem:
+            damage.append(Damage(str(folder / name), problem, True))
     return damage
 
 

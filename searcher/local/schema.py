@@ -9,9 +9,11 @@ chosen deliberately:
   would only cost postings bytes and build time.  Title boosted.
 * ``author``/``category``/``tag`` — whole folded values as single terms
   (exact filters); ``author`` also gets segmented terms for ``author:`` words.
-* ``text`` (display text) and ``squeezed`` (folded, whitespace-free text for
-  exact substring matching) live in compressed *columns*: one blob per
-  document, no postings at all.
+* ``text`` (display text) lives in a compressed *column*: one blob per
+  document, no postings at all.  The folded, whitespace-free text for exact
+  substring matching is not stored as such: it is derived from title and body
+  and kept only inside the segment's bigram index
+  (:mod:`searcher.local.substrings`).
 """
 
 from __future__ import annotations
@@ -73,7 +75,6 @@ def build_schema() -> fields.Schema:
         date=fields.DATETIME(stored=True, sortable=True),
         meta=fields.STORED(),
         text=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
-        squeezed=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
     )
 
 

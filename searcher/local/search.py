@@ -94,6 +94,7 @@ def build_hits(searcher, docnums: list[int], scores: list[float], needles: list[
     for i, (docnum, score) in enumerate(zip(docnums, scores, strict=True)):
         check_time_limit()  # a caller's time_limit: a hit's snippet may be a long article's
         stored = searcher.stored_fields(docnum)
+        assert text_column is not None  # read above whenever there are documents
         body = bytes(text_column[docnum] or b"").decode("utf-8", "surrogatepass")
         meta = stored.get("meta") or {}
         hits.append(make_hit(

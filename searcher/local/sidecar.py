@@ -17,11 +17,15 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .integrity import sidecar_damage, warn_once
 from .whoosh_adapter import reader_folder, reader_segment_id, segment_file_name
+
+if TYPE_CHECKING:
+    from .whoosh_types import IndexReader
 
 
 def sidecar_path(folder: str | os.PathLike[str], segment_id: str, name: str, key: str) -> Path:
@@ -37,12 +41,12 @@ def save_arrays(folder: str | os.PathLike[str], segment_id: str, name: str,
         os.replace(tmp, path)
 
 
-def segment_folder(reader) -> str | None:
+def segment_folder(reader: IndexReader) -> str | None:
     """The index folder of a leaf reader (compound segments wrap it in an overlay)."""
     return reader_folder(reader)
 
 
-def segment_key(reader) -> tuple[str, str]:
+def segment_key(reader: IndexReader) -> tuple[str, str]:
     """Identifies a segment across searchers and processes: (folder, segment id).
 
     Every cache lookup of a query asks, per segment; a reader's key never changes, so it
@@ -53,11 +57,12 @@ def segment_key(reader) -> tuple[str, str]:
         key = (segment_folder(reader) or f"memory:{id(reader.storage())}",
                reader_segment_id(reader))
         with contextlib.suppress(AttributeError):  # a reader with __slots__: computed each time
-            reader._searcher_segment_key = key
+            setattr(reader, "_searcher_segment_key", key)  # noqa: B010 - not declared
     return key
 
 
-def load_arrays(reader, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+def load_arrays(reader: IndexReader, name: str,
+                keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
     """The arrays *keys* saved for *reader*'s segment (read-only maps); None if one is
     missing or damaged (its size, or the checksum of a small one, is not what was written:
     see :mod:`searcher.local.integrity`)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,10 +29,15 @@ from ..analysis.tokens import STOP_WORDS, query_terms
 from ..core import rules
 from ..core.rules import TEXT_FIELDS
 from ..core.similarity import CANDIDATES, MAX_TERMS, NEAR_DUPLICATE, jaccard, shingles
+from ..deadline import check_time_limit
 from ..results import SearchResults
 from .evaluator import Evaluator, QueryContext
 from .matches import Match, top_order
 from .search import build_hits
+from .substrings import squeezed_texts
+
+if TYPE_CHECKING:
+    from .whoosh_types import Searcher
 
 #: Body characters segmented for the terms (the start of an article says what it is about).
 MAX_CHARS = 6000
@@ -40,13 +45,15 @@ MAX_CHARS = 6000
 _WORDLIKE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_]")
 
 
-def distinctive_terms(searcher, title: str, body: str, context: QueryContext) -> dict[str, float]:
+def distinctive_terms(searcher: Searcher, title: str, body: str,
+                      context: QueryContext) -> dict[str, float]:
     """Term → weight (1 for the strongest) of the document's ``MAX_TERMS`` best tf-idf terms
     that other documents hold too."""
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = {}
     for term in query_terms(title, context.cut):
-        counts[term] += rules.TITLE_WEIGHT
-    counts.update(query_terms(body[:MAX_CHARS], context.cut))
+        counts[term] = counts.get(term, 0) + rules.TITLE_WEIGHT
+    for term in query_terms(body[:MAX_CHARS], context.cut):
+        counts[term] = counts.get(term, 0) + 1
     total = max(searcher.doc_count(), 1)
     scored: list[tuple[float, str]] = []
     for term, tf in counts.items():
@@ -63,7 +70,7 @@ def distinctive_terms(searcher, title: str, body: str, context: QueryContext) ->
     return {term: weight / top for weight, term in best}
 
 
-def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
+def similar(searcher: Searcher, docnum: int, doc_id: str, context: QueryContext, *, limit: int,
             page: int = 1, snippet_width: int = 120) -> SearchResults:
     """Documents related to document *docnum* (global number), best first, as a results page."""
     started = time.perf_counter()
@@ -86,10 +93,11 @@ def similar(searcher, docnum: int, doc_id: str, context: QueryContext, *, limit:
     offset = (page - 1) * limit
     # Only the head is ranked: the near-duplicate check and the page never go past it.
     head = candidates[top_order(-score[candidates], max(CANDIDATES, offset + limit))].tolist()
-    squeezed = reader.column_reader("squeezed")
-    source = shingles(bytes(squeezed[docnum] or b"").decode("utf-8", "surrogatepass"))
-    similarity = {d: jaccard(source, shingles(
-        bytes(squeezed[d] or b"").decode("utf-8", "surrogatepass"))) for d in head}
+    source = shingles(squeezed_texts(reader, [docnum])[0])
+    similarity = {}
+    for d in head:
+        check_time_limit()
+        similarity[d] = jaccard(source, shingles(squeezed_texts(reader, [d])[0]))
     near = sorted((d for d in head if similarity[d] >= NEAR_DUPLICATE),
                   key=lambda d: (-similarity[d], -score[d], d))
     near_set = set(near)

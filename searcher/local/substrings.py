@@ -15,26 +15,36 @@ per segment and shared by every searcher and thread of an engine.
 A *bigram index* (every position of the text, grouped by the two characters
 starting there, ascending within a group) is written at index time next to the
 segment, by the worker that writes the segment and for every segment Whoosh
-merges (``MAIN_<id>.bigrams.*.npy``: 4 bytes per character, plus 12 per
-distinct bigram), and memory-mapped like the text.  A needle of n ≥ 2
-characters starts from the positions of its rarest bigram and keeps those where
-the bigrams at offsets 0, 2, 4, … and n − 2 are present too (binary searches
-in their groups); a single character is the contiguous run of all bigrams it
-starts.  So a search reads only its own bigrams' positions, not the text
-around every candidate (which touched every page of the text for common
-characters), and no search process sorts anything or holds an index in its own
-memory.  The pages of position groups a search read are handed back to the kernel
+merges.  It is the only copy of the squeezed text an index holds: the text is a
+permutation of the positions grouped by bigram (position p holds the first
+character of its group's bigram), so no code-point array or text column is kept
+beside it.  Positions are stored compactly (``MAIN_<id>.bigrams.*.npy``): within
+a group each position is the difference from the one before (the first is
+absolute) in LEB128 variable-length bytes, 2.3 bytes a character instead of 4,
+plus 8 bytes per distinct bigram (its key and where its bytes start).  Code points
+above U+FFFE share the key U+FFFF; the few positions holding one are listed with
+their code points (``text.astral_*``) so matches stay exact.
+
+A needle of n ≥ 2 characters starts from the positions of its rarest bigram (the
+group of fewest bytes) and keeps those where the bigrams at offsets 0, 2, 4, …
+and n − 2 are present too (each group decoded, then binary searches); a single
+character is the union of all the groups of bigrams it starts.  A whole-number
+needle (``4万`` not in ``14万``) drops the positions preceded (followed) by a digit
+or a dot through the groups of those bigrams.  So a search reads only its own
+bigrams' bytes, and no search process sorts anything or holds an index in its own
+memory.  The pages of the groups a search read are handed back to the kernel
 (``madvise(MADV_DONTNEED)``) when it is done: they stay in the page cache, shared
 and warm, but stop counting in the process's RSS, which otherwise kept every
 group any query had touched (375 MB after 600 queries at 200,000 articles).
 
-Indexes written before that (no ``bigrams`` sidecar) fall back to the older
-scheme: the index is built in process memory, 4 bytes per character, in the
-engine's byte-capped ``char_index`` cache (:mod:`searcher.local.caching`); a
-segment whose index does not fit, or was evicted, is scanned linearly (exact
-all the same), and an evicted index is rebuilt only after twice as many scans
-as the time before.  The next ``searcher index`` run (even one with nothing to
-do), ``searcher optimize`` or a full rebuild writes the missing sidecars.
+A segment whose sidecars are missing or damaged gets its squeezed texts derived
+again from the stored title and display text (:func:`squeezed_texts`) and is
+searched the older way until the next ``searcher index`` run writes them: the
+code points in process memory, scanned linearly, and after a few scans a
+character index sorted in the engine's byte-capped ``char_index`` cache
+(:mod:`searcher.local.caching`); a segment whose index does not fit, or was
+evicted, is scanned linearly (exact all the same), and an evicted index is
+rebuilt only after twice as many scans as the time before.
 """
 
 from __future__ import annotations
@@ -46,21 +56,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..analysis.normalize import squeeze
 from ..core.rules import FIELD_BREAK
 from ..deadline import check_time_limit
 from .caching import ENTRY_OVERHEAD, ByteLRU, SearchCaches, heap_bytes, release_free_memory
 from .sidecar import load_arrays, segment_key
 
 SIDECAR = "text"
-SIDECAR_KEYS = ("codes", "starts", "title_ends", "lengths", "histogram")
+#: Per document: where its text starts, where its title part ends, its length; the
+#: occurrences of each (clipped) code point; the positions and code points above U+FFFE.
+SIDECAR_KEYS = ("starts", "title_ends", "lengths", "histogram", "astral_at", "astral_codes")
 #: Occurrences walked per second when finding a string, kept low (one core walks 20-50
 #: million): the estimate that keeps a scan from starting when the time limit is near.
 SCAN_RATE = 10_000_000
-#: The persisted bigram index: positions grouped by the (clipped) code points of the
-#: bigram starting there, the distinct bigrams (first << 16 | second) in order, and where
-#: each one's group starts (one more entry: the end).
+#: The persisted bigram index: the positions grouped by the (clipped) code points of the
+#: bigram starting there, delta- and LEB128-coded (``stream``), the distinct bigrams
+#: (first << 16 | second) in order, and where each one's bytes start (one more entry:
+#: the end).
 BIGRAMS_SIDECAR = "bigrams"
-BIGRAMS_KEYS = ("positions", "keys", "starts")
+BIGRAMS_KEYS = ("stream", "keys", "offsets")
+#: Code points from here on share the last bigram key (the clipped code U+FFFF).
+CLIP = 0xFFFF
 #: Positions sorted per step when building a character index: bounds the temporaries
 #: (about 26 bytes per position of a step) whatever the segment's size.
 SORT_STEP = 1 << 20
@@ -106,112 +122,180 @@ class CharIndex:
 class BigramIndex:
     """A segment's persisted bigram index (memory maps; see the module docstring)."""
 
-    positions: np.ndarray  # int32, grouped by bigram, ascending within a group
+    stream: np.ndarray  # uint8: per group, ascending positions as LEB128 deltas
     keys: np.ndarray  # uint32 bigram keys (first << 16 | second), ascending
-    starts: np.ndarray  # int64, len(keys) + 1
+    offsets: np.ndarray  # where each group's bytes start in ``stream``, len(keys) + 1
 
     def span(self, low: int, high: int) -> tuple[int, int]:
-        """Where the groups of the keys in [low, high) lie in ``positions``."""
+        """The groups of the keys in [low, high), as a range of group numbers."""
         lo, hi = np.searchsorted(self.keys, [low, high])
-        return int(self.starts[lo]), int(self.starts[hi])
+        return int(lo), int(hi)
 
-    def group(self, key: int) -> np.ndarray:
-        start, end = self.span(key, key + 1)
-        return self.positions[start:end]
+    def nbytes_of(self, lo: int, hi: int) -> int:
+        """Bytes of groups [lo, hi) in ``stream``: how much a search reads for them."""
+        return int(self.offsets[hi]) - int(self.offsets[lo])
 
-    def find(self, wanted: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Start positions of the code points *wanted* (any order), exactly."""
+    def decode(self, lo: int, hi: int, read: list[tuple[int, int]] | None = None) -> np.ndarray:
+        """The positions of groups [lo, hi) (int64; each group ascending, one after the
+        other), noting the byte span read in *read*."""
+        start, end = int(self.offsets[lo]), int(self.offsets[hi])
+        if end <= start:
+            return np.zeros(0, dtype=np.int64)
+        if read is not None:
+            read.append((start, end))
+        data = np.asarray(self.stream[start:end])
+        last = data < 0x80  # the last byte of each value
+        if bool(last.all()):
+            deltas = data.astype(np.int64)
+        else:
+            ends = np.flatnonzero(last)
+            firsts = np.empty_like(ends)
+            firsts[0] = 0
+            firsts[1:] = ends[:-1] + 1
+            sizes = ends - firsts + 1
+            deltas = (data[firsts] & 0x7F).astype(np.int64)
+            for j in range(1, int(sizes.max())):
+                longer = np.flatnonzero(sizes > j)
+                deltas[longer] |= (data[firsts[longer] + j] & 0x7F).astype(np.int64) << (7 * j)
+        at = np.cumsum(deltas)
+        if hi - lo > 1:  # each group's first value is absolute: undo the running sum
+            bounds = np.asarray(self.offsets[lo : hi + 1], dtype=np.int64) - start
+            before = np.concatenate(([0], np.cumsum(last)))[bounds]  # values before each
+            counts = np.diff(before)
+            base = np.where(before[:-1] > 0, at[np.maximum(before[:-1] - 1, 0)], 0)
+            at -= np.repeat(base, counts)
+        return at
+
+    def group(self, key: int, read: list[tuple[int, int]] | None = None) -> np.ndarray:
+        lo, hi = self.span(key, key + 1)
+        return self.decode(lo, hi, read)
+
+    def find(self, wanted: np.ndarray) -> np.ndarray:
+        """Start positions of the code points *wanted*, exactly up to the clipping of code
+        points above U+FFFE (the caller checks those: :meth:`SegmentText.find`)."""
         read: list[tuple[int, int]] = []
         try:
-            return self._find(wanted, codes, read)
+            return self._find(wanted, read)
         finally:
             self._release(read)
 
     def _release(self, spans: list[tuple[int, int]]) -> None:
-        """Drop the pages of *spans* of ``positions`` from this process's mapping.
+        """Drop the pages of *spans* of ``stream`` from this process's mapping.
 
         The data is a read-only file map, so this is always safe: a later read (by
         any thread) faults the pages back in from the page cache.
         """
-        mapping = getattr(self.positions, "_mmap", None)
+        mapping = getattr(self.stream, "_mmap", None)
         if mapping is None or not hasattr(mapping, "madvise"):
             return
-        size = self.positions.itemsize
-        skip = self.positions.offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
+        offset: int = getattr(self.stream, "offset", 0)  # a memory map's, as _mmap says
+        skip = offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
         for start, end in spans:
             # A page fault maps the cached pages of its whole aligned 64 KiB window
             # (Linux's fault-around), so a group of 8 positions leaves 16 pages behind
             # unless the window around it is released too.
-            low = (skip + start * size) // FAULT_AROUND * FAULT_AROUND
-            high = min(-(-(skip + end * size) // FAULT_AROUND) * FAULT_AROUND, len(mapping))
+            low = (skip + start) // FAULT_AROUND * FAULT_AROUND
+            high = min(-(-(skip + end) // FAULT_AROUND) * FAULT_AROUND, len(mapping))
             if high > low:
                 mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
 
-    def _find(self, wanted: np.ndarray, codes: np.ndarray,
-              read: list[tuple[int, int]]) -> np.ndarray:
-        clipped = [min(int(c), 0xFFFF) for c in wanted]
+    def _find(self, wanted: np.ndarray, read: list[tuple[int, int]]) -> np.ndarray:
+        clipped = [min(int(c), CLIP) for c in wanted]
         size = len(clipped)
         if size == 1:
-            start, end = self.span(clipped[0] << 16, (clipped[0] + 1) << 16)
-            read.append((start, end))
-            at = np.array(self.positions[start:end])
-        else:
-            keys = [clipped[k] << 16 | clipped[k + 1] for k in range(size - 1)]
-            spans = [self.span(key, key + 1) for key in keys]
-            rarest = min(range(size - 1), key=lambda k: spans[k][1] - spans[k][0])
-            start, end = spans[rarest]
-            read.extend(spans)
-            at = np.asarray(self.positions[start:end]) - rarest
-            # Bigrams at 0, 2, 4, ... and size - 2 cover every character of the needle.
-            for k in sorted(set(range(0, size - 1, 2)) | {size - 2}):
-                if k == rarest or not len(at):
-                    continue
-                group = self.positions[spans[k][0] : spans[k][1]]
-                if not len(group):
-                    return at[:0]
-                where = np.searchsorted(group, at + k)
-                at = at[group[np.minimum(where, len(group) - 1)] == at + k]
-        for k, code in enumerate(wanted):  # astral characters share U+FFFF's clipped code
-            if code >= 0xFFFF and len(at):
-                at = at[codes[at + k] == code]
+            lo, hi = self.span(clipped[0] << 16, (clipped[0] + 1) << 16)
+            return self.decode(lo, hi, read)
+        keys = [clipped[k] << 16 | clipped[k + 1] for k in range(size - 1)]
+        spans = [self.span(key, key + 1) for key in keys]
+        if any(hi == lo for lo, hi in spans):
+            return np.zeros(0, dtype=np.int64)
+        # Bigrams at 0, 2, 4, ... and size - 2 cover every character of the needle;
+        # the rarest (fewest bytes) gives the candidates, the others are checked from
+        # the smallest up, so an empty result stops before the large groups.
+        needed = sorted(set(range(0, size - 1, 2)) | {size - 2},
+                        key=lambda k: self.nbytes_of(*spans[k]))
+        rarest = min(range(size - 1), key=lambda k: self.nbytes_of(*spans[k]))
+        at = self.decode(*spans[rarest], read) - rarest
+        for k in needed:
+            if k == rarest or not len(at):
+                continue
+            group = self.decode(*spans[k], read)
+            where = np.searchsorted(group, at + k)
+            at = at[group[np.minimum(where, len(group) - 1)] == at + k]
         return at
+
+    def preceded(self, at: np.ndarray, firsts: np.ndarray, code: int) -> np.ndarray:
+        """Whether the character before each of positions *at* (which hold *code*) is one
+        of *firsts*: whether position at - 1 is in the group of bigram (first, code)."""
+        return self._in_groups(at - 1, [int(f) << 16 | min(code, CLIP) for f in firsts])
+
+    def followed(self, at: np.ndarray, code: int, seconds: np.ndarray) -> np.ndarray:
+        """Whether the character after each of positions *at* (which hold *code*) is one
+        of *seconds*: whether position at is in the group of bigram (code, second)."""
+        return self._in_groups(at, [min(code, CLIP) << 16 | int(s) for s in seconds])
+
+    def _in_groups(self, at: np.ndarray, keys: list[int]) -> np.ndarray:
+        read: list[tuple[int, int]] = []
+        try:
+            hit = np.zeros(len(at), dtype=bool)
+            for key in keys:
+                group = self.group(key, read)
+                if len(group):
+                    where = np.minimum(np.searchsorted(group, at), len(group) - 1)
+                    hit |= group[where] == at
+            return hit
+        finally:
+            self._release(read)
 
 
 @dataclass
 class SegmentText:
-    """All squeezed texts of one segment as code points, with document boundaries.
+    """All squeezed texts of one segment, with document boundaries.
 
-    The first searches scan the code points linearly (a few milliseconds per
-    segment); after a few, a background thread sorts the positions by character
-    (a :class:`CharIndex`, kept in *indexes* under *key*), after which a search
-    only visits the occurrences of the needle's rarest character.  A one-shot
-    command line search never pays for that sort.
+    With a persisted bigram index (every segment an index run wrote), a search reads
+    the groups of its needle's bigrams.  Without one (its sidecar missing or damaged),
+    *codes* holds the code points, derived again from the stored text: the first
+    searches scan them linearly (a few milliseconds per segment); after a few, a
+    background thread sorts the positions by character (a :class:`CharIndex`, kept in
+    *indexes* under *key*), after which a search only visits the occurrences of the
+    needle's rarest character.
     """
 
-    codes: np.ndarray  # code points, documents separated by SEPARATOR
-    starts: np.ndarray  # start offset of each document
+    starts: np.ndarray  # start offset of each document (documents separated by SEPARATOR)
     title_ends: np.ndarray  # end of each document's title part
     lengths: np.ndarray  # characters of each document
     histogram: np.ndarray  # occurrences of each code point (BMP; astral share one bin)
     avg_len: float
+    #: Code points above U+FFFE: where they are (ascending) and which they are.
+    astral_at: np.ndarray
+    astral_codes: np.ndarray
     key: Hashable = None
     indexes: ByteLRU[CharIndex] | None = field(default=None, repr=False)
     #: The bigram index written at index time (memory maps), when the segment has one.
     bigrams: BigramIndex | None = field(default=None, repr=False)
+    #: The code points, only when there is no bigram index (see above).
+    codes: np.ndarray | None = field(default=None, repr=False)
+    #: [scans, sorts] of this segment's code points: kept by the caches, so they outlive
+    #: this object when the segment cache evicts it (its codes take heap memory).
+    tally: list[int] = field(default_factory=lambda: [0, 0], repr=False)
     _sorting: bool = False
-    _scans: int = 0
-    _builds: int = 0
+
+    @property
+    def total(self) -> int:
+        """Characters of the segment's text, separators included."""
+        return int(self.starts[-1] + self.lengths[-1] + 1) if len(self.starts) else 0
 
     @property
     def index_bytes(self) -> int:
         """What this segment's character index costs (int32 positions and int64 offsets)."""
-        return 4 * len(self.codes) + 8 * (0x10000 + 1) + ENTRY_OVERHEAD
+        return 4 * self.total + 8 * (0x10000 + 1) + ENTRY_OVERHEAD
 
     @property
     def nbytes(self) -> int:
         """Process memory of the arrays (memory-mapped sidecar arrays count zero)."""
-        return heap_bytes(self.codes, self.starts, self.title_ends, self.lengths,
-                          self.histogram) + ENTRY_OVERHEAD
+        return heap_bytes(self.starts, self.title_ends, self.lengths, self.histogram,
+                          self.astral_at, self.astral_codes,
+                          *([self.codes] if self.codes is not None else [])) + ENTRY_OVERHEAD
 
     def _positions_of(self, code: int) -> np.ndarray:
         """Positions of one code point: from the cached index, else by scanning."""
@@ -219,9 +303,10 @@ class SegmentText:
         if index is not None:
             clipped = min(code, 0xFFFF)
             return index.by_char[index.char_offsets[clipped] : index.char_offsets[clipped + 1]]
-        self._scans += 1
+        self.tally[0] += 1
         # A long-lived process: worth indexing; after an eviction, only after twice the scans.
-        if (self._scans >= SORT_AFTER_SCANS << min(self._builds, 30) and self.indexes is not None
+        if (self.tally[0] >= SORT_AFTER_SCANS << min(self.tally[1], 30)
+                and self.indexes is not None
                 and self.index_bytes <= self.indexes.capacity):
             self._sort_in_background()
         return np.flatnonzero(self.codes == code)
@@ -231,11 +316,12 @@ class SegmentText:
             if self._sorting:
                 return
             self._sorting = True
-            self._builds += 1
+            self.tally[1] += 1
 
         def build() -> None:
             try:
                 with _build_lock:
+                    assert self.codes is not None  # only scanned segments are sorted
                     # 16-bit keys: numpy sorts them by radix, and the copy is half the size.
                     clipped = np.minimum(self.codes, 0xFFFF).astype(np.uint16) \
                         if self.codes.dtype != np.uint16 else self.codes
@@ -260,31 +346,46 @@ class SegmentText:
         where the number is not part of a longer one (``4万`` is not in ``14万``).
         """
         size = len(needle)
-        codes = self.codes
-        if not size or size > len(codes):
+        total = self.total
+        if not size or size > total:
             return _empty()
         wanted = np.array([ord(c) for c in needle], dtype=np.uint32)
-        last = len(codes) - size
+        last = total - size
         # A caller's time limit (searcher/deadline.py): the steps below walk up to every
         # occurrence of the needle's rarest character and cannot stop midway.
-        check_time_limit(int(self.histogram[np.minimum(wanted, 0xFFFF)].min()) / SCAN_RATE)
+        check_time_limit(int(self.histogram[np.minimum(wanted, CLIP)].min()) / SCAN_RATE)
         if self.bigrams is not None:
-            at = self.bigrams.find(wanted, codes)
+            at = self.bigrams.find(wanted)
             at = at[(at >= 0) & (at <= last)]
+            for k, code in enumerate(wanted):  # astral characters share U+FFFF's key
+                if code >= CLIP and len(at):
+                    where = np.minimum(np.searchsorted(self.astral_at, at + k),
+                                       max(len(self.astral_at) - 1, 0))
+                    at = at[(self.astral_at[where] == at + k)
+                            & (self.astral_codes[where] == code)] if len(self.astral_at) \
+                        else at[:0]
+            if whole_numbers and len(at):
+                if needle[0].isdigit():
+                    at = at[~self.bigrams.preceded(at, _NUMBER_CHARS, int(wanted[0]))]
+                if needle[-1].isdigit() and len(at):
+                    at = at[~self.bigrams.followed(at + size - 1, int(wanted[-1]),
+                                                   _NUMBER_CHARS)]
         else:
-            rarest = int(np.argmin(self.histogram[np.minimum(wanted, 0xFFFF)]))
+            codes = self.codes
+            assert codes is not None  # held in memory whenever there is no bigram index
+            rarest = int(np.argmin(self.histogram[np.minimum(wanted, CLIP)]))
             at = self._positions_of(int(wanted[rarest])) - rarest
             at = at[(at >= 0) & (at <= last)]
             for k in range(size):
-                if len(at) and (k != rarest or wanted[k] >= 0xFFFF):
+                if len(at) and (k != rarest or wanted[k] >= CLIP):
                     at = at[codes[at + k] == wanted[k]]
-        if whole_numbers and len(at):
-            if needle[0].isdigit():
-                before = codes[np.maximum(at - 1, 0)]
-                at = at[(at == 0) | ~np.isin(before, _NUMBER_CHARS)]
-            if needle[-1].isdigit() and len(at):
-                after = codes[np.minimum(at + size, len(codes) - 1)]
-                at = at[~np.isin(after, _NUMBER_CHARS)]
+            if whole_numbers and len(at):
+                if needle[0].isdigit():
+                    before = codes[np.maximum(at - 1, 0)]
+                    at = at[(at == 0) | ~np.isin(before, _NUMBER_CHARS)]
+                if needle[-1].isdigit() and len(at):
+                    after = codes[np.minimum(at + size, len(codes) - 1)]
+                    at = at[~np.isin(after, _NUMBER_CHARS)]
         if not len(at):
             return _empty()
         return _per_document(at, self.starts, self.title_ends)
@@ -333,9 +434,17 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
     codes = np.frombuffer(blob.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if len(codes) and int(codes.max()) <= 0xFFFF:
         codes = codes.astype(np.uint16)
-    histogram = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000).astype(np.int64)
+    histogram = np.bincount(np.minimum(codes, CLIP), minlength=0x10000).astype(np.int64)
+    astral_at = np.flatnonzero(codes >= CLIP).astype(np.int32)
     return {"codes": codes, "starts": starts, "title_ends": starts + cuts, "lengths": lengths,
-            "histogram": histogram}
+            "histogram": histogram, "astral_at": astral_at,
+            "astral_codes": codes[astral_at].astype(np.uint32)}
+
+
+def text_sidecar(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays of :func:`text_arrays` that are saved (all but the code points, which
+    the bigram index holds)."""
+    return {key: arrays[key] for key in SIDECAR_KEYS}
 
 
 def char_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, np.ndarray]:
@@ -401,14 +510,72 @@ def bigram_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, n
             "starts": np.concatenate(starts).astype(np.int64)}
 
 
-def _persisted_index(reader, codes: np.ndarray) -> BigramIndex | None:
+def pack_bigram_index(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The persisted form of :func:`bigram_index_arrays`' result (see the module docstring):
+    within each group the differences between successive positions (the first one
+    absolute), as LEB128 bytes, in steps of :data:`SORT_STEP` positions."""
+    positions, starts = arrays["positions"], arrays["starts"]
+    total = len(positions)
+    pieces: list[np.ndarray] = []
+    sizes = np.empty(total, dtype=np.uint8)  # bytes of each position's value
+    for start in range(0, total, SORT_STEP):
+        end = min(start + SORT_STEP, total)
+        value = positions[start:end].astype(np.int64)
+        value[1:] -= positions[start : end - 1]
+        if start:
+            value[0] -= positions[start - 1]
+        firsts = starts[(starts >= start) & (starts < end)] - start
+        value[firsts] = positions[firsts + start]
+        size = 1 + (value >= 1 << 7).astype(np.uint8) + (value >= 1 << 14) \
+            + (value >= 1 << 21) + (value >= 1 << 28)
+        sizes[start:end] = size
+        place = np.concatenate(([0], np.cumsum(size[:-1], dtype=np.int64)))
+        out = np.empty(int(place[-1]) + int(size[-1]) if len(size) else 0, dtype=np.uint8)
+        for j in range(int(size.max()) if len(size) else 0):
+            has = np.flatnonzero(size > j)
+            more = (size[has] > j + 1).astype(np.uint8) << 7
+            out[place[has] + j] = ((value[has] >> (7 * j)) & 0x7F).astype(np.uint8) | more
+        pieces.append(out)
+    ends = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+    offsets = ends[starts]
+    return {"stream": np.concatenate(pieces) if pieces else np.zeros(0, np.uint8),
+            "keys": arrays["keys"].astype(np.uint32),
+            "offsets": offsets.astype(np.uint32 if offsets[-1] < 2**32 else np.int64)}
+
+
+def unpack_codes(index: BigramIndex, total: int, astral_at: np.ndarray,
+                 astral_codes: np.ndarray) -> np.ndarray:
+    """The code points of a segment's text, rebuilt from its bigram index: the first
+    character of each group's bigram at each of its positions, and the code points
+    above U+FFFE where they are."""
+    positions = index.decode(0, len(index.keys))
+    last = np.asarray(index.stream) < 0x80
+    before = np.concatenate(([0], np.cumsum(last)))[np.asarray(index.offsets, dtype=np.int64)]
+    codes = np.zeros(total, dtype=np.uint32)
+    codes[positions] = np.repeat(np.asarray(index.keys) >> 16, np.diff(before))
+    codes[np.asarray(astral_at, dtype=np.int64)] = astral_codes
+    return codes
+
+
+def squeezed_texts(reader, docnums: range | list[int] | None = None) -> list[str]:
+    """The squeezed texts (folded title, FIELD_BREAK, folded body; no whitespace) of
+    documents *docnums* (default: all) of *reader*, derived from the stored title and
+    display text: an index keeps them only inside its bigram index."""
+    column = reader.column_reader("text")
+    return [squeeze(reader.stored_fields(d).get("title") or "") + FIELD_BREAK
+            + squeeze(bytes(column[d] or b"").decode("utf-8", "surrogatepass"))
+            for d in (range(reader.doc_count_all()) if docnums is None else docnums)]
+
+
+def _persisted_index(reader, total: int) -> BigramIndex | None:
     arrays = load_arrays(reader, BIGRAMS_SIDECAR, BIGRAMS_KEYS)
     if arrays is None:
         return None
-    positions, keys, starts = arrays["positions"], arrays["keys"], arrays["starts"]
-    if len(positions) != len(codes) or len(starts) != len(keys) + 1:
+    stream, keys, offsets = arrays["stream"], arrays["keys"], arrays["offsets"]
+    if len(offsets) != len(keys) + 1 or (len(offsets) and int(offsets[-1]) != len(stream)) \
+            or len(stream) < total:
         return None  # not this text's index (never expected: both are written together)
-    return BigramIndex(positions, keys, starts)
+    return BigramIndex(stream, keys, offsets)
 
 
 def segment_text(reader, caches: SearchCaches) -> SegmentText:
@@ -418,13 +585,18 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
     if cached is not None:
         return cached
     arrays = load_arrays(reader, SIDECAR, SIDECAR_KEYS)
-    if arrays is None:
-        column = reader.column_reader("squeezed")
-        arrays = text_arrays([bytes(column[docnum] or b"").decode("utf-8", "surrogatepass")
-                              for docnum in range(reader.doc_count_all())])
+    bigrams = None
+    if arrays is not None:
+        lengths, starts = arrays["lengths"], arrays["starts"]
+        bigrams = _persisted_index(
+            reader, int(starts[-1] + lengths[-1] + 1) if len(starts) else 0)
+    if arrays is None or bigrams is None:
+        arrays = text_arrays(squeezed_texts(reader))
     lengths = arrays["lengths"]
     avg = float(lengths.mean()) if len(lengths) else 1.0
-    seg = SegmentText(arrays["codes"], arrays["starts"], arrays["title_ends"], lengths,
-                      arrays["histogram"], max(avg, 1.0), key=key, indexes=caches.char_index,
-                      bigrams=_persisted_index(reader, arrays["codes"]))
+    seg = SegmentText(arrays["starts"], arrays["title_ends"], lengths, arrays["histogram"],
+                      max(avg, 1.0), arrays["astral_at"], arrays["astral_codes"], key=key,
+                      indexes=caches.char_index, bigrams=bigrams,
+                      codes=None if bigrams is not None else arrays["codes"],
+                      tally=caches.sort_tally.setdefault(key, [0, 0]))
     return caches.segments.put(("text", key), seg, seg.nbytes)

@@ -27,13 +27,10 @@ import bisect
 import contextlib
 import logging
 import os
-import pickle
 import re
-import struct
 import threading
-import zlib
+import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,33 +45,39 @@ from ..core.suggestions import (
     suggestible,
 )
 from ..results import Suggestion
-from .caching import ENTRY_OVERHEAD, ByteLRU, heap_bytes, text_bytes
+from .caching import ENTRY_OVERHEAD, ByteLRU
 from .integrity import segment_sums
 from .sidecar import load_arrays, save_arrays, segment_folder, segment_key
-from .whoosh_adapter import field_doc_frequencies
+from .suggest_table import (
+    END_KEY,
+    RARE,
+    TABLE_ARRAYS,
+    Strings,
+    SuggestTable,
+    TieredTable,
+    decode_arrays,
+    encode_arrays,
+    text_hash,
+)
+from .whoosh_adapter import LARGE_SEGMENT_DOCS, field_doc_frequencies, reader_segment_id
 
 log = logging.getLogger(__name__)
 
 SIDECAR = "suggest"
 SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
-#: The merged table, saved by the first process that needs it (keyed by the segments).
-TABLE_FILE = "suggest.table.pickle"
+#: The merged table, saved by the index run (or the first process that needs it), keyed by
+#: the segments; over the base table of the large segments (see TieredTable).
+TABLE_FILE = "suggest.table"
+BASE_FILE = "suggest.base"
+#: What an older version saved (a pickle): removed when a table is saved.
+OLD_TABLE_FILE = "suggest.table.pickle"
 #: Bump when SuggestTable changes: an older saved table is then rebuilt.
-TABLE_VERSION = 3
-#: Starts the keys of a word's uncommon readings (``长期`` read ``changji``): a Latin prefix
-#: finds the words it spells in their common reading first, these only after them.
-RARE = "\x01"
+TABLE_VERSION = 6
 #: The most frequent words and phrases get pinyin keys (bounds the first call's work).
 MAX_PINYIN_WORDS = 40_000
-#: Key ranges at least this long, where few steps are expected, are answered by a walk over
-#: the entries best first (see SuggestTable.lookup).
-SCAN_RANGE = 4096
-SCAN_STEPS = 500
 MAX_PHRASE = 8
 
 _HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
-_END = "\U0010ffff"
-KINDS = ("word", "phrase", "title")
 
 
 # -- per-segment parts ----------------------------------------------------------------------
@@ -173,80 +176,12 @@ def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], 
             np.asarray(arrays["phrase_counts"]))
 
 
-# -- the merged table -----------------------------------------------------------------------
-@dataclass
-class SuggestTable:
-    """Entries best first, and sorted lookup keys pointing at entry numbers."""
-
-    texts: list[str]
-    counts: np.ndarray
-    kinds: list[str]
-    keys: list[str]
-    entries: np.ndarray  # entry number of each key
-
-    entry_keys: list[tuple[str, ...]]  # the keys of each entry
-    #: The best MAX_LIMIT entries of every one-character prefix (the widest key ranges).
-    first_chars: dict[str, list[int]] = field(default_factory=dict)
-
-    def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
-        best = self.best(prefix, limit)
-        if len(best) < limit and prefix.isascii() and prefix.isalpha():
-            seen = set(best)
-            best += [i for i in self.best(RARE + prefix, limit + len(best))
-                     if i not in seen][:limit - len(best)]
-        return [Suggestion(self.texts[i], int(self.counts[i]), self.kinds[i]) for i in best]
-
-    def best(self, prefix: str, limit: int) -> list[int]:
-        """The best *limit* entries with a key starting with *prefix*, best first."""
-        if len(prefix) == 1:
-            return self.first_chars.get(prefix, [])[:limit]
-        lo = bisect.bisect_left(self.keys, prefix)
-        hi = bisect.bisect_left(self.keys, prefix + _END, lo)
-        if lo >= hi:
-            return []
-        # A short prefix covers a large share of the keys: walking the entries best first
-        # finds *limit* of them after about limit * entries / range steps, which beats
-        # sorting out the range; a narrower range is partially sorted directly.
-        best = None
-        if hi - lo >= SCAN_RANGE and limit * len(self.texts) <= SCAN_STEPS * (hi - lo):
-            best = self.scan(prefix, limit, 4 * SCAN_STEPS)
-        if best is None:
-            best = self.partition(lo, hi, limit)
-        return best
-
-    def scan(self, prefix: str, limit: int, steps: int | None = None) -> list[int] | None:
-        """The best *limit* entries with a key starting with *prefix*, in entry order
-        (None when that takes more than *steps* entries: the caller sorts the range)."""
-        found = []
-        for number, keys in enumerate(self.entry_keys):
-            if steps is not None and number >= steps:
-                return None if len(found) < limit else found
-            for key in keys:
-                if key.startswith(prefix):
-                    found.append(number)
-                    break
-            if len(found) == limit:
-                break
-        return found
-
-    def partition(self, lo: int, hi: int, limit: int) -> list[int]:
-        """The best *limit* entries among the keys ``lo:hi``."""
-        ids = self.entries[lo:hi]
-        want = min(len(ids), limit * 4)
-        if want < len(ids):
-            best = np.unique(np.partition(ids, want - 1)[:want])
-            if len(best) < limit:  # many keys of the same entries: take them all
-                best = np.unique(ids)
-        else:
-            best = np.unique(ids)
-        return best[:limit].tolist()
-
-
 _build_lock = threading.Lock()
+Table = SuggestTable | TieredTable
 
 
-def suggestion_table(searcher, cache: ByteLRU[SuggestTable] | None = None) -> SuggestTable:
-    """The merged table of a searcher's segments (built once per set of segments, saved
+def suggestion_table(searcher, cache: ByteLRU[Table] | None = None) -> Table:
+    """The merged table of a searcher's segments (made once per set of segments, saved
     beside them, and kept in *cache*: an engine's ``caches.suggest``, part of its
     cache_bytes budget; a table larger than that share is loaded again by every call)."""
     readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
@@ -261,117 +196,294 @@ def suggestion_table(searcher, cache: ByteLRU[SuggestTable] | None = None) -> Su
             folder = segment_folder(readers[0]) if readers else None
             table = _load_table(folder, key)
             if table is None:
-                table = build_table(readers)
-                _save_table(folder, key, table)
+                table = update_table(folder, readers, key)
             if cache is None:
                 return table
-            cache.put(key, table, heap_bytes(table.counts, table.entries)
-                        + text_bytes(table.texts) + text_bytes(table.keys)
-                        + 120 * len(table.entry_keys) + ENTRY_OVERHEAD)
+            cache.put(key, table, table.nbytes() + ENTRY_OVERHEAD)
     return table
-
-
-#: The saved table ends with a footer (as Lucene's files do): this mark, then the CRC32
-#: and length of the pickle before it.
-FOOTER_MARK = b"searcher-crc32"
-_FOOTER = struct.Struct(f">{len(FOOTER_MARK)}sIQ")
-
-
-def _sealed(data: bytes) -> bytes:
-    return data + _FOOTER.pack(FOOTER_MARK, zlib.crc32(data), len(data))
-
-
-def _unsealed(data: bytes) -> bytes:
-    """The pickle of a saved table; ValueError when its footer does not match it."""
-    if len(data) < _FOOTER.size:
-        raise ValueError(f"{len(data)} bytes: shorter than its footer")
-    mark, crc, size = _FOOTER.unpack_from(data, len(data) - _FOOTER.size)
-    body = data[: len(data) - _FOOTER.size]
-    if mark != FOOTER_MARK or size != len(body):
-        raise ValueError("no valid footer (truncated or overwritten)")
-    if zlib.crc32(body) != crc:
-        raise ValueError("checksum mismatch (its bytes changed after it was written)")
-    return body
 
 
 def table_problem(path: str | os.PathLike[str]) -> str | None:
     """What is wrong with a saved table (None when it is intact or absent: it is optional)."""
     try:
         with open(path, "rb") as handle:
-            _unsealed(handle.read())
+            decode_arrays(handle.read())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        return str(exc)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return str(exc) or type(exc).__name__
     return None
 
 
-def _load_table(folder: str | None, key: tuple) -> SuggestTable | None:
-    """The merged table another process saved for the same segments, if any (a damaged
-    one is ignored, with a warning, and replaced)."""
-    if folder is None:
-        return None
-    path = os.path.join(folder, TABLE_FILE)
+def _read(folder: str, name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    path = os.path.join(folder, name)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError:
         return None
     try:
-        version, saved_key, table = pickle.loads(_unsealed(data))
-    except ValueError as exc:
+        meta, arrays = decode_arrays(data)
+    except (ValueError, KeyError, TypeError) as exc:
         log.warning("damaged suggestion table %s (%s): building it again", path, exc)
         return None
-    except (EOFError, pickle.UnpicklingError, TypeError, AttributeError, ImportError):
+    if not isinstance(meta, dict) or meta.get("version") != TABLE_VERSION:
         return None
-    if version != TABLE_VERSION or not isinstance(table, SuggestTable) \
-            or _segments(saved_key) != _segments(key):
-        return None
-    return table
+    return meta, arrays
 
 
-def _segments(key: tuple) -> tuple | None:
+def _table(meta: dict, arrays: dict[str, np.ndarray]) -> SuggestTable | None:
+    if any(name not in arrays for name in TABLE_ARRAYS):
+        return None
+    return SuggestTable({name: arrays[name] for name in TABLE_ARRAYS},
+                        int(meta.get("spelled_end", 0)))
+
+
+def _segments(key: tuple) -> list[list] | None:
     """A table key without its folder: the same segments in a copied or moved index folder
     (a backup restored elsewhere) have the same table."""
     try:
-        return tuple((segment[1], count) for segment, count in key)
+        return [[segment[1], count] for segment, count in key]
     except (TypeError, ValueError, IndexError):
         return None
 
 
-def _save_table(folder: str | None, key: tuple, table: SuggestTable) -> None:
-    """Save the merged table beside the segments (atomically), so the next process loads it
-    instead of merging again; a read-only index just keeps it in memory."""
+def _load_table(folder: str | None, key: tuple) -> Table | None:
+    """The table another process saved for the same segments, if any (a damaged one is
+    ignored, with a warning, and replaced)."""
+    if folder is None:
+        return None
+    saved = _read(folder, TABLE_FILE)
+    if saved is None or saved[0].get("segments") != _segments(key):
+        return None
+    meta, arrays = saved
+    over = _table(meta, arrays)
+    if over is None:
+        return None
+    if meta.get("base") is None:
+        return over
+    base = _load_base(folder)
+    if base is None or base[0].get("id") != meta["base"] or "hidden" not in arrays:
+        return None
+    return TieredTable(base[1], over, arrays["hidden"])
+
+
+def _load_base(folder: str | None) -> tuple[dict, SuggestTable] | None:
+    saved = _read(folder, BASE_FILE) if folder is not None else None
+    if saved is None:
+        return None
+    table = _table(*saved)
+    return None if table is None else (saved[0], table)
+
+
+def _save(folder: str | None, name: str, meta: dict, table: SuggestTable,
+          extra: dict[str, np.ndarray] | None = None) -> None:
+    """Save a table beside the segments (atomically), so the next process loads it instead
+    of merging again; a read-only index just keeps it in memory."""
     if folder is None:
         return
-    path = os.path.join(folder, TABLE_FILE)
+    path = os.path.join(folder, name)
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
-        data = pickle.dumps((TABLE_VERSION, key, table), protocol=pickle.HIGHEST_PROTOCOL)
+        data = encode_arrays(dict(meta, version=TABLE_VERSION, spelled_end=table.spelled_end),
+                             {**table.arrays, **(extra or {})})
         with open(tmp, "wb") as handle:
-            handle.write(_sealed(data))
+            handle.write(data)
         os.replace(tmp, path)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, OLD_TABLE_FILE))  # an older version's pickle
     except OSError as exc:
         log.debug("cannot save the suggestion table in %s: %s", folder, exc)
         with contextlib.suppress(OSError):
             os.remove(tmp)
 
 
-def build_table(readers: list) -> SuggestTable:
+# -- building and updating ---------------------------------------------------------------
+def update_table(folder: str | None, readers: list, key: tuple) -> Table:
+    """The table of *readers* (the segments of *key*), made from the saved base table and
+    the segments it does not cover, and saved; the base is built again first when it
+    cannot be used or the segments it does not cover have grown large (see
+    :class:`TieredTable`)."""
+    loaded = _load_base(folder)
+    base_meta, base = loaded if loaded is not None else ({}, None)
+    if base is not None and not _base_usable(base_meta, readers):
+        base = None
+    if base is None or _outgrown(base_meta, readers):
+        large = [r for r in readers if r.doc_count_all() >= LARGE_SEGMENT_DOCS]
+        base = build_table(large) if large else None
+        if base is not None:
+            base_meta = {"id": uuid.uuid4().hex,
+                         "segments": [[reader_segment_id(r), r.doc_count_all()] for r in large],
+                         "deleted": [sorted(_deleted(r)) for r in large]}
+            _save(folder, BASE_FILE, base_meta, base)
+    if base is None:
+        table = build_table(readers)
+        _save(folder, TABLE_FILE, {"segments": _segments(key), "base": None}, table)
+        return table
+    over, hidden = overlay(base, base_meta, readers)
+    _save(folder, TABLE_FILE, {"segments": _segments(key), "base": base_meta["id"]}, over,
+          {"hidden": hidden})
+    return TieredTable(base, over, hidden)
+
+
+def _deleted(reader) -> set[int]:
+    return set(reader.deleted_docs_set) if reader.has_deletions() else set()
+
+
+def _base_usable(meta: dict, readers: list) -> bool:
+    """Whether every segment of the base still exists (large segments are only merged by
+    ``optimize``, which writes a new generation)."""
+    present = {reader_segment_id(r): r.doc_count_all() for r in readers}
+    try:
+        return all(present.get(sid) == count for sid, count in meta["segments"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _outgrown(meta: dict, readers: list) -> bool:
+    """Whether the documents of large segments the base does not hold (and those deleted
+    from it since) are over 1/16 of it: folding them into a new base costs one full
+    merge, and keeps what every later run rebuilds small."""
+    base = {sid: i for i, (sid, _count) in enumerate(meta["segments"])}
+    base_docs = sum(count for _sid, count in meta["segments"])
+    outside = 0
+    for reader in readers:
+        sid = reader_segment_id(reader)
+        if sid in base:
+            outside += len(_deleted(reader)) - len(meta["deleted"][base[sid]])
+        elif reader.doc_count_all() >= LARGE_SEGMENT_DOCS:
+            outside += reader.doc_count_all()
+    return 16 * outside > base_docs
+
+
+def _segment_titles(reader) -> list[str]:
+    arrays = load_arrays(reader, SIDECAR, ("titles",))
+    titles = _unpack(arrays["titles"]) if arrays is not None else []
+    if len(titles) != reader.doc_count_all():
+        titles = _segment_part(reader)[2]
+    return titles
+
+
+def overlay(base: SuggestTable, meta: dict, readers: list) -> tuple[SuggestTable, np.ndarray]:
+    """The table over *base* for *readers* and the base entries it hides (see
+    :class:`TieredTable`): the summed counts of the segments the base does not hold,
+    less the titles deleted from its segments since, added to the base's counts."""
+    in_base = {sid: i for i, (sid, _count) in enumerate(meta["segments"])}
     words: dict[str, int] = {}
     phrases: dict[str, int] = {}
     titles: dict[str, int] = {}
     for reader in readers:
-        seg_words, seg_counts, seg_titles, seg_phrases, seg_phrase_counts = _segment_part(reader)
-        for word, count in zip(seg_words, seg_counts.tolist(), strict=True):
-            words[word] = words.get(word, 0) + count
-        for phrase, count in zip(seg_phrases, seg_phrase_counts.tolist(), strict=True):
-            phrases[phrase] = phrases.get(phrase, 0) + count
-        deleted = reader.deleted_docs_set if reader.has_deletions() else ()
-        for docnum, title in enumerate(seg_titles):
-            if title and docnum not in deleted:
-                titles[title] = titles.get(title, 0) + 1
+        sid = reader_segment_id(reader)
+        if sid in in_base:
+            then = set(meta["deleted"][in_base[sid]])
+            gone = [d for d in _deleted(reader) if d not in then]
+            if gone:
+                seg_titles = _segment_titles(reader)
+                for docnum in gone:
+                    if seg_titles[docnum]:
+                        titles[seg_titles[docnum]] = titles.get(seg_titles[docnum], 0) - 1
+            continue
+        _add_segment(reader, words, phrases, titles)
+    hidden: list[int] = []
+    #: (text, title) -> (count, kind, base entry number or -1)
+    entries: dict[tuple[str, bool], tuple[int, int, int]] = {}
+    slot = sorted(words.keys() | phrases.keys())
+    for text, number in zip(slot, base.find(slot, False), strict=True):
+        kind, count = (int(base.kind_codes[number]), int(base.counts[number])) \
+            if number is not None else (None, 0)
+        at = -1 if number is None else number
+        if kind == 0:
+            if text not in words:
+                continue  # a word already: its phrase count does not show
+            entries[text, False] = (count + words[text], 0, at)
+        elif text in words:
+            entries[text, False] = (words[text], 0, at)  # a phrase so far, a word now
+        else:
+            entries[text, False] = (count + phrases[text], 1, at)
+        if number is not None:
+            hidden.append(number)
+    changed = sorted(titles)
+    for text, number in zip(changed, base.find(changed, True), strict=True):
+        change = titles[text]
+        count = change + (int(base.counts[number]) if number is not None else 0)
+        if number is not None:
+            hidden.append(number)
+        if count > 0:
+            entries[text, True] = (count, 2, -1)
+    # The most frequent words get pinyin keys: where the counts above move words into or
+    # out of that set, the base entries concerned are replaced too, with their own counts.
+    mask = np.zeros(len(base), dtype=bool)
+    mask[hidden] = True
+    ordered = sorted(((-count, kind, len(text), text), at) for (text, _), (count, kind, at)
+                     in entries.items())
+    rows: list[tuple[tuple[int, int, int, str], bool, int]] = []
+    number = spelled = 0
+    from_base = None
+    for entry, at in ordered:
+        while spelled < MAX_PINYIN_WORDS:
+            if from_base is None:
+                while number < len(base) and mask[number]:
+                    number += 1
+                if number == len(base):
+                    break
+                from_base = base.sort_key(number)
+            if entry < from_base:
+                break
+            if _spellable(from_base[1], from_base[3]):
+                spelled += 1
+                if number >= base.spelled_end:
+                    rows.append((from_base, True, number))  # into the set
+            number += 1
+            from_base = None
+        spell = spelled < MAX_PINYIN_WORDS and _spellable(entry[1], entry[3])
+        spelled += spell
+        rows.append((entry, spell, at))
+    while spelled < MAX_PINYIN_WORDS and number < len(base):
+        if not mask[number]:
+            kind, text = int(base.kind_codes[number]), base.texts[number]
+            if _spellable(kind, text):
+                spelled += 1
+                if number >= base.spelled_end:
+                    rows.append((base.sort_key(number), True, number))
+        number += 1
+    rows += [(base.sort_key(n), False, n) for n in range(number, min(base.spelled_end, len(base)))
+             if not mask[n] and _spellable(int(base.kind_codes[n]), base.texts[n])]  # out of it
+    hidden += [n for _, _, n in rows if n >= 0 and not mask[n]]
+    known: dict[str, tuple[str, ...]] = {}
+    for (_, _kind, _, text), spell, n in rows:
+        if spell and 0 <= n < base.spelled_end and _spellable(int(base.kind_codes[n]), text):
+            known[text] = tuple(k for k in base.entry_keys[n] if k != text)
+    rows.sort()
+    over = _assemble([entry for entry, _, _ in rows], [spell for _, spell, _ in rows], known)
+    return over, np.unique(np.array(hidden, dtype=np.int64)).astype(np.int32)
+
+
+def _add_segment(reader, words: dict[str, int], phrases: dict[str, int],
+                 titles: dict[str, int]) -> None:
+    seg_words, seg_counts, seg_titles, seg_phrases, seg_phrase_counts = _segment_part(reader)
+    for word, count in zip(seg_words, seg_counts.tolist(), strict=True):
+        words[word] = words.get(word, 0) + count
+    for phrase, count in zip(seg_phrases, seg_phrase_counts.tolist(), strict=True):
+        phrases[phrase] = phrases.get(phrase, 0) + count
+    deleted = reader.deleted_docs_set if reader.has_deletions() else ()
+    for docnum, title in enumerate(seg_titles):
+        if title and docnum not in deleted:
+            titles[title] = titles.get(title, 0) + 1
+
+
+def build_table(readers: list) -> SuggestTable:
+    """The table of *readers*' segments, merged from their sidecars."""
+    words: dict[str, int] = {}
+    phrases: dict[str, int] = {}
+    titles: dict[str, int] = {}
+    for reader in readers:
+        _add_segment(reader, words, phrases, titles)
     return table_from_counts(words, phrases, titles)
+
+
+def _spellable(kind: int, text: str) -> bool:
+    """Whether an entry gets pinyin keys when it is among the MAX_PINYIN_WORDS best."""
+    return kind != 2 and len(text) <= MAX_PINYIN_CHARS and bool(_HAN_WORD.match(text))
 
 
 def table_from_counts(words: dict[str, int], phrases: dict[str, int],
@@ -382,42 +494,74 @@ def table_from_counts(words: dict[str, int], phrases: dict[str, int],
                 if text not in words]
     entries += [(-count, 2, len(text), text) for text, count in titles.items()]
     entries.sort()
-    texts = [e[3] for e in entries]
-    kinds = [KINDS[e[1]] for e in entries]
+    spelled = []
+    left = MAX_PINYIN_WORDS
+    for _, kind, _, text in entries:
+        spell = left > 0 and _spellable(kind, text)
+        left -= spell
+        spelled.append(spell)
+    return _assemble(entries, spelled)
+
+
+def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
+              known: dict[str, tuple[str, ...]] | None = None) -> SuggestTable:
+    """The table of sorted *entries* (minus count, kind, length, text); those *spelled*
+    get pinyin keys (*known* ones as given)."""
     keys: list[str] = []
     numbers: list[int] = []
-    spelled = 0
     for number, (_, kind, _, text) in enumerate(entries):
         key = squeeze(fold_or_empty(text)) if kind == 2 else text  # terms are folded already
         if key:
             keys.append(key)
             numbers.append(number)
-        if kind != 2 and spelled < MAX_PINYIN_WORDS and _HAN_WORD.match(text) \
-                and len(text) <= MAX_PINYIN_CHARS:
-            spelled += 1
-            common, rare = reading_keys(text)
-            for spelling in (*common, *(RARE + k for k in rare)):
+        if spelled[number]:
+            spellings = (known or {}).get(text)
+            if spellings is None:
+                common, rare = reading_keys(text)
+                spellings = (*sorted(common), *(RARE + k for k in sorted(rare)))
+            for spelling in spellings:
                 keys.append(spelling)
                 numbers.append(number)
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    entry_keys: list[list[str]] = [[] for _ in entries]
-    for key, number in zip(keys, numbers, strict=True):
-        entry_keys[number].append(key)
     sorted_keys = [keys[i] for i in order]
-    sorted_numbers = np.array(numbers, dtype=np.int64)[order]
-    first_chars: dict[str, list[int]] = {}
+    sorted_numbers = np.array(numbers, dtype=np.int64)[order].astype(np.int32)
+    by_entry = np.argsort(sorted_numbers, kind="stable").astype(np.int32)
+    entry_starts = np.zeros(len(entries) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(sorted_numbers, minlength=len(entries)), out=entry_starts[1:])
+    chars: list[int] = []
+    char_starts = [0]
+    char_entries: list[int] = []
     start = 0
     while start < len(sorted_keys):
         char = sorted_keys[start][0]
-        end = bisect.bisect_left(sorted_keys, char + _END, start)
-        first_chars[char] = np.unique(sorted_numbers[start:end])[:MAX_LIMIT].tolist()
+        end = bisect.bisect_left(sorted_keys, char + END_KEY, start)
+        chars.append(ord(char))
+        char_entries += np.unique(sorted_numbers[start:end])[:MAX_LIMIT].tolist()
+        char_starts.append(len(char_entries))
         start = end
-    return SuggestTable(texts, np.array([-e[0] for e in entries], dtype=np.int64), kinds,
-                        sorted_keys, sorted_numbers, [tuple(k) for k in entry_keys], first_chars)
+    texts = Strings.pack([e[3] for e in entries]).narrow()
+    packed_keys = Strings.pack(sorted_keys).narrow()
+    hashes = np.fromiter((text_hash(e[3], e[1] == 2) for e in entries), dtype=np.uint64,
+                         count=len(entries))
+    hash_order = np.argsort(hashes, kind="stable")
+    spelled_at = [n for n, spell in enumerate(spelled) if spell]
+    spelled_end = len(entries) if len(spelled_at) < MAX_PINYIN_WORDS else spelled_at[-1] + 1
+    return SuggestTable({
+        "texts_blob": texts.array(), "texts_starts": texts.starts,
+        "counts": np.array([-e[0] for e in entries], dtype=np.int32),
+        "kinds": np.array([e[1] for e in entries], dtype=np.uint8),
+        "keys_blob": packed_keys.array(), "keys_starts": packed_keys.starts,
+        "entries": sorted_numbers, "entry_key_starts": entry_starts,
+        "entry_key_numbers": by_entry,
+        "first_chars": np.array(chars, dtype=np.int32),
+        "first_char_starts": np.array(char_starts, dtype=np.int32),
+        "first_char_entries": np.array(char_entries, dtype=np.int32),
+        "hashes": hashes[hash_order], "hash_entries": hash_order.astype(np.int32),
+    }, spelled_end)
 
 
 def suggest(searcher, prefix: object, limit: int = 10,
-            cache: ByteLRU[SuggestTable] | None = None) -> list[Suggestion]:
+            cache: ByteLRU[SuggestTable | TieredTable] | None = None) -> list[Suggestion]:
     """Up to *limit* completions of *prefix*; [] for empty or unusable input."""
     if not isinstance(limit, int) or limit < 1:
         return []

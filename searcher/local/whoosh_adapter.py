@@ -22,6 +22,7 @@ Whoosh's internal modules or private names.
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 import struct
 import sys
@@ -84,6 +85,122 @@ __all__ = [
     "SUPPORTED", "SUPPORTED_TEXT", "StopFilter", "Token", "Tokenizer", "check_version",
     "columns", "datetime_to_long", "fields", "formats", "installed_version",
 ]
+
+# -- loading Whoosh's pickles ------------------------------------------------------------
+#
+# Whoosh writes Python pickles into the index folder: the table of contents (the schema and
+# the segment list), each document's stored fields, column headers and posting blocks.
+# Loading a pickle can call any function it names, so an index folder (data, that may come
+# from elsewhere) could run code.  Replacing Whoosh's formats is out of reach of this
+# adapter, so every pickle Whoosh loads goes through an Unpickler that resolves only the
+# names a searcher index holds: the classes of Whoosh's schema, formats, analysis, columns
+# and segments and searcher's two tokenizers, and a few plain value types (stored dates,
+# sets, the helpers pickle itself uses for bytes and arrays).  Anything else (``os.system``,
+# ``builtins.eval``, a class of any other module) is refused before it is called: the load
+# fails with an ``UnpicklingError`` naming the global, and nothing runs.
+
+#: (module, name) pairs of plain types and pickle's own helpers.
+SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    [(mod, name) for mod in ("builtins", "__builtin__") for name in (
+        "set", "frozenset", "int", "long", "float", "complex", "bytes", "bytearray", "str",
+        "unicode", "list", "dict", "tuple", "bool", "slice", "range")]
+    + [("_codecs", "encode"), ("copyreg", "_reconstructor"), ("array", "array"),
+       ("array", "_array_reconstructor"), ("collections", "defaultdict"),
+       ("collections", "OrderedDict"), ("collections", "deque")]
+    + [("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")])
+#: Modules whose classes (only classes, defined in that very module) an index may name.
+SAFE_CLASS_MODULES = ("whoosh.fields", "whoosh.formats", "whoosh.analysis", "whoosh.columns",
+                      "whoosh.codec.whoosh3", "searcher.local.analyzers", "searcher.local.schema")
+#: Classes that moved: an index written before names them where they were (it is then
+#: rebuilt, but a search must still open it to say so).
+MOVED_CLASSES = {("searcher.analysis.tokens", "SearcherTokenizer"):
+                 ("searcher.local.analyzers", "SearcherTokenizer"),
+                 ("searcher.analysis.tokens", "ChineseAnalyzer"):
+                 ("searcher.local.analyzers", "ChineseAnalyzer")}
+
+
+#: Globals already resolved and allowed.
+_RESOLVED: dict[tuple[str, str], Any] = {}
+
+
+class IndexUnpickler(pickle.Unpickler):
+    """An Unpickler that resolves only :data:`SAFE_GLOBALS` and the classes of
+    :data:`SAFE_CLASS_MODULES` (see above)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = _RESOLVED.get((module, name))
+        if found is not None:  # every stored-fields load names datetime: once a process
+            return found
+        module, name = MOVED_CLASSES.get((module, name), (module, name))
+        if (module, name) in SAFE_GLOBALS:
+            found = super().find_class(module, name)
+        elif "." not in name and any(module == m or module.startswith(m + ".")
+                                     for m in SAFE_CLASS_MODULES):
+            found = super().find_class(module, name)
+            if not (isinstance(found, type) and found.__module__ == module):
+                found = None
+        if found is not None:
+            _RESOLVED[(module, name)] = found
+            return found
+        raise pickle.UnpicklingError(
+            f"refused to load {module}.{name} from the index: not a type an index holds "
+            "(loading it could run code)")
+
+
+class _Bytes:
+    """A minimal file over bytes for the Unpickler: with ``peek`` the C unpickler takes
+    the whole rest at once, where over ``io.BytesIO`` it calls ``read`` for each opcode
+    (a stored-fields load took 2.5x ``pickle.loads``; this way the same)."""
+
+    __slots__ = ("data", "at")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self.at
+        self.at = len(self.data) if size < 0 else min(start + size, len(self.data))
+        return self.data[start : self.at]
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def readline(self) -> bytes:
+        end = self.data.find(b"\n", self.at)
+        return self.read(-1 if end < 0 else end + 1 - self.at)
+
+    def peek(self, _size: int = 0) -> bytes:
+        return self.data[self.at :]
+
+
+def safe_loads(data: bytes, *_args: Any, **_kwargs: Any) -> Any:
+    """``pickle.loads`` through :class:`IndexUnpickler`."""
+    return IndexUnpickler(_Bytes(data)).load()
+
+
+def safe_load(handle: Any, *_args: Any, **_kwargs: Any) -> Any:
+    """``pickle.load`` through :class:`IndexUnpickler`."""
+    return IndexUnpickler(handle).load()
+
+
+def _restrict_unpickling() -> None:
+    """Make every module of Whoosh that loads pickles from an index use :func:`safe_loads`."""
+    import types
+
+    from whoosh.codec import whoosh3
+    from whoosh.filedb import structfile
+
+    _index.pickle = types.SimpleNamespace(loads=safe_loads, dumps=pickle.dumps,
+                                          PicklingError=pickle.PicklingError)
+    structfile.load_pickle = safe_load
+    columns.loads = safe_loads
+    whoosh3.loads = safe_loads
+
+
+_restrict_unpickling()
 
 # -- opening and creating indexes --------------------------------------------------------
 
@@ -196,9 +313,14 @@ LARGE_SEGMENT_DOCS = 2000
 
 def merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
     """Whoosh's MERGE_SMALL over the segments below LARGE_SEGMENT_DOCS only (all of them
-    when none is larger: exactly MERGE_SMALL); returns the segments kept."""
+    when none is larger: exactly MERGE_SMALL), without segments of deleted documents only;
+    returns the segments kept."""
     from whoosh.writing import MERGE_SMALL
 
+    # A segment whose documents are all deleted is dropped (its files go with it): it
+    # would cost every query a round and every suggestion table its words until merged.
+    # (One stays when every document is deleted: readers of an index need a segment.)
+    segments = [s for s in segments if s.doc_count() > 0] or segments[:1]
     small = [s for s in segments if s.doc_count_all() < LARGE_SEGMENT_DOCS]
     if len(small) == len(segments):
         return MERGE_SMALL(writer, segments)
@@ -353,7 +475,8 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
         else:
             minlength, maxlength = None, 0
         total_weight += sum(weights)
-        term_min = minlength if term_min is None else min(term_min, minlength)
+        if minlength is not None:  # None: the field keeps no lengths
+            term_min = minlength if term_min is None else min(term_min, minlength)
         term_max = max(term_max, maxlength)
         term_maxweight = max(term_maxweight, maxweight)
 
@@ -395,11 +518,25 @@ def term_postings(reader: Any, fieldname: str, term: str) -> tuple[list[int], li
         return [], []
     ids: list[int] = []
     weights: list[float] = []
+    if not hasattr(matcher, "_read_data"):  # an inlined term (a few postings in the terms)
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+        return ids, weights
     while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        ids.extend(matcher._ids)
-        weights.extend(matcher._weights)
+        # What W3LeafMatcher._read_ids / _read_weights give, without their Python generator
+        # a posting (a common word's 50,000 postings at 100,000 articles cost 10 ms that way).
+        if matcher._data is None:
+            matcher._read_data()
+        deltas, block_weights = matcher._data[0], matcher._data[1]
+        ids.extend(deltas if matcher._byteids else itertools.accumulate(deltas))
+        if block_weights is None or isinstance(block_weights, float):
+            # Whoosh makes an array("f") of the one weight: float32, like every weight.
+            single = array("f", [1.0 if block_weights is None else block_weights])[0]
+            weights.extend([single] * matcher._blocklength)
+        else:
+            weights.extend(block_weights)
         matcher._next_block()
     return ids, weights
 

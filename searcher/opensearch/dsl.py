@@ -213,7 +213,7 @@ class Translator:
         if len(group) == 1:
             return self.node(group[0])
         literal = self._quietly(lambda: _all([self.node(n) for n in group]))
-        joined = "".join(fold(n.text) for n in group)
+        joined = "".join(fold(n.text) for n in group if isinstance(n, Word))  # Latin words
         result = _any([literal, self.pinyin(joined)])
         self._unit(joined, result)  # "liao cheng" is one query word
         return result
@@ -371,7 +371,7 @@ class Translator:
             tail = f"([^{_NUMBER}].*)?" if needle[-1].isdigit() else ".*"
             pattern = head + regex_literal(needle) + tail
         names = (field_name,) if field_name in SQ_FIELDS else ("title", "body")
-        clauses = []
+        clauses: list[dict[str, Any]] = []
         for name in names:
             exact: dict[str, Any]
             grams = SQ_FIELDS[name] + ".grams"

@@ -265,7 +265,8 @@ def _plan(client: Any, name: str, sources: list[str | os.PathLike[str]] | None,
     report.full = rebuild
     found = scan(source_paths, follow_links=settings.follow_links)
     report.skipped = found.skipped
-    manifest: dict[str, dict[str, Any]] = {} if rebuild else read_manifest(client, old)
+    manifest: dict[str, dict[str, Any]] = {} if rebuild or old is None else read_manifest(
+        client, old)
     # A rebuild starts empty: the folders' history is in the index being served.
     history = read_manifest(client, old) if rebuild and old else manifest
     labeling = label_sources(dict(meta.get("labels") or {}), source_paths, found, history)

@@ -14,7 +14,7 @@ import json
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import SECURITY_HEADERS
+from .guard import SECURITY_HEADERS
 from .messages import text
 
 BODY = json.dumps({"error": "bad request", "detail": text("bad_request", "en")

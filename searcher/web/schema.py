@@ -1,6 +1,6 @@
 """The API's answers as pydantic models: what ``/openapi.json`` declares for every status.
 
-The routes write their JSON directly (orjson, see :class:`searcher.web.app.JSON`); these
+The routes write their JSON directly (orjson, see :class:`searcher.web.rendering.JSON`); these
 models only describe it, and ``tests/test_schemathesis.py`` checks the server's answers
 against them.  Fields absent under ``searcher serve --public`` (source paths) are
 optional.  Descriptions are Markdown (``/docs`` renders them).
@@ -12,6 +12,8 @@ import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .params import SortName
 
 
 class ErrorBody(BaseModel):
@@ -69,7 +71,7 @@ class SearchBody(BaseModel):
     page: int
     pages: int
     limit: int
-    sort: Literal["relevance", "date", "oldest"]
+    sort: SortName
     relaxed: bool = Field(description="No document had every word: partial matches.")
     pinyin: dict[str, list[str]] = Field(
         default_factory=dict, description="Latin words of the query read as pinyin → the "

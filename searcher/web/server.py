@@ -54,7 +54,7 @@ SWITCH_INTERVAL = 0.02
 log = logging.getLogger("searcher.web")
 
 
-def _encode(settings: Settings, options: WebOptions) -> str:
+def encode_config(settings: Settings, options: WebOptions) -> str:
     def plain(value: Any) -> Any:
         return str(value) if isinstance(value, Path) else value
 
@@ -82,7 +82,7 @@ def app_from_env() -> Any:
 UVICORN_TESTED = ((0, 29), (1, 0))
 
 
-def _uvicorn_supported() -> bool:
+def uvicorn_supported() -> bool:
     """Whether this uvicorn is one :func:`_protocol_factory` knows (else ``serve`` falls back
     to uvicorn's own workers), and this platform can pass sockets between processes."""
     import uvicorn
@@ -357,8 +357,8 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
                               "access_log": access_log, "server_header": False,
                               "http": JsonErrorsHttpTools}
     if workers > 1:
-        os.environ[ENV_CONFIG] = _encode(settings, options)  # inherited by the workers
-        if _uvicorn_supported():
+        os.environ[ENV_CONFIG] = encode_config(settings, options)  # inherited by the workers
+        if uvicorn_supported():
             Workers(host, port, workers, common).run()
         else:  # no socket passing (Windows) or an unknown uvicorn: uvicorn's own workers
             uvicorn.run("searcher.web.server:app_from_env", factory=True, workers=workers,

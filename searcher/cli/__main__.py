@@ -1,0 +1,5 @@
+"""``python -m searcher.cli``."""
+
+from . import main
+
+main()
