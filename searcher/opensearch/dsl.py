@@ -272,7 +272,13 @@ class Translator:
                                    weight=verbatim_weight(needle, required))
             if self.relaxed:  # "any word" ranking: the string is evidence, not required
                 return _any([words, exact])
-            return {"bool": {"must": [exact], "should": [words]}}
+            exact = {"bool": {"must": [exact], "should": [words]}}
+            if verbatim and len(rules.HAN.findall(needle)) >= rules.LOOSE_NUMBER_HAN:
+                # A pasted run that cuts a number (023年同类煤电机组): the text around it
+                # is evidence enough, below the whole-number matches (as locally).
+                exact = _any([exact, self.substring(
+                    needle, weight=rules.LOOSE_NUMBER_WEIGHT * verbatim_weight(needle, required))])
+            return exact
         if verbatim and rules.HAN.search(needle):
             # The local ranking's verbatim evidence: stronger the longer the string, and
             # runs of adjacent query words found adjacent in the text (proximity).
