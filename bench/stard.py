@@ -84,7 +84,7 @@ def write_articles(articles: list[dict[str, Any]], folder: Path) -> None:
 def score_run(run: dict[str, list[str]], qrels: dict[str, set[str]]) -> dict[str, float]:
     """Mean nDCG@10 (binary gains), MRR@10, Recall@10 and Recall@100 over *qrels*' questions
     (a question without an answer list counts zero)."""
-    sums = Counter()
+    sums: Counter[str] = Counter({"ndcg@10": 0, "mrr@10": 0, "r@10": 0, "r@100": 0})
     for qid, relevant in qrels.items():
         ranked = run.get(qid, [])
         dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:K]) if d in relevant)

@@ -60,6 +60,12 @@ QUESTION_WEIGHT = 0.1
 #: above the answer holding its rare ones: bench/stard.py.)  An integer (the cluster
 #: applies the share that many times).
 COORD_POWER = 2
+#: Question words that ask for a thing (什么, 哪些 …): the word right after one names what
+#: the answer gives (有什么影响, 符合什么要求, 享有哪些权利).  The answer often holds it
+#: (权利, 条件), so it is scored like any word, but an article lacking it still answers
+#: the question: in that share it weighs ASKED_SHARE of its idf (:func:`asked_words`).
+ASKING_WORDS = frozenset("什么 哪些 哪个 哪种 何种 什么样 有何".split())
+ASKED_SHARE = 0.0
 #: Occurrences of a phrase in the title count this many times (like the title boost).
 TITLE_WEIGHT = 3.0
 TEXT_FIELDS = ("title", "body")
@@ -81,6 +87,13 @@ def idf(total: int, count: int) -> float:
     """BM25's idf of something *count* of *total* documents hold (both back ends' weights
     of words and strings)."""
     return math.log(1 + (max(total, 1) - count + 0.5) / (count + 0.5))
+
+
+def asked_words(terms: list[str]) -> set[str]:
+    """The words of *terms* (one plain word's jieba words, in order) that an asking word
+    right before them asks for (影响 of 有什么影响; not 是 of 什么是, a stop word)."""
+    return {term for before, term in zip(terms, terms[1:], strict=False)
+            if before in ASKING_WORDS and term not in STOP_WORDS}
 
 
 def content_runs(text: str, cut: Callable[[str], list[str]] | None = None

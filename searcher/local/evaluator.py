@@ -270,21 +270,25 @@ class Evaluator:
         return result
 
     def _combine(self, matches: list[Match], n: int,
-                 evidence: list[tuple[Match, float, list[int]]] = ()) -> Match:
+                 evidence: list[tuple[Match, float, list[int]]] = (),
+                 asked: list[int] = ()) -> Match:
         """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
         of *matches* each document holds, each weighing its idf: COORD_POWER).  Once
         relaxed, *evidence* (a Match, its weight and the positions in *matches* of the
         words it holds: adjacent words found verbatim) adds to the score of the documents
         matched before the scaling: it is evidence about the same words, worth only the
         share of the question a document holds; and a document holding the run verbatim
-        holds its words (however its text was segmented)."""
+        holds its words (however its text was segmented).  The words at *asked* (what the
+        question asks for: :func:`~searcher.core.rules.asked_words`) weigh ASKED_SHARE of
+        their idf in the share."""
         if not self.relaxed:
             return all_of(matches, n)
         result = any_of(matches, n)
         for match, weight, _covered in evidence:
             result.score += weight * np.where(result.mask, match.score, 0.0)
         if len(matches) > 1 and rules.COORD_POWER:
-            weights = [self.idf(match_count(m)) for m in matches]
+            weights = [self.idf(match_count(m)) * (rules.ASKED_SHARE if i in asked else 1.0)
+                       for i, m in enumerate(matches)]
             held = np.zeros(n, dtype=np.float64)
             for number, (match, weight) in enumerate(zip(matches, weights, strict=True)):
                 mask = match.mask
@@ -292,7 +296,8 @@ class Evaluator:
                     if number in covered:
                         mask = mask | (run.mask & result.mask)
                 held += weight * mask
-            result.score *= (held / sum(weights)) ** rules.COORD_POWER
+            if sum(weights) > 0:
+                result.score *= (held / sum(weights)) ** rules.COORD_POWER
         return result
 
     def _group(self, group: list[Node], space: Space) -> Match:
@@ -366,7 +371,8 @@ class Evaluator:
         words = self._combine(
             [self.any_field(t, fields, space) for t in required], n,
             [(match, weight, [i for i, t in enumerate(required) if t in run_terms])
-             for match, weight, run_terms in near] if self.relaxed else [])
+             for match, weight, run_terms in near] if self.relaxed else [],
+            [i for i, t in enumerate(required) if t in rules.asked_words(terms)])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)

@@ -180,14 +180,16 @@ class Translator:
         return combined
 
     def combine(self, clauses: list[dict[str, Any]],
-                evidence: list[tuple[dict[str, Any], list[int]]] = ()) -> dict[str, Any]:
+                evidence: list[tuple[dict[str, Any], list[int]]] = (),
+                asked: list[int] = ()) -> dict[str, Any]:
         """AND of *clauses*, or OR once relaxed, scaled like the local ranking by the share
         of the clauses a document holds, each weighing its idf (the document frequencies
         from *frequencies*): ``function_score`` multiplying the score by the sum of the
         weights of the clauses it matches, COORD_POWER times.  Once relaxed, *evidence*
         (adjacent words found verbatim, and the positions in *clauses* of their words)
         scores inside the scaling, and a document holding a run holds its words, as
-        locally (:meth:`searcher.local.evaluator.Evaluator._combine`)."""
+        locally (:meth:`searcher.local.evaluator.Evaluator._combine`); the clauses at
+        *asked* (what the question asks for) weigh ASKED_SHARE of their idf there."""
         if not self.relaxed:
             return _all(clauses)
         extra = [clause for clause, _covered in evidence]
@@ -197,7 +199,11 @@ class Translator:
         if self.frequencies is not None:
             total, counts = self.counts(clauses)
             weights = [rules.idf(total, count) for count in counts]
-        share = sum(weights) or 1.0
+        weights = [w * (rules.ASKED_SHARE if i in asked else 1.0)
+                   for i, w in enumerate(weights)]
+        share = sum(weights)
+        if share <= 0:  # only words asked for: "any word", unscaled (as locally)
+            return _plus(_any(clauses), extra)
         result = _plus(_any(clauses), extra)
         held = [_any([c, *(run for run, covered in evidence if number in covered)])
                 for number, c in enumerate(clauses)]
@@ -260,7 +266,8 @@ class Translator:
         words = self.combine(
             [self.any_field(t, fields) for t in required],
             [(clause, [i for i, t in enumerate(required) if t in run_terms])
-             for clause, run_terms in near] if self.relaxed else [])
+             for clause, run_terms in near] if self.relaxed else [],
+            [i for i, t in enumerate(required) if t in rules.asked_words(terms)])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
