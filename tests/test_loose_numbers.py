@@ -20,7 +20,8 @@ OTHERS = ["20221115", "20230101", "20230216", "20230316", "20230611", "20230712"
           "20230713", "20240315", "20240331"]  # also hold ±800千伏特高压直流
 CUT = "00千伏特高压直流输电工程开工"
 
-pytestmark = pytest.mark.skipif(not NEWS.is_dir(), reason="../shared/corpus/xwlb missing")
+pytestmark = [pytest.mark.skipif(not NEWS.is_dir(), reason="../shared/corpus/xwlb missing"),
+              pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
