@@ -131,7 +131,7 @@ def test_time_zone_change_rebuilds_with_dates_in_the_new_zone(base, index, caplo
     # The stored date and the date filter agree: 20:00 UTC is after 15:00 UTC.
     hits = engine.search("iPhone", since="2021-09-25T15:00:00+00:00").hits
     assert [Path(h.path).relative_to(docs).as_posix() for h in hits] == [NAIVE_DATED]
-    assert engine.stats()["fingerprint"]["timezone"] == "UTC"
+    assert engine.stats().fingerprint["timezone"] == "UTC"
 
 
 def test_user_dictionary_change_rebuilds_with_its_words(index, tmp_path, caplog):
@@ -170,7 +170,7 @@ def test_stop_word_list_change_rebuilds_with_the_new_list(index):
             "rebuilding") in indexed.stderr
     assert indexed.stdout.startswith("rebuilt ")
     assert ("body", "通过".encode()) in terms(index)
-    assert SearchEngine(index).stats()["fingerprint"]["stopwords"] == new_digest
+    assert SearchEngine(index).stats().fingerprint["stopwords"] == new_digest
 
 
 @pytest.mark.parametrize("package, label", [
@@ -185,7 +185,7 @@ def test_package_version_change_rebuilds(index, caplog, monkeypatch, package, la
     assert f"analysis changed ({change}): rebuilding" in message
     assert terms(index) == before  # the same real packages did the rebuild: same terms
     engine = SearchEngine(index)
-    assert engine.stats()["fingerprint"][package] == real + ".post9"
+    assert engine.stats().fingerprint[package] == real + ".post9"
     assert engine.search("liaocheng").hits[0].path.endswith(SEED_RELPATH)  # pinyin rows rebuilt
 
 
@@ -244,7 +244,7 @@ def test_index_with_the_old_fingerprint_format_is_rebuilt(base, index, caplog):
     engine = SearchEngine(index)
     assert engine.get(str(base[0] / NAIVE_DATED)).date == dt.datetime(
         2021, 9, 25, 12, 0, tzinfo=dt.timezone.utc)
-    assert set(engine.stats()["fingerprint"]) == set(schema.COMPONENTS)
+    assert set(engine.stats().fingerprint) == set(schema.COMPONENTS)
 
 
 def test_describe_change_names_each_component():

@@ -245,7 +245,7 @@ def test_existing_index_is_rebuilt_with_a_reason(tmp_path, site):
     assert "the folded text for exact phrases is kept once" in result.stderr  # version 5
     assert result.stdout.startswith(f"rebuilt {ix}: 3 added, 0 updated, 0 deleted")
     engine = SearchEngine(ix)
-    assert engine.stats()["generation"] != gen.name and len(all_docs(engine)) == 3
+    assert engine.stats().generation != gen.name and len(all_docs(engine)) == 3
 
 
 def test_source_behind_a_link_repointed_at_each_deploy(tmp_path):

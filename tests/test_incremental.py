@@ -108,7 +108,7 @@ def test_full_rebuild_and_parallel_build_agree(tmp_path):
     parallel = SearchEngine(tmp_path / "parallel")
     report = parallel.index([src], jobs=2, batch_size=70)
     assert report.added == 240 and not report.failed
-    assert parallel.stats()["segments"] >= 2
+    assert parallel.stats().segments >= 2
     for query in ["长江", '"第17段"', "编号 新闻"]:
         a, b = serial.search(query, limit=300), parallel.search(query, limit=300)
         assert a.total == b.total
