@@ -197,7 +197,7 @@ def parser_html(markdown: str, *, indented_code: bool = True) -> str:
     """The CommonMark parser's HTML of *markdown* as it is (no template layer removed): the
     general path that :func:`render_html_body` and :func:`plain_paragraph` short-cut, and
     that tests compare them with."""
-    return _markdown(indented_code).render(markdown)  # type: ignore[no-any-return]
+    return _markdown(indented_code).render(markdown)
 
 
 # Most bodies that open with HTML (feeds, 新闻联播) are HTML blocks with a line or two of
