@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO / "sample_docs")
     parser.add_argument("--queries", type=int, default=270)
     parser.add_argument("--opensearch", metavar="URL",
-                        help="also compare on this cluster (indexes compare-before/-after)")
+                        help="also compare on this cluster (indexes compare-before/-after-PID)")
     parser.add_argument("--show", type=int, default=5, help="differing queries to print")
     parser.add_argument("--side", nargs=3, metavar=("SRC", "LOCATION", "OUT"),
                         help=argparse.SUPPRESS)
@@ -183,7 +183,7 @@ def main() -> None:
     for back_end, url in back_ends:
         answers = {}
         for side, src in (("before", args.before), ("after", args.after)):
-            location = (f"{url.rstrip('/')}/compare-{side}" if url
+            location = (f"{url.rstrip('/')}/compare-{side}-{os.getpid()}" if url
                         else str(work / f"{side}-index"))
             out = work / f"{back_end}-{side}.json"
             started = time.monotonic()
