@@ -235,28 +235,3 @@ class SearchEngine:
 
     def __repr__(self) -> str:
         return f"SearchEngine({self.backend!r})"
-
-    # -- the local back end's internals (tests and benchmarks look inside) --
-    @property
-    def root(self):
-        return self._local_backend().root
-
-    @property
-    def _caches(self):
-        return self._local_backend()._caches
-
-    def _searcher(self):
-        return self._local_backend()._searcher()
-
-    def _query_context(self):
-        return self._local_backend()._query_context()
-
-    def _index(self):
-        return self._local_backend()._index()
-
-    def _local_backend(self):
-        from .local.backend import LocalBackend
-
-        if not isinstance(self.backend, LocalBackend):
-            raise AttributeError("this engine's index is on a cluster, not in a folder")
-        return self.backend

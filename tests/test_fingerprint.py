@@ -25,6 +25,7 @@ from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH
 from searcher import SearchEngine
 from searcher.config import Settings
 from searcher.core import fingerprint as schema
+from searcher.local.inspection import internals
 from searcher.local.whoosh_adapter import open_index
 
 #: An article of sample_docs dated "2021-09-25 20:00:00", without a zone.
@@ -64,14 +65,14 @@ def index(base, tmp_path) -> Path:
 
 def terms(index_dir: Path) -> set[tuple[str, bytes]]:
     """Every (field, term bytes) of the current generation, through Whoosh's public reader."""
-    generation = SearchEngine(index_dir).root.current()
+    generation = internals(SearchEngine(index_dir)).root.current()
     with open_index(str(generation.path)).reader() as reader:
         return set(reader.all_terms())
 
 
 def rebuild(index_dir: Path, caplog, **settings) -> tuple[str, str]:
     """Search (must warn), then index without --full (must rebuild): the two messages."""
-    before = SearchEngine(index_dir).root.current().name
+    before = internals(SearchEngine(index_dir)).root.current().name
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="searcher"):
         engine = SearchEngine(index_dir, **settings)
@@ -227,7 +228,7 @@ def test_two_changes_are_both_named(index, caplog, monkeypatch):
 def test_index_with_the_old_fingerprint_format_is_rebuilt(base, index, caplog):
     """Indexes built before whoosh, pypinyin, stop words, Unicode data and the time zone
     were recorded carry the old fingerprint; the first run rebuilds them by itself."""
-    generation = SearchEngine(index).root.current()
+    generation = internals(SearchEngine(index)).root.current()
     info = generation.info()
     info["fingerprint"] = {"schema": 2, "jieba": schema.package_version("jieba"),
                            "opencc": schema.package_version("opencc"), "userdict": "",

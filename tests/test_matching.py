@@ -183,7 +183,7 @@ def test_a_missing_pinyin_table_is_rebuilt_from_the_index(pinyin_engine):
     from searcher.analysis.lexicon import PINYIN_FILE
 
     engine, base = pinyin_engine
-    table = engine.root.current().path / PINYIN_FILE
+    table = internals(engine).root.current().path / PINYIN_FILE
     table.unlink()
     report = engine.index([base / "src"])
     assert report.added == 0 and table.exists()
