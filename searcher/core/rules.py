@@ -17,7 +17,8 @@ terms, plus:
 * a bonus for titles that hold every plain query word (``TITLE_ALL_BOOST``);
 * question words (``QUESTION_WORDS``) weigh ``QUESTION_WEIGHT`` and are never required;
   "any word" ranking (relaxed queries, questions) multiplies by the share of the words a
-  document holds, each word weighing its :func:`idf` (``COORD_POWER``);
+  document holds, each word weighing its :func:`idf` (``COORD_POWER``), except the word
+  an asking word asks for (影响 of 有什么影响: :func:`asked_words`, ``ASKED_SHARE``);
 * pinyin readings and synonyms as alternatives (pinyin below literal matches).
 """
 
