@@ -52,8 +52,11 @@ LOOSE_NUMBER_HAN = 4
 LOOSE_NUMBER_WEIGHT = 0.5
 PINYIN_BOOST = 0.3
 #: Weight of question words (什么, 是否, 有哪些 …: ``QUESTION_WORDS``) next to the other
-#: words of a query; they are not required when the query has other words.
-QUESTION_WEIGHT = 0.1
+#: words of a query; they are not required when the query has other words.  They say
+#: nothing about the answer: at 0.1 an article holding 什么 was ranked up among the
+#: answers to a real question (bench/stard.py: 0 is +0.001 nDCG@10 and +0.006 R@100 on
+#: both halves of the questions, bench/relevance.py h, i unchanged, j +0.001).
+QUESTION_WEIGHT = 0.0
 #: "Any word" ranking (relaxed queries, questions): scores times (share of the query's
 #: words a document holds) ** COORD_POWER, each word weighing its idf, so documents holding
 #: more of the question come first, and its rare words count for more than its common ones.
