@@ -3,10 +3,12 @@
 Postings are the expensive part of a Whoosh build, so each field's format is
 chosen deliberately:
 
-* ``title`` and ``body`` — jieba terms with frequencies but *no positions*:
-  exact phrases are answered by substring matching (below), which is exact
-  where positional phrase queries over jieba terms are not, so positions
-  would only cost postings bytes and build time.  Title boosted.
+* ``title`` and ``body`` — jieba terms with their counts as weights but *no
+  positions*: exact phrases are answered by substring matching (below), which
+  is exact where positional phrase queries over jieba terms are not, so
+  positions would only cost postings bytes and build time.  The format is
+  :class:`Counts`, not Whoosh's ``Frequency``, which stores each count twice.
+  Title boosted.
 * ``author``/``category``/``tag`` — whole folded values as single terms
   (exact filters); ``author`` also gets segmented terms for ``author:`` words.
 * ``text`` (display text) lives in a compressed *column*: one blob per
@@ -25,7 +27,7 @@ from ..analysis.normalize import fold_keyword
 from ..analysis.tokens import STOP_WORDS, index_terms
 from ..core.rules import TITLE_BOOST
 from .analyzers import ChineseAnalyzer, SearcherTokenizer
-from .whoosh_adapter import Token, Tokenizer, columns, fields
+from .whoosh_adapter import Token, Tokenizer, columns, fields, formats
 
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
@@ -57,6 +59,41 @@ class WholeValueTokenizer(Tokenizer):
             yield token
 
 
+class Counts(formats.Format):
+    """Whoosh's ``Frequency`` without its posting values.
+
+    A posting's weight is the term's count in the field times the field boost,
+    as with ``Frequency``, which also stores the count itself as a 4-byte value
+    per posting; searches read only the weights (``whoosh_adapter.term_postings``),
+    so the values were a second copy of the same number (a third of the body
+    postings' bytes).  Whoosh reads a value of None for each posting, as for
+    ``Existence``.
+    """
+
+    posting_size = 0
+    __inittypes__ = {"field_boost": float}
+
+    def __init__(self, field_boost: float = 1.0, **options) -> None:
+        self.field_boost = field_boost
+        self.options = options
+
+    def word_values(self, value, analyzer, **kwargs):
+        for word, freq, weight, _count in formats.Frequency.word_values(
+                self, value, analyzer, **kwargs):
+            yield word, freq, weight, b""
+
+    def encode(self, value) -> bytes:
+        return b""
+
+    def combine(self, vs) -> bytes:
+        return b""
+
+
+def _counted(field: fields.TEXT) -> fields.TEXT:
+    field.format = Counts(field_boost=field.format.field_boost)
+    return field
+
+
 def build_schema() -> fields.Schema:
     """The schema every index is created with."""
     whole = WholeValueTokenizer()
@@ -65,9 +102,9 @@ def build_schema() -> fields.Schema:
         relpath=fields.ID(stored=True),
         path=fields.STORED(),
         source=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False, stored=True,
-                          field_boost=TITLE_BOOST),
-        body=fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False),
+        title=_counted(fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False, stored=True,
+                                   field_boost=TITLE_BOOST)),
+        body=_counted(fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False)),
         author=fields.TEXT(analyzer=SearcherTokenizer(), phrase=False, stored=True),
         author_key=fields.KEYWORD(analyzer=whole),
         category=fields.KEYWORD(analyzer=whole, scorable=False),

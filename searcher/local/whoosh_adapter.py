@@ -74,7 +74,12 @@ from whoosh import index as _index  # noqa: E402
 from whoosh.analysis import StopFilter, Token, Tokenizer  # noqa: E402
 
 # Internals.  (whoosh.writing is imported where used: searches never need it.)
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield  # noqa: E402
+from whoosh.codec.whoosh3 import (  # noqa: E402
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3PostingsWriter,
+    _lenfield,
+)
 from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.reading import SegmentReader, TermNotFound  # noqa: E402
 from whoosh.system import pack_int, pack_long, pack_ushort  # noqa: E402
@@ -397,7 +402,7 @@ _TERM_INFO = struct.Struct("!BfIBBfII")
 
 
 def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | bytes, array],
-                         lengths: list[int] | None, compress_from: int) -> None:
+                         lengths: list[int] | None) -> None:
     """Each term's postings and term-table row of field *name*, terms in byte order.
 
     *terms* maps each term to a flat array ``docnum, freq, docnum, freq, ...``.
@@ -419,12 +424,13 @@ def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | b
     postfile, table = fieldwriter._postfile, fieldwriter._tindex
     prefix = pack_ushort(fieldwriter._fieldid)
     boost = float(fmt.field_boost)
-    frequency = isinstance(fmt, formats.Frequency)
+    counted = not isinstance(fmt, formats.Existence)  # weights are counts × boost
+    values = isinstance(fmt, formats.Frequency)  # ... and the count is stored again
     offset = postfile.tell()
     for term in sorted(terms):
         flat = terms[term]
         data, stats = _encode_postings(flat[0::2], flat[1::2], limit, compression, boost,
-                                       frequency, lengths, compress_from)
+                                       counted, values, lengths)
         postfile.write(data)
         table.add(prefix + (term.encode("utf-8") if isinstance(term, str) else term),
                   _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
@@ -432,21 +438,60 @@ def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | b
     fieldwriter.finish_field()
 
 
-def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
-                     frequency: bool, lengths: list[int] | None,
-                     compress_from: int) -> tuple[bytes, tuple]:
-    """One term's postings in W3 format, and its term info fields.
+#: Posting blocks whose pickle is smaller than this are stored uncompressed (the block
+#: header says so, and Whoosh's reader honours it).  Whoosh's own code means to skip
+#: compressing tiny blocks but a bug makes it compress every block, and zlib's per-call
+#: set-up cost more than all the rest of writing a rare term.
+COMPRESS_FROM = 96
 
-    The bytes are what ``W3PostingsWriter._write_block`` writes block by
-    block; the statistics are accumulated exactly as ``W3TermInfo.add_block``
-    does.  Whoosh builds each block posting by posting in Python; here every
-    list is made with one C-level call per block.  One deliberate difference:
-    blocks whose pickle is under *compress_from* bytes are stored
-    uncompressed (the block header says so, and Whoosh's reader honours it).
-    Whoosh's own code means to skip compressing tiny blocks but a bug makes
-    it compress every block, and zlib's per-call set-up cost more than all
-    the rest of writing a rare term.
-    """
+
+def _mini_ids(ids: Any) -> bytes | tuple[int, ...]:
+    """A block's doc ids as deltas: one byte each when every delta fits (the usual case
+    past the rarest terms), else a tuple.  Whoosh's reader only iterates them, and
+    iterating ``bytes`` gives ints."""
+    deltas = [b - a for a, b in zip(itertools.chain((0,), ids), ids, strict=False)]
+    return bytes(deltas) if max(deltas) < 256 else tuple(deltas)
+
+
+def _mini_weights(weights: Any) -> bytes | float | tuple[float, ...] | None:
+    """A block's weights as Whoosh minifies them (None: all 1.0; one float: all equal),
+    except that whole numbers below 256 (term counts, times an integral field boost) are
+    one byte each instead of a pickled float (9 bytes).  Whoosh's reader indexes them,
+    and ``bytes`` gives ints: the same numbers."""
+    first = weights[0]
+    if all(w == first for w in weights):
+        return None if first == 1.0 else first
+    if all(w.is_integer() and 0 <= w < 256 for w in weights):
+        return bytes([int(w) for w in weights])
+    return tuple(weights)
+
+
+def _encode_block(ids: Any, mini_weights: Any, values: Any, maxweight: float,
+                  compression: int, minlength: int | None, maxlength: int, last: bool) -> bytes:
+    """One W3 posting block (length, info, data) as searcher writes it: pickle protocol 3
+    (``bytes`` as themselves; protocol 2 spells them as a call of ``_codecs.encode`` on a
+    text, ~40 bytes each), one-byte deltas and weights (see above), and a whole-number
+    maximum weight as an int.  Whoosh's reader reads it as any other block."""
+    data = dumps((_mini_ids(ids), mini_weights, values), 3)
+    comp = compression if len(data) >= COMPRESS_FROM else 0
+    if comp:
+        data = zlib.compress(data, comp)
+    if maxweight == int(maxweight):
+        maxweight = int(maxweight)
+    info = dumps((len(ids), ids[-1], maxweight, comp, length_to_byte(minlength),
+                  length_to_byte(maxlength)), 3)
+    size = len(info) + len(data)
+    return pack_int(-size if last else size) + info + data
+
+
+def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
+                     counted: bool, values: bool,
+                     lengths: list[int] | None) -> tuple[bytes, tuple]:
+    """One term's postings in W3 format (blocks of :func:`_encode_block`), and its term
+    info fields, accumulated exactly as ``W3TermInfo.add_block`` does.  Whoosh builds
+    each block posting by posting in Python; here every list is made with one C-level
+    call per block.  *counted*: the weights are the counts times *boost* (else *boost*
+    each); *values*: the counts are stored too, as big-endian uint32 (``Frequency``)."""
     count = len(ids)
     parts = [WHOOSH3_HEADER_MAGIC]
     total_weight: float = 0
@@ -456,16 +501,17 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
     for start in range(0, count, limit):
         block_ids = ids[start : start + limit]
         size = len(block_ids)
-        if frequency:
+        block_values: bytes | None = None
+        if counted:
             block_freqs = freqs[start : start + limit]
             weights = array("f", block_freqs if boost == 1.0 else [f * boost for f in block_freqs])
-            packed = array("I", block_freqs)
-            if _LITTLE_ENDIAN:
-                packed.byteswap()
-            values: bytes | None = packed.tobytes()  # Frequency: big-endian uint32 each
+            if values:
+                packed = array("I", block_freqs)
+                if _LITTLE_ENDIAN:
+                    packed.byteswap()
+                block_values = packed.tobytes()
         else:
             weights = array("f", [boost]) * size
-            values = None  # Existence stores no values
         maxweight = max(weights)
         if lengths is not None:
             block_lengths = [lengths[d] for d in block_ids]
@@ -479,27 +525,31 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
             term_min = minlength if term_min is None else min(term_min, minlength)
         term_max = max(term_max, maxlength)
         term_maxweight = max(term_maxweight, maxweight)
-
-        first = weights[0]
-        if weights.count(first) == size:
-            mini_weights: float | tuple[float, ...] | None = None if first == 1.0 else first
-        else:
-            mini_weights = tuple(weights)
-        previous = itertools.chain((0,), block_ids)
-        deltas = tuple([b - a for a, b in zip(previous, block_ids, strict=False)])
-        data = dumps((deltas, mini_weights, values), 2)
-        comp = compression if len(data) >= compress_from else 0
-        if comp:
-            data = zlib.compress(data, comp)
-        info = dumps((size, block_ids[-1], maxweight, comp, length_to_byte(minlength),
-                      length_to_byte(maxlength)), 2)
-        block_length = len(info) + len(data)
-        parts.append(pack_int(-block_length if start + limit >= count else block_length))
-        parts.append(info)
-        parts.append(data)
+        parts.append(_encode_block(block_ids, _mini_weights(weights), block_values, maxweight,
+                                   compression, minlength, maxlength, start + limit >= count))
     stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
              length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
     return b"".join(parts), stats
+
+
+def _write_block(self: Any, last: bool = False) -> None:
+    """``W3PostingsWriter._write_block`` writing :func:`_encode_block`'s blocks, so the
+    segments Whoosh writes itself (its merges, ``add_document``) are as compact as ours."""
+    if self._byteids:  # term vectors (never written by searcher): Whoosh's own blocks
+        _whoosh_write_block(self, last)
+        return
+    if not self._blockcount:
+        self._postfile.write(WHOOSH3_HEADER_MAGIC)
+    self._terminfo.add_block(self)
+    self._postfile.write(_encode_block(
+        self._ids, _mini_weights(self._weights), self._mini_values(), self._maxweight,
+        self._compression, self._minlength, self._maxlength, last))
+    self._blockcount += 1
+    self._new_block()
+
+
+_whoosh_write_block = W3PostingsWriter._write_block
+W3PostingsWriter._write_block = _write_block
 
 
 # -- reading --------------------------------------------------------------------------------
