@@ -12,7 +12,8 @@ chosen deliberately:
 * ``author``/``category``/``tag`` — whole folded values as single terms
   (exact filters); ``author`` also gets segmented terms for ``author:`` words.
 * ``text`` (display text) lives in a compressed *column*: one blob per
-  document, no postings at all.  The folded, whitespace-free text for exact
+  document, no postings at all, deflated against a preset dictionary of common
+  Chinese words (:class:`TextColumn`).  The folded, whitespace-free text for exact
   substring matching is not stored as such: it is derived from title and body
   and kept only inside the segment's bigram index
   (:mod:`searcher.local.substrings`).
@@ -20,8 +21,10 @@ chosen deliberately:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 
 from ..analysis.normalize import fold_keyword
 from ..analysis.tokens import STOP_WORDS, index_terms
@@ -89,6 +92,81 @@ class Counts(formats.Format):
         return b""
 
 
+#: The preset dictionary new indexes deflate display text with (made by
+#: scripts/make_text_dictionary.py from jieba's dictionary).
+TEXT_DICTIONARY = Path(__file__).with_name("text.zdict")
+
+
+@cache
+def text_dictionary() -> str:
+    return TEXT_DICTIONARY.read_bytes().decode("utf-8")
+
+
+class TextColumn(columns.Column):
+    """Each document's bytes, deflated alone (raw deflate, level 6) against a preset
+    dictionary: a snippet decompresses only its own document, and the dictionary of
+    common words gives even a short text something to refer back to (at 20,000 news
+    articles 17.2 MB at level 1 without one, 13.8 MB with it).
+
+    The dictionary is kept in the column object, so in the index's schema: an index
+    reads with the dictionary it was written with, whatever :data:`TEXT_DICTIONARY`
+    holds later.  It is text (32 KiB of common words), which pickles as itself.
+    """
+
+    def __init__(self, dictionary: str, level: int = 6) -> None:
+        self._dictionary = dictionary
+        self._level = level
+
+    def _zdict(self) -> bytes:
+        return self._dictionary.encode("utf-8")
+
+    def writer(self, dbfile):
+        return _TextWriter(dbfile, self._zdict(), self._level)
+
+    def reader(self, dbfile, basepos, length, doccount):
+        return _TextReader(dbfile, basepos, length, doccount, self._zdict())
+
+
+class _TextWriter(columns.VarBytesColumn.Writer):
+    def __init__(self, dbfile, zdict: bytes, level: int) -> None:
+        super().__init__(dbfile)
+        # primed once; each document is compressed by a copy (setting the dictionary
+        # costs a pass over it)
+        self._primed = zlib.compressobj(level, zlib.DEFLATED, -15, 9,
+                                        zlib.Z_DEFAULT_STRATEGY, zdict)
+
+    def add(self, docnum, v) -> None:
+        if v:
+            deflate = self._primed.copy()
+            v = deflate.compress(v) + deflate.flush()
+        super().add(docnum, v)
+
+
+class _TextReader(columns.VarBytesColumn.Reader):
+    def __init__(self, dbfile, basepos, length, doccount, zdict: bytes) -> None:
+        super().__init__(dbfile, basepos, length, doccount)
+        self._zdict = zdict
+
+    def _inflate(self, v: bytes) -> bytes:
+        if not v:
+            return b""
+        inflate = zlib.decompressobj(-15, self._zdict)
+        out = inflate.decompress(v) + inflate.flush()
+        if not inflate.eof:
+            raise zlib.error("truncated text column value")
+        return out
+
+    def __getitem__(self, docnum) -> bytes:
+        return self._inflate(super().__getitem__(docnum))
+
+    def __iter__(self):
+        for v in super().__iter__():
+            yield self._inflate(v)
+
+    def load(self) -> list[bytes]:
+        return list(self)
+
+
 def _counted(field: fields.TEXT) -> fields.TEXT:
     field.format = Counts(field_boost=field.format.field_boost)
     return field
@@ -111,7 +189,7 @@ def build_schema() -> fields.Schema:
         tag=fields.KEYWORD(analyzer=whole, scorable=False),
         date=fields.DATETIME(stored=True, sortable=True),
         meta=fields.STORED(),
-        text=fields.COLUMN(columns.CompressedBytesColumn(level=1)),
+        text=fields.COLUMN(TextColumn(text_dictionary())),
     )
 
 
