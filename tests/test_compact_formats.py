@@ -1,15 +1,20 @@
 """The index's compact encodings read back exactly what was written.
 
 Display text is deflated against a preset dictionary kept in the index's schema
-(schema.TextColumn).
+(schema.TextColumn); stored fields are pickled with protocol 4 and deflated against a
+frozen dictionary (whoosh_adapter.StoredColumn), and fields Whoosh stored its own way
+still read.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
+import pickle
 import zlib
 from pathlib import Path
 
+import pytest
 from conftest import SAMPLE_DOCS
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
@@ -94,3 +99,35 @@ def test_text_dictionary_is_what_the_script_makes() -> None:
     made = module.dictionary()
     assert TEXT_DICTIONARY.read_bytes() == made
     assert 30000 < len(made) <= 32768
+
+
+def test_stored_fields_of_either_format_decode() -> None:
+    fields = {"id": "x", "date": dt.datetime(2024, 5, 1, 8, 0), "meta": {"tags": ["a"]}}
+    ours = whoosh_adapter.encode_stored(fields)
+    assert ours[0] == 1 and whoosh_adapter.decode_stored(ours) == fields
+    # what Whoosh's PickleColumn(CompressedBytesColumn()) wrote before (schema 5)
+    assert whoosh_adapter.decode_stored(zlib.compress(pickle.dumps(fields, 2), 3)) == fields
+    assert whoosh_adapter.decode_stored(zlib.compress(b"", 3)) is None
+    assert whoosh_adapter.decode_stored(b"") is None
+    with pytest.raises(ValueError, match="unknown format"):
+        whoosh_adapter.decode_stored(b"\x02" + ours[1:])
+    # the dictionary is frozen: values written with it must keep decoding
+    template = {"author": "", "date": dt.datetime(2024, 1, 1), "id": "", "meta": {
+        "categories": [], "tags": [], "updated": None, "date": "2024-01-01T00:00:00+08:00",
+        "images": {}, "extra": {}, "size": 0, "mtime_ns": 0, "digest": "", "warnings": []},
+        "path": "", "relpath": "", "source": "", "title": ""}
+    assert pickle.dumps(template, 4) == whoosh_adapter.STORED_DICTIONARY_1
+
+
+def test_stored_fields_refuse_code_in_the_dictionary_format() -> None:
+    """Stored fields still load through the allow-list unpickler."""
+    class Boom:
+        def __reduce__(self):
+            import os
+            return (os.system, ("true",))
+
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
+                               whoosh_adapter.STORED_DICTIONARY_1)
+    value = b"\x01" + deflate.compress(pickle.dumps({"x": Boom()}, 4)) + deflate.flush()
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        whoosh_adapter.decode_stored(value)
