@@ -11,6 +11,9 @@ chosen deliberately:
   Title boosted.
 * ``author``/``category``/``tag`` — whole folded values as single terms
   (exact filters); ``author`` also gets segmented terms for ``author:`` words.
+* ``id`` is indexed (updates delete by it); ``relpath`` and ``date`` are not:
+  no search looks a path up, and date filters, sorting and facets read the
+  date column (``segments.data_arrays``), so their terms were never read.
 * ``text`` (display text) lives in a compressed *column*: one blob per
   document, no postings at all, deflated against a preset dictionary of common
   Chinese words (:class:`TextColumn`).  The folded, whitespace-free text for exact
@@ -132,7 +135,7 @@ class _TextWriter(columns.VarBytesColumn.Writer):
         super().__init__(dbfile)
         # primed once; each document is compressed by a copy (setting the dictionary
         # costs a pass over it)
-        self._primed = zlib.compressobj(level, zlib.DEFLATED, -15, 9,
+        self._primed = zlib.compressobj(level, zlib.DEFLATED, -15, 8,
                                         zlib.Z_DEFAULT_STRATEGY, zdict)
 
     def add(self, docnum, v) -> None:
@@ -172,12 +175,18 @@ def _counted(field: fields.TEXT) -> fields.TEXT:
     return field
 
 
+def _unindexed(field: fields.DATETIME) -> fields.DATETIME:
+    """A date kept as a stored value and a sortable column only (no terms)."""
+    field.indexed = False
+    return field
+
+
 def build_schema() -> fields.Schema:
     """The schema every index is created with."""
     whole = WholeValueTokenizer()
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
-        relpath=fields.ID(stored=True),
+        relpath=fields.STORED(),
         path=fields.STORED(),
         source=fields.ID(stored=True),
         title=_counted(fields.TEXT(analyzer=ChineseAnalyzer(), phrase=False, stored=True,
@@ -187,7 +196,7 @@ def build_schema() -> fields.Schema:
         author_key=fields.KEYWORD(analyzer=whole),
         category=fields.KEYWORD(analyzer=whole, scorable=False),
         tag=fields.KEYWORD(analyzer=whole, scorable=False),
-        date=fields.DATETIME(stored=True, sortable=True),
+        date=_unindexed(fields.DATETIME(stored=True, sortable=True)),
         meta=fields.STORED(),
         text=fields.COLUMN(TextColumn(text_dictionary())),
     )
