@@ -82,7 +82,7 @@ from whoosh.codec.whoosh3 import (  # noqa: E402
 )
 from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.reading import SegmentReader, TermNotFound  # noqa: E402
-from whoosh.system import pack_int, pack_long, pack_ushort  # noqa: E402
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort  # noqa: E402
 from whoosh.util.numeric import byte_to_length, length_to_byte  # noqa: E402
 from whoosh.util.times import datetime_to_long  # noqa: E402
 
@@ -512,9 +512,8 @@ def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | b
     fmt = field.format
     fieldwriter.start_field(name, field)
     postwriter = fieldwriter._postwriter
-    if postwriter._inlinelimit > 1:  # Whoosh's default codec never inlines postings
-        raise NotImplementedError("a codec that inlines postings in the term table")
     limit, compression = postwriter._blocklimit, postwriter._compression
+    inline = postwriter._inlinelimit
     postfile, table = fieldwriter._postfile, fieldwriter._tindex
     prefix = pack_ushort(fieldwriter._fieldid)
     boost = float(fmt.field_boost)
@@ -523,13 +522,59 @@ def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | b
     offset = postfile.tell()
     for term in sorted(terms):
         flat = terms[term]
+        key = prefix + (term.encode("utf-8") if isinstance(term, str) else term)
+        if len(flat) < 2 * inline:
+            table.add(key, _inlined_term_info(flat, boost, counted, values, lengths))
+            continue
         data, stats = _encode_postings(flat[0::2], flat[1::2], limit, compression, boost,
                                        counted, values, lengths)
         postfile.write(data)
-        table.add(prefix + (term.encode("utf-8") if isinstance(term, str) else term),
-                  _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
+        table.add(key, _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
         offset += len(data)
     fieldwriter.finish_field()
+
+
+def _inlined_term_info(flat: array, boost: float, counted: bool, values: bool,
+                       lengths: list[int] | None) -> bytes:
+    """The term-table row of a term with one posting, the posting inlined (see
+    :func:`_set_inline`): what ``W3TermInfo.to_bytes`` writes for it."""
+    docnum, freq = flat[0], flat[1]
+    weight = array("f", [freq * boost if counted else boost])[0]
+    length = lengths[docnum] if lengths is not None else 0
+    stats = (1, weight, 1, length_to_byte(length) if length else 0, length_to_byte(length),
+             weight, docnum, docnum)
+    value = pack_uint(freq) if values else b""
+    return _TERM_INFO.pack(*stats) + dumps(((docnum,), (weight,), (value,)), 3)
+
+
+def _set_inline(self: Any, ids: Any, weights: Any, values: Any) -> None:
+    """``W3TermInfo.set_inlined``, under the name ``W3PostingsWriter.finish_postings``
+    calls (Whoosh misspells it, so its inlining raised AttributeError and its codecs
+    never inline), with a value per posting even where the format stores none: Whoosh's
+    ``ListMatcher`` gives ``""`` (text) for a missing value, which its own merge refuses."""
+    self._inlined = (tuple(ids), tuple(weights), tuple(values) or (b"",) * len(ids))
+
+
+def _dumps3(obj: Any, _protocol: int = 2) -> bytes:
+    return dumps(obj, 3)
+
+
+#: Terms with fewer postings than this keep them in their term-table row instead of the
+#: postings file: a term found in one document (42 % of a segment's body words, and every
+#: id) costs a pointer (12 bytes) and a block (~40 bytes) otherwise.
+INLINE_LIMIT = 2
+
+
+def _inline_single_postings() -> None:
+    from whoosh.codec import whoosh3
+
+    whoosh3.W3TermInfo.set_inline = _set_inline
+    whoosh3.dumps = _dumps3  # inlined postings: bytes as themselves (see _encode_block)
+    blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
+    whoosh3.W3Codec.__init__.__defaults__ = (blocklimit, compression, INLINE_LIMIT)
+
+
+_inline_single_postings()
 
 
 #: Posting blocks whose pickle is smaller than this are stored uncompressed (the block
