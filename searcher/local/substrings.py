@@ -444,7 +444,11 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
 def text_sidecar(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The arrays of :func:`text_arrays` that are saved (all but the code points, which
     the bigram index holds)."""
-    return {key: arrays[key] for key in SIDECAR_KEYS}
+    saved = {key: arrays[key] for key in SIDECAR_KEYS}
+    histogram = saved["histogram"]
+    if len(histogram) and int(histogram.max()) < 2**31:  # counts: half the bytes
+        saved["histogram"] = histogram.astype(np.int32)
+    return saved
 
 
 def char_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, np.ndarray]:
