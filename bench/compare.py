@@ -152,6 +152,20 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return parts
 
 
+def drop_indexes(src: Path, url: str, names: list[str]) -> None:
+    """Delete this run's cluster indexes (each name's generations and writer lease): the
+    answers are kept in the work files, and a shared node does not fill up run by run."""
+    sys.path.insert(0, str(src))
+    from searcher.opensearch.client import connect
+
+    client = connect(url)
+    try:
+        for name in names:
+            client.indices.delete(index=f"{name}-*", ignore=[404], expand_wildcards="all")
+    finally:
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path,
@@ -161,7 +175,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO / "sample_docs")
     parser.add_argument("--queries", type=int, default=270)
     parser.add_argument("--opensearch", metavar="URL",
-                        help="also compare on this cluster (indexes compare-before/-after)")
+                        help="also compare on this cluster (indexes compare-before/-after-PID)")
     parser.add_argument("--show", type=int, default=5, help="differing queries to print")
     parser.add_argument("--side", nargs=3, metavar=("SRC", "LOCATION", "OUT"),
                         help=argparse.SUPPRESS)
@@ -183,7 +197,7 @@ def main() -> None:
     for back_end, url in back_ends:
         answers = {}
         for side, src in (("before", args.before), ("after", args.after)):
-            location = (f"{url.rstrip('/')}/compare-{side}" if url
+            location = (f"{url.rstrip('/')}/compare-{side}-{os.getpid()}" if url
                         else str(work / f"{side}-index"))
             out = work / f"{back_end}-{side}.json"
             started = time.monotonic()
@@ -201,6 +215,9 @@ def main() -> None:
                 differing.append((request, parts))
                 for part in parts:
                     by_part[part] = by_part.get(part, 0) + 1
+        if url:
+            drop_indexes(args.after, url, [f"compare-{side}-{os.getpid()}"
+                                           for side in ("before", "after")])
         rows.append((back_end, len(requests), len(differing), by_part))
         for request, parts in differing[:args.show]:
             print(f"  {back_end}: {request} differs in {', '.join(parts)}")

@@ -69,7 +69,9 @@ def main() -> None:
 
 def _all_ids(engine) -> list[str]:
     """Every document id of a local index (the bench reads the index's stored fields)."""
-    return [fields["id"] for fields in engine.backend._searcher().all_stored_fields()]
+    from searcher.local.inspection import internals
+
+    return [fields["id"] for fields in internals(engine).searcher().all_stored_fields()]
 
 
 if __name__ == "__main__":

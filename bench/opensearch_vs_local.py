@@ -253,7 +253,7 @@ def main() -> None:
         local_build = local_rerun = None
         if args.local_index:
             engine = SearchEngine(local_dir)
-            local_docs = engine.stats()["documents"]
+            local_docs = engine.stats().documents
             local_bytes = benchlib.dir_bytes(local_dir)
         else:
             shutil.rmtree(local_dir, ignore_errors=True)

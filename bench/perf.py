@@ -140,6 +140,19 @@ def _malloc_info() -> dict[str, float]:
             "malloc_free_kept": info.fordblks / 2**20}
 
 
+def _caches_of(engine: Any) -> Any:
+    """The engine's search caches; None for a version without them (or an index on a
+    cluster).  The memory child also runs older source trees (``--baseline-src``)."""
+    try:
+        from searcher.local.inspection import internals
+    except ImportError:  # a version from before the inspection hook
+        return getattr(engine, "_caches", None)
+    try:
+        return internals(engine).caches
+    except AttributeError:
+        return None
+
+
 def _memory_child(argv: list[str]) -> None:
     """Run the query file *argv[1]* against index *argv[0]* with one engine (default settings,
     or *argv[3]* as cache_bytes), printing a JSON line of memory figures at each checkpoint,
@@ -158,8 +171,9 @@ def _memory_child(argv: list[str]) -> None:
     opened = _proc_status()
     with contextlib.suppress(QueryError):  # lazy imports, query dictionary, pinyin, OpenCC
         engine.search(queries[0]["text"], limit=10)
-    if hasattr(engine, "_caches"):  # what the first query cached counts as caches later
-        engine._caches.clear()
+    caches = _caches_of(engine)
+    if caches is not None:  # what the first query cached counts as caches later
+        caches.clear()
     first = {**_proc_status(), **_malloc_info()}
     print("INFO " + json.dumps({"searcher": searcher.__file__, "start": at_start,
                                 "opened": opened, "first_query": first,
@@ -176,7 +190,6 @@ def _memory_child(argv: list[str]) -> None:
         except QueryError:
             errors += 1
         if n in checkpoints:
-            caches = getattr(engine, "_caches", None)
             cache = {name: {"bytes": st.bytes, "capacity": st.capacity, "entries": st.entries,
                             "evictions": st.evictions}
                      for name, st in caches.stats().items()} if caches is not None else None
@@ -494,11 +507,12 @@ def time_suggest_scaled(index_dir: Path, prefixes: list[str], scale: int) -> dic
     """
     from searcher import SearchEngine
     from searcher.local import suggest as module
+    from searcher.local.inspection import internals
 
     engine = SearchEngine(index_dir)
     try:
         merged: list[dict[str, int]] = [{}, {}, {}]
-        for leaf, _ in engine._searcher().leaf_searchers():
+        for leaf, _ in internals(engine).searcher().leaf_searchers():
             words, counts, titles, phrases, phrase_counts = module._segment_part(leaf.reader())
             for target, texts, numbers in ((merged[0], words, counts.tolist()),
                                            (merged[1], phrases, phrase_counts.tolist()),

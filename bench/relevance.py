@@ -153,9 +153,10 @@ def or_bm25_engine(index_dir: Path) -> tuple[Search, Callable[[], None]]:
 
     from searcher import SearchEngine
     from searcher.analysis.tokens import STOP_WORDS, query_terms
+    from searcher.local.inspection import internals
 
     engine = SearchEngine(index_dir)
-    _marker, _gen, ix = engine._index()  # noqa: SLF001 - the bench reads the same segments
+    _marker, _gen, ix = internals(engine).index()  # the bench reads the same segments
     whoosh_searcher = ix.searcher(weighting=scoring.BM25F())
 
     def search(query: str, limit: int | None = TOP) -> list[str]:

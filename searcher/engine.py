@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .reports import CheckReport, IndexReport, OptimizeReport
+    from .reports import CheckReport, IndexReport, IndexStats, OptimizeReport
 
 from .arguments import check_doc_id, check_page, prepare_search
 from .config import Settings, is_cluster_url, load_settings
@@ -47,7 +47,7 @@ class SearchEngine:
     >>> engine = SearchEngine("index_data")          # doctest: +SKIP
     >>> engine.index(["sample_docs"]).added          # doctest: +SKIP
     >>> engine.search("认证认可").hits[0].title       # doctest: +SKIP
-    >>> SearchEngine("http://127.0.0.1:9200/articles").stats()["documents"]  # doctest: +SKIP
+    >>> SearchEngine("http://127.0.0.1:9200/articles").stats().documents  # doctest: +SKIP
     """
 
     def __init__(self, index_dir: str | os.PathLike[str] | None = None,
@@ -213,14 +213,15 @@ class SearchEngine:
         """
         return self.backend.check(sources, follow_links=follow_links, deep=deep)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         """Document count, size, last update, sources and fields of the current index.
 
-        The same keys for both back ends (``index_dir`` is the folder or the cluster
-        location, never with credentials); a cluster adds ``url`` and ``index``
-        (:class:`~searcher.reports.IndexStats` as a JSON-ready mapping).
+        The same fields for both back ends (``index_dir`` is the folder or the cluster
+        location, never with credentials); a cluster also sets ``url`` and ``index``.
+        ``stats().as_dict()`` is the JSON-ready mapping ``searcher stats --json`` and
+        ``/api/stats`` print.
         """
-        return self.backend.stats().as_dict()
+        return self.backend.stats()
 
     def close(self) -> None:
         """Release searchers, files and connections (also done at garbage collection)."""
@@ -234,28 +235,3 @@ class SearchEngine:
 
     def __repr__(self) -> str:
         return f"SearchEngine({self.backend!r})"
-
-    # -- the local back end's internals (tests and benchmarks look inside) --
-    @property
-    def root(self):
-        return self._local_backend().root
-
-    @property
-    def _caches(self):
-        return self._local_backend()._caches
-
-    def _searcher(self):
-        return self._local_backend()._searcher()
-
-    def _query_context(self):
-        return self._local_backend()._query_context()
-
-    def _index(self):
-        return self._local_backend()._index()
-
-    def _local_backend(self):
-        from .local.backend import LocalBackend
-
-        if not isinstance(self.backend, LocalBackend):
-            raise AttributeError("this engine's index is on a cluster, not in a folder")
-        return self.backend

@@ -229,12 +229,12 @@ def test_chinese_numerals_are_not_stop_words() -> None:
 def test_fast_dictionary_load_gives_jiebas_own_dictionary() -> None:
     import jieba
 
-    from searcher.analysis.tokens import _initialize
+    from searcher.analysis.tokens import initialize_tokenizer
 
     reference = jieba.Tokenizer()
     reference.initialize()  # jieba's own path (writes its cache if missing)
     fast = jieba.Tokenizer()
-    _initialize(fast)
+    initialize_tokenizer(fast)
     assert fast.initialized
     assert fast.total == reference.total
     assert fast.FREQ == reference.FREQ
@@ -245,13 +245,13 @@ def test_a_corrupt_jieba_cache_falls_back_to_jieba(tmp_path, monkeypatch) -> Non
 
     import jieba
 
-    from searcher.analysis.tokens import _initialize
+    from searcher.analysis.tokens import initialize_tokenizer
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("SEARCHER_CACHE_DIR", str(tmp_path / "cache"))  # none of its own yet
     (tmp_path / "jieba.cache").write_bytes(b"not a marshal stream")
     tokenizer = jieba.Tokenizer()
-    _initialize(tokenizer)
+    initialize_tokenizer(tokenizer)
     assert tokenizer.initialized and tokenizer.FREQ.get("聊城") and tokenizer.total > 0
 
 

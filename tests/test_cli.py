@@ -84,6 +84,12 @@ def test_show_stats_check(indexed):
     assert as_json["id"] == hit["id"]
     stats = json.loads(run(index_dir, "stats", "--json").output)
     assert stats["documents"] >= 10
+    from searcher import IndexStats, SearchEngine
+
+    typed = SearchEngine(index_dir).stats()  # the library's answer, typed; JSON the same
+    assert isinstance(typed, IndexStats) and typed.as_dict() == stats
+    assert f"documents:   {typed.documents} in {typed.segments} segment(s)" in run(
+        index_dir, "stats").output
     assert run(index_dir, "stats").exit_code == 0
     check = run(index_dir, "check")
     assert check.exit_code == 0 and "up to date" in check.output

@@ -161,12 +161,12 @@ def test_get_and_stats(sample_index):
     assert doc.images["headimg"].startswith("https://")
     assert engine.get(seed_path(docs)).id == hit.id
     stats = engine.stats()
-    assert stats["documents"] == len(list(docs.rglob("*.md"))) + len(list(docs.rglob("*.html")))
-    assert {"title", "body", "author", "category", "date"} <= set(stats["fields"])
-    assert stats["last_update"]
+    assert stats.documents == len(list(docs.rglob("*.md"))) + len(list(docs.rglob("*.html")))
+    assert {"title", "body", "author", "category", "date"} <= set(stats.fields)
+    assert stats.last_update
     on_disk = sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in
-                  os.walk(Path(engine.settings.index_dir) / stats["generation"]) for name in names)
-    assert stats["index_bytes"] == on_disk > 0
+                  os.walk(Path(engine.settings.index_dir) / stats.generation) for name in names)
+    assert stats.index_bytes == on_disk > 0
 
 
 def test_bad_queries_raise_query_error(sample_index):

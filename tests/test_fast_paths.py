@@ -17,8 +17,8 @@ from conftest import SAMPLE_DOCS, SHARED, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from searcher.ingest import html_text, markdown_html, textify
 from searcher.ingest import metadata as fm
-from searcher.ingest import textify
 from searcher.ingest.decoding import decode
 
 
@@ -39,7 +39,7 @@ def news(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _loaded(block: str) -> object:
     """What the YAML loader makes of *block* (the type of the error when it refuses it)."""
     try:
-        return fm._HANDLER.load(block)
+        return fm.yaml_load(block)
     except Exception as exc:  # noqa: BLE001 - any refusal must also be the short cut's
         return type(exc)
 
@@ -142,29 +142,19 @@ def test_flat_front_matter_is_still_bounded() -> None:
 # --- Markdown between HTML blocks ----------------------------------------------------------------
 
 def _chunks(bodies: list[str]) -> list[str]:
-    """The Markdown chunks of bodies that open with HTML, as :func:`_render_html_body` cuts
-    them."""
-    out = []
-    for body in bodies:
-        if not textify._HTML_FIRST.match(body):
-            continue
-        for chunk in textify._BLANK_LINE.split(body):
-            starts = [m.start() for m in textify._BLOCK_START.finditer(chunk)
-                      if m.group(1).lower() in textify._BLOCK_ELEMENTS]
-            text = chunk[: starts[0] if starts else len(chunk)]
-            if text.strip():
-                out.append(text)
-    return out
+    """The Markdown chunks of bodies that open with HTML, as
+    :func:`~searcher.ingest.markdown_html.render_html_body` cuts them."""
+    return [text for body in bodies if markdown_html.opens_with_html(body)
+            for text, _block in markdown_html.html_body_chunks(body) if text.strip()]
 
 
 def _assert_plain_paragraphs_agree(chunks: list[str]) -> int:
-    md = textify._markdown(indented_code=False)
     taken = 0
     for chunk in chunks:
-        plain = textify._plain_paragraph(chunk)
+        plain = markdown_html.plain_paragraph(chunk)
         if plain is not None:
             taken += 1
-            assert plain == md.render(chunk), chunk
+            assert plain == markdown_html.parser_html(chunk, indented_code=False), chunk
     return taken
 
 
@@ -184,7 +174,7 @@ def test_plain_paragraphs_are_rendered_as_the_parser_renders_them_on_real_articl
     "<b>a</b>", "&amp;", "a\\b", "$x$", "{% x %}", "a!", "x\n\n",
 ])
 def test_plain_paragraph_declines_markup(chunk: str) -> None:
-    assert textify._plain_paragraph(chunk) is None
+    assert markdown_html.plain_paragraph(chunk) is None
 
 
 @settings(max_examples=1500, deadline=None)
@@ -200,9 +190,9 @@ def test_plain_paragraph_agrees_with_the_parser_on_generated_text(chunk: str) ->
 def _assert_escaping_changes_nothing(markups: list[str]) -> int:
     taken = 0
     for markup in markups:
-        if textify.simple_html_to_text(markup) is not None:
+        if html_text.simple_html_to_text(markup) is not None:
             taken += 1
-            assert textify.escape_stray_brackets(markup) == markup, markup[:200]
+            assert html_text.escape_stray_brackets(markup) == markup, markup[:200]
     return taken
 
 
@@ -211,7 +201,7 @@ def _assert_escaping_changes_nothing(markups: list[str]) -> int:
 def test_markup_the_fast_path_takes_has_no_stray_brackets_on_real_articles(news) -> None:
     bodies = [fm.parse(text).body
               for text in _texts(news, SHARED / "corpus" / "rsshub", SHARED / "corpus" / "blogs")]
-    rendered = [textify.render_markdown(body) for body in bodies]
+    rendered = [markdown_html.render_markdown(body) for body in bodies]
     assert _assert_escaping_changes_nothing(bodies + rendered) >= 300
 
 
@@ -224,13 +214,13 @@ def test_markup_the_fast_path_takes_has_no_stray_brackets_on_real_articles(news)
 ]), min_size=1, max_size=12).map("".join))
 def test_markup_the_fast_path_takes_has_no_stray_brackets(markup: str) -> None:
     _assert_escaping_changes_nothing([markup])
-    assert textify.html_to_text(markup) == textify.soup_to_text(
-        textify.escape_stray_brackets(markup))
+    assert html_text.html_to_text(markup) == html_text.soup_to_text(
+        html_text.escape_stray_brackets(markup))
 
 
 def test_a_capitalised_tag_is_text_to_the_fast_path_too() -> None:
-    assert textify.simple_html_to_text("<p>List<Object> a</p>") is None
-    assert textify.html_to_text("<p>a <Span>b</Span></p>") == "a <Span>b</Span>"
+    assert html_text.simple_html_to_text("<p>List<Object> a</p>") is None
+    assert html_text.html_to_text("<p>a <Span>b</Span></p>") == "a <Span>b</Span>"
 
 
 # --- memory of this process ----------------------------------------------------------------------
@@ -265,4 +255,4 @@ def test_own_resident_memory_follows_this_process_and_a_forked_child() -> None:
 def test_word_characters_are_counted_as_deleting_the_rest_would(text: str) -> None:
     import re
 
-    assert textify._word_characters(text) == len(re.sub(r"[\W_]+", "", text))
+    assert textify.word_characters(text) == len(re.sub(r"[\W_]+", "", text))

@@ -25,6 +25,7 @@ from conftest import ROOT, SAMPLE_DOCS, SEED_RELPATH
 from searcher import SearchEngine
 from searcher.config import Settings
 from searcher.core import fingerprint as schema
+from searcher.local.inspection import internals
 from searcher.local.whoosh_adapter import open_index
 
 #: An article of sample_docs dated "2021-09-25 20:00:00", without a zone.
@@ -64,14 +65,14 @@ def index(base, tmp_path) -> Path:
 
 def terms(index_dir: Path) -> set[tuple[str, bytes]]:
     """Every (field, term bytes) of the current generation, through Whoosh's public reader."""
-    generation = SearchEngine(index_dir).root.current()
+    generation = internals(SearchEngine(index_dir)).root.current()
     with open_index(str(generation.path)).reader() as reader:
         return set(reader.all_terms())
 
 
 def rebuild(index_dir: Path, caplog, **settings) -> tuple[str, str]:
     """Search (must warn), then index without --full (must rebuild): the two messages."""
-    before = SearchEngine(index_dir).root.current().name
+    before = internals(SearchEngine(index_dir)).root.current().name
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="searcher"):
         engine = SearchEngine(index_dir, **settings)
@@ -131,7 +132,7 @@ def test_time_zone_change_rebuilds_with_dates_in_the_new_zone(base, index, caplo
     # The stored date and the date filter agree: 20:00 UTC is after 15:00 UTC.
     hits = engine.search("iPhone", since="2021-09-25T15:00:00+00:00").hits
     assert [Path(h.path).relative_to(docs).as_posix() for h in hits] == [NAIVE_DATED]
-    assert engine.stats()["fingerprint"]["timezone"] == "UTC"
+    assert engine.stats().fingerprint["timezone"] == "UTC"
 
 
 def test_user_dictionary_change_rebuilds_with_its_words(index, tmp_path, caplog):
@@ -170,7 +171,7 @@ def test_stop_word_list_change_rebuilds_with_the_new_list(index):
             "rebuilding") in indexed.stderr
     assert indexed.stdout.startswith("rebuilt ")
     assert ("body", "通过".encode()) in terms(index)
-    assert SearchEngine(index).stats()["fingerprint"]["stopwords"] == new_digest
+    assert SearchEngine(index).stats().fingerprint["stopwords"] == new_digest
 
 
 @pytest.mark.parametrize("package, label", [
@@ -185,7 +186,7 @@ def test_package_version_change_rebuilds(index, caplog, monkeypatch, package, la
     assert f"analysis changed ({change}): rebuilding" in message
     assert terms(index) == before  # the same real packages did the rebuild: same terms
     engine = SearchEngine(index)
-    assert engine.stats()["fingerprint"][package] == real + ".post9"
+    assert engine.stats().fingerprint[package] == real + ".post9"
     assert engine.search("liaocheng").hits[0].path.endswith(SEED_RELPATH)  # pinyin rows rebuilt
 
 
@@ -227,7 +228,7 @@ def test_two_changes_are_both_named(index, caplog, monkeypatch):
 def test_index_with_the_old_fingerprint_format_is_rebuilt(base, index, caplog):
     """Indexes built before whoosh, pypinyin, stop words, Unicode data and the time zone
     were recorded carry the old fingerprint; the first run rebuilds them by itself."""
-    generation = SearchEngine(index).root.current()
+    generation = internals(SearchEngine(index)).root.current()
     info = generation.info()
     info["fingerprint"] = {"schema": 2, "jieba": schema.package_version("jieba"),
                            "opencc": schema.package_version("opencc"), "userdict": "",
@@ -244,7 +245,7 @@ def test_index_with_the_old_fingerprint_format_is_rebuilt(base, index, caplog):
     engine = SearchEngine(index)
     assert engine.get(str(base[0] / NAIVE_DATED)).date == dt.datetime(
         2021, 9, 25, 12, 0, tzinfo=dt.timezone.utc)
-    assert set(engine.stats()["fingerprint"]) == set(schema.COMPONENTS)
+    assert set(engine.stats().fingerprint) == set(schema.COMPONENTS)
 
 
 def test_describe_change_names_each_component():

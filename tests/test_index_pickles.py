@@ -12,6 +12,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+from whoosh import index as whoosh_index
 
 from searcher import SearchEngine
 from searcher.local import whoosh_adapter
@@ -37,10 +38,10 @@ def test_a_table_of_contents_naming_a_function_is_refused(tmp_path: Path) -> Non
     folder = IndexDir(tmp_path / "ix").current().path
     ix = whoosh_adapter.open_index(str(folder))
     marker = tmp_path / "ran"
-    toc = whoosh_adapter._index.TOC(ix.schema, [Evil(marker)], ix.latest_generation() + 1)
+    toc = whoosh_index.TOC(ix.schema, [Evil(marker)], ix.latest_generation() + 1)
     toc.write(ix.storage, "MAIN")  # Whoosh's own writer: the segment list is a pickle
     with pytest.raises(pickle.UnpicklingError, match="posix.system|os.system"):
-        whoosh_adapter._index.TOC.read(ix.storage, "MAIN")
+        whoosh_index.TOC.read(ix.storage, "MAIN")
     assert not marker.exists()
 
 
@@ -63,4 +64,4 @@ def test_whoosh_loads_pickles_through_the_allow_list() -> None:
     assert columns.loads is whoosh_adapter.safe_loads
     assert whoosh3.loads is whoosh_adapter.safe_loads
     assert structfile.load_pickle is whoosh_adapter.safe_load
-    assert whoosh_adapter._index.pickle.loads is whoosh_adapter.safe_loads
+    assert whoosh_index.pickle.loads is whoosh_adapter.safe_loads

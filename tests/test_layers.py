@@ -164,6 +164,65 @@ def test_no_private_names_across_modules():
     assert wrong == []
 
 
+#: Private names tests still take from another module, each left for a reason; a new one fails.
+KNOWN_PRIVATE_IN_TESTS = {
+    # local/facets.py was being reworked on another branch at the time: make the per-field
+    # column public (or reachable through searcher.local.inspection) there
+    "test_facets.py imports searcher.local.facets._whole_column",
+}
+
+
+def private_names_in_tests() -> set[str]:
+    """``"FILE imports MODULE.NAME"`` for each private module-level name of a searcher module
+    that a test imports or reads (``from searcher.x import _y``, ``x._y`` where ``x`` is a
+    searcher module).  Private members of a class (a method wrapped to inject a fault at an
+    exact point) are not counted; internals of an index are read through
+    ``searcher.local.inspection.internals(engine)``."""
+    found = set()
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules: dict[str, str] = {}  # local name → the searcher module it is bound to
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "searcher" or alias.name.startswith("searcher."):
+                        if alias.asname:
+                            modules[alias.asname] = alias.name
+                        else:
+                            modules["searcher"] = "searcher"
+            elif isinstance(node, ast.ImportFrom) and not node.level and (
+                    node.module or "").startswith("searcher"):
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}" in MODULES:
+                        modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                    elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.add(f"{path.name} imports {node.module}.{alias.name}")
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            chain, base = [node.attr], node.value
+            while isinstance(base, ast.Attribute):
+                chain.append(base.attr)
+                base = base.value
+            if not isinstance(base, ast.Name) or base.id not in modules:
+                continue
+            module = modules[base.id]
+            for name in reversed(chain):  # down the dotted path while it names modules
+                if f"{module}.{name}" in MODULES:
+                    module = f"{module}.{name}"
+                    continue
+                if name.startswith("_") and not name.startswith("__"):
+                    found.add(f"{path.name} imports {module}.{name}")
+                break
+    return found
+
+
+def test_tests_take_no_private_names():
+    """Tests use what a module offers (its public names, or the inspection hook), so that a
+    module can change its private layout without breaking tests of something else."""
+    assert private_names_in_tests() == KNOWN_PRIVATE_IN_TESTS  # (a fixed one leaves the list)
+
+
 def test_whoosh_is_imported_only_in_local():
     wrong = []
     for module, path in MODULES.items():

@@ -26,7 +26,7 @@ def texts(engine: SearchEngine, folder: Path) -> dict[str, tuple[str, str]]:
         if path.suffix in (".md", ".html"):
             title, body = raw_title_body(path)
             out[os.path.realpath(path)] = (squeezed(title), squeezed(body))
-    assert engine.stats()["documents"] == len(out)  # every file is indexed, nothing else
+    assert engine.stats().documents == len(out)  # every file is indexed, nothing else
     return out
 
 
@@ -183,7 +183,7 @@ def test_a_missing_pinyin_table_is_rebuilt_from_the_index(pinyin_engine):
     from searcher.analysis.lexicon import PINYIN_FILE
 
     engine, base = pinyin_engine
-    table = engine.root.current().path / PINYIN_FILE
+    table = internals(engine).root.current().path / PINYIN_FILE
     table.unlink()
     report = engine.index([base / "src"])
     assert report.added == 0 and table.exists()
@@ -235,7 +235,7 @@ def test_user_dictionary_changes_segmentation_and_fingerprint(tmp_path, caplog):
     report = SearchEngine(tmp_path / "ix", userdict=userdict).index([src])
     assert report.full  # a changed fingerprint rebuilds
     engine = SearchEngine(tmp_path / "ix", userdict=userdict)
-    assert engine.stats()["fingerprint"]["userdict"]
+    assert engine.stats().fingerprint["userdict"]
     assert titles(engine.search("蓝鲸云盘")) == ["新词"]
 
 

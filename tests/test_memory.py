@@ -48,7 +48,7 @@ def index(tmp_path_factory) -> Path:
     engine = SearchEngine(base / "ix")
     report = engine.index([docs], jobs=1, batch_size=80)
     assert not report.failed, report.failed
-    assert engine.stats()["segments"] >= 3
+    assert engine.stats().segments >= 3
     engine.close()
     return base / "ix"
 

@@ -62,17 +62,17 @@ def test_a_segment_whose_documents_are_all_deleted_is_dropped(tmp_path: Path) ->
         shutil.copy(path, docs / path.name)
     engine = SearchEngine(tmp_path / "ix")
     engine.index([docs], jobs=1)
-    before = len(engine._searcher().leaf_searchers())
+    before = len(internals(engine).searcher().leaf_searchers())
     for path in files[8:]:
         shutil.copy(path, docs / path.name)
     engine.index([docs], jobs=1)
-    assert len(engine._searcher().leaf_searchers()) == before + 1
+    assert len(internals(engine).searcher().leaf_searchers()) == before + 1
     expected = engine.suggest("新闻", 20)
     for path in files[8:]:
         (docs / path.name).unlink()
     report = engine.index([docs], jobs=1)
     assert report.deleted == 4
-    searcher = engine._searcher()
+    searcher = internals(engine).searcher()
     assert len(searcher.leaf_searchers()) == before
     assert searcher.doc_count_all() == searcher.doc_count() == 8
     assert engine.search('"新闻联播"', limit=1).total == 8

@@ -146,7 +146,7 @@ def test_sigkill_during_full_rebuild_keeps_old_index_and_resumes(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     engine = SearchEngine(ix)
-    assert engine.stats()["generation"] == first.generation  # old index still served
+    assert engine.stats().generation == first.generation  # old index still served
     assert engine.search("长江", limit=1).total == 300
     report = engine.index([src], full=True)
     assert report.full and report.generation != first.generation

@@ -190,7 +190,7 @@ def test_get_and_stats(sample_cluster):
     local = engine.get(doc_id)
     assert view.as_dict() == local.as_dict()
     assert backend.get(str(folder / SEED_RELPATH)).id == doc_id
-    stats = backend.stats()  # the back end's IndexStats; the engine gives its dict
+    stats = backend.stats()  # the back end's IndexStats; the engine's too
     assert stats.documents == 14
     assert stats.generation is not None and stats.generation.startswith(backend.name + "-g")
     assert stats.sources == [str(folder)]
@@ -415,7 +415,7 @@ def corpus_2k_cluster(opensearch_url, corpus_2k):
     made = Backends(opensearch_url)
     backend = made()
     report = backend.index([folder], jobs=2)
-    assert report.documents == engine.stats()["documents"]
+    assert report.documents == engine.stats().documents
     yield engine, backend, folder
     made.cleanup()
 

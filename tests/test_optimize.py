@@ -66,17 +66,17 @@ def test_optimize_merges_into_one_equivalent_segment(changed_index) -> None:
     engine = SearchEngine(ix)
     before = answers(engine)
     stats = engine.stats()
-    assert stats["segments"] >= 3
+    assert stats.segments >= 3
     phrases = {s.text for s in engine.suggest("高质", limit=100) if s.kind == "phrase"}
-    generation = stats["generation"]
+    generation = stats.generation
 
     report = engine.optimize()
     assert report.merged and report.previous == generation != report.generation
-    assert report.segments_before == stats["segments"] and report.segments_after == 1
-    assert report.documents == stats["documents"] == 55 and report.dropped >= 5
+    assert report.segments_before == stats.segments and report.segments_after == 1
+    assert report.documents == stats.documents == 55 and report.dropped >= 5
 
     after = SearchEngine(ix)
-    assert after.stats()["segments"] == 1 and after.stats()["generation"] == report.generation
+    assert after.stats().segments == 1 and after.stats().generation == report.generation
     assert answers(after) == before
     assert answers(engine) == before  # the engine opened before sees the new generation
     assert {s.text for s in after.suggest("高质", limit=100) if s.kind == "phrase"} >= phrases

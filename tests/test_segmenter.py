@@ -155,14 +155,14 @@ def test_an_edited_user_dictionary_rebuilds_the_query_dictionary(tmp_path, isola
         return cut(text)
 
     SearchEngine(tmp_path / "ix", userdict=userdict).index([src], jobs=1)
-    first = SearchEngine(tmp_path / "ix").root.current().path / FILE_NAME
+    first = internals(SearchEngine(tmp_path / "ix")).root.current().path / FILE_NAME
     assert query_cut("蓝鲸云盘") == ["蓝鲸云盘"]
     assert query_cut("赤焰数据湖") != ["赤焰数据湖"]
 
     userdict.write_text("蓝鲸云盘 100 n\n赤焰数据湖 100 n\n", encoding="utf-8")
     report = SearchEngine(tmp_path / "ix", userdict=userdict).index([src], jobs=1)
     assert report.full  # the fingerprint changed with the dictionary's content
-    second = SearchEngine(tmp_path / "ix").root.current().path / FILE_NAME
+    second = internals(SearchEngine(tmp_path / "ix")).root.current().path / FILE_NAME
     assert second != first
     assert dictionary_fingerprint(second) == key(userdict)
     assert query_cut("赤焰数据湖") == ["赤焰数据湖"]

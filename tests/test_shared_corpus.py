@@ -35,7 +35,7 @@ def test_make_corpus_sample(corpus_2k):
     assert len(files) == 2000
     assert report.added + len(report.failed) == 2000
     assert not report.failed, report.failed[:5]
-    assert engine.stats()["documents"] == 2000
+    assert engine.stats().documents == 2000
     # every headline is findable as an exact phrase, and ranks its own story first
     for path in files[::400]:
         doc_id = engine.get(str(path)).id

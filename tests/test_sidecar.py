@@ -171,7 +171,7 @@ def test_manifest_sidecar_equals_the_stored_fields_and_is_optional(tmp_path):
     write(src, "d4.md", article("改过的第4篇", "内容变了。"))
     write(src, "odd name 文件\u00e9.md", article("新的一篇", "怪文件名。"))
     engine.index([src], jobs=1)  # a deletion, an update and an addition: two segments
-    ix = index.open_dir(str(engine.root.current().path))
+    ix = index.open_dir(str(internals(engine).root.current().path))
     expected = _stored_manifest(ix)
     assert len(expected) == 30 and "d3.md" not in {m["path"].rsplit("/", 1)[-1]
                                                    for m in expected.values()}

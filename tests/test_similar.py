@@ -99,7 +99,7 @@ def test_results_share_the_articles_distinctive_words(corpus, name):
     documents), found independently with phrase searches."""
     engine, docs = corpus
     doc = engine.get(str(docs / name))
-    total = engine.stats()["documents"]
+    total = engine.stats().documents
     words = {t for t in query_terms(doc.title + " " + doc.text[:6000])
              if len(t) >= 2 and t not in STOP_WORDS and not t.isdigit()}
     rare = {w for w in words if 2 <= engine.search(f'"{w}"', limit=1).total <= 0.1 * total}

@@ -149,7 +149,7 @@ def test_reindex_drops_deleted_and_old_versions_for_a_new_engine(reindexed) -> N
         assert names(fresh, '"聊城"') == set()
         assert names(fresh, '"修订后"') == {"smart.md"}
         assert names(fresh, '"城市"') == {"smart.md", "city.md"}
-        assert fresh.stats()["documents"] == 2
+        assert fresh.stats().documents == 2
 
 
 def test_reindex_drops_deleted_and_old_versions_for_the_same_engine(reindexed) -> None:

@@ -289,9 +289,9 @@ def test_incremental_runs_update_the_table_exactly_without_rebuilding_its_base(
     engine.index([src], jobs=1, batch_size=100)
 
     def check(expect_tiered: bool = True) -> None:
-        searcher = engine._searcher()
+        searcher = internals(engine).searcher()
         readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
-        engine._caches.suggest.clear()
+        internals(engine).caches.suggest.clear()
         table = module.suggestion_table(searcher)  # as the index run saved it
         assert isinstance(table, module.TieredTable) or not expect_tiered
         whole = module.build_table(readers)

@@ -9,6 +9,7 @@ from conftest import SAMPLE_DOCS, SHARED, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from searcher.ingest.html_text import simple_html_to_text, soup_to_text, tidy
 from searcher.ingest.textify import (
     body_to_text,
     first_heading,
@@ -20,9 +21,6 @@ from searcher.ingest.textify import (
     loss_warning,
     markdown_to_text,
     read_markdown,
-    simple_html_to_text,
-    soup_to_text,
-    tidy,
 )
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -493,14 +491,14 @@ def test_loss_warning_names_a_body_whose_text_is_much_shorter() -> None:
 
 
 def _assert_chunks_agree(bodies: list[str]) -> int:
-    from searcher.ingest import textify
+    from searcher.ingest.markdown_html import opens_with_html, parser_html, render_html_body
 
     taken = 0
     for body in bodies:
-        chunked = textify._render_html_body(body) if textify._HTML_FIRST.match(body) else None
+        chunked = render_html_body(body) if opens_with_html(body) else None
         if chunked is not None:
             taken += 1
-            whole = textify._markdown(indented_code=False).render(body)
+            whole = parser_html(body, indented_code=False)
             assert html_to_text(chunked) == html_to_text(whole), body[:200]
     return taken
 
@@ -548,7 +546,7 @@ def test_real_feed_articles_lose_no_text() -> None:
 
 
 def _assert_lxml_agrees(markups: list[str]) -> int:
-    from searcher.ingest.textify import escape_stray_brackets, lxml_to_text
+    from searcher.ingest.html_text import escape_stray_brackets, lxml_to_text
 
     compared = 0
     for markup in map(escape_stray_brackets, markups):
@@ -560,7 +558,7 @@ def _assert_lxml_agrees(markups: list[str]) -> int:
 
 
 def test_lxml_reader_gives_the_soup_text() -> None:
-    from searcher.ingest.textify import render_markdown
+    from searcher.ingest.markdown_html import render_markdown
 
     pieces = ["<p>a <b>b</b></p>\n\n<pre><code>  x\n\n  y</code></pre>", "<table><tr><td>格"
               "</td></tr></table><ul><li>一</li></ul> tail", "<div>\n  <p>\n</p>  <img alt='图'>"
@@ -571,7 +569,7 @@ def test_lxml_reader_gives_the_soup_text() -> None:
 
 @needs_shared
 def test_lxml_reader_gives_the_soup_text_on_real_articles() -> None:
-    from searcher.ingest.textify import render_markdown
+    from searcher.ingest.markdown_html import render_markdown
 
     for folder in (SHARED / "corpus" / "rsshub", SHARED / "corpus" / "blogs"):
         bodies = _bodies(folder)

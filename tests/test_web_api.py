@@ -126,7 +126,7 @@ def test_json_reads_back_as_json_dumps_wrote_it(site):
     content = {
         "results": engine.search("聊城 OR xssprobe", facets=["author", "year"]).as_dict(),
         "document": engine.get(seed_id(engine)).as_dict(),
-        "stats": engine.stats(),
+        "stats": engine.stats().as_dict(),
         "numpy": [np.float64(1.25), np.int64(7), np.float32(0.5)],
         "dates": [dt.date(2021, 6, 9), dt.datetime(2021, 6, 9, 8, 30, tzinfo=dt.timezone.utc)],
         "dataclass": Point(1), "floats": [1e-7, 1e16, 0.1, -0.0],
@@ -575,7 +575,7 @@ def test_similar_with_a_near_duplicate(docs, tmp_path):
 def test_stats(site):
     client, engine, docs = site
     data = client.get("/api/stats").json()
-    assert data["documents"] == engine.stats()["documents"] == 15
+    assert data["documents"] == engine.stats().documents == 15
     assert data["sources"] == [str(docs)]
     assert "title" in data["fields"]
 
@@ -1366,7 +1366,7 @@ def test_start_page_facts_examples_and_an_h1_everywhere(site):
     client, engine, _ = site
     home = client.get("/").text
     stats = engine.stats()
-    assert f"索引共 <strong>{stats['documents']}</strong> 篇文章" in home
+    assert f"索引共 <strong>{stats.documents}</strong> 篇文章" in home
     assert "最近更新于 <time>" in home
     examples = re.findall(r'<a class="example" href="([^"]+)"><span class="example-kind">'
                           r"([^<]+)</span>", home)

@@ -20,6 +20,7 @@ from conftest import ROOT
 
 from searcher.errors import SearcherError, UnsupportedWhooshError
 from searcher.local import whoosh_adapter as adapter
+from searcher.local.inspection import internals
 
 PACKAGE = ROOT / "searcher"
 ADAPTER = PACKAGE / "local" / "whoosh_adapter.py"
@@ -138,7 +139,7 @@ def test_only_the_adapter_touches_whoosh_private_attributes():
 
 def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
     engine, _docs = sample_index
-    ix = adapter.open_index(str(engine.root.current().path))
+    ix = adapter.open_index(str(internals(engine).root.current().path))
     with ix.reader() as top:
         for reader, _offset in top.leaf_readers():
             checked = 0
@@ -162,7 +163,7 @@ def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
                 assert decoded == [reader.doc_field_length(d, name, 0)
                                    for d in range(reader.doc_count_all())]
             folder = adapter.reader_folder(reader)
-            assert folder == str(engine.root.current().path)
+            assert folder == str(internals(engine).root.current().path)
             segment_id = adapter.reader_segment_id(reader)
             name = adapter.segment_file_name(segment_id, "bigrams.stream.npy")
             assert (Path(folder) / name).is_file()  # the sidecar written beside the segment

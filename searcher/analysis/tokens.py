@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .normalize import fold
 from .segmenter import precise_cut
@@ -99,12 +100,12 @@ def jieba_module():
     with _jieba_lock:
         if not _jieba_ready:
             jieba.setLogLevel(logging.WARNING)
-            _initialize(jieba.dt)
+            initialize_tokenizer(jieba.dt)
             _jieba_ready = True
     return jieba
 
 
-def _initialize(tokenizer) -> None:
+def initialize_tokenizer(tokenizer: Any) -> None:
     """``tokenizer.initialize()``, reading jieba's own dictionary cache in one call when it can.
 
     jieba unmarshals its cache from a file object, which takes 1.1 s here;
@@ -138,7 +139,7 @@ def _initialize(tokenizer) -> None:
 
 
 def _jieba_cache_dir() -> Path:
-    """This user's folder for jieba's dictionary cache (see :func:`_initialize`)."""
+    """This user's folder for jieba's dictionary cache (see :func:`initialize_tokenizer`)."""
     from .segmenter import cache_dir
 
     folder = cache_dir() / "jieba"
@@ -167,7 +168,7 @@ def load_userdict(path: str | Path | None) -> None:
     with _jieba_lock:
         if _userdict_loaded is not None:
             fresh = jieba.Tokenizer()
-            _initialize(fresh)
+            initialize_tokenizer(fresh)
             jieba.dt = fresh
         if resolved is not None:
             jieba.dt.load_userdict(resolved)

@@ -193,14 +193,14 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     """Document count, index size, last update and fields."""
     data = open_engine().stats()
     if as_json:
-        print_json(data)
+        print_json(data.as_dict())
         return
-    typer.echo(f"index:       {data['index_dir']} ({data['generation']})")
-    typer.echo(f"documents:   {data['documents']} in {data['segments']} segment(s)")
-    typer.echo(f"size:        {data['index_bytes'] / 1e6:.1f} MB")
-    typer.echo(f"last update: {data['last_update']}")
-    typer.echo(f"sources:     {', '.join(data['sources'])}")
-    typer.echo(f"fields:      {', '.join(data['fields'])}")
+    typer.echo(f"index:       {data.index_dir} ({data.generation})")
+    typer.echo(f"documents:   {data.documents} in {data.segments} segment(s)")
+    typer.echo(f"size:        {data.index_bytes / 1e6:.1f} MB")
+    typer.echo(f"last update: {data.last_update}")
+    typer.echo(f"sources:     {', '.join(data.sources)}")
+    typer.echo(f"fields:      {', '.join(data.fields)}")
 
 
 @command()
@@ -266,7 +266,7 @@ def export(
         fail(f"--format {fmt!r}: unknown format; expected opensearch")
     engine = open_engine()
     if not sources:
-        sources = [Path(p) for p in engine.stats()["sources"]]
+        sources = [Path(p) for p in engine.stats().sources]
     from ..opensearch.sync import export as export_opensearch
 
     folders: list[str | os.PathLike[str]] = list(sources)
@@ -307,7 +307,7 @@ def serve(
     from ..web.server import serve as run_server
 
     try:
-        documents = engine.stats()["documents"]
+        documents = engine.stats().documents
     except SearcherError as exc:
         typer.echo(f"warning: {exc}; /healthz answers 503 until the index opens", err=True)
         documents = 0

@@ -16,7 +16,7 @@ from .backend import LocalBackend
 if TYPE_CHECKING:
     from .caching import SearchCaches
     from .search import QueryContext
-    from .storage import Generation
+    from .storage import Generation, IndexDir
     from .whoosh_types import Index, Searcher
 
 
@@ -25,6 +25,11 @@ class Internals:
 
     def __init__(self, backend: LocalBackend) -> None:
         self.backend = backend
+
+    @property
+    def root(self) -> IndexDir:
+        """The index folder and its generations (``root.current()``: the one searched)."""
+        return self.backend.root
 
     @property
     def caches(self) -> SearchCaches:

@@ -137,7 +137,7 @@ async def api_similar(request: Request, doc_id: str, limit: Limit = 10) -> JSON:
 async def api_stats(request: Request) -> JSON:
     """What `searcher stats --json` says; without source folders with `--public`."""
     state = app_state(request)
-    return JSON(public_stats(state, await state.run(state.engine.stats)))
+    return JSON(public_stats(state, (await state.run(state.engine.stats)).as_dict()))
 
 
 @api.get("/healthz", summary="200 when the index opens, 503 otherwise",
@@ -147,7 +147,7 @@ async def healthz(request: Request) -> JSON:
     """For load balancers and uptime monitors (`HEAD` works too)."""
     state = app_state(request)
     stats = await state.run(state.engine.stats)
-    return JSON({"status": "ok", "documents": stats["documents"]})
+    return JSON({"status": "ok", "documents": stats.documents})
 
 
 _SYNTAX = re.compile(r'["()|]')

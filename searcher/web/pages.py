@@ -236,13 +236,13 @@ async def _start_info(state: State) -> dict[str, Any]:
         log.warning("start page: %s", exc)
         return {"documents": None, "updated": None, "examples": []}
     updated = None
-    if stats.get("last_update"):
+    if stats.last_update:
         with contextlib.suppress(ValueError, TypeError):
-            when = dt.datetime.fromisoformat(str(stats["last_update"]))
+            when = dt.datetime.fromisoformat(str(stats.last_update))
             zone = ZoneInfo(state.engine.settings.timezone)
             updated = (when.astimezone(zone) if when.tzinfo else when).strftime(
                 "%Y-%m-%d %H:%M")
-    key = (stats.get("generation"), stats.get("documents"), stats.get("last_update"))
+    key = (stats.generation, stats.documents, stats.last_update)
     if state.examples is None or state.examples[0] != key:
         try:
             examples = await state.run(example_queries, state.engine)
@@ -250,7 +250,7 @@ async def _start_info(state: State) -> dict[str, Any]:
             log.warning("example queries: %s", exc)
             examples = []
         state.examples = (key, examples)
-    return {"documents": stats.get("documents"), "updated": updated,
+    return {"documents": stats.documents, "updated": updated,
             "examples": state.examples[1]}
 
 
