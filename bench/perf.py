@@ -623,11 +623,48 @@ def _latency(times: dict[str, list[float]], errors: int) -> dict[str, Any]:
 LATENCY_PASSES = 3
 
 
+#: The growth targets: at 5x the articles, p50 at most 1.5x and p99 at most 2x their
+#: values at the smaller size, for every query kind.
+GROWTH_TARGETS = (1.5, 2.0)
+
+
+def ratio_rows(out: dict[str, Any], codes: list[str], kinds: list[str]
+               ) -> list[tuple[str, ...]]:
+    """Rows of p50 / p99 of each index over the first index timed with the same code
+    (``--latency`` of 20k and 100k, possibly for two source trees: each tree's 100k over
+    its own 20k), overall and per kind, wall and CPU; a ratio over GROWTH_TARGETS is
+    marked ``!``."""
+    runs = list(out.values())
+    base = [next(j for j in range(len(runs)) if codes[j] == codes[i]) for i in range(len(runs))]
+
+    def ratio(i: int, measure: str, kind: str | None) -> str:
+        def get(run: dict[str, Any]) -> dict[str, float] | None:
+            lat = run[measure]
+            return lat["all"] if kind is None else lat["by_kind"].get(kind)
+
+        mine, first = get(runs[i]), get(runs[base[i]])
+        if mine is None or first is None or not first["p50"] or not first["p99"]:
+            return "n/a"
+        p50, p99 = mine["p50"] / first["p50"], mine["p99"] / first["p99"]
+        return (f"{p50:.2f}x{'!' if p50 > GROWTH_TARGETS[0] else ' '} / "
+                f"{p99:.2f}x{'!' if p99 > GROWTH_TARGETS[1] else ' '}")
+
+    rows: list[tuple[str, ...]] = []
+    for measure, label in (("latency", ""), ("cpu", "CPU ")):
+        rows.append((f"{label}p50 / p99 over the first of its code",
+                     *(ratio(i, measure, None) for i in range(len(runs)))))
+        rows += [(f"— {kind} ({label or 'wall '}ratio)", *(ratio(i, measure, kind)
+                                                          for i in range(len(runs))))
+                 for kind in kinds]
+    return rows
+
+
 def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_PASSES
                    ) -> dict[str, Any]:
     """Warm latency of each (corpus, index[, source tree]) triple's own query mix, printed
-    as one table (p50 / p95 / p99 ms, overall and by kind, and each index's p50 and p99
-    over the first's).
+    as one table (p50 / p95 / p99 ms, overall and by kind, wall and CPU time, and each
+    index's p50 and p99 over those of the first index timed with the same code, overall
+    and by kind: :func:`ratio_rows`).
 
     The indexes are timed side by side, not one after the other: one process per index
     (running the searcher of its source tree, this one's by default) opens it and warms
@@ -704,10 +741,6 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
         rows.append((f"— {kind}", *(cell(v["latency"]["by_kind"][kind])
                                     if kind in v["latency"]["by_kind"] else "n/a"
                                     for v in out.values())))
-    first = next(iter(out.values()))["latency"]["all"]
-    rows.append(("p50 / p99 over the first", *(
-        f"{v['latency']['all']['p50'] / first['p50']:.2f}x / "
-        f"{v['latency']['all']['p99'] / first['p99']:.2f}x" for v in out.values())))
     # CPU time of the searching thread: what a query costs whatever else the machine runs
     # (wall time on a loaded machine adds the waits for a core).
     rows.append(("CPU p50 / p95 / p99 (ms)", *(cell(v["cpu"]["all"]) for v in out.values())))
@@ -715,16 +748,14 @@ def latency_report(pairs: list[tuple[Path, ...]], n: int, passes: int = LATENCY_
         rows.append((f"— {kind} (CPU)", *(cell(v["cpu"]["by_kind"][kind])
                                           if kind in v["cpu"]["by_kind"] else "n/a"
                                           for v in out.values())))
-    first_cpu = next(iter(out.values()))["cpu"]["all"]
-    rows.append(("CPU p50 / p99 over the first", *(
-        f"{v['cpu']['all']['p50'] / first_cpu['p50']:.2f}x / "
-        f"{v['cpu']['all']['p99'] / first_cpu['p99']:.2f}x" for v in out.values())))
+    rows += ratio_rows(out, [str(p[2]) if len(p) > 2 else "" for p in pairs], kinds)
     width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print("\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
                               for i, (c, w) in enumerate(zip(r, width, strict=True)))
                     for r in rows))
     print(f"({passes} mixes of {n} queries per index, each query new to its process, "
-          f"interleaved, {seconds:.0f} s)")
+          f"interleaved, {seconds:.0f} s; ! marks a ratio over the targets "
+          f"{GROWTH_TARGETS[0]}x p50 / {GROWTH_TARGETS[1]}x p99)")
     return out
 
 

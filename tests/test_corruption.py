@@ -127,9 +127,9 @@ KINDS = ["pst", "trm", "_stored.col", "text.col", "date.col",
          "text.title_ends.npy", "text.lengths.npy", "text.histogram.npy",
          "text.astral_at.npy", "text.astral_codes.npy",
          "bigrams.stream.npy", "bigrams.keys.npy", "bigrams.offsets.npy", "data.body.npy",
-         "data.title.npy", "data.dates.npy", "manifest.text.npy", "manifest.numbers.npy",
-         "suggest.words.npy", "suggest.counts.npy", "suggest.titles.npy",
-         "suggest.phrases.npy", "suggest.phrase_counts.npy", "pinyin.sqlite",
+         "data.title.npy", "data.dates.npy", "manifest.ztext.npy", "manifest.numbers.npy",
+         "suggest.zwords.npy", "suggest.counts.npy", "suggest.ztitles.npy",
+         "suggest.zphrases.npy", "suggest.phrase_counts.npy", "pinyin.sqlite",
          "querydict.sqlite", "sqlite.sums"]
 
 
@@ -146,7 +146,7 @@ def test_every_file_kind(clean, copy: Path, kind: str, how: str) -> None:
 @pytest.mark.parametrize(("kind", "how"), [
     ("text.starts.npy", "flip"), ("data.body.npy", "flip"), ("pst", "truncate"),
     ("_stored.col", "truncate"), ("text.col", "truncate"), ("pst", "delete"),
-    ("trm", "truncate"), ("manifest.text.npy", "flip"), ("toc", "flip"),
+    ("trm", "truncate"), ("manifest.ztext.npy", "flip"), ("toc", "flip"),
 ])
 def test_damage_found_by_issue(clean, copy: Path, kind: str, how: str) -> None:
     """The damage the fault probe reported: silent wrong answers (starts, data.body), exit 3

@@ -170,3 +170,30 @@ def test_an_edited_user_dictionary_rebuilds_the_query_dictionary(tmp_path, isola
     assert len(frozen(isolated_cache)) == 2
     hits = SearchEngine(tmp_path / "ix", userdict=userdict).search("赤焰数据湖").hits
     assert [h.title for h in hits] == ["产品发布"]
+
+
+def test_frozen_dictionary_leaves_out_the_prefix_entries(segmenter):
+    """The file keeps jieba's words, not the zero-frequency prefix entries jieba adds for
+    its word graph (about 30 % of its rows); the segmenter derives them from the words it
+    finds, so it still cuts exactly like jieba (the tests above)."""
+    import sqlite3
+
+    import jieba
+
+    segment_han("初始化")
+    freq = jieba.dt.FREQ
+    con = sqlite3.connect(segmenter.path)
+    try:
+        stored = dict(con.execute("SELECT word, f FROM freq"))
+        (pages,) = con.execute("PRAGMA freelist_count").fetchone()
+    finally:
+        con.close()
+    left_out = freq.keys() - stored.keys()
+    assert len(left_out) > 0.25 * len(freq)
+    assert all(freq[w] == 0 for w in left_out)
+    assert all(stored[w] == freq[w] for w in stored)
+    assert pages == 0  # written compact
+    # a word found brings its prefixes: 阿坝藏族羌族自治州 walks through 阿坝藏, 阿坝藏族 ...
+    found = segmenter._lookup("阿坝藏族羌族自治州")
+    assert found["阿坝藏"] == 0 and found["阿坝藏族羌族自治州"] > 0
+    assert segmenter.cut("阿坝藏族羌族自治州") == jieba_cut("阿坝藏族羌族自治州")

@@ -46,12 +46,14 @@ def build(tmp_path):
 
 
 def posting_lengths(reader, field: str) -> np.ndarray:
-    """Each document's number of terms in *field*, summed from its postings."""
+    """Each document's number of terms in *field*, summed from its postings (a posting's
+    weight is the term's count times the field boost: schema.Counts)."""
     lengths = np.zeros(reader.doc_count_all(), dtype=np.int64)
+    boost = reader.schema[field].format.field_boost
     for term in list(reader.lexicon(field)):
         postings = reader.postings(field, term)
         while postings.is_active():
-            lengths[postings.id()] += postings.value_as("frequency")
+            lengths[postings.id()] += round(postings.weight() / boost)
             postings.next()
     return lengths
 

@@ -17,7 +17,7 @@ from ..analysis.tokens import STOP_WORDS, file_digest
 from ..ingest import READER_VERSION
 
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def whoosh_version() -> str:

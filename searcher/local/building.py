@@ -112,7 +112,7 @@ def build_segment(task: BuildTask) -> BuildResult:
     seen: dict[str, list[str]] = {}  # the title's and body's terms of the current document
     for name in ("title", "body"):
         functions[name] = _recording(functions[name], name, seen)
-    functions["relpath"] = functions["source"] = _path_term
+    functions["source"] = _path_term
     builder = SegmentBuilder(writer, functions)
     settings = task.settings
     squeezed: list[str] = []

@@ -215,13 +215,15 @@ MAX_SEGMENTS = 256
 class SearchCaches:
     """One engine's caches, sharing its byte budget (``Settings.cache_bytes``).
 
-    ``postings``: (doc ids, weights) over the whole index per (segments, field, term), and
-    each string's documents and occurrence counts; ``suggest``: the merged
-    suggestion table of the current segments (:mod:`searcher.local.suggest`);
-    ``char_index``: sorted character positions of segments without a persisted index
-    (:mod:`searcher.local.substrings`); ``facets``: facet value columns, month numbers and
-    display spellings (:mod:`searcher.local.facets`); ``segments``: per-segment arrays
-    (field lengths, dates, texts) and their concatenation over the whole index.  Keys name
+    ``postings``: (doc ids, weights) over the whole index per (segments, field, term),
+    each string's documents and occurrence counts, and the decoded positions of a
+    segment's common bigrams (:meth:`~searcher.local.substrings.BigramIndex._group_of`);
+    ``suggest``: the merged suggestion table of the current segments
+    (:mod:`searcher.local.suggest`); ``char_index``: sorted character positions of
+    segments without a persisted index (:mod:`searcher.local.substrings`); ``facets``:
+    facet value columns, month numbers and display spellings (:mod:`searcher.local.facets`);
+    ``segments``: per-segment arrays (field lengths, dates, texts) and their concatenation
+    over the whole index.  Keys name
     segments by folder and id, so per-segment entries survive new commits and reopened
     searchers (whole-index entries last until a commit changes the segments), and those of
     merged-away segments age out.

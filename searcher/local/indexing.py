@@ -135,6 +135,8 @@ def index_sources(
         target.write_info(info)
         plan = plan_changes(manifest, found, labeling, report)
         _apply(ix, target, plan, settings, jobs, report, progress, batch_size)
+        if not manifest and report.added and (target.path / PINYIN_FILE).exists():
+            _compact(target.path / PINYIN_FILE)
         upgraded = add_bigram_indexes(ix)
         if upgraded:
             log.info("wrote the bigram index of %d older segments", upgraded)
@@ -155,6 +157,21 @@ def index_sources(
         report.index_bytes = root.size_bytes()
     report.duration = time.monotonic() - started
     return report
+
+
+def _compact(path: Path) -> None:
+    """Rewrite a SQLite file with full pages (``VACUUM``).  The pinyin table of a new index
+    grows by one transaction of sorted rows per segment, interleaved, which leaves its
+    pages 10 % empty; a full build compacts it once (0.2 s at 20,000 articles)."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        con.execute("VACUUM")
+    except sqlite3.Error as exc:  # a larger file, nothing else
+        log.warning("could not compact %s: %s", path, exc)
+    finally:
+        con.close()
 
 
 def _merge_suggestions(searcher: Any) -> None:

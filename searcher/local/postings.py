@@ -28,7 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .schema import Counts
 from .whoosh_adapter import (
+    COMPRESS_FROM,
     document_added,
     document_lengths,
     finish_segment,
@@ -37,9 +39,7 @@ from .whoosh_adapter import (
     write_field_postings,
 )
 
-#: Blocks whose pickle is smaller than this are stored uncompressed
-#: (see ``whoosh_adapter._encode_postings``).
-COMPRESS_FROM = 96
+__all__ = ["COMPRESS_FROM", "SegmentBuilder"]
 
 
 class SegmentBuilder:
@@ -48,8 +48,9 @@ class SegmentBuilder:
     *term_functions* maps analysed field names to functions giving the
     index-mode terms of a value, exactly as the field's analyzer would;
     other indexed fields go through ``field.index``.  Every indexed field
-    must use Whoosh's ``Frequency`` or ``Existence`` format (the only ones
-    whose posting values can be rebuilt from a frequency).
+    must use Whoosh's ``Frequency`` or ``Existence`` format or
+    :class:`~searcher.local.schema.Counts` (the only ones whose posting values
+    can be rebuilt from a frequency).
     """
 
     def __init__(self, writer: Any, term_functions: dict[str, Callable[[str], list[str]]]) -> None:
@@ -60,7 +61,8 @@ class SegmentBuilder:
         self._postings: dict[str, dict[str | bytes, array]] = {}
         for name in self._schema.names():
             field = self._schema[name]
-            supported = isinstance(field.format, formats.Frequency | formats.Existence)
+            supported = isinstance(field.format, formats.Frequency | formats.Existence
+                                   | Counts)
             if field.indexed and not supported:
                 raise TypeError(f"field {name!r}: format {type(field.format).__name__} "
                                 "is not supported by SegmentBuilder")
@@ -131,7 +133,7 @@ class SegmentBuilder:
         lengths = document_lengths(writer, [n for n in names if self._schema[n].scorable])
         for name in names:
             write_field_postings(writer, name, self._schema[name], self._postings[name],
-                                 lengths.get(name), COMPRESS_FROM)
+                                 lengths.get(name))
             self._postings[name].clear()
         return finish_segment(writer)
 

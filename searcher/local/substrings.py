@@ -89,6 +89,9 @@ _build_lock = threading.Lock()
 #: Linear scans of a segment before its character index is built (a one-shot CLI
 #: search never pays for the sort; a server does after its first few queries).
 SORT_AFTER_SCANS = 3
+#: Bigram groups of this many bytes or more stay decoded once a search has decoded them
+#: (in ``SearchCaches.postings``; see BigramIndex._group_of): about 5,000 positions.
+KEEP_DECODED_FROM = 8 * 1024
 #: Linux's default fault_around_bytes: a read fault maps this aligned window of cached pages.
 FAULT_AROUND = 64 * 1024
 _NUMBER_CHARS = np.array([ord(c) for c in "0123456789."], dtype=np.uint32)
@@ -125,11 +128,19 @@ class BigramIndex:
     stream: np.ndarray  # uint8: per group, ascending positions as LEB128 deltas
     keys: np.ndarray  # uint32 bigram keys (first << 16 | second), ascending
     offsets: np.ndarray  # where each group's bytes start in ``stream``, len(keys) + 1
+    #: Large groups kept decoded (int32), under (``name``, key): see :meth:`_group_of`.
+    decoded: ByteLRU[np.ndarray] | None = field(default=None, repr=False)
+    name: Hashable = field(default=None, repr=False)
 
     def span(self, low: int, high: int) -> tuple[int, int]:
         """The groups of the keys in [low, high), as a range of group numbers."""
-        lo, hi = np.searchsorted(self.keys, [low, high])
-        return int(lo), int(hi)
+        # Searched as values of the keys' own type: with Python ints numpy converts the
+        # whole key array to int64 first, on every lookup (a megabyte a segment at 100k).
+        keys = self.keys
+        top = np.iinfo(keys.dtype).max
+        lo = int(keys.searchsorted(keys.dtype.type(low)))
+        hi = len(keys) if high > top else int(keys.searchsorted(keys.dtype.type(high)))
+        return lo, hi
 
     def nbytes_of(self, lo: int, hi: int) -> int:
         """Bytes of groups [lo, hi) in ``stream``: how much a search reads for them."""
@@ -215,14 +226,39 @@ class BigramIndex:
         needed = sorted(set(range(0, size - 1, 2)) | {size - 2},
                         key=lambda k: self.nbytes_of(*spans[k]))
         rarest = min(range(size - 1), key=lambda k: self.nbytes_of(*spans[k]))
-        at = self.decode(*spans[rarest], read) - rarest
+        at = np.subtract(self._group_of(keys[rarest], spans[rarest], read), rarest,
+                         dtype=np.int64)
         for k in needed:
             if k == rarest or not len(at):
                 continue
-            group = self.decode(*spans[k], read)
-            where = np.searchsorted(group, at + k)
-            at = at[group[np.minimum(where, len(group) - 1)] == at + k]
+            group = self._group_of(keys[k], spans[k], read)
+            probe = (at + k).astype(group.dtype, copy=False)  # searched in the group's type
+            where = np.searchsorted(group, probe)
+            at = at[group[np.minimum(where, len(group) - 1)] == probe]
         return at
+
+    def _group_of(self, key: int, span: tuple[int, int],
+                  read: list[tuple[int, int]]) -> np.ndarray:
+        """The positions of one bigram's group, decoded, or kept decoded in ``decoded``
+        when it is large (KEEP_DECODED_FROM bytes or more).
+
+        A needle's candidates come from its rarest bigram, but every character must be
+        checked, and its first and last bigrams are often common ones (国际 and 合作 of
+        国际合作): their groups grow with the index, and decoding them whole for a few
+        candidates was most of a rare phrase's time at 100,000 articles.  Common bigrams
+        are common to many needles, so their groups stay decoded (4 bytes a position)."""
+        lo, hi = span
+        if self.decoded is None or self.nbytes_of(lo, hi) < KEEP_DECODED_FROM:
+            return self.decode(lo, hi, read)
+        cache_key = ("bigram group", self.name, key)
+        group = self.decoded.get(cache_key)
+        if group is None:
+            group = self.decode(lo, hi, read)
+            if len(self.stream) < 2**31:  # more bytes than the text has characters
+                group = group.astype(np.int32)
+            group.flags.writeable = False  # shared by every later search
+            self.decoded.put(cache_key, group, heap_bytes(group) + ENTRY_OVERHEAD)
+        return group
 
     def preceded(self, at: np.ndarray, firsts: np.ndarray, code: int) -> np.ndarray:
         """Whether the character before each of positions *at* (which hold *code*) is one
@@ -444,7 +480,11 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
 def text_sidecar(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The arrays of :func:`text_arrays` that are saved (all but the code points, which
     the bigram index holds)."""
-    return {key: arrays[key] for key in SIDECAR_KEYS}
+    saved = {key: arrays[key] for key in SIDECAR_KEYS}
+    histogram = saved["histogram"]
+    if len(histogram) and int(histogram.max()) < 2**31:  # counts: half the bytes
+        saved["histogram"] = histogram.astype(np.int32)
+    return saved
 
 
 def char_index_arrays(codes: np.ndarray, histogram: np.ndarray) -> dict[str, np.ndarray]:
@@ -590,6 +630,8 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
         lengths, starts = arrays["lengths"], arrays["starts"]
         bigrams = _persisted_index(
             reader, int(starts[-1] + lengths[-1] + 1) if len(starts) else 0)
+        if bigrams is not None:
+            bigrams.decoded, bigrams.name = caches.postings, key
     if arrays is None or bigrams is None:
         arrays = text_arrays(squeezed_texts(reader))
     lengths = arrays["lengths"]

@@ -30,6 +30,7 @@ import os
 import re
 import threading
 import uuid
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -64,7 +65,8 @@ from .whoosh_adapter import LARGE_SEGMENT_DOCS, field_doc_frequencies, reader_se
 log = logging.getLogger(__name__)
 
 SIDECAR = "suggest"
-SIDECAR_KEYS = ("words", "counts", "titles", "phrases", "phrase_counts")
+#: The words, titles and phrases are NUL-separated UTF-8, deflated (``z``): half the bytes.
+SIDECAR_KEYS = ("zwords", "counts", "ztitles", "zphrases", "phrase_counts")
 #: The merged table, saved by the index run (or the first process that needs it), keyed by
 #: the segments; over the base table of the large segments (see TieredTable).
 TABLE_FILE = "suggest.table"
@@ -72,7 +74,7 @@ BASE_FILE = "suggest.base"
 #: What an older version saved (a pickle): removed when a table is saved.
 OLD_TABLE_FILE = "suggest.table.pickle"
 #: Bump when SuggestTable changes: an older saved table is then rebuilt.
-TABLE_VERSION = 6
+TABLE_VERSION = 7
 #: The most frequent words and phrases get pinyin keys (bounds the first call's work).
 MAX_PINYIN_WORDS = 40_000
 MAX_PHRASE = 8
@@ -88,12 +90,12 @@ def segment_arrays(word_counts: dict, titles: list[str],
     words = [w for w in word_counts if isinstance(w, str) and suggestible(w)]
     phrases = [p for p in (phrase_counts or {}) if p not in word_counts]
     return {
-        "words": _pack(words),
-        "counts": np.array([word_counts[w] for w in words], dtype=np.int64),
-        "titles": _pack([" ".join(t.split())[:MAX_TITLE_CHARS] for t in titles]),
-        "phrases": _pack(phrases),
+        "zwords": _pack(words),
+        "counts": np.array([word_counts[w] for w in words], dtype=np.int32),
+        "ztitles": _pack([" ".join(t.split())[:MAX_TITLE_CHARS] for t in titles]),
+        "zphrases": _pack(phrases),
         "phrase_counts": np.array([phrase_counts[p] for p in phrases] if phrase_counts else [],
-                                  dtype=np.int64),
+                                  dtype=np.int32),  # document counts: int32 is plenty
     }
 
 
@@ -119,13 +121,18 @@ def document_phrases(title_terms: list[str], body_terms: list[str], squeezed: st
 
 def _pack(strings: list[str]) -> np.ndarray:
     text = "\0".join(s.replace("\0", "") for s in strings)
-    return np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    return np.frombuffer(zlib.compress(text.encode("utf-8", "surrogatepass"), 6),
+                         dtype=np.uint8)
 
 
 def _unpack(array: np.ndarray) -> list[str]:
-    if not len(array):
+    """The strings of :func:`_pack` ([] when the bytes do not inflate: the callers check
+    the count against the segment's and compute the data again)."""
+    try:
+        data = zlib.decompress(np.asarray(array).tobytes()) if len(array) else b""
+    except zlib.error:
         return []
-    return bytes(array).decode("utf-8", "surrogatepass").split("\0")
+    return data.decode("utf-8", "surrogatepass").split("\0") if data else []
 
 
 def segment_phrases(reader) -> dict[str, int]:
@@ -133,10 +140,10 @@ def segment_phrases(reader) -> dict[str, int]:
     it has none).  The index keeps no word order, so a merge cannot recompute them from
     the merged segment: it sums its sources' (counting, until the next full rebuild, the
     deleted documents of the segments it merged)."""
-    arrays = load_arrays(reader, SIDECAR, ("phrases", "phrase_counts"))
+    arrays = load_arrays(reader, SIDECAR, ("zphrases", "phrase_counts"))
     if arrays is None:
         return {}
-    phrases = _unpack(arrays["phrases"])
+    phrases = _unpack(arrays["zphrases"])
     counts = np.asarray(arrays["phrase_counts"]).tolist()
     return dict(zip(phrases, counts, strict=True)) if len(phrases) == len(counts) else {}
 
@@ -165,13 +172,13 @@ def _segment_part(reader) -> tuple[list[str], np.ndarray, list[str], list[str], 
                 save_arrays(folder, reader.segment().segment_id(), SIDECAR, arrays)
             except OSError as exc:  # a read-only index still gets suggestions, in memory
                 log.debug("cannot save suggestion data in %s: %s", folder, exc)
-    words, titles, phrases = (_unpack(arrays[k]) for k in ("words", "titles", "phrases"))
+    words, titles, phrases = (_unpack(arrays[k]) for k in ("zwords", "ztitles", "zphrases"))
     if len(titles) != reader.doc_count_all() or len(words) != len(arrays["counts"]) \
             or len(phrases) != len(arrays["phrase_counts"]):
         log.warning("suggestion data of segment %s is inconsistent; recomputing it",
                     reader.segment().segment_id())
         arrays = reader_arrays(reader)
-        words, titles, phrases = (_unpack(arrays[k]) for k in ("words", "titles", "phrases"))
+        words, titles, phrases = (_unpack(arrays[k]) for k in ("zwords", "ztitles", "zphrases"))
     return (words, np.asarray(arrays["counts"]), titles, phrases,
             np.asarray(arrays["phrase_counts"]))
 
@@ -357,8 +364,8 @@ def _outgrown(meta: dict, readers: list) -> bool:
 
 
 def _segment_titles(reader) -> list[str]:
-    arrays = load_arrays(reader, SIDECAR, ("titles",))
-    titles = _unpack(arrays["titles"]) if arrays is not None else []
+    arrays = load_arrays(reader, SIDECAR, ("ztitles",))
+    titles = _unpack(arrays["ztitles"]) if arrays is not None else []
     if len(titles) != reader.doc_count_all():
         titles = _segment_part(reader)[2]
     return titles
@@ -541,7 +548,7 @@ def _assemble(entries: list[tuple[int, int, int, str]], spelled: list[bool],
         start = end
     texts = Strings.pack([e[3] for e in entries]).narrow()
     packed_keys = Strings.pack(sorted_keys).narrow()
-    hashes = np.fromiter((text_hash(e[3], e[1] == 2) for e in entries), dtype=np.uint64,
+    hashes = np.fromiter((text_hash(e[3], e[1] == 2) for e in entries), dtype=np.uint32,
                          count=len(entries))
     hash_order = np.argsort(hashes, kind="stable")
     spelled_at = [n for n, spell in enumerate(spelled) if spell]

@@ -74,10 +74,15 @@ from whoosh import index as _index  # noqa: E402
 from whoosh.analysis import StopFilter, Token, Tokenizer  # noqa: E402
 
 # Internals.  (whoosh.writing is imported where used: searches never need it.)
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield  # noqa: E402
+from whoosh.codec.whoosh3 import (  # noqa: E402
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3PostingsWriter,
+    _lenfield,
+)
 from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.reading import SegmentReader, TermNotFound  # noqa: E402
-from whoosh.system import pack_int, pack_long, pack_ushort  # noqa: E402
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort  # noqa: E402
 from whoosh.util.numeric import byte_to_length, length_to_byte  # noqa: E402
 from whoosh.util.times import datetime_to_long  # noqa: E402
 
@@ -201,6 +206,100 @@ def _restrict_unpickling() -> None:
 
 
 _restrict_unpickling()
+
+# -- stored fields ------------------------------------------------------------------------
+#
+# Whoosh keeps each document's stored fields as a protocol-2 pickle of a dict, deflated alone
+# (534 bytes a document at 20,000 news articles): the same field names, meta keys and the
+# datetime class are spelled out again in every document, and protocol 2 writes bytes (a
+# stored datetime) as a call of ``_codecs.encode``.  searcher's stored-fields column writes
+# protocol 4, deflated against a preset dictionary holding one such dict (286 bytes a
+# document).  Its values start with a byte naming the dictionary (1); a value Whoosh wrote
+# starts with a zlib header (low nibble 8), so both read, and an unknown one is refused.
+
+#: Preset dictionary 1 of stored fields: the protocol-4 pickle of a typical document's
+#: stored fields (see building.document_fields).  Frozen: values written with it need it.
+STORED_DICTIONARY_1 = (
+    b"\x80\x04\x95\x01\x01\x00\x00\x00\x00\x00\x00}\x94(\x8c\x06author\x94\x8c\x00\x94"
+    b"\x8c\x04date\x94\x8c\x08datetime\x94\x8c\x08datetime\x94\x93\x94C\n\x07\xe8\x01"
+    b"\x01\x00\x00\x00\x00\x00\x00\x94\x85\x94R\x94\x8c\x02id\x94h\x02\x8c\x04meta"
+    b"\x94}\x94(\x8c\ncategories\x94]\x94\x8c\x04tags\x94]\x94\x8c\x07updated\x94Nh"
+    b"\x03\x8c\x192024-01-01T00:00:00+08:00\x94\x8c\x06images\x94}\x94\x8c\x05extra"
+    b"\x94}\x94\x8c\x04size\x94K\x00\x8c\x08mtime_ns\x94K\x00\x8c\x06digest\x94h"
+    b"\x02\x8c\x08warnings\x94]\x94u\x8c\x04path\x94h\x02\x8c\x07relpath\x94h\x02"
+    b"\x8c\x06source\x94h\x02\x8c\x05title\x94h\x02u.")
+STORED_DICTIONARIES = {1: STORED_DICTIONARY_1}
+_STORED_WRITE = 1
+
+
+def encode_stored(fields: Any) -> bytes:
+    """One document's stored fields as searcher's stored-fields column keeps them.
+
+    A 2 KiB window and a small hash table: the values are a few hundred bytes, and a
+    fresh compressor that size costs less than copying a primed default one."""
+    if fields is None:
+        return b""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY,
+                               STORED_DICTIONARIES[_STORED_WRITE])
+    data = pickle.dumps(fields, 4)
+    return bytes([_STORED_WRITE]) + deflate.compress(data) + deflate.flush()
+
+
+def decode_stored(value: bytes) -> Any:
+    """The stored fields of one :func:`encode_stored` value, or of one Whoosh wrote."""
+    if not value:
+        return None
+    mark = value[0]
+    if mark & 0x0F == 8:  # a zlib stream: Whoosh's own PickleColumn(CompressedBytesColumn)
+        data = zlib.decompress(value)
+        return safe_loads(data) if data else None
+    dictionary = STORED_DICTIONARIES.get(mark)
+    if dictionary is None:
+        raise ValueError(f"stored fields in an unknown format ({mark}): written by a newer "
+                         "searcher?")
+    inflate = zlib.decompressobj(-15, dictionary)
+    data = inflate.decompress(memoryview(value)[1:]) + inflate.flush()
+    if not inflate.eof:
+        raise zlib.error("truncated stored fields")
+    return safe_loads(data)
+
+
+class StoredColumn(columns.Column):
+    """Whoosh's stored-fields column with :func:`encode_stored`'s values."""
+
+    _default = None
+
+    def writer(self, dbfile: Any) -> Any:
+        return _StoredWriter(dbfile)
+
+    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int) -> Any:
+        return _StoredReader(dbfile, basepos, length, doccount)
+
+
+class _StoredWriter(columns.VarBytesColumn.Writer):
+    def add(self, docnum: int, v: Any) -> None:
+        super().add(docnum, encode_stored(v))
+
+
+class _StoredReader(columns.VarBytesColumn.Reader):
+    def __getitem__(self, docnum: int) -> Any:
+        return decode_stored(super().__getitem__(docnum))
+
+    def __iter__(self) -> Any:
+        for v in super().__iter__():
+            yield decode_stored(v)
+
+    def load(self) -> list[Any]:
+        return list(self)
+
+
+def _use_stored_column() -> None:
+    from whoosh.codec import whoosh3
+
+    whoosh3.STORED_COLUMN = StoredColumn()
+
+
+_use_stored_column()
 
 # -- opening and creating indexes --------------------------------------------------------
 
@@ -397,7 +496,7 @@ _TERM_INFO = struct.Struct("!BfIBBfII")
 
 
 def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | bytes, array],
-                         lengths: list[int] | None, compress_from: int) -> None:
+                         lengths: list[int] | None) -> None:
     """Each term's postings and term-table row of field *name*, terms in byte order.
 
     *terms* maps each term to a flat array ``docnum, freq, docnum, freq, ...``.
@@ -413,40 +512,125 @@ def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | b
     fmt = field.format
     fieldwriter.start_field(name, field)
     postwriter = fieldwriter._postwriter
-    if postwriter._inlinelimit > 1:  # Whoosh's default codec never inlines postings
-        raise NotImplementedError("a codec that inlines postings in the term table")
     limit, compression = postwriter._blocklimit, postwriter._compression
+    inline = postwriter._inlinelimit
     postfile, table = fieldwriter._postfile, fieldwriter._tindex
     prefix = pack_ushort(fieldwriter._fieldid)
     boost = float(fmt.field_boost)
-    frequency = isinstance(fmt, formats.Frequency)
+    counted = not isinstance(fmt, formats.Existence)  # weights are counts × boost
+    values = isinstance(fmt, formats.Frequency)  # ... and the count is stored again
     offset = postfile.tell()
     for term in sorted(terms):
         flat = terms[term]
+        key = prefix + (term.encode("utf-8") if isinstance(term, str) else term)
+        if len(flat) < 2 * inline:
+            table.add(key, _inlined_term_info(flat, boost, counted, values, lengths))
+            continue
         data, stats = _encode_postings(flat[0::2], flat[1::2], limit, compression, boost,
-                                       frequency, lengths, compress_from)
+                                       counted, values, lengths)
         postfile.write(data)
-        table.add(prefix + (term.encode("utf-8") if isinstance(term, str) else term),
-                  _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
+        table.add(key, _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
         offset += len(data)
     fieldwriter.finish_field()
 
 
-def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
-                     frequency: bool, lengths: list[int] | None,
-                     compress_from: int) -> tuple[bytes, tuple]:
-    """One term's postings in W3 format, and its term info fields.
+def _inlined_term_info(flat: array, boost: float, counted: bool, values: bool,
+                       lengths: list[int] | None) -> bytes:
+    """The term-table row of a term with one posting, the posting inlined (see
+    :func:`_set_inline`): what ``W3TermInfo.to_bytes`` writes for it."""
+    docnum, freq = flat[0], flat[1]
+    weight = array("f", [freq * boost if counted else boost])[0]
+    length = lengths[docnum] if lengths is not None else 0
+    stats = (1, weight, 1, length_to_byte(length) if length else 0, length_to_byte(length),
+             weight, docnum, docnum)
+    value = pack_uint(freq) if values else b""
+    return _TERM_INFO.pack(*stats) + dumps(((docnum,), (weight,), (value,)), 3)
 
-    The bytes are what ``W3PostingsWriter._write_block`` writes block by
-    block; the statistics are accumulated exactly as ``W3TermInfo.add_block``
-    does.  Whoosh builds each block posting by posting in Python; here every
-    list is made with one C-level call per block.  One deliberate difference:
-    blocks whose pickle is under *compress_from* bytes are stored
-    uncompressed (the block header says so, and Whoosh's reader honours it).
-    Whoosh's own code means to skip compressing tiny blocks but a bug makes
-    it compress every block, and zlib's per-call set-up cost more than all
-    the rest of writing a rare term.
-    """
+
+def _set_inline(self: Any, ids: Any, weights: Any, values: Any) -> None:
+    """``W3TermInfo.set_inlined``, under the name ``W3PostingsWriter.finish_postings``
+    calls (Whoosh misspells it, so its inlining raised AttributeError and its codecs
+    never inline), with a value per posting even where the format stores none: Whoosh's
+    ``ListMatcher`` gives ``""`` (text) for a missing value, which its own merge refuses."""
+    self._inlined = (tuple(ids), tuple(weights), tuple(values) or (b"",) * len(ids))
+
+
+def _dumps3(obj: Any, _protocol: int = 2) -> bytes:
+    return dumps(obj, 3)
+
+
+#: Terms with fewer postings than this keep them in their term-table row instead of the
+#: postings file: a term found in one document (42 % of a segment's body words, and every
+#: id) costs a pointer (12 bytes) and a block (~40 bytes) otherwise.
+INLINE_LIMIT = 2
+
+
+def _inline_single_postings() -> None:
+    from whoosh.codec import whoosh3
+
+    whoosh3.W3TermInfo.set_inline = _set_inline
+    whoosh3.dumps = _dumps3  # inlined postings: bytes as themselves (see _encode_block)
+    blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
+    whoosh3.W3Codec.__init__.__defaults__ = (blocklimit, compression, INLINE_LIMIT)
+
+
+_inline_single_postings()
+
+
+#: Posting blocks whose pickle is smaller than this are stored uncompressed (the block
+#: header says so, and Whoosh's reader honours it).  Whoosh's own code means to skip
+#: compressing tiny blocks but a bug makes it compress every block, and zlib's per-call
+#: set-up cost more than all the rest of writing a rare term.
+COMPRESS_FROM = 96
+
+
+def _mini_ids(ids: Any) -> bytes | tuple[int, ...]:
+    """A block's doc ids as deltas: one byte each when every delta fits (the usual case
+    past the rarest terms), else a tuple.  Whoosh's reader only iterates them, and
+    iterating ``bytes`` gives ints."""
+    deltas = [b - a for a, b in zip(itertools.chain((0,), ids), ids, strict=False)]
+    return bytes(deltas) if max(deltas) < 256 else tuple(deltas)
+
+
+def _mini_weights(weights: Any) -> bytes | float | tuple[float, ...] | None:
+    """A block's weights as Whoosh minifies them (None: all 1.0; one float: all equal),
+    except that whole numbers below 256 (term counts, times an integral field boost) are
+    one byte each instead of a pickled float (9 bytes).  Whoosh's reader indexes them,
+    and ``bytes`` gives ints: the same numbers."""
+    first = weights[0]
+    if all(w == first for w in weights):
+        return None if first == 1.0 else first
+    if all(w.is_integer() and 0 <= w < 256 for w in weights):
+        return bytes([int(w) for w in weights])
+    return tuple(weights)
+
+
+def _encode_block(ids: Any, mini_weights: Any, values: Any, maxweight: float,
+                  compression: int, minlength: int | None, maxlength: int, last: bool) -> bytes:
+    """One W3 posting block (length, info, data) as searcher writes it: pickle protocol 3
+    (``bytes`` as themselves; protocol 2 spells them as a call of ``_codecs.encode`` on a
+    text, ~40 bytes each), one-byte deltas and weights (see above), and a whole-number
+    maximum weight as an int.  Whoosh's reader reads it as any other block."""
+    data = dumps((_mini_ids(ids), mini_weights, values), 3)
+    comp = compression if len(data) >= COMPRESS_FROM else 0
+    if comp:
+        data = zlib.compress(data, comp)
+    if maxweight == int(maxweight):
+        maxweight = int(maxweight)
+    info = dumps((len(ids), ids[-1], maxweight, comp, length_to_byte(minlength),
+                  length_to_byte(maxlength)), 3)
+    size = len(info) + len(data)
+    return pack_int(-size if last else size) + info + data
+
+
+def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
+                     counted: bool, values: bool,
+                     lengths: list[int] | None) -> tuple[bytes, tuple]:
+    """One term's postings in W3 format (blocks of :func:`_encode_block`), and its term
+    info fields, accumulated exactly as ``W3TermInfo.add_block`` does.  Whoosh builds
+    each block posting by posting in Python; here every list is made with one C-level
+    call per block.  *counted*: the weights are the counts times *boost* (else *boost*
+    each); *values*: the counts are stored too, as big-endian uint32 (``Frequency``)."""
     count = len(ids)
     parts = [WHOOSH3_HEADER_MAGIC]
     total_weight: float = 0
@@ -456,16 +640,17 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
     for start in range(0, count, limit):
         block_ids = ids[start : start + limit]
         size = len(block_ids)
-        if frequency:
+        block_values: bytes | None = None
+        if counted:
             block_freqs = freqs[start : start + limit]
             weights = array("f", block_freqs if boost == 1.0 else [f * boost for f in block_freqs])
-            packed = array("I", block_freqs)
-            if _LITTLE_ENDIAN:
-                packed.byteswap()
-            values: bytes | None = packed.tobytes()  # Frequency: big-endian uint32 each
+            if values:
+                packed = array("I", block_freqs)
+                if _LITTLE_ENDIAN:
+                    packed.byteswap()
+                block_values = packed.tobytes()
         else:
             weights = array("f", [boost]) * size
-            values = None  # Existence stores no values
         maxweight = max(weights)
         if lengths is not None:
             block_lengths = [lengths[d] for d in block_ids]
@@ -479,27 +664,31 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
             term_min = minlength if term_min is None else min(term_min, minlength)
         term_max = max(term_max, maxlength)
         term_maxweight = max(term_maxweight, maxweight)
-
-        first = weights[0]
-        if weights.count(first) == size:
-            mini_weights: float | tuple[float, ...] | None = None if first == 1.0 else first
-        else:
-            mini_weights = tuple(weights)
-        previous = itertools.chain((0,), block_ids)
-        deltas = tuple([b - a for a, b in zip(previous, block_ids, strict=False)])
-        data = dumps((deltas, mini_weights, values), 2)
-        comp = compression if len(data) >= compress_from else 0
-        if comp:
-            data = zlib.compress(data, comp)
-        info = dumps((size, block_ids[-1], maxweight, comp, length_to_byte(minlength),
-                      length_to_byte(maxlength)), 2)
-        block_length = len(info) + len(data)
-        parts.append(pack_int(-block_length if start + limit >= count else block_length))
-        parts.append(info)
-        parts.append(data)
+        parts.append(_encode_block(block_ids, _mini_weights(weights), block_values, maxweight,
+                                   compression, minlength, maxlength, start + limit >= count))
     stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
              length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
     return b"".join(parts), stats
+
+
+def _write_block(self: Any, last: bool = False) -> None:
+    """``W3PostingsWriter._write_block`` writing :func:`_encode_block`'s blocks, so the
+    segments Whoosh writes itself (its merges, ``add_document``) are as compact as ours."""
+    if self._byteids:  # term vectors (never written by searcher): Whoosh's own blocks
+        _whoosh_write_block(self, last)
+        return
+    if not self._blockcount:
+        self._postfile.write(WHOOSH3_HEADER_MAGIC)
+    self._terminfo.add_block(self)
+    self._postfile.write(_encode_block(
+        self._ids, _mini_weights(self._weights), self._mini_values(), self._maxweight,
+        self._compression, self._minlength, self._maxlength, last))
+    self._blockcount += 1
+    self._new_block()
+
+
+_whoosh_write_block = W3PostingsWriter._write_block
+W3PostingsWriter._write_block = _write_block
 
 
 # -- reading --------------------------------------------------------------------------------
