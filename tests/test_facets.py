@@ -242,7 +242,7 @@ def test_cli_facets_table_and_json(sample_index):
 def test_whole_column_finds_the_values_of_few_and_many_hits(corpus_2k):
     """Counting looks the values of a few hits up by binary search and selects from every
     pair for many; both give each hit's values exactly (every pair of every hit)."""
-    from searcher.local.facets import FACET_SEARCHES, _whole_column
+    from searcher.local.facets import FACET_SEARCHES, whole_column
 
     engine = corpus_2k[0]
     searcher = internals(engine).searcher()
@@ -250,7 +250,7 @@ def test_whole_column_finds_the_values_of_few_and_many_hits(corpus_2k):
     n = sum(reader.doc_count_all() for reader, _ in leaves)
     rng = np.random.default_rng(5)
     for fieldname in ("category", "author_key", "tag"):
-        whole = _whole_column(leaves, fieldname, internals(engine).caches)
+        whole = whole_column(leaves, fieldname, internals(engine).caches)
         assert bool((np.diff(whole.docs) >= 0).all())
         for size in (1, 7, len(whole.docs) // FACET_SEARCHES, n // 2):
             hits = np.unique(rng.integers(0, n, size))

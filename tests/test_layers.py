@@ -165,11 +165,7 @@ def test_no_private_names_across_modules():
 
 
 #: Private names tests still take from another module, each left for a reason; a new one fails.
-KNOWN_PRIVATE_IN_TESTS = {
-    # local/facets.py was being reworked on another branch at the time: make the per-field
-    # column public (or reachable through searcher.local.inspection) there
-    "test_facets.py imports searcher.local.facets._whole_column",
-}
+KNOWN_PRIVATE_IN_TESTS: set[str] = set()
 
 
 def private_names_in_tests() -> set[str]:

@@ -173,7 +173,7 @@ def count_facets(searcher, mask: np.ndarray, names: Sequence[str], limit: int,
         check_time_limit()  # a caller's time_limit (searcher/deadline.py), between facets
         fieldname = FACETS[name]
         if fieldname is not None:
-            whole = _whole_column(leaves, fieldname, caches)
+            whole = whole_column(leaves, fieldname, caches)
             if hits is None:
                 hits = np.flatnonzero(mask)
             counts = np.bincount(whole.codes_of(hits, mask), minlength=len(whole.values))
@@ -220,7 +220,7 @@ class WholeColumn:
         return self.codes[where]
 
 
-def _whole_column(leaves: list, fieldname: str, caches: SearchCaches) -> WholeColumn:
+def whole_column(leaves: list, fieldname: str, caches: SearchCaches) -> WholeColumn:
     """The pairs of *fieldname* over every segment, made once per index state from the
     per-segment columns (which are then no longer needed, and age out of the cache).
 
