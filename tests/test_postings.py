@@ -102,7 +102,7 @@ def _check(tmp_path: Path, documents: list[dict], monkeypatch: pytest.MonkeyPatc
            smaller: bool = True) -> None:
     with monkeypatch.context() as patch:  # Whoosh's own blocks: pickled floats, protocol 2
         patch.setattr(whoosh_codec.W3PostingsWriter, "_write_block",
-                      whoosh_codec._whoosh_write_block)
+                      whoosh_codec.WHOOSH_WRITE_BLOCK)
         _commit(tmp_path / "whoosh", documents, fast=False)
     _commit(tmp_path / "builder", documents, fast=True)
     reference = _postings(tmp_path / "whoosh")

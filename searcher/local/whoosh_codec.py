@@ -217,7 +217,7 @@ def _write_block(self: Any, last: bool = False) -> None:
     """``W3PostingsWriter._write_block`` writing :func:`_encode_block`'s blocks, so the
     segments Whoosh writes itself (its merges, ``add_document``) are as compact as ours."""
     if self._byteids:  # term vectors (never written by searcher): Whoosh's own blocks
-        _whoosh_write_block(self, last)
+        WHOOSH_WRITE_BLOCK(self, last)
         return
     if not self._blockcount:
         self._postfile.write(WHOOSH3_HEADER_MAGIC)
@@ -229,5 +229,8 @@ def _write_block(self: Any, last: bool = False) -> None:
     self._new_block()
 
 
-_whoosh_write_block = W3PostingsWriter._write_block
+#: Whoosh's own ``W3PostingsWriter._write_block`` (protocol-2 pickles, float weights, every
+#: block compressed), kept for the term vectors searcher never writes, and so that a test can
+#: put it back to write a segment Whoosh's way and compare (``tests/test_postings.py``).
+WHOOSH_WRITE_BLOCK = W3PostingsWriter._write_block
 W3PostingsWriter._write_block = _write_block
