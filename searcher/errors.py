@@ -230,7 +230,8 @@ def _is_within(path: Path, root: Path) -> bool:
 class UnsupportedWhooshError(SearcherError, ImportError):
     """The installed Whoosh is a version searcher's segment code was not tested against.
 
-    Raised when :mod:`searcher.local.whoosh_adapter` is imported; *version* is
+    Raised when :mod:`searcher.local.whoosh_version` is imported (every whoosh_* adapter
+    module imports it before touching Whoosh's internals); *version* is
     the version found, *supported* the range searcher works with.
     """
 

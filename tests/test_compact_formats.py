@@ -2,7 +2,7 @@
 
 Display text is deflated against a preset dictionary kept in the index's schema
 (schema.TextColumn); stored fields are pickled with protocol 4 and deflated against a
-frozen dictionary (whoosh_adapter.StoredColumn), and fields Whoosh stored its own way
+frozen dictionary (whoosh_pickles.StoredColumn), and fields Whoosh stored its own way
 still read.
 """
 
@@ -21,7 +21,7 @@ from whoosh.writing import SegmentWriter
 
 from searcher.ingest.documents import load_document
 from searcher.local import schema as schema_module
-from searcher.local import whoosh_adapter
+from searcher.local import whoosh_adapter, whoosh_pickles
 from searcher.local.building import document_fields
 from searcher.local.postings import SegmentBuilder
 from searcher.local.schema import TEXT_DICTIONARY, build_schema, index_term_functions
@@ -103,20 +103,20 @@ def test_text_dictionary_is_what_the_script_makes() -> None:
 
 def test_stored_fields_of_either_format_decode() -> None:
     fields = {"id": "x", "date": dt.datetime(2024, 5, 1, 8, 0), "meta": {"tags": ["a"]}}
-    ours = whoosh_adapter.encode_stored(fields)
-    assert ours[0] == 1 and whoosh_adapter.decode_stored(ours) == fields
+    ours = whoosh_pickles.encode_stored(fields)
+    assert ours[0] == 1 and whoosh_pickles.decode_stored(ours) == fields
     # what Whoosh's PickleColumn(CompressedBytesColumn()) wrote before (schema 5)
-    assert whoosh_adapter.decode_stored(zlib.compress(pickle.dumps(fields, 2), 3)) == fields
-    assert whoosh_adapter.decode_stored(zlib.compress(b"", 3)) is None
-    assert whoosh_adapter.decode_stored(b"") is None
+    assert whoosh_pickles.decode_stored(zlib.compress(pickle.dumps(fields, 2), 3)) == fields
+    assert whoosh_pickles.decode_stored(zlib.compress(b"", 3)) is None
+    assert whoosh_pickles.decode_stored(b"") is None
     with pytest.raises(ValueError, match="unknown format"):
-        whoosh_adapter.decode_stored(b"\x02" + ours[1:])
+        whoosh_pickles.decode_stored(b"\x02" + ours[1:])
     # the dictionary is frozen: values written with it must keep decoding
     template = {"author": "", "date": dt.datetime(2024, 1, 1), "id": "", "meta": {
         "categories": [], "tags": [], "updated": None, "date": "2024-01-01T00:00:00+08:00",
         "images": {}, "extra": {}, "size": 0, "mtime_ns": 0, "digest": "", "warnings": []},
         "path": "", "relpath": "", "source": "", "title": ""}
-    assert pickle.dumps(template, 4) == whoosh_adapter.STORED_DICTIONARY_1
+    assert pickle.dumps(template, 4) == whoosh_pickles.STORED_DICTIONARY_1
 
 
 def test_stored_fields_refuse_code_in_the_dictionary_format() -> None:
@@ -127,7 +127,7 @@ def test_stored_fields_refuse_code_in_the_dictionary_format() -> None:
             return (os.system, ("true",))
 
     deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
-                               whoosh_adapter.STORED_DICTIONARY_1)
+                               whoosh_pickles.STORED_DICTIONARY_1)
     value = b"\x01" + deflate.compress(pickle.dumps({"x": Boom()}, 4)) + deflate.flush()
     with pytest.raises(pickle.UnpicklingError, match="refused"):
-        whoosh_adapter.decode_stored(value)
+        whoosh_pickles.decode_stored(value)

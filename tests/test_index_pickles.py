@@ -15,7 +15,7 @@ import pytest
 from whoosh import index as whoosh_index
 
 from searcher import SearchEngine
-from searcher.local import whoosh_adapter
+from searcher.local import whoosh_adapter, whoosh_pickles
 from searcher.local.storage import IndexDir
 
 
@@ -53,7 +53,7 @@ def test_only_index_types_resolve(tmp_path: Path, payload: tuple[str, str]) -> N
     module, name = payload
     data = f"c{module}\n{name}\n.".encode()  # protocol 0: GLOBAL, then STOP
     with pytest.raises(pickle.UnpicklingError, match="refused"):
-        whoosh_adapter.safe_loads(data)
+        whoosh_pickles.safe_loads(data)
 
 
 def test_whoosh_loads_pickles_through_the_allow_list() -> None:
@@ -61,7 +61,7 @@ def test_whoosh_loads_pickles_through_the_allow_list() -> None:
     from whoosh.codec import whoosh3
     from whoosh.filedb import structfile
 
-    assert columns.loads is whoosh_adapter.safe_loads
-    assert whoosh3.loads is whoosh_adapter.safe_loads
-    assert structfile.load_pickle is whoosh_adapter.safe_load
-    assert whoosh_index.pickle.loads is whoosh_adapter.safe_loads
+    assert columns.loads is whoosh_pickles.safe_loads
+    assert whoosh3.loads is whoosh_pickles.safe_loads
+    assert structfile.load_pickle is whoosh_pickles.safe_load
+    assert whoosh_index.pickle.loads is whoosh_pickles.safe_loads

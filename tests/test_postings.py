@@ -2,7 +2,7 @@
 
 The builder bypasses Whoosh's posting pool for speed; these tests build the
 same real articles both ways.  Whoosh's own writer writes searcher's compact
-posting blocks too (``whoosh_adapter._write_block``), so every segment file
+posting blocks too (``whoosh_codec._write_block``), so every segment file
 must be identical byte for byte, and any difference in terms, postings,
 weights, lengths or stored fields fails; and Whoosh's reader must read back
 exactly the terms, term statistics and postings of a segment Whoosh writes
@@ -20,7 +20,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
 from searcher.ingest.documents import load_document
-from searcher.local import whoosh_adapter
+from searcher.local import whoosh_codec
 from searcher.local.building import document_fields
 from searcher.local.postings import SegmentBuilder
 from searcher.local.schema import build_schema, index_term_functions
@@ -101,8 +101,8 @@ def _commit(folder: Path, documents: list[dict], *, fast: bool) -> None:
 def _check(tmp_path: Path, documents: list[dict], monkeypatch: pytest.MonkeyPatch,
            smaller: bool = True) -> None:
     with monkeypatch.context() as patch:  # Whoosh's own blocks: pickled floats, protocol 2
-        patch.setattr(whoosh_adapter.W3PostingsWriter, "_write_block",
-                      whoosh_adapter._whoosh_write_block)
+        patch.setattr(whoosh_codec.W3PostingsWriter, "_write_block",
+                      whoosh_codec.WHOOSH_WRITE_BLOCK)
         _commit(tmp_path / "whoosh", documents, fast=False)
     _commit(tmp_path / "builder", documents, fast=True)
     reference = _postings(tmp_path / "whoosh")

@@ -1,7 +1,8 @@
-"""searcher.local.whoosh_adapter: the one module that touches Whoosh's internals.
+"""searcher.local.whoosh_*: the adapter modules, the only ones that touch Whoosh's internals.
 
-It must refuse Whoosh versions its segment code was not tested against, be the only module
-that imports Whoosh's internal modules or private names, and read what Whoosh's public API
+They must refuse Whoosh versions their segment code was not tested against
+(whoosh_version), be the only modules that import Whoosh's internal modules or private
+names (whoosh_adapter, whoosh_pickles, whoosh_codec), and read what Whoosh's public API
 reads.  Also here: every package the code imports is declared in pyproject.toml.
 """
 
@@ -20,10 +21,14 @@ from conftest import ROOT
 
 from searcher.errors import SearcherError, UnsupportedWhooshError
 from searcher.local import whoosh_adapter as adapter
+from searcher.local import whoosh_version
 from searcher.local.inspection import internals
 
 PACKAGE = ROOT / "searcher"
-ADAPTER = PACKAGE / "local" / "whoosh_adapter.py"
+#: The adapter modules: the only ones allowed Whoosh's internals (not whoosh_types.py, which
+#: only declares Protocols).
+ADAPTERS = tuple(PACKAGE / "local" / f"whoosh_{name}.py"
+                 for name in ("adapter", "version", "pickles", "codec"))
 #: Whoosh modules that are implementation, not API.
 INTERNAL = ("whoosh.codec", "whoosh.filedb", "whoosh.reading", "whoosh.writing", "whoosh.util",
             "whoosh.system", "whoosh.matching", "whoosh.support", "whoosh.automata")
@@ -33,7 +38,7 @@ INTERNAL = ("whoosh.codec", "whoosh.filedb", "whoosh.reading", "whoosh.writing",
 
 
 def test_installed_version_is_supported():
-    assert adapter.check_version() == adapter.installed_version() == "2.7.5"
+    assert whoosh_version.check_version() == whoosh_version.installed_version() == "2.7.5"
 
 
 @pytest.mark.parametrize("version", [(2, 7, 4), (2, 7, 6), (2, 8, 0), (3, 0, 0), (1, 0)])
@@ -41,7 +46,7 @@ def test_refuses_a_version_it_does_not_know(monkeypatch, version):
     monkeypatch.setattr(whoosh, "__version__", version)  # what the check reads
     text = ".".join(map(str, version))
     with pytest.raises(UnsupportedWhooshError) as caught:
-        adapter.check_version()
+        whoosh_version.check_version()
     error = caught.value
     assert isinstance(error, SearcherError) and isinstance(error, ImportError)
     assert error.version == text and error.supported == ">=2.7.5,<2.7.6"
@@ -64,12 +69,12 @@ def test_a_local_index_fails_loudly_on_an_unknown_version(tmp_path):
 
 def test_pyproject_pins_the_supported_range():
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert f'"whoosh-reloaded{adapter.SUPPORTED_TEXT}"' in text
-    low, high = (".".join(map(str, bound)) for bound in adapter.SUPPORTED)
-    assert f">={low},<{high}" == adapter.SUPPORTED_TEXT
+    assert f'"whoosh-reloaded{whoosh_version.SUPPORTED_TEXT}"' in text
+    low, high = (".".join(map(str, bound)) for bound in whoosh_version.SUPPORTED)
+    assert f">={low},<{high}" == whoosh_version.SUPPORTED_TEXT
 
 
-# -- one module for the internals -------------------------------------------------------
+# -- the adapter modules, and only they, use the internals ------------------------------
 
 
 def _whoosh_internals(path: Path) -> list[str]:
@@ -102,15 +107,16 @@ def _whoosh_private_attributes() -> set[str]:
     return names
 
 
-def test_only_the_adapter_imports_whoosh_internals():
+def test_only_the_adapters_import_whoosh_internals():
     offenders = {str(path.relative_to(ROOT)): found
-                 for path in PACKAGE.rglob("*.py") if path != ADAPTER
+                 for path in PACKAGE.rglob("*.py") if path not in ADAPTERS
                  for found in [_whoosh_internals(path)] if found}
     assert offenders == {}
-    assert _whoosh_internals(ADAPTER)  # the check does see them where they are
+    # the check does see them where they are (whoosh_version only reads whoosh.__version__)
+    assert all(_whoosh_internals(path) for path in ADAPTERS if path.stem != "whoosh_version")
 
 
-def test_only_the_adapter_touches_whoosh_private_attributes():
+def test_only_the_adapters_touch_whoosh_private_attributes():
     """``x._name`` where Whoosh defines ``_name`` and searcher itself does not."""
     whoosh_private = _whoosh_private_attributes()
     own: set[str] = set()
@@ -125,7 +131,7 @@ def test_only_the_adapter_touches_whoosh_private_attributes():
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 own.add(node.id)
             if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
-                    and not node.attr.startswith("__") and path != ADAPTER:
+                    and not node.attr.startswith("__") and path not in ADAPTERS:
                 used.setdefault(node.attr, []).append(
                     f"{path.relative_to(ROOT)}:{node.lineno}")
     offenders = {name: where for name, where in used.items()

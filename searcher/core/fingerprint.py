@@ -22,7 +22,7 @@ SCHEMA_VERSION = 6
 
 def whoosh_version() -> str:
     """The Whoosh version local segments are written for: the imported module's
-    (``whoosh.__version__``, what :mod:`searcher.local.whoosh_adapter` checks) once it is
+    (``whoosh.__version__``, what :mod:`searcher.local.whoosh_version` checks) once it is
     imported, else the installed distribution's, so a cluster location records the same
     value without importing Whoosh."""
     module = sys.modules.get("whoosh")

@@ -13,8 +13,8 @@ the same codec, but
 * writes each term's postings in the blocks of up to 128 postings that
   Whoosh's ``W3PostingsWriter`` writes, and its row in the terms table,
   terms in sorted order, with one write per term (that codec layout is
-  encoded in :mod:`searcher.local.whoosh_adapter`, with every other use of
-  Whoosh's internals).
+  encoded in :mod:`searcher.local.whoosh_codec`, one of the whoosh_* adapter
+  modules that hold every use of Whoosh's internals).
 
 Stored fields, lengths and columns still go through Whoosh's per-document
 writer, so the segment is byte-for-byte what ``add_document`` would write
@@ -30,14 +30,13 @@ from typing import Any
 
 from .schema import Counts
 from .whoosh_adapter import (
-    COMPRESS_FROM,
     document_added,
     document_lengths,
     finish_segment,
     formats,
     start_document,
-    write_field_postings,
 )
+from .whoosh_codec import COMPRESS_FROM, write_field_postings
 
 __all__ = ["COMPRESS_FROM", "SegmentBuilder"]
 

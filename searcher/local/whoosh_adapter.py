@@ -1,305 +1,50 @@
-"""Every use of Whoosh's internals, in one module, checked against the versions it was tested on.
+"""The one place the rest of searcher imports Whoosh from, and Whoosh's internals it drives.
 
-searcher writes Whoosh segments with its own code (:mod:`searcher.local.postings`
-encodes the postings blocks and term-table rows of Whoosh's ``W3`` codec),
-commits staged segments by driving ``SegmentWriter``'s commit steps one by
-one, reads postings block by block and field lengths straight from the
-codec's columns, and names its sidecar files so that Whoosh's own clean-up
-deletes them with their segment.  None of that is Whoosh's public API: a
-Whoosh release may change any of it and silently corrupt or misread an index.
-So all of it lives here, and importing this module refuses a Whoosh version
-outside :data:`SUPPORTED` (:class:`~searcher.errors.UnsupportedWhooshError`).
-Raising the upper bound means re-running the test suite (``tests/test_postings.py``
-compares the segments written here with Whoosh's own byte for byte), then
-changing :data:`SUPPORTED` here and the pin in ``pyproject.toml`` together.
+searcher commits staged segments by driving ``SegmentWriter``'s commit steps one by one,
+reads postings block by block and field lengths straight from the codec's columns, and
+names its sidecar files so that Whoosh's own clean-up deletes them with their segment.
+None of that is Whoosh's public API, so it lives here, together with the other adapter
+modules this one imports: :mod:`~searcher.local.whoosh_version` (importing any of them
+refuses a Whoosh version they were not tested on), :mod:`~searcher.local.whoosh_pickles`
+(loading an index's pickles safely, the stored-fields column) and
+:mod:`~searcher.local.whoosh_codec` (the ``W3`` codec's postings blocks and term table).
+Those two patch Whoosh when imported; importing them here makes the patches active
+whenever Whoosh is used, since every other module reaches Whoosh through this one.
 
-Whoosh's public API (schemas, analyzers, opening an index) is re-exported
-from here too, so the rest of the package imports Whoosh from one place;
-``tests/test_whoosh_adapter.py`` checks that no other module imports
-Whoosh's internal modules or private names.
+Whoosh's public API (schemas, analyzers, opening an index) is re-exported from here, so
+the rest of the package imports Whoosh from one place; ``tests/test_whoosh_adapter.py``
+checks that no module but the whoosh_* adapter modules imports Whoosh's internal modules
+or private names.
 """
 
 from __future__ import annotations
 
 import itertools
-import pickle
-import re
 import struct
-import sys
-import zlib
 from array import array
 from collections.abc import Callable, Iterable
-from pickle import dumps
 from typing import Any
 
-import whoosh
+from . import whoosh_codec, whoosh_pickles  # noqa: F401 - their patches of Whoosh
+from .whoosh_version import SUPPORTED, SUPPORTED_TEXT, check_version, installed_version
 
-from ..errors import UnsupportedWhooshError
-
-#: The whoosh-reloaded versions this module's use of internals is tested against
-#: (lowest supported, first unsupported); keep in step with pyproject.toml.
-SUPPORTED: tuple[tuple[int, ...], tuple[int, ...]] = ((2, 7, 5), (2, 7, 6))
-SUPPORTED_TEXT = ">=2.7.5,<2.7.6"
-
-
-def installed_version() -> str:
-    """The version of the ``whoosh`` package actually imported (``whoosh.__version__``).
-
-    The imported module is what matters, whatever distribution provided it
-    (whoosh-reloaded, the original Whoosh or a vendored copy).
-    """
-    return ".".join(str(part) for part in whoosh.__version__)
-
-
-def check_version(version: str | None = None) -> str:
-    """*version* (default: the installed one) if it is supported, else raise.
-
-    Raises :class:`~searcher.errors.UnsupportedWhooshError` (an ``ImportError``
-    too) naming the version found and the supported range.
-    """
-    found = installed_version() if version is None else version
-    match = re.match(r"(\d+)\.(\d+)\.(\d+)", found)
-    numbers = tuple(int(n) for n in match.groups()) if match else None
-    low, high = SUPPORTED
-    if numbers is None or not low <= numbers < high:
-        raise UnsupportedWhooshError(found, SUPPORTED_TEXT)
-    return found
-
-
-check_version()
-
+# isort: split
 # Public API, re-exported so the package imports Whoosh from one place.
-from whoosh import columns, fields, formats  # noqa: E402
-from whoosh import index as _index  # noqa: E402
-from whoosh.analysis import StopFilter, Token, Tokenizer  # noqa: E402
+from whoosh import columns, fields, formats
+from whoosh import index as _index
+from whoosh.analysis import StopFilter, Token, Tokenizer
 
 # Internals.  (whoosh.writing is imported where used: searches never need it.)
-from whoosh.codec.whoosh3 import (  # noqa: E402
-    LENGTHS_COLUMN,
-    WHOOSH3_HEADER_MAGIC,
-    W3PostingsWriter,
-    _lenfield,
-)
-from whoosh.filedb.filestore import FileStorage  # noqa: E402
-from whoosh.reading import SegmentReader, TermNotFound  # noqa: E402
-from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort  # noqa: E402
-from whoosh.util.numeric import byte_to_length, length_to_byte  # noqa: E402
-from whoosh.util.times import datetime_to_long  # noqa: E402
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.filedb.filestore import FileStorage
+from whoosh.reading import SegmentReader, TermNotFound
+from whoosh.util.numeric import byte_to_length
+from whoosh.util.times import datetime_to_long
 
 __all__ = [
     "SUPPORTED", "SUPPORTED_TEXT", "StopFilter", "Token", "Tokenizer", "check_version",
     "columns", "datetime_to_long", "fields", "formats", "installed_version",
 ]
-
-# -- loading Whoosh's pickles ------------------------------------------------------------
-#
-# Whoosh writes Python pickles into the index folder: the table of contents (the schema and
-# the segment list), each document's stored fields, column headers and posting blocks.
-# Loading a pickle can call any function it names, so an index folder (data, that may come
-# from elsewhere) could run code.  Replacing Whoosh's formats is out of reach of this
-# adapter, so every pickle Whoosh loads goes through an Unpickler that resolves only the
-# names a searcher index holds: the classes of Whoosh's schema, formats, analysis, columns
-# and segments and searcher's two tokenizers, and a few plain value types (stored dates,
-# sets, the helpers pickle itself uses for bytes and arrays).  Anything else (``os.system``,
-# ``builtins.eval``, a class of any other module) is refused before it is called: the load
-# fails with an ``UnpicklingError`` naming the global, and nothing runs.
-
-#: (module, name) pairs of plain types and pickle's own helpers.
-SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    [(mod, name) for mod in ("builtins", "__builtin__") for name in (
-        "set", "frozenset", "int", "long", "float", "complex", "bytes", "bytearray", "str",
-        "unicode", "list", "dict", "tuple", "bool", "slice", "range")]
-    + [("_codecs", "encode"), ("copyreg", "_reconstructor"), ("array", "array"),
-       ("array", "_array_reconstructor"), ("collections", "defaultdict"),
-       ("collections", "OrderedDict"), ("collections", "deque")]
-    + [("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")])
-#: Modules whose classes (only classes, defined in that very module) an index may name.
-SAFE_CLASS_MODULES = ("whoosh.fields", "whoosh.formats", "whoosh.analysis", "whoosh.columns",
-                      "whoosh.codec.whoosh3", "searcher.local.analyzers", "searcher.local.schema")
-#: Classes that moved: an index written before names them where they were (it is then
-#: rebuilt, but a search must still open it to say so).
-MOVED_CLASSES = {("searcher.analysis.tokens", "SearcherTokenizer"):
-                 ("searcher.local.analyzers", "SearcherTokenizer"),
-                 ("searcher.analysis.tokens", "ChineseAnalyzer"):
-                 ("searcher.local.analyzers", "ChineseAnalyzer")}
-
-
-#: Globals already resolved and allowed.
-_RESOLVED: dict[tuple[str, str], Any] = {}
-
-
-class IndexUnpickler(pickle.Unpickler):
-    """An Unpickler that resolves only :data:`SAFE_GLOBALS` and the classes of
-    :data:`SAFE_CLASS_MODULES` (see above)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        found = _RESOLVED.get((module, name))
-        if found is not None:  # every stored-fields load names datetime: once a process
-            return found
-        module, name = MOVED_CLASSES.get((module, name), (module, name))
-        if (module, name) in SAFE_GLOBALS:
-            found = super().find_class(module, name)
-        elif "." not in name and any(module == m or module.startswith(m + ".")
-                                     for m in SAFE_CLASS_MODULES):
-            found = super().find_class(module, name)
-            if not (isinstance(found, type) and found.__module__ == module):
-                found = None
-        if found is not None:
-            _RESOLVED[(module, name)] = found
-            return found
-        raise pickle.UnpicklingError(
-            f"refused to load {module}.{name} from the index: not a type an index holds "
-            "(loading it could run code)")
-
-
-class _Bytes:
-    """A minimal file over bytes for the Unpickler: with ``peek`` the C unpickler takes
-    the whole rest at once, where over ``io.BytesIO`` it calls ``read`` for each opcode
-    (a stored-fields load took 2.5x ``pickle.loads``; this way the same)."""
-
-    __slots__ = ("data", "at")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = bytes(data)
-        self.at = 0
-
-    def read(self, size: int = -1) -> bytes:
-        start = self.at
-        self.at = len(self.data) if size < 0 else min(start + size, len(self.data))
-        return self.data[start : self.at]
-
-    def readinto(self, buffer: Any) -> int:
-        chunk = self.read(len(buffer))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-    def readline(self) -> bytes:
-        end = self.data.find(b"\n", self.at)
-        return self.read(-1 if end < 0 else end + 1 - self.at)
-
-    def peek(self, _size: int = 0) -> bytes:
-        return self.data[self.at :]
-
-
-def safe_loads(data: bytes, *_args: Any, **_kwargs: Any) -> Any:
-    """``pickle.loads`` through :class:`IndexUnpickler`."""
-    return IndexUnpickler(_Bytes(data)).load()
-
-
-def safe_load(handle: Any, *_args: Any, **_kwargs: Any) -> Any:
-    """``pickle.load`` through :class:`IndexUnpickler`."""
-    return IndexUnpickler(handle).load()
-
-
-def _restrict_unpickling() -> None:
-    """Make every module of Whoosh that loads pickles from an index use :func:`safe_loads`."""
-    import types
-
-    from whoosh.codec import whoosh3
-    from whoosh.filedb import structfile
-
-    _index.pickle = types.SimpleNamespace(loads=safe_loads, dumps=pickle.dumps,
-                                          PicklingError=pickle.PicklingError)
-    structfile.load_pickle = safe_load
-    columns.loads = safe_loads
-    whoosh3.loads = safe_loads
-
-
-_restrict_unpickling()
-
-# -- stored fields ------------------------------------------------------------------------
-#
-# Whoosh keeps each document's stored fields as a protocol-2 pickle of a dict, deflated alone
-# (534 bytes a document at 20,000 news articles): the same field names, meta keys and the
-# datetime class are spelled out again in every document, and protocol 2 writes bytes (a
-# stored datetime) as a call of ``_codecs.encode``.  searcher's stored-fields column writes
-# protocol 4, deflated against a preset dictionary holding one such dict (286 bytes a
-# document).  Its values start with a byte naming the dictionary (1); a value Whoosh wrote
-# starts with a zlib header (low nibble 8), so both read, and an unknown one is refused.
-
-#: Preset dictionary 1 of stored fields: the protocol-4 pickle of a typical document's
-#: stored fields (see building.document_fields).  Frozen: values written with it need it.
-STORED_DICTIONARY_1 = (
-    b"\x80\x04\x95\x01\x01\x00\x00\x00\x00\x00\x00}\x94(\x8c\x06author\x94\x8c\x00\x94"
-    b"\x8c\x04date\x94\x8c\x08datetime\x94\x8c\x08datetime\x94\x93\x94C\n\x07\xe8\x01"
-    b"\x01\x00\x00\x00\x00\x00\x00\x94\x85\x94R\x94\x8c\x02id\x94h\x02\x8c\x04meta"
-    b"\x94}\x94(\x8c\ncategories\x94]\x94\x8c\x04tags\x94]\x94\x8c\x07updated\x94Nh"
-    b"\x03\x8c\x192024-01-01T00:00:00+08:00\x94\x8c\x06images\x94}\x94\x8c\x05extra"
-    b"\x94}\x94\x8c\x04size\x94K\x00\x8c\x08mtime_ns\x94K\x00\x8c\x06digest\x94h"
-    b"\x02\x8c\x08warnings\x94]\x94u\x8c\x04path\x94h\x02\x8c\x07relpath\x94h\x02"
-    b"\x8c\x06source\x94h\x02\x8c\x05title\x94h\x02u.")
-STORED_DICTIONARIES = {1: STORED_DICTIONARY_1}
-_STORED_WRITE = 1
-
-
-def encode_stored(fields: Any) -> bytes:
-    """One document's stored fields as searcher's stored-fields column keeps them.
-
-    A 2 KiB window and a small hash table: the values are a few hundred bytes, and a
-    fresh compressor that size costs less than copying a primed default one."""
-    if fields is None:
-        return b""
-    deflate = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY,
-                               STORED_DICTIONARIES[_STORED_WRITE])
-    data = pickle.dumps(fields, 4)
-    return bytes([_STORED_WRITE]) + deflate.compress(data) + deflate.flush()
-
-
-def decode_stored(value: bytes) -> Any:
-    """The stored fields of one :func:`encode_stored` value, or of one Whoosh wrote."""
-    if not value:
-        return None
-    mark = value[0]
-    if mark & 0x0F == 8:  # a zlib stream: Whoosh's own PickleColumn(CompressedBytesColumn)
-        data = zlib.decompress(value)
-        return safe_loads(data) if data else None
-    dictionary = STORED_DICTIONARIES.get(mark)
-    if dictionary is None:
-        raise ValueError(f"stored fields in an unknown format ({mark}): written by a newer "
-                         "searcher?")
-    inflate = zlib.decompressobj(-15, dictionary)
-    data = inflate.decompress(memoryview(value)[1:]) + inflate.flush()
-    if not inflate.eof:
-        raise zlib.error("truncated stored fields")
-    return safe_loads(data)
-
-
-class StoredColumn(columns.Column):
-    """Whoosh's stored-fields column with :func:`encode_stored`'s values."""
-
-    _default = None
-
-    def writer(self, dbfile: Any) -> Any:
-        return _StoredWriter(dbfile)
-
-    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int) -> Any:
-        return _StoredReader(dbfile, basepos, length, doccount)
-
-
-class _StoredWriter(columns.VarBytesColumn.Writer):
-    def add(self, docnum: int, v: Any) -> None:
-        super().add(docnum, encode_stored(v))
-
-
-class _StoredReader(columns.VarBytesColumn.Reader):
-    def __getitem__(self, docnum: int) -> Any:
-        return decode_stored(super().__getitem__(docnum))
-
-    def __iter__(self) -> Any:
-        for v in super().__iter__():
-            yield decode_stored(v)
-
-    def load(self) -> list[Any]:
-        return list(self)
-
-
-def _use_stored_column() -> None:
-    from whoosh.codec import whoosh3
-
-    whoosh3.STORED_COLUMN = StoredColumn()
-
-
-_use_stored_column()
 
 # -- opening and creating indexes --------------------------------------------------------
 
@@ -485,211 +230,6 @@ def finish_segment(writer: Any) -> Any:
     writer._close_segment()
     writer._assemble_segment()
     return writer.get_segment()
-
-
-# -- the W3 codec's postings blocks and term table ---------------------------------------
-
-_LITTLE_ENDIAN = sys.byteorder == "little"
-#: W3TermInfo's fixed part: flags, weight, doc freq, min/max length byte, max weight,
-#: first and last id.
-_TERM_INFO = struct.Struct("!BfIBBfII")
-
-
-def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | bytes, array],
-                         lengths: list[int] | None) -> None:
-    """Each term's postings and term-table row of field *name*, terms in byte order.
-
-    *terms* maps each term to a flat array ``docnum, freq, docnum, freq, ...``.
-    This is ``start_term``/``finish_term`` of Whoosh's ``W3FieldWriter``
-    without a ``W3PostingsWriter`` and ``W3TermInfo`` object per term (most
-    terms have one tiny block, so that bookkeeping cost more than the
-    postings): each term's blocks are encoded into one string, written with
-    one call, and its term info packed directly.  A field's terms are all
-    ``str`` or all ``bytes``; UTF-8 keeps code-point order, so sorting ``str``
-    terms sorts their encoded bytes too.
-    """
-    fieldwriter = writer.fieldwriter
-    fmt = field.format
-    fieldwriter.start_field(name, field)
-    postwriter = fieldwriter._postwriter
-    limit, compression = postwriter._blocklimit, postwriter._compression
-    inline = postwriter._inlinelimit
-    postfile, table = fieldwriter._postfile, fieldwriter._tindex
-    prefix = pack_ushort(fieldwriter._fieldid)
-    boost = float(fmt.field_boost)
-    counted = not isinstance(fmt, formats.Existence)  # weights are counts × boost
-    values = isinstance(fmt, formats.Frequency)  # ... and the count is stored again
-    offset = postfile.tell()
-    for term in sorted(terms):
-        flat = terms[term]
-        key = prefix + (term.encode("utf-8") if isinstance(term, str) else term)
-        if len(flat) < 2 * inline:
-            table.add(key, _inlined_term_info(flat, boost, counted, values, lengths))
-            continue
-        data, stats = _encode_postings(flat[0::2], flat[1::2], limit, compression, boost,
-                                       counted, values, lengths)
-        postfile.write(data)
-        table.add(key, _TERM_INFO.pack(*stats) + pack_long(offset) + pack_int(len(data)))
-        offset += len(data)
-    fieldwriter.finish_field()
-
-
-def _inlined_term_info(flat: array, boost: float, counted: bool, values: bool,
-                       lengths: list[int] | None) -> bytes:
-    """The term-table row of a term with one posting, the posting inlined (see
-    :func:`_set_inline`): what ``W3TermInfo.to_bytes`` writes for it."""
-    docnum, freq = flat[0], flat[1]
-    weight = array("f", [freq * boost if counted else boost])[0]
-    length = lengths[docnum] if lengths is not None else 0
-    stats = (1, weight, 1, length_to_byte(length) if length else 0, length_to_byte(length),
-             weight, docnum, docnum)
-    value = pack_uint(freq) if values else b""
-    return _TERM_INFO.pack(*stats) + dumps(((docnum,), (weight,), (value,)), 3)
-
-
-def _set_inline(self: Any, ids: Any, weights: Any, values: Any) -> None:
-    """``W3TermInfo.set_inlined``, under the name ``W3PostingsWriter.finish_postings``
-    calls (Whoosh misspells it, so its inlining raised AttributeError and its codecs
-    never inline), with a value per posting even where the format stores none: Whoosh's
-    ``ListMatcher`` gives ``""`` (text) for a missing value, which its own merge refuses."""
-    self._inlined = (tuple(ids), tuple(weights), tuple(values) or (b"",) * len(ids))
-
-
-def _dumps3(obj: Any, _protocol: int = 2) -> bytes:
-    return dumps(obj, 3)
-
-
-#: Terms with fewer postings than this keep them in their term-table row instead of the
-#: postings file: a term found in one document (42 % of a segment's body words, and every
-#: id) costs a pointer (12 bytes) and a block (~40 bytes) otherwise.
-INLINE_LIMIT = 2
-
-
-def _inline_single_postings() -> None:
-    from whoosh.codec import whoosh3
-
-    whoosh3.W3TermInfo.set_inline = _set_inline
-    whoosh3.dumps = _dumps3  # inlined postings: bytes as themselves (see _encode_block)
-    blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
-    whoosh3.W3Codec.__init__.__defaults__ = (blocklimit, compression, INLINE_LIMIT)
-
-
-_inline_single_postings()
-
-
-#: Posting blocks whose pickle is smaller than this are stored uncompressed (the block
-#: header says so, and Whoosh's reader honours it).  Whoosh's own code means to skip
-#: compressing tiny blocks but a bug makes it compress every block, and zlib's per-call
-#: set-up cost more than all the rest of writing a rare term.
-COMPRESS_FROM = 96
-
-
-def _mini_ids(ids: Any) -> bytes | tuple[int, ...]:
-    """A block's doc ids as deltas: one byte each when every delta fits (the usual case
-    past the rarest terms), else a tuple.  Whoosh's reader only iterates them, and
-    iterating ``bytes`` gives ints."""
-    deltas = [b - a for a, b in zip(itertools.chain((0,), ids), ids, strict=False)]
-    return bytes(deltas) if max(deltas) < 256 else tuple(deltas)
-
-
-def _mini_weights(weights: Any) -> bytes | float | tuple[float, ...] | None:
-    """A block's weights as Whoosh minifies them (None: all 1.0; one float: all equal),
-    except that whole numbers below 256 (term counts, times an integral field boost) are
-    one byte each instead of a pickled float (9 bytes).  Whoosh's reader indexes them,
-    and ``bytes`` gives ints: the same numbers."""
-    first = weights[0]
-    if all(w == first for w in weights):
-        return None if first == 1.0 else first
-    if all(w.is_integer() and 0 <= w < 256 for w in weights):
-        return bytes([int(w) for w in weights])
-    return tuple(weights)
-
-
-def _encode_block(ids: Any, mini_weights: Any, values: Any, maxweight: float,
-                  compression: int, minlength: int | None, maxlength: int, last: bool) -> bytes:
-    """One W3 posting block (length, info, data) as searcher writes it: pickle protocol 3
-    (``bytes`` as themselves; protocol 2 spells them as a call of ``_codecs.encode`` on a
-    text, ~40 bytes each), one-byte deltas and weights (see above), and a whole-number
-    maximum weight as an int.  Whoosh's reader reads it as any other block."""
-    data = dumps((_mini_ids(ids), mini_weights, values), 3)
-    comp = compression if len(data) >= COMPRESS_FROM else 0
-    if comp:
-        data = zlib.compress(data, comp)
-    if maxweight == int(maxweight):
-        maxweight = int(maxweight)
-    info = dumps((len(ids), ids[-1], maxweight, comp, length_to_byte(minlength),
-                  length_to_byte(maxlength)), 3)
-    size = len(info) + len(data)
-    return pack_int(-size if last else size) + info + data
-
-
-def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
-                     counted: bool, values: bool,
-                     lengths: list[int] | None) -> tuple[bytes, tuple]:
-    """One term's postings in W3 format (blocks of :func:`_encode_block`), and its term
-    info fields, accumulated exactly as ``W3TermInfo.add_block`` does.  Whoosh builds
-    each block posting by posting in Python; here every list is made with one C-level
-    call per block.  *counted*: the weights are the counts times *boost* (else *boost*
-    each); *values*: the counts are stored too, as big-endian uint32 (``Frequency``)."""
-    count = len(ids)
-    parts = [WHOOSH3_HEADER_MAGIC]
-    total_weight: float = 0
-    term_min: int | None = None
-    term_max = 0
-    term_maxweight: float = 0
-    for start in range(0, count, limit):
-        block_ids = ids[start : start + limit]
-        size = len(block_ids)
-        block_values: bytes | None = None
-        if counted:
-            block_freqs = freqs[start : start + limit]
-            weights = array("f", block_freqs if boost == 1.0 else [f * boost for f in block_freqs])
-            if values:
-                packed = array("I", block_freqs)
-                if _LITTLE_ENDIAN:
-                    packed.byteswap()
-                block_values = packed.tobytes()
-        else:
-            weights = array("f", [boost]) * size
-        maxweight = max(weights)
-        if lengths is not None:
-            block_lengths = [lengths[d] for d in block_ids]
-            nonzero = [n for n in block_lengths if n]
-            minlength = min(nonzero) if nonzero else None
-            maxlength = max(block_lengths)
-        else:
-            minlength, maxlength = None, 0
-        total_weight += sum(weights)
-        if minlength is not None:  # None: the field keeps no lengths
-            term_min = minlength if term_min is None else min(term_min, minlength)
-        term_max = max(term_max, maxlength)
-        term_maxweight = max(term_maxweight, maxweight)
-        parts.append(_encode_block(block_ids, _mini_weights(weights), block_values, maxweight,
-                                   compression, minlength, maxlength, start + limit >= count))
-    stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
-             length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
-    return b"".join(parts), stats
-
-
-def _write_block(self: Any, last: bool = False) -> None:
-    """``W3PostingsWriter._write_block`` writing :func:`_encode_block`'s blocks, so the
-    segments Whoosh writes itself (its merges, ``add_document``) are as compact as ours."""
-    if self._byteids:  # term vectors (never written by searcher): Whoosh's own blocks
-        _whoosh_write_block(self, last)
-        return
-    if not self._blockcount:
-        self._postfile.write(WHOOSH3_HEADER_MAGIC)
-    self._terminfo.add_block(self)
-    self._postfile.write(_encode_block(
-        self._ids, _mini_weights(self._weights), self._mini_values(), self._maxweight,
-        self._compression, self._minlength, self._maxlength, last))
-    self._blockcount += 1
-    self._new_block()
-
-
-_whoosh_write_block = W3PostingsWriter._write_block
-W3PostingsWriter._write_block = _write_block
-
 
 # -- reading --------------------------------------------------------------------------------
 
