@@ -23,7 +23,7 @@ The rules (weights, query words, questions, verbatim runs, proximity) are
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -270,8 +270,8 @@ class Evaluator:
         return result
 
     def _combine(self, matches: list[Match], n: int,
-                 evidence: list[tuple[Match, float, list[int]]] = (),
-                 asked: list[int] = ()) -> Match:
+                 evidence: Sequence[tuple[Match, float, list[int]]] = (),
+                 asked: Sequence[int] = ()) -> Match:
         """AND of *matches*, or OR when the query has been relaxed (then scaled by the share
         of *matches* each document holds, each weighing its idf: COORD_POWER).  Once
         relaxed, *evidence* (a Match, its weight and the positions in *matches* of the

@@ -31,7 +31,7 @@ is needed on the title clauses.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,8 +180,8 @@ class Translator:
         return combined
 
     def combine(self, clauses: list[dict[str, Any]],
-                evidence: list[tuple[dict[str, Any], list[int]]] = (),
-                asked: list[int] = ()) -> dict[str, Any]:
+                evidence: Sequence[tuple[dict[str, Any], list[int]]] = (),
+                asked: Sequence[int] = ()) -> dict[str, Any]:
         """AND of *clauses*, or OR once relaxed, scaled like the local ranking by the share
         of the clauses a document holds, each weighing its idf (the document frequencies
         from *frequencies*): ``function_score`` multiplying the score by the sum of the
