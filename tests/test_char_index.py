@@ -19,7 +19,7 @@ from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
 from searcher.core.rules import FIELD_BREAK
-from searcher.local import substrings
+from searcher.local import substrings, text_index
 from searcher.local.inspection import internals
 from searcher.local.sidecar import segment_folder, sidecar_path
 from searcher.local.whoosh_adapter import reader_segment_id
@@ -172,15 +172,15 @@ def test_counting_sort_equals_argsort(size: int) -> None:
     codes = rng.choice(np.array([0, 0x4E00, 0x4E8C, 0x9FA5, 0xFFFF, 0x20000, 0x2A6D6],
                                 dtype=np.uint32), size=size)
     hist = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
-    arrays = substrings.char_index_arrays(codes, hist)
+    arrays = text_index.char_index_arrays(codes, hist)
     assert arrays["by_char"].dtype == np.int32
     assert np.array_equal(arrays["by_char"], np.argsort(np.minimum(codes, 0xFFFF), kind="stable"))
     assert arrays["char_offsets"][-1] == size
     if size:
         codes[-1] = 0  # a segment's text ends with a separator
         hist = np.bincount(np.minimum(codes, 0xFFFF), minlength=0x10000)
-        bigrams = substrings.bigram_index_arrays(codes, hist)
-        index = substrings.BigramIndex(**substrings.pack_bigram_index(bigrams))
+        bigrams = text_index.bigram_index_arrays(codes, hist)
+        index = substrings.BigramIndex(**text_index.pack_bigram_index(bigrams))
         assert_bigram_index(index, codes.astype(np.int64))
         for needle in ([0x20000], [0x4E00, 0x2A6D6], [0x9FA5, 0x4E8C, 0x4E00], [0xFFFF]):
             wanted = np.array(needle, dtype=np.uint32)
@@ -250,8 +250,8 @@ def _segment(texts: list[str], packed: bool) -> substrings.SegmentText:
     """A SegmentText of *texts*: searched through the packed bigram index, or (the path
     of a segment without one) through its code points in memory."""
     arrays = substrings.text_arrays(texts)
-    bigrams = substrings.BigramIndex(**substrings.pack_bigram_index(
-        substrings.bigram_index_arrays(arrays["codes"].copy(), arrays["histogram"])))
+    bigrams = substrings.BigramIndex(**text_index.pack_bigram_index(
+        text_index.bigram_index_arrays(arrays["codes"].copy(), arrays["histogram"])))
     return substrings.SegmentText(
         arrays["starts"], arrays["title_ends"], arrays["lengths"], arrays["histogram"], 1.0,
         arrays["astral_at"], arrays["astral_codes"], bigrams=bigrams if packed else None,

@@ -233,15 +233,15 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
 def write_text_sidecars(folder: str, segment_id: str, squeezed: list[str]) -> None:
     """The substring index of a segment from its squeezed texts: the per-document arrays
     and the packed bigram index (the only copy of the squeezed text; see substrings.py)."""
-    from . import substrings
+    from . import substrings, text_index
     from .sidecar import save_arrays
 
     text = substrings.text_arrays(squeezed)
-    save_arrays(folder, segment_id, substrings.SIDECAR, substrings.text_sidecar(text))
-    bigrams = substrings.bigram_index_arrays(text["codes"], text["histogram"])
+    save_arrays(folder, segment_id, substrings.SIDECAR, text_index.text_sidecar(text))
+    bigrams = text_index.bigram_index_arrays(text["codes"], text["histogram"])
     del text
     save_arrays(folder, segment_id, substrings.BIGRAMS_SIDECAR,
-                substrings.pack_bigram_index(bigrams))
+                text_index.pack_bigram_index(bigrams))
 
 
 def add_bigram_indexes(ix: Any) -> int:
