@@ -86,6 +86,34 @@ def corpus_2k(tmp_path_factory):
     engine.close()
 
 
+@pytest.fixture
+def fresh_cluster():
+    """A SearchEngine on a new index name of the node at ``SEARCHER_OPENSEARCH_URL``
+    (skips without one, fails without one in CI); its generations are deleted afterwards,
+    so runs do not fill the node."""
+    import uuid
+
+    url = os.environ.get("SEARCHER_OPENSEARCH_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but SEARCHER_OPENSEARCH_URL is not: start a node with "
+                        "scripts/opensearch-node start and export its URL")
+        pytest.skip("no OpenSearch cluster: set SEARCHER_OPENSEARCH_URL")
+    pytest.importorskip("opensearchpy")
+    from searcher import SearchEngine
+
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    cluster = SearchEngine(f"{url.rstrip('/')}/{name}")
+    try:
+        yield cluster
+    finally:
+        backend = cluster.backend
+        if backend is not None and hasattr(backend, "client"):
+            backend.client.indices.delete(index=f"{name}-*", ignore=[404],
+                                          expand_wildcards="all")
+        cluster.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Each phase's report on the test item (``item.rep_call``), so a fixture can tell

@@ -6,9 +6,7 @@ of ``../shared/corpus/xwlb``."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
@@ -58,30 +56,16 @@ def test_a_run_cutting_a_number_finds_its_source_locally(local):
     assert not local.search("800千伏", limit=10).relaxed
 
 
-def test_the_cluster_ranks_a_run_cutting_a_number_like_the_local_index(news, local):
-    url = os.environ.get("SEARCHER_OPENSEARCH_URL")
-    if not url:
-        pytest.skip("no OpenSearch cluster: set SEARCHER_OPENSEARCH_URL")
-    pytest.importorskip("opensearchpy")
-    from searcher import SearchEngine
-
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    cluster = SearchEngine(f"{url.rstrip('/')}/{name}")
-    try:
-        assert not cluster.index([news], full=True).failed
-        for query in (CUT, "800千伏特高压直流输电工程开工", "00千伏"):
-            mine, theirs = local.search(query, limit=20), cluster.search(query, limit=20)
-            assert theirs.relaxed == mine.relaxed, query
-            assert theirs.total == mine.total, query
-            # The same documents, the same first (BM25 details differ below it: the
-            # cluster's statistics are per shard and its phrase scores per bigram).
-            assert _ranked(theirs)[:1] == _ranked(mine)[:1], query
-            if mine.total <= 20:
-                assert set(_ranked(theirs)) == set(_ranked(mine)), query
-        assert _ranked(cluster.search(CUT, limit=10))[0] == SOURCE
-    finally:
-        backend = cluster.backend
-        if backend is not None and hasattr(backend, "client"):
-            backend.client.indices.delete(index=f"{name}-*", ignore=[404],
-                                          expand_wildcards="all")
-        cluster.close()
+def test_the_cluster_ranks_a_run_cutting_a_number_like_the_local_index(news, local, fresh_cluster):
+    cluster = fresh_cluster
+    assert not cluster.index([news], full=True).failed
+    for query in (CUT, "800千伏特高压直流输电工程开工", "00千伏"):
+        mine, theirs = local.search(query, limit=20), cluster.search(query, limit=20)
+        assert theirs.relaxed == mine.relaxed, query
+        assert theirs.total == mine.total, query
+        # The same documents, the same first (BM25 details differ below it: the
+        # cluster's statistics are per shard and its phrase scores per bigram).
+        assert _ranked(theirs)[:1] == _ranked(mine)[:1], query
+        if mine.total <= 20:
+            assert set(_ranked(theirs)) == set(_ranked(mine)), query
+    assert _ranked(cluster.search(CUT, limit=10))[0] == SOURCE

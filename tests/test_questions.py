@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -97,47 +96,31 @@ def test_a_question_holding_a_number_is_ranked_like_any_question(stard, local_ru
 
 
 @pytest.mark.slow
-def test_both_back_ends_rank_questions_alike(stard, local_run):
+def test_both_back_ends_rank_questions_alike(stard, local_run, fresh_cluster):
     """The same questions on the local index and the cluster: the same relaxation decision
     and mostly the same top results (BM25 details differ: the cluster sums per-field
     scores and its index statistics are per shard)."""
-    import os
-
-    url = os.environ.get("SEARCHER_OPENSEARCH_URL")
-    if not url:
-        pytest.skip("no OpenSearch cluster: set SEARCHER_OPENSEARCH_URL")
-    pytest.importorskip("opensearchpy")
-    from searcher import SearchEngine
-
     bench, folder, questions, qrels, _sample = stard
     _engine, local = local_run
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    cluster = SearchEngine(f"{url.rstrip('/')}/{name}")
-    try:
-        report = cluster.index([folder], full=True)
-        assert not report.failed
-        overlaps, same_decision = [], 0
-        remote_run = {}
-        for q, text in questions.items():
-            remote = cluster.search(text, limit=10)
-            remote_run[q] = _ids(remote)
-            same_decision += remote.relaxed == local[q].relaxed
-            mine = _ids(local[q])[:10]
-            if mine:
-                overlaps.append(len(set(mine) & set(remote_run[q])) / len(mine))
-        assert same_decision == len(questions)
-        assert sum(overlaps) / len(overlaps) >= 0.6, sum(overlaps) / len(overlaps)
-        ours = bench.score_run({q: _ids(r) for q, r in local.items()}, qrels)
-        theirs = bench.score_run(remote_run, qrels)
-        assert theirs["ndcg@10"] >= ours["ndcg@10"] - 0.05, (theirs, ours, overlaps)
-        print(f"overlap {sum(overlaps) / len(overlaps):.2f}; nDCG@10 local "
-              f"{ours['ndcg@10']:.3f}, cluster {theirs['ndcg@10']:.3f}")
-    finally:
-        backend = cluster.backend
-        if backend is not None and hasattr(backend, "client"):
-            backend.client.indices.delete(index=f"{name}-*", ignore=[404],
-                                          expand_wildcards="all")
-        cluster.close()
+    cluster = fresh_cluster
+    report = cluster.index([folder], full=True)
+    assert not report.failed
+    overlaps, same_decision = [], 0
+    remote_run = {}
+    for q, text in questions.items():
+        remote = cluster.search(text, limit=10)
+        remote_run[q] = _ids(remote)
+        same_decision += remote.relaxed == local[q].relaxed
+        mine = _ids(local[q])[:10]
+        if mine:
+            overlaps.append(len(set(mine) & set(remote_run[q])) / len(mine))
+    assert same_decision == len(questions)
+    assert sum(overlaps) / len(overlaps) >= 0.6, sum(overlaps) / len(overlaps)
+    ours = bench.score_run({q: _ids(r) for q, r in local.items()}, qrels)
+    theirs = bench.score_run(remote_run, qrels)
+    assert theirs["ndcg@10"] >= ours["ndcg@10"] - 0.05, (theirs, ours, overlaps)
+    print(f"overlap {sum(overlaps) / len(overlaps):.2f}; nDCG@10 local "
+          f"{ours['ndcg@10']:.3f}, cluster {theirs['ndcg@10']:.3f}")
 
 
 @pytest.fixture(scope="module")
@@ -173,29 +156,13 @@ def test_adjacent_common_words_count_within_the_share_of_the_question(adjacency_
     assert "14683" not in ranked[:ranked.index("10523")], ranked
 
 
-def test_the_cluster_counts_adjacent_words_within_the_share_too(adjacency_case):
-    import os
-
-    url = os.environ.get("SEARCHER_OPENSEARCH_URL")
-    if not url:
-        pytest.skip("no OpenSearch cluster: set SEARCHER_OPENSEARCH_URL")
-    pytest.importorskip("opensearchpy")
-    from searcher import SearchEngine
-
+def test_the_cluster_counts_adjacent_words_within_the_share_too(adjacency_case, fresh_cluster):
     _engine, question, answers, folder = adjacency_case
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    cluster = SearchEngine(f"{url.rstrip('/')}/{name}")
-    try:
-        assert not cluster.index([folder], full=True).failed
-        ranked = _ids(cluster.search(question, limit=10))
-        assert ranked[0] in answers, ranked
-        assert "14683" not in ranked[:ranked.index("10523")], ranked
-    finally:
-        backend = cluster.backend
-        if backend is not None and hasattr(backend, "client"):
-            backend.client.indices.delete(index=f"{name}-*", ignore=[404],
-                                          expand_wildcards="all")
-        cluster.close()
+    cluster = fresh_cluster
+    assert not cluster.index([folder], full=True).failed
+    ranked = _ids(cluster.search(question, limit=10))
+    assert ranked[0] in answers, ranked
+    assert "14683" not in ranked[:ranked.index("10523")], ranked
 
 
 #: Days of the news transcripts (../shared/corpus/xwlb) whose stories answer or compete
@@ -249,28 +216,12 @@ def test_the_word_a_question_asks_for_is_not_needed_in_the_answer(quoted_run_cas
     assert ranked[0] == QUOTED_SOURCE, ranked
 
 
-def test_the_cluster_weighs_the_word_asked_for_alike(quoted_run_case):
-    import os
-
-    url = os.environ.get("SEARCHER_OPENSEARCH_URL")
-    if not url:
-        pytest.skip("no OpenSearch cluster: set SEARCHER_OPENSEARCH_URL")
-    pytest.importorskip("opensearchpy")
-    from searcher import SearchEngine
-
+def test_the_cluster_weighs_the_word_asked_for_alike(quoted_run_case, fresh_cluster):
     engine, folder = quoted_run_case
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    cluster = SearchEngine(f"{url.rstrip('/')}/{name}")
-    try:
-        assert not cluster.index([folder], full=True).failed
-        ranked = _ids(cluster.search(QUOTED_RUN, limit=10))
-        # The same two first as locally (the answer 11th before); their order differs:
-        # the cluster scores the verbatim run by bigrams, a little lower (31.7 / 36.6).
-        assert QUOTED_SOURCE in ranked[:2], ranked
-        assert set(ranked[:2]) == set(_ids(engine.search(QUOTED_RUN, limit=10))[:2])
-    finally:
-        backend = cluster.backend
-        if backend is not None and hasattr(backend, "client"):
-            backend.client.indices.delete(index=f"{name}-*", ignore=[404],
-                                          expand_wildcards="all")
-        cluster.close()
+    cluster = fresh_cluster
+    assert not cluster.index([folder], full=True).failed
+    ranked = _ids(cluster.search(QUOTED_RUN, limit=10))
+    # The same two first as locally (the answer 11th before); their order differs:
+    # the cluster scores the verbatim run by bigrams, a little lower (31.7 / 36.6).
+    assert QUOTED_SOURCE in ranked[:2], ranked
+    assert set(ranked[:2]) == set(_ids(engine.search(QUOTED_RUN, limit=10))[:2])
