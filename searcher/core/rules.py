@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from ..analysis.normalize import fold, squeeze
 from ..analysis.tokens import QUESTION_WORDS, STOP_WORDS, iter_terms, latin_parts
@@ -98,6 +98,19 @@ def asked_words(terms: list[str]) -> set[str]:
     right before them asks for (影响 of 有什么影响; not 是 of 什么是, a stop word)."""
     return {term for before, term in zip(terms, terms[1:], strict=False)
             if before in ASKING_WORDS and term not in STOP_WORDS}
+
+
+def positions_of(words: Collection[str], among: list[str]) -> list[int]:
+    """The positions in *among* (a query word's required words) of those in *words*: how
+    both back ends name the words a run covers, or the words asked for."""
+    return [i for i, term in enumerate(among) if term in words]
+
+
+def is_quantity(needle: str, terms: list[str]) -> bool:
+    """Whether a query word (*needle*, squeezed; *terms*, its words) is a quantity (30%,
+    4万, G20峰会): digits whose parts mean nothing apart, so its exact string is required."""
+    return any(ch.isdigit() for ch in needle) and (
+        len(terms) > 1 or len("".join(terms)) < len(needle))
 
 
 def content_runs(text: str, cut: Callable[[str], list[str]] | None = None

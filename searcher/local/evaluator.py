@@ -364,15 +364,14 @@ class Evaluator:
                 result = result.union(self.any_field(terms[0], fields, space))
             return result
         required = [t for t in kept if t not in QUESTION_WORDS] or kept
-        quantity = any(ch.isdigit() for ch in needle) and (
-            len(terms) > 1 or len("".join(terms)) < len(needle))
+        quantity = rules.is_quantity(needle, terms)
         near = self.proximity(text, fields, space) \
             if verbatim and not quantity and rules.HAN.search(needle) else []
         words = self._combine(
             [self.any_field(t, fields, space) for t in required], n,
-            [(match, weight, [i for i, t in enumerate(required) if t in run_terms])
+            [(match, weight, rules.positions_of(run_terms, required))
              for match, weight, run_terms in near] if self.relaxed else [],
-            [i for i, t in enumerate(required) if t in rules.asked_words(terms)])
+            rules.positions_of(rules.asked_words(terms), required))
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)

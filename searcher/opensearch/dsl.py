@@ -259,15 +259,14 @@ class Translator:
                 if verbatim and rules.HAN.search(needle) else []
             self.counts([*(self.any_field(t, fields) for t in {*required, *(
                 t for _, ts in runs for t in ts)}), *(self.substring(r) for r, _ in runs)])
-        quantity = any(ch.isdigit() for ch in needle) and (
-            len(terms) > 1 or len("".join(terms)) < len(needle))
+        quantity = rules.is_quantity(needle, terms)
         near = self.proximity(text, fields) \
             if verbatim and not quantity and rules.HAN.search(needle) else []
         words = self.combine(
             [self.any_field(t, fields) for t in required],
-            [(clause, [i for i, t in enumerate(required) if t in run_terms])
+            [(clause, rules.positions_of(run_terms, required))
              for clause, run_terms in near] if self.relaxed else [],
-            [i for i, t in enumerate(required) if t in rules.asked_words(terms)])
+            rules.positions_of(rules.asked_words(terms), required))
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
