@@ -363,22 +363,21 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
     n_filter = n - n_word - n_pair - n_phrase - n_short - n_common - n_latin
     out = [Query("word", w) for w in rng.sample(words, min(n_word, len(words)))]
     out += [Query("two words", " ".join(rng.sample(words, 2))) for _ in range(n_pair)]
-    phrases = []
-    for d in docs:
-        if len(phrases) >= n_phrase:
-            break
-        frag = benchlib.boundary_fragment(d.sq_body, rng, 3, 4)
-        if frag:
-            phrases.append(Query("phrase", f'"{frag}"'))
-    out += phrases
-    shorts: list[Query] = []
-    for d in docs:  # a random position of the text: common bigrams come up most
-        if len(shorts) >= n_short:
-            break
-        frag = benchlib.boundary_fragment(d.sq_body, rng, 2, 2)
-        if frag:
-            shorts.append(Query("short phrase", f'"{frag}"'))
-    out += shorts
+
+    def quoted(kind: str, count: int, low: int, high: int) -> list[Query]:
+        """*count* quoted fragments of *low*–*high* characters, one per article, each at a
+        random position of its text (so common bigrams come up most)."""
+        found: list[Query] = []
+        for d in docs:
+            if len(found) >= count:
+                break
+            frag = benchlib.boundary_fragment(d.sq_body, rng, low, high)
+            if frag:
+                found.append(Query(kind, f'"{frag}"'))
+        return found
+
+    out += quoted("phrase", n_phrase, 3, 4)
+    out += quoted("short phrase", n_short, 2, 2)
     counts: dict[str, int] = {}
     for w in words:
         counts[w] = counts.get(w, 0) + 1
