@@ -178,6 +178,7 @@ def test_manifest_sidecar_equals_the_stored_fields_and_is_optional(tmp_path):
     assert len(expected) == 30 and "d3.md" not in {m["path"].rsplit("/", 1)[-1]
                                                    for m in expected.values()}
     assert manifest.read_manifest(ix) == expected
+    assert manifest.read_manifest(ix).folders() == {m["source"] for m in expected.values()}
     for path in (tmp_path / "ix").glob("gen-*/*.manifest.*.npy"):
         path.unlink()  # an index written before the sidecar existed
     assert manifest.read_manifest(ix) == expected
@@ -207,3 +208,7 @@ def test_manifest_is_a_read_only_mapping_of_what_each_file_was():
     assert list(got.values()) == list(expected.values())
     assert "b2" in got and "zz" not in got and got.get("zz") is None
     assert manifest.Manifest() == {}
+    # The folders holding a document read from a file, in one pass over the live rows.
+    more = manifest.Manifest([*records, ("d4", "", "/u", "", 0, 0),
+                              ("e5", "/長い/x.md", "/長い", "", 1, 1), ("a1", "", "/s", "", 0, 0)])
+    assert more.folders() == {"/t", "/長い"} and manifest.Manifest().folders() == set()

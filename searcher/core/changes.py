@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,6 +72,19 @@ class Labeling:
         return source in self.run or source in self.merged
 
 
+def held_folders(manifest: Mapping[str, dict[str, Any]]) -> set[str]:
+    """The source folders that hold a document read from a file.
+
+    A manifest that can answer without making a record per document (the local
+    index's, see :meth:`searcher.local.manifest.Manifest.folders`) is asked; a plain
+    mapping is read record by record.
+    """
+    folders = getattr(manifest, "folders", None)
+    if callable(folders):
+        return set(folders())
+    return {old["source"] for old in manifest.values() if old["source"] and old["path"]}
+
+
 def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
                   manifest: Mapping[str, dict[str, Any]]) -> Labeling:
     """Give every source folder of this run its label (see :class:`Labeling`).
@@ -86,15 +98,14 @@ def label_sources(known: dict[str, str], sources: list[Path], found: Scan,
     labels = dict(known)
     run = [str(p) for p in sources]
     result = Labeling(labels, set(run))
-    counts: Counter[str] = Counter(old["source"] for old in manifest.values()
-                                   if old["source"] and old["path"])
-    vanished = {folder for folder in set(labels) | set(counts)
+    held = held_folders(manifest)
+    vanished = {folder for folder in set(labels) | held
                 if folder not in result.run and not os.path.isdir(folder)}
-    for folder in vanished - set(counts):
+    for folder in vanished - held:
         labels.pop(folder, None)  # nothing carries its label any more
     # The documents of folders that vanished (usually none: then neither these nor the
     # files by relative path are held, 100 MB at 500,000 articles).
-    docs: dict[str, list[dict[str, Any]]] = {folder: [] for folder in vanished & set(counts)}
+    docs: dict[str, list[dict[str, Any]]] = {folder: [] for folder in vanished & held}
     if docs:
         for old in manifest.values():
             if old["source"] in docs and old["path"]:

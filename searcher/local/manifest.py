@@ -164,6 +164,32 @@ class Manifest(Mapping[str, dict[str, Any]]):
     def __len__(self) -> int:
         return len(self._rows)
 
+    def folders(self) -> set[str]:
+        """The source folders that hold a live document read from a file (one with a
+        path), found in one vectorised pass: a nightly run asks on every run, and
+        reading every record for it cost seconds at 500,000 articles."""
+        if not self._rows:
+            return set()
+        rows = np.fromiter(self._rows.values(), dtype=np.int64, count=len(self._rows))
+        bounds = np.frombuffer(self._bounds, dtype=np.int64)
+        with_path = bounds[4 * rows + 2] - bounds[4 * rows + 1] > 1
+        starts = bounds[4 * rows[with_path] + 2] + 1
+        lengths = bounds[4 * rows[with_path] + 3] - starts
+        blob = np.frombuffer(self._blob, dtype=np.uint8)
+        found: set[str] = set()
+        for length in np.unique(lengths).tolist():
+            at = starts[lengths == length]
+            if length == 0:
+                continue
+            # A folder's documents mostly follow each other: only a row that differs from
+            # the one before it can name a folder not seen yet (compared byte by byte, no
+            # sort).
+            grid = blob[at[:, None] + np.arange(length)]
+            changed = np.ones(len(grid), dtype=bool)
+            changed[1:] = (grid[1:] != grid[:-1]).any(axis=1)
+            found.update(str(row.tobytes(), "utf-8", "surrogatepass") for row in grid[changed])
+        return found
+
     def _field(self, row: int, k: int) -> str:
         at = 4 * row + k
         return str(self._blob[self._bounds[at] + 1:self._bounds[at + 1]], "utf-8",
