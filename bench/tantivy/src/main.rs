@@ -155,6 +155,18 @@ fn document(path: &Path, f: &Fields) -> Result<TantivyDocument, String> {
     Ok(doc)
 }
 
+/// Peak resident memory of this process (VmHWM, kB; 0 where /proc is absent), the
+/// `maxrss_self_kb` perf.py reports for every build.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn is_markdown(path: &Path) -> bool {
     path.extension()
         .and_then(|x| x.to_str())
@@ -209,6 +221,8 @@ fn index(corpus: &Path, index_dir: &Path) -> tantivy::Result<serde_json::Value> 
         "index_bytes": dir_bytes(index_dir),
         "segments": index.searchable_segment_ids()?.len(),
         "threads": std::thread::available_parallelism().map(|n| n.get().min(8)).unwrap_or(1),
+        "maxrss_self_kb": peak_rss_kb(),
+        "maxrss_children_kb": 0,
     }))
 }
 
