@@ -1,18 +1,20 @@
 //! Tantivy + jieba, set up the way a new user would from the crates' own docs, to time a
 //! build beside searcher and the Python recipe (`bench/perf.py --tantivy`).
 //!
-//! Walk a folder, read each Markdown file (`.md`, `.markdown`), split the YAML front matter (title, tags,
-//! categories, date), strip the HTML from the body (the recipe does the same with
-//! BeautifulSoup), and index title + body with the `tantivy-jieba` tokenizer behind
-//! `RemoveLongFilter` + `LowerCaser` (the tokenizer crate's example), a stored title, one
-//! `index.writer(50_000_000)` (Tantivy's default multithreaded writer, with the budget its
-//! examples use), one commit.
+//! Walk a folder, read each Markdown file (`.md`, `.markdown`), split the YAML front matter
+//! with the plain `---` split a user writes (title, tags, categories, date; a file without
+//! one is all body, titled by its name), take the text of the body's HTML (the recipe does
+//! the same with BeautifulSoup), and index title + body with the `tantivy-jieba` tokenizer
+//! behind `RemoveLongFilter` + `LowerCaser` (the tokenizer crate's example), a stored title,
+//! one `index.writer(50_000_000)` (Tantivy's default multithreaded writer, with the budget
+//! its examples use), one commit, and wait for the merges that commit started.
 //!
 //!     tantivy-bench index CORPUS INDEX_DIR   -> RESULT {"seconds": .., "documents": .., ...}
 //!     tantivy-bench count INDEX_DIR QUERY    -> RESULT {"query": .., "hits": .., "paths": [..]}
 //!
 //! The one line of output is JSON after `RESULT `, the line bench/benchlib.py's
 //! `run_child` reads from every benchmark child.
+//!
 //! `count` parses QUERY with Tantivy's QueryParser over title + body and gives the number
 //! and the paths of every matching document, so a test can check that the index is real.
 
@@ -25,8 +27,8 @@ use serde_yaml::Value;
 use tantivy::collector::{Count, DocSetCollector};
 use tantivy::query::QueryParser;
 use tantivy::schema::{
-    DateOptions, Value as _, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions,
+    DateOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value as _,
 };
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, TextAnalyzer};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
@@ -54,7 +56,9 @@ fn schema() -> (Schema, Fields) {
         path: b.add_text_field("path", STRING | STORED),
         title: b.add_text_field(
             "title",
-            TextOptions::default().set_indexing_options(jieba.clone()).set_stored(),
+            TextOptions::default()
+                .set_indexing_options(jieba.clone())
+                .set_stored(),
         ),
         body: b.add_text_field("body", TextOptions::default().set_indexing_options(jieba)),
         tags: b.add_text_field("tags", STRING),
@@ -78,7 +82,10 @@ fn split_front_matter(text: &str) -> (Option<&str>, &str) {
     let Some(rest) = text.strip_prefix("---") else {
         return (None, text);
     };
-    let Some(rest) = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')) else {
+    let Some(rest) = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))
+    else {
         return (None, text);
     };
     let mut offset = 0;
@@ -104,14 +111,23 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 /// `YYYY-MM-DD[ HH:MM:SS]` (taken as UTC; serde_yaml gives all of them as strings).
 fn parse_date(value: &str) -> Option<DateTime> {
     static LOCAL: LazyLock<[Vec<BorrowedFormatItem<'static>>; 2]> = LazyLock::new(|| {
-        ["[year]-[month]-[day] [hour]:[minute]:[second]", "[year]-[month]-[day]"]
-            .map(|f| time::format_description::parse_borrowed::<2>(f).expect("valid format"))
+        [
+            "[year]-[month]-[day] [hour]:[minute]:[second]",
+            "[year]-[month]-[day]",
+        ]
+        .map(|f| time::format_description::parse_borrowed::<2>(f).expect("valid format"))
     });
     let value = value.trim();
     let utc = OffsetDateTime::parse(value, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(value, &Rfc2822))
         .ok()
-        .or_else(|| Some(PrimitiveDateTime::parse(value, &LOCAL[0]).ok()?.assume_utc()))
+        .or_else(|| {
+            Some(
+                PrimitiveDateTime::parse(value, &LOCAL[0])
+                    .ok()?
+                    .assume_utc(),
+            )
+        })
         .or_else(|| Some(Date::parse(value, &LOCAL[1]).ok()?.midnight().assume_utc()))?;
     Some(DateTime::from_timestamp_secs(utc.unix_timestamp()))
 }
@@ -136,9 +152,14 @@ fn document(path: &Path, f: &Fields) -> Result<TantivyDocument, String> {
         Some(yaml) => serde_yaml::from_str(yaml).map_err(|e| e.to_string())?,
         None => Value::Null,
     };
-    let title = strings(meta.get("title")).into_iter().next().unwrap_or_else(|| {
-        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
-    });
+    let title = strings(meta.get("title"))
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
     let mut doc = TantivyDocument::default();
     doc.add_text(f.path, path.to_string_lossy());
     doc.add_text(f.title, title);
@@ -149,7 +170,10 @@ fn document(path: &Path, f: &Fields) -> Result<TantivyDocument, String> {
     for cat in strings(meta.get("categories")) {
         doc.add_text(f.categories, cat);
     }
-    if let Some(date) = strings(meta.get("date")).first().and_then(|d| parse_date(d)) {
+    if let Some(date) = strings(meta.get("date"))
+        .first()
+        .and_then(|d| parse_date(d))
+    {
         doc.add_date(f.date, date);
     }
     Ok(doc)
@@ -240,11 +264,17 @@ fn count(index_dir: &Path, query: &str) -> tantivy::Result<serde_json::Value> {
     let mut paths = Vec::with_capacity(addresses.len());
     for address in addresses {
         let doc: TantivyDocument = searcher.doc(address)?;
-        paths.extend(doc.get_first(path).and_then(|v| v.as_str()).map(str::to_owned));
+        paths.extend(
+            doc.get_first(path)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+        );
     }
     paths.sort();
-    Ok(serde_json::json!({"query": query, "hits": hits, "documents": searcher.num_docs(),
-                          "paths": paths}))
+    Ok(
+        serde_json::json!({"query": query, "hits": hits, "documents": searcher.num_docs(),
+                          "paths": paths}),
+    )
 }
 
 fn main() -> ExitCode {
