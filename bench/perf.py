@@ -10,6 +10,12 @@ in-process after a warm-up pass; cold CLI time is a fresh ``python -m searcher``
     python bench/perf.py --limit 2000
     python bench/perf.py --synthetic 100000 --skip-recipe
 
+With ``--tantivy``, the same run also builds an index with Tantivy + jieba (Rust,
+bench/tantivy: compiled first with ``cargo build --release``, not timed) and puts it in the
+build table beside searcher and the recipe:
+
+    python bench/perf.py --corpus /tmp/corpus20k --tantivy --memory-queries 0
+
 Memory of a long-lived process (one SearchEngine answering 10,000 varied queries;
 RSS at checkpoints), on an index built beforehand, optionally against a second
 source tree (the code before a change) on the same index in the same run:
@@ -42,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve()
+TANTIVY = HERE.parent / "tantivy"  # the Rust program's Cargo project
 SEED = 20240601
 CLI_RUNS = 5
 
@@ -86,15 +93,43 @@ class BuildRun:
     #: Peak RSS of the largest process other than the indexing one, sampled: build
     #: workers start from a fork server, so the getrusage of children does not see them.
     peak_worker_rss_mb: float = 0.0
+    #: User + system CPU of the build's processes (those its child waited for), so a
+    #: build timed beside other busy processes can still be compared.
+    cpu_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int) -> BuildRun:
-    """Run one build in a subprocess while sampling the memory of its process tree."""
-    cmd = [sys.executable, str(HERE), "_child", kind, str(corpus), str(index_dir), str(jobs)]
+def tantivy_binary() -> tuple[Path, float]:
+    """Compile bench/tantivy (``cargo build --release``; a no-op when up to date) and return
+    its executable and the compile's wall seconds, which no build figure includes."""
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    if not Path(cargo).is_file():
+        sys.exit("--tantivy needs Rust's cargo (https://rustup.rs) on PATH or in ~/.cargo/bin")
+    started = time.perf_counter()
+    done = subprocess.run([cargo, "build", "--release", "--quiet"], cwd=TANTIVY,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"cargo build --release in {TANTIVY} failed:\n{done.stderr[-3000:]}")
+    return TANTIVY / "target" / "release" / "tantivy-bench", time.perf_counter() - started
+
+
+def run_build(kind: str, corpus: Path, index_dir: Path, jobs: int,
+              tantivy: Path | None = None) -> BuildRun:
+    """Run one build in a subprocess while sampling the memory of its process tree (the
+    Tantivy build runs the compiled *tantivy* program instead of a Python child)."""
+    import resource
+
+    if kind == "tantivy":
+        assert tantivy is not None
+        cmd = [str(tantivy), "index", str(corpus), str(index_dir)]
+    else:
+        cmd = [sys.executable, str(HERE), "_child", kind, str(corpus), str(index_dir), str(jobs)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = benchlib.run_child(cmd, f"{kind} build")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     data = run.result
     return BuildRun(
+        cpu_seconds=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         seconds=data.pop("seconds"), wall=run.wall, documents=data.pop("documents"),
         failed=data.pop("failed"), index_bytes=benchlib.dir_bytes(index_dir),
         peak_tree_pss_mb=run.peak_pss_kb / 1024, peak_tree_rss_mb=run.peak_rss_kb / 1024,
@@ -822,10 +857,15 @@ def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
     return f"{value:{spec}}{unit}"
 
 
-def table(rows: list[tuple[str, str, str]]) -> str:
-    width = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    return "\n".join(f"{a:<{width}}  {b:>{w1}}  {c:>12}" for a, b, c in rows)
+def table(rows: list[tuple[str, ...]]) -> str:
+    """Label column left-aligned, the others right-aligned (short rows padded)."""
+    n = max(len(r) for r in rows)
+    rows = [tuple(r) + ("",) * (n - len(r)) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    widths[2:] = [max(12, w) for w in widths[2:]]
+    return "\n".join("  ".join([r[0].ljust(widths[0])]
+                               + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)])
+                      for r in rows)
 
 
 def main() -> None:
@@ -846,6 +886,8 @@ def main() -> None:
                     help="extra synthetic articles to generate (100k/200k scale runs)")
     ap.add_argument("--jobs", type=int, default=0, help="searcher worker processes (0: nproc)")
     ap.add_argument("--skip-recipe", action="store_true", help="benchmark searcher only")
+    ap.add_argument("--tantivy", action="store_true",
+                    help="also build with Tantivy + jieba (bench/tantivy; needs cargo)")
     ap.add_argument("--queries", type=int, default=200, help="size of the query mix")
     ap.add_argument("--out", help="write all numbers as JSON here")
     ap.add_argument("--features-index", type=Path,
@@ -913,6 +955,12 @@ def main() -> None:
     jobs = args.jobs or os.cpu_count() or 1
     print(f"corpus: {corpus} ({len(files)} files, {corpus_bytes / 1e6:.1f} MB); "
           f"searcher jobs={jobs}\n", flush=True)
+    tantivy = None
+    if args.tantivy:  # compiled before anything is timed, so the compile overlaps nothing
+        print("cargo build --release (bench/tantivy) ...", file=sys.stderr, flush=True)
+        tantivy, cargo_s = tantivy_binary()
+        print(f"tantivy program compiled/checked in {cargo_s:.1f} s (not part of its build "
+              "time)\n", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-perf-"))
     result: dict[str, Any] = {"machine": info, "corpus": str(corpus), "files": len(files),
                               "corpus_bytes": corpus_bytes, "jobs": jobs}
@@ -955,6 +1003,14 @@ def main() -> None:
                                str(r_dir), first_word, "--limit", "10"])
             result["recipe"] = {"build": r_build.__dict__, "latency": r_lat, "cold_cli_s": r_cold}
             shutil.rmtree(r_dir, ignore_errors=True)
+
+        t_build = None
+        if tantivy is not None:
+            t_dir = work / "tantivy"
+            print("building with Tantivy + jieba ...", file=sys.stderr, flush=True)
+            t_build = run_build("tantivy", corpus, t_dir, 0, tantivy)
+            result["tantivy"] = {"build": t_build.__dict__, "cargo_build_s": cargo_s}
+            shutil.rmtree(t_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if generated:
@@ -964,13 +1020,18 @@ def main() -> None:
         return fn(s_build, s_lat, s_cold, "s"), (
             fn(r_build, r_lat, r_cold, "r") if r_build is not None else "n/a")
 
-    rows: list[tuple[str, str, str]] = [("", "searcher", "recipe")]
+    rows: list[tuple[str, ...]] = [("", "searcher", "recipe")
+                                   + (("tantivy+jieba",) if t_build else ())]
 
-    def add(label: str, fn) -> None:
-        rows.append((label, *both(fn)))
+    def add(label: str, fn, build_only: bool = True) -> None:
+        """A row; the Tantivy column (when run) has build figures only, no query timings."""
+        tail = () if t_build is None else (fn(t_build, None, None, "t") if build_only
+                                           else "n/a",)
+        rows.append((label, *both(fn), *tail))
 
     add("full build (s)", lambda b, _l, _c, _k: f"{b.seconds:.1f}")
     add("full build incl. start-up (s)", lambda b, _l, _c, _k: f"{b.wall:.1f}")
+    add("full build CPU, user + sys (s)", lambda b, _l, _c, _k: f"{b.cpu_seconds:.1f}")
     add("articles/s", lambda b, _l, _c, _k: f"{b.documents / b.seconds:.0f}")
     add("documents indexed", lambda b, _l, _c, _k: f"{b.documents} ({b.failed} failed)")
     add("index size (MB)", lambda b, _l, _c, _k: f"{b.index_bytes / 1e6:.1f}")
@@ -978,15 +1039,22 @@ def main() -> None:
     add("peak memory, tree RSS sum (MB)", lambda b, _l, _c, _k: f"{b.peak_tree_rss_mb:.0f}")
     add("peak RSS: indexing process / largest other process (MB)",
         lambda b, _l, _c, _k: f"{b.maxrss_self_mb:.0f} / {b.peak_worker_rss_mb:.0f}")
-    rows.append(("no-change re-run (s)", f"{s_incr.seconds:.2f}", "n/a"))
+    rows.append(("no-change re-run (s)", f"{s_incr.seconds:.2f}", "n/a")
+                + (("n/a",) if t_build else ()))
     for p in ("p50", "p95", "p99"):
         add(f"warm query {p} (ms)",
-            lambda _b, lat, _c, _k, p=p: f"{lat['all'][p]:.1f}")
-    add("query errors", lambda _b, lat, _c, _k: f"{lat['errors']}/{lat['queries']}")
-    add("cold CLI search, median of 5 (s)", lambda _b, _l, cold, _k: _fmt(cold, ".2f"))
+            lambda _b, lat, _c, _k, p=p: f"{lat['all'][p]:.1f}", build_only=False)
+    add("query errors", lambda _b, lat, _c, _k: f"{lat['errors']}/{lat['queries']}",
+        build_only=False)
+    add("cold CLI search, median of 5 (s)", lambda _b, _l, cold, _k: _fmt(cold, ".2f"),
+        build_only=False)
     ratio = r_build.seconds / s_build.seconds if r_build else None
     rows.append(("build time ratio recipe/searcher", "", _fmt(ratio, ".2f", "x")))
     result["build_ratio_recipe_over_searcher"] = ratio
+    if t_build is not None:
+        t_ratio = t_build.seconds / s_build.seconds
+        rows.append(("build time ratio tantivy/searcher", "", "", _fmt(t_ratio, ".2f", "x")))
+        result["build_ratio_tantivy_over_searcher"] = t_ratio
     print(table(rows))
     print(f"(load average at end {_load()}: other processes on the machine skew every number)")
     result["load_end"] = _load()
