@@ -229,3 +229,37 @@ def test_kept_bigram_groups_find_what_decoding_finds(corpus_2k, monkeypatch) -> 
         assert all(len(g) and (np.diff(g) > 0).all() for g in groups)
         kept += len(groups)
     assert kept > 0  # groups of 256 bytes or more were searched, and kept
+
+
+def test_sparse_unions_rank_like_whole_index_arrays(corpus_2k, monkeypatch) -> None:
+    """Unions of leaves that hold few documents (a word in title or body, a word or its
+    verbatim string, synonyms, pinyin readings) stay sparse; every page, score (to the
+    last bit), total and matched-word count equals that of whole-index unions."""
+    from searcher.local import matches
+
+    engine = corpus_2k[0]
+    queries = [*QUERIES, "海洋强国", "聊城 市场", "加快建设海洋强国", '"国际合作" 发展',
+                         "海洋强国是什么", "haiyang", "聊城 -市场", "冬奥 申办", "疫苗 接种 北京",
+                         "如何推进乡村振兴", "新冠", "中欧班列", "author:新闻联播 海洋"]
+    sparse_unions = []
+    original = matches.Match._sparse_union
+
+    def counted(self, other, weight):
+        sparse_unions.append(len(self.ids) + len(other.ids))
+        return original(self, other, weight)
+
+    def ranking(query: str, **kw) -> list:
+        result = engine.search(query, limit=50, **kw)
+        return [(h.id, h.score, h.matched) for h in result.hits] + [result.total,
+                                                                    result.relaxed]
+
+    monkeypatch.setattr(matches.Match, "_sparse_union", counted)
+    sparse = {q: ranking(q) for q in queries}
+    sparse_filtered = {q: ranking(q, since="2021-01-01") for q in queries}
+    assert sum(size > 0 for size in sparse_unions) > 20
+    monkeypatch.setattr(matches, "SPARSE_UNIONS", 10**9)  # every union: whole-index arrays
+    sparse_unions.clear()
+    for query in queries:
+        assert ranking(query) == sparse[query], query
+        assert ranking(query, since="2021-01-01") == sparse_filtered[query], query
+    assert not any(sparse_unions)  # only unions of two empty leaves stayed sparse
