@@ -263,3 +263,42 @@ def test_sparse_unions_rank_like_whole_index_arrays(corpus_2k, monkeypatch) -> N
         assert ranking(query) == sparse[query], query
         assert ranking(query, since="2021-01-01") == sparse_filtered[query], query
     assert not any(sparse_unions)  # only unions of two empty leaves stayed sparse
+
+
+def test_groups_read_from_the_file_equal_the_mapped_ones(corpus_2k, monkeypatch) -> None:
+    """Small bigram groups are read with pread, not through the map (nothing to hand back
+    after a search); every group decodes to the same positions both ways, and a search
+    through them gives the counts of one through the map."""
+    from searcher.local.substrings import segment_text
+
+    engine = corpus_2k[0]
+    searcher = internals(engine).searcher()
+    caches = internals(engine).caches
+    read = []
+    for leaf, _offset in searcher.leaf_searchers():
+        text = segment_text(leaf.reader(), caches)
+        index = text.bigrams
+        assert index is not None and index._fd is not None
+        sizes = np.diff(index.offsets.astype(np.int64))
+        groups = np.flatnonzero(sizes <= substrings.PREAD_BYTES)
+        assert len(groups) > 1000
+        fd = index._fd
+        for group in groups[:: max(1, len(groups) // 3000)].tolist():
+            spans: list = []
+            index._fd = fd
+            by_file = index.decode(group, group + 1, spans)
+            assert not spans  # nothing mapped, nothing to release
+            index._fd = None
+            assert by_file.tolist() == index.decode(group, group + 1, spans).tolist()
+            assert spans  # through the map
+        for needle in ("国际合作", "发展", "习近平总书记", "新闻联播", "海洋强国", "聊城"):
+            index._fd = fd
+            got = text.find(needle)
+            index._fd = None
+            want = text.find(needle)
+            read.append(len(got))
+            assert got.ids.tolist() == want.ids.tolist(), needle
+            assert got.title.tolist() == want.title.tolist(), needle
+            assert got.body.tolist() == want.body.tolist(), needle
+        index._fd = fd
+    assert sum(read) > 100
