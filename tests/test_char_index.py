@@ -116,6 +116,7 @@ def check_segments(engine: SearchEngine, rng: random.Random) -> int:
             got = {int(d): (int(t), int(b)) for d, t, b in
                    zip(found.ids, found.title, found.body, strict=True)}
             assert got == oracle(texts, needle), needle
+            assert seg.count(needle) == len(found), needle
     assert caches.char_index.stats().entries == 0  # nothing was sorted in this process
     return len(readers)
 
@@ -275,6 +276,8 @@ def test_whole_numbers_and_astral_characters_through_the_packed_index() -> None:
             assert got.ids.tolist() == want.ids.tolist(), (needle, whole)
             assert got.title.tolist() == want.title.tolist(), (needle, whole)
             assert got.body.tolist() == want.body.tolist(), (needle, whole)
+            if not whole:
+                assert packed.count(needle) == scanned.count(needle) == len(want), needle
             if not whole:
                 assert {int(d): (int(t), int(b)) for d, t, b in zip(
                     got.ids, got.title, got.body, strict=True)} == oracle(texts, needle)

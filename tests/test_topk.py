@@ -302,3 +302,34 @@ def test_groups_read_from_the_file_equal_the_mapped_ones(corpus_2k, monkeypatch)
             assert got.body.tolist() == want.body.tolist(), needle
         index._fd = fd
     assert sum(read) > 100
+
+
+def test_did_you_mean_counts_spans_as_the_search_finds_them(corpus_2k, monkeypatch) -> None:
+    """Did-you-mean counts every span of a pasted run: counted without per-document
+    occurrences (or taken from the search's own cached occurrences), each count is the
+    number of documents the substring search finds, and the offer is unchanged."""
+    from searcher.local.evaluator import Evaluator, QueryContext
+    from searcher.local.search import HomophoneLookup
+    from searcher.spelling import units_of
+
+    engine = corpus_2k[0]
+    searcher = internals(engine).searcher()
+    caches = internals(engine).caches
+    runs = ["地区人社部门还组织了公共就业服务", "推动能源合作取得更多务实成果", "聊成市场监管局",
+            "加快建设海洋强国"]
+    for run in runs:
+        spans = list(dict.fromkeys(
+            run[a:b] for whole, parts in units_of(run) for a, b in ([whole] if whole else [])
+            + parts))
+        lookup = HomophoneLookup(searcher, QueryContext(caches=caches), None)
+        counted = lookup.counts(spans)  # counted, not found
+        fresh = Evaluator(searcher, QueryContext())  # caches of its own: a real search
+        for span in spans:
+            assert counted[span][0] == len(fresh.found(fresh.space, span, False)), span
+        assert lookup.counts(spans) == counted  # now from the cache
+    queries = ["聊成市场", "海羊强国", "习近平总书记强调推动高质量发展", *runs]
+    offers = {q: engine.search(q).did_you_mean for q in queries}
+    assert sum(bool(o) for o in offers.values()) >= 2
+    monkeypatch.setattr(HomophoneLookup, "documents", lambda self, unit: len(
+        self.evaluator.found(self.evaluator.space, unit, False)))  # the straightforward way
+    assert {q: engine.search(q).did_you_mean for q in queries} == offers

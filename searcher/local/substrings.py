@@ -430,10 +430,33 @@ class SegmentText:
         With *whole_numbers*, a needle starting or ending with a digit only matches
         where the number is not part of a longer one (``4万`` is not in ``14万``).
         """
+        at, ascending = self._occurrences(needle, whole_numbers)
+        if not len(at):
+            return _empty()
+        return _per_document(at, self.starts, self.title_ends, ascending=ascending)
+
+    def count(self, needle: str) -> int:
+        """How many documents contain *needle* (``len(self.find(needle))``), without
+        counting its occurrences per document, title and body apart: did-you-mean asks
+        this of every span of a pasted run, in every segment."""
+        at, ascending = self._occurrences(needle, False)
+        if not len(at):
+            return 0
+        if not ascending:
+            at = np.sort(at)
+        starts = self.starts
+        if len(at) > len(starts):  # as in _per_document: search the bounds, not positions
+            first = np.searchsorted(at, starts)
+            return int(np.count_nonzero(np.diff(np.append(first, len(at)))))
+        docs = np.searchsorted(starts, at, side="right")
+        return int(np.count_nonzero(docs[1:] != docs[:-1])) + 1
+
+    def _occurrences(self, needle: str, whole_numbers: bool) -> tuple[np.ndarray, bool]:
+        """Start positions of *needle* in the segment's text, and whether they ascend."""
         size = len(needle)
         total = self.total
         if not size or size > total:
-            return _empty()
+            return np.zeros(0, dtype=np.int64), True
         wanted = np.array([ord(c) for c in needle], dtype=np.uint32)
         last = total - size
         # A caller's time limit (searcher/deadline.py): the steps below walk up to every
@@ -474,12 +497,9 @@ class SegmentText:
                 if needle[-1].isdigit() and len(at):
                     after = codes[np.minimum(at + size, len(codes) - 1)]
                     at = at[~np.isin(after, _NUMBER_CHARS)]
-        if not len(at):
-            return _empty()
         # Positions of two or more characters come from one bigram group (ascending,
         # only ever filtered); a single character's are several groups one after another.
-        return _per_document(at, self.starts, self.title_ends,
-                             ascending=size > 1 and self.bigrams is not None)
+        return at, size > 1 and self.bigrams is not None
 
 
 def _decode_small(data: bytes) -> np.ndarray:
