@@ -379,7 +379,8 @@ class Query:
 def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
     """~200 queries from the corpus itself: words, word pairs, quoted fragments, filtered,
     and the kinds whose cost grows with the corpus: two-character quoted fragments (most
-    match thousands of articles), the commonest headline words, Latin words and numbers.
+    match thousands of articles), the commonest headline words, Latin words and numbers,
+    and (*n* / 10 more) pasted text.
 
     Every kind is drawn from the articles' own text, so a larger corpus of the same kind
     of articles gets the same kinds of queries, matching proportionally more articles.
@@ -426,7 +427,19 @@ def query_mix(corpus: Path, n: int = 200, seed: int = SEED) -> list[Query]:
             out.append(Query("filtered", word, category=rng.choice(cats)))
         else:
             out.append(Query("filtered", word, since=dates[len(dates) // 2] if dates else None))
-    return out
+    # Kinds added since draw from a generator of their own, after the rest: the kinds above
+    # are the same queries for a seed as before.  Pasted text (8–16 characters of an
+    # article, unquoted, cut anywhere): several words and the strings between them, each
+    # looked up in every segment, so its cost grows with the corpus more than a word's.
+    more = random.Random(seed * 31 + 7)
+    pasted: list[Query] = []
+    for d in reversed(docs):
+        if len(pasted) >= n * 10 // 100:
+            break
+        frag = benchlib.boundary_fragment(d.sq_body, more, 8, 16)
+        if frag:
+            pasted.append(Query("pasted text", frag))
+    return out + pasted
 
 
 #: Latin words and numbers of two or more characters (``GDP``, ``5G``, ``2021``).

@@ -18,6 +18,7 @@ import pytest
 from conftest import SHARED, needs_shared
 
 from searcher import SearchEngine
+from searcher.analysis.normalize import squeeze
 from searcher.core.rules import FIELD_BREAK
 from searcher.local import substrings, text_index
 from searcher.local.inspection import internals
@@ -115,6 +116,7 @@ def check_segments(engine: SearchEngine, rng: random.Random) -> int:
             got = {int(d): (int(t), int(b)) for d, t, b in
                    zip(found.ids, found.title, found.body, strict=True)}
             assert got == oracle(texts, needle), needle
+            assert seg.count(needle) == len(found), needle
     assert caches.char_index.stats().entries == 0  # nothing was sorted in this process
     return len(readers)
 
@@ -275,7 +277,31 @@ def test_whole_numbers_and_astral_characters_through_the_packed_index() -> None:
             assert got.title.tolist() == want.title.tolist(), (needle, whole)
             assert got.body.tolist() == want.body.tolist(), (needle, whole)
             if not whole:
+                assert packed.count(needle) == scanned.count(needle) == len(want), needle
+            if not whole:
                 assert {int(d): (int(t), int(b)) for d, t, b in zip(
                     got.ids, got.title, got.body, strict=True)} == oracle(texts, needle)
     assert packed.find("4万", True).ids.tolist() == [0, 2]  # not in 14万, 1.4万, 0.4万
     assert packed.find("2021", True).body.tolist() == [1]  # 2021年, not 12021, 2021.5, 20215
+
+
+def test_small_and_vectorised_decoding_agree_on_real_text(monkeypatch) -> None:
+    """Every group of a real segment's bigram index decodes to the same positions through
+    the byte loop for small groups, the array steps (however long the LEB128 values), and
+    the sort the index was built from; multi-group spans (single characters) too."""
+    texts = [squeeze(path.read_text(encoding="utf-8")) for path in xwlb_files(0, 60)]
+    arrays = substrings.text_arrays(texts)
+    built = text_index.bigram_index_arrays(arrays["codes"].copy(), arrays["histogram"])
+    index = substrings.BigramIndex(**text_index.pack_bigram_index(built))
+    positions, starts = built["positions"], built["starts"]
+    sizes = np.diff(index.offsets.astype(np.int64))
+    assert (sizes <= substrings.SMALL_GROUP).sum() > 100  # both paths are exercised
+    assert (sizes > substrings.SMALL_GROUP).sum() > 10
+    assert (index.stream >= 0x80).any()  # values of several bytes
+    for small in (substrings.SMALL_GROUP, 0):  # 0: every group through the array steps
+        monkeypatch.setattr(substrings, "SMALL_GROUP", small)
+        for group in range(len(index.keys)):
+            assert index.decode(group, group + 1).tolist() == \
+                positions[starts[group] : starts[group + 1]].tolist()
+    for lo, hi in ((0, len(index.keys)), (5, 400), (len(index.keys) - 3, len(index.keys))):
+        assert index.decode(lo, hi).tolist() == positions[starts[lo] : starts[hi]].tolist()

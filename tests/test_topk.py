@@ -229,3 +229,107 @@ def test_kept_bigram_groups_find_what_decoding_finds(corpus_2k, monkeypatch) -> 
         assert all(len(g) and (np.diff(g) > 0).all() for g in groups)
         kept += len(groups)
     assert kept > 0  # groups of 256 bytes or more were searched, and kept
+
+
+def test_sparse_unions_rank_like_whole_index_arrays(corpus_2k, monkeypatch) -> None:
+    """Unions of leaves that hold few documents (a word in title or body, a word or its
+    verbatim string, synonyms, pinyin readings) stay sparse; every page, score (to the
+    last bit), total and matched-word count equals that of whole-index unions."""
+    from searcher.local import matches
+
+    engine = corpus_2k[0]
+    queries = [*QUERIES, "海洋强国", "聊城 市场", "加快建设海洋强国", '"国际合作" 发展',
+                         "海洋强国是什么", "haiyang", "聊城 -市场", "冬奥 申办", "疫苗 接种 北京",
+                         "如何推进乡村振兴", "新冠", "中欧班列", "author:新闻联播 海洋"]
+    sparse_unions = []
+    original = matches.Match._sparse_union
+
+    def counted(self, other, weight):
+        sparse_unions.append(len(self.ids) + len(other.ids))
+        return original(self, other, weight)
+
+    def ranking(query: str, **kw) -> list:
+        result = engine.search(query, limit=50, **kw)
+        return [(h.id, h.score, h.matched) for h in result.hits] + [result.total,
+                                                                    result.relaxed]
+
+    monkeypatch.setattr(matches.Match, "_sparse_union", counted)
+    sparse = {q: ranking(q) for q in queries}
+    sparse_filtered = {q: ranking(q, since="2021-01-01") for q in queries}
+    assert sum(size > 0 for size in sparse_unions) > 20
+    monkeypatch.setattr(matches, "SPARSE_UNIONS", 10**9)  # every union: whole-index arrays
+    sparse_unions.clear()
+    for query in queries:
+        assert ranking(query) == sparse[query], query
+        assert ranking(query, since="2021-01-01") == sparse_filtered[query], query
+    assert not any(sparse_unions)  # only unions of two empty leaves stayed sparse
+
+
+def test_groups_read_from_the_file_equal_the_mapped_ones(corpus_2k, monkeypatch) -> None:
+    """Small bigram groups are read with pread, not through the map (nothing to hand back
+    after a search); every group decodes to the same positions both ways, and a search
+    through them gives the counts of one through the map."""
+    from searcher.local.substrings import segment_text
+
+    engine = corpus_2k[0]
+    searcher = internals(engine).searcher()
+    caches = internals(engine).caches
+    read = []
+    for leaf, _offset in searcher.leaf_searchers():
+        text = segment_text(leaf.reader(), caches)
+        index = text.bigrams
+        assert index is not None and index._fd is not None
+        sizes = np.diff(index.offsets.astype(np.int64))
+        groups = np.flatnonzero(sizes <= substrings.PREAD_BYTES)
+        assert len(groups) > 1000
+        fd = index._fd
+        for group in groups[:: max(1, len(groups) // 3000)].tolist():
+            spans: list = []
+            index._fd = fd
+            by_file = index.decode(group, group + 1, spans)
+            assert not spans  # nothing mapped, nothing to release
+            index._fd = None
+            assert by_file.tolist() == index.decode(group, group + 1, spans).tolist()
+            assert spans  # through the map
+        for needle in ("国际合作", "发展", "习近平总书记", "新闻联播", "海洋强国", "聊城"):
+            index._fd = fd
+            got = text.find(needle)
+            index._fd = None
+            want = text.find(needle)
+            read.append(len(got))
+            assert got.ids.tolist() == want.ids.tolist(), needle
+            assert got.title.tolist() == want.title.tolist(), needle
+            assert got.body.tolist() == want.body.tolist(), needle
+        index._fd = fd
+    assert sum(read) > 100
+
+
+def test_did_you_mean_counts_spans_as_the_search_finds_them(corpus_2k, monkeypatch) -> None:
+    """Did-you-mean counts every span of a pasted run: counted without per-document
+    occurrences (or taken from the search's own cached occurrences), each count is the
+    number of documents the substring search finds, and the offer is unchanged."""
+    from searcher.local.evaluator import Evaluator, QueryContext
+    from searcher.local.search import HomophoneLookup
+    from searcher.spelling import units_of
+
+    engine = corpus_2k[0]
+    searcher = internals(engine).searcher()
+    caches = internals(engine).caches
+    runs = ["地区人社部门还组织了公共就业服务", "推动能源合作取得更多务实成果", "聊成市场监管局",
+            "加快建设海洋强国"]
+    for run in runs:
+        spans = list(dict.fromkeys(
+            run[a:b] for whole, parts in units_of(run) for a, b in ([whole] if whole else [])
+            + parts))
+        lookup = HomophoneLookup(searcher, QueryContext(caches=caches), None)
+        counted = lookup.counts(spans)  # counted, not found
+        fresh = Evaluator(searcher, QueryContext())  # caches of its own: a real search
+        for span in spans:
+            assert counted[span][0] == len(fresh.found(fresh.space, span, False)), span
+        assert lookup.counts(spans) == counted  # now from the cache
+    queries = ["聊成市场", "海羊强国", "习近平总书记强调推动高质量发展", *runs]
+    offers = {q: engine.search(q).did_you_mean for q in queries}
+    assert sum(bool(o) for o in offers.values()) >= 2
+    monkeypatch.setattr(HomophoneLookup, "documents", lambda self, unit: len(
+        self.evaluator.found(self.evaluator.space, unit, False)))  # the straightforward way
+    assert {q: engine.search(q).did_you_mean for q in queries} == offers

@@ -50,7 +50,9 @@ rebuilt only after twice as many scans as the time before.
 from __future__ import annotations
 
 import mmap
+import os
 import threading
+import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
@@ -89,6 +91,13 @@ SORT_AFTER_SCANS = 3
 #: Bigram groups of this many bytes or more stay decoded once a search has decoded them
 #: (in ``SearchCaches.postings``; see BigramIndex._group_of): about 5,000 positions.
 KEEP_DECODED_FROM = 8 * 1024
+#: One group of up to this many bytes (some 60 positions) is decoded by a loop in Python:
+#: below it the loop is faster than the array steps (measured: 2 µs against 20 µs at 20
+#: bytes, even at 128).
+SMALL_GROUP = 128
+#: Groups of up to this many bytes are read with ``os.pread`` rather than through the map
+#: (see BigramIndex.__post_init__); larger ones, read rarely, through the map.
+PREAD_BYTES = 16 * 1024
 #: Linux's default fault_around_bytes: a read fault maps this aligned window of cached pages.
 FAULT_AROUND = 64 * 1024
 _NUMBER_CHARS = np.array([ord(c) for c in "0123456789."], dtype=np.uint32)
@@ -129,45 +138,81 @@ class BigramIndex:
     decoded: ByteLRU[np.ndarray] | None = field(default=None, repr=False)
     name: Hashable = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # Plain ndarray views of the maps (the same pages): every slice or element of a
+        # ``np.memmap`` goes through its Python-level __getitem__ and __array_finalize__,
+        # a fixed cost paid per group, per segment, per needle (most groups are a few
+        # bytes), which grew with the number of segments.
+        self._stream = np.asarray(self.stream)
+        self._keys = np.asarray(self.keys)
+        self._offsets = np.asarray(self.offsets)
+        self._mapping = getattr(self.stream, "_mmap", None)
+        self._map_offset: int = getattr(self.stream, "offset", 0)
+        # Groups up to PREAD_BYTES are read from the file (the page cache) into a buffer:
+        # through the map, each one faulted its 64 KiB window in and was handed back
+        # after the search, a third of what finding a rare string costs per segment.
+        self._fd: int | None = None
+        filename = getattr(self.stream, "filename", None)
+        if filename and self._mapping is not None and hasattr(os, "pread"):
+            try:
+                self._fd = os.open(filename, os.O_RDONLY)
+            except OSError:  # searched through the map instead
+                self._fd = None
+            else:
+                weakref.finalize(self, os.close, self._fd)
+        self._top = int(np.iinfo(self._keys.dtype).max)
+
     def span(self, low: int, high: int) -> tuple[int, int]:
         """The groups of the keys in [low, high), as a range of group numbers."""
         # Searched as values of the keys' own type: with Python ints numpy converts the
         # whole key array to int64 first, on every lookup (a megabyte a segment at 100k).
-        keys = self.keys
-        top = np.iinfo(keys.dtype).max
+        keys = self._keys
+        top = self._top
         lo = int(keys.searchsorted(keys.dtype.type(low)))
         hi = len(keys) if high > top else int(keys.searchsorted(keys.dtype.type(high)))
         return lo, hi
 
     def nbytes_of(self, lo: int, hi: int) -> int:
         """Bytes of groups [lo, hi) in ``stream``: how much a search reads for them."""
-        return int(self.offsets[hi]) - int(self.offsets[lo])
+        return int(self._offsets[hi]) - int(self._offsets[lo])
 
     def decode(self, lo: int, hi: int, read: list[tuple[int, int]] | None = None) -> np.ndarray:
         """The positions of groups [lo, hi) (int64; each group ascending, one after the
         other), noting the byte span read in *read*."""
-        start, end = int(self.offsets[lo]), int(self.offsets[hi])
+        start, end = int(self._offsets[lo]), int(self._offsets[hi])
         if end <= start:
             return np.zeros(0, dtype=np.int64)
-        if read is not None:
-            read.append((start, end))
-        data = np.asarray(self.stream[start:end])
+        raw = os.pread(self._fd, end - start, self._map_offset + start) \
+            if self._fd is not None and end - start <= PREAD_BYTES else None
+        if raw is not None and len(raw) == end - start:
+            if hi - lo == 1 and end - start <= SMALL_GROUP:
+                return _decode_small(raw)
+            data = np.frombuffer(raw, dtype=np.uint8)
+        else:
+            if read is not None:
+                read.append((start, end))
+            data = self._stream[start:end]
+            if hi - lo == 1 and end - start <= SMALL_GROUP:
+                return _decode_small(data.tobytes())
         last = data < 0x80  # the last byte of each value
         if bool(last.all()):
             deltas = data.astype(np.int64)
         else:
+            # Each byte's 7 bits shifted by 7 × its place in its value, summed per value:
+            # a fixed number of array steps however long the values are.
             ends = np.flatnonzero(last)
             firsts = np.empty_like(ends)
             firsts[0] = 0
             firsts[1:] = ends[:-1] + 1
-            sizes = ends - firsts + 1
-            deltas = (data[firsts] & 0x7F).astype(np.int64)
-            for j in range(1, int(sizes.max())):
-                longer = np.flatnonzero(sizes > j)
-                deltas[longer] |= (data[firsts[longer] + j] & 0x7F).astype(np.int64) << (7 * j)
+            shift = np.arange(len(data), dtype=np.int64)
+            shift -= np.repeat(firsts, ends - firsts + 1)
+            shift *= 7
+            deltas = (data & 0x7F).astype(np.int64)
+            deltas <<= shift
+            deltas = np.add.reduceat(deltas, firsts)
         at = np.cumsum(deltas)
         if hi - lo > 1:  # each group's first value is absolute: undo the running sum
-            bounds = np.asarray(self.offsets[lo : hi + 1], dtype=np.int64) - start
+            bounds = self._offsets[lo : hi + 1].astype(np.int64) - start
             before = np.concatenate(([0], np.cumsum(last)))[bounds]  # values before each
             counts = np.diff(before)
             base = np.where(before[:-1] > 0, at[np.maximum(before[:-1] - 1, 0)], 0)
@@ -193,19 +238,26 @@ class BigramIndex:
         The data is a read-only file map, so this is always safe: a later read (by
         any thread) faults the pages back in from the page cache.
         """
-        mapping = getattr(self.stream, "_mmap", None)
+        mapping = self._mapping
         if mapping is None or not hasattr(mapping, "madvise"):
             return
-        offset: int = getattr(self.stream, "offset", 0)  # a memory map's, as _mmap says
-        skip = offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
-        for start, end in spans:
-            # A page fault maps the cached pages of its whole aligned 64 KiB window
-            # (Linux's fault-around), so a group of 8 positions leaves 16 pages behind
-            # unless the window around it is released too.
-            low = (skip + start) // FAULT_AROUND * FAULT_AROUND
-            high = min(-(-(skip + end) // FAULT_AROUND) * FAULT_AROUND, len(mapping))
-            if high > low:
-                mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
+        skip = self._map_offset % mmap.ALLOCATIONGRANULARITY  # data start in the map
+        # A page fault maps the cached pages of its whole aligned 64 KiB window (Linux's
+        # fault-around), so a group of 8 positions leaves 16 pages behind unless the
+        # window around it is released too.  The windows of a search's groups often
+        # overlap (small groups lie side by side): one call per run of them.
+        windows = sorted(((skip + start) // FAULT_AROUND * FAULT_AROUND,
+                          min(-(-(skip + end) // FAULT_AROUND) * FAULT_AROUND, len(mapping)))
+                         for start, end in spans)
+        low, high = -1, -1
+        for start, end in windows:
+            if start > high:
+                if high > low:
+                    mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
+                low = start
+            high = max(high, end)
+        if high > low:
+            mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
 
     def _find(self, wanted: np.ndarray, read: list[tuple[int, int]]) -> np.ndarray:
         clipped = [min(int(c), CLIP) for c in wanted]
@@ -251,7 +303,7 @@ class BigramIndex:
         group = self.decoded.get(cache_key)
         if group is None:
             group = self.decode(lo, hi, read)
-            if len(self.stream) < 2**31:  # more bytes than the text has characters
+            if len(self._stream) < 2**31:  # more bytes than the text has characters
                 group = group.astype(np.int32)
             group.flags.writeable = False  # shared by every later search
             self.decoded.put(cache_key, group, heap_bytes(group) + ENTRY_OVERHEAD)
@@ -378,10 +430,33 @@ class SegmentText:
         With *whole_numbers*, a needle starting or ending with a digit only matches
         where the number is not part of a longer one (``4万`` is not in ``14万``).
         """
+        at, ascending = self._occurrences(needle, whole_numbers)
+        if not len(at):
+            return _empty()
+        return _per_document(at, self.starts, self.title_ends, ascending=ascending)
+
+    def count(self, needle: str) -> int:
+        """How many documents contain *needle* (``len(self.find(needle))``), without
+        counting its occurrences per document, title and body apart: did-you-mean asks
+        this of every span of a pasted run, in every segment."""
+        at, ascending = self._occurrences(needle, False)
+        if not len(at):
+            return 0
+        if not ascending:
+            at = np.sort(at)
+        starts = self.starts
+        if len(at) > len(starts):  # as in _per_document: search the bounds, not positions
+            first = np.searchsorted(at, starts)
+            return int(np.count_nonzero(np.diff(np.append(first, len(at)))))
+        docs = np.searchsorted(starts, at, side="right")
+        return int(np.count_nonzero(docs[1:] != docs[:-1])) + 1
+
+    def _occurrences(self, needle: str, whole_numbers: bool) -> tuple[np.ndarray, bool]:
+        """Start positions of *needle* in the segment's text, and whether they ascend."""
         size = len(needle)
         total = self.total
         if not size or size > total:
-            return _empty()
+            return np.zeros(0, dtype=np.int64), True
         wanted = np.array([ord(c) for c in needle], dtype=np.uint32)
         last = total - size
         # A caller's time limit (searcher/deadline.py): the steps below walk up to every
@@ -389,7 +464,10 @@ class SegmentText:
         check_time_limit(int(self.histogram[np.minimum(wanted, CLIP)].min()) / SCAN_RATE)
         if self.bigrams is not None:
             at = self.bigrams.find(wanted)
-            at = at[(at >= 0) & (at <= last)]
+            if size > 1:  # one bigram group's positions, filtered: ascending
+                at = at[int(at.searchsorted(0)) : int(at.searchsorted(last, side="right"))]
+            else:
+                at = at[(at >= 0) & (at <= last)]
             for k, code in enumerate(wanted):  # astral characters share U+FFFF's key
                 if code >= CLIP and len(at):
                     where = np.minimum(np.searchsorted(self.astral_at, at + k),
@@ -419,20 +497,38 @@ class SegmentText:
                 if needle[-1].isdigit() and len(at):
                     after = codes[np.minimum(at + size, len(codes) - 1)]
                     at = at[~np.isin(after, _NUMBER_CHARS)]
-        if not len(at):
-            return _empty()
-        return _per_document(at, self.starts, self.title_ends)
+        # Positions of two or more characters come from one bigram group (ascending,
+        # only ever filtered); a single character's are several groups one after another.
+        return at, size > 1 and self.bigrams is not None
 
 
-def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray) -> Found:
+def _decode_small(data: bytes) -> np.ndarray:
+    """The positions of one group of a few bytes (LEB128 deltas, the first absolute): a
+    loop over the bytes costs less than the dozen array steps of :meth:`BigramIndex.decode`
+    up to about SMALL_GROUP bytes, and most groups a rare needle reads are that small."""
+    values = []
+    total = value = shift = 0
+    for byte in data:
+        if byte < 0x80:
+            total += value | byte << shift
+            values.append(total)
+            value = shift = 0
+        else:
+            value |= (byte & 0x7F) << shift
+            shift += 7
+    return np.array(values, dtype=np.int64)
+
+
+def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray,
+                  ascending: bool = False) -> Found:
     """Occurrences at positions *at* counted per document, in title and body.
 
-    Every search path yields ascending positions (groups are ascending and only ever
-    filtered), so documents come in runs: one pass over the occurrences, with no sort,
-    hash or array the size of the segment (those made common words cost in proportion to
-    the segment, not to their occurrences).
+    Positions in ascending order (sorted here unless *ascending* says they are) put
+    documents in runs: one pass over the occurrences, with no hash or array the size of
+    the segment (those made common words cost in proportion to the segment, not to their
+    occurrences).
     """
-    if len(at) > 1 and not bool((at[1:] >= at[:-1]).all()):
+    if not ascending and len(at) > 1 and not bool((at[1:] >= at[:-1]).all()):
         at = np.sort(at)
     if len(at) > len(starts):
         # More occurrences than documents (a common word): search the document bounds
@@ -525,6 +621,8 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
             bigrams.decoded, bigrams.name = caches.postings, key
     if arrays is None or bigrams is None:
         arrays = text_arrays(squeezed_texts(reader))
+    else:  # plain views of the maps: see BigramIndex.__post_init__
+        arrays = {name: np.asarray(array) for name, array in arrays.items()}
     lengths = arrays["lengths"]
     avg = float(lengths.mean()) if len(lengths) else 1.0
     seg = SegmentText(arrays["starts"], arrays["title_ends"], lengths, arrays["histogram"],
