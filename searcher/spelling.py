@@ -90,17 +90,17 @@ def plain_words(node: Node) -> list[Word]:
 
 
 def units_of(text: str, cut: Callable[[str], list[str]] | None = None
-             ) -> list[tuple[tuple[int, int] | None, list[tuple[int, int]]]]:
-    """Spans of the folded *text* to check, per Chinese run: the whole run (None when
-    longer than MAX_UNIT), and every other span of up to MAX_TERMS consecutive query terms
+             ) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
+    """Spans of the folded *text* to check, per Chinese run: the whole run, and every
+    other span of up to MAX_TERMS consecutive query terms
     with two to MAX_UNIT characters (a slip often cuts a word apart: ``分部式`` is cut
     ``分部``, ``式``; ``线城池`` is ``线``, ``城池``)."""
     folded = fold(text)
-    out: list[tuple[tuple[int, int] | None, list[tuple[int, int]]]] = []
+    out: list[tuple[tuple[int, int], list[tuple[int, int]]]] = []
     for run in _HAN_RUN.finditer(folded):
         if len(run.group()) < 2:
             continue
-        whole = (run.start(), run.end()) if len(run.group()) <= MAX_UNIT else None
+        whole = (run.start(), run.end())
         terms = [(t.start, t.end) for t in iter_terms(run.group(), extras=False, cut=cut)]
         parts = []
         for i in range(len(terms)):
@@ -194,7 +194,7 @@ def suspect(count: int, indexed: bool) -> bool:
 
 
 def _plans(node: Node, cut: Callable[[str], list[str]] | None
-           ) -> tuple[list[Word], list[tuple[int, str, tuple[int, int] | None,
+           ) -> tuple[list[Word], list[tuple[int, str, tuple[int, int],
                                              list[tuple[int, int]]]]]:
     words = plain_words(node)
     plans = []
@@ -209,8 +209,7 @@ def first_units(node: Node, cut: Callable[[str], list[str]] | None = None) -> li
     """The texts :func:`did_you_mean` counts first (a back end may count them along with
     the search and pass the counts in)."""
     _words, plans = _plans(node, cut)
-    return list({folded[w[0]:w[1]] if w else folded[p[0]:p[1]]: None
-                 for _, folded, w, parts in plans for p in ([w] if w else parts)})
+    return list({folded[whole[0]:whole[1]]: None for _, folded, whole, _parts in plans})
 
 
 def did_you_mean(query: str, node: Node, lookup: Lookup,
@@ -236,12 +235,20 @@ def did_you_mean(query: str, node: Node, lookup: Lookup,
     return _rewrite(query, words, fixes)
 
 
-def _fix_run(folded: str, whole: tuple[int, int] | None, parts: list[tuple[int, int]],
+def _fix_run(folded: str, whole: tuple[int, int], parts: list[tuple[int, int]],
              counts: dict[str, tuple[int, bool]], lookup: Lookup) -> list[tuple[int, int, str]]:
     """Corrections of one Chinese run: none when the run is held verbatim; the whole run's
-    when it is suspect and has one; else those of its spans, longest first, apart."""
-    if whole is not None:
-        count, indexed = counts[folded[whole[0]:whole[1]]]
+    when it is suspect and has one; else those of its spans, longest first, apart.
+
+    A run longer than :data:`MAX_UNIT` (pasted text) that some document holds verbatim
+    is text someone wrote, so none of its spans is a slip either: it is counted once,
+    and its thirty-odd spans only when no document holds it (they were counted in every
+    segment for every pasted query, the costliest step of such a search at scale)."""
+    count, indexed = counts[folded[whole[0]:whole[1]]]
+    if whole[1] - whole[0] > MAX_UNIT:
+        if count:
+            return []
+    else:
         if not suspect(count, indexed):
             return []
         fixed = correct_unit(folded[whole[0]:whole[1]], count, lookup)

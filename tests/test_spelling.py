@@ -64,6 +64,30 @@ def test_correct_words_are_left_alone(sample_index) -> None:
     assert not [p for p in pairs if engine.search(p).did_you_mean]
 
 
+def test_pasted_text_held_verbatim_is_not_corrected(sample_index, monkeypatch) -> None:
+    """A run longer than a unit pasted from an article is held verbatim: it is counted
+    once, and no span of it is offered a 'correction' (that a span is no word of the
+    index says nothing when the whole run is real text)."""
+    from searcher.analysis.normalize import fold
+    from searcher.local.search import HomophoneLookup
+    from searcher.spelling import MAX_UNIT
+
+    engine, _ = sample_index
+    ids = {h.id for h in engine.search("的 OR 是 OR 在", limit=60).hits}
+    runs = list(dict.fromkeys(
+        run[:16] for doc_id in sorted(ids)
+        for run in re.findall(rf"[\u4e00-\u9fff]{{{MAX_UNIT + 1},}}", engine.get(doc_id).text)))
+    assert len(runs) >= 40
+    asked: list[str] = []
+    counts = HomophoneLookup.counts
+    monkeypatch.setattr(HomophoneLookup, "counts",
+                        lambda self, units: asked.extend(units) or counts(self, units))
+    for run in runs:
+        asked.clear()
+        assert engine.search(run).did_you_mean is None, run
+        assert asked in ([], [fold(run)]), run  # ([]: counted along with the search)
+
+
 def test_quoted_phrases_are_not_corrected(sample_index) -> None:
     engine, _ = sample_index
     assert engine.search("“聊成”").did_you_mean is None
