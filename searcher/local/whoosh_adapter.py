@@ -234,17 +234,22 @@ def finish_segment(writer: Any) -> Any:
 # -- reading --------------------------------------------------------------------------------
 
 
-def term_postings(reader: Any, fieldname: str, term: str) -> tuple[list[int], list[float]]:
+def term_postings(reader: Any, fieldname: str, term: str) -> tuple[Any, Any]:
     """Doc ids and weights of *term* in one segment, deleted documents included.
 
-    Reads the matcher's blocks whole instead of stepping posting by posting.
-    A term (or field) not in the segment gives two empty lists.
+    Plain posting blocks (``whoosh_codec``) are read in one piece with numpy (ids int64,
+    weights float32); a term inlined in its term-table row, or postings an older index
+    pickled, through Whoosh's matcher (lists).  A term (or field) not in the segment gives
+    two empty lists.
     """
     try:
         matcher = reader._terms.matcher(fieldname, term.encode("utf-8"),
                                         reader.schema[fieldname].format)
     except TermNotFound:
         return [], []
+    plain = whoosh_codec.plain_postings(matcher)
+    if plain is not None:
+        return plain
     ids: list[int] = []
     weights: list[float] = []
     if not hasattr(matcher, "_read_data"):  # an inlined term (a few postings in the terms)

@@ -44,7 +44,8 @@ SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     + [("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")])
 #: Modules whose classes (only classes, defined in that very module) an index may name.
 SAFE_CLASS_MODULES = ("whoosh.fields", "whoosh.formats", "whoosh.analysis", "whoosh.columns",
-                      "whoosh.codec.whoosh3", "searcher.local.analyzers", "searcher.local.schema")
+                      "whoosh.codec.whoosh3", "searcher.local.analyzers", "searcher.local.schema",
+                      "searcher.local.whoosh_codec")
 #: Classes that moved: an index written before names them where they were (it is then
 #: rebuilt, but a search must still open it to say so).
 MOVED_CLASSES = {("searcher.analysis.tokens", "SearcherTokenizer"):
