@@ -17,7 +17,7 @@ from ..analysis.tokens import STOP_WORDS, file_digest
 from ..ingest import READER_VERSION
 
 #: Bump when analysis or the schema change in a way that needs a rebuild.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def whoosh_version() -> str:
@@ -152,6 +152,7 @@ FORMAT_CHANGES = {
        "(no second column, no code-point array): the index is a third smaller",
     7: "posting blocks are plain arrays instead of Python pickles (reading them runs no "
        "code, and a word's first read is faster)",
+    8: "stored fields are JSON instead of Python pickles",
 }
 
 

@@ -533,12 +533,30 @@ W3LeafMatcher._read_values = _read_values
 # -- the codec's name in the table of contents ---------------------------------------------
 
 
+#: The version of the files searcher writes for a segment (posting blocks, stored fields):
+#: 1, plain posting blocks; 2, stored fields as JSON.  Raised with SCHEMA_VERSION when a
+#: segment file changes in a way older code would misread.
+SEGMENT_FORMAT = 2
+
+
 class PlainCodec(W3Codec):
     """Whoosh's W3 codec as searcher writes it: plain posting blocks and inlined rows
-    (above).  The layout is the same; the class exists for its name, which each segment's
-    entry in the table of contents records: a searcher that predates plain blocks cannot
-    load it, so it refuses the index (naming the table of contents and saying to run
-    ``searcher index --full``) instead of misreading its postings."""
+    (above).  Each segment's entry in the table of contents records its codec: a searcher
+    that predates plain blocks cannot load this class, and one that predates the segment's
+    :data:`SEGMENT_FORMAT` refuses it (``__setstate__``), so either refuses the index
+    (naming the table of contents and saying to run ``searcher index --full``) instead of
+    misreading its files."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.segment_format = SEGMENT_FORMAT
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        found = state.get("segment_format", 1)
+        if not isinstance(found, int) or found > SEGMENT_FORMAT:
+            raise ValueError(f"segments in format {found!r}, written by a newer searcher "
+                             f"(this one reads formats up to {SEGMENT_FORMAT})")
+        self.__dict__.update(state)
 
 
 def _default_codec(*args: Any, **kwargs: Any) -> PlainCodec:

@@ -10,6 +10,8 @@ whenever Whoosh is used) because they are about Whoosh's file formats, not its A
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import pickle
 import zlib
 from typing import Any
@@ -141,11 +143,18 @@ _restrict_unpickling()
 #
 # Whoosh keeps each document's stored fields as a protocol-2 pickle of a dict, deflated alone
 # (534 bytes a document at 20,000 news articles): the same field names, meta keys and the
-# datetime class are spelled out again in every document, and protocol 2 writes bytes (a
-# stored datetime) as a call of ``_codecs.encode``.  searcher's stored-fields column writes
-# protocol 4, deflated against a preset dictionary holding one such dict (286 bytes a
-# document).  Its values start with a byte naming the dictionary (1); a value Whoosh wrote
-# starts with a zlib header (low nibble 8), so both read, and an unknown one is refused.
+# datetime class are spelled out again in every document.  searcher's stored-fields column
+# writes them as JSON (no pickle: reading them runs no code), deflated against a preset
+# dictionary holding one such document.  A value starts with a byte naming its format:
+# 2, JSON with STORED_DICTIONARY_2; 1, a protocol-4 pickle with STORED_DICTIONARY_1 (an
+# index written before schema 8, read through the allow-list unpickler); a zlib header (low
+# nibble 8), Whoosh's own pickle.  An unknown one is refused.
+#
+# The JSON is ``[fields, names]``: *fields* the stored dict, in its order, each datetime
+# value as its ISO text, and *names* the fields that hold a datetime.  Stored values are
+# JSON values (the document's meta is made JSON-able when read, ingest.documents) plus
+# datetimes at the top level (DATETIME fields); anything else is refused when written,
+# naming the field, rather than stored as something else.
 
 #: Preset dictionary 1 of stored fields: the protocol-4 pickle of a typical document's
 #: stored fields (see building.document_fields).  Frozen: values written with it need it.
@@ -158,8 +167,38 @@ STORED_DICTIONARY_1 = (
     b"\x94}\x94\x8c\x04size\x94K\x00\x8c\x08mtime_ns\x94K\x00\x8c\x06digest\x94h"
     b"\x02\x8c\x08warnings\x94]\x94u\x8c\x04path\x94h\x02\x8c\x07relpath\x94h\x02"
     b"\x8c\x06source\x94h\x02\x8c\x05title\x94h\x02u.")
-STORED_DICTIONARIES = {1: STORED_DICTIONARY_1}
-_STORED_WRITE = 1
+#: Preset dictionary 2: :func:`_stored_json` of a typical document's stored fields (see
+#: building.document_fields).  Frozen: values written with it need it.
+STORED_DICTIONARY_2 = (
+    b'[{"author":"","date":"2024-01-01T00:00:00","id":"","meta":{"categories":[],'
+    b'"tags":[],"updated":null,"date":"2024-01-01T00:00:00+08:00","images":{},"extra":{},'
+    b'"size":0,"mtime_ns":0,"digest":"","warnings":[]},"path":"","relpath":"","source":"",'
+    b'"title":""},["date"]]')
+STORED_DICTIONARIES = {1: STORED_DICTIONARY_1, 2: STORED_DICTIONARY_2}
+_STORED_WRITE = 2
+_PICKLED = 1
+_JSON_TYPES = (str, int, float, bool, type(None), list, dict)
+
+
+def _stored_json(fields: dict[str, Any]) -> bytes:
+    """*fields* as the JSON of stored-fields format 2 (see above)."""
+    dates = [name for name, value in fields.items() if isinstance(value, dt.datetime)]
+    if dates:
+        fields = {name: value.isoformat() if name in dates else value
+                  for name, value in fields.items()}
+    for name, value in fields.items():
+        if not isinstance(value, _JSON_TYPES):
+            raise TypeError(f"stored field {name!r}: a {type(value).__name__} cannot be "
+                            "stored (JSON values and datetimes only)")
+    text = json.dumps([fields, dates], ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _from_stored_json(data: bytes) -> dict[str, Any]:
+    fields, dates = json.loads(data.decode("utf-8", "surrogatepass"))
+    for name in dates:
+        fields[name] = dt.datetime.fromisoformat(fields[name])
+    return fields
 
 
 def encode_stored(fields: Any) -> bytes:
@@ -171,7 +210,7 @@ def encode_stored(fields: Any) -> bytes:
         return b""
     deflate = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY,
                                STORED_DICTIONARIES[_STORED_WRITE])
-    data = pickle.dumps(fields, 4)
+    data = _stored_json(fields)
     return bytes([_STORED_WRITE]) + deflate.compress(data) + deflate.flush()
 
 
@@ -191,7 +230,7 @@ def decode_stored(value: bytes) -> Any:
     data = inflate.decompress(memoryview(value)[1:]) + inflate.flush()
     if not inflate.eof:
         raise zlib.error("truncated stored fields")
-    return safe_loads(data)
+    return safe_loads(data) if mark == _PICKLED else _from_stored_json(data)
 
 
 class StoredColumn(columns.Column):
