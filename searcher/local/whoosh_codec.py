@@ -4,8 +4,9 @@
 :class:`searcher.local.postings.SegmentBuilder` straight into the codec's files, and the
 patches installed when this module is imported (after
 :mod:`searcher.local.whoosh_version` has checked the version) make the segments Whoosh
-writes itself (its merges, ``add_document``) use the same compact blocks and inline
-single postings, so both write the same bytes (``tests/test_postings.py``).  All of it
+writes itself (its merges, ``add_document``) use the same plain blocks and inline
+single postings, so both write the same bytes (``tests/test_postings.py``), and make
+Whoosh's matcher read them (a segment records :class:`PlainCodec` in the TOC).  All of it
 depends on the codec's private layout, hence a module of its own beside
 :mod:`searcher.local.whoosh_adapter` (which imports it, so the patches are active
 whenever Whoosh is used).
@@ -534,9 +535,9 @@ W3LeafMatcher._read_values = _read_values
 
 
 #: The version of the files searcher writes for a segment (posting blocks, stored fields):
-#: 1, plain posting blocks; 2, stored fields as JSON.  Raised with SCHEMA_VERSION when a
-#: segment file changes in a way older code would misread.
-SEGMENT_FORMAT = 2
+#: 1, plain posting blocks; 2, stored fields as JSON; 3, the terms table's extras as JSON.
+#: Raised with SCHEMA_VERSION when a segment file changes in a way older code would misread.
+SEGMENT_FORMAT = 3
 
 
 class PlainCodec(W3Codec):

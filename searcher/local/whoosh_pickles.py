@@ -1,9 +1,11 @@
-"""How Whoosh loads the pickles of an index folder, and how it stores each document's fields.
+"""The files of an index folder that Whoosh would pickle, written as plain data instead.
 
-Two replacements of Whoosh internals, installed when this module is imported (after
-:mod:`searcher.local.whoosh_version` has checked the version): an Unpickler that refuses
-anything but the types an index holds, for every pickle Whoosh loads, and a more compact
-stored-fields column for the segments Whoosh writes.  They live apart from
+Replacements of Whoosh internals, installed when this module is imported (after
+:mod:`searcher.local.whoosh_version` has checked the version): the stored-fields column
+(JSON, deflated against a preset dictionary), the table of contents of each commit and the
+terms tables' extras (JSON), and, for the indexes of older schemas that still hold pickles,
+an Unpickler that refuses anything but the types an index holds, for every pickle Whoosh
+loads.  (Posting blocks are :mod:`searcher.local.whoosh_codec`'s.)  They live apart from
 :mod:`searcher.local.whoosh_adapter` (which imports this module, so they are active
 whenever Whoosh is used) because they are about Whoosh's file formats, not its API.
 """
@@ -25,10 +27,11 @@ from whoosh import index as _index
 # -- loading Whoosh's pickles ------------------------------------------------------------
 #
 # Whoosh writes Python pickles into the index folder: the table of contents (the schema and
-# the segment list), each document's stored fields, column headers and posting blocks.
-# Loading a pickle can call any function it names, so an index folder (data, that may come
-# from elsewhere) could run code.  Replacing Whoosh's formats is out of reach of this
-# adapter, so every pickle Whoosh loads goes through an Unpickler that resolves only the
+# the segment list), each document's stored fields, the terms tables' extras and posting
+# blocks.  Loading a pickle can call any function it names, so an index folder (data, that
+# may come from elsewhere) could run code.  searcher writes all of them as plain data
+# (below, and whoosh_codec); an index of an older schema still holds pickles until it is
+# rebuilt, so every pickle Whoosh loads goes through an Unpickler that resolves only the
 # names a searcher index holds: the classes of Whoosh's schema, formats, analysis, columns
 # and segments and searcher's two tokenizers, and a few plain value types (stored dates,
 # sets, the helpers pickle itself uses for bytes and arrays).  Anything else (``os.system``,
@@ -269,3 +272,172 @@ def _use_stored_column() -> None:
 
 
 _use_stored_column()
+
+# -- the table of contents and the terms table's extras, as JSON ------------------------------
+#
+# Whoosh pickles two more things into an index folder: the table of contents of each commit
+# (``_MAIN_<n>.toc``: the schema, then the segment list) and the "extras" at the end of each
+# terms table (``.trm``: the field numbers).  For searcher's own schema both are written as
+# JSON instead: the TOC as TOC_TAG, then ``{"generation", "release", "schema", "segments"}``,
+# where the schema is recorded by its description and its text dictionary (``schema``
+# module) and rebuilt with :func:`~searcher.local.schema.build_schema`, and each segment by
+# its id, document count, deleted documents, field length totals and codec settings; the
+# extras as EXTRAS_TAG, their length (">i") and the JSON object.  A TOC or table written
+# before (a pickle) is still read through the allow-list unpickler; so is the TOC of an
+# index with another schema (Whoosh's own tests and tools), which is written Whoosh's way.
+
+TOC_TAG = b"searcher-toc 1\n"
+EXTRAS_TAG = b"JSN1"
+
+
+def _schema_json(schema: Any) -> dict[str, Any] | None:
+    """The TOC's record of *schema*, or None when it is not searcher's schema."""
+    from .schema import build_schema, describe_schema
+
+    text = schema["text"] if "text" in schema.names() else None
+    dictionary = getattr(getattr(text, "column_type", None), "_dictionary", None)
+    if not isinstance(dictionary, str):
+        return None
+    description = describe_schema(schema)
+    if description != describe_schema(build_schema(dictionary)):
+        return None
+    return {"fields": description, "text_dictionary": dictionary}
+
+
+def _schema_from_json(record: dict[str, Any]) -> Any:
+    from .schema import build_schema, describe_schema
+
+    schema = build_schema(record["text_dictionary"])
+    if describe_schema(schema) != record["fields"]:
+        raise ValueError("the table of contents records another schema than this searcher "
+                         "writes (a rebuild with 'searcher index --full' writes this one)")
+    return schema
+
+
+_SEGMENT_KEYS = {"indexname", "segid", "_codec", "_doccount", "_deleted", "compound",
+                 "_fieldlengths"}
+_CODEC_KEYS = {"_blocklimit", "_compression", "_inlinelimit", "segment_format"}
+
+
+def _segment_json(segment: Any) -> dict[str, Any] | None:
+    """The TOC's record of *segment*, or None when it holds more than a record keeps."""
+    from whoosh.codec.whoosh3 import W3Segment
+
+    from .whoosh_codec import PlainCodec
+
+    codec = getattr(segment, "_codec", None)
+    if (type(segment) is not W3Segment or type(codec) is not PlainCodec
+            or set(vars(segment)) - _SEGMENT_KEYS or set(vars(codec)) - _CODEC_KEYS):
+        return None
+    deleted = segment._deleted
+    return {"index": segment.indexname, "id": segment.segid, "docs": segment._doccount,
+            "deleted": None if deleted is None else sorted(deleted),
+            "compound": bool(segment.compound),
+            "field_lengths": dict(getattr(segment, "_fieldlengths", {})),
+            "codec": {"blocklimit": codec._blocklimit, "compression": codec._compression,
+                      "inlinelimit": codec._inlinelimit,
+                      "format": codec.segment_format}}
+
+
+def _segment_from_json(record: dict[str, Any]) -> Any:
+    from collections import defaultdict
+
+    from whoosh.codec.whoosh3 import W3Segment
+
+    from .whoosh_codec import PlainCodec
+
+    codec = PlainCodec.__new__(PlainCodec)
+    settings = record["codec"]
+    codec.__setstate__({"_blocklimit": settings["blocklimit"],
+                        "_compression": settings["compression"],
+                        "_inlinelimit": settings["inlinelimit"],
+                        "segment_format": settings["format"]})
+    deleted = record["deleted"]
+    segment = W3Segment(codec, record["index"], record["docs"], record["id"],
+                        None if deleted is None else set(deleted))
+    segment.compound = record["compound"]
+    segment._fieldlengths = defaultdict(int, record["field_lengths"])
+    return segment
+
+
+def _toc_write(self: Any, storage: Any, indexname: str) -> None:
+    """``TOC.write``: JSON for searcher's schema and segments, else Whoosh's pickles."""
+    import time
+
+    import whoosh
+
+    schema = _schema_json(self.schema)
+    segments = [_segment_json(s) for s in self.segments]
+    if schema is None or any(s is None for s in segments):
+        WHOOSH_TOC_WRITE(self, storage, indexname)
+        return
+    body = {"generation": self.generation, "release": list(whoosh.__version__[:3]),
+            "schema": schema, "segments": segments}
+    tocfilename = self._filename(indexname, self.generation)
+    tempfilename = f"{tocfilename}.{time.time()}"
+    stream = storage.create_file(tempfilename)
+    stream.write(TOC_TAG + json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+                 .encode("utf-8"))
+    stream.close()
+    storage.rename_file(tempfilename, tocfilename, safe=True)
+
+
+def _toc_read(cls: Any, storage: Any, indexname: str, gen: int | None = None,
+              schema: Any = None) -> Any:
+    """``TOC.read``: a JSON TOC (:func:`_toc_write`), else Whoosh's own code (pickles)."""
+    if gen is None:
+        gen = cls._latest_generation(storage, indexname)
+        if gen < 0:  # no index: Whoosh's own error
+            return WHOOSH_TOC_READ.__func__(cls, storage, indexname, None, schema)
+    stream = storage.open_file(cls._filename(indexname, gen))
+    try:
+        data = stream.read()
+    finally:
+        stream.close()
+    if not data.startswith(TOC_TAG):
+        return WHOOSH_TOC_READ.__func__(cls, storage, indexname, gen, schema)
+    body = json.loads(data[len(TOC_TAG):].decode("utf-8"))
+    if body["generation"] != gen:
+        raise ValueError(f"the table of contents of generation {gen} says "
+                         f"{body['generation']}")
+    if not schema:
+        schema = _schema_from_json(body["schema"])
+    segments = [_segment_from_json(s) for s in body["segments"]]
+    return cls(schema, segments, gen, release=tuple(body["release"]))
+
+
+def _write_extras(self: Any) -> None:
+    """``HashWriter._write_extras`` as EXTRAS_TAG, length, JSON (see above)."""
+    data = json.dumps(self.extras, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    self.dbfile.write(EXTRAS_TAG + len(data).to_bytes(4, "big", signed=True) + data)
+
+
+def _read_extras(self: Any) -> None:
+    """``HashReader._read_extras`` of :func:`_write_extras`'s JSON, or Whoosh's pickle."""
+    dbfile = self.dbfile
+    start = dbfile.tell()
+    if dbfile.read(len(EXTRAS_TAG)) == EXTRAS_TAG:
+        size = int.from_bytes(dbfile.read(4), "big", signed=True)
+        self.extras = json.loads(dbfile.read(size).decode("utf-8"))
+        return
+    dbfile.seek(start)
+    WHOOSH_READ_EXTRAS(self)
+
+
+WHOOSH_TOC_WRITE = _index.TOC.write
+WHOOSH_TOC_READ = _index.TOC.__dict__["read"]
+WHOOSH_READ_EXTRAS = None
+
+
+def _plain_toc_and_extras() -> None:
+    global WHOOSH_READ_EXTRAS
+    from whoosh.filedb import filetables
+
+    _index.TOC.write = _toc_write
+    _index.TOC.read = classmethod(_toc_read)
+    WHOOSH_READ_EXTRAS = filetables.HashReader._read_extras
+    filetables.HashWriter._write_extras = _write_extras
+    filetables.HashReader._read_extras = _read_extras
+
+
+_plain_toc_and_extras()
