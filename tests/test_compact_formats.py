@@ -123,7 +123,7 @@ def test_stored_fields_of_either_format_decode() -> None:
         "images": {}, "extra": {}, "size": 0, "mtime_ns": 0, "digest": "", "warnings": []},
         "path": "", "relpath": "", "source": "", "title": ""}
     assert pickle.dumps(template, 4) == whoosh_pickles.STORED_DICTIONARY_1
-    assert whoosh_pickles._stored_json(template) == whoosh_pickles.STORED_DICTIONARY_2
+    assert whoosh_pickles.stored_json(template) == whoosh_pickles.STORED_DICTIONARY_2
 
 
 def test_stored_fields_of_real_articles_read_back_exactly() -> None:

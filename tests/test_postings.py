@@ -198,13 +198,13 @@ def test_plain_blocks_read_back(ids, weights, values) -> None:
     from whoosh.codec.whoosh3 import W3TermInfo
 
     weights = array("f", weights)
-    block = whoosh_codec._encode_block(ids, weights, values, max(weights), 3, 1, 9, False)
-    last = whoosh_codec._encode_block([i + 100_000 for i in ids], weights, values,
+    block = whoosh_codec.encode_block(ids, weights, values, max(weights), 3, 1, 9, False)
+    last = whoosh_codec.encode_block([i + 100_000 for i in ids], weights, values,
                                       max(weights), 0, 1, 9, True)
     got_ids, got_weights = whoosh_codec.read_blocks(whoosh_codec.PLAIN_MAGIC + block + last)
     assert got_ids.tolist() == ids + [i + 100_000 for i in ids]
     assert got_weights.tolist() == list(weights) * 2
-    each = whoosh_codec._value_tuple(values, len(ids)) if values is not None \
+    each = whoosh_codec.value_tuple(values, len(ids)) if values is not None \
         else (b"",) * len(ids)
     info = W3TermInfo()
     info._weight, info._df, info._maxweight = sum(weights), len(ids), max(weights)

@@ -33,7 +33,7 @@ from ..analysis.normalize import fold_keyword
 from ..analysis.tokens import STOP_WORDS, index_terms
 from ..core.rules import TITLE_BOOST
 from .analyzers import ChineseAnalyzer, SearcherTokenizer
-from .whoosh_adapter import Token, Tokenizer, columns, fields, formats
+from .whoosh_adapter import Token, Tokenizer, columns, fields, formats, register_schema
 
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
@@ -230,3 +230,6 @@ def index_term_functions() -> dict[str, Callable[[str], list[str]]]:
     """
     stop = partial(index_terms, stoplist=STOP_WORDS)
     return {"title": stop, "body": stop, "author": index_terms}
+
+
+register_schema(build_schema, describe_schema)  # the TOC records this schema as JSON

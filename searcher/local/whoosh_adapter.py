@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import whoosh_codec, whoosh_pickles  # noqa: F401 - their patches of Whoosh
+from .whoosh_pickles import register_schema
 from .whoosh_version import SUPPORTED, SUPPORTED_TEXT, check_version, installed_version
 
 # isort: split
@@ -43,7 +44,7 @@ from whoosh.util.times import datetime_to_long
 
 __all__ = [
     "SUPPORTED", "SUPPORTED_TEXT", "StopFilter", "Token", "Tokenizer", "check_version",
-    "columns", "datetime_to_long", "fields", "formats", "installed_version",
+    "columns", "datetime_to_long", "fields", "formats", "installed_version", "register_schema",
 ]
 
 # -- opening and creating indexes --------------------------------------------------------

@@ -150,7 +150,7 @@ def _terminfo_from_bytes(cls: Any, s: bytes) -> Any:
         layout = tail[0] & ~_INLINE_BLOCK
         ids, block_weights, block_values = _decode_data(layout, minid, df, tail, 1)
         info._inlined = (tuple(ids.tolist()), tuple(block_weights.tolist()),
-                         _value_tuple(block_values, df))
+                         value_tuple(block_values, df))
     return info
 
 
@@ -278,7 +278,7 @@ def _decode_data(layout: int, first: int, count: int, data: bytes,
     return ids, weights, values
 
 
-def _value_tuple(values: Any, count: int) -> tuple[bytes, ...]:
+def value_tuple(values: Any, count: int) -> tuple[bytes, ...]:
     """Each posting's value, as an inlined row holds them (``b""`` when none)."""
     if values is None:
         return (b"",) * count
@@ -288,7 +288,7 @@ def _value_tuple(values: Any, count: int) -> tuple[bytes, ...]:
     return tuple(values)
 
 
-def _encode_block(ids: Any, weights: array, values: Any, maxweight: float,
+def encode_block(ids: Any, weights: array, values: Any, maxweight: float,
                   compression: int, minlength: int | None, maxlength: int, last: bool) -> bytes:
     """One plain posting block (size, header, data; see above)."""
     layout, data = _encode_data(ids, weights, values)
@@ -361,7 +361,7 @@ _BLOCK_STRUCT = struct.Struct("!i" + _BLOCK_HEADER.format.lstrip("!"))
 def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
                      counted: bool, values: bool,
                      lengths: list[int] | None) -> tuple[bytes, tuple]:
-    """One term's postings as plain blocks (:func:`_encode_block`), and its term
+    """One term's postings as plain blocks (:func:`encode_block`), and its term
     info fields, accumulated exactly as ``W3TermInfo.add_block`` does.  Whoosh builds
     each block posting by posting in Python; here every list is made with one C-level
     call per block.  *counted*: the weights are the counts times *boost* (else *boost*
@@ -399,7 +399,7 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
             term_min = minlength if term_min is None else min(term_min, minlength)
         term_max = max(term_max, maxlength)
         term_maxweight = max(term_maxweight, maxweight)
-        parts.append(_encode_block(block_ids, weights, block_values, maxweight,
+        parts.append(encode_block(block_ids, weights, block_values, maxweight,
                                    compression, minlength, maxlength, start + limit >= count))
     stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
              length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
@@ -407,7 +407,7 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
 
 
 def _write_block(self: Any, last: bool = False) -> None:
-    """``W3PostingsWriter._write_block`` writing :func:`_encode_block`'s plain blocks, so
+    """``W3PostingsWriter._write_block`` writing :func:`encode_block`'s plain blocks, so
     the segments Whoosh writes itself (its merges, ``add_document``) are the same as ours."""
     if self._byteids:  # term vectors (never written by searcher): Whoosh's own blocks
         WHOOSH_WRITE_BLOCK(self, last)
@@ -415,7 +415,7 @@ def _write_block(self: Any, last: bool = False) -> None:
     if not self._blockcount:
         self._postfile.write(PLAIN_MAGIC)
     self._terminfo.add_block(self)
-    self._postfile.write(_encode_block(
+    self._postfile.write(encode_block(
         self._ids, self._weights, self._values, self._maxweight,
         self._compression, self._minlength, self._maxlength, last))
     self._blockcount += 1
@@ -504,7 +504,7 @@ def _read_values(self: Any) -> None:
     if self._fixedsize == 0:
         self._values = (None,) * self._blocklength
     else:
-        self._values = _value_tuple(values, self._blocklength)
+        self._values = value_tuple(values, self._blocklength)
 
 
 def plain_postings(matcher: Any) -> tuple[np.ndarray, np.ndarray] | None:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import pickle
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from . import whoosh_version  # noqa: F401 - first: refuses a Whoosh this code was not tested on
@@ -170,7 +171,7 @@ STORED_DICTIONARY_1 = (
     b"\x94}\x94\x8c\x04size\x94K\x00\x8c\x08mtime_ns\x94K\x00\x8c\x06digest\x94h"
     b"\x02\x8c\x08warnings\x94]\x94u\x8c\x04path\x94h\x02\x8c\x07relpath\x94h\x02"
     b"\x8c\x06source\x94h\x02\x8c\x05title\x94h\x02u.")
-#: Preset dictionary 2: :func:`_stored_json` of a typical document's stored fields (see
+#: Preset dictionary 2: :func:`stored_json` of a typical document's stored fields (see
 #: building.document_fields).  Frozen: values written with it need it.
 STORED_DICTIONARY_2 = (
     b'[{"author":"","date":"2024-01-01T00:00:00","id":"","meta":{"categories":[],'
@@ -183,7 +184,7 @@ _PICKLED = 1
 _JSON_TYPES = (str, int, float, bool, type(None), list, dict)
 
 
-def _stored_json(fields: dict[str, Any]) -> bytes:
+def stored_json(fields: dict[str, Any]) -> bytes:
     """*fields* as the JSON of stored-fields format 2 (see above)."""
     dates = [name for name, value in fields.items() if isinstance(value, dt.datetime)]
     if dates:
@@ -213,7 +214,7 @@ def encode_stored(fields: Any) -> bytes:
         return b""
     deflate = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY,
                                STORED_DICTIONARIES[_STORED_WRITE])
-    data = _stored_json(fields)
+    data = stored_json(fields)
     return bytes([_STORED_WRITE]) + deflate.compress(data) + deflate.flush()
 
 
@@ -290,10 +291,21 @@ TOC_TAG = b"searcher-toc 1\n"
 EXTRAS_TAG = b"JSN1"
 
 
+#: searcher's ``build_schema`` and ``describe_schema``, registered by the schema module
+#: when imported (it imports this one through the adapter, so this one cannot import it).
+_SCHEMA: list[Callable[..., Any]] = []
+
+
+def register_schema(build: Callable[..., Any], describe: Callable[[Any], list]) -> None:
+    """Make the TOC record searcher's schema as JSON (see above)."""
+    _SCHEMA[:] = [build, describe]
+
+
 def _schema_json(schema: Any) -> dict[str, Any] | None:
     """The TOC's record of *schema*, or None when it is not searcher's schema."""
-    from .schema import build_schema, describe_schema
-
+    if not _SCHEMA:
+        return None
+    build_schema, describe_schema = _SCHEMA
     text = schema["text"] if "text" in schema.names() else None
     dictionary = getattr(getattr(text, "column_type", None), "_dictionary", None)
     if not isinstance(dictionary, str):
@@ -305,8 +317,10 @@ def _schema_json(schema: Any) -> dict[str, Any] | None:
 
 
 def _schema_from_json(record: dict[str, Any]) -> Any:
-    from .schema import build_schema, describe_schema
-
+    if not _SCHEMA:
+        raise RuntimeError("a table of contents records searcher's schema: import "
+                           "searcher.local.schema before opening an index")
+    build_schema, describe_schema = _SCHEMA
     schema = build_schema(record["text_dictionary"])
     if describe_schema(schema) != record["fields"]:
         raise ValueError("the table of contents records another schema than this searcher "
