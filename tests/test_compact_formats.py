@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import pickle
 import zlib
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DOCS
+from conftest import SAMPLE_DOCS, SHARED
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
@@ -29,11 +30,11 @@ from searcher.local.schema import TEXT_DICTIONARY, build_schema, index_term_func
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _documents() -> list[dict]:
+def _documents(folder: Path = SAMPLE_DOCS) -> list[dict]:
     out = []
-    for path in sorted(p for p in SAMPLE_DOCS.rglob("*.md") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*.md") if p.is_file()):
         try:
-            out.append(document_fields(load_document(str(path), str(SAMPLE_DOCS),
+            out.append(document_fields(load_document(str(path), str(folder),
                                                      tz="Asia/Shanghai")))
         except Exception:  # noqa: BLE001 - the bad sample files are tested elsewhere
             continue
@@ -104,19 +105,54 @@ def test_text_dictionary_is_what_the_script_makes() -> None:
 def test_stored_fields_of_either_format_decode() -> None:
     fields = {"id": "x", "date": dt.datetime(2024, 5, 1, 8, 0), "meta": {"tags": ["a"]}}
     ours = whoosh_pickles.encode_stored(fields)
-    assert ours[0] == 1 and whoosh_pickles.decode_stored(ours) == fields
+    assert ours[0] == 2 and whoosh_pickles.decode_stored(ours) == fields
+    # format 1 (schema 7 and before): a protocol-4 pickle against dictionary 1
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -11, 4, zlib.Z_DEFAULT_STRATEGY,
+                               whoosh_pickles.STORED_DICTIONARY_1)
+    older = b"\x01" + deflate.compress(pickle.dumps(fields, 4)) + deflate.flush()
+    assert whoosh_pickles.decode_stored(older) == fields
     # what Whoosh's PickleColumn(CompressedBytesColumn()) wrote before (schema 5)
     assert whoosh_pickles.decode_stored(zlib.compress(pickle.dumps(fields, 2), 3)) == fields
     assert whoosh_pickles.decode_stored(zlib.compress(b"", 3)) is None
     assert whoosh_pickles.decode_stored(b"") is None
     with pytest.raises(ValueError, match="unknown format"):
-        whoosh_pickles.decode_stored(b"\x02" + ours[1:])
+        whoosh_pickles.decode_stored(b"\x03" + ours[1:])
     # the dictionary is frozen: values written with it must keep decoding
     template = {"author": "", "date": dt.datetime(2024, 1, 1), "id": "", "meta": {
         "categories": [], "tags": [], "updated": None, "date": "2024-01-01T00:00:00+08:00",
         "images": {}, "extra": {}, "size": 0, "mtime_ns": 0, "digest": "", "warnings": []},
         "path": "", "relpath": "", "source": "", "title": ""}
     assert pickle.dumps(template, 4) == whoosh_pickles.STORED_DICTIONARY_1
+    assert whoosh_pickles.stored_json(template) == whoosh_pickles.STORED_DICTIONARY_2
+
+
+def test_stored_fields_of_real_articles_read_back_exactly() -> None:
+    """Every real article's stored fields come back equal, with the same types all the
+    way down (a tuple read back as a list, an int as a float, a date as text would not),
+    and without a pickle: the JSON format runs no unpickler."""
+    def typed(value):
+        if isinstance(value, dict):
+            return {k: typed(v) for k, v in value.items()}, list(value)
+        if isinstance(value, list):
+            return [typed(v) for v in value]
+        return type(value), value
+
+    stored = ("id", "relpath", "path", "source", "title", "author", "date", "meta")
+    documents = _documents()
+    if (SHARED / "corpus" / "blogs").is_dir():
+        documents += _documents(SHARED / "corpus" / "blogs")
+    assert any(v["meta"]["extra"] for v in documents)  # front matter beyond the known keys
+    for values in documents:
+        fields = {name: values[name] for name in stored if values[name] is not None}
+        data = whoosh_pickles.encode_stored(fields)
+        text = zlib.decompressobj(-15, whoosh_pickles.STORED_DICTIONARY_2).decompress(data[1:])
+        assert isinstance(json.loads(text), list)  # JSON text, not a pickle
+        assert typed(whoosh_pickles.decode_stored(data)) == typed(fields)
+
+
+def test_stored_fields_refuse_values_json_cannot_hold() -> None:
+    with pytest.raises(TypeError, match="'when'.*date"):
+        whoosh_pickles.encode_stored({"when": dt.date(2024, 1, 1)})
 
 
 def test_stored_fields_refuse_code_in_the_dictionary_format() -> None:

@@ -20,7 +20,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
 from searcher.ingest.documents import load_document
-from searcher.local import whoosh_codec
+from searcher.local import whoosh_adapter, whoosh_codec
 from searcher.local.building import document_fields
 from searcher.local.postings import SegmentBuilder
 from searcher.local.schema import build_schema, index_term_functions
@@ -92,6 +92,27 @@ def _postings(folder: Path) -> dict:
     return out
 
 
+def _assert_same_term_postings(pickled: Path, plain: Path) -> None:
+    """whoosh_adapter.term_postings reads the plain blocks (numpy, in one piece) as the
+    pickled blocks Whoosh wrote (its own reader): the same ids and weights, term by term."""
+    from whoosh import index
+
+    read = 0
+    with index.open_dir(str(pickled)).reader() as old, \
+            index.open_dir(str(plain)).reader() as new:
+        for fieldname, term in old.all_terms():
+            text = term.decode("utf-8")
+            if text.encode("utf-8") != term:
+                continue
+            (ours,), (theirs,) = new.leaf_readers(), old.leaf_readers()
+            ids, weights = whoosh_adapter.term_postings(ours[0], fieldname, text)
+            want_ids, want_weights = whoosh_adapter.term_postings(theirs[0], fieldname, text)
+            assert list(ids) == list(want_ids), (fieldname, text)
+            assert list(weights) == list(want_weights), (fieldname, text)
+            read += len(ids) > 1
+    assert read > 10
+
+
 def _commit(folder: Path, documents: list[dict], *, fast: bool) -> None:
     writer, segment = _build(folder, documents, fast=fast)
     writer._commit_toc([segment])
@@ -108,6 +129,7 @@ def _check(tmp_path: Path, documents: list[dict], monkeypatch: pytest.MonkeyPatc
     reference = _postings(tmp_path / "whoosh")
     assert len(reference) > 100
     assert _postings(tmp_path / "builder") == reference
+    _assert_same_term_postings(tmp_path / "whoosh", tmp_path / "builder")
     _assert_same_segment(tmp_path / "bytes", documents)
     if not smaller:
         return
@@ -159,3 +181,35 @@ def test_rejects_formats_it_cannot_rebuild(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="title.*single precision"):
         SegmentBuilder(writer, {})
     writer.cancel()
+
+
+@pytest.mark.parametrize("ids, weights, values", [
+    ([5, 9, 300], [1.0, 1.0, 1.0], None),  # a gap past one byte: uint16 deltas
+    ([0, 70_000, 70_001], [2.0, 2.0, 2.0], None),  # past two bytes; all the same weight
+    ([3, 4, 6], [1.0, 7.0, 255.0], b"\x00\x00\x00\x01" * 3),  # byte weights, fixed values
+    ([3, 4, 6], [0.5, 1.25, 300.0], [b"a", b"", b"xyz"]),  # float weights, sized values
+    ([7], [3.0], None),  # one posting
+])
+def test_plain_blocks_read_back(ids, weights, values) -> None:
+    """Every layout of a plain block reads back exactly, through read_blocks (a whole
+    list, several blocks) and through the term-row encoding of inlined postings."""
+    from array import array
+
+    from whoosh.codec.whoosh3 import W3TermInfo
+
+    weights = array("f", weights)
+    block = whoosh_codec.encode_block(ids, weights, values, max(weights), 3, 1, 9, False)
+    last = whoosh_codec.encode_block([i + 100_000 for i in ids], weights, values,
+                                      max(weights), 0, 1, 9, True)
+    got_ids, got_weights = whoosh_codec.read_blocks(whoosh_codec.PLAIN_MAGIC + block + last)
+    assert got_ids.tolist() == ids + [i + 100_000 for i in ids]
+    assert got_weights.tolist() == list(weights) * 2
+    each = whoosh_codec.value_tuple(values, len(ids)) if values is not None \
+        else (b"",) * len(ids)
+    info = W3TermInfo()
+    info._weight, info._df, info._maxweight = sum(weights), len(ids), max(weights)
+    info._minid, info._maxid, info._maxlength = ids[0], ids[-1], 9
+    info._inlined = (tuple(ids), tuple(weights), each)
+    back = W3TermInfo.from_bytes(info.to_bytes())
+    assert back.inlined_postings() == (tuple(ids), tuple(weights), each)
+    assert (back.doc_frequency(), back.min_id(), back.max_id()) == (len(ids), ids[0], ids[-1])

@@ -159,7 +159,7 @@ def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
                     expected[1].append(matcher.weight())
                     matcher.next()
                 ids, weights = adapter.term_postings(reader, fieldname, term.decode("utf-8"))
-                assert (ids, pytest.approx(weights)) == expected, (fieldname, term)
+                assert (list(ids), pytest.approx(list(weights))) == expected, (fieldname, term)
                 checked += 1
             assert checked > 500
             assert adapter.term_postings(reader, "body", "没有这个词的词") == ([], [])

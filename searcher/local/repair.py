@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IndexCorruptError, IndexNotFoundError
+from . import schema  # noqa: F401 - registers the schema a table of contents records
 from .integrity import (
     SQLITE_FILES,
     SQLITE_SUMS,

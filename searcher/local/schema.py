@@ -33,7 +33,7 @@ from ..analysis.normalize import fold_keyword
 from ..analysis.tokens import STOP_WORDS, index_terms
 from ..core.rules import TITLE_BOOST
 from .analyzers import ChineseAnalyzer, SearcherTokenizer
-from .whoosh_adapter import Token, Tokenizer, columns, fields, formats
+from .whoosh_adapter import Token, Tokenizer, columns, fields, formats, register_schema
 
 #: Separator for multi-valued keyword fields (never appears in real values).
 SEP = "\x1f"
@@ -113,7 +113,8 @@ class TextColumn(columns.Column):
 
     The dictionary is kept in the column object, so in the index's schema: an index
     reads with the dictionary it was written with, whatever :data:`TEXT_DICTIONARY`
-    holds later.  It is text (32 KiB of common words), which pickles as itself.
+    holds later.  It is text (32 KiB of common words), which the table of contents
+    records as itself (``whoosh_pickles``).
     """
 
     def __init__(self, dictionary: str, level: int = 6) -> None:
@@ -181,8 +182,9 @@ def _unindexed(field: fields.DATETIME) -> fields.DATETIME:
     return field
 
 
-def build_schema() -> fields.Schema:
-    """The schema every index is created with."""
+def build_schema(dictionary: str | None = None) -> fields.Schema:
+    """The schema every index is created with (*dictionary*: the text column's preset
+    dictionary, default :func:`text_dictionary`; an index reads with its own)."""
     whole = WholeValueTokenizer()
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
@@ -198,8 +200,25 @@ def build_schema() -> fields.Schema:
         tag=fields.KEYWORD(analyzer=whole, scorable=False),
         date=_unindexed(fields.DATETIME(stored=True, sortable=True)),
         meta=fields.STORED(),
-        text=fields.COLUMN(TextColumn(text_dictionary())),
+        text=fields.COLUMN(TextColumn(text_dictionary() if dictionary is None else dictionary)),
     )
+
+
+def describe_schema(schema: fields.Schema) -> list[list]:
+    """What decides how each field of *schema* is indexed and stored, as plain values
+    (the table of contents records the schema this way, ``whoosh_pickles``): a schema with
+    the same description and text dictionary as :func:`build_schema`'s is that schema."""
+    out = []
+    for name in schema.names():
+        field = schema[name]
+        fmt = field.format
+        analyzer = getattr(field, "analyzer", None)
+        out.append([name, type(field).__name__, type(fmt).__name__ if fmt else None,
+                    fmt.field_boost if fmt else None, bool(field.stored),
+                    bool(field.unique), bool(field.scorable), bool(field.indexed),
+                    type(analyzer).__name__ if analyzer is not None else None,
+                    type(field.column_type).__name__ if field.column_type else None])
+    return out
 
 
 def index_term_functions() -> dict[str, Callable[[str], list[str]]]:
@@ -211,3 +230,6 @@ def index_term_functions() -> dict[str, Callable[[str], list[str]]]:
     """
     stop = partial(index_terms, stoplist=STOP_WORDS)
     return {"title": stop, "body": stop, "author": index_terms}
+
+
+register_schema(build_schema, describe_schema)  # the TOC records this schema as JSON

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import whoosh_codec, whoosh_pickles  # noqa: F401 - their patches of Whoosh
+from .whoosh_pickles import register_schema
 from .whoosh_version import SUPPORTED, SUPPORTED_TEXT, check_version, installed_version
 
 # isort: split
@@ -43,7 +44,7 @@ from whoosh.util.times import datetime_to_long
 
 __all__ = [
     "SUPPORTED", "SUPPORTED_TEXT", "StopFilter", "Token", "Tokenizer", "check_version",
-    "columns", "datetime_to_long", "fields", "formats", "installed_version",
+    "columns", "datetime_to_long", "fields", "formats", "installed_version", "register_schema",
 ]
 
 # -- opening and creating indexes --------------------------------------------------------
@@ -234,17 +235,22 @@ def finish_segment(writer: Any) -> Any:
 # -- reading --------------------------------------------------------------------------------
 
 
-def term_postings(reader: Any, fieldname: str, term: str) -> tuple[list[int], list[float]]:
+def term_postings(reader: Any, fieldname: str, term: str) -> tuple[Any, Any]:
     """Doc ids and weights of *term* in one segment, deleted documents included.
 
-    Reads the matcher's blocks whole instead of stepping posting by posting.
-    A term (or field) not in the segment gives two empty lists.
+    Plain posting blocks (``whoosh_codec``) are read in one piece with numpy (ids int64,
+    weights float32); a term inlined in its term-table row, or postings an older index
+    pickled, through Whoosh's matcher (lists).  A term (or field) not in the segment gives
+    two empty lists.
     """
     try:
         matcher = reader._terms.matcher(fieldname, term.encode("utf-8"),
                                         reader.schema[fieldname].format)
     except TermNotFound:
         return [], []
+    plain = whoosh_codec.plain_postings(matcher)
+    if plain is not None:
+        return plain
     ids: list[int] = []
     weights: list[float] = []
     if not hasattr(matcher, "_read_data"):  # an inlined term (a few postings in the terms)

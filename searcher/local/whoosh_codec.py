@@ -4,8 +4,9 @@
 :class:`searcher.local.postings.SegmentBuilder` straight into the codec's files, and the
 patches installed when this module is imported (after
 :mod:`searcher.local.whoosh_version` has checked the version) make the segments Whoosh
-writes itself (its merges, ``add_document``) use the same compact blocks and inline
-single postings, so both write the same bytes (``tests/test_postings.py``).  All of it
+writes itself (its merges, ``add_document``) use the same plain blocks and inline
+single postings, so both write the same bytes (``tests/test_postings.py``), and make
+Whoosh's matcher read them (a segment records :class:`PlainCodec` in the TOC).  All of it
 depends on the codec's private layout, hence a module of its own beside
 :mod:`searcher.local.whoosh_adapter` (which imports it, so the patches are active
 whenever Whoosh is used).
@@ -13,21 +14,27 @@ whenever Whoosh is used).
 
 from __future__ import annotations
 
-import itertools
 import struct
 import sys
 import zlib
 from array import array
-from pickle import dumps
 from typing import Any
+
+import numpy as np
 
 from . import whoosh_version  # noqa: F401 - first: refuses a Whoosh this code was not tested on
 
 # isort: split
 from whoosh import formats
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3PostingsWriter
+from whoosh.codec.whoosh3 import (
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3LeafMatcher,
+    W3PostingsWriter,
+    W3TermInfo,
+)
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
-from whoosh.util.numeric import length_to_byte
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 # -- the W3 codec's postings blocks and term table ---------------------------------------
 
@@ -78,15 +85,24 @@ def write_field_postings(writer: Any, name: str, field: Any, terms: dict[str | b
 
 def _inlined_term_info(flat: array, boost: float, counted: bool, values: bool,
                        lengths: list[int] | None) -> bytes:
-    """The term-table row of a term with one posting, the posting inlined (see
-    :func:`_set_inline`): what ``W3TermInfo.to_bytes`` writes for it."""
+    """The term-table row of a term with one posting, the posting inlined: what
+    ``W3TermInfo.to_bytes`` writes for it (see :func:`_terminfo_to_bytes`)."""
     docnum, freq = flat[0], flat[1]
     weight = array("f", [freq * boost if counted else boost])[0]
     length = lengths[docnum] if lengths is not None else 0
-    stats = (1, weight, 1, length_to_byte(length) if length else 0, length_to_byte(length),
-             weight, docnum, docnum)
-    value = pack_uint(freq) if values else b""
-    return _TERM_INFO.pack(*stats) + dumps(((docnum,), (weight,), (value,)), 3)
+    stats = (INLINED_PLAIN, weight, 1, length_to_byte(length) if length else 0,
+             length_to_byte(length), weight, docnum, docnum)
+    return _TERM_INFO.pack(*stats) + (pack_uint(freq) if values else b"")
+
+
+#: Terms with fewer postings than this keep them in their term-table row instead of the
+#: postings file: a term found in one document (42 % of a segment's body words, and every
+#: id) costs a pointer (12 bytes) and a block (~40 bytes) otherwise.
+INLINE_LIMIT = 2
+
+#: The flags byte of a term-table row whose postings are inlined as plain bytes (Whoosh's
+#: own rows say 1 and pickle them; 0: the postings are in the postings file).
+INLINED_PLAIN = 2
 
 
 def _set_inline(self: Any, ids: Any, weights: Any, values: Any) -> None:
@@ -97,84 +113,261 @@ def _set_inline(self: Any, ids: Any, weights: Any, values: Any) -> None:
     self._inlined = (tuple(ids), tuple(weights), tuple(values) or (b"",) * len(ids))
 
 
-def _dumps3(obj: Any, _protocol: int = 2) -> bytes:
-    return dumps(obj, 3)
+def _terminfo_to_bytes(self: Any) -> bytes:
+    """``W3TermInfo.to_bytes`` with inlined postings as plain bytes instead of a pickle.
+
+    The fixed part already holds the one posting of a term found once (its id is the
+    first and last id, its weight the total and maximum weight), so its row adds only
+    its value (4 bytes for ``Frequency``, none otherwise).  Rows of more postings (only
+    when a codec is made with a larger inline limit) add a plain block's data (see
+    :func:`_encode_data`): its layout byte, then ids, weights and values."""
+    if self._inlined is None:
+        return WHOOSH_TO_BYTES(self)
+    ids, weights, values = self._inlined
+    minlength = 0 if self._minlength is None else length_to_byte(self._minlength)
+    fixed = _TERM_INFO.pack(INLINED_PLAIN, self._weight, self._df, minlength,
+                            length_to_byte(self._maxlength), self._maxweight, ids[0], ids[-1])
+    if len(ids) == 1 and weights[0] == self._weight and not values[0][:1] >= b"\x80":
+        return fixed + values[0]
+    layout, data = _encode_data(ids, array("f", weights), values)
+    return fixed + bytes([layout | _INLINE_BLOCK]) + data
 
 
-#: Terms with fewer postings than this keep them in their term-table row instead of the
-#: postings file: a term found in one document (42 % of a segment's body words, and every
-#: id) costs a pointer (12 bytes) and a block (~40 bytes) otherwise.
-INLINE_LIMIT = 2
+def _terminfo_from_bytes(cls: Any, s: bytes) -> Any:
+    """``W3TermInfo.from_bytes`` reading :func:`_terminfo_to_bytes`'s inlined postings
+    (a row Whoosh wrote is read by Whoosh's own code)."""
+    if s[0] != INLINED_PLAIN:
+        return WHOOSH_FROM_BYTES.__func__(cls, s)
+    flags, weight, df, minlength, maxlength, maxweight, minid, maxid = _TERM_INFO.unpack_from(s)
+    info = cls()
+    info._weight, info._df, info._maxweight = weight, df, maxweight
+    info._minlength, info._maxlength = byte_to_length(minlength), byte_to_length(maxlength)
+    info._minid, info._maxid = minid, maxid
+    tail = s[_TERM_INFO.size :]
+    if df == 1 and not (tail and tail[0] & _INLINE_BLOCK):
+        info._inlined = ((minid,), (weight,), (bytes(tail),))
+    else:
+        layout = tail[0] & ~_INLINE_BLOCK
+        ids, block_weights, block_values = _decode_data(layout, minid, df, tail, 1)
+        info._inlined = (tuple(ids.tolist()), tuple(block_weights.tolist()),
+                         value_tuple(block_values, df))
+    return info
 
 
 def _inline_single_postings() -> None:
     from whoosh.codec import whoosh3
 
     whoosh3.W3TermInfo.set_inline = _set_inline
-    whoosh3.dumps = _dumps3  # inlined postings: bytes as themselves (see _encode_block)
+    whoosh3.W3TermInfo.to_bytes = _terminfo_to_bytes
+    whoosh3.W3TermInfo.from_bytes = classmethod(_terminfo_from_bytes)
     blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
     whoosh3.W3Codec.__init__.__defaults__ = (blocklimit, compression, INLINE_LIMIT)
 
 
-_inline_single_postings()
-
-
-#: Posting blocks whose pickle is smaller than this are stored uncompressed (the block
-#: header says so, and Whoosh's reader honours it).  Whoosh's own code means to skip
-#: compressing tiny blocks but a bug makes it compress every block, and zlib's per-call
-#: set-up cost more than all the rest of writing a rare term.
+#: Posting blocks whose data is smaller than this are stored uncompressed (the block
+#: header says so).  Whoosh's own code means to skip compressing tiny blocks but a bug
+#: makes it compress every block, and zlib's per-call set-up cost more than all the rest
+#: of writing a rare term.
 COMPRESS_FROM = 96
 
+# -- plain posting blocks -----------------------------------------------------------------
+#
+# Whoosh's W3 codec pickles each block's statistics and data (a tuple of ids, weights and
+# values); loading a pickle can run code, and unpickling was most of the cost of a word's
+# first read (~250 ns a posting).  searcher writes the same blocks as plain bytes that
+# numpy reads with ``frombuffer``:
+#
+#   posting list   PLAIN_MAGIC, then blocks
+#   block          ">i" size of the rest (negative: the last block), then _BLOCK_HEADER:
+#                  count, first id, last id, max weight (float32), zlib level (0: none),
+#                  min and max length bytes, layout; then the data (deflated if level > 0)
+#   data           ids after the first as deltas (uint8, uint16 or uint32, little-endian),
+#                  weights (none: all 1.0; one float32: all equal; uint8: whole numbers
+#                  below 256; else float32 each), values (none; or each value's bytes
+#                  concatenated when the format's values have a fixed size; or uint32
+#                  sizes, then the bytes)
+#
+# The layout byte says which: bits 0-1 the id width, 2-3 the weights, 4-5 the values.
+# A block starting with Whoosh's own magic (an index written before) is read by Whoosh's
+# own code, so the unpickler only ever sees older indexes.
 
-def _mini_ids(ids: Any) -> bytes | tuple[int, ...]:
-    """A block's doc ids as deltas: one byte each when every delta fits (the usual case
-    past the rarest terms), else a tuple.  Whoosh's reader only iterates them, and
-    iterating ``bytes`` gives ints."""
-    deltas = [b - a for a, b in zip(itertools.chain((0,), ids), ids, strict=False)]
-    return bytes(deltas) if max(deltas) < 256 else tuple(deltas)
+#: The tag starting a posting list of plain blocks (Whoosh's own is ``W3Bl``).
+PLAIN_MAGIC = b"SrP1"
+_BLOCK_HEADER = struct.Struct("!HIIfBBBB")
+_SIZE = struct.Struct("!i")
+_ID_TYPES = ("<u1", "<u2", "<u4")
+_W_ONE, _W_SAME, _W_BYTE, _W_FLOAT = 0, 4, 8, 12
+_V_NONE, _V_FIXED, _V_SIZED = 0, 16, 32
+#: In an inlined row of one posting, a first byte with this bit set means a block's data
+#: follows, not a value (never set in the first byte of a value searcher writes: it is a
+#: big-endian count, whose first byte is 0 below 2**24).
+_INLINE_BLOCK = 0x80
 
 
-def _mini_weights(weights: Any) -> bytes | float | tuple[float, ...] | None:
-    """A block's weights as Whoosh minifies them (None: all 1.0; one float: all equal),
-    except that whole numbers below 256 (term counts, times an integral field boost) are
-    one byte each instead of a pickled float (9 bytes).  Whoosh's reader indexes them,
-    and ``bytes`` gives ints: the same numbers."""
+def _encode_data(ids: Any, weights: array, values: Any) -> tuple[int, bytes]:
+    """(layout byte, data) of one block's postings (see above)."""
+    if len(ids) > 1:
+        deltas = [b - a for a, b in zip(ids, ids[1:], strict=False)]
+        top = max(deltas)
+        width = 0 if top < 256 else 1 if top < 65536 else 2
+        id_bytes = _le_array("BHI"[width], deltas)
+    else:
+        width, id_bytes = 0, b""
     first = weights[0]
     if all(w == first for w in weights):
-        return None if first == 1.0 else first
-    if all(w.is_integer() and 0 <= w < 256 for w in weights):
-        return bytes([int(w) for w in weights])
-    return tuple(weights)
+        wmode, w_bytes = (_W_ONE, b"") if first == 1.0 else (_W_SAME, _le_array("f", [first]))
+    elif all(w.is_integer() and 0 <= w < 256 for w in weights):
+        wmode, w_bytes = _W_BYTE, bytes([int(w) for w in weights])
+    else:
+        wmode, w_bytes = _W_FLOAT, _le_array("f", weights)
+    if not values or not any(values):
+        vmode, v_bytes = _V_NONE, b""
+    elif isinstance(values, bytes):
+        vmode, v_bytes = _V_FIXED, values
+    elif len({len(v) for v in values}) == 1:
+        vmode, v_bytes = _V_FIXED, b"".join(values)
+    else:
+        vmode = _V_SIZED
+        v_bytes = _le_array("I", [len(v) for v in values]) + b"".join(values)
+    return width | wmode | vmode, id_bytes + w_bytes + v_bytes
 
 
-def _encode_block(ids: Any, mini_weights: Any, values: Any, maxweight: float,
+def _le_array(typecode: str, items: Any) -> bytes:
+    packed = array(typecode, items)
+    if not _LITTLE_ENDIAN:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _decode_data(layout: int, first: int, count: int, data: bytes,
+                 at: int = 0) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(ids as int64, weights as float32, values) of one block's data from offset *at*;
+    values are None, the bytes of fixed-size values, or a list of each value's bytes."""
+    id_type = _ID_TYPES[layout & 3]
+    ids = np.empty(count, dtype=np.int64)
+    ids[0] = first
+    if count > 1:
+        deltas = np.frombuffer(data, id_type, count - 1, at)
+        np.cumsum(deltas, out=ids[1:])
+        ids[1:] += first
+        at += deltas.nbytes
+    wmode = layout & 12
+    if wmode == _W_ONE:
+        weights = np.ones(count, dtype=np.float32)
+    elif wmode == _W_SAME:
+        weights = np.full(count, np.frombuffer(data, "<f4", 1, at)[0], dtype=np.float32)
+        at += 4
+    elif wmode == _W_BYTE:
+        weights = np.frombuffer(data, np.uint8, count, at).astype(np.float32)
+        at += count
+    else:
+        weights = np.frombuffer(data, "<f4", count, at).astype(np.float32)
+        at += 4 * count
+    vmode = layout & 48
+    if vmode == _V_NONE:
+        values: Any = None
+    elif vmode == _V_FIXED:
+        values = bytes(data[at:])
+    else:
+        sizes = np.frombuffer(data, "<u4", count, at).tolist()
+        at += 4 * count
+        values = []
+        for size in sizes:
+            values.append(bytes(data[at : at + size]))
+            at += size
+    return ids, weights, values
+
+
+def value_tuple(values: Any, count: int) -> tuple[bytes, ...]:
+    """Each posting's value, as an inlined row holds them (``b""`` when none)."""
+    if values is None:
+        return (b"",) * count
+    if isinstance(values, bytes):
+        size = len(values) // count
+        return tuple(values[i : i + size] for i in range(0, len(values), size))
+    return tuple(values)
+
+
+def encode_block(ids: Any, weights: array, values: Any, maxweight: float,
                   compression: int, minlength: int | None, maxlength: int, last: bool) -> bytes:
-    """One W3 posting block (length, info, data) as searcher writes it: pickle protocol 3
-    (``bytes`` as themselves; protocol 2 spells them as a call of ``_codecs.encode`` on a
-    text, ~40 bytes each), one-byte deltas and weights (see above), and a whole-number
-    maximum weight as an int.  Whoosh's reader reads it as any other block."""
-    data = dumps((_mini_ids(ids), mini_weights, values), 3)
+    """One plain posting block (size, header, data; see above)."""
+    layout, data = _encode_data(ids, weights, values)
     comp = compression if len(data) >= COMPRESS_FROM else 0
     if comp:
         data = zlib.compress(data, comp)
-    if maxweight == int(maxweight):
-        maxweight = int(maxweight)
-    info = dumps((len(ids), ids[-1], maxweight, comp, length_to_byte(minlength),
-                  length_to_byte(maxlength)), 3)
-    size = len(info) + len(data)
-    return pack_int(-size if last else size) + info + data
+    header = _BLOCK_HEADER.pack(len(ids), ids[0], ids[-1], maxweight, comp,
+                                length_to_byte(minlength), length_to_byte(maxlength), layout)
+    size = len(header) + len(data)
+    return _SIZE.pack(-size if last else size) + header + data
+
+
+def read_blocks(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, weights) of a whole posting list of plain blocks (its bytes, magic first).
+
+    Decoded in one piece: each block's deltas and weights are gathered, and numpy turns
+    them into ids and weights once for the whole list (a block's first id follows the
+    previous block's last as a delta too), instead of a dozen numpy calls a block."""
+    blocks = []
+    at, end = len(PLAIN_MAGIC), len(data)
+    header_size = _BLOCK_STRUCT.size
+    unpack = _BLOCK_STRUCT.unpack_from
+    decompress = zlib.decompress
+    while at < end:
+        size, count, first, last, _maxw, comp, _minl, _maxl, layout = unpack(data, at)
+        start = at + header_size
+        at += _SIZE.size + (size if size > 0 else -size)
+        block = data[start:at]
+        blocks.append((count, first, last, layout, decompress(block) if comp else block))
+        if size < 0:
+            break
+    layouts = {b[3] for b in blocks}
+    if len(layouts) != 1 or not layouts <= {0, 1, 2, _W_BYTE, _W_BYTE | 1, _W_BYTE | 2}:
+        ids_parts, weight_parts = [], []
+        for count, first, _last, layout, block in blocks:
+            block_ids, block_weights, _values = _decode_data(layout, first, count, block)
+            ids_parts.append(block_ids)
+            weight_parts.append(block_weights)
+        return np.concatenate(ids_parts), np.concatenate(weight_parts)
+    (layout,) = layouts
+    id_type = np.dtype(_ID_TYPES[layout & 3])
+    width = id_type.itemsize
+    gaps, deltas, weights, counts = [], [], [], []
+    previous = 0
+    for count, first, last, _layout, block in blocks:
+        gaps.append(first - previous)  # a block's first id: the gap from the last block's
+        cut = width * (count - 1)
+        deltas.append(block[:cut])
+        weights.append(block[cut : cut + count])
+        counts.append(count)
+        previous = last
+    total = sum(counts)
+    starts = np.cumsum(counts) - counts
+    mask = np.ones(total, dtype=bool)
+    mask[starts] = False
+    ids = np.empty(total, dtype=np.int64)
+    ids[starts] = gaps
+    ids[mask] = np.frombuffer(b"".join(deltas), id_type)
+    np.cumsum(ids, out=ids)
+    if layout & _W_BYTE:
+        weight_array = np.frombuffer(b"".join(weights), np.uint8).astype(np.float32)
+    else:
+        weight_array = np.ones(total, dtype=np.float32)
+    return ids, weight_array
+
+
+_BLOCK_STRUCT = struct.Struct("!i" + _BLOCK_HEADER.format.lstrip("!"))
 
 
 def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boost: float,
                      counted: bool, values: bool,
                      lengths: list[int] | None) -> tuple[bytes, tuple]:
-    """One term's postings in W3 format (blocks of :func:`_encode_block`), and its term
+    """One term's postings as plain blocks (:func:`encode_block`), and its term
     info fields, accumulated exactly as ``W3TermInfo.add_block`` does.  Whoosh builds
     each block posting by posting in Python; here every list is made with one C-level
     call per block.  *counted*: the weights are the counts times *boost* (else *boost*
     each); *values*: the counts are stored too, as big-endian uint32 (``Frequency``)."""
     count = len(ids)
-    parts = [WHOOSH3_HEADER_MAGIC]
+    parts = [PLAIN_MAGIC]
     total_weight: float = 0
     term_min: int | None = None
     term_max = 0
@@ -206,7 +399,7 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
             term_min = minlength if term_min is None else min(term_min, minlength)
         term_max = max(term_max, maxlength)
         term_maxweight = max(term_maxweight, maxweight)
-        parts.append(_encode_block(block_ids, _mini_weights(weights), block_values, maxweight,
+        parts.append(encode_block(block_ids, weights, block_values, maxweight,
                                    compression, minlength, maxlength, start + limit >= count))
     stats = (0, total_weight, count, 0 if term_min is None else length_to_byte(term_min),
              length_to_byte(term_max), term_maxweight, ids[0], ids[-1])
@@ -214,16 +407,16 @@ def _encode_postings(ids: array, freqs: array, limit: int, compression: int, boo
 
 
 def _write_block(self: Any, last: bool = False) -> None:
-    """``W3PostingsWriter._write_block`` writing :func:`_encode_block`'s blocks, so the
-    segments Whoosh writes itself (its merges, ``add_document``) are as compact as ours."""
+    """``W3PostingsWriter._write_block`` writing :func:`encode_block`'s plain blocks, so
+    the segments Whoosh writes itself (its merges, ``add_document``) are the same as ours."""
     if self._byteids:  # term vectors (never written by searcher): Whoosh's own blocks
         WHOOSH_WRITE_BLOCK(self, last)
         return
     if not self._blockcount:
-        self._postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._postfile.write(PLAIN_MAGIC)
     self._terminfo.add_block(self)
-    self._postfile.write(_encode_block(
-        self._ids, _mini_weights(self._weights), self._mini_values(), self._maxweight,
+    self._postfile.write(encode_block(
+        self._ids, self._weights, self._values, self._maxweight,
         self._compression, self._minlength, self._maxlength, last))
     self._blockcount += 1
     self._new_block()
@@ -234,3 +427,147 @@ def _write_block(self: Any, last: bool = False) -> None:
 #: put it back to write a segment Whoosh's way and compare (``tests/test_postings.py``).
 WHOOSH_WRITE_BLOCK = W3PostingsWriter._write_block
 W3PostingsWriter._write_block = _write_block
+
+
+#: Whoosh's own term-row encoding, for rows of postings in the postings file and rows an
+#: index written before holds.
+WHOOSH_TO_BYTES = W3TermInfo.to_bytes
+WHOOSH_FROM_BYTES = W3TermInfo.__dict__["from_bytes"]
+_inline_single_postings()
+
+# -- reading plain blocks through Whoosh's matcher -------------------------------------------
+
+
+def _read_header(self: Any) -> None:
+    """``W3LeafMatcher._read_header`` knowing both tags: plain blocks are read by the
+    functions below, Whoosh's pickled ones (an index written before) by its own code."""
+    self._postfile.seek(self._startoffset)
+    magic = self._postfile.read(4)
+    if magic == PLAIN_MAGIC:
+        self._plain = True
+    elif magic != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"postings start with {magic!r}, not a block tag")
+    self._baseoffset = self._startoffset + 4
+
+
+def _goto(self: Any, position: int) -> None:
+    if not self._plain:
+        WHOOSH_GOTO(self, position)
+        return
+    self._data = self._ids = self._weights = self._values = None
+    self._i = 0
+    (size, self._blocklength, self._firstid, self._maxid, self._maxweight, self._compression,
+     minlength, maxlength, self._layout) = _BLOCK_STRUCT.unpack(
+        self._postfile.get(position, _BLOCK_STRUCT.size))
+    self._lastblock = size < 0
+    self._nextoffset = position + _SIZE.size + abs(size)
+    self._dataoffset = position + _BLOCK_STRUCT.size
+    self._minlength = byte_to_length(minlength)
+    self._maxlength = byte_to_length(maxlength)
+
+
+def _read_data(self: Any) -> None:
+    if not self._plain:
+        WHOOSH_READ_DATA(self)
+        return
+    data = self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
+    if self._compression:
+        data = zlib.decompress(data)
+    self._data = _decode_data(self._layout, self._firstid, self._blocklength, data)
+
+
+def _read_ids(self: Any) -> None:
+    if not self._plain:
+        WHOOSH_READ_IDS(self)
+        return
+    if self._data is None:
+        self._read_data()
+    self._ids = self._data[0].tolist()
+
+
+def _read_weights(self: Any) -> None:
+    if not self._plain:
+        WHOOSH_READ_WEIGHTS(self)
+        return
+    if self._data is None:
+        self._read_data()
+    self._weights = self._data[1].tolist()
+
+
+def _read_values(self: Any) -> None:
+    if not self._plain:
+        WHOOSH_READ_VALUES(self)
+        return
+    if self._data is None:
+        self._read_data()
+    values = self._data[2]
+    if self._fixedsize == 0:
+        self._values = (None,) * self._blocklength
+    else:
+        self._values = value_tuple(values, self._blocklength)
+
+
+def plain_postings(matcher: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids, weights) of all of a matcher's postings when they are plain blocks (None:
+    Whoosh's own), read in one piece from the postings file."""
+    if not getattr(matcher, "_plain", False):
+        return None
+    length = matcher._length  # W3TermInfo.from_bytes keeps it as unpack_int's 1-tuple
+    if isinstance(length, tuple):
+        (length,) = length
+    return read_blocks(matcher._postfile.get(matcher._startoffset, length))
+
+
+WHOOSH_GOTO = W3LeafMatcher._goto
+WHOOSH_READ_DATA = W3LeafMatcher._read_data
+WHOOSH_READ_IDS = W3LeafMatcher._read_ids
+WHOOSH_READ_WEIGHTS = W3LeafMatcher._read_weights
+WHOOSH_READ_VALUES = W3LeafMatcher._read_values
+W3LeafMatcher._plain = False
+W3LeafMatcher._read_header = _read_header
+W3LeafMatcher._goto = _goto
+W3LeafMatcher._read_data = _read_data
+W3LeafMatcher._read_ids = _read_ids
+W3LeafMatcher._read_weights = _read_weights
+W3LeafMatcher._read_values = _read_values
+
+# -- the codec's name in the table of contents ---------------------------------------------
+
+
+#: The version of the files searcher writes for a segment (posting blocks, stored fields):
+#: 1, plain posting blocks; 2, stored fields as JSON; 3, the terms table's extras as JSON.
+#: Raised with SCHEMA_VERSION when a segment file changes in a way older code would misread.
+SEGMENT_FORMAT = 3
+
+
+class PlainCodec(W3Codec):
+    """Whoosh's W3 codec as searcher writes it: plain posting blocks and inlined rows
+    (above).  Each segment's entry in the table of contents records its codec: a searcher
+    that predates plain blocks cannot load this class, and one that predates the segment's
+    :data:`SEGMENT_FORMAT` refuses it (``__setstate__``), so either refuses the index
+    (naming the table of contents and saying to run ``searcher index --full``) instead of
+    misreading its files."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.segment_format = SEGMENT_FORMAT
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        found = state.get("segment_format", 1)
+        if not isinstance(found, int) or found > SEGMENT_FORMAT:
+            raise ValueError(f"segments in format {found!r}, written by a newer searcher "
+                             f"(this one reads formats up to {SEGMENT_FORMAT})")
+        self.__dict__.update(state)
+
+
+def _default_codec(*args: Any, **kwargs: Any) -> PlainCodec:
+    return PlainCodec(*args, **kwargs)
+
+
+def _use_plain_codec() -> None:
+    import whoosh.codec
+
+    whoosh.codec.default_codec = _default_codec
+
+
+_use_plain_codec()
