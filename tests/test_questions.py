@@ -167,7 +167,7 @@ def test_the_cluster_counts_adjacent_words_within_the_share_too(adjacency_case, 
 
 @pytest.fixture(scope="module")
 def shared_title_case(tmp_path_factory):
-    """Question 458 of the train split with its two answers (民法典 articles on medical
+    """Question 462 of the train split with its two answers (民法典 articles on medical
     harm), every article of the judicial interpretation whose title holds three of its
     words (最高人民法院关于审理医疗损害责任纠纷案件…: 医疗, 损害, 责任, one name over
     all its articles), and seeded random other articles of the corpus."""
@@ -175,18 +175,18 @@ def shared_title_case(tmp_path_factory):
 
     bench = _bench()
     articles = bench.load_corpus(DATA)
-    answers = bench.load_qrels(DATA / "qrels.train.tsv")["458"]
+    answers = bench.load_qrels(DATA / "qrels.train.tsv")["462"]
     chosen = [a for a in articles
               if str(a["id"]) in answers or SHARED_TITLE in a["name"]]
     taken = {str(a["id"]) for a in chosen}
-    sample = chosen + random.Random(458).sample(
+    sample = chosen + random.Random(462).sample(
         [a for a in articles if str(a["id"]) not in taken], 400)
-    folder = tmp_path_factory.mktemp("stard-458") / "articles"
+    folder = tmp_path_factory.mktemp("stard-462") / "articles"
     bench.write_articles(sample, folder)
-    engine = SearchEngine(tmp_path_factory.mktemp("stard-458-index") / "index")
+    engine = SearchEngine(tmp_path_factory.mktemp("stard-462-index") / "index")
     engine.index([folder], full=True)
     shared = {str(a["id"]) for a in chosen if SHARED_TITLE in a["name"]}
-    yield engine, bench.load_queries(DATA)["458"], answers, shared, folder
+    yield engine, bench.load_queries(DATA)["462"], answers, shared, folder
     engine.close()
 
 
@@ -197,10 +197,10 @@ def test_a_title_shared_by_many_articles_does_not_lift_them_above_the_answer(
         shared_title_case):
     """The interpretation's articles hold 医疗, 损害 and 责任 in a title they all share,
     which names their topic, not the answer to a long question; scored in full, it put
-    three of them above both answers (first answer 3rd).  A title's score now counts by
-    the share of the question that title holds (rules.TITLE_SHARE_POWER)."""
+    one of them above the answers (on the whole corpus too).  A title's score now counts
+    by the share of the question that title holds (rules.TITLE_SHARE_POWER)."""
     engine, question, answers, shared, _folder = shared_title_case
-    assert question.startswith("医院不仅没治好我的病") and len(shared) >= 3
+    assert question.startswith("医生有过错行为") and len(shared) >= 3
     ranked = _ids(engine.search(question, limit=10))
     assert ranked[0] in answers, ranked
 

@@ -414,16 +414,18 @@ class Evaluator:
         scaled by the share of the query's words that title holds (each weighing its idf,
         TITLE_SHARE_POWER times): a title holding most of the question says the document
         is about it, a title holding one word of it only names a topic, and titles shared
-        by many documents (a law's name over its articles) lift all of them alike."""
+        by many documents (a law's name over its articles) lift all of them alike.  Only
+        the words some title holds make up that share."""
         plain = [self.any_field(t, fields, space) for t in required]
         if not (self.relaxed and rules.TITLE_SHARE_POWER and len(required) > 1
                 and fields == TEXT_FIELDS):
             return plain
         weights = self.share_weights(plain, asked)
-        total = sum(weights)
+        titles = [self.term(space, "title", t) for t in required]
+        # A word no title holds cannot be in a title's share (量子纠缠 asked of a headline).
+        total = sum(w for w, title in zip(weights, titles, strict=True) if match_count(title))
         if total <= 0:
             return plain
-        titles = [self.term(space, "title", t) for t in required]
         held = np.zeros(space.n, dtype=np.float64)
         for title, weight in zip(titles, weights, strict=True):
             held[title.ids if title.is_sparse else title.mask] += weight / total

@@ -236,6 +236,9 @@ class Translator:
                 and fields == ("title", "body")):
             return plain
         weights = self.share_weights(plain, asked)
+        if self.frequencies is not None:  # only words some title holds make up the share
+            _total, counts = self.counts([{"term": {TERM_FIELDS["title"]: t}} for t in required])
+            weights = [w if count else 0.0 for w, count in zip(weights, counts, strict=True)]
         total = sum(weights)
         if total <= 0:
             return plain
