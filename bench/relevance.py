@@ -557,7 +557,16 @@ def main() -> None:
     ap.add_argument("--index",
                     help="evaluate this index of --corpus (a folder, or an OpenSearch location "
                          "http(s)://host:port/NAME) instead of building one")
+    ap.add_argument("--skip-bm25", action="store_true",
+                    help="no OR-BM25 baseline on the question sets (ablations)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="change a ranking constant of searcher.core.rules (ablations, as "
+                         "in bench/stard.py)")
     args = ap.parse_args()
+    if args.set:
+        from stard import set_constants
+
+        print("changed: " + " ".join(set_constants(args.set)))
     if args.index and args.corpus is None:
         ap.error("--index needs --corpus (the corpus the index was built from)")
     chosen = [k for k in ALL_SETS if k in args.sets]
@@ -593,7 +602,7 @@ def main() -> None:
                    searcher_engine(args.index or local_dir, relaxed)}
         if not args.skip_recipe:
             engines["recipe"] = recipe_engine(work / "recipe", corpus)
-        if any(k in QUESTION_SETS for k in chosen):
+        if any(k in QUESTION_SETS for k in chosen) and not args.skip_bm25:
             if (local_dir / "CURRENT").exists():  # the baseline reads a local index's postings
                 engines["OR-BM25"] = or_bm25_engine(local_dir)
             else:

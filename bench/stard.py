@@ -19,6 +19,7 @@ question's words, k1 = 0.9, b = 0.4 (README: nDCG@10 0.413, R@100 0.710).
     python bench/stard.py --keep /tmp/stard
     python bench/stard.py --keep /tmp/stard --opensearch        # the cluster back end
     python bench/stard.py --keep /tmp/stard --set COORD_POWER=0  # an ablation
+    python bench/stard.py --keep /tmp/stard --half A --skip-bm25  # where a rule is chosen
 
 ``--set NAME=VALUE`` changes a constant of :mod:`searcher.core.rules` (both back ends
 read it there) for the run, which is how the ablation table of the
@@ -217,6 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="change a ranking constant of searcher.core.rules (ablations)")
     ap.add_argument("--queries", type=int, default=0, help="only the first N questions")
+    ap.add_argument("--half", choices=("A", "B"),
+                    help="only half of the questions: A the even positions (where a rule is "
+                         "chosen), B the odd ones (held out to confirm it)")
     ap.add_argument("--skip-bm25", action="store_true", help="searcher only")
     ap.add_argument("--out", help="write the numbers and per-question rankings as JSON here")
     args = ap.parse_args(argv)
@@ -229,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
     queries = load_queries(args.data)
     if args.queries:
         queries = dict(list(queries.items())[:args.queries])
+    if args.half:
+        queries = dict(list(queries.items())[0 if args.half == "A" else 1::2])
     qrels = {name: {q: r for q, r in load_qrels(args.data / file).items() if q in queries}
              for name, file in (("all", "qrels.train.tsv"),
                                 ("lawsonly", "qrels.train.lawsonly.tsv"))}

@@ -165,6 +165,55 @@ def test_the_cluster_counts_adjacent_words_within_the_share_too(adjacency_case, 
     assert "14683" not in ranked[:ranked.index("10523")], ranked
 
 
+@pytest.fixture(scope="module")
+def shared_title_case(tmp_path_factory):
+    """Question 462 of the train split with its two answers (民法典 articles on medical
+    harm), every article of the judicial interpretation whose title holds three of its
+    words (最高人民法院关于审理医疗损害责任纠纷案件…: 医疗, 损害, 责任, one name over
+    all its articles), and seeded random other articles of the corpus."""
+    from searcher import SearchEngine
+
+    bench = _bench()
+    articles = bench.load_corpus(DATA)
+    answers = bench.load_qrels(DATA / "qrels.train.tsv")["462"]
+    chosen = [a for a in articles
+              if str(a["id"]) in answers or SHARED_TITLE in a["name"]]
+    taken = {str(a["id"]) for a in chosen}
+    sample = chosen + random.Random(462).sample(
+        [a for a in articles if str(a["id"]) not in taken], 400)
+    folder = tmp_path_factory.mktemp("stard-462") / "articles"
+    bench.write_articles(sample, folder)
+    engine = SearchEngine(tmp_path_factory.mktemp("stard-462-index") / "index")
+    engine.index([folder], full=True)
+    shared = {str(a["id"]) for a in chosen if SHARED_TITLE in a["name"]}
+    yield engine, bench.load_queries(DATA)["462"], answers, shared, folder
+    engine.close()
+
+
+SHARED_TITLE = "医疗损害责任纠纷案件"
+
+
+def test_a_title_shared_by_many_articles_does_not_lift_them_above_the_answer(
+        shared_title_case):
+    """The interpretation's articles hold 医疗, 损害 and 责任 in a title they all share,
+    which names their topic, not the answer to a long question; scored in full, it put
+    one of them above the answers (on the whole corpus too).  A title's score now counts
+    by the share of the question that title holds (rules.TITLE_SHARE_POWER)."""
+    engine, question, answers, shared, _folder = shared_title_case
+    assert question.startswith("医生有过错行为") and len(shared) >= 3
+    ranked = _ids(engine.search(question, limit=10))
+    assert ranked[0] in answers, ranked
+
+
+def test_the_cluster_scales_a_shared_title_alike(shared_title_case, fresh_cluster):
+    engine, question, answers, _shared, folder = shared_title_case
+    cluster = fresh_cluster
+    assert not cluster.index([folder], full=True).failed
+    ranked = _ids(cluster.search(question, limit=10))
+    assert ranked[0] in answers, ranked
+    assert ranked[0] == _ids(engine.search(question, limit=10))[0], ranked
+
+
 #: Days of the news transcripts (../shared/corpus/xwlb) whose stories answer or compete
 #: for 导致部分地区有什么影响 (bench/relevance.py set i), and seeded random other days.
 RUN_DAYS = ["20231218", "20230908", "20230807", "20230105", "20260107", "20250105",

@@ -19,6 +19,8 @@ terms, plus:
   "any word" ranking (relaxed queries, questions) multiplies by the share of the words a
   document holds, each word weighing its :func:`idf` (``COORD_POWER``), except the word
   an asking word asks for (影响 of 有什么影响: :func:`asked_words`, ``ASKED_SHARE``);
+  there a word's title score is scaled by the share of the words its title holds
+  (``TITLE_SHARE_POWER``);
 * pinyin readings and synonyms as alternatives (pinyin below literal matches).
 """
 
@@ -70,6 +72,14 @@ COORD_POWER = 2
 #: the question: in that share it weighs ASKED_SHARE of its idf (:func:`asked_words`).
 ASKING_WORDS = frozenset("什么 哪些 哪个 哪种 何种 什么样 有何".split())
 ASKED_SHARE = 0.0
+#: "Any word" ranking: a word's title score times (share of the query's words the title
+#: holds, each weighing its idf as in COORD_POWER; only words some title holds count) **
+#: TITLE_SHARE_POWER.  A title holding most of a question says what the document is
+#: about; one holding a single word of a long question only names a topic, and where many
+#: documents share a title (a law's name over its hundreds of articles, bench/stard.py)
+#: it lifted all of them above the article that answers.  An integer (the cluster applies
+#: the share that many times).
+TITLE_SHARE_POWER = 1
 #: Occurrences of a phrase in the title count this many times (like the title boost).
 TITLE_WEIGHT = 3.0
 TEXT_FIELDS = ("title", "body")

@@ -287,8 +287,7 @@ class Evaluator:
         for match, weight, _covered in evidence:
             result.score += weight * np.where(result.mask, match.score, 0.0)
         if len(matches) > 1 and rules.COORD_POWER:
-            weights = [self.idf(match_count(m)) * (rules.ASKED_SHARE if i in asked else 1.0)
-                       for i, m in enumerate(matches)]
+            weights = self.share_weights(matches, asked)
             held = np.zeros(n, dtype=np.float64)
             for number, (match, weight) in enumerate(zip(matches, weights, strict=True)):
                 mask = match.mask
@@ -367,11 +366,12 @@ class Evaluator:
         quantity = rules.is_quantity(needle, terms)
         near = self.proximity(text, fields, space) \
             if verbatim and not quantity and rules.HAN.search(needle) else []
+        asked = rules.positions_of(rules.asked_words(terms), required)
         words = self._combine(
-            [self.any_field(t, fields, space) for t in required], n,
+            self.required_matches(required, fields, space, asked), n,
             [(match, weight, rules.positions_of(run_terms, required))
              for match, weight, run_terms in near] if self.relaxed else [],
-            rules.positions_of(rules.asked_words(terms), required))
+            asked)
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)
@@ -401,6 +401,41 @@ class Evaluator:
                     result.score += weight * np.where(result.mask, match.score, 0.0)
             return result
         return words
+
+    def share_weights(self, matches: list[Match], asked: Sequence[int]) -> list[float]:
+        """Each word's weight in the share of the query a document holds: its idf, and
+        ASKED_SHARE of it for a word asked for."""
+        return [self.idf(match_count(m)) * (rules.ASKED_SHARE if i in asked else 1.0)
+                for i, m in enumerate(matches)]
+
+    def required_matches(self, required: list[str], fields: tuple[str, ...], space: Space,
+                         asked: Sequence[int]) -> list[Match]:
+        """Each required word in *fields*.  In "any word" ranking, a word's title score is
+        scaled by the share of the query's words that title holds (each weighing its idf,
+        TITLE_SHARE_POWER times): a title holding most of the question says the document
+        is about it, a title holding one word of it only names a topic, and titles shared
+        by many documents (a law's name over its articles) lift all of them alike.  Only
+        the words some title holds make up that share."""
+        plain = [self.any_field(t, fields, space) for t in required]
+        if not (self.relaxed and rules.TITLE_SHARE_POWER and len(required) > 1
+                and fields == TEXT_FIELDS):
+            return plain
+        weights = self.share_weights(plain, asked)
+        titles = [self.term(space, "title", t) for t in required]
+        # A word no title holds cannot be in a title's share (量子纠缠 asked of a headline).
+        total = sum(w for w, title in zip(weights, titles, strict=True) if match_count(title))
+        if total <= 0:
+            return plain
+        held = np.zeros(space.n, dtype=np.float64)
+        for title, weight in zip(titles, weights, strict=True):
+            held[title.ids if title.is_sparse else title.mask] += weight / total
+        out = []
+        for term, title in zip(required, titles, strict=True):
+            ids = title.ids if title.is_sparse else np.flatnonzero(title.mask)
+            values = title.values if title.is_sparse else title.score[ids]
+            scaled = Match.sparse(space.n, ids, values * held[ids] ** rules.TITLE_SHARE_POWER)
+            out.append(scaled.union(self.term(space, "body", term)))
+        return out
 
     def proximity(self, text: str, fields: tuple[str, ...], space: Space
                   ) -> list[tuple[Match, float, list[str]]]:

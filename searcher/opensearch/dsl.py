@@ -181,7 +181,8 @@ class Translator:
 
     def combine(self, clauses: list[dict[str, Any]],
                 evidence: Sequence[tuple[dict[str, Any], list[int]]] = (),
-                asked: Sequence[int] = ()) -> dict[str, Any]:
+                asked: Sequence[int] = (),
+                held_by: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """AND of *clauses*, or OR once relaxed, scaled like the local ranking by the share
         of the clauses a document holds, each weighing its idf (the document frequencies
         from *frequencies*): ``function_score`` multiplying the score by the sum of the
@@ -189,24 +190,22 @@ class Translator:
         (adjacent words found verbatim, and the positions in *clauses* of their words)
         scores inside the scaling, and a document holding a run holds its words, as
         locally (:meth:`searcher.local.evaluator.Evaluator._combine`); the clauses at
-        *asked* (what the question asks for) weigh ASKED_SHARE of their idf there."""
+        *asked* (what the question asks for) weigh ASKED_SHARE of their idf there.
+        *held_by*: unscored clauses matching the same documents as *clauses* (the plain
+        words, where *clauses* scale their title scores), which count and filter them."""
         if not self.relaxed:
             return _all(clauses)
         extra = [clause for clause, _covered in evidence]
         if len(clauses) < 2:
             return _plus(_all(clauses), extra)
-        weights = [1.0] * len(clauses)
-        if self.frequencies is not None:
-            total, counts = self.counts(clauses)
-            weights = [rules.idf(total, count) for count in counts]
-        weights = [w * (rules.ASKED_SHARE if i in asked else 1.0)
-                   for i, w in enumerate(weights)]
+        plain = clauses if held_by is None else held_by
+        weights = self.share_weights(plain, asked)
         share = sum(weights)
         if share <= 0:  # only words asked for: "any word", unscaled (as locally)
             return _plus(_any(clauses), extra)
         result = _plus(_any(clauses), extra)
         held = [_any([c, *(run for run, covered in evidence if number in covered)])
-                for number, c in enumerate(clauses)]
+                for number, c in enumerate(plain)]
         for _ in range(int(rules.COORD_POWER)):  # score × share ** COORD_POWER
             result = {"function_score": {
                 "query": result,
@@ -214,6 +213,45 @@ class Translator:
                               for c, w in zip(held, weights, strict=True)],
                 "score_mode": "sum", "boost_mode": "multiply"}}
         return result
+
+    def share_weights(self, clauses: list[dict[str, Any]], asked: Sequence[int]
+                      ) -> list[float]:
+        """Each clause's weight in the share of the query a document holds: its idf (1
+        without *frequencies*), ASKED_SHARE of it for a word asked for."""
+        weights = [1.0] * len(clauses)
+        if self.frequencies is not None:
+            total, counts = self.counts(clauses)
+            weights = [rules.idf(total, count) for count in counts]
+        return [w * (rules.ASKED_SHARE if i in asked else 1.0) for i, w in enumerate(weights)]
+
+    def required_clauses(self, required: list[str], fields: tuple[str, ...],
+                         asked: Sequence[int]) -> list[dict[str, Any]]:
+        """Each required word in *fields*; in "any word" ranking its title score scaled by
+        the share of the words the title holds, TITLE_SHARE_POWER times, as locally
+        (:meth:`searcher.local.evaluator.Evaluator.required_matches`): a
+        ``function_score`` over the title term summing the weights of the title terms a
+        document holds."""
+        plain = [self.any_field(t, fields) for t in required]
+        if not (self.relaxed and rules.TITLE_SHARE_POWER and len(required) > 1
+                and fields == ("title", "body")):
+            return plain
+        weights = self.share_weights(plain, asked)
+        if self.frequencies is not None:  # only words some title holds make up the share
+            _total, counts = self.counts([{"term": {TERM_FIELDS["title"]: t}} for t in required])
+            weights = [w if count else 0.0 for w, count in zip(weights, counts, strict=True)]
+        total = sum(weights)
+        if total <= 0:
+            return plain
+        functions = [{"filter": {"term": {TERM_FIELDS["title"]: t}}, "weight": w / total}
+                     for t, w in zip(required, weights, strict=True)]
+        out = []
+        for term in required:
+            title: dict[str, Any] = {"term": {TERM_FIELDS["title"]: term}}
+            for _ in range(int(rules.TITLE_SHARE_POWER)):
+                title = {"function_score": {"query": title, "functions": functions,
+                                            "score_mode": "sum", "boost_mode": "multiply"}}
+            out.append(_any([title, {"term": {TERM_FIELDS["body"]: term}}]))
+        return out
 
     def group(self, group: list[Node]) -> dict[str, Any]:
         if len(group) == 1:
@@ -262,11 +300,13 @@ class Translator:
         quantity = rules.is_quantity(needle, terms)
         near = self.proximity(text, fields) \
             if verbatim and not quantity and rules.HAN.search(needle) else []
+        asked = rules.positions_of(rules.asked_words(terms), required)
+        plain = [self.any_field(t, fields) for t in required]
         words = self.combine(
-            [self.any_field(t, fields) for t in required],
+            self.required_clauses(required, fields, asked),
             [(clause, rules.positions_of(run_terms, required))
              for clause, run_terms in near] if self.relaxed else [],
-            rules.positions_of(rules.asked_words(terms), required))
+            asked, plain)
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
