@@ -476,35 +476,37 @@ def _read_data(self: Any) -> None:
     self._data = _decode_data(self._layout, self._firstid, self._blocklength, data)
 
 
-def _read_ids(self: Any) -> None:
+def _plain_data(self: Any, whoosh_reader: Any) -> tuple[Any, ...] | None:
+    """The decoded (ids, weights, values) of the current block when it is plain (decoded
+    once for all three); None after *whoosh_reader* has read a pickled block itself."""
     if not self._plain:
-        WHOOSH_READ_IDS(self)
-        return
+        whoosh_reader(self)
+        return None
     if self._data is None:
         self._read_data()
-    self._ids = self._data[0].tolist()
+    return self._data
+
+
+def _read_ids(self: Any) -> None:
+    data = _plain_data(self, WHOOSH_READ_IDS)
+    if data is not None:
+        self._ids = data[0].tolist()
 
 
 def _read_weights(self: Any) -> None:
-    if not self._plain:
-        WHOOSH_READ_WEIGHTS(self)
-        return
-    if self._data is None:
-        self._read_data()
-    self._weights = self._data[1].tolist()
+    data = _plain_data(self, WHOOSH_READ_WEIGHTS)
+    if data is not None:
+        self._weights = data[1].tolist()
 
 
 def _read_values(self: Any) -> None:
-    if not self._plain:
-        WHOOSH_READ_VALUES(self)
+    data = _plain_data(self, WHOOSH_READ_VALUES)
+    if data is None:
         return
-    if self._data is None:
-        self._read_data()
-    values = self._data[2]
     if self._fixedsize == 0:
         self._values = (None,) * self._blocklength
     else:
-        self._values = value_tuple(values, self._blocklength)
+        self._values = value_tuple(data[2], self._blocklength)
 
 
 def plain_postings(matcher: Any) -> tuple[np.ndarray, np.ndarray] | None:
