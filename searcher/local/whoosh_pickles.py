@@ -24,6 +24,7 @@ from . import whoosh_version  # noqa: F401 - first: refuses a Whoosh this code w
 # isort: split
 from whoosh import columns
 from whoosh import index as _index
+from whoosh.filedb import filetables
 
 # -- loading Whoosh's pickles ------------------------------------------------------------
 #
@@ -440,16 +441,12 @@ def _read_extras(self: Any) -> None:
 
 WHOOSH_TOC_WRITE = _index.TOC.write
 WHOOSH_TOC_READ = _index.TOC.__dict__["read"]
-WHOOSH_READ_EXTRAS = None
+WHOOSH_READ_EXTRAS = filetables.HashReader._read_extras
 
 
 def _plain_toc_and_extras() -> None:
-    global WHOOSH_READ_EXTRAS
-    from whoosh.filedb import filetables
-
     _index.TOC.write = _toc_write
     _index.TOC.read = classmethod(_toc_read)
-    WHOOSH_READ_EXTRAS = filetables.HashReader._read_extras
     filetables.HashWriter._write_extras = _write_extras
     filetables.HashReader._read_extras = _read_extras
 
