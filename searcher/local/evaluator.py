@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -208,7 +208,7 @@ class Evaluator:
         key = (needle, whole_numbers)
         found = self._scans.get(key)
         if found is None:
-            cache_key = (space.key, "", needle, whole_numbers)
+            cache_key = _found_key(space, needle, whole_numbers)
             found = self.caches.postings.get(cache_key)
             if found is None:
                 parts = []
@@ -228,6 +228,24 @@ class Evaluator:
                     found.ids, found.title, found.body) + ENTRY_OVERHEAD)
             self._scans[key] = found
         return found
+
+    def documents_holding(self, space: Space, needle: str) -> int:
+        """Documents holding *needle* verbatim: the length of :meth:`found`'s occurrences
+        when a search has cached them, else counted segment by segment without
+        per-document occurrence counts (:meth:`SegmentText.count`; did-you-mean counts
+        spans no search looks up) and cached as a number."""
+        found = self.caches.postings.get(_found_key(space, needle, False))
+        if found is not None:
+            return len(found)
+        key = (space.key, "documents", needle)
+        count = self.caches.postings.get(key)
+        if count is None:
+            count = 0
+            for reader, _offset in space.leaves:
+                check_time_limit()
+                count += segment_text(reader, self.caches).count(needle)
+            self.caches.postings.put(key, count, ENTRY_OVERHEAD)
+        return count
 
     # -- nodes -------------------------------------------------------------
     def evaluate(self, node: Node, space: Space) -> Match:
@@ -558,3 +576,7 @@ class Evaluator:
                 held &= np.isin(docs, found.ids[found.title > 0])
         return np.where(held, rules.TITLE_ALL_BOOST * score, 0.0)
 
+
+def _found_key(space: Space, needle: str, whole_numbers: bool) -> tuple[Any, ...]:
+    """The postings-cache key of :meth:`Evaluator.found`'s occurrences of *needle*."""
+    return (space.key, "", needle, whole_numbers)

@@ -28,11 +28,9 @@ from ..core.request import Filters
 from ..deadline import check_time_limit
 from ..query import Node
 from ..results import Hit, SearchResults
-from .caching import ENTRY_OVERHEAD
 from .evaluator import Evaluator, QueryContext
 from .facets import count_facets
 from .ranking import Ranked, rank
-from .substrings import segment_text
 
 __all__ = ["HomophoneLookup", "QueryContext", "build_hits", "execute"]
 
@@ -73,28 +71,8 @@ class HomophoneLookup:
 
     def counts(self, units: list[str]) -> dict[str, tuple[int, bool]]:
         ev = self.evaluator
-        return {unit: (self.documents(unit),
+        return {unit: (ev.documents_holding(ev.space, unit),
                        bool(ev.df("title", unit) or ev.df("body", unit))) for unit in units}
-
-    def documents(self, unit: str) -> int:
-        """Documents holding *unit* verbatim: the length of the search's own occurrences
-        of it when cached (:meth:`Evaluator.found`'s key), else counted segment by segment
-        without per-document occurrence counts (:meth:`SegmentText.count`; a pasted run
-        has some thirty spans to count, which no search looks up) and kept as a number."""
-        ev = self.evaluator
-        space, caches = ev.space, ev.caches
-        found = caches.postings.get((space.key, "", unit, False))
-        if found is not None:
-            return len(found)
-        key = (space.key, "documents", unit)
-        count = caches.postings.get(key)
-        if count is None:
-            count = 0
-            for reader, _offset in space.leaves:
-                check_time_limit()
-                count += segment_text(reader, caches).count(unit)
-            caches.postings.put(key, count, ENTRY_OVERHEAD)
-        return count
 
     def homophones(self, spellings: list[str]) -> dict[str, int]:
         ev = self.evaluator
