@@ -224,16 +224,16 @@ class Translator:
             weights = [rules.idf(total, count) for count in counts]
         return [w * (rules.ASKED_SHARE if i in asked else 1.0) for i, w in enumerate(weights)]
 
-    def required_clauses(self, required: list[str], fields: tuple[str, ...],
-                         asked: Sequence[int]) -> list[dict[str, Any]]:
-        """Each required word in *fields*; in "any word" ranking its title score scaled by
-        the share of the words the title holds, TITLE_SHARE_POWER times, as locally
+    def required_clauses(self, required: list[str], plain: list[dict[str, Any]],
+                         fields: tuple[str, ...], asked: Sequence[int]) -> list[dict[str, Any]]:
+        """Each required word in *fields* (*plain*: its clause as is); in "any word" ranking
+        its title score scaled by the share of the words the title holds,
+        TITLE_SHARE_POWER times, as locally
         (:meth:`searcher.local.evaluator.Evaluator.required_matches`): a
         ``function_score`` over the title term summing the weights of the title terms a
         document holds."""
-        plain = [self.any_field(t, fields) for t in required]
         if not (self.relaxed and rules.TITLE_SHARE_POWER and len(required) > 1
-                and fields == ("title", "body")):
+                and fields == rules.TEXT_FIELDS):
             return plain
         weights = self.share_weights(plain, asked)
         if self.frequencies is not None:  # only words some title holds make up the share
@@ -303,7 +303,7 @@ class Translator:
         asked = rules.positions_of(rules.asked_words(terms), required)
         plain = [self.any_field(t, fields) for t in required]
         words = self.combine(
-            self.required_clauses(required, fields, asked),
+            self.required_clauses(required, plain, fields, asked),
             [(clause, rules.positions_of(run_terms, required))
              for clause, run_terms in near] if self.relaxed else [],
             asked, plain)
