@@ -3,7 +3,6 @@ error, and a worker that dies takes only its current file with it."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SHARED, needs_shared
 from test_kill import children
+
+from searcher.core.workers import worker_state
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
 
@@ -83,23 +84,6 @@ def test_worker_that_cannot_start_ends_the_run_with_one_error(tmp_path):
     assert time.monotonic() - started < 60
 
 
-def on_a_file(pid: int) -> bool:
-    """True when worker *pid*, as it last told its parent through their shared page, is
-    reading one of its task's files."""
-    import mmap
-
-    from searcher.core.workers import _STATE_SIZE, _read_state
-
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            if os.readlink(fd).startswith("/memfd:searcher-worker-state"):
-                with open(fd, "rb") as handle, \
-                        mmap.mmap(handle.fileno(), _STATE_SIZE, access=mmap.ACCESS_READ) as page:
-                    state = _read_state(page)
-                return state is not None and state[1].on_file
-    return False
-
-
 @needs_shared
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
@@ -124,7 +108,8 @@ def test_a_worker_killed_mid_build_costs_one_file(tmp_path):
                 # Stopped, it cannot move on: killed only while it is on a file, not while it
                 # writes its segment (then no file is to blame and the batch simply reruns).
                 os.kill(victim, signal.SIGSTOP)
-                if on_a_file(victim):
+                state = worker_state(victim)
+                if state is not None and state.on_file:
                     break
                 os.kill(victim, signal.SIGCONT)
                 victim = None

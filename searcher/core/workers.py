@@ -43,6 +43,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import SearcherError
@@ -149,6 +150,20 @@ def _read_state(shared: mmap.mmap) -> tuple[int, FileState] | None:
         return None
     return tasks, FileState(bool(on_file), None if file < 0 else file, started,
                             None if memory == 2**64 - 1 else memory)
+
+
+def worker_state(pid: int) -> FileState | None:
+    """What worker process *pid* last told its parent through their shared page, read from
+    outside both (a monitor, or a test that must stop a worker on a file): None when *pid*
+    is no worker of ours or has not begun a task.  Linux only (it reads ``/proc``)."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd).startswith("/memfd:searcher-worker-state"):
+                with open(fd, "rb") as handle, mmap.mmap(handle.fileno(), _STATE_SIZE,
+                                                         access=mmap.ACCESS_READ) as page:
+                    read = _read_state(page)
+                return None if read is None else read[1]
+    return None
 
 
 # -- the worker side --------------------------------------------------------------------------
