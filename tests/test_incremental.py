@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import article, write
+from conftest import SHARED, article, needs_shared, write
 
 from searcher import SearchEngine
 from searcher.local.inspection import internals
@@ -141,6 +141,28 @@ def test_build_work_is_split_by_bytes_not_files():
     sizes = [sum(f.size for f in chunk) for chunk in chunks]
     assert max(sizes) - min(sizes) <= 1000 and len(chunks[0]) > len(chunks[1])
     assert split_by_size(files[:1], 4) == [files[:1]]
+
+
+@needs_shared
+def test_a_segment_holds_at_most_its_share_of_bytes(tmp_path, monkeypatch):
+    """Segments are sized by documents and by source bytes: a worker's memory grows with
+    its segment, so long articles make smaller segments (here a real blog, whose 355 posts
+    fit one segment by count, with the byte cap set to a third of its size)."""
+    from searcher.local import indexing
+
+    blog = SHARED / "corpus" / "blogs" / "fightinggg__hexo-blog"
+    posts = [p for p in blog.rglob("*.md") if p.is_file()]
+    size = sum(p.stat().st_size for p in posts)
+    monkeypatch.setattr(indexing, "SEGMENT_BYTES", size // 3)
+    engine = SearchEngine(tmp_path / "ix")
+    report = engine.index([blog], jobs=2)
+    assert report.added == len(posts) and not report.failed
+    searcher = internals(engine).searcher()
+    counts = sorted(leaf.reader().doc_count_all() for leaf, _ in searcher.leaf_searchers())
+    # 1.5 segments of bytes per worker: two rounds of two workers, 4 chunks of equal bytes
+    assert len(counts) == 4, counts
+    assert sum(counts) == len(posts)
+    engine.close()
 
 
 def test_settled_index_is_not_listed_per_search_and_commits_still_show(tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ def index(
     wait: Annotated[float, typer.Option(
         "--wait", min=0, help="Seconds to wait for another writer to finish.")] = 0.0,
     batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", min=1, help="Documents per commit (default 12000).")] = None,
+        "--batch-size", min=1, help="Documents per commit (default 50000).")] = None,
     userdict: Annotated[Path | None, typer.Option(
         "--userdict", help="jieba user dictionary (word [freq] [tag] per line).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
