@@ -232,11 +232,16 @@ def write_sidecars(ix: Any, segment: Any, squeezed: list[str] | None = None,
 
 def write_text_sidecars(folder: str, segment_id: str, squeezed: list[str]) -> None:
     """The substring index of a segment from its squeezed texts: the per-document arrays
-    and the packed bigram index (the only copy of the squeezed text; see substrings.py)."""
+    and the packed bigram index (the only copy of the squeezed text; see substrings.py).
+
+    *squeezed* is emptied once its code points are in an array, so that the bigram index
+    of a large segment is built without the texts held beside it.
+    """
     from . import substrings, text_index
     from .sidecar import save_arrays
 
     text = substrings.text_arrays(squeezed)
+    squeezed.clear()
     save_arrays(folder, segment_id, substrings.SIDECAR, text_index.text_sidecar(text))
     bigrams = text_index.bigram_index_arrays(text["codes"], text["histogram"])
     del text

@@ -74,12 +74,14 @@ log = logging.getLogger(__name__)
 #: Most documents one worker puts into one segment (and so between two commits).  Every
 #: query pays a word lookup and a substring search per segment, so fewer, larger segments
 #: keep latency flat as the corpus grows (100k articles: 3 segments instead of 11 made the
-#: p50 / p99 ratio over 20k 1.32 / 1.48 instead of 1.68 / 1.94); what a worker holds grows
-#: with its segment, which SEGMENT_BYTES bounds.
+#: p50 / p99 ratio over 20k 1.32 / 1.48 instead of 1.68 / 1.94).
 SEGMENT_DOCS = 50_000
-#: Most source bytes one worker puts into one segment: long articles make smaller segments,
-#: so a worker's memory is bounded by bytes whatever the articles' length.
-SEGMENT_BYTES = 128 * 2**20
+#: Most source bytes one worker puts into one segment: what a worker holds grows with its
+#: segment's text (~8.5 MB of memory per MB of articles at its peak, when the substring
+#: index is written), so this bounds a build's memory whatever the articles' length.  With
+#: 128 MiB the 500k build peaked at 2.47 GB (RSS sum: indexing process 460 MB, one worker
+#: at 1.41 GB, the other building), above #11's 2 GB; 48 MiB keeps it near 1.8 GB.
+SEGMENT_BYTES = 48 * 2**20
 #: An incremental run with fewer new/changed files than this stays in-process.
 INPROCESS_BELOW = 200
 

@@ -81,6 +81,8 @@ BIGRAMS_KEYS = ("stream", "keys", "offsets")
 CLIP = 0xFFFF
 
 SEPARATOR = "\x00"
+#: Texts joined and encoded together by :func:`text_arrays` (a few MB at a time).
+TEXTS_PER_STEP = 2000
 _sort_lock = threading.Lock()
 #: One character index is sorted at a time: the sort needs 12 bytes per character while it
 #: runs (int64 order, then int32), and a first query touches every segment at once.
@@ -559,8 +561,16 @@ def text_arrays(texts: list[str]) -> dict[str, np.ndarray]:
     starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])).astype(np.int64) \
         if len(texts) else lengths
     cuts = np.array([max(t.find(FIELD_BREAK), 0) for t in texts], dtype=np.int64)
-    blob = SEPARATOR.join(texts) + SEPARATOR
-    codes = np.frombuffer(blob.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    # Encoded a few thousand texts at a time into one array: the whole text joined and
+    # encoded at once held it three times over (the peak of a large segment's build).
+    # Each text ends with a separator (no text: one separator alone).
+    codes = np.zeros(int(lengths.sum()) + max(len(texts), 1), dtype=np.uint32)
+    at = 0
+    for first in range(0, len(texts), TEXTS_PER_STEP):
+        piece = SEPARATOR.join(texts[first : first + TEXTS_PER_STEP]) + SEPARATOR
+        step = np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes[at : at + len(step)] = step
+        at += len(step)
     if len(codes) and int(codes.max()) <= 0xFFFF:
         codes = codes.astype(np.uint16)
     histogram = np.bincount(np.minimum(codes, CLIP), minlength=0x10000).astype(np.int64)
