@@ -444,8 +444,7 @@ class SegmentText:
         at, ascending = self._occurrences(needle, False)
         if not len(at):
             return 0
-        if not ascending:
-            at = np.sort(at)
+        at = _in_order(at, ascending)
         starts = self.starts
         if len(at) > len(starts):  # as in _per_document: search the bounds, not positions
             first = np.searchsorted(at, starts)
@@ -530,8 +529,7 @@ def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray,
     the segment (those made common words cost in proportion to the segment, not to their
     occurrences).
     """
-    if not ascending and len(at) > 1 and not bool((at[1:] >= at[:-1]).all()):
-        at = np.sort(at)
+    at = _in_order(at, ascending)
     if len(at) > len(starts):
         # More occurrences than documents (a common word): search the document bounds
         # among the occurrences instead, which costs per document, not per occurrence.
@@ -549,6 +547,14 @@ def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray,
     total = np.diff(np.append(firsts, len(at)))
     return Found(ids.astype(np.int64), title.astype(np.float64),
                  (total - title).astype(np.float64))
+
+
+def _in_order(at: np.ndarray, ascending: bool) -> np.ndarray:
+    """Positions *at* in ascending order: as they are when *ascending* says so or they
+    already are (every search path but a single character's), else sorted."""
+    if not ascending and len(at) > 1 and not bool((at[1:] >= at[:-1]).all()):
+        return np.sort(at)
+    return at
 
 
 def _empty() -> Found:
