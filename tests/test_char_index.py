@@ -307,3 +307,20 @@ def test_small_and_vectorised_decoding_agree_on_real_text(monkeypatch) -> None:
                 positions[starts[group] : starts[group + 1]].tolist()
     for lo, hi in ((0, len(index.keys)), (5, 400), (len(index.keys) - 3, len(index.keys))):
         assert index.decode(lo, hi).tolist() == positions[starts[lo] : starts[hi]].tolist()
+
+
+@pytest.mark.parametrize("step", [1, 7, 2000])
+def test_text_is_encoded_a_few_texts_at_a_time_exactly(step, monkeypatch) -> None:
+    """text_arrays encodes the texts in steps (a large segment's whole text encoded at
+    once was its build's peak): the code points, separators included, are those of the
+    whole text joined and encoded at once, astral characters and empty texts too."""
+    texts = [squeeze(path.read_text(encoding="utf-8")) for path in xwlb_files(0, 40)]
+    texts[3] = "𠀀标题\x1e正文𪚖"  # above U+FFFF: the codes stay 32-bit
+    texts[5] = ""
+    monkeypatch.setattr(substrings, "TEXTS_PER_STEP", step)
+    for some in (texts, [t for t in texts if t.isascii() or max(t) <= "\uffff"], []):
+        joined = substrings.SEPARATOR.join(some) + substrings.SEPARATOR
+        want = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        got = substrings.text_arrays(some)["codes"]
+        assert got.dtype == (np.uint32 if int(want.max()) > 0xFFFF else np.uint16)
+        assert got.tolist() == want.tolist()
