@@ -302,11 +302,12 @@ class Translator:
             if verbatim and not quantity and rules.HAN.search(needle) else []
         asked = rules.positions_of(rules.asked_words(terms), required)
         plain = [self.any_field(t, fields) for t in required]
+        evidence = [(clause, rules.positions_of(run_terms, required))
+                    for clause, run_terms in near] if self.relaxed else []
         words = self.combine(
-            self.required_clauses(required, plain, fields, asked),
-            [(clause, rules.positions_of(run_terms, required))
-             for clause, run_terms in near] if self.relaxed else [],
-            asked, plain)
+            self.required_clauses(required, plain, fields, asked), evidence, asked, plain)
+        if self.relaxed and verbatim and rules.bigrams_count(needle, required):
+            words = _plus(words, [self.bigrams(needle)])
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             words = _plus(words, [{"bool": {
@@ -368,6 +369,29 @@ class Translator:
             return 0.0
         own = rules.idf(total, counts[0])
         return max(own - max(rules.idf(total, c) for c in counts[1:]), 0.0) / own
+
+    def bigrams(self, needle: str) -> dict[str, Any]:
+        """:meth:`searcher.local.evaluator.Evaluator.bigrams`: each character bigram of
+        *needle*'s Han runs, BM25 over ``text_grams`` (the whole text), summed, times
+        BIGRAM_WEIGHT, and scaled by the share of the bigrams a document holds (each
+        weighing its idf, BIGRAM_COORD times: ``function_score`` as in :meth:`combine`)."""
+        grams = rules.han_bigrams(needle)
+        result: dict[str, Any] = {"bool": {"should": [
+            {"term": {"text_grams": {"value": gram, "boost": rules.BIGRAM_WEIGHT}}}
+            for gram in grams]}}
+        if not rules.BIGRAM_COORD or self.frequencies is None:
+            return result
+        total, counts = self.counts([{"term": {"text_grams": gram}} for gram in grams])
+        weights = [rules.idf(total, count) if count else 0.0 for count in counts]
+        share = sum(weights)
+        if share <= 0:
+            return result
+        functions = [{"filter": {"term": {"text_grams": gram}}, "weight": weight / share}
+                     for gram, weight in zip(grams, weights, strict=True) if weight]
+        for _ in range(int(rules.BIGRAM_COORD)):
+            result = {"function_score": {"query": result, "functions": functions,
+                                         "score_mode": "sum", "boost_mode": "multiply"}}
+        return result
 
     def any_field(self, term: str, fields: tuple[str, ...]) -> dict[str, Any]:
         clauses = [{"term": {TERM_FIELDS[f]: term}} for f in fields]

@@ -17,6 +17,9 @@ whitespace.
   are exact without fetching candidates; their ``.grams`` sub-fields (character
   bigrams with positions, ``ngram`` tokenizer of analysis-common) narrow the
   candidates with a phrase query first.
+* ``text_grams`` — the squeezed title and body (:data:`~searcher.core.rules.FIELD_BREAK`
+  between them) as character bigrams, with length norms: each bigram of a question scored
+  by BM25 over the whole text (``rules.BIGRAM_WEIGHT``); indexed, not kept in ``_source``.
 * ``title``, ``text``, ``author``, ``categories``, ``tags`` and ``meta`` are
   kept in ``_source`` only, for hits, snippets and ``get``.
 * ``path``/``source``/``size``/``mtime_ns``/``digest`` — what the nightly sync
@@ -36,13 +39,13 @@ from typing import Any
 from ..analysis.lexicon import word_pinyins
 from ..analysis.normalize import fold, fold_keyword, squeeze
 from ..analysis.tokens import STOP_WORDS, index_terms
-from ..core.rules import K1, B
+from ..core.rules import FIELD_BREAK, K1, B
 from ..core.rules import TITLE_BOOST as _LOCAL_TITLE_BOOST
 from ..ingest.dates import to_utc
 from ..ingest.documents import Document
 
 #: Bump when the mapping or the document source change in a way that needs a rebuild.
-MAPPING_VERSION = 6
+MAPPING_VERSION = 7
 #: Quoted phrases become regular expressions over the wildcard fields; escaping doubles them.
 MAX_REGEX_LENGTH = 8192
 
@@ -94,6 +97,8 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
         "mappings": {
             "dynamic": "strict",
             "_meta": dict(meta or {}, mapping_version=MAPPING_VERSION),
+            # Derived from title_sq and body_sq: indexed only, not a third copy of the text.
+            "_source": {"excludes": ["text_grams"]},
             "properties": {
                 "id": _KEYWORD,
                 "path": _KEYWORD,
@@ -117,6 +122,7 @@ def index_body(shards: int = 1, replicas: int = 1, meta: dict[str, Any] | None =
                            "index_options": "freqs"},
                 "title_sq": _SQUEEZED,
                 "body_sq": _SQUEEZED,
+                "text_grams": {"type": "text", "analyzer": "bigram", "index_options": "freqs"},
                 "date": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
                 "meta": {"type": "object", "enabled": False},
                 # Suggestions (searcher.opensearch.suggest): the document's suggestible words,
@@ -166,6 +172,7 @@ def document_source(doc: Document) -> dict[str, Any]:
         "pinyin": " ".join(spellings),
         "title_sq": squeeze(doc.title),
         "body_sq": squeeze(doc.body),
+        "text_grams": squeeze(doc.title) + FIELD_BREAK + squeeze(doc.body),
         "date": _utc_iso(doc.date),
         "suggest": suggest_keys(title_terms, body_terms),
         "title_key": title_key(doc.title),
