@@ -170,24 +170,33 @@ def test_the_cluster_counts_adjacent_words_within_the_share_too(adjacency_case, 
     assert "14683" not in ranked[:ranked.index("10523")], ranked
 
 
-@pytest.fixture(scope="module")
-def partial_words_case(tmp_path_factory):
-    """Question 1054 of the train split with its answers, every article that holds 留置
-    (lien), and seeded random other articles of the corpus."""
+def _question_case(tmp_path_factory, qid: str, keep):
+    """(engine, question, its answers, the articles *keep* chose, folder): question *qid*
+    of the train split indexed with its answers, every article *keep* picks, and 400
+    seeded random other articles of the corpus."""
     from searcher import SearchEngine
 
     bench = _bench()
     articles = bench.load_corpus(DATA)
-    answers = bench.load_qrels(DATA / "qrels.train.tsv")["1054"]
-    chosen = [a for a in articles if str(a["id"]) in answers or "留置" in a["content"]]
+    answers = bench.load_qrels(DATA / "qrels.train.tsv")[qid]
+    chosen = [a for a in articles if str(a["id"]) in answers or keep(a)]
     taken = {str(a["id"]) for a in chosen}
-    sample = chosen + random.Random(1054).sample(
+    sample = chosen + random.Random(int(qid)).sample(
         [a for a in articles if str(a["id"]) not in taken], 400)
-    folder = tmp_path_factory.mktemp("stard-1054") / "articles"
+    folder = tmp_path_factory.mktemp(f"stard-{qid}") / "articles"
     bench.write_articles(sample, folder)
-    engine = SearchEngine(tmp_path_factory.mktemp("stard-1054-index") / "index")
+    engine = SearchEngine(tmp_path_factory.mktemp(f"stard-{qid}-index") / "index")
     engine.index([folder], full=True)
-    yield engine, bench.load_queries(DATA)["1054"], answers, folder
+    return engine, bench.load_queries(DATA)[qid], answers, chosen, folder
+
+
+@pytest.fixture(scope="module")
+def partial_words_case(tmp_path_factory):
+    """Question 1054 of the train split with its answers, every article that holds 留置
+    (lien), and seeded random other articles of the corpus."""
+    engine, question, answers, _chosen, folder = _question_case(
+        tmp_path_factory, "1054", lambda a: "留置" in a["content"])
+    yield engine, question, answers, folder
     engine.close()
 
 
@@ -227,22 +236,10 @@ def shared_title_case(tmp_path_factory):
     harm), every article of the judicial interpretation whose title holds three of its
     words (最高人民法院关于审理医疗损害责任纠纷案件…: 医疗, 损害, 责任, one name over
     all its articles), and seeded random other articles of the corpus."""
-    from searcher import SearchEngine
-
-    bench = _bench()
-    articles = bench.load_corpus(DATA)
-    answers = bench.load_qrels(DATA / "qrels.train.tsv")["462"]
-    chosen = [a for a in articles
-              if str(a["id"]) in answers or SHARED_TITLE in a["name"]]
-    taken = {str(a["id"]) for a in chosen}
-    sample = chosen + random.Random(462).sample(
-        [a for a in articles if str(a["id"]) not in taken], 400)
-    folder = tmp_path_factory.mktemp("stard-462") / "articles"
-    bench.write_articles(sample, folder)
-    engine = SearchEngine(tmp_path_factory.mktemp("stard-462-index") / "index")
-    engine.index([folder], full=True)
+    engine, question, answers, chosen, folder = _question_case(
+        tmp_path_factory, "462", lambda a: SHARED_TITLE in a["name"])
     shared = {str(a["id"]) for a in chosen if SHARED_TITLE in a["name"]}
-    yield engine, bench.load_queries(DATA)["462"], answers, shared, folder
+    yield engine, question, answers, shared, folder
     engine.close()
 
 
