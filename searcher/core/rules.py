@@ -115,7 +115,8 @@ FIELD_BREAK = "\x1e"
 
 #: Han characters (what makes a query word Chinese: verbatim matching, proximity).
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+#: A run of them (what :func:`han_bigrams` takes its pairs from).
+HAN_RUN = re.compile(HAN.pattern + "+")
 #: A Latin word that may be pinyin.
 LATIN_WORD = re.compile(r"^[a-z]+$")
 

@@ -391,7 +391,7 @@ class Evaluator:
             self.required_matches(required, fields, space, asked), n, evidence, asked)
         if self.relaxed and verbatim and rules.bigrams_count(needle, required):
             words.score += rules.BIGRAM_WEIGHT * np.where(
-                words.mask, self.bigrams(needle, space).score, 0.0)
+                words.mask, self.bigrams(needle, space), 0.0)
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)
@@ -422,30 +422,30 @@ class Evaluator:
             return result
         return words
 
-    def bigrams(self, needle: str, space: Space) -> Match:
-        """BM25 of each character bigram of *needle*'s Han runs over the documents' whole
-        text (title and body alike), summed, and scaled by the share of the bigrams a
-        document holds, each weighing its idf (``rules.BIGRAM_COORD`` times): a document
+    def bigrams(self, needle: str, space: Space) -> np.ndarray:
+        """Each document's BM25 of the character bigrams of *needle*'s Han runs over its
+        whole text (title and body alike), summed, and scaled by the share of the bigrams
+        it holds, each weighing its idf (``rules.BIGRAM_COORD`` times): a document
         holding one rare pair of a long question (量子 of 量子纠缠) is not lifted over one
-        holding most of them."""
-        result = Match.empty(space.n)
+        holding most of them.  Summed in place into one whole-index array (a union per
+        bigram copied the arrays once per bigram)."""
+        score = np.zeros(space.n, dtype=np.float64)
+        held = np.zeros(space.n, dtype=np.float64)
         norms = space.text_norms()
-        held = np.zeros(space.n)
         total = 0.0
         for gram in rules.han_bigrams(needle):
             found = self.found(space, gram, False)
             if len(found):
-                ids = found.ids.astype(np.intp)
+                ids = found.ids.astype(np.intp)  # distinct documents
                 tf = found.title.astype(np.float64)
                 tf += found.body
                 idf = self.idf(len(ids))
+                score[ids] += _bm25(idf, tf, norms[ids])
                 held[ids] += idf
                 total += idf
-                result = result.union(Match.sparse(
-                    space.n, ids, _bm25(idf, tf, norms[ids])))
         if rules.BIGRAM_COORD and total:
-            result = Match(result.mask, result.score * (held / total) ** int(rules.BIGRAM_COORD))
-        return result
+            score *= (held / total) ** int(rules.BIGRAM_COORD)
+        return score
 
     def share_weights(self, matches: list[Match], asked: Sequence[int]) -> list[float]:
         """Each word's weight in the share of the query a document holds: its idf, and

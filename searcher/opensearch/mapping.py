@@ -144,6 +144,7 @@ def document_source(doc: Document) -> dict[str, Any]:
     """The JSON source of one document: every field the mapping declares."""
     title_terms = index_terms(doc.title, STOP_WORDS)
     body_terms = index_terms(doc.body, STOP_WORDS)
+    title_sq, body_sq = squeeze(doc.title), squeeze(doc.body)
     # Every occurrence (title ones TITLE_BOOST times), so that pinyin matches rank by how
     # often the words occur, as the local index ranks the words a spelling stands for.
     spellings = [py for word in [*title_terms * TITLE_BOOST, *body_terms]
@@ -170,9 +171,9 @@ def document_source(doc: Document) -> dict[str, Any]:
         "category": [k for k in (key(c) for c in doc.categories) if k],
         "tag": [k for k in (key(t) for t in doc.tags) if k],
         "pinyin": " ".join(spellings),
-        "title_sq": squeeze(doc.title),
-        "body_sq": squeeze(doc.body),
-        "text_grams": squeeze(doc.title) + FIELD_BREAK + squeeze(doc.body),
+        "title_sq": title_sq,
+        "body_sq": body_sq,
+        "text_grams": title_sq + FIELD_BREAK + body_sq,
         "date": _utc_iso(doc.date),
         "suggest": suggest_keys(title_terms, body_terms),
         "title_key": title_key(doc.title),
