@@ -289,7 +289,7 @@ def test_whole_numbers_and_astral_characters_through_the_packed_index() -> None:
 
 def test_small_and_vectorised_decoding_agree_on_real_text(monkeypatch) -> None:
     """Every group of a real segment's bigram index decodes to the same positions through
-    the byte loop for small groups, the array steps (however long the LEB128 values), and
+    the byte loop for small groups, the array steps (values of one, two and more LEB128 bytes), and
     the sort the index was built from; multi-group spans (single characters) too."""
     texts = [squeeze(path.read_text(encoding="utf-8")) for path in xwlb_files(0, 60)]
     arrays = substrings.text_arrays(texts)
@@ -299,7 +299,9 @@ def test_small_and_vectorised_decoding_agree_on_real_text(monkeypatch) -> None:
     sizes = np.diff(index.offsets.astype(np.int64))
     assert (sizes <= substrings.SMALL_GROUP).sum() > 100  # both paths are exercised
     assert (sizes > substrings.SMALL_GROUP).sum() > 10
-    assert (index.stream >= 0x80).any()  # values of several bytes
+    lengths = np.diff(np.flatnonzero(index.stream < 0x80), prepend=-1)
+    assert lengths.max() >= 3  # values of one, two and three or more bytes
+    assert (lengths == 2).any()
     for small in (substrings.SMALL_GROUP, 0):  # 0: every group through the array steps
         monkeypatch.setattr(substrings, "SMALL_GROUP", small)
         for group in range(len(index.keys)):

@@ -200,18 +200,7 @@ class BigramIndex:
         if bool(last.all()):
             deltas = data.astype(np.int64)
         else:
-            # Each byte's 7 bits shifted by 7 × its place in its value, summed per value:
-            # a fixed number of array steps however long the values are.
-            ends = np.flatnonzero(last)
-            firsts = np.empty_like(ends)
-            firsts[0] = 0
-            firsts[1:] = ends[:-1] + 1
-            shift = np.arange(len(data), dtype=np.int64)
-            shift -= np.repeat(firsts, ends - firsts + 1)
-            shift *= 7
-            deltas = (data & 0x7F).astype(np.int64)
-            deltas <<= shift
-            deltas = np.add.reduceat(deltas, firsts)
+            deltas = _leb128_values(data, np.flatnonzero(last))
         at = np.cumsum(deltas)
         if hi - lo > 1:  # each group's first value is absolute: undo the running sum
             bounds = self._offsets[lo : hi + 1].astype(np.int64) - start
@@ -518,6 +507,26 @@ def _decode_small(data: bytes) -> np.ndarray:
             value |= (byte & 0x7F) << shift
             shift += 7
     return np.array(values, dtype=np.int64)
+
+
+def _leb128_values(data: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The LEB128 values of *data* (uint8), whose last bytes are at *ends* (int64).
+
+    Horner's rule from each value's last (highest) byte down: one array step per byte
+    place, each over only the values that long.  A common bigram's deltas are mostly one
+    or two bytes, so this costs about half of spreading every byte to its own shift and
+    summing per value (``np.repeat`` and ``np.add.reduceat`` over all the bytes).
+    """
+    values = data[ends].astype(np.int64)
+    lengths = np.diff(ends, prepend=-1)
+    longer = np.flatnonzero(lengths > 1)
+    place = 1
+    while len(longer):
+        values[longer] <<= 7
+        values[longer] |= data[ends[longer] - place] & 0x7F
+        place += 1
+        longer = longer[lengths[longer] > place]
+    return values
 
 
 def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray,
