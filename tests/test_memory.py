@@ -24,7 +24,7 @@ from conftest import SAMPLE_DOCS, SHARED
 
 from searcher import SearchEngine
 from searcher.errors import QueryError
-from searcher.local.caching import CHAR_INDEX_SHARE
+from searcher.local.caching import CHAR_INDEX_SHARE, POSTINGS_SHARE, ByteLRU, SharedBudget
 from searcher.local.inspection import internals
 from searcher.local.substrings import CharIndex
 
@@ -186,9 +186,12 @@ def test_small_budget_many_threads(index: Path, expected: dict[int, tuple]) -> N
 
     def sample() -> None:
         while not done.is_set():
-            for cache in caches.all():
-                if cache.bytes > cache.capacity:
-                    errors.append(AssertionError(f"{cache.name}: {cache.bytes} bytes"))
+            # Under the budget's lock no insertion is half done: a lender's put first makes
+            # the borrower give back room, then inserts; two unlocked reads could straddle it.
+            with caches.budget.lock:
+                for cache in caches.all():
+                    if cache.bytes > cache.capacity:
+                        errors.append(AssertionError(f"{cache.name}: {cache.bytes} bytes"))
             peak[0] = max(peak[0], caches.bytes)
             done.wait(0.001)
 
@@ -213,6 +216,61 @@ def test_small_budget_many_threads(index: Path, expected: dict[int, tuple]) -> N
     assert stats["postings"].evictions > 0
     assert stats["postings"].bytes > stats["postings"].capacity // 2
     assert stats["postings"].hits > 0
+
+
+def test_a_lender_takes_back_its_share_from_the_borrower() -> None:
+    """The borrower fills what lenders leave; a lender's put makes it give back its least
+    recent entries first, before the lender inserts; a value over a lender's share is
+    refused without taking anything back."""
+    budget = SharedBudget(10)
+    borrower: ByteLRU[int] = ByteLRU(3, "borrower", budget=budget, borrows=True)
+    lender: ByteLRU[int] = ByteLRU(5, "lender", budget=budget)
+    for key in range(12):
+        borrower.put(key, key, 1)
+    assert borrower.bytes == 10 and list(borrower.sizes()) == list(range(2, 12))
+    assert lender.put("a", 0, 6) == 0 and lender.bytes == 0  # over its share: not kept
+    assert borrower.bytes == 10
+    lender.put("a", 0, 4)
+    assert lender.bytes == 4 and borrower.bytes == 6 and borrower.capacity == 6
+    assert list(borrower.sizes()) == list(range(6, 12))  # the least recent went first
+    borrower.get(6)
+    borrower.put("b", 0, 1)  # no room beyond what the lender leaves: 7 went, not 6
+    assert borrower.bytes == 6 and 6 in borrower.sizes() and 7 not in borrower.sizes()
+    lender.put("c", 0, 2)  # 4 + 2 is over its share: it may take back up to its share
+    assert list(lender.sizes()) == ["c"] and borrower.bytes == 5  # and evicts its own
+    assert borrower.capacity == 8  # what the lender leaves is the borrower's again
+
+
+def test_postings_borrow_what_the_other_caches_leave(index: Path,
+                                                     expected: dict[int, tuple]) -> None:
+    """Plain searches fill no suggestion, facet or character-index cache: postings borrow
+    that room beyond their own share, and give it back when facet counts need the
+    facet columns; the caches together never exceed the budget, and no result changes."""
+    budget = 5 << 18  # 1.25 MiB: postings' own share (3/8) is less than these queries' need
+    engine = SearchEngine(index, cache_bytes=budget)
+    caches = internals(engine).caches
+    qs = queries(index)
+    plain = [i for i, q in enumerate(qs) if set(q) == {"query"}]
+    filtered = [i for i, q in enumerate(qs) if "category" in q or "since" in q]
+    try:
+        for i in plain:
+            assert run(engine, qs[i]) == expected[i], qs[i]
+            assert caches.bytes <= budget
+        assert caches.suggest.bytes == caches.facets.bytes == caches.char_index.bytes == 0
+        assert caches.postings.bytes > 1.5 * int(budget * POSTINGS_SHARE)  # borrowed
+        assert caches.postings.capacity == budget - caches.segments.bytes
+        faceted = engine.search(qs[plain[0]]["query"], facets=["category", "year", "month"])
+        assert faceted.facets  # facet columns: a lender takes back room
+        assert caches.bytes <= budget
+        assert caches.postings.bytes <= caches.postings.capacity
+        for i in filtered + plain[:20]:
+            assert run(engine, qs[i]) == expected[i], qs[i]
+            assert caches.bytes <= budget
+        assert caches.facets.bytes > 0
+        assert caches.postings.capacity == budget - caches.segments.bytes - caches.facets.bytes
+        assert_accounting(engine)
+    finally:
+        engine.close()
 
 
 def test_char_index_budget_for_one_segment(old_index: Path, expected: dict[int, tuple]) -> None:
