@@ -19,7 +19,7 @@ from test_char_index import oracle
 from searcher import SearchEngine
 from searcher.local import substrings
 from searcher.local.inspection import internals
-from searcher.local.matches import top_order
+from searcher.local.matches import distinct_union, top_order
 
 XWLB = SHARED / "corpus" / "xwlb" / "news"
 
@@ -229,6 +229,22 @@ def test_kept_bigram_groups_find_what_decoding_finds(corpus_2k, monkeypatch) -> 
         assert all(len(g) and (np.diff(g) > 0).all() for g in groups)
         kept += len(groups)
     assert kept > 0  # groups of 256 bytes or more were searched, and kept
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.intp])
+def test_distinct_union_is_union1d(dtype) -> None:
+    """The merge of two ascending sets of document numbers equals ``np.union1d``, empty,
+    overlapping, equal and disjoint sets included, in the same type."""
+    rng = np.random.default_rng(7)
+    cases = [(np.zeros(0, dtype), np.zeros(0, dtype)), (np.arange(5, dtype=dtype),) * 2,
+             (np.arange(0, 10, 2, dtype=dtype), np.arange(1, 11, 2, dtype=dtype))]
+    for _ in range(300):
+        size = int(rng.integers(1, 3000))
+        cases.append(tuple(np.sort(rng.choice(size, int(rng.integers(0, size)), replace=False)
+                                   ).astype(dtype) for _ in range(2)))
+    for a, b in cases:
+        got, want = distinct_union(a, b), np.union1d(a, b)
+        assert got.dtype == want.dtype and got.tolist() == want.tolist()
 
 
 def test_sparse_unions_rank_like_whole_index_arrays(corpus_2k, monkeypatch) -> None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from ..core.hits import make_hit, stored_date
 from ..core.plan import run_search
 from ..core.request import Filters
@@ -30,6 +28,7 @@ from ..query import Node
 from ..results import Hit, SearchResults
 from .evaluator import Evaluator, QueryContext
 from .facets import count_facets
+from .matches import distinct_union
 from .ranking import Ranked, rank
 
 __all__ = ["HomophoneLookup", "QueryContext", "build_hits", "execute"]
@@ -80,7 +79,7 @@ class HomophoneLookup:
         for word in self.table.spelled(spellings):
             title = ev.postings(ev.space, "title", word)[0]
             body = ev.postings(ev.space, "body", word)[0]
-            out[word] = len(np.union1d(title, body)) if len(title) else len(body)
+            out[word] = len(distinct_union(title, body)) if len(title) else len(body)
         return out
 
 
