@@ -23,7 +23,7 @@ from searcher import SearchEngine, TimeLimitExceeded
 from searcher.config import Settings
 
 #: Seconds the relay holds back each search answer.
-DELAY = 3.0
+DELAY = 2.0
 
 
 class _Relay(http.server.ThreadingHTTPServer):

@@ -149,8 +149,17 @@ def test_real_feed_segment_is_identical_to_whoosh(tmp_path: Path, monkeypatch) -
     _check(tmp_path, _documents(SHARED / "corpus" / "rsshub"), monkeypatch)
 
 
-def test_long_posting_lists_span_several_blocks(tmp_path: Path, monkeypatch) -> None:
-    """300 documents share terms, so postings cross the codec's 128-posting blocks."""
+@pytest.mark.parametrize("block_limit", [128, 1000])
+def test_long_posting_lists_span_several_blocks(tmp_path: Path, monkeypatch,
+                                                block_limit: int) -> None:
+    """300 documents share terms, so postings cross blocks of Whoosh's default 128
+    postings; with 1,000 (searcher's own limit is larger), they fit in one."""
+    from whoosh.codec import whoosh3
+
+    defaults = whoosh3.W3Codec.__init__.__defaults__
+    assert defaults[0] == whoosh_codec.BLOCK_LIMIT  # what a new segment is written with
+    monkeypatch.setattr(whoosh3.W3Codec.__init__, "__defaults__",
+                        (block_limit, *defaults[1:]))
     base = _documents(SAMPLE_DOCS)
     documents = [dict(base[i % len(base)], id=f"doc-{i}") for i in range(300)]
     # (blocks of a few postings, which Whoosh compresses and searcher does not, abound)

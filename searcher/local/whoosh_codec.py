@@ -160,8 +160,17 @@ def _inline_single_postings() -> None:
     whoosh3.W3TermInfo.set_inline = _set_inline
     whoosh3.W3TermInfo.to_bytes = _terminfo_to_bytes
     whoosh3.W3TermInfo.from_bytes = classmethod(_terminfo_from_bytes)
-    blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
-    whoosh3.W3Codec.__init__.__defaults__ = (blocklimit, compression, INLINE_LIMIT)
+    _blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
+    whoosh3.W3Codec.__init__.__defaults__ = (BLOCK_LIMIT, compression, INLINE_LIMIT)
+
+
+#: Postings per block of a new segment (Whoosh's default is 128).  Searches read a term's
+#: postings whole (:func:`read_blocks`), one Python step and one zlib call a block: a word
+#: in every article of 500,000 took some 4,000 of each per field.  With 1,024, reading the
+#: postings of fifteen common words at 20k took 6.3 instead of 13.1 ms, and the index
+#: was 0.6 % smaller.  A segment keeps the limit it was written with (in its codec
+#: settings), so older segments read as before.
+BLOCK_LIMIT = 1024
 
 
 #: Posting blocks whose data is smaller than this are stored uncompressed (the block
