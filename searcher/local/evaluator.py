@@ -327,7 +327,7 @@ class Evaluator:
         finally:
             self._quiet -= 1
         joined = "".join(fold(cast(Word, n).text) for n in group)  # a run of plain words
-        result = literal.union(self.pinyin(joined, TEXT_FIELDS, space))
+        result = literal.union(self.pinyin(joined, TEXT_FIELDS, space), in_place=True)
         self._unit(joined, result.mask)
         return result
 
@@ -404,7 +404,7 @@ class Evaluator:
             if self.relaxed:
                 # "Any word" ranking (a question holding a number: 2020年8月20号之前的借款
                 # …): the exact string is evidence like the other words, not a requirement.
-                return words.union(exact)
+                return words.union(exact, in_place=True)
             exact = Match(exact.mask, exact.score + np.where(words.mask, words.score, 0.0))
             if verbatim and len(rules.HAN.findall(needle)) >= rules.LOOSE_NUMBER_HAN:
                 # A pasted run that cuts a number (023年同类煤电机组): the text around it
@@ -415,7 +415,7 @@ class Evaluator:
             return exact
         if verbatim and rules.HAN.search(needle):
             weight = self.verbatim_weight(needle, required)
-            result = words.union(self.substring(space, needle), weight)
+            result = words.union(self.substring(space, needle), weight, in_place=True)
             if not self.relaxed:  # "any word" ranking counted them inside the share
                 for match, weight, _terms in near:
                     result.score += weight * np.where(result.mask, match.score, 0.0)

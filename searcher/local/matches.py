@@ -97,9 +97,23 @@ class Match:
         held = self.ids[where] == docs
         return held, np.where(held, self.values[where], 0.0)
 
-    def union(self, other: Match, weight: float = 1.0) -> Match:
+    def union(self, other: Match, weight: float = 1.0, *, in_place: bool = False) -> Match:
         """Documents in either; scores ``self + weight × other`` (the same float64
-        arithmetic whichever form each side is in)."""
+        arithmetic whichever form each side is in).
+
+        *in_place*: the caller owns this Match's arrays (a fresh result of :func:`all_of`
+        or :func:`any_of`) and will not use them again, so when they are whole-index
+        arrays the union is written into them: a sparse *other* then costs its postings,
+        not two copies of arrays the size of the index (9 MB at 500,000 articles).
+        """
+        if in_place and not self.is_sparse:
+            if other.is_sparse:
+                self.mask[other.ids] = True
+                self.score[other.ids] += weight * other.values
+            else:
+                np.logical_or(self.mask, other.mask, out=self.mask)
+                self.score += weight * other.score
+            return self
         if other.is_sparse:
             if self.is_sparse:
                 if (len(self.ids) + len(other.ids)) * SPARSE_UNIONS <= self.n:
