@@ -560,9 +560,11 @@ def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray,
 
 def _in_order(at: np.ndarray, ascending: bool) -> np.ndarray:
     """Positions *at* in ascending order: as they are when *ascending* says so or they
-    already are (every search path but a single character's), else sorted."""
+    already are (every search path but a single character's), else sorted.  A single
+    character's positions are its bigram groups one after another, each ascending: a
+    stable sort (Timsort) merges those runs, two to three times faster than quicksort."""
     if not ascending and len(at) > 1 and not bool((at[1:] >= at[:-1]).all()):
-        return np.sort(at)
+        return np.sort(at, kind="stable")
     return at
 
 
