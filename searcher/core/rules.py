@@ -48,6 +48,11 @@ VERBATIM_SCALE = 1.0
 VERBATIM_POWER = 1.5
 #: Longest run counted for that weight (a pasted sentence is proof enough at this length).
 VERBATIM_MAX_CHARS = 16
+#: Shortest run of query words searched verbatim as proximity evidence (content_runs).  A
+#: lone character (心 of a pasted 心的党中央…, cut from 中心) is in half the articles, so
+#: its verbatim match says next to nothing, and it is the dearest string to find: every
+#: bigram group it starts, merged.
+RUN_MIN_CHARS = 2
 #: Bonus (times the title scores) when the title holds every plain word of the query.
 TITLE_ALL_BOOST = 3.0
 #: Quantities need their numbers whole (4万 is not in 14万), except in a pasted run with
@@ -168,7 +173,8 @@ def is_quantity(needle: str, terms: list[str]) -> bool:
 def content_runs(text: str, cut: Callable[[str], list[str]] | None = None
                  ) -> list[tuple[str, list[str]]]:
     """Runs of adjacent content words of a query word (stop and question words split
-    them), as (squeezed text, its words), when they are not the whole word."""
+    them), as (squeezed text, its words), when they are not the whole word and have at
+    least RUN_MIN_CHARS characters."""
     folded = fold(text)
     runs: list[tuple[int, int, list[str]]] = []
     last_end = -1
@@ -184,7 +190,8 @@ def content_runs(text: str, cut: Callable[[str], list[str]] | None = None
         last_end = term.end
     whole = squeeze(text)
     out = [(squeeze(folded[start:end]), words) for start, end, words in runs]
-    return [(run, words) for run, words in out if run != whole and HAN.search(run)]
+    return [(run, words) for run, words in out
+            if run != whole and len(run) >= RUN_MIN_CHARS and HAN.search(run)]
 
 
 def question_only(group: list[Node], terms: Callable[[str], list[str]]) -> bool:
