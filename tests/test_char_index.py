@@ -341,7 +341,7 @@ def test_checked_bigrams_cover_the_needle_with_the_fewest_bytes() -> None:
     for _ in range(1500):
         sizes = [rng.randint(1, 1000) for _ in range(rng.randint(1, 8))]
         free = min(range(len(sizes)), key=sizes.__getitem__)
-        chain = substrings._cover(sizes, free)
+        chain = substrings.cheapest_cover(sizes, free)
         assert covers(tuple(chain), len(sizes))
         cost = sum(sizes[k] for k in chain if k != free)
         assert cost == min(sum(sizes[k] for k in c if k != free)
@@ -351,4 +351,4 @@ def test_checked_bigrams_cover_the_needle_with_the_fewest_bytes() -> None:
     # 行推动高质量发展系列主题新闻发 at 500k: 发展 (6) and 新闻 (12) are not decoded
     sizes = [147, 31633, 3288, 17107, 19702, 13535, 67547, 321, 7757, 1410, 7996, 1446,
              109403, 3885]
-    assert sorted(substrings._cover(sizes, 0)) == [0, 2, 3, 5, 7, 9, 11, 13]
+    assert sorted(substrings.cheapest_cover(sizes, 0)) == [0, 2, 3, 5, 7, 9, 11, 13]

@@ -260,12 +260,12 @@ class BigramIndex:
         spans = [self.span(key, key + 1) for key in keys]
         if any(hi == lo for lo, hi in spans):
             return np.zeros(0, dtype=np.int64)
-        # The rarest bigram (fewest bytes) gives the candidates; checked bigrams must
-        # cover every character of the needle (_cover: the fewest bytes to decode), and
-        # are checked from the smallest up, so an empty result stops before large groups.
+        # The rarest bigram (fewest bytes) gives the candidates; the checked bigrams cover
+        # every character of the needle with the fewest bytes to decode (cheapest_cover),
+        # smallest first, so an empty result stops before the large groups.
         sizes = [self.nbytes_of(*span) for span in spans]
         rarest = min(range(size - 1), key=sizes.__getitem__)
-        needed = sorted(_cover(sizes, rarest), key=sizes.__getitem__)
+        needed = sorted(cheapest_cover(sizes, rarest), key=sizes.__getitem__)
         at = np.subtract(self._group_of(keys[rarest], spans[rarest], read), rarest,
                          dtype=np.int64)
         for k in needed:
@@ -492,7 +492,7 @@ class SegmentText:
         return at, size > 1 and self.bigrams is not None
 
 
-def _cover(sizes: list[int], free: int) -> list[int]:
+def cheapest_cover(sizes: list[int], free: int) -> list[int]:
     """Bigram offsets of a needle whose groups, checked at each candidate, cover every
     character, with the fewest bytes to decode: *sizes* are the groups' bytes (bigram k
     covers characters k and k + 1), and the group at *free* is decoded already.
