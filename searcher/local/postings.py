@@ -10,8 +10,8 @@ the same codec, but
 * counts each analysed field's terms itself (``Counter`` over the terms of
   :func:`searcher.local.schema.index_terms`, no ``Token`` objects), and appends
   ``(docnum, freq)`` to an in-memory array per term (8 bytes a posting);
-* writes each term's postings in the blocks of up to 128 postings that
-  Whoosh's ``W3PostingsWriter`` writes, and its row in the terms table,
+* writes each term's postings in the blocks (up to ``whoosh_codec.BLOCK_LIMIT``
+  postings) that Whoosh's ``W3PostingsWriter`` writes, and its row in the terms table,
   terms in sorted order, with one write per term (that codec layout is
   encoded in :mod:`searcher.local.whoosh_codec`, one of the whoosh_* adapter
   modules that hold every use of Whoosh's internals).

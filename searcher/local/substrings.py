@@ -26,8 +26,9 @@ above U+FFFE share the key U+FFFF; the few positions holding one are listed with
 their code points (``text.astral_*``) so matches stay exact.
 
 A needle of n ≥ 2 characters starts from the positions of its rarest bigram (the
-group of fewest bytes) and keeps those where the bigrams at offsets 0, 2, 4, …
-and n − 2 are present too (each group decoded, then binary searches); a single
+group of fewest bytes) and keeps those where the other bigrams of the cheapest chain
+covering every character are present too (:func:`cheapest_cover`; each group decoded,
+then binary searches); a single
 character is the union of all the groups of bigrams it starts.  A whole-number
 needle (``4万`` not in ``14万``) drops the positions preceded (followed) by a digit
 or a dot through the groups of those bigrams.  So a search reads only its own
