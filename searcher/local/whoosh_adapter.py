@@ -243,14 +243,16 @@ def term_postings(reader: Any, fieldname: str, term: str) -> tuple[Any, Any]:
     pickled, through Whoosh's matcher (lists).  A term (or field) not in the segment gives
     two empty lists.
     """
+    terms, tbytes = reader._terms, term.encode("utf-8")
     try:
-        matcher = reader._terms.matcher(fieldname, term.encode("utf-8"),
-                                        reader.schema[fieldname].format)
+        plain, info = whoosh_codec.postings_by_row(terms, fieldname, tbytes)
     except TermNotFound:
         return [], []
-    plain = whoosh_codec.plain_postings(matcher)
     if plain is not None:
         return plain
+    matcher = terms._codec.postings_reader(terms._postfile, info,
+                                           reader.schema[fieldname].format,
+                                           term=(fieldname, tbytes))
     ids: list[int] = []
     weights: list[float] = []
     if not hasattr(matcher, "_read_data"):  # an inlined term (a few postings in the terms)

@@ -518,15 +518,26 @@ def _read_values(self: Any) -> None:
         self._values = value_tuple(data[2], self._blocklength)
 
 
-def plain_postings(matcher: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """(ids, weights) of all of a matcher's postings when they are plain blocks (None:
-    Whoosh's own), read in one piece from the postings file."""
-    if not getattr(matcher, "_plain", False):
-        return None
-    length = matcher._length  # W3TermInfo.from_bytes keeps it as unpack_int's 1-tuple
-    if isinstance(length, tuple):
+def postings_by_row(terms: Any, fieldname: str, tbytes: bytes
+                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, Any]:
+    """((ids, weights) or None, the term's row) of a term of a segment's terms reader.
+
+    Plain blocks are read straight from the postings file at the row's extent: a
+    Whoosh matcher reads the list's tag and its first block's header when it is made,
+    two small reads a segment and term that a search reading the list whole does not
+    need.  None when the postings are inlined in the row or pickled (an index written
+    before): the caller makes Whoosh's matcher from the row.  Raises TermNotFound.
+    """
+    info = terms.term_info(fieldname, tbytes)
+    if info.is_inlined():
+        return None, info
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps it as unpack_int's 1-tuple
         (length,) = length
-    return read_blocks(matcher._postfile.get(matcher._startoffset, length))
+    data = terms._postfile.get(offset, length)
+    if data[: len(PLAIN_MAGIC)] != PLAIN_MAGIC:
+        return None, info
+    return read_blocks(data), info
 
 
 WHOOSH_GOTO = W3LeafMatcher._goto
