@@ -100,6 +100,14 @@ def _inlined_term_info(flat: array, boost: float, counted: bool, values: bool,
 #: id) costs a pointer (12 bytes) and a block (~40 bytes) otherwise.
 INLINE_LIMIT = 2
 
+#: Postings per block of a new segment (Whoosh's default is 128).  Searches read a term's
+#: postings whole (:func:`read_blocks`), one Python step and one zlib call a block: a word
+#: in every article of 500,000 took some 4,000 of each per field.  With 1,024, reading the
+#: postings of fifteen common words at 20k took 6.3 instead of 13.1 ms, and the index
+#: was 0.6 % smaller.  A segment keeps the limit it was written with (in its codec
+#: settings), so older segments read as before.
+BLOCK_LIMIT = 1024
+
 #: The flags byte of a term-table row whose postings are inlined as plain bytes (Whoosh's
 #: own rows say 1 and pickle them; 0: the postings are in the postings file).
 INLINED_PLAIN = 2
@@ -154,23 +162,17 @@ def _terminfo_from_bytes(cls: Any, s: bytes) -> Any:
     return info
 
 
-def _inline_single_postings() -> None:
+def _patch_codec() -> None:
+    """Whoosh's term rows read and write inlined plain postings, and a new segment's codec
+    takes BLOCK_LIMIT and INLINE_LIMIT."""
     from whoosh.codec import whoosh3
 
     whoosh3.W3TermInfo.set_inline = _set_inline
     whoosh3.W3TermInfo.to_bytes = _terminfo_to_bytes
     whoosh3.W3TermInfo.from_bytes = classmethod(_terminfo_from_bytes)
-    _blocklimit, compression, _inlinelimit = whoosh3.W3Codec.__init__.__defaults__
+    _blocks, compression, _inline = whoosh3.W3Codec.__init__.__defaults__
     whoosh3.W3Codec.__init__.__defaults__ = (BLOCK_LIMIT, compression, INLINE_LIMIT)
 
-
-#: Postings per block of a new segment (Whoosh's default is 128).  Searches read a term's
-#: postings whole (:func:`read_blocks`), one Python step and one zlib call a block: a word
-#: in every article of 500,000 took some 4,000 of each per field.  With 1,024, reading the
-#: postings of fifteen common words at 20k took 6.3 instead of 13.1 ms, and the index
-#: was 0.6 % smaller.  A segment keeps the limit it was written with (in its codec
-#: settings), so older segments read as before.
-BLOCK_LIMIT = 1024
 
 
 #: Posting blocks whose data is smaller than this are stored uncompressed (the block
@@ -442,7 +444,7 @@ W3PostingsWriter._write_block = _write_block
 #: index written before holds.
 WHOOSH_TO_BYTES = W3TermInfo.to_bytes
 WHOOSH_FROM_BYTES = W3TermInfo.__dict__["from_bytes"]
-_inline_single_postings()
+_patch_codec()
 
 # -- reading plain blocks through Whoosh's matcher -------------------------------------------
 
