@@ -178,6 +178,47 @@ def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
     ix.close()
 
 
+def test_postings_read_from_a_map_and_through_whoosh_agree(tmp_path):
+    """A segment in a folder is read through a map of its files (the term row found by
+    hashing as Whoosh does); one in memory (or in a compound file) has no file of its own
+    to map and is read through Whoosh's own file object.  Both give what Whoosh's matcher
+    gives, term by term."""
+    from whoosh.filedb.filestore import FileStorage, RamStorage
+    from whoosh.writing import SegmentWriter
+
+    from searcher.local.schema import build_schema
+
+    bodies = [f"第{i}篇 聊城 认证认可 {'发展 ' * (i % 7)} 新闻{i % 13} 主题{i % 5}"
+              for i in range(400)]
+    storages = {"folder": FileStorage(str(tmp_path)), "memory": RamStorage()}
+    read: dict[str, dict[tuple[str, bytes], tuple[list, list]]] = {}
+    for label, storage in storages.items():
+        ix = storage.create_index(build_schema())
+        with SegmentWriter(ix, compound=False) as writer:  # one file each, as searcher writes
+            for i, body in enumerate(bodies):
+                writer.add_document(id=str(i), title=f"标题{i % 3}", body=body)
+        with ix.reader() as top:
+            ((reader, _offset),) = top.leaf_readers()
+            got = read[label] = {}
+            for fieldname, term in reader.all_terms():
+                if fieldname not in ("title", "body"):
+                    continue
+                matcher = reader.postings(fieldname, term)
+                expected: tuple[list, list] = ([], [])
+                while matcher.is_active():
+                    expected[0].append(matcher.id())
+                    expected[1].append(matcher.weight())
+                    matcher.next()
+                ids, weights = adapter.term_postings(reader, fieldname, term.decode("utf-8"))
+                assert (list(ids), pytest.approx(list(weights))) == expected, (label, term)
+                got[fieldname, term] = (list(ids), list(weights))
+            assert adapter.term_postings(reader, "body", "没有这个词的词") == ([], [])
+            assert adapter.term_postings(reader, "no_such_field", "聊城") == ([], [])
+        ix.close()
+    assert read["folder"] == read["memory"]
+    assert max(len(ids) for ids, _weights in read["folder"].values()) == len(bodies)
+
+
 def test_datetime_to_long_orders_like_dates():
     import datetime as dt
 
