@@ -164,11 +164,57 @@ def test_sparse_leaves_answer_for_any_documents_like_whole_index_arrays(corpus_2
         few = np.unique(np.concatenate([leaf.ids[:20], rng.integers(0, space.n, 60),
                                         [0, space.n - 1]]))
         assert len(few) * SPARSE_LOOKUPS <= space.n  # binary searches
-        many = np.unique(rng.integers(0, space.n, space.n // 2))  # whole-index arrays
-        for docs in (few, many):
+        # many documents: ascending, a leaf of few ids is placed among them; in any order
+        # (a page), or for a leaf of many ids, whole-index arrays
+        many = np.unique(rng.integers(0, space.n, space.n // 2))
+        for docs in (few, many, rng.permutation(many), many[::-1]):
             held, score = Match.sparse(space.n, leaf.ids, leaf.values).at(docs)
             assert np.array_equal(held, leaf.mask[docs])
             assert np.array_equal(score, leaf.score[docs])
+    sizes = [len(leaf.ids) * SPARSE_LOOKUPS for leaf in leaves]
+    assert any(size > space.n for size in sizes)  # leaves of either kind were asked
+    assert any(0 < size <= space.n for size in sizes)
+
+
+def test_sparse_leaves_combine_like_whole_index_arrays(corpus_2k) -> None:
+    """AND, OR and weighted additions of leaves scatter a sparse leaf into the result
+    instead of making its whole-index arrays: every mask and score (to the last bit, and
+    the partial scores outside an AND's mask) equals that of the same leaves as arrays."""
+    from searcher.local.evaluator import Evaluator, QueryContext
+    from searcher.local.matches import Match, add_where, all_of, any_of
+
+    engine = corpus_2k[0]
+    evaluator = Evaluator(internals(engine).searcher(),
+                          QueryContext(caches=internals(engine).caches))
+    space = evaluator.space
+    leaves = [evaluator.term(space, field, term) for field in ("title", "body")
+              for term in ("发展", "海洋", "聊城", "建设", "不存在的词")]
+    leaves += [evaluator.substring(space, needle) for needle in ("国际合作", "发展")]
+    assert all(leaf.is_sparse for leaf in leaves)
+
+    def arrays(match: Match) -> Match:
+        return Match(match.mask.copy(), match.score.copy())
+
+    def same(got: Match, want: Match) -> None:
+        assert np.array_equal(got.mask, want.mask)
+        assert np.array_equal(got.score, want.score)
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        chosen = [leaves[i] for i in rng.choice(len(leaves), int(rng.integers(2, 5)),
+                                                 replace=False)]
+        sparse = [Match.sparse(space.n, m.ids, m.values) if rng.random() < 0.7 else arrays(m)
+                  for m in chosen]
+        dense = [arrays(m) for m in chosen]
+        same(all_of(sparse, space.n), all_of(dense, space.n))
+        same(any_of(sparse, space.n), any_of(dense, space.n))
+        base = any_of(dense[:1] + dense[1:2], space.n)
+        want = base.score + 0.25 * np.where(base.mask, dense[-1].score, 0.0)
+        add_where(base.score, base.mask, sparse[-1], 0.25)
+        assert np.array_equal(base.score, want)
+    for leaf in leaves:  # the leaves themselves never changed
+        fresh = Match.sparse(space.n, leaf.ids, leaf.values)
+        same(leaf, arrays(fresh))
 
 
 def test_a_page_sorted_by_date_carries_the_relevance_scores(corpus_2k) -> None:

@@ -45,7 +45,7 @@ from ..core.rules import (
 from ..deadline import check_time_limit
 from ..query import And, Node, Not, Phrase, Word, pinyin_runs
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
-from .matches import Match, all_of, any_of, match_count
+from .matches import Match, add_where, all_of, any_of, match_count
 from .segments import Space
 from .substrings import Found, segment_text
 from .whoosh_adapter import term_postings
@@ -293,7 +293,7 @@ class Evaluator:
         result = self._combine([self._group(g, space) for g in groups if g not in asking], n)
         for group in asking:  # "海洋强国 是什么": the question words only add a little score
             extra = self._group(group, space)
-            result.score += rules.QUESTION_WEIGHT * np.where(result.mask, extra.score, 0.0)
+            add_where(result.score, result.mask, extra, rules.QUESTION_WEIGHT)
         self._quiet += 1
         try:
             for neg in negatives:
@@ -318,7 +318,7 @@ class Evaluator:
             return all_of(matches, n)
         result = any_of(matches, n)
         for match, weight, _covered in evidence:
-            result.score += weight * np.where(result.mask, match.score, 0.0)
+            add_where(result.score, result.mask, match, weight)
         if len(matches) > 1 and rules.COORD_POWER:
             weights = self.share_weights(matches, asked)
             held = np.zeros(n, dtype=np.float64)
@@ -410,7 +410,7 @@ class Evaluator:
         optional = [t for t in kept if t not in required]
         if optional:  # question words: a little score where the rest matched, never required
             extra = any_of([self.any_field(t, fields, space) for t in optional], n)
-            words.score += rules.QUESTION_WEIGHT * np.where(words.mask, extra.score, 0.0)
+            add_where(words.score, words.mask, extra, rules.QUESTION_WEIGHT)
         if quantity:
             # Quantities (30%, 4万, G20峰会): the parts mean nothing apart ("30" is
             # everywhere), so the exact string is required and the terms only add score.
@@ -433,7 +433,7 @@ class Evaluator:
             result = words.union(self.substring(space, needle), weight, in_place=True)
             if not self.relaxed:  # "any word" ranking counted them inside the share
                 for match, weight, _terms in near:
-                    result.score += weight * np.where(result.mask, match.score, 0.0)
+                    add_where(result.score, result.mask, match, weight)
             return result
         return words
 

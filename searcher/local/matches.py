@@ -89,10 +89,23 @@ class Match:
         *docs* are few (the page, or the hits of a rare word): a binary search of the
         ascending ids for each of them.  Many *docs* (a common word's hits) are cheaper
         to look up in the whole-index arrays."""
-        if not self.is_sparse or len(docs) * SPARSE_LOOKUPS > self.n:
+        if not self.is_sparse:
             return self.mask[docs], self.score[docs]
         if not len(self.ids):
             return np.zeros(len(docs), dtype=bool), np.zeros(len(docs), dtype=np.float64)
+        if len(docs) * SPARSE_LOOKUPS > self.n:
+            if len(self.ids) * SPARSE_LOOKUPS > self.n or not _ascending(docs):
+                return self.mask[docs], self.score[docs]
+            # Many docs (a query's hits, ascending) and few ids (a title term): place the
+            # ids among the docs, a binary search per id, not whole-index arrays.
+            where = np.searchsorted(docs, self.ids)
+            inside = where < len(docs)
+            inside[inside] = docs[where[inside]] == self.ids[inside]
+            held = np.zeros(len(docs), dtype=bool)
+            score = np.zeros(len(docs), dtype=np.float64)
+            held[where[inside]] = True
+            score[where[inside]] = self.values[inside]
+            return held, score
         where = np.minimum(np.searchsorted(self.ids, docs), len(self.ids) - 1)
         held = self.ids[where] == docs
         return held, np.where(held, self.values[where], 0.0)
@@ -152,7 +165,30 @@ class Match:
         return Match(self.mask.copy(), self.score.copy())
 
     def intersect(self, other: Match) -> Match:
-        return Match(self.mask & other.mask, self.score + other.score)
+        """Documents in both; scores summed everywhere (a document in one of them keeps
+        its partial score, which a later union can use).  A sparse side is scattered
+        into the result, not made into whole-index arrays of its own first."""
+        if other.is_sparse and not self.is_sparse:
+            self, other = other, self  # a + b == b + a exactly in IEEE arithmetic
+        if not self.is_sparse:
+            return Match(self.mask & other.mask, self.score + other.score)
+        if other.is_sparse:
+            result = Match(np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=np.float64))
+            result.score[other.ids] = other.values
+            result.mask[other.ids] = True
+        else:
+            result = Match(other.mask.copy(), other.score.copy())
+        result.and_sparse(self)
+        return result
+
+    def and_sparse(self, other: Match) -> None:
+        """``mask &= other.mask; score += other.score`` in place, for a sparse *other*
+        and whole-index arrays here: a pass to clear the mask, and *other*'s postings."""
+        ids = other.ids
+        kept = ids[self.mask[ids]]
+        self.mask.fill(False)
+        self.mask[kept] = True
+        self.score[ids] += other.values
 
 
 def distinct_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -190,8 +226,11 @@ def all_of(matches: list[Match], n: int) -> Match:
         return first.copy()
     result = first.intersect(matches[1])
     for match in matches[2:]:
-        np.logical_and(result.mask, match.mask, out=result.mask)
-        np.add(result.score, match.score, out=result.score)
+        if match.is_sparse:
+            result.and_sparse(match)
+        else:
+            np.logical_and(result.mask, match.mask, out=result.mask)
+            np.add(result.score, match.score, out=result.score)
     return result
 
 
@@ -204,9 +243,24 @@ def any_of(matches: list[Match], n: int) -> Match:
         return first.copy()
     result = first.union(matches[1])
     for match in matches[2:]:
-        np.logical_or(result.mask, match.mask, out=result.mask)
-        np.add(result.score, match.score, out=result.score)
+        result = result.union(match, in_place=True)
     return result
+
+
+def add_where(score: np.ndarray, mask: np.ndarray, match: Match, weight: float) -> None:
+    """``score += weight × match.score`` where *mask* holds, in place: a sparse *match*
+    adds at its own documents only (``np.where`` made two whole-index arrays, and a
+    sparse match's scores a third); the same sums."""
+    if match.is_sparse:
+        held = mask[match.ids]
+        score[match.ids[held]] += weight * match.values[held]
+    else:
+        score += weight * np.where(mask, match.score, 0.0)
+
+
+def _ascending(values: np.ndarray) -> bool:
+    """Whether *values* strictly ascend (distinct document numbers in order)."""
+    return len(values) < 2 or bool((values[1:] > values[:-1]).all())
 
 
 def top_order(keys: np.ndarray, count: int) -> np.ndarray:
