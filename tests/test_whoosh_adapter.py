@@ -178,10 +178,10 @@ def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
     ix.close()
 
 
-def test_postings_read_from_a_map_and_through_whoosh_agree(tmp_path):
-    """A segment in a folder is read through a map of its files (the term row found by
+def test_postings_read_with_pread_and_through_whoosh_agree(tmp_path):
+    """A segment in a folder is read from its files with ``pread`` (the term row found by
     hashing as Whoosh does); one in memory (or in a compound file) has no file of its own
-    to map and is read through Whoosh's own file object.  Both give what Whoosh's matcher
+    and is read through Whoosh's own file object.  Both give what Whoosh's matcher
     gives, term by term."""
     from whoosh.filedb.filestore import FileStorage, RamStorage
     from whoosh.writing import SegmentWriter
