@@ -65,9 +65,9 @@ def test_correct_words_are_left_alone(sample_index) -> None:
 
 
 def test_pasted_text_held_verbatim_is_not_corrected(sample_index, monkeypatch) -> None:
-    """A run longer than a unit pasted from an article is held verbatim: it is counted
-    once, and no span of it is offered a 'correction' (that a span is no word of the
-    index says nothing when the whole run is real text)."""
+    """A run pasted from an article is held verbatim: it is counted once, and no span of
+    it is offered a 'correction' (that a span is no word of the index says nothing when
+    the whole run is real text), whether it is longer than a unit or not."""
     from searcher.analysis.normalize import fold
     from searcher.local.search import HomophoneLookup
     from searcher.spelling import MAX_UNIT
@@ -82,7 +82,14 @@ def test_pasted_text_held_verbatim_is_not_corrected(sample_index, monkeypatch) -
     counts = HomophoneLookup.counts
     monkeypatch.setattr(HomophoneLookup, "counts",
                         lambda self, units: asked.extend(units) or counts(self, units))
-    for run in runs:
+    # and runs of a unit's length or less, cut anywhere from the articles' Han runs
+    han = [run for doc_id in sorted(ids)
+           for run in re.findall(r"[\u4e00-\u9fff]{5,}", engine.get(doc_id).text)]
+    short = list(dict.fromkeys(run[at : at + size] for run in han
+                               for size in range(5, MAX_UNIT + 1)
+                               for at in range(0, len(run) - size + 1, 3)))
+    assert len(short) >= 200
+    for run in runs + short:
         asked.clear()
         assert engine.search(run).did_you_mean is None, run
         assert asked in ([], [fold(run)]), run  # ([]: counted along with the search)
