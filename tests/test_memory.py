@@ -166,8 +166,8 @@ def expected(index: Path, old_index: Path) -> dict[int, tuple]:
 
 
 def test_small_budget_many_threads(index: Path, expected: dict[int, tuple]) -> None:
-    """4 threads × every query against a 1 MiB budget: capped, evicting, identical."""
-    engine = SearchEngine(index, cache_bytes=1 << 20)
+    """4 threads × every query against a 512 KiB budget: capped, evicting, identical."""
+    engine = SearchEngine(index, cache_bytes=1 << 19)
     caches = internals(engine).caches
     qs = queries(index)
     results: dict[int, list[tuple]] = {i: [] for i in range(len(qs))}
@@ -246,7 +246,7 @@ def test_postings_borrow_what_the_other_caches_leave(index: Path,
     """Plain searches fill no suggestion, facet or character-index cache: postings borrow
     that room beyond their own share, and give it back when facet counts need the
     facet columns; the caches together never exceed the budget, and no result changes."""
-    budget = 5 << 18  # 1.25 MiB: postings' own share (3/8) is less than these queries' need
+    budget = 1 << 20  # 1 MiB: postings' own share (3/8) is less than these queries' need
     engine = SearchEngine(index, cache_bytes=budget)
     caches = internals(engine).caches
     qs = queries(index)
