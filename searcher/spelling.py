@@ -242,9 +242,9 @@ def _fix_run(folded: str, whole: tuple[int, int], parts: list[tuple[int, int]],
     longest first, apart.
 
     A run that some document holds verbatim is text someone wrote, so none of its spans
-    is a slip either (山县发生地震以来, held by one article, was offered 震以 → 正以): it is
-    counted once, and its spans (thirty-odd in pasted text) only when no document holds
-    it; counting them in every segment was the costliest step of a pasted query."""
+    is a slip either, even one that is no word (震以 of 山县发生地震以来): it is counted
+    once, and its spans (thirty-odd in pasted text) only when no document holds it, since
+    counting them in every segment is the costliest step of a pasted query."""
     count, indexed = counts[folded[whole[0]:whole[1]]]
     if whole[1] - whole[0] <= MAX_UNIT:
         if not suspect(count, indexed):

@@ -143,6 +143,17 @@ def test_only_the_adapters_touch_whoosh_private_attributes():
 # -- the adapter reads what Whoosh's public API reads -----------------------------------
 
 
+def _matcher_postings(reader, fieldname: str, term: bytes) -> tuple[list, list]:
+    """(ids, weights) of *term* as Whoosh's public matcher gives them."""
+    matcher = reader.postings(fieldname, term)
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
+
+
 def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
     engine, _docs = sample_index
     ix = adapter.open_index(str(internals(engine).root.current().path))
@@ -152,14 +163,9 @@ def test_postings_and_lengths_match_whooshs_public_reader(sample_index):
             for fieldname, term in reader.all_terms():
                 if fieldname not in ("title", "body", "tag"):
                     continue
-                matcher = reader.postings(fieldname, term)
-                expected = ([], [])
-                while matcher.is_active():
-                    expected[0].append(matcher.id())
-                    expected[1].append(matcher.weight())
-                    matcher.next()
                 ids, weights = adapter.term_postings(reader, fieldname, term.decode("utf-8"))
-                assert (list(ids), pytest.approx(list(weights))) == expected, (fieldname, term)
+                assert (list(ids), pytest.approx(list(weights))) == _matcher_postings(
+                    reader, fieldname, term), (fieldname, term)
                 checked += 1
             assert checked > 500
             assert adapter.term_postings(reader, "body", "没有这个词的词") == ([], [])
@@ -203,14 +209,9 @@ def test_postings_read_with_pread_and_through_whoosh_agree(tmp_path):
             for fieldname, term in reader.all_terms():
                 if fieldname not in ("title", "body"):
                     continue
-                matcher = reader.postings(fieldname, term)
-                expected: tuple[list, list] = ([], [])
-                while matcher.is_active():
-                    expected[0].append(matcher.id())
-                    expected[1].append(matcher.weight())
-                    matcher.next()
                 ids, weights = adapter.term_postings(reader, fieldname, term.decode("utf-8"))
-                assert (list(ids), pytest.approx(list(weights))) == expected, (label, term)
+                assert (list(ids), pytest.approx(list(weights))) == _matcher_postings(
+                    reader, fieldname, term), (label, term)
                 got[fieldname, term] = (list(ids), list(weights))
             assert adapter.term_postings(reader, "body", "没有这个词的词") == ([], [])
             assert adapter.term_postings(reader, "no_such_field", "聊城") == ([], [])

@@ -87,8 +87,9 @@ class Match:
     def at(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(``mask[docs]``, ``score[docs]``) without whole-index arrays when sparse and
         *docs* are few (the page, or the hits of a rare word): a binary search of the
-        ascending ids for each of them.  Many *docs* (a common word's hits) are cheaper
-        to look up in the whole-index arrays."""
+        ascending ids for each of them.  Many *docs* in ascending order (a query's hits)
+        and few ids: a binary search among the docs for each id.  Many of both: the
+        whole-index arrays are cheaper."""
         if not self.is_sparse:
             return self.mask[docs], self.score[docs]
         if not len(self.ids):
@@ -249,8 +250,8 @@ def any_of(matches: list[Match], n: int) -> Match:
 
 def add_where(score: np.ndarray, mask: np.ndarray, match: Match, weight: float) -> None:
     """``score += weight × match.score`` where *mask* holds, in place: a sparse *match*
-    adds at its own documents only (``np.where`` made two whole-index arrays, and a
-    sparse match's scores a third); the same sums."""
+    adds at its own documents only, where ``np.where`` would make two whole-index arrays
+    (and the match's scores a third); the same sums."""
     if match.is_sparse:
         held = mask[match.ids]
         score[match.ids[held]] += weight * match.values[held]
