@@ -545,6 +545,8 @@ def file_descriptor(dbfile: Any) -> int | None:
         fd = raw.fileno() if type(dbfile) is StructFile and isinstance(
             raw, io.BufferedReader) and hasattr(os, "pread") else -1
         dbfile._searcher_fd = fd
+    if fd >= 0 and dbfile.is_closed:  # its number may belong to another file by now
+        raise ValueError(f"read of closed segment file {dbfile}")
     return fd if fd >= 0 else None
 
 
