@@ -215,6 +215,9 @@ def test_postings_read_with_pread_and_through_whoosh_agree(tmp_path):
                 got[fieldname, term] = (list(ids), list(weights))
             assert adapter.term_postings(reader, "body", "没有这个词的词") == ([], [])
             assert adapter.term_postings(reader, "no_such_field", "聊城") == ([], [])
+        if label == "folder":  # a closed file's descriptor number is never read again
+            with pytest.raises(ValueError):
+                adapter.term_postings(reader, "body", "聊城")
         ix.close()
     assert read["folder"] == read["memory"]
     assert max(len(ids) for ids, _weights in read["folder"].values()) == len(bodies)
