@@ -10,6 +10,7 @@ squeezed text, derived again from the stored title and display text.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -117,8 +118,49 @@ def check_segments(engine: SearchEngine, rng: random.Random) -> int:
                    zip(found.ids, found.title, found.body, strict=True)}
             assert got == oracle(texts, needle), needle
             assert seg.count(needle) == len(found), needle
+    check_joined(engine, rng)
     assert caches.char_index.stats().entries == 0  # nothing was sorted in this process
     return len(readers)
+
+
+def check_joined(engine: SearchEngine, rng: random.Random) -> None:
+    """Every segment searched at once (SpaceText) finds what the oracle finds over all the
+    texts, documents numbered across segments, and whole numbers as each segment does."""
+    leaves = internals(engine).searcher().leaf_searchers()
+    caches = internals(engine).caches
+    segments = [substrings.segment_text(leaf.reader(), caches) for leaf, _ in leaves]
+    joined = substrings.SpaceText.join(segments, [offset for _, offset in leaves])
+    assert joined is not None
+    texts = [t for leaf, _ in leaves for t in column_texts(leaf.reader())]
+    digits = [m for t in texts[:40] for m in re.findall(r"\d+[万年月日]|\d{2,}", t)][:30]
+    asked = needles(texts, rng, 80) + digits
+    default = substrings.KEEP_DECODED_FROM
+    try:  # then groups of 64 bytes and more kept decoded, and found again from there
+        for keep_from in (default, 64, 64):
+            substrings.KEEP_DECODED_FROM = keep_from
+            check_needles(joined, segments, [offset for _, offset in leaves], texts, asked)
+    finally:
+        substrings.KEEP_DECODED_FROM = default
+    assert caches.postings.stats().entries > 0
+
+
+def check_needles(joined: substrings.SpaceText, segments: list[substrings.SegmentText],
+                  offsets: list[int], texts: list[str], asked: list[str]) -> None:
+    for needle in asked:
+        found = joined.find(needle)
+        if found is None:  # one character, or one above U+FFFE: segment by segment
+            assert len(needle) < 2 or max(map(ord, needle)) >= 0xFFFF, needle
+            continue
+        got = {int(d): (int(t), int(b)) for d, t, b in
+               zip(found.ids, found.title, found.body, strict=True)}
+        assert got == oracle(texts, needle), needle
+        assert joined.count(needle) == len(got), needle
+        whole = joined.find(needle, whole_numbers=True)
+        assert whole is not None
+        each = [(seg.find(needle, whole_numbers=True), offset)
+                for seg, offset in zip(segments, offsets, strict=True)]
+        assert whole.ids.tolist() == [int(d) + offset for part, offset in each
+                                      for d in part.ids], needle
 
 
 def test_new_and_merged_segments(tmp_path: Path) -> None:
@@ -231,18 +273,18 @@ def test_searches_hand_back_the_position_pages_they_read(tmp_path: Path) -> None
     texts = [t for reader in leaf_readers(engine) for t in column_texts(reader)]
     queries = needles(texts, rng, 150) + ["的", "中国", "发展", "新闻联播"]
     released = []
-    original = substrings.BigramIndex._release
+    original = substrings.BigramIndex.release
     try:
         for keep in (False, True):
             if keep:  # the same queries without the release: the pages stay mapped
-                substrings.BigramIndex._release = lambda self, spans: None
+                substrings.BigramIndex.release = lambda self, spans: None
             engine.close()
             engine = SearchEngine(tmp_path / "ix")
             for query in queries:
                 engine.search(f'"{query}"', limit=5)
             released.append(mapped_kb(tmp_path / "ix", ".bigrams.stream.npy"))
     finally:
-        substrings.BigramIndex._release = original
+        substrings.BigramIndex.release = original
         engine.close()
     after_release, kept = released
     assert kept > 4 * 1024, kept  # the queries really read megabytes of positions

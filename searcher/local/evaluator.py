@@ -226,12 +226,17 @@ class Evaluator:
             cache_key = _found_key(space, needle, whole_numbers)
             found = self.caches.postings.get(cache_key)
             if found is None:
-                parts = []
-                for reader, offset in space.leaves:
-                    check_time_limit()
-                    part = segment_text(reader, self.caches).find(needle, whole_numbers)
-                    if len(part):
-                        parts.append((part.ids + offset, part.title, part.body))
+                joined = space.text()
+                whole = joined.find(needle, whole_numbers) if joined is not None else None
+                if whole is not None:  # every segment at once
+                    parts = [(whole.ids, whole.title, whole.body)] if len(whole) else []
+                else:
+                    parts = []
+                    for reader, offset in space.leaves:
+                        check_time_limit()
+                        part = segment_text(reader, self.caches).find(needle, whole_numbers)
+                        if len(part):
+                            parts.append((part.ids + offset, part.title, part.body))
                 found = Found(
                     np.concatenate([p[0] for p in parts]).astype(np.int32) if parts
                     else np.zeros(0, dtype=np.int32),
@@ -246,8 +251,8 @@ class Evaluator:
 
     def documents_holding(self, space: Space, needle: str) -> int:
         """Documents holding *needle* verbatim: the length of :meth:`found`'s occurrences
-        when a search has cached them, else counted segment by segment without
-        per-document occurrence counts (:meth:`SegmentText.count`; did-you-mean counts
+        when a search has cached them, else counted without per-document occurrence
+        counts (:meth:`SpaceText.count`, :meth:`SegmentText.count`; did-you-mean counts
         spans no search looks up) and cached as a number."""
         found = self.caches.postings.get(_found_key(space, needle, False))
         if found is not None:
@@ -255,10 +260,13 @@ class Evaluator:
         key = (space.key, "documents", needle)
         count = self.caches.postings.get(key)
         if count is None:
-            count = 0
-            for reader, _offset in space.leaves:
-                check_time_limit()
-                count += segment_text(reader, self.caches).count(needle)
+            joined = space.text()
+            count = joined.count(needle) if joined is not None else None
+            if count is None:  # segment by segment
+                count = 0
+                for reader, _offset in space.leaves:
+                    check_time_limit()
+                    count += segment_text(reader, self.caches).count(needle)
             self.caches.postings.put(key, count, ENTRY_OVERHEAD)
         return count
 

@@ -16,7 +16,7 @@ from ..core import rules
 from ..core.rules import TEXT_FIELDS
 from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .sidecar import load_arrays, segment_key
-from .substrings import segment_text
+from .substrings import SpaceText, segment_text
 from .whoosh_adapter import BYTE_TO_LENGTH, length_bytes
 
 SIDECAR = "data"
@@ -84,6 +84,7 @@ class Space:
         self.key = tuple(segment_key(reader) for reader, _ in self.leaves)
         self.caches = caches
         self._deleted: np.ndarray | None = None
+        self._text: bool | None = None  # False: some segment has no bigram index
 
     @classmethod
     def of(cls, searcher, caches: SearchCaches) -> Space:
@@ -136,6 +137,23 @@ class Space:
             return rules.K1 * (1 - rules.B + rules.B * lengths / averages)
 
         return self._joined(("text_norms",), make)
+
+    def text(self) -> SpaceText | None:
+        """Every segment's text joined, to find a string in all of them at once (None when
+        a segment has no bigram index: strings are then found segment by segment)."""
+        if self._text is None:
+            key = ("space", "text", self.key)
+            joined = self.caches.segments.get(key)
+            if joined is None:
+                joined = SpaceText.join([segment_text(reader, self.caches)
+                                         for reader, _ in self.leaves],
+                                        [offset for _, offset in self.leaves])
+                if joined is None:
+                    self._text = False
+                    return None
+                self.caches.segments.put(key, joined, joined.nbytes)
+            return joined
+        return None
 
     def deleted(self) -> np.ndarray:
         """Global numbers of deleted documents."""

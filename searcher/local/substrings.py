@@ -38,6 +38,11 @@ memory.  The pages of the groups a search read are handed back to the kernel
 and warm, but stop counting in the process's RSS, which otherwise kept every
 group any query had touched (375 MB after 600 queries at 200,000 articles).
 
+An index's segments are searched together (:class:`SpaceText`): each bigram's groups
+are read from every segment and decoded in one pass, positions shifted by their
+segment's place in the joined text, so a needle costs the same few array steps whatever
+the number of segments.
+
 A segment whose sidecars are missing or damaged gets its squeezed texts derived
 again from the stored title and display text (:func:`squeezed_texts`) and is
 searched the older way until the next ``searcher index`` run writes them: the
@@ -197,19 +202,48 @@ class BigramIndex:
             data = self._stream[start:end]
             if hi - lo == 1 and end - start <= SMALL_GROUP:
                 return _decode_small(data.tobytes())
-        last = data < 0x80  # the last byte of each value
-        if bool(last.all()):
-            deltas = data.astype(np.int64)
-        else:
-            deltas = _leb128_values(data, np.flatnonzero(last))
-        at = np.cumsum(deltas)
-        if hi - lo > 1:  # each group's first value is absolute: undo the running sum
-            bounds = self._offsets[lo : hi + 1].astype(np.int64) - start
-            before = np.concatenate(([0], np.cumsum(last)))[bounds]  # values before each
-            counts = np.diff(before)
-            base = np.where(before[:-1] > 0, at[np.maximum(before[:-1] - 1, 0)], 0)
-            at -= np.repeat(base, counts)
-        return at
+        bounds = self._offsets[lo : hi + 1].astype(np.int64) - start if hi - lo > 1 else None
+        return decode_groups(data, bounds)[0]
+
+    def read(self, lo: int, hi: int, read: list[tuple[int, int]]) -> bytes:
+        """The bytes of groups [lo, hi): read from the file (``os.pread``: no page of the
+        map enters this process), else copied from the map, noting the span in *read*."""
+        start, end = int(self._offsets[lo]), int(self._offsets[hi])
+        if self._fd is not None:
+            raw = os.pread(self._fd, end - start, self._map_offset + start)
+            if len(raw) == end - start:
+                return raw
+        read.append((start, end))
+        return self._stream[start:end].tobytes()
+
+    def kept_group(self, key: int) -> np.ndarray | None:
+        """The positions of bigram *key*'s group when a search left them decoded (see
+        :meth:`_group_of`)."""
+        return self.decoded.get(("bigram group", self.name, key)) \
+            if self.decoded is not None else None
+
+    def keep_group(self, key: int, group: np.ndarray) -> np.ndarray:
+        """Keep a large group's decoded positions (*group*, local) for later searches, in
+        the narrowest type that holds them; returns what is kept."""
+        if self.decoded is None:
+            return group
+        if len(self._stream) < 2**31:  # more bytes than the text has characters
+            group = group.astype(np.int32)
+        group.flags.writeable = False  # shared by every later search
+        return self.decoded.put(("bigram group", self.name, key), group,
+                                heap_bytes(group) + ENTRY_OVERHEAD)
+
+    def groups_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each bigram key of *keys* (uint32), its group number and its bytes (0: no
+        such bigram in this segment)."""
+        table = self._keys
+        if not len(table):
+            return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.int64)
+        where = table.searchsorted(keys.astype(table.dtype, copy=False))
+        at = np.minimum(where, len(table) - 1)
+        offsets = self._offsets
+        sizes = offsets[at + 1].astype(np.int64) - offsets[at]
+        return at, np.where(table[at] == keys, sizes, 0)
 
     def group(self, key: int, read: list[tuple[int, int]] | None = None) -> np.ndarray:
         lo, hi = self.span(key, key + 1)
@@ -222,9 +256,9 @@ class BigramIndex:
         try:
             return self._find(wanted, read)
         finally:
-            self._release(read)
+            self.release(read)
 
-    def _release(self, spans: list[tuple[int, int]]) -> None:
+    def release(self, spans: list[tuple[int, int]]) -> None:
         """Drop the pages of *spans* of ``stream`` from this process's mapping.
 
         The data is a read-only file map, so this is always safe: a later read (by
@@ -291,14 +325,9 @@ class BigramIndex:
         lo, hi = span
         if self.decoded is None or self.nbytes_of(lo, hi) < KEEP_DECODED_FROM:
             return self.decode(lo, hi, read)
-        cache_key = ("bigram group", self.name, key)
-        group = self.decoded.get(cache_key)
+        group = self.kept_group(key)
         if group is None:
-            group = self.decode(lo, hi, read)
-            if len(self._stream) < 2**31:  # more bytes than the text has characters
-                group = group.astype(np.int32)
-            group.flags.writeable = False  # shared by every later search
-            self.decoded.put(cache_key, group, heap_bytes(group) + ENTRY_OVERHEAD)
+            group = self.keep_group(key, self.decode(lo, hi, read))
         return group
 
     def preceded(self, at: np.ndarray, firsts: np.ndarray, code: int) -> np.ndarray:
@@ -322,7 +351,7 @@ class BigramIndex:
                     hit |= group[where] == at
             return hit
         finally:
-            self._release(read)
+            self.release(read)
 
 
 @dataclass
@@ -432,15 +461,7 @@ class SegmentText:
         counting its occurrences per document, title and body apart: did-you-mean asks
         this of every span of a pasted run, in every segment."""
         at, ascending = self._occurrences(needle, False)
-        if not len(at):
-            return 0
-        at = _in_order(at, ascending)
-        starts = self.starts
-        if len(at) > len(starts):  # as in _per_document: search the bounds, not positions
-            first = np.searchsorted(at, starts)
-            return int(np.count_nonzero(np.diff(np.append(first, len(at)))))
-        docs = np.searchsorted(starts, at, side="right")
-        return int(np.count_nonzero(docs[1:] != docs[:-1])) + 1
+        return _count_documents(_in_order(at, ascending), self.starts)
 
     def _occurrences(self, needle: str, whole_numbers: bool) -> tuple[np.ndarray, bool]:
         """Start positions of *needle* in the segment's text, and whether they ascend."""
@@ -537,6 +558,31 @@ def _decode_small(data: bytes) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
+def decode_groups(data: np.ndarray, bounds: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The positions of the groups whose bytes are *data* (uint8) one after another, and
+    how many each group holds.  *bounds* (int64, one more than the groups) are where each
+    group's bytes start in *data*; None for one group.
+
+    Within a group each value is the difference from the one before, and the first is
+    absolute: a running sum over all the bytes, then each group's sum before it taken
+    off, so any number of groups costs the same dozen array steps as one.
+    """
+    last = data < 0x80  # the last byte of each value
+    if bool(last.all()):
+        deltas = data.astype(np.int64)
+    else:
+        deltas = _leb128_values(data, np.flatnonzero(last))
+    at = np.cumsum(deltas)
+    if bounds is None or len(bounds) <= 2:
+        return at, None if bounds is None else np.array([len(at)])
+    before = np.concatenate(([0], np.cumsum(last)))[bounds]  # values before each group
+    counts = np.diff(before)
+    base = np.where(before[:-1] > 0, at[np.maximum(before[:-1] - 1, 0)], 0)
+    at -= np.repeat(base, counts)
+    return at, counts
+
+
 def _leb128_values(data: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The LEB128 values of *data* (uint8), whose last bytes are at *ends* (int64).
 
@@ -555,6 +601,17 @@ def _leb128_values(data: np.ndarray, ends: np.ndarray) -> np.ndarray:
         place += 1
         longer = longer[lengths[longer] > place]
     return values
+
+
+def _count_documents(at: np.ndarray, starts: np.ndarray) -> int:
+    """How many documents (starting at *starts*) the ascending positions *at* fall in."""
+    if not len(at):
+        return 0
+    if len(at) > len(starts):  # as in _per_document: search the bounds, not positions
+        first = np.searchsorted(at, starts)
+        return int(np.count_nonzero(np.diff(np.append(first, len(at)))))
+    docs = np.searchsorted(starts, at, side="right")
+    return int(np.count_nonzero(docs[1:] != docs[:-1])) + 1
 
 
 def _per_document(at: np.ndarray, starts: np.ndarray, title_ends: np.ndarray,
@@ -686,3 +743,182 @@ def segment_text(reader, caches: SearchCaches) -> SegmentText:
                       codes=None if bigrams is not None else arrays["codes"],
                       tally=caches.sort_tally.setdefault(key, [0, 0]))
     return caches.segments.put(("text", key), seg, seg.nbytes)
+
+
+@dataclass
+class SpaceText:
+    """The texts of every segment of an index as one text: segment s's positions shifted
+    by ``bases[s]`` (the characters of the segments before it), its documents numbered
+    from ``offsets[s]``.
+
+    A needle is found in all segments at once.  Found segment by segment, each of its
+    bigram groups cost a dozen array steps per segment whatever its size (most are a few
+    hundred bytes), and a pasted line of text at 500,000 articles (24 segments) spent
+    more time in those steps than in its bytes.  Here one bigram's groups are read from
+    every segment still holding candidates and decoded in one pass, each group's
+    positions shifted by its segment's base, so the candidates of all segments are
+    checked against it with one binary search: the same positions, ascending.
+    """
+
+    segments: list[SegmentText]
+    bases: np.ndarray  # int64: where each segment's text starts in the joined text
+    starts: np.ndarray  # int64: where each document starts in the joined text
+    title_ends: np.ndarray  # int64: where each document's title part ends
+
+    @classmethod
+    def join(cls, segments: list[SegmentText], offsets: list[int]) -> SpaceText | None:
+        """The joined text of *segments* whose documents are numbered from *offsets*, or
+        None when a segment has no bigram index (it is searched the older way) or the
+        numbering is not its documents end to end."""
+        if any(seg.bigrams is None for seg in segments):
+            return None
+        if offsets != [int(n) for n in np.cumsum([0] + [len(s.starts) for s in segments])[:-1]]:
+            return None
+        totals = np.array([seg.total for seg in segments], dtype=np.int64)
+        bases = np.concatenate(([0], np.cumsum(totals)[:-1])).astype(np.int64)
+        parts = [(np.asarray(seg.starts, dtype=np.int64) + base,
+                  np.asarray(seg.title_ends, dtype=np.int64) + base)
+                 for seg, base in zip(segments, bases.tolist(), strict=True)]
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(segments, bases,
+                   np.concatenate([p[0] for p in parts]) if parts else empty,
+                   np.concatenate([p[1] for p in parts]) if parts else empty)
+
+    @property
+    def nbytes(self) -> int:
+        return heap_bytes(self.bases, self.starts, self.title_ends) + ENTRY_OVERHEAD
+
+    def find(self, needle: str, whole_numbers: bool = False) -> Found | None:
+        """:meth:`SegmentText.find` over every segment, documents numbered across them;
+        None for a needle found segment by segment (one character, a code point above
+        U+FFFE, or the separator)."""
+        at = self._occurrences(needle, whole_numbers)
+        if at is None:
+            return None
+        if not len(at):
+            return _empty()
+        return _per_document(at, self.starts, self.title_ends, ascending=True)
+
+    def count(self, needle: str) -> int | None:
+        """:meth:`SegmentText.count` over every segment (None as for :meth:`find`)."""
+        at = self._occurrences(needle, False)
+        return None if at is None else _count_documents(at, self.starts)
+
+    def _occurrences(self, needle: str, whole_numbers: bool) -> np.ndarray | None:
+        """Start positions of *needle* in the joined text, ascending (see the class)."""
+        size = len(needle)
+        if size < 2 or SEPARATOR in needle or any(ord(c) >= CLIP for c in needle):
+            return None
+        codes = [ord(c) for c in needle]
+        keys = np.array([codes[k] << 16 | codes[k + 1] for k in range(size - 1)],
+                        dtype=np.uint32)
+        held, groups, sizes = [], [], []  # segments holding every bigram, their groups
+        for number, seg in enumerate(self.segments):
+            assert seg.bigrams is not None  # join() takes only indexed segments
+            group, nbytes = seg.bigrams.groups_of(keys)
+            if bool(nbytes.all()):
+                held.append(number)
+                groups.append(group)
+                sizes.append(nbytes)
+        if not held:
+            return np.zeros(0, dtype=np.int64)
+        by_segment = np.array(sizes)  # bytes of each bigram's group in each segment held
+        totals = by_segment.sum(axis=0).tolist()
+        # The rarest bigram (fewest bytes) gives the candidates; the others checked cover
+        # every character with the fewest bytes, smallest first (as in BigramIndex._find).
+        rarest = min(range(size - 1), key=totals.__getitem__)
+        # A caller's time limit (searcher/deadline.py): decoding a group cannot stop
+        # midway; a group holds at most one position per byte.
+        check_time_limit(totals[rarest] / SCAN_RATE)
+        needed = sorted(cheapest_cover(totals, rarest), key=totals.__getitem__)
+        rows = list(range(len(held)))
+        at = self._positions(int(keys[rarest]), rarest, held, rows, groups, by_segment)
+        at -= rarest
+        for k in needed:
+            if k == rarest or not len(at):
+                continue
+            check_time_limit()
+            # Only the segments still holding candidates are read.
+            segment_of = np.searchsorted(self.bases, at, side="right") - 1
+            wanted = set(np.unique(segment_of).tolist())
+            rows = [row for row in rows if held[row] in wanted]
+            group = self._positions(int(keys[k]), k, held, rows, groups, by_segment)
+            probe = at + k
+            where = np.minimum(np.searchsorted(group, probe), len(group) - 1)
+            at = at[group[where] == probe]
+        if whole_numbers and len(at) and (needle[0].isdigit() or needle[-1].isdigit()):
+            at = self._whole_numbers(at, needle)
+        return at
+
+    def _positions(self, key: int, k: int, held: list[int], rows: list[int],
+                   groups: list[np.ndarray], by_segment: np.ndarray) -> np.ndarray:
+        """The joined-text positions of bigram *key* (the needle's *k*-th) in the segments
+        ``held[row]`` of *rows*: the groups kept decoded as they are, the others read and
+        decoded in one pass (the large ones then kept, as BigramIndex._group_of does)."""
+        pieces: list[np.ndarray | None] = []
+        raw: list[bytes] = []
+        raw_bases: list[int] = []
+        keep: list[int] = []  # pieces (by index) to keep decoded once decoded
+        spans: list[tuple[BigramIndex, list[tuple[int, int]]]] = []
+        for row in rows:
+            number = held[row]
+            bigrams = self.segments[number].bigrams
+            assert bigrams is not None
+            base = int(self.bases[number])
+            large = int(by_segment[row, k]) >= KEEP_DECODED_FROM
+            kept = bigrams.kept_group(key) if large else None
+            if kept is not None:
+                pieces.append(kept.astype(np.int64) + base)
+                continue
+            if large:
+                keep.append(len(pieces))
+            pieces.append(None)
+            read: list[tuple[int, int]] = []
+            group = int(groups[row][k])
+            raw.append(bigrams.read(group, group + 1, read))
+            raw_bases.append(base)
+            if read:
+                spans.append((bigrams, read))
+        try:
+            if raw:
+                lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+                bounds = np.concatenate(([0], np.cumsum(lengths)))
+                at, counts = decode_groups(np.frombuffer(b"".join(raw), dtype=np.uint8),
+                                           bounds)
+                assert counts is not None
+                at += np.repeat(np.array(raw_bases, dtype=np.int64), counts)
+                if len(raw) == len(pieces) and not keep:
+                    return at
+                decoded = iter(np.split(at, np.cumsum(counts)[:-1]))
+                filled = [next(decoded) if piece is None else piece for piece in pieces]
+                for index in keep:
+                    number = held[rows[index]]
+                    bigrams = self.segments[number].bigrams
+                    assert bigrams is not None
+                    bigrams.keep_group(key, filled[index] - int(self.bases[number]))
+                return np.concatenate(filled)
+        finally:
+            for bigrams, read in spans:
+                bigrams.release(read)
+        ready = [piece for piece in pieces if piece is not None]  # all kept decoded
+        return np.concatenate(ready) if ready else np.zeros(0, dtype=np.int64)
+
+    def _whole_numbers(self, at: np.ndarray, needle: str) -> np.ndarray:
+        """*at* without the positions where a number of *needle* continues (see
+        :meth:`SegmentText.find`), segment by segment."""
+        keep = np.ones(len(at), dtype=bool)
+        size = len(needle)
+        bounds = np.searchsorted(at, self.bases).tolist() + [len(at)]
+        for number, seg in enumerate(self.segments):
+            lo, hi = bounds[number], bounds[number + 1]
+            if lo == hi:
+                continue
+            bigrams = seg.bigrams
+            assert bigrams is not None
+            local = at[lo:hi] - int(self.bases[number])
+            if needle[0].isdigit():
+                keep[lo:hi] &= ~bigrams.preceded(local, _NUMBER_CHARS, ord(needle[0]))
+            if needle[-1].isdigit():
+                keep[lo:hi] &= ~bigrams.followed(local + size - 1, ord(needle[-1]),
+                                                 _NUMBER_CHARS)
+        return at[keep]
