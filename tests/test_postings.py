@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SAMPLE_DOCS, SHARED, needs_shared
 from whoosh.filedb.filestore import FileStorage
@@ -222,3 +223,34 @@ def test_plain_blocks_read_back(ids, weights, values) -> None:
     back = W3TermInfo.from_bytes(info.to_bytes())
     assert back.inlined_postings() == (tuple(ids), tuple(weights), each)
     assert (back.doc_frequency(), back.min_id(), back.max_id()) == (len(ids), ids[0], ids[-1])
+
+
+def test_blocks_of_every_layout_and_segment_decode_as_one_list() -> None:
+    """decode_blocks takes the blocks of several lists (segments, ids shifted by each
+    one's first document number) with different layouts side by side — delta widths,
+    weight modes, values — and gives what each list gives read on its own, joined."""
+    from array import array
+
+    layouts = [([5, 9, 300], [1.0, 1.0, 1.0], None),
+               ([0, 70_000, 70_001], [2.0, 2.0, 2.0], None),
+               ([3, 4, 6], [1.0, 7.0, 255.0], b"\x00\x00\x00\x01" * 3),
+               ([3, 4, 6], [0.5, 1.25, 300.0], [b"a", b"", b"xyz"]),
+               ([7], [3.0], None)]
+    blocks: list = []
+    want_ids: list[int] = []
+    want_weights: list[float] = []
+    offset = 0
+    for ids, weights, values in layouts + layouts[::-1]:
+        weights = array("f", weights)
+        data = whoosh_codec.PLAIN_MAGIC + whoosh_codec.encode_block(
+            ids, weights, values, max(weights), 3, 1, 9, False) + whoosh_codec.encode_block(
+            [i + 1_000 for i in ids], weights, values, max(weights), 0, 1, 9, True)
+        alone_ids, alone_weights = whoosh_codec.read_blocks(data)
+        want_ids += (alone_ids + offset).tolist()
+        want_weights += alone_weights.tolist()
+        whoosh_codec.gather_blocks(data, offset, blocks)
+        offset += 200_000
+    got_ids, got_weights = whoosh_codec.decode_blocks(blocks)
+    assert got_ids.tolist() == want_ids
+    assert got_weights.tolist() == want_weights
+    assert got_weights.dtype == np.float32

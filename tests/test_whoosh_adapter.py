@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import whoosh
-from conftest import ROOT
+from conftest import ROOT, SAMPLE_DOCS
 
 from searcher.errors import SearcherError, UnsupportedWhooshError
 from searcher.local import whoosh_adapter as adapter
@@ -271,3 +272,34 @@ def test_every_imported_package_is_declared():
         if not any(_normalise(n) in declared for n in names):
             missing[module] = where
     assert missing == {}
+
+
+def test_postings_of_every_segment_at_once_equal_each_segments(tmp_path):
+    """postings_everywhere (the plain blocks of all segments decoded as one list, inlined
+    rows through Whoosh's matcher) gives each segment's term_postings, shifted by its
+    first document number, for every term of real articles in several segments."""
+    from searcher import SearchEngine
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    engine = SearchEngine(tmp_path / "ix")
+    engine.index([docs], jobs=2, batch_size=7)
+    leaves = [(leaf.reader(), offset) for leaf, offset in
+              internals(engine).searcher().leaf_searchers()]
+    assert len(leaves) >= 3
+    terms = {(f, t.decode("utf-8")) for reader, _ in leaves for f, t in reader.all_terms()
+             if f in ("title", "body", "tag")}
+    shapes = set()
+    for fieldname, term in sorted(terms):
+        ids, weights = adapter.postings_everywhere(leaves, fieldname, term)
+        want_ids, want_weights = [], []
+        for reader, offset in leaves:
+            each_ids, each_weights = adapter.term_postings(reader, fieldname, term)
+            want_ids += [int(i) + offset for i in each_ids]
+            want_weights += list(np.asarray(each_weights, dtype=np.float32))
+            shapes.add(type(each_ids).__name__)
+        assert ids.tolist() == want_ids, (fieldname, term)
+        assert weights.tolist() == want_weights, (fieldname, term)
+    assert shapes >= {"list", "ndarray"}  # inlined rows and plain blocks both read
+    assert adapter.postings_everywhere(leaves, "body", "没有这个词的词")[0].tolist() == []
+    engine.close()

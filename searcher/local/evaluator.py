@@ -48,7 +48,7 @@ from .caching import ENTRY_OVERHEAD, SearchCaches, heap_bytes
 from .matches import Match, add_where, all_of, any_of, match_count
 from .segments import Space
 from .substrings import Found, segment_text
-from .whoosh_adapter import term_postings
+from .whoosh_adapter import postings_everywhere
 
 
 @dataclass
@@ -145,17 +145,9 @@ class Evaluator:
         cached = self.caches.postings.get(key)
         if cached is not None:
             return cached
-        ids_parts, weight_parts = [], []
-        for reader, offset in space.leaves:
-            check_time_limit()
-            ids, weights = term_postings(reader, fieldname, term)
-            if len(ids):
-                ids_parts.append(np.asarray(ids, dtype=np.int64) + offset)
-                weight_parts.append(np.asarray(weights, dtype=np.float32))
-        all_ids = np.concatenate(ids_parts).astype(np.int32) if ids_parts \
-            else np.zeros(0, dtype=np.int32)
-        all_weights = _narrow(np.concatenate(weight_parts)) if weight_parts \
-            else np.zeros(0, np.float32)
+        ids, weights = postings_everywhere(space.leaves, fieldname, term)
+        all_ids = ids.astype(np.int32)
+        all_weights = _narrow(weights) if len(weights) else np.zeros(0, np.float32)
         return self.caches.postings.put(key, (all_ids, all_weights),
                                         heap_bytes(all_ids, all_weights) + ENTRY_OVERHEAD)
 

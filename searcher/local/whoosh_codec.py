@@ -319,12 +319,20 @@ def encode_block(ids: Any, weights: array, values: Any, maxweight: float,
 
 
 def read_blocks(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, weights) of a whole posting list of plain blocks (its bytes, magic first).
+    """(ids, weights) of a whole posting list of plain blocks (its bytes, magic first)."""
+    blocks: list[Block] = []
+    gather_blocks(data, 0, blocks)
+    return decode_blocks(blocks)
 
-    Decoded in one piece: each block's deltas and weights are gathered, and numpy turns
-    them into ids and weights once for the whole list (a block's first id follows the
-    previous block's last as a delta too), instead of a dozen numpy calls a block."""
-    blocks = []
+
+#: One plain block as :func:`decode_blocks` takes it: (count, first id, last id, layout,
+#: data), the ids shifted by the segment's first document number.
+Block = tuple[int, int, int, int, bytes]
+
+
+def gather_blocks(data: bytes, offset: int, out: list[Block]) -> None:
+    """Append the blocks of a posting list of plain blocks (its bytes, magic first) to
+    *out*, their ids shifted by *offset* (the segment's first global document number)."""
     at, end = len(PLAIN_MAGIC), len(data)
     header_size = _BLOCK_STRUCT.size
     unpack = _BLOCK_STRUCT.unpack_from
@@ -334,42 +342,75 @@ def read_blocks(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         start = at + header_size
         at += _SIZE.size + (size if size > 0 else -size)
         block = data[start:at]
-        blocks.append((count, first, last, layout, decompress(block) if comp else block))
+        out.append((count, first + offset, last + offset, layout,
+                    decompress(block) if comp else block))
         if size < 0:
             break
-    layouts = {b[3] for b in blocks}
-    if len(layouts) != 1 or not layouts <= {0, 1, 2, _W_BYTE, _W_BYTE | 1, _W_BYTE | 2}:
-        ids_parts, weight_parts = [], []
-        for count, first, _last, layout, block in blocks:
-            block_ids, block_weights, _values = _decode_data(layout, first, count, block)
-            ids_parts.append(block_ids)
-            weight_parts.append(block_weights)
-        return np.concatenate(ids_parts), np.concatenate(weight_parts)
-    (layout,) = layouts
-    id_type = np.dtype(_ID_TYPES[layout & 3])
-    width = id_type.itemsize
-    gaps, deltas, weights, counts = [], [], [], []
+
+
+def decode_blocks(blocks: list[Block]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids int64, weights float32) of *blocks* in ascending order of ids, decoded in one
+    piece: each block's deltas and weights are gathered by kind (delta width, weight
+    mode), and numpy turns each kind into ids and weights once for all the blocks (a
+    block's first id follows the previous block's last as a delta too), instead of a
+    dozen numpy calls a block.  The blocks of several segments (ids shifted by each
+    segment's offset) decode as one list: the same values as segment by segment."""
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    deltas: dict[int, tuple[list[int], list[bytes]]] = {}
+    weights: dict[int, tuple[list[int], list[bytes]]] = {}
+    gaps, counts = [], []
     previous = 0
-    for count, first, last, _layout, block in blocks:
+    for number, (count, first, last, layout, block) in enumerate(blocks):
         gaps.append(first - previous)  # a block's first id: the gap from the last block's
-        cut = width * (count - 1)
-        deltas.append(block[:cut])
-        weights.append(block[cut : cut + count])
         counts.append(count)
         previous = last
-    total = sum(counts)
-    starts = np.cumsum(counts) - counts
-    mask = np.ones(total, dtype=bool)
-    mask[starts] = False
+        width = layout & 3
+        cut = (1 << width) * (count - 1)
+        if count > 1:
+            kind = deltas.setdefault(width, ([], []))
+            kind[0].append(number)
+            kind[1].append(block[:cut])
+        wmode = layout & 12
+        if wmode != _W_ONE:
+            size = 4 if wmode == _W_SAME else count if wmode == _W_BYTE else 4 * count
+            kind = weights.setdefault(wmode, ([], []))
+            kind[0].append(number)
+            kind[1].append(block[cut : cut + size])
+    count_array = np.array(counts, dtype=np.int64)
+    starts = np.cumsum(count_array) - count_array
+    total = int(count_array.sum())
     ids = np.empty(total, dtype=np.int64)
     ids[starts] = gaps
-    ids[mask] = np.frombuffer(b"".join(deltas), id_type)
+    for width, (numbers, parts) in deltas.items():
+        values = np.frombuffer(b"".join(parts), np.dtype(_ID_TYPES[width]))
+        if len(numbers) == len(blocks) or len(values) == total - len(blocks):
+            ids[_spans(starts + 1, count_array - 1)] = values  # every block's deltas
+        else:
+            chosen = np.array(numbers)
+            ids[_spans(starts[chosen] + 1, count_array[chosen] - 1)] = values
     np.cumsum(ids, out=ids)
-    if layout & _W_BYTE:
-        weight_array = np.frombuffer(b"".join(weights), np.uint8).astype(np.float32)
-    else:
-        weight_array = np.ones(total, dtype=np.float32)
+    weight_array = np.ones(total, dtype=np.float32)  # _W_ONE
+    for wmode, (numbers, parts) in weights.items():
+        joined = b"".join(parts)
+        chosen = np.array(numbers)
+        if wmode == _W_SAME:  # one float32 for the whole block
+            values = np.repeat(np.frombuffer(joined, "<f4"), count_array[chosen])
+        elif wmode == _W_BYTE:
+            values = np.frombuffer(joined, np.uint8)
+        else:
+            values = np.frombuffer(joined, "<f4")
+        if len(numbers) == len(blocks):
+            weight_array[:] = values
+        else:
+            weight_array[_spans(starts[chosen], count_array[chosen])] = values
     return ids, weight_array
+
+
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` of every span, in order."""
+    before = np.cumsum(lengths) - lengths
+    return np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
 
 
 _BLOCK_STRUCT = struct.Struct("!i" + _BLOCK_HEADER.format.lstrip("!"))
@@ -592,9 +633,9 @@ def term_row(tindex: Any, key: bytes) -> bytes | None:
     return None
 
 
-def postings_by_row(terms: Any, fieldname: str, tbytes: bytes
-                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, Any]:
-    """((ids, weights) or None, the term's row) of a term of a segment's terms reader.
+def postings_bytes(terms: Any, fieldname: str, tbytes: bytes) -> tuple[bytes | None, Any]:
+    """(the bytes of its posting list or None, the term's row) of a term of a segment's
+    terms reader.
 
     Plain blocks are read straight from the postings file at the row's extent: a
     Whoosh matcher reads the list's tag and its first block's header when it is made,
@@ -616,7 +657,15 @@ def postings_by_row(terms: Any, fieldname: str, tbytes: bytes
         else terms._postfile.get(offset, length)
     if data[: len(PLAIN_MAGIC)] != PLAIN_MAGIC:
         return None, info
-    return read_blocks(data), info
+    return data, info
+
+
+def postings_by_row(terms: Any, fieldname: str, tbytes: bytes
+                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, Any]:
+    """((ids, weights) or None, the term's row) of a term of a segment's terms reader:
+    :func:`postings_bytes`, decoded.  Raises TermNotFound."""
+    data, info = postings_bytes(terms, fieldname, tbytes)
+    return (read_blocks(data) if data is not None else None), info
 
 
 WHOOSH_GOTO = W3LeafMatcher._goto
