@@ -138,19 +138,31 @@ def check_joined(engine: SearchEngine, rng: random.Random) -> None:
     try:  # then groups of 64 bytes and more kept decoded, and found again from there
         for keep_from in (default, 64, 64):
             substrings.KEEP_DECODED_FROM = keep_from
-            check_needles(joined, segments, [offset for _, offset in leaves], texts, asked)
+            at_once = check_needles(joined, segments, [offset for _, offset in leaves],
+                                    texts, asked)
+            assert at_once > len(asked) // 4, (keep_from, at_once)
     finally:
         substrings.KEEP_DECODED_FROM = default
     assert caches.postings.stats().entries > 0
 
 
 def check_needles(joined: substrings.SpaceText, segments: list[substrings.SegmentText],
-                  offsets: list[int], texts: list[str], asked: list[str]) -> None:
+                  offsets: list[int], texts: list[str], asked: list[str]) -> int:
+    """Check each needle found at once; returns how many were (the others, SpaceText says
+    by returning None, go segment by segment: one character, a code point above U+FFFE,
+    or thousands of candidates a segment)."""
+    at_once = 0
     for needle in asked:
         found = joined.find(needle)
-        if found is None:  # one character, or one above U+FFFE: segment by segment
-            assert len(needle) < 2 or max(map(ord, needle)) >= 0xFFFF, needle
+        if found is None:
+            assert joined.count(needle) is None, needle
+            # its rarest bigram has KEEP_DECODED_FROM bytes or more (up to 5 a position)
+            rarest = min((sum(len(occurrences(t, needle[k : k + 2])) for t in texts)
+                          for k in range(len(needle) - 1)), default=0)
+            assert len(needle) < 2 or max(map(ord, needle)) >= 0xFFFF \
+                or rarest >= substrings.KEEP_DECODED_FROM // 5, needle
             continue
+        at_once += 1
         got = {int(d): (int(t), int(b)) for d, t, b in
                zip(found.ids, found.title, found.body, strict=True)}
         assert got == oracle(texts, needle), needle
@@ -161,6 +173,7 @@ def check_needles(joined: substrings.SpaceText, segments: list[substrings.Segmen
                 for seg, offset in zip(segments, offsets, strict=True)]
         assert whole.ids.tolist() == [int(d) + offset for part, offset in each
                                       for d in part.ids], needle
+    return at_once
 
 
 def test_new_and_merged_segments(tmp_path: Path) -> None:

@@ -293,7 +293,7 @@ class SearchCaches:
 
     ``postings``: (doc ids, weights) over the whole index per (segments, field, term),
     each string's documents and occurrence counts, and the decoded positions of a
-    segment's common bigrams (:meth:`~searcher.local.substrings.BigramIndex._group_of`);
+    segment's common bigrams (:meth:`~searcher.local.substrings.BigramIndex.group_of`);
     ``suggest``: the merged suggestion table of the current segments
     (:mod:`searcher.local.suggest`); ``char_index``: sorted character positions of
     segments without a persisted index (:mod:`searcher.local.substrings`); ``facets``:

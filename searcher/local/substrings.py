@@ -97,7 +97,7 @@ _build_lock = threading.Lock()
 #: search never pays for the sort; a server does after its first few queries).
 SORT_AFTER_SCANS = 3
 #: Bigram groups of this many bytes or more stay decoded once a search has decoded them
-#: (in ``SearchCaches.postings``; see BigramIndex._group_of): about 5,000 positions.
+#: (in ``SearchCaches.postings``; see BigramIndex.group_of): about 5,000 positions.
 KEEP_DECODED_FROM = 8 * 1024
 #: One group of up to this many bytes (some 60 positions) is decoded by a loop in Python:
 #: below it the loop is faster than the array steps (measured: 2 µs against 20 µs at 20
@@ -142,7 +142,7 @@ class BigramIndex:
     stream: np.ndarray  # uint8: per group, ascending positions as LEB128 deltas
     keys: np.ndarray  # uint32 bigram keys (first << 16 | second), ascending
     offsets: np.ndarray  # where each group's bytes start in ``stream``, len(keys) + 1
-    #: Large groups kept decoded (int32), under (``name``, key): see :meth:`_group_of`.
+    #: Large groups kept decoded (int32), under (``name``, key): see :meth:`group_of`.
     decoded: ByteLRU[np.ndarray] | None = field(default=None, repr=False)
     name: Hashable = field(default=None, repr=False)
 
@@ -216,23 +216,6 @@ class BigramIndex:
         read.append((start, end))
         return self._stream[start:end].tobytes()
 
-    def kept_group(self, key: int) -> np.ndarray | None:
-        """The positions of bigram *key*'s group when a search left them decoded (see
-        :meth:`_group_of`)."""
-        return self.decoded.get(("bigram group", self.name, key)) \
-            if self.decoded is not None else None
-
-    def keep_group(self, key: int, group: np.ndarray) -> np.ndarray:
-        """Keep a large group's decoded positions (*group*, local) for later searches, in
-        the narrowest type that holds them; returns what is kept."""
-        if self.decoded is None:
-            return group
-        if len(self._stream) < 2**31:  # more bytes than the text has characters
-            group = group.astype(np.int32)
-        group.flags.writeable = False  # shared by every later search
-        return self.decoded.put(("bigram group", self.name, key), group,
-                                heap_bytes(group) + ENTRY_OVERHEAD)
-
     def groups_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each bigram key of *keys* (uint32), its group number and its bytes (0: no
         such bigram in this segment)."""
@@ -301,18 +284,18 @@ class BigramIndex:
         sizes = [self.nbytes_of(*span) for span in spans]
         rarest = min(range(size - 1), key=sizes.__getitem__)
         needed = sorted(cheapest_cover(sizes, rarest), key=sizes.__getitem__)
-        at = np.subtract(self._group_of(keys[rarest], spans[rarest], read), rarest,
+        at = np.subtract(self.group_of(keys[rarest], spans[rarest], read), rarest,
                          dtype=np.int64)
         for k in needed:
             if k == rarest or not len(at):
                 continue
-            group = self._group_of(keys[k], spans[k], read)
+            group = self.group_of(keys[k], spans[k], read)
             probe = (at + k).astype(group.dtype, copy=False)  # searched in the group's type
             where = np.searchsorted(group, probe)
             at = at[group[np.minimum(where, len(group) - 1)] == probe]
         return at
 
-    def _group_of(self, key: int, span: tuple[int, int],
+    def group_of(self, key: int, span: tuple[int, int],
                   read: list[tuple[int, int]]) -> np.ndarray:
         """The positions of one bigram's group, decoded, or kept decoded in ``decoded``
         when it is large (KEEP_DECODED_FROM bytes or more).
@@ -325,9 +308,14 @@ class BigramIndex:
         lo, hi = span
         if self.decoded is None or self.nbytes_of(lo, hi) < KEEP_DECODED_FROM:
             return self.decode(lo, hi, read)
-        group = self.kept_group(key)
+        cache_key = ("bigram group", self.name, key)
+        group = self.decoded.get(cache_key)
         if group is None:
-            group = self.keep_group(key, self.decode(lo, hi, read))
+            group = self.decode(lo, hi, read)
+            if len(self._stream) < 2**31:  # more bytes than the text has characters
+                group = group.astype(np.int32)
+            group.flags.writeable = False  # shared by every later search
+            self.decoded.put(cache_key, group, heap_bytes(group) + ENTRY_OVERHEAD)
         return group
 
     def preceded(self, at: np.ndarray, firsts: np.ndarray, code: int) -> np.ndarray:
@@ -827,6 +815,10 @@ class SpaceText:
         # The rarest bigram (fewest bytes) gives the candidates; the others checked cover
         # every character with the fewest bytes, smallest first (as in BigramIndex._find).
         rarest = min(range(size - 1), key=totals.__getitem__)
+        if totals[rarest] >= KEEP_DECODED_FROM * len(held):
+            # Thousands of candidates a segment: their work is in the data, not in the
+            # calls, and it runs faster a segment at a time (in the CPU's cache).
+            return None
         # A caller's time limit (searcher/deadline.py): decoding a group cannot stop
         # midway; a group holds at most one position per byte.
         check_time_limit(totals[rarest] / SCAN_RATE)
@@ -838,10 +830,10 @@ class SpaceText:
             if k == rarest or not len(at):
                 continue
             check_time_limit()
-            # Only the segments still holding candidates are read.
-            segment_of = np.searchsorted(self.bases, at, side="right") - 1
-            wanted = set(np.unique(segment_of).tolist())
-            rows = [row for row in rows if held[row] in wanted]
+            # Only the segments still holding candidates are read (at ascends: a segment
+            # holds some when the candidates before its text and after its start differ).
+            before = np.searchsorted(at, self.bases).tolist() + [len(at)]
+            rows = [row for row in rows if before[held[row] + 1] > before[held[row]]]
             group = self._positions(int(keys[k]), k, held, rows, groups, by_segment)
             probe = at + k
             where = np.minimum(np.searchsorted(group, probe), len(group) - 1)
@@ -853,54 +845,46 @@ class SpaceText:
     def _positions(self, key: int, k: int, held: list[int], rows: list[int],
                    groups: list[np.ndarray], by_segment: np.ndarray) -> np.ndarray:
         """The joined-text positions of bigram *key* (the needle's *k*-th) in the segments
-        ``held[row]`` of *rows*: the groups kept decoded as they are, the others read and
-        decoded in one pass (the large ones then kept, as BigramIndex._group_of does)."""
+        ``held[row]`` of *rows*: the small groups read and decoded in one pass, the large
+        ones (KEEP_DECODED_FROM bytes or more) decoded on their own and kept decoded, as
+        BigramIndex.group_of does (one segment's positions stay in the CPU's cache while
+        they are decoded, which all segments' at once do not)."""
         pieces: list[np.ndarray | None] = []
         raw: list[bytes] = []
         raw_bases: list[int] = []
-        keep: list[int] = []  # pieces (by index) to keep decoded once decoded
         spans: list[tuple[BigramIndex, list[tuple[int, int]]]] = []
-        for row in rows:
-            number = held[row]
-            bigrams = self.segments[number].bigrams
-            assert bigrams is not None
-            base = int(self.bases[number])
-            large = int(by_segment[row, k]) >= KEEP_DECODED_FROM
-            kept = bigrams.kept_group(key) if large else None
-            if kept is not None:
-                pieces.append(kept.astype(np.int64) + base)
-                continue
-            if large:
-                keep.append(len(pieces))
-            pieces.append(None)
-            read: list[tuple[int, int]] = []
-            group = int(groups[row][k])
-            raw.append(bigrams.read(group, group + 1, read))
-            raw_bases.append(base)
-            if read:
-                spans.append((bigrams, read))
         try:
-            if raw:
-                lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
-                bounds = np.concatenate(([0], np.cumsum(lengths)))
-                at, counts = decode_groups(np.frombuffer(b"".join(raw), dtype=np.uint8),
-                                           bounds)
-                assert counts is not None
-                at += np.repeat(np.array(raw_bases, dtype=np.int64), counts)
-                if len(raw) == len(pieces) and not keep:
-                    return at
-                decoded = iter(np.split(at, np.cumsum(counts)[:-1]))
-                filled = [next(decoded) if piece is None else piece for piece in pieces]
-                for index in keep:
-                    number = held[rows[index]]
-                    bigrams = self.segments[number].bigrams
-                    assert bigrams is not None
-                    bigrams.keep_group(key, filled[index] - int(self.bases[number]))
-                return np.concatenate(filled)
+            for row in rows:
+                number = held[row]
+                bigrams = self.segments[number].bigrams
+                assert bigrams is not None
+                base = int(self.bases[number])
+                group = int(groups[row][k])
+                read: list[tuple[int, int]] = []
+                spans.append((bigrams, read))
+                if int(by_segment[row, k]) >= KEEP_DECODED_FROM:
+                    positions = bigrams.group_of(key, (group, group + 1), read)
+                    pieces.append(positions.astype(np.int64) + base)
+                    continue
+                pieces.append(None)
+                raw.append(bigrams.read(group, group + 1, read))
+                raw_bases.append(base)
         finally:
             for bigrams, read in spans:
-                bigrams.release(read)
-        ready = [piece for piece in pieces if piece is not None]  # all kept decoded
+                if read:
+                    bigrams.release(read)
+        if raw:
+            lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+            at, counts = decode_groups(np.frombuffer(b"".join(raw), dtype=np.uint8),
+                                       np.concatenate(([0], np.cumsum(lengths))))
+            assert counts is not None
+            at += np.repeat(np.array(raw_bases, dtype=np.int64), counts)
+            if len(raw) == len(pieces):
+                return at
+            decoded = iter(np.split(at, np.cumsum(counts)[:-1]))
+            return np.concatenate([next(decoded) if piece is None else piece
+                                   for piece in pieces])
+        ready = [piece for piece in pieces if piece is not None]  # all decoded on their own
         return np.concatenate(ready) if ready else np.zeros(0, dtype=np.int64)
 
     def _whole_numbers(self, at: np.ndarray, needle: str) -> np.ndarray:
