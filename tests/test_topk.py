@@ -395,3 +395,37 @@ def test_did_you_mean_counts_spans_as_the_search_finds_them(corpus_2k, monkeypat
     monkeypatch.setattr(Evaluator, "documents_holding", lambda self, space, unit: len(
         self.found(space, unit, False)))  # the straightforward way
     assert {q: engine.search(q).did_you_mean for q in queries} == offers
+
+
+def test_title_bonus_of_a_cut_fragment_needs_the_fragment_in_the_title(corpus_2k) -> None:
+    """A fragment cut out of words (推动生) lifts only the titles holding the fragment
+    itself, not every title holding its words (a lone character is in most titles); the
+    documents asked about come in any order (a page) and the check is str ``in`` over the
+    titles."""
+    from searcher.core.rules import FIELD_BREAK, cut_fragment
+    from searcher.local.evaluator import Evaluator, QueryContext
+    from searcher.query import Word
+
+    engine = corpus_2k[0]
+    searcher = internals(engine).searcher()
+    evaluator = Evaluator(searcher, QueryContext(caches=internals(engine).caches))
+    space = evaluator.space
+    titles = [t.split(FIELD_BREAK)[0] for leaf, _ in searcher.leaf_searchers()
+              for t in substrings.squeezed_texts(leaf.reader())]
+    rng = np.random.default_rng(5)
+    checked = 0
+    for title in titles[:400]:
+        for start in range(0, max(len(title) - 3, 0), 3):
+            fragment = title[start : start + 3]
+            terms = evaluator.query_terms(fragment)
+            if not cut_fragment(fragment, terms):
+                continue
+            held = np.ones(space.n, dtype=bool)
+            for term in terms:
+                held &= evaluator.term(space, "title", term).mask
+            docs = rng.permutation(np.flatnonzero(held))
+            bonus = evaluator.title_bonus(Word(fragment), space, docs)
+            verbatim = np.array([fragment in titles[d] for d in docs], dtype=bool)
+            assert np.array_equal(bonus > 0, verbatim), fragment
+            checked += int((~verbatim).any())  # titles with its words, not the fragment
+    assert checked >= 3

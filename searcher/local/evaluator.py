@@ -615,7 +615,12 @@ class Evaluator:
             # most titles, so such a title only counts if it holds the fragment itself.
             if word.field is None and cut_fragment(word.text, self.query_terms(word.text)):
                 found = self.found(space, squeeze(word.text), False)
-                held &= np.isin(docs, found.ids[found.title > 0])
+                titled = found.ids[found.title > 0]  # ascending: binary searches, no sort
+                if not len(titled):
+                    held[:] = False
+                    continue
+                where = np.minimum(np.searchsorted(titled, docs), len(titled) - 1)
+                held &= titled[where] == docs
         return np.where(held, rules.TITLE_ALL_BOOST * score, 0.0)
 
 
