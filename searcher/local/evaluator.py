@@ -615,12 +615,8 @@ class Evaluator:
             # most titles, so such a title only counts if it holds the fragment itself.
             if word.field is None and cut_fragment(word.text, self.query_terms(word.text)):
                 found = self.found(space, squeeze(word.text), False)
-                titled = found.ids[found.title > 0]  # ascending: binary searches, no sort
-                if not len(titled):
-                    held[:] = False
-                    continue
-                where = np.minimum(np.searchsorted(titled, docs), len(titled) - 1)
-                held &= titled[where] == docs
+                titled = found.ids[found.title > 0]  # ascending: Match.at, no sort
+                held &= Match.sparse(space.n, titled, np.zeros(len(titled))).at(docs)[0]
         return np.where(held, rules.TITLE_ALL_BOOST * score, 0.0)
 
 
