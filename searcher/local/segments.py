@@ -84,7 +84,7 @@ class Space:
         self.key = tuple(segment_key(reader) for reader, _ in self.leaves)
         self.caches = caches
         self._deleted: np.ndarray | None = None
-        self._text: bool | None = None  # False: some segment has no bigram index
+        self._joinable = True  # False: some segment has no bigram index
 
     @classmethod
     def of(cls, searcher, caches: SearchCaches) -> Space:
@@ -141,19 +141,19 @@ class Space:
     def text(self) -> SpaceText | None:
         """Every segment's text joined, to find a string in all of them at once (None when
         a segment has no bigram index: strings are then found segment by segment)."""
-        if self._text is None:
-            key = ("space", "text", self.key)
-            joined = self.caches.segments.get(key)
+        if not self._joinable:
+            return None
+        key = ("space", "text", self.key)
+        joined = self.caches.segments.get(key)
+        if joined is None:
+            joined = SpaceText.join([segment_text(reader, self.caches)
+                                     for reader, _ in self.leaves],
+                                    [offset for _, offset in self.leaves])
             if joined is None:
-                joined = SpaceText.join([segment_text(reader, self.caches)
-                                         for reader, _ in self.leaves],
-                                        [offset for _, offset in self.leaves])
-                if joined is None:
-                    self._text = False
-                    return None
-                self.caches.segments.put(key, joined, joined.nbytes)
-            return joined
-        return None
+                self._joinable = False
+                return None
+            self.caches.segments.put(key, joined, joined.nbytes)
+        return joined
 
     def deleted(self) -> np.ndarray:
         """Global numbers of deleted documents."""

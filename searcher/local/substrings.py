@@ -38,10 +38,11 @@ memory.  The pages of the groups a search read are handed back to the kernel
 and warm, but stop counting in the process's RSS, which otherwise kept every
 group any query had touched (375 MB after 600 queries at 200,000 articles).
 
-An index's segments are searched together (:class:`SpaceText`): each bigram's groups
-are read from every segment and decoded in one pass, positions shifted by their
-segment's place in the joined text, so a needle costs the same few array steps whatever
-the number of segments.
+An index's segments are searched together (:class:`SpaceText`): each bigram's small
+groups are read from every segment and decoded in one pass, positions shifted by their
+segment's place in the joined text, so a rare needle costs the same few array steps
+whatever the number of segments.  A needle whose rarest bigram is common is still found
+segment by segment, where its work (in the data) stays in the CPU's cache.
 
 A segment whose sidecars are missing or damaged gets its squeezed texts derived
 again from the stored title and display text (:func:`squeezed_texts`) and is
@@ -778,8 +779,9 @@ class SpaceText:
 
     def find(self, needle: str, whole_numbers: bool = False) -> Found | None:
         """:meth:`SegmentText.find` over every segment, documents numbered across them;
-        None for a needle found segment by segment (one character, a code point above
-        U+FFFE, or the separator)."""
+        None for a needle found segment by segment: one character, a code point above
+        U+FFFE, the separator, or a rarest bigram of KEEP_DECODED_FROM bytes or more a
+        segment (see :meth:`_occurrences`)."""
         at = self._occurrences(needle, whole_numbers)
         if at is None:
             return None
@@ -793,7 +795,8 @@ class SpaceText:
         return None if at is None else _count_documents(at, self.starts)
 
     def _occurrences(self, needle: str, whole_numbers: bool) -> np.ndarray | None:
-        """Start positions of *needle* in the joined text, ascending (see the class)."""
+        """Start positions of *needle* in the joined text, ascending (see the class), or
+        None when it is better found segment by segment (see :meth:`find`)."""
         size = len(needle)
         if size < 2 or SEPARATOR in needle or any(ord(c) >= CLIP for c in needle):
             return None
@@ -830,10 +833,9 @@ class SpaceText:
             if k == rarest or not len(at):
                 continue
             check_time_limit()
-            # Only the segments still holding candidates are read (at ascends: a segment
-            # holds some when the candidates before its text and after its start differ).
-            before = np.searchsorted(at, self.bases).tolist() + [len(at)]
-            rows = [row for row in rows if before[held[row] + 1] > before[held[row]]]
+            # Only the segments still holding candidates are read.
+            bounds = self._bounds(at)
+            rows = [row for row in rows if bounds[held[row] + 1] > bounds[held[row]]]
             group = self._positions(int(keys[k]), k, held, rows, groups, by_segment)
             probe = at + k
             where = np.minimum(np.searchsorted(group, probe), len(group) - 1)
@@ -887,12 +889,17 @@ class SpaceText:
         ready = [piece for piece in pieces if piece is not None]  # all decoded on their own
         return np.concatenate(ready) if ready else np.zeros(0, dtype=np.int64)
 
+    def _bounds(self, at: np.ndarray) -> list[int]:
+        """Where each segment's positions start among the ascending positions *at* (one
+        more entry: the end): segment s holds ``at[bounds[s] : bounds[s + 1]]``."""
+        return np.searchsorted(at, self.bases).tolist() + [len(at)]
+
     def _whole_numbers(self, at: np.ndarray, needle: str) -> np.ndarray:
         """*at* without the positions where a number of *needle* continues (see
         :meth:`SegmentText.find`), segment by segment."""
         keep = np.ones(len(at), dtype=bool)
         size = len(needle)
-        bounds = np.searchsorted(at, self.bases).tolist() + [len(at)]
+        bounds = self._bounds(at)
         for number, seg in enumerate(self.segments):
             lo, hi = bounds[number], bounds[number + 1]
             if lo == hi:
