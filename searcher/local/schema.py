@@ -70,7 +70,7 @@ class Counts(formats.Format):
 
     A posting's weight is the term's count in the field times the field boost,
     as with ``Frequency``, which also stores the count itself as a 4-byte value
-    per posting; searches read only the weights (``whoosh_adapter.term_postings``),
+    per posting; searches read only the weights (``whoosh_adapter.postings_everywhere``),
     so the values were a second copy of the same number (a third of the body
     postings' bytes).  Whoosh reads a value of None for each posting, as for
     ``Existence``.
